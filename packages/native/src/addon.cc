@@ -1,0 +1,18 @@
+// Module entry: each slice registers its own entry points.
+#include <napi.h>
+
+namespace dlf {
+void init_tensor(Napi::Env env, Napi::Object exports);
+void init_autograd(Napi::Env env, Napi::Object exports);
+void init_nn(Napi::Env env, Napi::Object exports);
+}  // namespace dlf
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  dlf::init_tensor(env, exports);
+  dlf::init_autograd(env, exports);
+  dlf::init_nn(env, exports);
+  exports.Set("version", Napi::String::New(env, DLF_VERSION));
+  return exports;
+}
+
+NODE_API_MODULE(dlf, Init)

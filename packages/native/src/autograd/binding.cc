@@ -1,0 +1,99 @@
+// autograd/ entry points: grad mode, leaf flags, .grad, and backward (one call walks the graph).
+#include "autograd/node.h"
+#include "runtime/napi_util.h"
+
+namespace dlf {
+namespace {
+
+using napi::unwrap;
+using napi::wrap;
+
+// [sync] setRequiresGrad(handle, flag). Error for a non-leaf asked to stop requiring grad.
+Napi::Value SetRequiresGrad(const Napi::CallbackInfo& info) {
+  auto t = unwrap(info, 0, "tensor");
+  const bool flag = napi::read_bool(info, 1, "requiresGrad");
+  DLF_THROW_TYPE_IF(flag && t->dtype != DType::F32, "Only float32 tensors can require grad; this one is ",
+                    dtype_name(t->dtype));
+  DLF_THROW_IF(!flag && t->grad_fn, "requiresGrad can only be turned off on a leaf tensor; use detach()");
+  t->requires_grad = flag;
+  return info.Env().Undefined();
+}
+
+// [sync] requiresGrad(handle) -> boolean
+Napi::Value RequiresGrad(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), unwrap(info, 0, "tensor")->requires_grad);
+}
+
+// [sync] isLeaf(handle) -> boolean
+Napi::Value IsLeaf(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), unwrap(info, 0, "tensor")->grad_fn == nullptr);
+}
+
+// [sync] gradFnName(handle) -> string | null
+Napi::Value GradFnName(const Napi::CallbackInfo& info) {
+  auto t = unwrap(info, 0, "tensor");
+  if (!t->grad_fn) return info.Env().Null();
+  return Napi::String::New(info.Env(), t->grad_fn->name());
+}
+
+// [sync] grad(handle) -> handle | null (shares memory with the accumulated gradient)
+Napi::Value Grad(const Napi::CallbackInfo& info) {
+  auto t = unwrap(info, 0, "tensor");
+  if (!t->grad) return info.Env().Null();
+  return wrap(info.Env(), t->grad);
+}
+
+// [sync] setGrad(handle, grad | null). RangeError if shapes differ.
+Napi::Value SetGrad(const Napi::CallbackInfo& info) {
+  auto t = unwrap(info, 0, "tensor");
+  auto g = napi::unwrap_optional(info, 1, "grad");
+  if (g) {
+    DLF_THROW_RANGE_IF(g->shape != t->shape, "grad of shape ", shape_str(g->shape), " does not match tensor shape ",
+                       shape_str(t->shape));
+    expect_f32(g, "grad");
+    auto own = empty(g->shape);
+    copy_into(own, g);
+    g = own;
+  }
+  t->grad = g;
+  return info.Env().Undefined();
+}
+
+// [sync] backward(handle, grad | null, retainGraph). Walks the graph once, iteratively.
+Napi::Value Backward(const Napi::CallbackInfo& info) {
+  auto t = unwrap(info, 0, "tensor");
+  auto g = napi::unwrap_optional(info, 1, "gradient");
+  run_backward(t, g, napi::read_bool(info, 2, "retainGraph"));
+  napi::report_external_memory(info.Env());
+  return info.Env().Undefined();
+}
+
+// [sync] detach(handle) -> handle sharing memory, without history
+Napi::Value Detach(const Napi::CallbackInfo& info) { return wrap(info.Env(), alias(unwrap(info, 0, "tensor"))); }
+
+// [sync] setGradEnabled(flag) -> previous flag
+Napi::Value SetGradEnabled(const Napi::CallbackInfo& info) {
+  const bool prev = grad_enabled();
+  set_grad_enabled(napi::read_bool(info, 0, "enabled"));
+  return Napi::Boolean::New(info.Env(), prev);
+}
+
+// [sync] isGradEnabled() -> boolean
+Napi::Value IsGradEnabled(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), grad_enabled()); }
+
+}  // namespace
+
+void init_autograd(Napi::Env env, Napi::Object exports) {
+  DLF_EXPORT(exports, "setRequiresGrad", SetRequiresGrad);
+  DLF_EXPORT(exports, "requiresGrad", RequiresGrad);
+  DLF_EXPORT(exports, "isLeaf", IsLeaf);
+  DLF_EXPORT(exports, "gradFnName", GradFnName);
+  DLF_EXPORT(exports, "grad", Grad);
+  DLF_EXPORT(exports, "setGrad", SetGrad);
+  DLF_EXPORT(exports, "backward", Backward);
+  DLF_EXPORT(exports, "detach", Detach);
+  DLF_EXPORT(exports, "setGradEnabled", SetGradEnabled);
+  DLF_EXPORT(exports, "isGradEnabled", IsGradEnabled);
+}
+
+}  // namespace dlf

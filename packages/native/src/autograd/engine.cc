@@ -1,0 +1,171 @@
+#include <unordered_map>
+#include <vector>
+
+#include "autograd/node.h"
+#include "tensor/reduce.h"
+
+namespace dlf {
+
+namespace {
+thread_local bool t_grad_enabled = true;
+thread_local std::vector<Node*>* t_pending_deletes = nullptr;
+}  // namespace
+
+bool grad_enabled() { return t_grad_enabled; }
+void set_grad_enabled(bool enabled) { t_grad_enabled = enabled; }
+
+void delete_node(Node* node) {
+  if (t_pending_deletes) {
+    t_pending_deletes->push_back(node);
+    return;
+  }
+  std::vector<Node*> pending{node};
+  t_pending_deletes = &pending;
+  while (!pending.empty()) {
+    Node* n = pending.back();
+    pending.pop_back();
+    delete n;  // may push more nodes onto `pending`, never recurse deeply
+  }
+  t_pending_deletes = nullptr;
+}
+
+bool any_requires_grad(std::initializer_list<const TensorPtr*> inputs) {
+  if (!t_grad_enabled) return false;
+  for (const TensorPtr* t : inputs) {
+    if (t && *t && (*t)->requires_grad) return true;
+  }
+  return false;
+}
+
+std::shared_ptr<Node> grad_edge(const TensorPtr& t) {
+  if (!t || !t->requires_grad) return nullptr;
+  if (t->grad_fn) return t->grad_fn;
+  auto acc = t->grad_accumulator.lock();
+  if (!acc) {
+    acc = make_node<AccumulateGrad>(t);
+    t->grad_accumulator = acc;
+  }
+  return acc;
+}
+
+void attach(const TensorPtr& out, const std::shared_ptr<Node>& node, std::initializer_list<const TensorPtr*> inputs) {
+  node->next.clear();
+  node->input_shapes.clear();
+  for (const TensorPtr* t : inputs) {
+    node->next.push_back(t && *t ? grad_edge(*t) : nullptr);
+    node->input_shapes.push_back(t && *t ? (*t)->shape : Shape{});
+  }
+  out->grad_fn = node;
+  out->requires_grad = true;
+}
+
+void attach_list(const TensorPtr& out, const std::shared_ptr<Node>& node, const std::vector<TensorPtr>& inputs) {
+  node->next.clear();
+  node->input_shapes.clear();
+  for (const TensorPtr& t : inputs) {
+    node->next.push_back(grad_edge(t));
+    node->input_shapes.push_back(t->shape);
+  }
+  out->grad_fn = node;
+  out->requires_grad = true;
+}
+
+void AccumulateGrad::backward(const TensorPtr& gout, std::vector<TensorPtr>&) {
+  if (!leaf->grad) {
+    // Own a fresh buffer: gout may alias another gradient, and leaf->grad is updated in place later.
+    auto g = empty(leaf->shape);
+    copy_into(g, gout);
+    leaf->grad = g;
+  } else {
+    add_inplace(leaf->grad, gout);
+  }
+}
+
+namespace {
+
+struct GradModeGuard {
+  bool prev;
+  explicit GradModeGuard(bool enabled) : prev(t_grad_enabled) { t_grad_enabled = enabled; }
+  ~GradModeGuard() { t_grad_enabled = prev; }
+};
+
+TensorPtr add_out_of_place(const TensorPtr& a, const TensorPtr& b) {
+  auto out = empty(a->shape);
+  copy_into(out, a);
+  add_inplace(out, b);
+  return out;
+}
+
+}  // namespace
+
+void run_backward(const TensorPtr& root, const TensorPtr& grad_in, bool retain_graph) {
+  DLF_THROW_IF(!root->requires_grad, "backward: the tensor does not require grad and has no grad_fn");
+  TensorPtr grad = grad_in;
+  if (!grad) {
+    DLF_THROW_IF(root->numel() != 1, "backward: a gradient can be implied only for a one-element tensor; this one has shape ",
+                 shape_str(root->shape), ", so pass a gradient");
+    grad = full(root->shape, 1.0);
+  } else {
+    DLF_THROW_RANGE_IF(grad->shape != root->shape, "backward: gradient shape ", shape_str(grad->shape),
+                       " does not match the tensor's shape ", shape_str(root->shape));
+    expect_f32(grad, "gradient");
+    grad = contiguous_data(grad);
+  }
+  GradModeGuard no_record(false);
+  std::shared_ptr<Node> start = grad_edge(root);
+
+  // Count, for every reachable node, how many edges lead into it (iterative DFS).
+  std::unordered_map<Node*, int> deps;
+  {
+    std::vector<Node*> stack{start.get()};
+    deps[start.get()] = 0;
+    while (!stack.empty()) {
+      Node* n = stack.back();
+      stack.pop_back();
+      for (const auto& child : n->next) {
+        if (!child) continue;
+        auto it = deps.find(child.get());
+        if (it == deps.end()) {
+          deps.emplace(child.get(), 1);
+          stack.push_back(child.get());
+        } else {
+          ++it->second;
+        }
+      }
+    }
+  }
+
+  std::unordered_map<Node*, TensorPtr> buffers;
+  buffers[start.get()] = grad;
+  // Keep every node alive while it waits in `ready` (edges hold shared_ptrs; the root holds the start).
+  std::vector<std::shared_ptr<Node>> ready{start};
+  std::vector<TensorPtr> gin;
+  while (!ready.empty()) {
+    std::shared_ptr<Node> node = std::move(ready.back());
+    ready.pop_back();
+    auto bit = buffers.find(node.get());
+    TensorPtr g = bit != buffers.end() ? std::move(bit->second) : nullptr;
+    if (bit != buffers.end()) buffers.erase(bit);
+    DLF_THROW_IF(node->released, "backward: trying to run backward through ", node->name(),
+                 " a second time; its saved tensors were freed. Pass retainGraph: true to the first backward");
+    gin.assign(node->next.size(), nullptr);
+    if (g) node->backward(g, gin);
+    if (!retain_graph && dynamic_cast<AccumulateGrad*>(node.get()) == nullptr) {
+      node->release_saved();
+      node->released = true;
+    }
+    for (size_t i = 0; i < node->next.size(); ++i) {
+      const auto& child = node->next[i];
+      if (!child) continue;
+      TensorPtr gi = gin[i];
+      if (gi) {
+        if (gi->shape != node->input_shapes[i]) gi = sum_to_shape(gi, node->input_shapes[i]);
+        auto& slot = buffers[child.get()];
+        slot = slot ? add_out_of_place(slot, gi) : gi;
+      }
+      if (--deps[child.get()] == 0) ready.push_back(child);
+    }
+  }
+}
+
+}  // namespace dlf

@@ -1,0 +1,112 @@
+/**
+ * The typed surface of the native addon. Every entry point is synchronous unless marked otherwise and
+ * throws `TypeError` for arguments of the wrong kind, `RangeError` for out-of-range values and shape
+ * mismatches, and `Error` for everything else (a disposed tensor, a second backward without
+ * `retainGraph`). Native code never aborts: every failure arrives as one of these JS errors.
+ *
+ * @packageDocumentation
+ */
+
+/** An opaque reference to a native tensor. Only the addon creates or reads these. */
+export type Handle = { readonly __dlfHandle: unique symbol };
+
+/** Element type codes shared with the addon. */
+export const DTypeCode = { F32: 0, I32: 1, U8: 2 } as const;
+/** One of the values of {@link DTypeCode}. */
+export type DTypeCode = (typeof DTypeCode)[keyof typeof DTypeCode];
+
+/** Native allocator statistics. */
+export interface NativeMemoryStats {
+  /** Blocks of tensor memory alive. */
+  liveBlocks: number;
+  /** Bytes of tensor memory alive (rounded up to 64-byte blocks). */
+  liveBytes: number;
+  /** Bytes held in the reuse cache, ready for the next allocation of the same size. */
+  cachedBytes: number;
+  /** Allocations that reached the system allocator since start-up. */
+  systemAllocations: number;
+}
+
+/** The layout of a native tensor, for tests and debugging. */
+export interface NativeLayout {
+  shape: number[];
+  strides: number[];
+  offset: number;
+  dtype: DTypeCode;
+  contiguous: boolean;
+  sharesStorageWith: number;
+}
+
+/** Typed arrays the addon accepts and returns. */
+export type NativeTypedArray = Float32Array | Int32Array | Uint8Array;
+
+/** The addon's entry points, grouped by the slice that owns them. */
+export interface NativeBinding {
+  /** The package version the binary was built from. */
+  readonly version: string;
+
+  // tensor/
+  /** Uninitialised contiguous tensor. */
+  empty(shape: readonly number[], dtype: DTypeCode): Handle;
+  /** Tensor filled with one value. */
+  full(shape: readonly number[], dtype: DTypeCode, value: number): Handle;
+  /** Copies a typed array of the dtype's kind; RangeError if its length is not the shape's size. */
+  fromTypedArray(data: NativeTypedArray, shape: readonly number[], dtype: DTypeCode): Handle;
+  /** Copies a typed array into a contiguous tensor of the same dtype and size. */
+  write(h: Handle, data: NativeTypedArray): void;
+  /** `start + step * i` for i in [0, length). */
+  arange(start: number, step: number, length: number, dtype: DTypeCode): Handle;
+  /** Fills from the Philox stream: kind 0 uniform [a,b), 1 normal(a, b), 2 integer [a,b), 3 Bernoulli(a). */
+  randomFill(h: Handle, kind: 0 | 1 | 2 | 3, a: number, b: number, seed: number, offset: number): void;
+  /** Differentiable reshape (a view when contiguous). */
+  reshape(h: Handle, shape: readonly number[]): Handle;
+  /** Differentiable view of rows [start, start + length) along axis 0. */
+  narrow(h: Handle, start: number, length: number): Handle;
+  /** Differentiable axis permutation (a view). */
+  permute(h: Handle, dims: readonly number[]): Handle;
+  /** Differentiable contiguous copy (the same tensor when already contiguous). */
+  contiguous(h: Handle): Handle;
+  /** Differentiable copy that owns its memory. */
+  clone(h: Handle): Handle;
+  /** Converts dtype, multiplying by `scale`; differentiable for float32 to float32. */
+  cast(h: Handle, dtype: DTypeCode, scale: number): Handle;
+  /** A copy of the elements in row-major order. */
+  toTypedArray(h: Handle): NativeTypedArray;
+  /** A zero-copy view of a contiguous tensor's memory; keeps that memory alive while referenced. */
+  dataView(h: Handle): NativeTypedArray;
+  /** The value of a one-element tensor. */
+  item(h: Handle): number;
+  /** Layout facts for tests. */
+  layout(h: Handle): NativeLayout;
+  /** Drops the handle's reference to its tensor; idempotent. */
+  release(h: Handle): void;
+  /** Allocator statistics. */
+  memoryStats(): NativeMemoryStats;
+  /** Frees the allocator's reuse cache. */
+  releaseCachedMemory(): void;
+  /** Threads in the pool, the caller included. */
+  numThreads(): number;
+  /** Resizes the pool (1..256). */
+  setNumThreads(n: number): void;
+  /** The kernel table in use: "avx512", "avx2" or "base". */
+  simd(): string;
+  /** Switches kernel tables; false when the CPU lacks the instructions. */
+  selectSimd(name: string): boolean;
+
+  // autograd/
+  setRequiresGrad(h: Handle, flag: boolean): void;
+  requiresGrad(h: Handle): boolean;
+  isLeaf(h: Handle): boolean;
+  gradFnName(h: Handle): string | null;
+  grad(h: Handle): Handle | null;
+  setGrad(h: Handle, grad: Handle | null): void;
+  /** Runs backward from `h` in one call; `grad` may be null for one-element tensors. */
+  backward(h: Handle, grad: Handle | null, retainGraph: boolean): void;
+  detach(h: Handle): Handle;
+  /** Sets grad mode and returns the previous mode. */
+  setGradEnabled(enabled: boolean): boolean;
+  isGradEnabled(): boolean;
+
+  // nn/ (differentiable ops; the nn package documents each)
+  [op: string]: unknown;
+}

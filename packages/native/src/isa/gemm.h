@@ -1,0 +1,214 @@
+// Blocked single-precision GEMM: panels of A and B are packed into contiguous, aligned buffers and a
+// register-blocked MR x NR micro-kernel accumulates in vector registers (BLIS-style loop order).
+#pragma once
+#include <algorithm>
+#include <cstdlib>
+#include <new>
+
+#include "isa/simd.h"
+#include "runtime/threadpool.h"
+
+namespace dlf::DLF_ISA_NS {
+
+using namespace dlf::simd;
+
+#if defined(__AVX512F__)
+constexpr int MR = 12;
+constexpr int NR = 2 * W;  // 12 x 32: 24 accumulators of 32 registers
+#elif defined(__AVX2__)
+constexpr int MR = 6;
+constexpr int NR = 2 * W;  // 6 x 16: 12 accumulators of 16 registers
+#else
+constexpr int MR = 4;
+constexpr int NR = 2 * W;  // 4 x 8
+#endif
+constexpr int64_t KC = 256;
+constexpr int64_t MC = MR * 16;
+constexpr int64_t NC = NR * 64;
+
+struct PackBuffers {
+  float* a = nullptr;
+  float* b = nullptr;
+  PackBuffers() {
+    a = static_cast<float*>(std::aligned_alloc(64, sizeof(float) * MC * KC));
+    b = static_cast<float*>(std::aligned_alloc(64, sizeof(float) * KC * NC));
+    if (!a || !b) {
+      std::free(a);
+      std::free(b);
+      throw std::bad_alloc();
+    }
+  }
+  ~PackBuffers() {
+    std::free(a);
+    std::free(b);
+  }
+};
+
+inline PackBuffers& pack_buffers() {
+  thread_local PackBuffers buffers;
+  return buffers;
+}
+
+// Packs op(A)[i0:i0+mc, k0:k0+kc] into MR-row panels, k-major, zero-padded.
+inline void pack_a(bool ta, const float* A, int64_t lda, int64_t i0, int64_t mc, int64_t k0, int64_t kc,
+                   float* out) {
+  for (int64_t ip = 0; ip < mc; ip += MR) {
+    const int64_t rows = std::min<int64_t>(MR, mc - ip);
+    float* panel = out + ip * kc;
+    if (!ta) {
+      for (int64_t r = 0; r < MR; ++r) {
+        if (r < rows) {
+          const float* src = A + (i0 + ip + r) * lda + k0;
+          for (int64_t k = 0; k < kc; ++k) panel[k * MR + r] = src[k];
+        } else {
+          for (int64_t k = 0; k < kc; ++k) panel[k * MR + r] = 0.f;
+        }
+      }
+    } else {
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* src = A + (k0 + k) * lda + i0 + ip;
+        float* dst = panel + k * MR;
+        int64_t r = 0;
+        for (; r < rows; ++r) dst[r] = src[r];
+        for (; r < MR; ++r) dst[r] = 0.f;
+      }
+    }
+  }
+}
+
+// Packs op(B)[k0:k0+kc, j0:j0+nc] into NR-column panels, k-major, zero-padded.
+inline void pack_b(bool tb, const float* B, int64_t ldb, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
+                   float* out) {
+  for (int64_t jp = 0; jp < nc; jp += NR) {
+    const int64_t cols = std::min<int64_t>(NR, nc - jp);
+    float* panel = out + jp * kc;
+    if (!tb) {
+      for (int64_t k = 0; k < kc; ++k) {
+        const float* src = B + (k0 + k) * ldb + j0 + jp;
+        float* dst = panel + k * NR;
+        if (cols == NR) {
+          for (int v = 0; v < NR / W; ++v) store(dst + v * W, load(src + v * W));
+        } else {
+          int64_t c = 0;
+          for (; c < cols; ++c) dst[c] = src[c];
+          for (; c < NR; ++c) dst[c] = 0.f;
+        }
+      }
+    } else {
+      for (int64_t c = 0; c < NR; ++c) {
+        if (c < cols) {
+          const float* src = B + (j0 + jp + c) * ldb + k0;
+          for (int64_t k = 0; k < kc; ++k) panel[k * NR + c] = src[k];
+        } else {
+          for (int64_t k = 0; k < kc; ++k) panel[k * NR + c] = 0.f;
+        }
+      }
+    }
+  }
+}
+
+// C[0:mr, 0:nr] += alpha * Ap(MR x kc) * Bp(kc x NR)
+inline void micro_kernel(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, float* C,
+                         int64_t ldc, int64_t mr, int64_t nr, float alpha) {
+  constexpr int NV = NR / W;
+  vf acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) acc[i][v] = vf{};
+  for (int64_t k = 0; k < kc; ++k) {
+    vf b[NV];
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) b[v] = load_aligned(Bp + k * NR + v * W);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const vf a = broadcast(Ap[k * MR + i]);
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) acc[i][v] += a * b[v];
+    }
+  }
+  const vf va = broadcast(alpha);
+  if (mr == MR && nr == NR) {
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 4
+      for (int v = 0; v < NV; ++v) {
+        float* c = C + i * ldc + v * W;
+        store(c, load(c) + va * acc[i][v]);
+      }
+  } else {
+    alignas(64) float tile[MR * NR];
+    for (int i = 0; i < MR; ++i)
+      for (int v = 0; v < NV; ++v) store(tile + i * NR + v * W, acc[i][v]);
+    for (int64_t i = 0; i < mr; ++i)
+      for (int64_t j = 0; j < nr; ++j) C[i * ldc + j] += alpha * tile[i * NR + j];
+  }
+}
+
+inline void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
+  if (beta == 1.f) return;
+  for (int64_t i = 0; i < M; ++i) {
+    float* row = C + i * ldc;
+    if (beta == 0.f) {
+      std::fill(row, row + N, 0.f);
+    } else {
+      for (int64_t j = 0; j < N; ++j) row[j] *= beta;
+    }
+  }
+}
+
+// Single-threaded GEMM on a sub-problem.
+inline void sgemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                         int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  scale_c(M, N, beta, C, ldc);
+  if (K == 0 || alpha == 0.f) return;
+  PackBuffers& buf = pack_buffers();
+  for (int64_t jc = 0; jc < N; jc += NC) {
+    const int64_t nc = std::min(NC, N - jc);
+    for (int64_t pc = 0; pc < K; pc += KC) {
+      const int64_t kc = std::min(KC, K - pc);
+      pack_b(tb, B, ldb, pc, kc, jc, nc, buf.b);
+      for (int64_t ic = 0; ic < M; ic += MC) {
+        const int64_t mc = std::min(MC, M - ic);
+        pack_a(ta, A, lda, ic, mc, pc, kc, buf.a);
+        for (int64_t jr = 0; jr < nc; jr += NR) {
+          const int64_t nr = std::min<int64_t>(NR, nc - jr);
+          for (int64_t ir = 0; ir < mc; ir += MR) {
+            const int64_t mr = std::min<int64_t>(MR, mc - ir);
+            micro_kernel(kc, buf.a + ir * kc, buf.b + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, mr, nr,
+                         alpha);
+          }
+        }
+      }
+    }
+  }
+}
+
+inline void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
+                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+  if (M <= 0 || N <= 0) return;
+  const double work = static_cast<double>(M) * N * std::max<int64_t>(K, 1);
+  const int threads = dlf::num_threads();
+  if (threads <= 1 || work < 64.0 * 64 * 64) {
+    sgemm_serial(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  // Split along the longer side of C, in whole micro-tiles, one slice per thread.
+  if (N / NR >= M / MR) {
+    const int64_t tiles = (N + NR - 1) / NR;
+    dlf::parallel_for(tiles, 1, [&](int64_t t0, int64_t t1) {
+      const int64_t j0 = t0 * NR, j1 = std::min(N, t1 * NR);
+      const float* Bj = tb ? B + j0 * ldb : B + j0;
+      sgemm_serial(ta, tb, M, j1 - j0, K, alpha, A, lda, Bj, ldb, beta, C + j0, ldc);
+    });
+  } else {
+    const int64_t tiles = (M + MR - 1) / MR;
+    dlf::parallel_for(tiles, 1, [&](int64_t t0, int64_t t1) {
+      const int64_t i0 = t0 * MR, i1 = std::min(M, t1 * MR);
+      const float* Ai = ta ? A + i0 : A + i0 * lda;
+      sgemm_serial(ta, tb, i1 - i0, N, K, alpha, Ai, lda, B, ldb, beta, C + i0 * ldc, ldc);
+    });
+  }
+}
+
+}  // namespace dlf::DLF_ISA_NS

@@ -1,0 +1,24 @@
+// Compiled three times with different -m flags (see CMakeLists.txt); DLF_ISA names the variant.
+#define DLF_CAT2(a, b) a##b
+#define DLF_CAT(a, b) DLF_CAT2(a, b)
+#define DLF_ISA_NS DLF_CAT(isa_, DLF_ISA)
+
+#include "isa/kernels.h"
+
+#include "isa/gemm.h"
+
+#define DLF_STR2(x) #x
+#define DLF_STR(x) DLF_STR2(x)
+
+namespace dlf {
+
+const Kernels* DLF_CAT(kernels_, DLF_ISA)() {
+  static const Kernels table = {
+      DLF_STR(DLF_ISA),
+      simd::W,
+      &DLF_ISA_NS::sgemm,
+  };
+  return &table;
+}
+
+}  // namespace dlf

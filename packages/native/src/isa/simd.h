@@ -1,0 +1,32 @@
+// A thin portable vector type over GCC vector extensions. The same kernel source compiles to
+// 16-wide AVX-512, 8-wide AVX2 or 4-wide SSE code depending on the translation unit's flags.
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+namespace dlf::simd {
+
+#if defined(__AVX512F__)
+constexpr int W = 16;
+#elif defined(__AVX2__)
+constexpr int W = 8;
+#else
+constexpr int W = 4;
+#endif
+
+typedef float vf __attribute__((vector_size(W * sizeof(float))));
+typedef float vf_unaligned __attribute__((vector_size(W * sizeof(float)), aligned(4)));
+
+inline vf load(const float* p) { return *reinterpret_cast<const vf_unaligned*>(p); }
+inline void store(float* p, vf v) { *reinterpret_cast<vf_unaligned*>(p) = v; }
+inline vf load_aligned(const float* p) { return *reinterpret_cast<const vf*>(p); }
+inline vf broadcast(float x) { return vf{} + x; }
+inline vf vmax(vf a, vf b) { return a > b ? a : b; }
+inline vf vmin(vf a, vf b) { return a < b ? a : b; }
+inline float hsum(vf v) {
+  float s = 0.f;
+  for (int i = 0; i < W; ++i) s += v[i];
+  return s;
+}
+
+}  // namespace dlf::simd

@@ -1,0 +1,131 @@
+#include "runtime/napi_util.h"
+
+#include <cmath>
+
+#include "runtime/alloc.h"
+
+namespace dlf::napi {
+namespace {
+
+const napi_type_tag kTensorTag = {0x646c662d74656e73ULL, 0x6f722d68616e646cULL};
+
+struct Holder {
+  TensorPtr tensor;
+};
+
+int64_t g_reported_bytes = 0;
+
+}  // namespace
+
+void report_external_memory(Napi::Env env) {
+  const int64_t live = memory_stats().live_bytes;
+  const int64_t delta = live - g_reported_bytes;
+  // Only report meaningful changes: the call is cheap but not free.
+  if (delta > (1 << 20) || delta < -(1 << 20)) {
+    Napi::MemoryManagement::AdjustExternalMemory(env, delta);
+    g_reported_bytes = live;
+  }
+}
+
+Napi::Value wrap(Napi::Env env, TensorPtr t) {
+  auto* holder = new Holder{std::move(t)};
+  auto ext = Napi::External<Holder>::New(env, holder, [](Napi::Env, Holder* h) { delete h; });
+  ext.TypeTag(&kTensorTag);
+  report_external_memory(env);
+  return ext;
+}
+
+static Holder* holder_of(const Napi::Value& v) {
+  if (!v.IsExternal()) return nullptr;
+  auto ext = v.As<Napi::External<Holder>>();
+  if (!ext.CheckTypeTag(&kTensorTag)) return nullptr;
+  return ext.Data();
+}
+
+TensorPtr unwrap_optional(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  if (i >= info.Length() || info[i].IsUndefined() || info[i].IsNull()) return nullptr;
+  return unwrap(info, i, what);
+}
+
+TensorPtr unwrap(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  Holder* h = i < info.Length() ? holder_of(info[i]) : nullptr;
+  DLF_THROW_TYPE_IF(h == nullptr, "Expected a tensor for ", what, " but received something else");
+  DLF_THROW_IF(!h->tensor, "Tensor ", what, " was used after dispose()");
+  return h->tensor;
+}
+
+void release(const Napi::Value& handle) {
+  Holder* h = holder_of(handle);
+  DLF_THROW_TYPE_IF(h == nullptr, "Expected a tensor handle to release");
+  h->tensor.reset();
+  report_external_memory(handle.Env());
+}
+
+static double number_at(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  DLF_THROW_TYPE_IF(i >= info.Length() || !info[i].IsNumber(), "Expected a number for ", what);
+  return info[i].As<Napi::Number>().DoubleValue();
+}
+
+int64_t read_int(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  const double v = number_at(info, i, what);
+  DLF_THROW_RANGE_IF(!std::isfinite(v) || v != std::floor(v) || std::fabs(v) > 9007199254740991.0,
+                     "Expected an integer for ", what, " but received ", v);
+  return static_cast<int64_t>(v);
+}
+
+double read_number(const Napi::CallbackInfo& info, size_t i, const char* what) { return number_at(info, i, what); }
+
+bool read_bool(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  DLF_THROW_TYPE_IF(i >= info.Length() || !info[i].IsBoolean(), "Expected a boolean for ", what);
+  return info[i].As<Napi::Boolean>().Value();
+}
+
+std::vector<int64_t> read_ints(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  DLF_THROW_TYPE_IF(i >= info.Length(), "Expected an array of integers for ", what);
+  std::vector<int64_t> out;
+  Napi::Value v = info[i];
+  if (v.IsTypedArray()) {
+    auto ta = v.As<Napi::TypedArray>();
+    DLF_THROW_TYPE_IF(ta.TypedArrayType() != napi_int32_array, "Expected an Int32Array for ", what);
+    auto arr = v.As<Napi::Int32Array>();
+    out.assign(arr.Data(), arr.Data() + arr.ElementLength());
+    return out;
+  }
+  DLF_THROW_TYPE_IF(!v.IsArray(), "Expected an array of integers for ", what);
+  auto arr = v.As<Napi::Array>();
+  const uint32_t n = arr.Length();
+  DLF_THROW_RANGE_IF(n > 64, "Expected at most 64 entries for ", what, " but received ", n);
+  out.reserve(n);
+  for (uint32_t k = 0; k < n; ++k) {
+    Napi::Value e = arr.Get(k);
+    DLF_THROW_TYPE_IF(!e.IsNumber(), "Expected integers in ", what);
+    const double d = e.As<Napi::Number>().DoubleValue();
+    DLF_THROW_RANGE_IF(!std::isfinite(d) || d != std::floor(d) || std::fabs(d) > 9007199254740991.0,
+                       "Expected integers in ", what, " but received ", d);
+    out.push_back(static_cast<int64_t>(d));
+  }
+  return out;
+}
+
+Shape read_shape(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  Shape s = read_ints(info, i, what);
+  DLF_THROW_RANGE_IF(s.size() > 16, "Expected at most 16 dimensions for ", what);
+  checked_numel(s);
+  return s;
+}
+
+std::vector<TensorPtr> read_tensor_list(const Napi::CallbackInfo& info, size_t i, const char* what) {
+  DLF_THROW_TYPE_IF(i >= info.Length() || !info[i].IsArray(), "Expected an array of tensors for ", what);
+  auto arr = info[i].As<Napi::Array>();
+  std::vector<TensorPtr> out;
+  out.reserve(arr.Length());
+  for (uint32_t k = 0; k < arr.Length(); ++k) {
+    Holder* h = holder_of(arr.Get(k));
+    DLF_THROW_TYPE_IF(h == nullptr, "Expected tensors in ", what);
+    DLF_THROW_IF(!h->tensor, "A tensor in ", what, " was used after dispose()");
+    out.push_back(h->tensor);
+  }
+  return out;
+}
+
+}  // namespace dlf::napi

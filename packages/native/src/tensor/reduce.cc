@@ -1,0 +1,86 @@
+#include "tensor/reduce.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "runtime/threadpool.h"
+
+namespace dlf {
+
+Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op) {
+  const size_t n = std::max(a.size(), b.size());
+  Shape out(n);
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t da = i < n - a.size() ? 1 : a[i - (n - a.size())];
+    const int64_t db = i < n - b.size() ? 1 : b[i - (n - b.size())];
+    DLF_THROW_RANGE_IF(da != db && da != 1 && db != 1, op, ": shapes ", shape_str(a), " and ", shape_str(b),
+                       " cannot be broadcast together");
+    out[i] = da == 1 ? db : da;
+  }
+  return out;
+}
+
+TensorPtr sum_to_shape(const TensorPtr& t_in, const Shape& shape) {
+  if (t_in->shape == shape) return t_in;
+  expect_f32(t_in, "sum_to_shape input");
+  auto t = contiguous_data(t_in);
+  const Shape& src = t->shape;
+  const int64_t nd = static_cast<int64_t>(src.size());
+  const int64_t lead = nd - static_cast<int64_t>(shape.size());
+  DLF_THROW_IF(lead < 0, "sum_to_shape: cannot reduce ", shape_str(src), " to ", shape_str(shape));
+  // Output strides over the source's dims: 0 on reduced dims.
+  Shape full_out(nd, 1);
+  for (int64_t i = 0; i < static_cast<int64_t>(shape.size()); ++i) {
+    full_out[lead + i] = shape[i];
+    DLF_THROW_IF(shape[i] != 1 && shape[i] != src[lead + i], "sum_to_shape: cannot reduce ", shape_str(src),
+                 " to ", shape_str(shape));
+  }
+  Shape ostrides = contiguous_strides(full_out);
+  for (int64_t i = 0; i < nd; ++i) {
+    if (full_out[i] == 1 && src[i] != 1) ostrides[i] = 0;
+  }
+  auto out = zeros(shape);
+  const int64_t n_out = out->numel();
+  std::vector<double> acc(static_cast<size_t>(n_out), 0.0);
+  const float* x = t->f32();
+  const int64_t total = t->numel();
+  if (total == 0) return out;
+  // Walk the source in order; the innermost dim is either kept (stride 1) or reduced (stride 0).
+  const int64_t inner = src[nd - 1];
+  const int64_t inner_ostride = ostrides[nd - 1];
+  std::vector<int64_t> idx(static_cast<size_t>(nd), 0);
+  for (int64_t row = 0; row < total / inner; ++row) {
+    int64_t o = 0;
+    for (int64_t d = 0; d < nd - 1; ++d) o += idx[d] * ostrides[d];
+    const float* xr = x + row * inner;
+    if (inner_ostride == 0) {
+      double s = 0.0;
+      for (int64_t i = 0; i < inner; ++i) s += xr[i];
+      acc[o] += s;
+    } else {
+      double* a = acc.data() + o;
+      for (int64_t i = 0; i < inner; ++i) a[i] += xr[i];
+    }
+    for (int64_t d = nd - 2; d >= 0; --d) {
+      if (++idx[d] < src[d]) break;
+      idx[d] = 0;
+    }
+  }
+  float* y = out->f32();
+  for (int64_t i = 0; i < n_out; ++i) y[i] = static_cast<float>(acc[i]);
+  return out;
+}
+
+void add_inplace(const TensorPtr& dst, const TensorPtr& src_in) {
+  DLF_THROW_IF(dst->shape != src_in->shape, "add_inplace: shape ", shape_str(src_in->shape), " does not match ",
+               shape_str(dst->shape));
+  DLF_THROW_IF(!dst->is_contiguous(), "add_inplace: destination must be contiguous");
+  auto src = contiguous_data(src_in);
+  float* d = dst->f32();
+  const float* s = src->f32();
+  parallel_for(dst->numel(), 32768, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) d[i] += s[i];
+  });
+}
+
+}  // namespace dlf

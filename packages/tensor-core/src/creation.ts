@@ -1,0 +1,212 @@
+import { native } from '@dlf/native';
+import { type DataArray, type DType, allocArray, checkDType, dtypeCode, dtypeOfArray } from './dtype.js';
+import { checkInt, checkNumber, checkShape, invalidParam } from './errors.js';
+import { defaultGenerator, type Generator } from './random.js';
+import { type NestedArray, Tensor } from './tensor.js';
+
+/** Options for creating a tensor. */
+export interface TensorOptions {
+  /** The element type; inferred from a typed array, otherwise float32. */
+  dtype?: DType;
+  /** The shape; inferred from nested arrays, required for flat data of rank other than 1. */
+  shape?: readonly number[];
+}
+
+function inferShape(data: NestedArray): number[] {
+  const shape: number[] = [];
+  let cur: NestedArray = data;
+  while (Array.isArray(cur)) {
+    shape.push(cur.length);
+    if (cur.length === 0) break;
+    cur = cur[0]!;
+  }
+  return shape;
+}
+
+function flatten(data: NestedArray, shape: readonly number[], out: DataArray): void {
+  let pos = 0;
+  const walk = (value: NestedArray, dim: number, path: string): void => {
+    if (dim === shape.length) {
+      if (typeof value !== 'number') {
+        throw invalidParam(`data${path}`, 'a number (the nested arrays are ragged or hold non-numbers)', value, 'type');
+      }
+      out[pos++] = value;
+      return;
+    }
+    if (!Array.isArray(value) || value.length !== shape[dim]) {
+      throw invalidParam(`data${path}`, `an array of length ${shape[dim]} (nested arrays must be rectangular)`, value);
+    }
+    for (let i = 0; i < value.length; i++) walk(value[i]!, dim + 1, `${path}[${i}]`);
+  };
+  walk(data, 0, '');
+}
+
+function sizeOf(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * Creates a tensor from a number, nested arrays or a typed array (copied).
+ *
+ * @example
+ * ```ts
+ * tensor([[1, 2], [3, 4]]);                           // float32, shape [2, 2]
+ * tensor(new Uint8Array(12), { shape: [2, 2, 3] });   // uint8
+ * tensor([0, 3, 1], { dtype: 'int32' });              // labels
+ * ```
+ */
+export function tensor(data: NestedArray | DataArray, options: TensorOptions = {}): Tensor {
+  if (typeof options !== 'object' || options === null) throw invalidParam('options', 'an object', options, 'type');
+  const arrayDType = dtypeOfArray(data);
+  const dtype = options.dtype === undefined ? (arrayDType ?? 'float32') : checkDType('dtype', options.dtype);
+  let shape: readonly number[];
+  let flat: DataArray;
+  if (ArrayBuffer.isView(data)) {
+    if (arrayDType === undefined) throw invalidParam('data', 'a Float32Array, Int32Array or Uint8Array', data, 'type');
+    shape = options.shape === undefined ? [data.length] : checkShape('shape', options.shape);
+    if (sizeOf(shape) !== data.length) {
+      throw invalidParam('data', `${sizeOf(shape)} elements for shape [${shape.join(', ')}]`, data);
+    }
+    flat = arrayDType === dtype ? data : (allocArray(dtype, data.length) as DataArray);
+    if (flat !== data) for (let i = 0; i < data.length; i++) flat[i] = data[i]!;
+  } else if (typeof data === 'number' || Array.isArray(data)) {
+    const inferred = inferShape(data);
+    flat = allocArray(dtype, sizeOf(inferred));
+    flatten(data, inferred, flat);
+    shape = inferred;
+    if (options.shape !== undefined) {
+      const target = checkShape('shape', options.shape);
+      if (sizeOf(target) !== flat.length) {
+        throw invalidParam('data', `${sizeOf(target)} elements for shape [${target.join(', ')}]`, data);
+      }
+      shape = target;
+    }
+  } else {
+    throw invalidParam('data', 'a number, nested arrays of numbers, or a typed array', data, 'type');
+  }
+  return new Tensor(native.fromTypedArray(flat, shape, dtypeCode(dtype)), shape, dtype);
+}
+
+/**
+ * A tensor filled with `value`.
+ *
+ * @example
+ * ```ts
+ * full([2, 3], 0.5);
+ * ```
+ */
+export function full(shape: readonly number[], value: number, dtype: DType = 'float32'): Tensor {
+  const s = checkShape('shape', shape);
+  checkNumber('value', value);
+  checkDType('dtype', dtype);
+  return new Tensor(native.full(s, dtypeCode(dtype), value), s, dtype);
+}
+
+/** A tensor of zeros. @example `zeros([2, 2])` */
+export function zeros(shape: readonly number[], dtype: DType = 'float32'): Tensor {
+  return full(shape, 0, dtype);
+}
+
+/** A tensor of ones. @example `ones([3])` */
+export function ones(shape: readonly number[], dtype: DType = 'float32'): Tensor {
+  return full(shape, 1, dtype);
+}
+
+/** Zeros with another tensor's shape and dtype. */
+export function zerosLike(t: Tensor): Tensor {
+  return zeros(t.shape, t.dtype);
+}
+
+/** Ones with another tensor's shape and dtype. */
+export function onesLike(t: Tensor): Tensor {
+  return ones(t.shape, t.dtype);
+}
+
+/**
+ * Evenly spaced values in `[start, stop)`. With one argument, `[0, stop)`.
+ *
+ * @example
+ * ```ts
+ * arange(4).toArray();          // [0, 1, 2, 3]
+ * arange(1, 2, 0.25).toArray(); // [1, 1.25, 1.5, 1.75]
+ * ```
+ */
+export function arange(start: number, stop?: number, step = 1, dtype: DType = 'float32'): Tensor {
+  if (stop === undefined) {
+    stop = start;
+    start = 0;
+  }
+  checkNumber('start', start);
+  checkNumber('stop', stop);
+  checkNumber('step', step);
+  checkDType('dtype', dtype);
+  if (step === 0) throw invalidParam('step', 'a non-zero number', step);
+  if (dtype === 'uint8') throw invalidParam('dtype', "'float32' or 'int32'", dtype);
+  const n = Math.max(0, Math.ceil((stop - start) / step));
+  if (n > 2 ** 31) throw invalidParam('stop', 'a range of at most 2^31 values', stop);
+  return new Tensor(native.arange(start, step, n, dtypeCode(dtype)), [n], dtype);
+}
+
+/** Options for random tensors. */
+export interface RandomOptions {
+  /** The stream to draw from; the default generator when omitted. */
+  generator?: Generator;
+  /** float32 (default) or int32 (randint only). */
+  dtype?: DType;
+}
+
+function randomTensor(shape: readonly number[], dtype: DType, kind: 0 | 1 | 2 | 3, a: number, b: number, g?: Generator): Tensor {
+  const s = checkShape('shape', shape);
+  const gen = g ?? defaultGenerator;
+  const handle = native.empty(s, dtypeCode(dtype));
+  const t = new Tensor(handle, s, dtype);
+  gen.fill(handle, t.size, kind, a, b);
+  return t;
+}
+
+/**
+ * Uniform values in `[low, high)` from the seeded stream (see {@link Generator} for the exact rule).
+ *
+ * @example
+ * ```ts
+ * rand([2, 2], 0, 1, { generator: new Generator(1) });
+ * ```
+ */
+export function rand(shape: readonly number[], low = 0, high = 1, options: RandomOptions = {}): Tensor {
+  checkNumber('low', low);
+  checkNumber('high', high);
+  if (!(high >= low)) throw invalidParam('high', `a number >= low (${low})`, high);
+  return randomTensor(shape, 'float32', 0, low, high, options.generator);
+}
+
+/**
+ * Normal values with mean `mean` and standard deviation `std` (Box-Muller, see {@link Generator}).
+ *
+ * @example
+ * ```ts
+ * randn([64, 10]);
+ * ```
+ */
+export function randn(shape: readonly number[], mean = 0, std = 1, options: RandomOptions = {}): Tensor {
+  checkNumber('mean', mean);
+  checkNumber('std', std, 0);
+  return randomTensor(shape, 'float32', 1, mean, std, options.generator);
+}
+
+/**
+ * Integers in `[low, high)`, int32 by default.
+ *
+ * @example
+ * ```ts
+ * randint([8], 0, 10); // labels for 10 classes
+ * ```
+ */
+export function randint(shape: readonly number[], low: number, high: number, options: RandomOptions = {}): Tensor {
+  checkInt('low', low, -(2 ** 31), 2 ** 31 - 1);
+  checkInt('high', high, -(2 ** 31) + 1, 2 ** 31);
+  if (high <= low) throw invalidParam('high', `an integer > low (${low})`, high);
+  if (high - low > 2 ** 32) throw invalidParam('high', 'a range of at most 2^32 values', high);
+  const dtype = options.dtype === undefined ? 'int32' : checkDType('dtype', options.dtype);
+  if (dtype === 'uint8') throw invalidParam('dtype', "'int32' or 'float32'", dtype);
+  return randomTensor(shape, dtype, 2, low, high, options.generator);
+}
