@@ -5,12 +5,16 @@ namespace dlf {
 void init_tensor(Napi::Env env, Napi::Object exports);
 void init_autograd(Napi::Env env, Napi::Object exports);
 void init_nn(Napi::Env env, Napi::Object exports);
+void init_loss(Napi::Env env, Napi::Object exports);
+void init_optim(Napi::Env env, Napi::Object exports);
 }  // namespace dlf
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   dlf::init_tensor(env, exports);
   dlf::init_autograd(env, exports);
   dlf::init_nn(env, exports);
+  dlf::init_loss(env, exports);
+  dlf::init_optim(env, exports);
   exports.Set("version", Napi::String::New(env, DLF_VERSION));
   return exports;
 }

@@ -107,6 +107,62 @@ export interface NativeBinding {
   setGradEnabled(enabled: boolean): boolean;
   isGradEnabled(): boolean;
 
-  // nn/ (differentiable ops; the nn package documents each)
-  [op: string]: unknown;
+  // nn/ (differentiable ops; @dlf/nn validates arguments and documents each op)
+  /** op: 0 add, 1 sub, 2 mul, 3 div; NumPy broadcasting. */
+  binary(op: 0 | 1 | 2 | 3, a: Handle, b: Handle): Handle;
+  /** op: 0 neg, 1 exp, 2 log, 3 sqrt, 4 relu, 5 sigmoid, 6 tanh, 7 leakyRelu(param), 8 pow(param), 9 abs. */
+  unary(op: number, x: Handle, param: number): Handle;
+  /** x * scale + shift. */
+  affine(x: Handle, scale: number, shift: number): Handle;
+  /** Sum (or mean) over sorted unique axes. */
+  sum(x: Handle, axes: readonly number[], keepDims: boolean, mean: boolean): Handle;
+  /** Max over one axis. */
+  max(x: Handle, axis: number, keepDims: boolean): Handle;
+  /** Softmax or log-softmax over one axis. */
+  softmax(x: Handle, axis: number, log: boolean): Handle;
+  concat(xs: readonly Handle[], axis: number): Handle;
+  /** (..., M, K) @ (..., K, N) with broadcast batch dims. */
+  matmul(a: Handle, b: Handle): Handle;
+  /** x @ w^T + b, ReLU fused when `relu`. */
+  linear(x: Handle, w: Handle, b: Handle | null, relu: boolean): Handle;
+  /** params: [strideH, strideW, padH, padW, dilationH, dilationW, groups]. */
+  conv2d(x: Handle, w: Handle, b: Handle | null, params: readonly number[], relu: boolean): Handle;
+  /** params: [kernelH, kernelW, strideH, strideW, padH, padW]. */
+  maxPool2d(x: Handle, params: readonly number[]): Handle;
+  avgPool2d(x: Handle, params: readonly number[]): Handle;
+  adaptiveAvgPool2d(x: Handle, outH: number, outW: number): Handle;
+  dropout(x: Handle, p: number, seed: number, offset: number): Handle;
+  batchNorm2d(
+    x: Handle,
+    weight: Handle | null,
+    bias: Handle | null,
+    runningMean: Handle | null,
+    runningVar: Handle | null,
+    training: boolean,
+    momentum: number,
+    eps: number,
+  ): Handle;
+
+  // loss/
+  /** reduction: 0 none, 1 mean, 2 sum. */
+  crossEntropy(
+    logits: Handle,
+    targets: Handle,
+    weight: Handle | null,
+    reduction: 0 | 1 | 2,
+    ignoreIndex: number,
+    labelSmoothing: number,
+  ): Handle;
+
+  // optim/
+  /** One SGD step over every parameter; returns the momentum buffers (null where none). */
+  sgdStep(
+    params: readonly Handle[],
+    buffers: readonly (Handle | null)[],
+    lr: number,
+    momentum: number,
+    dampening: number,
+    nesterov: boolean,
+    weightDecay: number,
+  ): (Handle | null)[];
 }

@@ -54,6 +54,14 @@ TensorPtr unwrap(const Napi::CallbackInfo& info, size_t i, const char* what) {
   return h->tensor;
 }
 
+TensorPtr unwrap_value(const Napi::Value& v, const char* what) {
+  if (v.IsUndefined() || v.IsNull()) return nullptr;
+  Holder* h = holder_of(v);
+  DLF_THROW_TYPE_IF(h == nullptr, "Expected a tensor for ", what, " but received something else");
+  DLF_THROW_IF(!h->tensor, "Tensor ", what, " was used after dispose()");
+  return h->tensor;
+}
+
 void release(const Napi::Value& handle) {
   Holder* h = holder_of(handle);
   DLF_THROW_TYPE_IF(h == nullptr, "Expected a tensor handle to release");

@@ -19,6 +19,8 @@ Napi::Value wrap(Napi::Env env, TensorPtr t);
 TensorPtr unwrap(const Napi::CallbackInfo& info, size_t i, const char* what);
 /** Like unwrap, but returns null for undefined or null. */
 TensorPtr unwrap_optional(const Napi::CallbackInfo& info, size_t i, const char* what);
+/** The tensor behind a value, or null for undefined / null; throws TypeError for anything else. */
+TensorPtr unwrap_value(const Napi::Value& v, const char* what);
 /** Drops the handle's reference (dispose). Safe to call twice. */
 void release(const Napi::Value& handle);
 

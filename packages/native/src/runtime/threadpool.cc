@@ -85,7 +85,9 @@ class Pool {
   void start(int threads) {
     threads_ = std::max(1, threads);
     stopping_ = false;
-    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { loop(i); });
+    // Workers start from the current generation: a job posted before a worker first runs is not missed.
+    const uint64_t start_generation = generation_.load(std::memory_order_acquire);
+    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i, start_generation] { loop(i, start_generation); });
   }
 
   void stop() {
@@ -99,9 +101,8 @@ class Pool {
     workers_.clear();
   }
 
-  void loop(int index) {
+  void loop(int index, uint64_t seen) {
     t_in_worker = true;
-    uint64_t seen = generation_.load(std::memory_order_acquire);
     for (;;) {
       // Spin a little: in a training step the next op follows within microseconds.
       for (int spin = 0; spin < 4000 && generation_.load(std::memory_order_acquire) == seen; ++spin) DLF_PAUSE();

@@ -84,3 +84,41 @@ void add_inplace(const TensorPtr& dst, const TensorPtr& src_in) {
 }
 
 }  // namespace dlf
+
+namespace dlf {
+
+TensorPtr broadcast_to(const TensorPtr& t_in, const Shape& shape) {
+  if (t_in->shape == shape) return t_in;
+  auto t = contiguous_data(t_in);
+  const int64_t nd = static_cast<int64_t>(shape.size());
+  DLF_THROW_IF(t->dim() > nd, "broadcast_to: cannot broadcast ", shape_str(t->shape), " to ", shape_str(shape));
+  Shape s(nd, 0);
+  Shape cs = contiguous_strides(t->shape);
+  const int64_t off = nd - t->dim();
+  for (int64_t i = 0; i < t->dim(); ++i) {
+    DLF_THROW_IF(t->shape[i] != 1 && t->shape[i] != shape[off + i], "broadcast_to: cannot broadcast ",
+                 shape_str(t->shape), " to ", shape_str(shape));
+    s[off + i] = t->shape[i] == 1 ? 0 : cs[i];
+  }
+  auto out = empty(shape, t->dtype);
+  const int64_t inner = nd == 0 ? 1 : shape[nd - 1];
+  const int64_t rows = inner == 0 ? 0 : out->numel() / inner;
+  const int64_t is = nd == 0 ? 0 : s[nd - 1];
+  const float* src = t->f32();
+  float* dst = out->f32();
+  parallel_for(rows, std::max<int64_t>(1, 16384 / std::max<int64_t>(inner, 1)), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      int64_t rem = r, o = 0;
+      for (int64_t d = nd - 2; d >= 0; --d) {
+        o += (rem % shape[d]) * s[d];
+        rem /= shape[d];
+      }
+      float* row = dst + r * inner;
+      if (is == 0) std::fill(row, row + inner, src[o]);
+      else std::copy(src + o, src + o + inner, row);
+    }
+  });
+  return out;
+}
+
+}  // namespace dlf

@@ -12,3 +12,8 @@ void add_inplace(const TensorPtr& dst, const TensorPtr& src);
 Shape broadcast_shapes(const Shape& a, const Shape& b, const char* op);
 
 }  // namespace dlf
+
+namespace dlf {
+/** Materialises t broadcast to `shape` (NumPy rules). */
+TensorPtr broadcast_to(const TensorPtr& t, const Shape& shape);
+}  // namespace dlf

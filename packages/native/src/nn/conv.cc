@@ -1,0 +1,253 @@
+// Convolution. The general path lowers each image (and group) to a GEMM through im2col; it covers
+// stride, padding, dilation and groups. Work is split over images, each thread with its own buffers,
+// and per-thread weight-gradient partials are summed in a fixed order (deterministic results).
+#include <algorithm>
+#include <cstring>
+
+#include "autograd/node.h"
+#include "nn/conv_fast.h"
+#include "nn/ops.h"
+#include "runtime/simd.h"
+#include "runtime/threadpool.h"
+
+namespace dlf {
+namespace {
+
+struct ConvGeom {
+  int64_t N, C, H, W, K, R, S, P, Q, G, Cg, Kg;
+  Conv2dParams p;
+  int64_t col_rows() const { return Cg * R * S; }
+  int64_t pq() const { return P * Q; }
+};
+
+ConvGeom geometry(const Shape& xs, const Shape& ws, const Conv2dParams& p) {
+  ConvGeom g{};
+  g.N = xs[0];
+  g.C = xs[1];
+  g.H = xs[2];
+  g.W = xs[3];
+  g.K = ws[0];
+  g.R = ws[2];
+  g.S = ws[3];
+  g.G = p.groups;
+  g.Cg = g.C / g.G;
+  g.Kg = g.K / g.G;
+  g.p = p;
+  g.P = (g.H + 2 * p.pad_h - p.dil_h * (g.R - 1) - 1) / p.stride_h + 1;
+  g.Q = (g.W + 2 * p.pad_w - p.dil_w * (g.S - 1) - 1) / p.stride_w + 1;
+  return g;
+}
+
+// x: (Cg,H,W) -> col: (Cg*R*S, P*Q)
+void im2col(const float* x, const ConvGeom& g, float* col) {
+  const auto& p = g.p;
+  for (int64_t c = 0; c < g.Cg; ++c)
+    for (int64_t r = 0; r < g.R; ++r)
+      for (int64_t s = 0; s < g.S; ++s) {
+        float* row = col + ((c * g.R + r) * g.S + s) * g.pq();
+        for (int64_t oh = 0; oh < g.P; ++oh) {
+          const int64_t ih = oh * p.stride_h - p.pad_h + r * p.dil_h;
+          float* out = row + oh * g.Q;
+          if (ih < 0 || ih >= g.H) {
+            std::fill(out, out + g.Q, 0.f);
+            continue;
+          }
+          const float* in = x + (c * g.H + ih) * g.W;
+          const int64_t off = s * p.dil_w - p.pad_w;
+          if (p.stride_w == 1) {
+            // valid ow: 0 <= ow + off < W
+            const int64_t lo = std::clamp<int64_t>(-off, 0, g.Q), hi = std::clamp<int64_t>(g.W - off, 0, g.Q);
+            std::fill(out, out + lo, 0.f);
+            if (hi > lo) std::memcpy(out + lo, in + lo + off, sizeof(float) * static_cast<size_t>(hi - lo));
+            std::fill(out + std::max(hi, lo), out + g.Q, 0.f);
+          } else {
+            for (int64_t ow = 0; ow < g.Q; ++ow) {
+              const int64_t iw = ow * p.stride_w + off;
+              out[ow] = (iw >= 0 && iw < g.W) ? in[iw] : 0.f;
+            }
+          }
+        }
+      }
+}
+
+// col: (Cg*R*S, P*Q) accumulated into dx: (Cg,H,W)
+void col2im(const float* col, const ConvGeom& g, float* dx) {
+  const auto& p = g.p;
+  for (int64_t c = 0; c < g.Cg; ++c)
+    for (int64_t r = 0; r < g.R; ++r)
+      for (int64_t s = 0; s < g.S; ++s) {
+        const float* row = col + ((c * g.R + r) * g.S + s) * g.pq();
+        for (int64_t oh = 0; oh < g.P; ++oh) {
+          const int64_t ih = oh * p.stride_h - p.pad_h + r * p.dil_h;
+          if (ih < 0 || ih >= g.H) continue;
+          float* out = dx + (c * g.H + ih) * g.W;
+          const float* in = row + oh * g.Q;
+          for (int64_t ow = 0; ow < g.Q; ++ow) {
+            const int64_t iw = ow * p.stride_w - p.pad_w + s * p.dil_w;
+            if (iw >= 0 && iw < g.W) out[iw] += in[ow];
+          }
+        }
+      }
+}
+
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
+          int64_t ldb, float beta, float* C, int64_t ldc) {
+  kernels().sgemm(ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc);
+}
+
+void conv_forward_general(const ConvGeom& g, const float* x, const float* w, const float* b, float* y) {
+  const int64_t rows = g.col_rows(), pq = g.pq();
+  parallel_for(g.N, 1, [&](int64_t n0, int64_t n1) {
+    auto col = empty({rows * pq});
+    for (int64_t n = n0; n < n1; ++n) {
+      for (int64_t grp = 0; grp < g.G; ++grp) {
+        const float* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
+        float* yg = y + (n * g.K + grp * g.Kg) * pq;
+        const float* wg = w + grp * g.Kg * rows;
+        const bool direct = g.R == 1 && g.S == 1 && g.p.stride_h == 1 && g.p.stride_w == 1 && g.p.pad_h == 0 &&
+                            g.p.pad_w == 0;
+        const float* src = xg;
+        if (!direct) {
+          im2col(xg, g, col->f32());
+          src = col->f32();
+        }
+        if (b) {
+          for (int64_t k = 0; k < g.Kg; ++k) std::fill(yg + k * pq, yg + (k + 1) * pq, b[grp * g.Kg + k]);
+        }
+        gemm(false, false, g.Kg, pq, rows, wg, rows, src, pq, b ? 1.f : 0.f, yg, pq);
+      }
+    }
+  });
+}
+
+void conv_backward_general(const ConvGeom& g, const float* x, const float* w, const float* gy, float* dx, float* dw) {
+  const int64_t rows = g.col_rows(), pq = g.pq();
+  const int64_t wsize = g.K * rows;
+  const int chunks = static_cast<int>(std::min<int64_t>(num_threads(), std::max<int64_t>(g.N, 1)));
+  std::vector<TensorPtr> partial(chunks);
+  parallel_chunks(chunks, [&](int c, int total) {
+    const int64_t n0 = g.N * c / total, n1 = g.N * (c + 1) / total;
+    auto col = empty({rows * pq});
+    TensorPtr dwp;
+    if (dw) dwp = zeros({wsize});
+    for (int64_t n = n0; n < n1; ++n) {
+      for (int64_t grp = 0; grp < g.G; ++grp) {
+        const float* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
+        const float* gyg = gy + (n * g.K + grp * g.Kg) * pq;
+        const float* wg = w + grp * g.Kg * rows;
+        if (dwp) {
+          im2col(xg, g, col->f32());
+          gemm(false, true, g.Kg, rows, pq, gyg, pq, col->f32(), pq, 1.f, dwp->f32() + grp * g.Kg * rows, rows);
+        }
+        if (dx) {
+          gemm(true, false, rows, pq, g.Kg, wg, rows, gyg, pq, 0.f, col->f32(), pq);
+          col2im(col->f32(), g, dx + (n * g.C + grp * g.Cg) * g.H * g.W);
+        }
+      }
+    }
+    partial[c] = dwp;
+  });
+  if (dw) {
+    std::fill(dw, dw + wsize, 0.f);
+    for (const auto& p : partial) {
+      if (!p) continue;
+      const float* pp = p->f32();
+      for (int64_t i = 0; i < wsize; ++i) dw[i] += pp[i];
+    }
+  }
+}
+
+struct Conv2dBackward final : Node {
+  TensorPtr x, w, y;  // y saved only with a fused ReLU
+  ConvGeom geom;
+  const char* name() const override { return y ? "Conv2dReluBackward" : "Conv2dBackward"; }
+  void backward(const TensorPtr& g_in, std::vector<TensorPtr>& gin) override {
+    TensorPtr g = g_in;
+    if (y) {
+      auto masked = empty(g_in->shape);
+      const float* pg = g_in->f32();
+      const float* py = y->f32();
+      float* pm = masked->f32();
+      parallel_for(masked->numel(), 32768, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) pm[i] = py[i] > 0.f ? pg[i] : 0.f;
+      });
+      g = masked;
+    }
+    TensorPtr dx = needs_grad(0) ? zeros(x->shape) : nullptr;
+    TensorPtr dw = needs_grad(1) ? empty(w->shape) : nullptr;
+    if (!conv_fast_backward(geom.N, geom.C, geom.H, geom.W, geom.K, geom.R, geom.S, geom.p, x->f32(), w->f32(),
+                            g->f32(), dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr)) {
+      conv_backward_general(geom, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr);
+    }
+    gin[0] = dx;
+    gin[1] = dw;
+    if (needs_grad(2)) {
+      auto db = zeros({geom.K});
+      float* pb = db->f32();
+      const float* pg = g->f32();
+      const int64_t pq = geom.pq();
+      for (int64_t n = 0; n < geom.N; ++n)
+        for (int64_t k = 0; k < geom.K; ++k) {
+          double s = 0.0;
+          const float* row = pg + (n * geom.K + k) * pq;
+          for (int64_t i = 0; i < pq; ++i) s += row[i];
+          pb[k] += static_cast<float>(s);
+        }
+      gin[2] = db;
+    }
+  }
+  void release_saved() override {
+    x.reset();
+    w.reset();
+    y.reset();
+  }
+};
+
+}  // namespace
+
+TensorPtr conv2d(const TensorPtr& x_in, const TensorPtr& w_in, const TensorPtr& b_in, const Conv2dParams& p, bool relu) {
+  expect_f32(x_in, "input");
+  expect_f32(w_in, "weight");
+  DLF_THROW_RANGE_IF(x_in->dim() != 4 || w_in->dim() != 4, "conv2d: expected input (N,C,H,W) and weight (K,C/groups,R,S) but received shapes ",
+                     shape_str(x_in->shape), " and ", shape_str(w_in->shape));
+  DLF_THROW_RANGE_IF(p.groups < 1 || p.stride_h < 1 || p.stride_w < 1 || p.dil_h < 1 || p.dil_w < 1 || p.pad_h < 0 ||
+                         p.pad_w < 0,
+                     "conv2d: stride, dilation and groups must be positive and padding non-negative");
+  DLF_THROW_RANGE_IF(x_in->shape[1] % p.groups != 0 || w_in->shape[0] % p.groups != 0 ||
+                         w_in->shape[1] * p.groups != x_in->shape[1],
+                     "conv2d: input shape ", shape_str(x_in->shape), " and weight shape ", shape_str(w_in->shape),
+                     " do not agree for ", p.groups, " group(s)");
+  const ConvGeom g = geometry(x_in->shape, w_in->shape, p);
+  DLF_THROW_RANGE_IF(g.P <= 0 || g.Q <= 0, "conv2d: input shape ", shape_str(x_in->shape),
+                     " is too small for weight shape ", shape_str(w_in->shape), " with this padding and dilation");
+  if (b_in) {
+    expect_f32(b_in, "bias");
+    DLF_THROW_RANGE_IF(b_in->dim() != 1 || b_in->shape[0] != g.K, "conv2d: bias shape ", shape_str(b_in->shape),
+                       " does not match weight shape ", shape_str(w_in->shape));
+  }
+  auto x = contiguous_data(x_in);
+  auto w = contiguous_data(w_in);
+  auto b = b_in ? contiguous_data(b_in) : nullptr;
+  auto y = empty({g.N, g.K, g.P, g.Q});
+  if (!conv_fast_forward(g.N, g.C, g.H, g.W, g.K, g.R, g.S, p, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(),
+                         relu)) {
+    conv_forward_general(g, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32());
+    if (relu) {
+      float* py = y->f32();
+      parallel_for(y->numel(), 32768, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) py[i] = py[i] > 0.f ? py[i] : 0.f;
+      });
+    }
+  }
+  if (any_requires_grad({&x_in, &w_in, &b_in})) {
+    auto node = make_node<Conv2dBackward>();
+    node->x = save(x);
+    node->w = save(w);
+    if (relu) node->y = save(y);
+    node->geom = g;
+    attach(y, node, {&x_in, &w_in, &b_in});
+  }
+  return y;
+}
+
+}  // namespace dlf

@@ -1,0 +1,197 @@
+#include <cmath>
+
+#include "autograd/node.h"
+#include "nn/ops.h"
+#include "runtime/threadpool.h"
+#include "tensor/random.h"
+
+namespace dlf {
+namespace {
+
+// y = x * mask, mask in {0, 1/(1-p)}: dx = dy * mask
+struct DropoutBackward final : Node {
+  TensorPtr mask;
+  const char* name() const override { return "DropoutBackward"; }
+  void backward(const TensorPtr& g, std::vector<TensorPtr>& gin) override {
+    auto dx = empty(g->shape);
+    const float* pg = g->f32();
+    const float* pm = mask->f32();
+    float* pd = dx->f32();
+    for (int64_t i = 0, n = dx->numel(); i < n; ++i) pd[i] = pg[i] * pm[i];
+    gin[0] = dx;
+  }
+  void release_saved() override { mask.reset(); }
+};
+
+struct BatchNormBackward final : Node {
+  TensorPtr xhat, weight;
+  std::vector<float> invstd;
+  bool training = true;
+  const char* name() const override { return "BatchNorm2dBackward"; }
+  void backward(const TensorPtr& g, std::vector<TensorPtr>& gin) override {
+    const Shape& s = input_shapes[0];
+    const int64_t N = s[0], C = s[1], HW = s[2] * s[3];
+    const double M = static_cast<double>(N * HW);
+    const float* pg = g->f32();
+    const float* ph = xhat->f32();
+    std::vector<double> dbeta(C, 0.0), dgamma(C, 0.0);
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c) {
+        const float* gr = pg + (n * C + c) * HW;
+        const float* hr = ph + (n * C + c) * HW;
+        double sb = 0.0, sg = 0.0;
+        for (int64_t i = 0; i < HW; ++i) {
+          sb += gr[i];
+          sg += static_cast<double>(gr[i]) * hr[i];
+        }
+        dbeta[c] += sb;
+        dgamma[c] += sg;
+      }
+    if (needs_grad(0)) {
+      auto dx = empty(s);
+      float* pd = dx->f32();
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t c = 0; c < C; ++c) {
+          const float gamma = weight ? weight->f32()[c] : 1.f;
+          const float* gr = pg + (n * C + c) * HW;
+          const float* hr = ph + (n * C + c) * HW;
+          float* dr = pd + (n * C + c) * HW;
+          if (training) {
+            const float k = static_cast<float>(gamma * invstd[c] / M);
+            const float mb = static_cast<float>(dbeta[c]), mg = static_cast<float>(dgamma[c]);
+            const float Mf = static_cast<float>(M);
+            for (int64_t i = 0; i < HW; ++i) dr[i] = k * (Mf * gr[i] - mb - hr[i] * mg);
+          } else {
+            const float k = gamma * invstd[c];
+            for (int64_t i = 0; i < HW; ++i) dr[i] = k * gr[i];
+          }
+        }
+      gin[0] = dx;
+    }
+    if (needs_grad(1)) {
+      auto dw = empty({C});
+      for (int64_t c = 0; c < C; ++c) dw->f32()[c] = static_cast<float>(dgamma[c]);
+      gin[1] = dw;
+    }
+    if (needs_grad(2)) {
+      auto db = empty({C});
+      for (int64_t c = 0; c < C; ++c) db->f32()[c] = static_cast<float>(dbeta[c]);
+      gin[2] = db;
+    }
+  }
+  void release_saved() override {
+    xhat.reset();
+    weight.reset();
+  }
+};
+
+}  // namespace
+
+TensorPtr dropout(const TensorPtr& x_in, double p, uint64_t seed, uint64_t offset) {
+  expect_f32(x_in, "input");
+  DLF_THROW_RANGE_IF(!(p >= 0.0 && p <= 1.0), "dropout: p must be in [0, 1] but is ", p);
+  auto x = contiguous_data(x_in);
+  auto mask = empty(x->shape);
+  random_fill(mask, RandomKind::Bernoulli, 1.0 - p, 0.0, seed, offset);
+  const float scale = p >= 1.0 ? 0.f : static_cast<float>(1.0 / (1.0 - p));
+  float* pm = mask->f32();
+  const float* px = x->f32();
+  auto y = empty(x->shape);
+  float* py = y->f32();
+  for (int64_t i = 0, n = y->numel(); i < n; ++i) {
+    pm[i] *= scale;
+    py[i] = px[i] * pm[i];
+  }
+  if (any_requires_grad({&x_in})) {
+    auto node = make_node<DropoutBackward>();
+    node->mask = mask;
+    attach(y, node, {&x_in});
+  }
+  return y;
+}
+
+// x: (N,C,H,W), weight/bias: (C) or null, running stats: (C) -> y: (N,C,H,W)
+TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const TensorPtr& bias,
+                       const TensorPtr& running_mean, const TensorPtr& running_var, bool training, double momentum,
+                       double eps) {
+  expect_f32(x_in, "input");
+  DLF_THROW_RANGE_IF(x_in->dim() != 4, "batchNorm2d: expected input (N,C,H,W) but received shape ",
+                     shape_str(x_in->shape));
+  const int64_t N = x_in->shape[0], C = x_in->shape[1], HW = x_in->shape[2] * x_in->shape[3];
+  for (const TensorPtr* t : {&weight, &bias, &running_mean, &running_var}) {
+    if (!*t) continue;
+    expect_f32(*t, "batchNorm2d parameter");
+    DLF_THROW_RANGE_IF((*t)->numel() != C || !(*t)->is_contiguous(), "batchNorm2d: parameter of shape ",
+                       shape_str((*t)->shape), " does not match ", C, " channels");
+  }
+  DLF_THROW_RANGE_IF(!training && (!running_mean || !running_var),
+                     "batchNorm2d: evaluation mode needs running statistics");
+  DLF_THROW_RANGE_IF(training && N * HW <= 1, "batchNorm2d: training needs more than one value per channel, got input shape ",
+                     shape_str(x_in->shape));
+  auto x = contiguous_data(x_in);
+  const float* px = x->f32();
+  std::vector<double> mean(C, 0.0), var(C, 0.0);
+  const double M = static_cast<double>(N * HW);
+  if (training) {
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c) {
+        const float* r = px + (n * C + c) * HW;
+        double s = 0.0;
+        for (int64_t i = 0; i < HW; ++i) s += r[i];
+        mean[c] += s;
+      }
+    for (int64_t c = 0; c < C; ++c) mean[c] /= M;
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t c = 0; c < C; ++c) {
+        const float* r = px + (n * C + c) * HW;
+        double s = 0.0;
+        for (int64_t i = 0; i < HW; ++i) {
+          const double d = r[i] - mean[c];
+          s += d * d;
+        }
+        var[c] += s;
+      }
+    for (int64_t c = 0; c < C; ++c) var[c] /= M;
+    if (running_mean && running_var) {
+      float* rm = running_mean->f32();
+      float* rv = running_var->f32();
+      for (int64_t c = 0; c < C; ++c) {
+        rm[c] = static_cast<float>((1.0 - momentum) * rm[c] + momentum * mean[c]);
+        rv[c] = static_cast<float>((1.0 - momentum) * rv[c] + momentum * var[c] * M / (M - 1.0));
+      }
+    }
+  } else {
+    for (int64_t c = 0; c < C; ++c) {
+      mean[c] = running_mean->f32()[c];
+      var[c] = running_var->f32()[c];
+    }
+  }
+  std::vector<float> invstd(C);
+  for (int64_t c = 0; c < C; ++c) invstd[c] = static_cast<float>(1.0 / std::sqrt(var[c] + eps));
+  auto y = empty(x->shape);
+  auto xhat = empty(x->shape);
+  float* py = y->f32();
+  float* ph = xhat->f32();
+  for (int64_t n = 0; n < N; ++n)
+    for (int64_t c = 0; c < C; ++c) {
+      const float m = static_cast<float>(mean[c]), is = invstd[c];
+      const float gamma = weight ? weight->f32()[c] : 1.f, beta = bias ? bias->f32()[c] : 0.f;
+      const float* r = px + (n * C + c) * HW;
+      for (int64_t i = 0; i < HW; ++i) {
+        const float h = (r[i] - m) * is;
+        ph[(n * C + c) * HW + i] = h;
+        py[(n * C + c) * HW + i] = h * gamma + beta;
+      }
+    }
+  if (any_requires_grad({&x_in, &weight, &bias})) {
+    auto node = make_node<BatchNormBackward>();
+    node->xhat = xhat;
+    node->weight = save(weight);
+    node->invstd = invstd;
+    node->training = training;
+    attach(y, node, {&x_in, &weight, &bias});
+  }
+  return y;
+}
+
+}  // namespace dlf

@@ -1,0 +1,203 @@
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "autograd/node.h"
+#include "nn/ops.h"
+#include "runtime/threadpool.h"
+
+namespace dlf {
+namespace {
+
+struct PoolGeom {
+  int64_t N, C, H, W, P, Q;
+  Pool2dParams p;
+};
+
+PoolGeom pool_geometry(const TensorPtr& x, const Pool2dParams& p, const char* op) {
+  DLF_THROW_RANGE_IF(x->dim() != 4, op, ": expected input (N,C,H,W) but received shape ", shape_str(x->shape));
+  DLF_THROW_RANGE_IF(p.kernel_h < 1 || p.kernel_w < 1 || p.stride_h < 1 || p.stride_w < 1 || p.pad_h < 0 || p.pad_w < 0,
+                     op, ": kernel and stride must be positive and padding non-negative");
+  DLF_THROW_RANGE_IF(p.pad_h * 2 > p.kernel_h || p.pad_w * 2 > p.kernel_w, op,
+                     ": padding must be at most half the kernel size");
+  PoolGeom g{x->shape[0], x->shape[1], x->shape[2], x->shape[3], 0, 0, p};
+  g.P = (g.H + 2 * p.pad_h - p.kernel_h) / p.stride_h + 1;
+  g.Q = (g.W + 2 * p.pad_w - p.kernel_w) / p.stride_w + 1;
+  DLF_THROW_RANGE_IF(g.P <= 0 || g.Q <= 0, op, ": input shape ", shape_str(x->shape), " is smaller than the kernel");
+  return g;
+}
+
+// y = maxpool(x): dx[argmax] += dy
+struct MaxPoolBackward final : Node {
+  TensorPtr argmax;  // int32 (N,C,P,Q): index into the (H,W) plane
+  PoolGeom g;
+  const char* name() const override { return "MaxPool2dBackward"; }
+  void backward(const TensorPtr& gy, std::vector<TensorPtr>& gin) override {
+    auto dx = zeros(input_shapes[0]);
+    const int64_t planes = g.N * g.C, in_plane = g.H * g.W, out_plane = g.P * g.Q;
+    const float* pg = gy->f32();
+    const int32_t* am = argmax->data<int32_t>();
+    float* pd = dx->f32();
+    parallel_for(planes, 16, [&](int64_t a, int64_t b) {
+      for (int64_t pl = a; pl < b; ++pl)
+        for (int64_t i = 0; i < out_plane; ++i) pd[pl * in_plane + am[pl * out_plane + i]] += pg[pl * out_plane + i];
+    });
+    gin[0] = dx;
+  }
+  void release_saved() override { argmax.reset(); }
+};
+
+struct AvgPoolBackward final : Node {
+  PoolGeom g;
+  const char* name() const override { return "AvgPool2dBackward"; }
+  void backward(const TensorPtr& gy, std::vector<TensorPtr>& gin) override {
+    auto dx = zeros(input_shapes[0]);
+    const auto& p = g.p;
+    const float inv = 1.f / static_cast<float>(p.kernel_h * p.kernel_w);
+    const float* pg = gy->f32();
+    float* pd = dx->f32();
+    parallel_for(g.N * g.C, 16, [&](int64_t a, int64_t b) {
+      for (int64_t pl = a; pl < b; ++pl)
+        for (int64_t oh = 0; oh < g.P; ++oh)
+          for (int64_t ow = 0; ow < g.Q; ++ow) {
+            const float v = pg[(pl * g.P + oh) * g.Q + ow] * inv;
+            const int64_t h0 = oh * p.stride_h - p.pad_h, w0 = ow * p.stride_w - p.pad_w;
+            for (int64_t h = std::max<int64_t>(h0, 0); h < std::min(h0 + p.kernel_h, g.H); ++h)
+              for (int64_t w = std::max<int64_t>(w0, 0); w < std::min(w0 + p.kernel_w, g.W); ++w)
+                pd[(pl * g.H + h) * g.W + w] += v;
+          }
+    });
+    gin[0] = dx;
+  }
+};
+
+struct AdaptiveAvgBackward final : Node {
+  int64_t out_h, out_w;
+  const char* name() const override { return "AdaptiveAvgPool2dBackward"; }
+  void backward(const TensorPtr& gy, std::vector<TensorPtr>& gin) override {
+    const Shape& s = input_shapes[0];
+    const int64_t H = s[2], W = s[3];
+    auto dx = zeros(s);
+    const float* pg = gy->f32();
+    float* pd = dx->f32();
+    for (int64_t pl = 0; pl < s[0] * s[1]; ++pl)
+      for (int64_t oh = 0; oh < out_h; ++oh) {
+        const int64_t h0 = oh * H / out_h, h1 = ((oh + 1) * H + out_h - 1) / out_h;
+        for (int64_t ow = 0; ow < out_w; ++ow) {
+          const int64_t w0 = ow * W / out_w, w1 = ((ow + 1) * W + out_w - 1) / out_w;
+          const float v = pg[(pl * out_h + oh) * out_w + ow] / static_cast<float>((h1 - h0) * (w1 - w0));
+          for (int64_t h = h0; h < h1; ++h)
+            for (int64_t w = w0; w < w1; ++w) pd[(pl * H + h) * W + w] += v;
+        }
+      }
+    gin[0] = dx;
+  }
+};
+
+}  // namespace
+
+// x: (N,C,H,W) -> y: (N,C,P,Q), argmax kept for backward
+TensorPtr max_pool2d(const TensorPtr& x_in, const Pool2dParams& p) {
+  expect_f32(x_in, "input");
+  const PoolGeom g = pool_geometry(x_in, p, "maxPool2d");
+  auto x = contiguous_data(x_in);
+  auto y = empty({g.N, g.C, g.P, g.Q});
+  const bool grad = any_requires_grad({&x_in});
+  auto am = empty({g.N, g.C, g.P, g.Q}, DType::I32);
+  const float* px = x->f32();
+  float* py = y->f32();
+  int32_t* pa = am->data<int32_t>();
+  parallel_for(g.N * g.C, 16, [&](int64_t a, int64_t b) {
+    for (int64_t pl = a; pl < b; ++pl) {
+      const float* plane = px + pl * g.H * g.W;
+      for (int64_t oh = 0; oh < g.P; ++oh)
+        for (int64_t ow = 0; ow < g.Q; ++ow) {
+          const int64_t h0 = oh * p.stride_h - p.pad_h, w0 = ow * p.stride_w - p.pad_w;
+          float best = -std::numeric_limits<float>::infinity();
+          int64_t bi = std::max<int64_t>(h0, 0) * g.W + std::max<int64_t>(w0, 0);
+          for (int64_t h = std::max<int64_t>(h0, 0); h < std::min(h0 + p.kernel_h, g.H); ++h)
+            for (int64_t w = std::max<int64_t>(w0, 0); w < std::min(w0 + p.kernel_w, g.W); ++w) {
+              const float v = plane[h * g.W + w];
+              if (v > best || std::isnan(v)) {
+                best = v;
+                bi = h * g.W + w;
+                if (std::isnan(v)) break;
+              }
+            }
+          const int64_t o = (pl * g.P + oh) * g.Q + ow;
+          py[o] = best;
+          pa[o] = static_cast<int32_t>(bi);
+        }
+    }
+  });
+  if (grad) {
+    auto node = make_node<MaxPoolBackward>();
+    node->argmax = am;
+    node->g = g;
+    attach(y, node, {&x_in});
+  }
+  return y;
+}
+
+// x: (N,C,H,W) -> y: (N,C,P,Q); divisor is the full kernel area (count_include_pad)
+TensorPtr avg_pool2d(const TensorPtr& x_in, const Pool2dParams& p) {
+  expect_f32(x_in, "input");
+  const PoolGeom g = pool_geometry(x_in, p, "avgPool2d");
+  auto x = contiguous_data(x_in);
+  auto y = empty({g.N, g.C, g.P, g.Q});
+  const float inv = 1.f / static_cast<float>(p.kernel_h * p.kernel_w);
+  const float* px = x->f32();
+  float* py = y->f32();
+  parallel_for(g.N * g.C, 16, [&](int64_t a, int64_t b) {
+    for (int64_t pl = a; pl < b; ++pl)
+      for (int64_t oh = 0; oh < g.P; ++oh)
+        for (int64_t ow = 0; ow < g.Q; ++ow) {
+          const int64_t h0 = oh * p.stride_h - p.pad_h, w0 = ow * p.stride_w - p.pad_w;
+          float s = 0.f;
+          for (int64_t h = std::max<int64_t>(h0, 0); h < std::min(h0 + p.kernel_h, g.H); ++h)
+            for (int64_t w = std::max<int64_t>(w0, 0); w < std::min(w0 + p.kernel_w, g.W); ++w)
+              s += px[(pl * g.H + h) * g.W + w];
+          py[(pl * g.P + oh) * g.Q + ow] = s * inv;
+        }
+  });
+  if (any_requires_grad({&x_in})) {
+    auto node = make_node<AvgPoolBackward>();
+    node->g = g;
+    attach(y, node, {&x_in});
+  }
+  return y;
+}
+
+// x: (N,C,H,W) -> y: (N,C,out_h,out_w), PyTorch's adaptive windows
+TensorPtr adaptive_avg_pool2d(const TensorPtr& x_in, int64_t out_h, int64_t out_w) {
+  expect_f32(x_in, "input");
+  DLF_THROW_RANGE_IF(x_in->dim() != 4, "adaptiveAvgPool2d: expected input (N,C,H,W) but received shape ",
+                     shape_str(x_in->shape));
+  DLF_THROW_RANGE_IF(out_h < 1 || out_w < 1, "adaptiveAvgPool2d: output size must be positive");
+  auto x = contiguous_data(x_in);
+  const int64_t H = x->shape[2], W = x->shape[3];
+  DLF_THROW_RANGE_IF(H < 1 || W < 1, "adaptiveAvgPool2d: empty input of shape ", shape_str(x->shape));
+  auto y = empty({x->shape[0], x->shape[1], out_h, out_w});
+  const float* px = x->f32();
+  float* py = y->f32();
+  for (int64_t pl = 0; pl < x->shape[0] * x->shape[1]; ++pl)
+    for (int64_t oh = 0; oh < out_h; ++oh) {
+      const int64_t h0 = oh * H / out_h, h1 = ((oh + 1) * H + out_h - 1) / out_h;
+      for (int64_t ow = 0; ow < out_w; ++ow) {
+        const int64_t w0 = ow * W / out_w, w1 = ((ow + 1) * W + out_w - 1) / out_w;
+        double s = 0.0;
+        for (int64_t h = h0; h < h1; ++h)
+          for (int64_t w = w0; w < w1; ++w) s += px[(pl * H + h) * W + w];
+        py[(pl * out_h + oh) * out_w + ow] = static_cast<float>(s / static_cast<double>((h1 - h0) * (w1 - w0)));
+      }
+    }
+  if (any_requires_grad({&x_in})) {
+    auto node = make_node<AdaptiveAvgBackward>();
+    node->out_h = out_h;
+    node->out_w = out_w;
+    attach(y, node, {&x_in});
+  }
+  return y;
+}
+
+}  // namespace dlf

@@ -1,0 +1,44 @@
+/**
+ * `@dlf/nn`: differentiable ops (functional) and the module system, with a typical small-CNN
+ * toolbox: Conv2d, Linear, pooling, batch norm, dropout, Sequential, summaries, JSON model
+ * descriptions and state dicts. Importing it also enables autograd on tensors.
+ *
+ * @example
+ * ```ts
+ * import { randn, randint } from '@dlf/tensor-core';
+ * import { seedCnn, summary, formatSummary } from '@dlf/nn';
+ * const model = seedCnn({ classes: 10 });
+ * console.log(formatSummary(summary(model, [3, 32, 32])));
+ * const logits = model.forward(randn([8, 3, 32, 32]));
+ * ```
+ *
+ * @packageDocumentation
+ */
+export * from './functional.js';
+export * from './init.js';
+export { Module, Parameter, type LayerDescription, type StateDict } from './module.js';
+export {
+  AdaptiveAvgPool2d,
+  AvgPool2d,
+  BatchNorm2d,
+  Conv2d,
+  Dropout,
+  Flatten,
+  LeakyReLU,
+  Linear,
+  MaxPool2d,
+  ReLU,
+  Sequential,
+  Sigmoid,
+  Tanh,
+  sequentialFromJSON,
+  type BatchNormLayerOptions,
+  type Conv2dLayerOptions,
+  type InitOptions,
+  type LayerHook,
+  type LayerSpec,
+  type SequentialSpec,
+} from './layers.js';
+export { seedCnn, type SeedCnnOptions } from './presets.js';
+export { summary, formatSummary, type ModelSummary, type SummaryRow } from './summary.js';
+export { noGrad, enableGrad, isGradEnabled, gradcheck } from '@dlf/autograd';

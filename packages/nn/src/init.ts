@@ -1,0 +1,91 @@
+/**
+ * Initialisers. Each fills a tensor in place from a seeded {@link Generator} stream, so a model built
+ * with the same seed always starts from the same weights.
+ */
+import { native } from '@dlf/native';
+import { defaultGenerator, type Generator, invalidParam, type Tensor } from '@dlf/tensor-core';
+
+/** Fan-in and fan-out of a weight: (out, in) for linear, (K, C, R, S) for convolution. */
+export function fans(t: Tensor): { fanIn: number; fanOut: number } {
+  if (t.rank < 2) throw invalidParam('tensor', 'a tensor with at least 2 dimensions', `shape [${t.shape.join(', ')}]`);
+  const receptive = t.shape.slice(2).reduce((a, b) => a * b, 1);
+  return { fanIn: t.shape[1]! * receptive, fanOut: t.shape[0]! * receptive };
+}
+
+function fill(t: Tensor, kind: 0 | 1, a: number, b: number, generator?: Generator): Tensor {
+  if (t.dtype !== 'float32') throw invalidParam('tensor', 'a float32 tensor', t.dtype, 'type');
+  (generator ?? defaultGenerator).fill(t.handle, t.size, kind, a, b);
+  return t;
+}
+
+/** Fills with U(low, high). @example `uniform_(w, -0.1, 0.1)` */
+export function uniform_(t: Tensor, low = 0, high = 1, generator?: Generator): Tensor {
+  return fill(t, 0, low, high, generator);
+}
+
+/** Fills with N(mean, std²). @example `normal_(w, 0, 0.02)` */
+export function normal_(t: Tensor, mean = 0, std = 1, generator?: Generator): Tensor {
+  return fill(t, 1, mean, std, generator);
+}
+
+/** Fills with one value. @example `constant_(b, 0.1)` */
+export function constant_(t: Tensor, value: number): Tensor {
+  native.write(t.handle, new Float32Array(t.size).fill(value));
+  return t;
+}
+
+/** Fills with zeros. @example `zeros_(bias)` */
+export const zeros_ = (t: Tensor): Tensor => constant_(t, 0);
+/** Fills with ones. @example `ones_(gamma)` */
+export const ones_ = (t: Tensor): Tensor => constant_(t, 1);
+
+/** Options for the Kaiming initialisers. */
+export interface KaimingOptions {
+  /** Negative slope of the following leaky ReLU (PyTorch's default layers use sqrt(5)). */
+  a?: number;
+  mode?: 'fanIn' | 'fanOut';
+  nonlinearity?: 'relu' | 'leakyRelu' | 'linear';
+  generator?: Generator;
+}
+
+function gain(nonlinearity: KaimingOptions['nonlinearity'], a: number): number {
+  if (nonlinearity === 'relu') return Math.SQRT2;
+  if (nonlinearity === 'linear') return 1;
+  return Math.sqrt(2 / (1 + a * a));
+}
+
+/**
+ * He/Kaiming uniform: U(-b, b) with b = gain × sqrt(3 / fan). With `a = sqrt(5)` this is PyTorch's
+ * default for Linear and Conv2d weights.
+ *
+ * @example
+ * ```ts
+ * kaimingUniform_(conv.weight, { nonlinearity: 'relu' });
+ * ```
+ */
+export function kaimingUniform_(t: Tensor, options: KaimingOptions = {}): Tensor {
+  const { fanIn, fanOut } = fans(t);
+  const fan = options.mode === 'fanOut' ? fanOut : fanIn;
+  const bound = gain(options.nonlinearity ?? 'leakyRelu', options.a ?? 0) * Math.sqrt(3 / fan);
+  return uniform_(t, -bound, bound, options.generator);
+}
+
+/** He/Kaiming normal: N(0, (gain / sqrt(fan))²). @example `kaimingNormal_(w, { nonlinearity: 'relu' })` */
+export function kaimingNormal_(t: Tensor, options: KaimingOptions = {}): Tensor {
+  const { fanIn, fanOut } = fans(t);
+  const fan = options.mode === 'fanOut' ? fanOut : fanIn;
+  return normal_(t, 0, gain(options.nonlinearity ?? 'leakyRelu', options.a ?? 0) / Math.sqrt(fan), options.generator);
+}
+
+/** Glorot/Xavier uniform: U(-b, b), b = gain × sqrt(6 / (fanIn + fanOut)). @example `xavierUniform_(w)` */
+export function xavierUniform_(t: Tensor, gainValue = 1, generator?: Generator): Tensor {
+  const { fanIn, fanOut } = fans(t);
+  const bound = gainValue * Math.sqrt(6 / (fanIn + fanOut));
+  return uniform_(t, -bound, bound, generator);
+}
+
+/** Glorot/Xavier normal: N(0, gain² × 2 / (fanIn + fanOut)). @example `xavierNormal_(w)` */
+export function xavierNormal_(t: Tensor, gainValue = 1, generator?: Generator): Tensor {
+  const { fanIn, fanOut } = fans(t);
+  return normal_(t, 0, gainValue * Math.sqrt(2 / (fanIn + fanOut)), generator);
+}
