@@ -31,3 +31,28 @@ export {
   type RandomOptions,
 } from './creation.js';
 export { getNumThreads, setNumThreads, getSimd, setSimd, releaseCachedMemory } from './runtime.js';
+export {
+  serializeSafetensors,
+  parseSafetensors,
+  saveSafetensors,
+  saveSafetensorsSync,
+  loadSafetensors,
+  loadSafetensorsSync,
+  SafetensorsError,
+  HeaderTooSmallError,
+  HeaderTooLargeError,
+  InvalidHeaderLengthError,
+  InvalidHeaderError,
+  DuplicateKeyError,
+  InvalidHeaderDeserializationError,
+  InvalidOffsetError,
+  ValidationOverflowError,
+  MisalignedSliceError,
+  TensorInvalidInfoError,
+  MetadataIncompleteBufferError,
+  UnsupportedDTypeError,
+  UnsupportedShapeError,
+  type SafetensorsErrorCode,
+  type SafetensorsContents,
+  type SafetensorsInput,
+} from './safetensors.js';
