@@ -42,3 +42,4 @@ export {
 export { seedCnn, type SeedCnnOptions } from './presets.js';
 export { summary, formatSummary, type ModelSummary, type SummaryRow } from './summary.js';
 export { noGrad, enableGrad, isGradEnabled, gradcheck } from '@dlf/autograd';
+export { saveStateDict, loadStateDictFile, saveModel, loadModel, ARCHITECTURE_KEY } from './io.js';
