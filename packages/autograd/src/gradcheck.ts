@@ -44,7 +44,11 @@ function projected(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], v: Float32
  * const { ok } = gradcheck((a) => tanh(a), [x]);
  * ```
  */
-export function gradcheck(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], options: GradcheckOptions = {}): GradcheckResult {
+export function gradcheck(
+  fn: (...xs: Tensor[]) => Tensor,
+  inputs: Tensor[],
+  options: GradcheckOptions = {},
+): GradcheckResult {
   if (typeof fn !== 'function') throw invalidParam('fn', 'a function', fn, 'type');
   if (!Array.isArray(inputs)) throw invalidParam('inputs', 'an array of tensors', inputs, 'type');
   const eps = options.eps ?? 1e-3;

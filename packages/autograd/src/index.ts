@@ -65,7 +65,8 @@ Object.defineProperties(Tensor.prototype, {
       return native.requiresGrad(this.handle);
     },
     set(this: Tensor, flag: boolean) {
-      if (typeof flag !== 'boolean') throw new TypeError(`Expected a boolean for requiresGrad but received ${typeof flag}`);
+      if (typeof flag !== 'boolean')
+        throw new TypeError(`Expected a boolean for requiresGrad but received ${typeof flag}`);
       native.setRequiresGrad(this.handle, flag);
     },
     configurable: true,

@@ -42,26 +42,41 @@ const reductions: Record<Reduction, 0 | 1 | 2> = { none: 0, mean: 1, sum: 2 };
  * ```
  */
 export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntropyOptions = {}): Tensor {
-  if (!isTensor(logits) || logits.dtype !== 'float32') throw invalidParam('logits', 'a float32 Tensor', logits, 'type');
+  if (!isTensor(logits) || logits.dtype !== 'float32')
+    throw invalidParam('logits', 'a float32 Tensor', logits, 'type');
   if (!isTensor(targets) || targets.dtype !== 'int32') {
-    throw invalidParam('targets', 'an int32 Tensor of class indices', isTensor(targets) ? `a ${targets.dtype} tensor` : targets, 'type');
+    throw invalidParam(
+      'targets',
+      'an int32 Tensor of class indices',
+      isTensor(targets) ? `a ${targets.dtype} tensor` : targets,
+      'type',
+    );
   }
   if (logits.rank !== 2 || targets.rank !== 1 || targets.shape[0] !== logits.shape[0]) {
     throw shapeMismatch('crossEntropy', 'logits (N, C) and targets (N)', logits.shape, targets.shape);
   }
   const reduction = options.reduction ?? 'mean';
-  if (!(reduction in reductions)) throw invalidParam('reduction', "'mean', 'sum' or 'none'", reduction, 'type');
+  if (!(reduction in reductions))
+    throw invalidParam('reduction', "'mean', 'sum' or 'none'", reduction, 'type');
   const ignoreIndex = checkInt('ignoreIndex', options.ignoreIndex ?? -100);
   const smoothing = checkNumber('labelSmoothing', options.labelSmoothing ?? 0, 0, 1);
   const weight = options.weight;
   if (weight !== undefined) {
-    if (!isTensor(weight) || weight.dtype !== 'float32') throw invalidParam('weight', 'a float32 Tensor', weight, 'type');
+    if (!isTensor(weight) || weight.dtype !== 'float32')
+      throw invalidParam('weight', 'a float32 Tensor', weight, 'type');
     if (weight.rank !== 1 || weight.shape[0] !== logits.shape[1]) {
       throw shapeMismatch('crossEntropy', 'weight (C) to match logits (N, C)', weight.shape, logits.shape);
     }
   }
   const code = reductions[reduction];
-  const handle = native.crossEntropy(logits.handle, targets.handle, weight ? weight.handle : null, code, ignoreIndex, smoothing);
+  const handle = native.crossEntropy(
+    logits.handle,
+    targets.handle,
+    weight ? weight.handle : null,
+    code,
+    ignoreIndex,
+    smoothing,
+  );
   return new Tensor(handle, code === 0 ? [logits.shape[0]!] : [], 'float32');
 }
 

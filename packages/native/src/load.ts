@@ -44,7 +44,9 @@ export function loadNative(): NativeBinding {
       const binding = require(path) as NativeBinding;
       const expected = (require(join(packageRoot, 'package.json')) as { version: string }).version;
       if (binding.version !== expected) {
-        throw new Error(`the binary is version ${binding.version} but @dlf/native is ${expected}; rebuild it`);
+        throw new Error(
+          `the binary is version ${binding.version} but @dlf/native is ${expected}; rebuild it`,
+        );
       }
       cached = binding;
       return binding;

@@ -11,7 +11,6 @@ import {
   type Generator,
   invalidParam,
   isTensor,
-  resolveReshape,
   shapeMismatch,
   Tensor,
 } from '@dlf/tensor-core';
@@ -161,14 +160,18 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
 function resolveAxes(axis: number | readonly number[] | null | undefined, rank: number): number[] {
   if (axis === null || axis === undefined) return Array.from({ length: rank }, (_, i) => i);
   const list = typeof axis === 'number' ? [axis] : [...axis];
-  const resolved = list.map((a, i) => normalizeAxis(a, rank, typeof axis === 'number' ? 'axis' : `axis[${i}]`));
+  const resolved = list.map((a, i) =>
+    normalizeAxis(a, rank, typeof axis === 'number' ? 'axis' : `axis[${i}]`),
+  );
   const sorted = [...new Set(resolved)].sort((x, y) => x - y);
   if (sorted.length !== resolved.length) throw invalidParam('axis', 'distinct axes', axis);
   return sorted;
 }
 
 function reducedShape(shape: readonly number[], axes: number[], keepDims: boolean): number[] {
-  return keepDims ? shape.map((d, i) => (axes.includes(i) ? 1 : d)) : shape.filter((_, i) => !axes.includes(i));
+  return keepDims
+    ? shape.map((d, i) => (axes.includes(i) ? 1 : d))
+    : shape.filter((_, i) => !axes.includes(i));
 }
 
 /**
@@ -209,7 +212,10 @@ export function max(x: Tensor, axis: number | null = null, keepDims = false): Te
     const m = out(native.max(flat.handle, 0, false), []);
     flat.dispose();
     if (!keepDims) return m;
-    const r = reshape(m, x.shape.map(() => 1));
+    const r = reshape(
+      m,
+      x.shape.map(() => 1),
+    );
     m.dispose();
     return r;
   }
@@ -245,9 +251,16 @@ export function permute(x: Tensor, dims: readonly number[]): Tensor {
   if (!Array.isArray(dims) || dims.length !== x.rank) {
     throw invalidParam('dims', `a permutation of ${x.rank} axes`, dims);
   }
-  const resolved = (dims as readonly number[]).map((d: number, i: number) => normalizeAxis(d, x.rank, `dims[${i}]`));
-  if (new Set(resolved).size !== resolved.length) throw invalidParam('dims', 'a permutation (no repeats)', dims);
-  return new Tensor(native.permute(x.handle, resolved), resolved.map((d) => x.shape[d]!), x.dtype);
+  const resolved = (dims as readonly number[]).map((d: number, i: number) =>
+    normalizeAxis(d, x.rank, `dims[${i}]`),
+  );
+  if (new Set(resolved).size !== resolved.length)
+    throw invalidParam('dims', 'a permutation (no repeats)', dims);
+  return new Tensor(
+    native.permute(x.handle, resolved),
+    resolved.map((d) => x.shape[d]!),
+    x.dtype,
+  );
 }
 
 /** Swaps two axes (a view). @example `transpose(x, 0, 1)` */
@@ -320,7 +333,8 @@ export interface LinearOptions {
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, options: LinearOptions = {}): Tensor {
   t(x, 'input');
   t(weight, 'weight');
-  if (weight.rank !== 2) throw invalidParam('weight', 'a 2-D tensor (out, in)', `shape [${weight.shape.join(', ')}]`);
+  if (weight.rank !== 2)
+    throw invalidParam('weight', 'a 2-D tensor (out, in)', `shape [${weight.shape.join(', ')}]`);
   if (x.rank < 1 || x.shape[x.rank - 1] !== weight.shape[1]) {
     throw shapeMismatch('linear', 'input (..., in) and weight (out, in)', x.shape, weight.shape);
   }
@@ -360,7 +374,13 @@ export interface Conv2dOptions {
 }
 
 /** The output size of a convolution or pooling window along one dim. */
-export function convOutputSize(input: number, kernel: number, stride: number, padding: number, dilation = 1): number {
+export function convOutputSize(
+  input: number,
+  kernel: number,
+  stride: number,
+  padding: number,
+  dilation = 1,
+): number {
   return Math.floor((input + 2 * padding - dilation * (kernel - 1) - 1) / stride) + 1;
 }
 
@@ -377,7 +397,8 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options:
   t(x, 'input');
   t(weight, 'weight');
   if (x.rank !== 4) throw invalidParam('input', 'a 4-D tensor (N, C, H, W)', `shape [${x.shape.join(', ')}]`);
-  if (weight.rank !== 4) throw invalidParam('weight', 'a 4-D tensor (K, C/groups, R, S)', `shape [${weight.shape.join(', ')}]`);
+  if (weight.rank !== 4)
+    throw invalidParam('weight', 'a 4-D tensor (K, C/groups, R, S)', `shape [${weight.shape.join(', ')}]`);
   const [sh, sw] = pair('stride', options.stride ?? 1, 1);
   const [ph, pw] = pair('padding', options.padding ?? 0, 0);
   const [dh, dw] = pair('dilation', options.dilation ?? 1, 1);
@@ -385,17 +406,35 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options:
   const [n, c, h, w] = x.shape as [number, number, number, number];
   const [k, cg, r, s] = weight.shape as [number, number, number, number];
   if (c % groups !== 0 || k % groups !== 0 || cg * groups !== c) {
-    throw shapeMismatch('conv2d', `input channels = weight.shape[1] × groups (${groups})`, x.shape, weight.shape);
+    throw shapeMismatch(
+      'conv2d',
+      `input channels = weight.shape[1] × groups (${groups})`,
+      x.shape,
+      weight.shape,
+    );
   }
   if (bias) {
     t(bias, 'bias');
-    if (bias.rank !== 1 || bias.shape[0] !== k) throw shapeMismatch('conv2d', 'bias (K) to match weight (K, ...)', bias.shape, weight.shape);
+    if (bias.rank !== 1 || bias.shape[0] !== k)
+      throw shapeMismatch('conv2d', 'bias (K) to match weight (K, ...)', bias.shape, weight.shape);
   }
   const p = convOutputSize(h, r, sh, ph, dh);
   const q = convOutputSize(w, s, sw, pw, dw);
-  if (p < 1 || q < 1) throw shapeMismatch('conv2d', 'an input at least as large as the (dilated) kernel', x.shape, weight.shape);
+  if (p < 1 || q < 1)
+    throw shapeMismatch(
+      'conv2d',
+      'an input at least as large as the (dilated) kernel',
+      x.shape,
+      weight.shape,
+    );
   return out(
-    native.conv2d(x.handle, weight.handle, bias ? bias.handle : null, [sh, sw, ph, pw, dh, dw, groups], options.relu === true),
+    native.conv2d(
+      x.handle,
+      weight.handle,
+      bias ? bias.handle : null,
+      [sh, sw, ph, pw, dh, dw, groups],
+      options.relu === true,
+    ),
     [n, k, p, q],
   );
 }
@@ -410,16 +449,24 @@ export interface Pool2dOptions {
 
 function poolParams(x: Tensor, options: Pool2dOptions, op: string): { params: number[]; shape: number[] } {
   t(x, 'input');
-  if (x.rank !== 4) throw invalidParam('input', `a 4-D tensor (N, C, H, W) for ${op}`, `shape [${x.shape.join(', ')}]`);
-  if (typeof options !== 'object' || options === null) throw invalidParam('options', 'an object with kernelSize', options, 'type');
+  if (x.rank !== 4)
+    throw invalidParam('input', `a 4-D tensor (N, C, H, W) for ${op}`, `shape [${x.shape.join(', ')}]`);
+  if (typeof options !== 'object' || options === null)
+    throw invalidParam('options', 'an object with kernelSize', options, 'type');
   const [kh, kw] = pair('kernelSize', options.kernelSize, 1);
   const [sh, sw] = pair('stride', options.stride ?? [kh, kw], 1);
   const [ph, pw] = pair('padding', options.padding ?? 0, 0);
-  if (ph * 2 > kh || pw * 2 > kw) throw invalidParam('padding', 'at most half the kernel size', options.padding);
+  if (ph * 2 > kh || pw * 2 > kw)
+    throw invalidParam('padding', 'at most half the kernel size', options.padding);
   const [n, c, h, w] = x.shape as [number, number, number, number];
   const p = convOutputSize(h, kh, sh, ph);
   const q = convOutputSize(w, kw, sw, pw);
-  if (p < 1 || q < 1) throw invalidParam('input', `spatial size at least the kernel size for ${op}`, `shape [${x.shape.join(', ')}]`);
+  if (p < 1 || q < 1)
+    throw invalidParam(
+      'input',
+      `spatial size at least the kernel size for ${op}`,
+      `shape [${x.shape.join(', ')}]`,
+    );
   return { params: [kh, kw, sh, sw, ph, pw], shape: [n, c, p, q] };
 }
 
@@ -504,7 +551,8 @@ export function batchNorm2d(x: Tensor, options: BatchNormOptions = {}): Tensor {
   const check = (name: string, v: Tensor | null | undefined): Tensor | null => {
     if (v === undefined || v === null) return null;
     t(v, name);
-    if (v.rank !== 1 || v.shape[0] !== c) throw shapeMismatch('batchNorm2d', `${name} of shape [${c}]`, x.shape, v.shape);
+    if (v.rank !== 1 || v.shape[0] !== c)
+      throw shapeMismatch('batchNorm2d', `${name} of shape [${c}]`, x.shape, v.shape);
     return v;
   };
   const weight = check('weight', options.weight);
@@ -512,11 +560,21 @@ export function batchNorm2d(x: Tensor, options: BatchNormOptions = {}): Tensor {
   const rm = check('runningMean', options.runningMean);
   const rv = check('runningVar', options.runningVar);
   const training = options.training ?? true;
-  if (!training && (!rm || !rv)) throw invalidParam('runningMean', 'running statistics in evaluation mode', null);
+  if (!training && (!rm || !rv))
+    throw invalidParam('runningMean', 'running statistics in evaluation mode', null);
   const momentum = checkNumber('momentum', options.momentum ?? 0.1, 0, 1);
   const eps = checkNumber('eps', options.eps ?? 1e-5, 0);
   return out(
-    native.batchNorm2d(x.handle, weight?.handle ?? null, bias?.handle ?? null, rm?.handle ?? null, rv?.handle ?? null, training, momentum, eps),
+    native.batchNorm2d(
+      x.handle,
+      weight?.handle ?? null,
+      bias?.handle ?? null,
+      rm?.handle ?? null,
+      rv?.handle ?? null,
+      training,
+      momentum,
+      eps,
+    ),
     x.shape,
   );
 }

@@ -7,7 +7,8 @@ import { defaultGenerator, type Generator, invalidParam, type Tensor } from '@dl
 
 /** Fan-in and fan-out of a weight: (out, in) for linear, (K, C, R, S) for convolution. */
 export function fans(t: Tensor): { fanIn: number; fanOut: number } {
-  if (t.rank < 2) throw invalidParam('tensor', 'a tensor with at least 2 dimensions', `shape [${t.shape.join(', ')}]`);
+  if (t.rank < 2)
+    throw invalidParam('tensor', 'a tensor with at least 2 dimensions', `shape [${t.shape.join(', ')}]`);
   const receptive = t.shape.slice(2).reduce((a, b) => a * b, 1);
   return { fanIn: t.shape[1]! * receptive, fanOut: t.shape[0]! * receptive };
 }
@@ -74,7 +75,12 @@ export function kaimingUniform_(t: Tensor, options: KaimingOptions = {}): Tensor
 export function kaimingNormal_(t: Tensor, options: KaimingOptions = {}): Tensor {
   const { fanIn, fanOut } = fans(t);
   const fan = options.mode === 'fanOut' ? fanOut : fanIn;
-  return normal_(t, 0, gain(options.nonlinearity ?? 'leakyRelu', options.a ?? 0) / Math.sqrt(fan), options.generator);
+  return normal_(
+    t,
+    0,
+    gain(options.nonlinearity ?? 'leakyRelu', options.a ?? 0) / Math.sqrt(fan),
+    options.generator,
+  );
 }
 
 /** Glorot/Xavier uniform: U(-b, b), b = gain × sqrt(6 / (fanIn + fanOut)). @example `xavierUniform_(w)` */

@@ -14,7 +14,11 @@ export const ARCHITECTURE_KEY = 'dlf.architecture';
  * await saveStateDict(model, 'weights.safetensors', { note: 'epoch 3' });
  * ```
  */
-export async function saveStateDict(module: Module, path: string, metadata: Record<string, string> = {}): Promise<void> {
+export async function saveStateDict(
+  module: Module,
+  path: string,
+  metadata: Record<string, string> = {},
+): Promise<void> {
   const state = new Map<string, Tensor>();
   for (const [k, v] of module.stateDict()) state.set(k, v.detach());
   try {
@@ -56,7 +60,11 @@ export async function loadStateDictFile(
  * await saveModel('model.safetensors', model, { classes: JSON.stringify(['cat', 'dog']) });
  * ```
  */
-export async function saveModel(path: string, model: Sequential, metadata: Record<string, string> = {}): Promise<void> {
+export async function saveModel(
+  path: string,
+  model: Sequential,
+  metadata: Record<string, string> = {},
+): Promise<void> {
   await saveStateDict(model, path, { ...metadata, [ARCHITECTURE_KEY]: JSON.stringify(model.toJSON()) });
 }
 
@@ -69,12 +77,18 @@ export async function saveModel(path: string, model: Sequential, metadata: Recor
  * const { model, metadata } = await loadModel('model.safetensors');
  * ```
  */
-export async function loadModel(path: string): Promise<{ model: Sequential; metadata: Record<string, string> }> {
+export async function loadModel(
+  path: string,
+): Promise<{ model: Sequential; metadata: Record<string, string> }> {
   const { tensors, metadata } = await loadSafetensors(path);
   try {
     const arch = metadata[ARCHITECTURE_KEY];
     if (arch === undefined) {
-      throw invalidParam(path, `a model file with '${ARCHITECTURE_KEY}' metadata (was it saved with saveModel?)`, 'no architecture');
+      throw invalidParam(
+        path,
+        `a model file with '${ARCHITECTURE_KEY}' metadata (was it saved with saveModel?)`,
+        'no architecture',
+      );
     }
     let spec: unknown;
     try {
@@ -92,7 +106,9 @@ export async function loadModel(path: string): Promise<{ model: Sequential; meta
       model.loadStateDict(tensors);
     } catch (error) {
       model.dispose();
-      throw new Error(`${path}: the weights do not match the architecture: ${(error as Error).message}`, { cause: error });
+      throw new Error(`${path}: the weights do not match the architecture: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     return { model, metadata };
   } finally {

@@ -1,4 +1,12 @@
-import { checkInt, checkNumber, type Generator, invalidParam, ones, type Tensor, zeros } from '@dlf/tensor-core';
+import {
+  checkInt,
+  checkNumber,
+  type Generator,
+  invalidParam,
+  ones,
+  type Tensor,
+  zeros,
+} from '@dlf/tensor-core';
 import * as F from './functional.js';
 import { kaimingUniform_, uniform_ } from './init.js';
 import { type LayerDescription, Module, Parameter } from './module.js';
@@ -59,13 +67,23 @@ export class Linear extends Module {
   }
   override describe(inputShape: readonly number[]): LayerDescription {
     if (inputShape[inputShape.length - 1] !== this.inFeatures) {
-      throw new RangeError(`Linear(${this.inFeatures}, ${this.outFeatures}) received input shape [${inputShape.join(', ')}]`);
+      throw new RangeError(
+        `Linear(${this.inFeatures}, ${this.outFeatures}) received input shape [${inputShape.join(', ')}]`,
+      );
     }
     const rows = prod(inputShape.slice(0, -1));
-    return { outputShape: [...inputShape.slice(0, -1), this.outFeatures], macs: rows * this.inFeatures * this.outFeatures };
+    return {
+      outputShape: [...inputShape.slice(0, -1), this.outFeatures],
+      macs: rows * this.inFeatures * this.outFeatures,
+    };
   }
   toSpec(): LayerSpec {
-    return { type: 'Linear', inFeatures: this.inFeatures, outFeatures: this.outFeatures, bias: this.bias !== null };
+    return {
+      type: 'Linear',
+      inFeatures: this.inFeatures,
+      outFeatures: this.outFeatures,
+      bias: this.bias !== null,
+    };
   }
 }
 
@@ -110,7 +128,11 @@ export class Conv2d extends Module {
     this.dilation = F.pair('dilation', options.dilation ?? 1, 1);
     this.groups = checkInt('groups', options.groups ?? 1, 1);
     if (inChannels % this.groups !== 0 || outChannels % this.groups !== 0) {
-      throw invalidParam('groups', `a divisor of inChannels (${inChannels}) and outChannels (${outChannels})`, this.groups);
+      throw invalidParam(
+        'groups',
+        `a divisor of inChannels (${inChannels}) and outChannels (${outChannels})`,
+        this.groups,
+      );
     }
     const w = zeros([outChannels, inChannels / this.groups, ...this.kernelSize]);
     kaimingUniform_(w, { a: Math.sqrt(5), generator: options.generator });
@@ -137,7 +159,9 @@ export class Conv2d extends Module {
   override describe(inputShape: readonly number[]): LayerDescription {
     const [c, h, w] = inputShape as [number, number, number];
     if (inputShape.length !== 3 || c !== this.inChannels) {
-      throw new RangeError(`Conv2d(${this.inChannels} -> ${this.outChannels}) received input shape [${inputShape.join(', ')}]`);
+      throw new RangeError(
+        `Conv2d(${this.inChannels} -> ${this.outChannels}) received input shape [${inputShape.join(', ')}]`,
+      );
     }
     const p = F.convOutputSize(h, this.kernelSize[0], this.stride[0], this.padding[0], this.dilation[0]);
     const q = F.convOutputSize(w, this.kernelSize[1], this.stride[1], this.padding[1], this.dilation[1]);
@@ -444,7 +468,8 @@ export class Sequential extends Module {
       version: 1,
       layers: this.layers.map((l) => {
         const spec = (l as Module & { toSpec?: () => LayerSpec }).toSpec;
-        if (typeof spec !== 'function') throw new TypeError(`Layer ${l.constructor.name} cannot be described as JSON`);
+        if (typeof spec !== 'function')
+          throw new TypeError(`Layer ${l.constructor.name} cannot be described as JSON`);
         return spec.call(l);
       }),
     };
@@ -467,7 +492,8 @@ function num(spec: LayerSpec, key: string, fallback?: number): number {
 function size2(spec: LayerSpec, key: string, fallback?: F.Size2): F.Size2 {
   const v = spec[key] ?? fallback;
   if (typeof v === 'number') return v;
-  if (Array.isArray(v) && v.length === 2 && v.every((e) => typeof e === 'number')) return [v[0] as number, v[1] as number];
+  if (Array.isArray(v) && v.length === 2 && v.every((e) => typeof e === 'number'))
+    return [v[0] as number, v[1] as number];
   throw invalidParam(`${spec.type}.${key}`, 'a number or [h, w]', v, 'type');
 }
 
@@ -502,7 +528,10 @@ export function sequentialFromJSON(spec: unknown, options: InitOptions = {}): Se
       }
       switch (l.type) {
         case 'Linear':
-          return new Linear(num(l, 'inFeatures'), num(l, 'outFeatures'), { bias: bool(l, 'bias', true), generator: g });
+          return new Linear(num(l, 'inFeatures'), num(l, 'outFeatures'), {
+            bias: bool(l, 'bias', true),
+            generator: g,
+          });
         case 'Conv2d':
           return new Conv2d(num(l, 'inChannels'), num(l, 'outChannels'), size2(l, 'kernelSize'), {
             stride: size2(l, 'stride', 1),
@@ -513,9 +542,15 @@ export function sequentialFromJSON(spec: unknown, options: InitOptions = {}): Se
             generator: g,
           });
         case 'MaxPool2d':
-          return new MaxPool2d(size2(l, 'kernelSize'), { stride: size2(l, 'stride', size2(l, 'kernelSize')), padding: size2(l, 'padding', 0) });
+          return new MaxPool2d(size2(l, 'kernelSize'), {
+            stride: size2(l, 'stride', size2(l, 'kernelSize')),
+            padding: size2(l, 'padding', 0),
+          });
         case 'AvgPool2d':
-          return new AvgPool2d(size2(l, 'kernelSize'), { stride: size2(l, 'stride', size2(l, 'kernelSize')), padding: size2(l, 'padding', 0) });
+          return new AvgPool2d(size2(l, 'kernelSize'), {
+            stride: size2(l, 'stride', size2(l, 'kernelSize')),
+            padding: size2(l, 'padding', 0),
+          });
         case 'AdaptiveAvgPool2d':
           return new AdaptiveAvgPool2d(size2(l, 'outputSize', 1));
         case 'ReLU':

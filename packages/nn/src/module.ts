@@ -177,7 +177,10 @@ export abstract class Module {
    * model.loadStateDict(otherModel.stateDict());
    * ```
    */
-  loadStateDict(state: Map<string, Tensor> | Record<string, Tensor>, options: { strict?: boolean } = {}): void {
+  loadStateDict(
+    state: Map<string, Tensor> | Record<string, Tensor>,
+    options: { strict?: boolean } = {},
+  ): void {
     const strict = options.strict ?? true;
     const entries = state instanceof Map ? state : new Map(Object.entries(state));
     const own = this.stateDict();

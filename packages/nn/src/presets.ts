@@ -28,7 +28,8 @@ export function seedCnn(options: SeedCnnOptions = {}): Sequential {
   const classes = checkInt('classes', options.classes ?? 10, 1);
   const inChannels = checkInt('inChannels', options.inChannels ?? 3, 1);
   const size = checkInt('inputSize', options.inputSize ?? 32, 4);
-  if (size % 4 !== 0) throw new RangeError(`Expected an inputSize divisible by 4 for seedCnn but received ${size}`);
+  if (size % 4 !== 0)
+    throw new RangeError(`Expected an inputSize divisible by 4 for seedCnn but received ${size}`);
   const generator = new Generator(checkInt('seed', options.seed ?? 0, 0));
   const flat = 16 * (size / 4) * (size / 4);
   return new Sequential(

@@ -54,12 +54,30 @@ export function summary(model: Module, inputShape: readonly number[]): ModelSumm
     const d = layer.describe(current);
     current = d.outputShape;
     const type = layer.constructor.name;
-    rows.push({ name: `${idx}: ${type}`, type, outputShape: current, params: countParams(layer), macs: d.macs, flops: 2 * d.macs });
+    rows.push({
+      name: `${idx}: ${type}`,
+      type,
+      outputShape: current,
+      params: countParams(layer),
+      macs: d.macs,
+      flops: 2 * d.macs,
+    });
   }
   const totalParams = countParams(model);
-  const trainableParams = model.parameters().filter((p) => p.requiresGrad).reduce((a, p) => a + p.size, 0);
+  const trainableParams = model
+    .parameters()
+    .filter((p) => p.requiresGrad)
+    .reduce((a, p) => a + p.size, 0);
   const totalMacs = rows.reduce((a, r) => a + r.macs, 0);
-  return { inputShape: shape, outputShape: current, rows, totalParams, trainableParams, totalMacs, totalFlops: 2 * totalMacs };
+  return {
+    inputShape: shape,
+    outputShape: current,
+    rows,
+    totalParams,
+    trainableParams,
+    totalMacs,
+    totalFlops: 2 * totalMacs,
+  };
 }
 
 const fmt = (n: number): string => n.toLocaleString('en-US');
@@ -74,11 +92,26 @@ const fmt = (n: number): string => n.toLocaleString('en-US');
  */
 export function formatSummary(s: ModelSummary): string {
   const header = ['Layer', 'Output shape', 'Params', 'MACs', 'FLOPs'];
-  const body = s.rows.map((r) => [r.name, `[${r.outputShape.join(', ')}]`, fmt(r.params), fmt(r.macs), fmt(r.flops)]);
-  const total = ['Total', `[${s.outputShape.join(', ')}]`, fmt(s.totalParams), fmt(s.totalMacs), fmt(s.totalFlops)];
+  const body = s.rows.map((r) => [
+    r.name,
+    `[${r.outputShape.join(', ')}]`,
+    fmt(r.params),
+    fmt(r.macs),
+    fmt(r.flops),
+  ]);
+  const total = [
+    'Total',
+    `[${s.outputShape.join(', ')}]`,
+    fmt(s.totalParams),
+    fmt(s.totalMacs),
+    fmt(s.totalFlops),
+  ];
   const all = [header, ...body, total];
   const widths = header.map((_, c) => Math.max(...all.map((row) => row[c]!.length)));
-  const line = (row: string[]): string => row.map((cell, c) => (c === 0 || c === 1 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  ');
+  const line = (row: string[]): string =>
+    row
+      .map((cell, c) => (c === 0 || c === 1 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!)))
+      .join('  ');
   const rule = widths.map((w) => '-'.repeat(w)).join('  ');
   return [
     `Input [${s.inputShape.join(', ')}]`,

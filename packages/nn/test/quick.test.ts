@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { randn, randint, tensor } from '@dlf/tensor-core';
-import { seedCnn, summary, formatSummary, mul, sum, gradcheck, conv2d, noGrad } from '@dlf/nn';
+import { randn, tensor } from '@dlf/tensor-core';
+import { seedCnn, summary, formatSummary, mul, sum, gradcheck, conv2d } from '@dlf/nn';
 
 describe('quick', () => {
   it('grad of x*x', () => {

@@ -12,7 +12,14 @@
  * @packageDocumentation
  */
 export { Tensor, isTensor, resolveReshape, type NestedArray } from './tensor.js';
-export { type DType, type DataArray, type TypedArrayFor, checkDType, dtypeBytes, dtypeOfArray } from './dtype.js';
+export {
+  type DType,
+  type DataArray,
+  type TypedArrayFor,
+  checkDType,
+  dtypeBytes,
+  dtypeOfArray,
+} from './dtype.js';
 export { invalidParam, shapeMismatch, checkInt, checkNumber, checkShape } from './errors.js';
 export { tidy, keep, dispose, memory, type MemoryInfo } from './scope.js';
 export { Generator, defaultGenerator, manualSeed } from './random.js';
