@@ -1,0 +1,129 @@
+import { enableGrad, gradcheck, isGradEnabled, noGrad } from '@dlf/autograd';
+import { add, BatchNorm2d, Dropout, mul, relu, sum, tanh } from '@dlf/nn';
+import { Generator, memory, randn, tensor, tidy } from '@dlf/tensor-core';
+import { describe, expect, it } from 'vitest';
+
+describe('autograd engine', () => {
+  it('computes gradients of a small expression', () => {
+    const x = tensor([1, 2, 3]).requiresGrad_();
+    const y = tensor([4, 5, 6]).requiresGrad_();
+    sum(add(mul(x, y), mul(x, x))).backward();
+    expect(x.grad!.toArray()).toEqual([6, 9, 12]);
+    expect(y.grad!.toArray()).toEqual([1, 2, 3]);
+  });
+
+  it('walks a 100,000-node chain iteratively', () => {
+    const x = tensor([0.5]).requiresGrad_();
+    tidy(() => {
+      let h = x;
+      for (let i = 0; i < 100_000; i++) {
+        const next = add(h, 1e-5);
+        if (h !== x) h.dispose();
+        h = next;
+      }
+      sum(h).backward();
+    });
+    expect(x.grad!.item()).toBeCloseTo(1, 6);
+  });
+
+  it('accumulates gradients over two backward calls', () => {
+    const x = tensor([1, -2]).requiresGrad_();
+    sum(mul(x, 3)).backward();
+    sum(mul(x, 3)).backward();
+    expect(x.grad!.toArray()).toEqual([6, 6]);
+    x.zeroGrad();
+    expect(x.grad).toBeNull();
+  });
+
+  it('refuses a second backward through a freed graph, and allows it with retainGraph', () => {
+    const x = tensor([2]).requiresGrad_();
+    const y = sum(mul(x, x));
+    y.backward({ retainGraph: true });
+    y.backward();
+    expect(x.grad!.item()).toBe(8);
+    expect(() => y.backward()).toThrow(/second time/);
+  });
+
+  it('records nothing under noGrad', () => {
+    const x = tensor([1, 2]).requiresGrad_();
+    const y = noGrad(() => mul(x, x));
+    expect(y.requiresGrad).toBe(false);
+    expect(y.gradFn).toBeNull();
+    expect(isGradEnabled()).toBe(true);
+    const z = noGrad(() => enableGrad(() => mul(x, x)));
+    expect(z.requiresGrad).toBe(true);
+    expect(() => noGrad(async () => 1)).toThrow(TypeError);
+    expect(isGradEnabled()).toBe(true);
+  });
+
+  it('detach cuts the graph and shares memory', () => {
+    const x = tensor([1, 2]).requiresGrad_();
+    const y = mul(x, 2);
+    const d = y.detach();
+    expect(d.requiresGrad).toBe(false);
+    expect(d.toArray()).toEqual([2, 4]);
+    expect(y.gradFn).toBe('AffineBackward');
+    expect(x.isLeaf).toBe(true);
+  });
+
+  it('needs an explicit gradient for non-scalar outputs', () => {
+    const x = tensor([1, 2]).requiresGrad_();
+    const y = mul(x, x);
+    expect(() => y.backward()).toThrow(/one-element/);
+    y.backward({ grad: tensor([1, 10]) });
+    expect(x.grad!.toArray()).toEqual([2, 40]);
+  });
+
+  it('gradcheck passes for a smooth function and catches a wrong gradient', () => {
+    const x = randn([3, 4], 0, 1, { generator: new Generator(3) }).requiresGrad_();
+    expect(gradcheck((a) => tanh(mul(a, a)), [x]).ok).toBe(true);
+    // relu's kink at 0 is not differentiable: a finite difference across it disagrees.
+    const k = tensor([0]).requiresGrad_();
+    const r = gradcheck((a) => relu(a), [k], { eps: 0.1 });
+    expect(r.ok).toBe(false);
+    expect(r.firstMismatch?.input).toBe(0);
+  });
+
+  it('frees saved tensors after backward: memory returns to baseline', () => {
+    const x = randn([64, 64]).requiresGrad_();
+    tidy(() => sum(tanh(mul(x, x))).backward());
+    x.zeroGrad();
+    const base = memory().numBytes;
+    for (let i = 0; i < 50; i++) tidy(() => sum(tanh(mul(x, x))).backward());
+    x.zeroGrad();
+    expect(memory().numBytes).toBe(base);
+  });
+});
+
+describe('train and eval behaviour', () => {
+  it('dropout masks in training, passes through in eval, and is seeded', () => {
+    const x = randn([1000]);
+    const d1 = new Dropout(0.5, { generator: new Generator(7) });
+    const d2 = new Dropout(0.5, { generator: new Generator(7) });
+    const a = d1.forward(x).toTypedArray();
+    const b = d2.forward(x).toTypedArray();
+    expect(Buffer.compare(Buffer.from(a.buffer), Buffer.from(b.buffer))).toBe(0);
+    const zeros = Array.from(a).filter((v) => v === 0).length;
+    expect(zeros).toBeGreaterThan(400);
+    expect(zeros).toBeLessThan(600);
+    d1.eval();
+    expect(d1.forward(x).toArray()).toEqual(x.toArray());
+  });
+
+  it('batch norm uses batch statistics in training and running statistics in eval', () => {
+    const bn = new BatchNorm2d(2);
+    const x = add(mul(randn([4, 2, 3, 3]), 3), 5);
+    const y = bn.forward(x).toTypedArray() as Float32Array;
+    // per-channel output of training mode has mean ~0
+    let m0 = 0;
+    for (let n = 0; n < 4; n++) for (let i = 0; i < 9; i++) m0 += y[n * 18 + i]!;
+    expect(Math.abs(m0 / 36)).toBeLessThan(1e-5);
+    const rm = bn.runningMean!.toArray() as number[];
+    expect(rm[0]).toBeGreaterThan(0.3); // moved towards the batch mean (~5) by momentum 0.1
+    bn.eval();
+    const ye = bn.forward(x).toTypedArray() as Float32Array;
+    expect(Math.abs(ye[0]! - y[0]!)).toBeGreaterThan(0.1);
+    // eval does not move running statistics
+    expect(bn.runningMean!.toArray()).toEqual(rm);
+  });
+});
