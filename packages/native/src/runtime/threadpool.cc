@@ -85,7 +85,10 @@ class Pool {
   void start(int threads) {
     threads_ = std::max(1, threads);
     stopping_ = false;
-    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i] { loop(i); });
+    // Each worker starts from the generation current now, not whenever its thread first runs: a job
+    // posted before a new thread gets scheduled would otherwise be missed and run() would wait forever.
+    const uint64_t gen = generation_.load(std::memory_order_acquire);
+    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i, gen] { loop(i, gen); });
   }
 
   void stop() {
@@ -99,9 +102,8 @@ class Pool {
     workers_.clear();
   }
 
-  void loop(int index) {
+  void loop(int index, uint64_t seen) {
     t_in_worker = true;
-    uint64_t seen = generation_.load(std::memory_order_acquire);
     for (;;) {
       // Spin a little: in a training step the next op follows within microseconds.
       for (int spin = 0; spin < 4000 && generation_.load(std::memory_order_acquire) == seen; ++spin) DLF_PAUSE();
