@@ -1,5 +1,5 @@
 import { native } from '@dlf/native';
-import { type DataArray, type DType, allocArray, checkDType, dtypeCode, dtypeOfArray } from './dtype.js';
+import { allocArray, checkDType, type DataArray, type DType, dtypeCode, dtypeOfArray } from './dtype.js';
 import { checkInt, checkNumber, checkShape, invalidParam } from './errors.js';
 import { defaultGenerator, type Generator } from './random.js';
 import { type NestedArray, Tensor } from './tensor.js';
@@ -28,13 +28,22 @@ function flatten(data: NestedArray, shape: readonly number[], out: DataArray): v
   const walk = (value: NestedArray, dim: number, path: string): void => {
     if (dim === shape.length) {
       if (typeof value !== 'number') {
-        throw invalidParam(`data${path}`, 'a number (the nested arrays are ragged or hold non-numbers)', value, 'type');
+        throw invalidParam(
+          `data${path}`,
+          'a number (the nested arrays are ragged or hold non-numbers)',
+          value,
+          'type',
+        );
       }
       out[pos++] = value;
       return;
     }
     if (!Array.isArray(value) || value.length !== shape[dim]) {
-      throw invalidParam(`data${path}`, `an array of length ${shape[dim]} (nested arrays must be rectangular)`, value);
+      throw invalidParam(
+        `data${path}`,
+        `an array of length ${shape[dim]} (nested arrays must be rectangular)`,
+        value,
+      );
     }
     for (let i = 0; i < value.length; i++) walk(value[i]!, dim + 1, `${path}[${i}]`);
   };
@@ -56,13 +65,15 @@ function sizeOf(shape: readonly number[]): number {
  * ```
  */
 export function tensor(data: NestedArray | DataArray, options: TensorOptions = {}): Tensor {
-  if (typeof options !== 'object' || options === null) throw invalidParam('options', 'an object', options, 'type');
+  if (typeof options !== 'object' || options === null)
+    throw invalidParam('options', 'an object', options, 'type');
   const arrayDType = dtypeOfArray(data);
   const dtype = options.dtype === undefined ? (arrayDType ?? 'float32') : checkDType('dtype', options.dtype);
   let shape: readonly number[];
   let flat: DataArray;
   if (ArrayBuffer.isView(data)) {
-    if (arrayDType === undefined) throw invalidParam('data', 'a Float32Array, Int32Array or Uint8Array', data, 'type');
+    if (arrayDType === undefined)
+      throw invalidParam('data', 'a Float32Array, Int32Array or Uint8Array', data, 'type');
     shape = options.shape === undefined ? [data.length] : checkShape('shape', options.shape);
     if (sizeOf(shape) !== data.length) {
       throw invalidParam('data', `${sizeOf(shape)} elements for shape [${shape.join(', ')}]`, data);
@@ -155,7 +166,14 @@ export interface RandomOptions {
   dtype?: DType;
 }
 
-function randomTensor(shape: readonly number[], dtype: DType, kind: 0 | 1 | 2 | 3, a: number, b: number, g?: Generator): Tensor {
+function randomTensor(
+  shape: readonly number[],
+  dtype: DType,
+  kind: 0 | 1 | 2 | 3,
+  a: number,
+  b: number,
+  g?: Generator,
+): Tensor {
   const s = checkShape('shape', shape);
   const gen = g ?? defaultGenerator;
   const handle = native.empty(s, dtypeCode(dtype));
@@ -201,7 +219,12 @@ export function randn(shape: readonly number[], mean = 0, std = 1, options: Rand
  * randint([8], 0, 10); // labels for 10 classes
  * ```
  */
-export function randint(shape: readonly number[], low: number, high: number, options: RandomOptions = {}): Tensor {
+export function randint(
+  shape: readonly number[],
+  low: number,
+  high: number,
+  options: RandomOptions = {},
+): Tensor {
   checkInt('low', low, -(2 ** 31), 2 ** 31 - 1);
   checkInt('high', high, -(2 ** 31) + 1, 2 ** 31);
   if (high <= low) throw invalidParam('high', `an integer > low (${low})`, high);

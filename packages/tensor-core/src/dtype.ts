@@ -50,5 +50,9 @@ export function dtypeBytes(dtype: DType): number {
 
 /** @internal */
 export function allocArray(dtype: DType, length: number): DataArray {
-  return dtype === 'float32' ? new Float32Array(length) : dtype === 'int32' ? new Int32Array(length) : new Uint8Array(length);
+  return dtype === 'float32'
+    ? new Float32Array(length)
+    : dtype === 'int32'
+      ? new Int32Array(length)
+      : new Uint8Array(length);
 }

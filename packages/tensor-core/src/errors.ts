@@ -6,12 +6,14 @@
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
-  if (typeof value === 'string') return `'${value.length > 60 ? `${value.slice(0, 57)}...` : value}' of type string`;
+  if (typeof value === 'string')
+    return `'${value.length > 60 ? `${value.slice(0, 57)}...` : value}' of type string`;
   if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') {
     return `${String(value)} of type ${typeof value}`;
   }
   if (Array.isArray(value)) {
-    const body = value.length > 8 ? `${value.slice(0, 8).map(short).join(', ')}, ...` : value.map(short).join(', ');
+    const body =
+      value.length > 8 ? `${value.slice(0, 8).map(short).join(', ')}, ...` : value.map(short).join(', ');
     return `[${body}]`;
   }
   if (ArrayBuffer.isView(value)) return `${value.constructor.name} of length ${(value as Uint8Array).length}`;
@@ -61,11 +63,18 @@ export function shapeMismatch(
   a: readonly number[],
   b: readonly number[],
 ): RangeError {
-  return new RangeError(`Expected ${expected} for ${op} but received shapes [${a.join(', ')}] and [${b.join(', ')}]`);
+  return new RangeError(
+    `Expected ${expected} for ${op} but received shapes [${a.join(', ')}] and [${b.join(', ')}]`,
+  );
 }
 
 /** Asserts an integer, optionally bounded, naming the argument on failure. */
-export function checkInt(name: string, value: unknown, min = Number.MIN_SAFE_INTEGER, max = Number.MAX_SAFE_INTEGER): number {
+export function checkInt(
+  name: string,
+  value: unknown,
+  min = Number.MIN_SAFE_INTEGER,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   if (typeof value !== 'number') throw invalidParam(name, 'an integer', value, 'type');
   if (!Number.isInteger(value) || value < min || value > max) {
     const bounds =

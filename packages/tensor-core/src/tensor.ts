@@ -1,5 +1,5 @@
 import { type Handle, native } from '@dlf/native';
-import { type DataArray, type DType, dtypeCode, dtypeFromCode, checkDType } from './dtype.js';
+import { checkDType, type DataArray, type DType, dtypeCode, dtypeFromCode } from './dtype.js';
 import { checkInt, checkShape, invalidParam } from './errors.js';
 import { track, untrack } from './scope.js';
 
@@ -182,7 +182,8 @@ export class Tensor {
    */
   astype(dtype: DType, scale = 1): Tensor {
     checkDType('dtype', dtype);
-    if (typeof scale !== 'number' || !Number.isFinite(scale)) throw invalidParam('scale', 'a finite number', scale);
+    if (typeof scale !== 'number' || !Number.isFinite(scale))
+      throw invalidParam('scale', 'a finite number', scale);
     return new Tensor(native.cast(this.handle, dtypeCode(dtype), scale), this.shape, dtype);
   }
 
@@ -204,7 +205,9 @@ export class Tensor {
    */
   data(): DataArray {
     if (!this.isContiguous) {
-      throw new Error('data() needs a contiguous tensor; call contiguous() first, or use toTypedArray() for a copy');
+      throw new Error(
+        'data() needs a contiguous tensor; call contiguous() first, or use toTypedArray() for a copy',
+      );
     }
     return native.dataView(this.handle) as DataArray;
   }
@@ -229,7 +232,8 @@ export class Tensor {
 
   /** The value of a one-element tensor. */
   item(): number {
-    if (this.size !== 1) throw invalidParam('item()', 'a tensor with one element', `shape [${this.shape.join(', ')}]`);
+    if (this.size !== 1)
+      throw invalidParam('item()', 'a tensor with one element', `shape [${this.shape.join(', ')}]`);
     return native.item(this.handle);
   }
 
@@ -237,7 +241,9 @@ export class Tensor {
   toString(): string {
     if (this.isDisposed) return `Tensor(disposed, shape=[${this.shape.join(', ')}], dtype=${this.dtype})`;
     const flat = this.toTypedArray();
-    const head = Array.from(flat.slice(0, 8), (v) => (this.dtype === 'float32' ? Number(v.toPrecision(5)) : v));
+    const head = Array.from(flat.slice(0, 8), (v) =>
+      this.dtype === 'float32' ? Number(v.toPrecision(5)) : v,
+    );
     return `Tensor(shape=[${this.shape.join(', ')}], dtype=${this.dtype}, values=[${head.join(', ')}${this.size > 8 ? ', ...' : ''}])`;
   }
 }
