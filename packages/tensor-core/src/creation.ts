@@ -1,12 +1,15 @@
 import { native } from '@dlf/native';
-import { type DataArray, type DType, allocArray, checkDType, dtypeCode, dtypeOfArray } from './dtype.js';
+import { allocArray, checkDType, type DataArray, type DType, dtypeCode, dtypeOfArray } from './dtype.js';
 import { checkInt, checkNumber, checkShape, invalidParam } from './errors.js';
 import { defaultGenerator, type Generator } from './random.js';
-import { type NestedArray, Tensor } from './tensor.js';
+import { isTensor, type NestedArray, Tensor } from './tensor.js';
 
 /** Options for creating a tensor. */
 export interface TensorOptions {
-  /** The element type; inferred from a typed array, otherwise float32. */
+  /**
+   * The element type; inferred from a typed array (which must match it), otherwise float32. Numbers
+   * for int32 and uint8 must be integers in the dtype's range.
+   */
   dtype?: DType;
   /** The shape; inferred from nested arrays, required for flat data of rank other than 1. */
   shape?: readonly number[];
@@ -23,32 +26,53 @@ function inferShape(data: NestedArray): number[] {
   return shape;
 }
 
-function flatten(data: NestedArray, shape: readonly number[], out: DataArray): void {
+function flatten(data: NestedArray, shape: readonly number[], out: DataArray, dtype: DType): void {
   let pos = 0;
-  const walk = (value: NestedArray, dim: number, path: string): void => {
+  const index: number[] = [];
+  // The path of the element being read, e.g. data[1][0]; only built for error messages.
+  const path = (dim: number): string =>
+    `data${index
+      .slice(0, dim)
+      .map((i) => `[${i}]`)
+      .join('')}`;
+  // Integer dtypes take integers in their range: a typed array store would silently wrap or truncate.
+  const [lo, hi] = dtype === 'int32' ? [-(2 ** 31), 2 ** 31 - 1] : [0, 255];
+  const walk = (value: NestedArray, dim: number): void => {
     if (dim === shape.length) {
       if (typeof value !== 'number') {
         throw invalidParam(
-          `data${path}`,
+          path(dim),
           'a number (the nested arrays are ragged or hold non-numbers)',
           value,
           'type',
         );
+      }
+      if (dtype !== 'float32' && !(Number.isInteger(value) && value >= lo && value <= hi)) {
+        throw invalidParam(path(dim), `an integer in [${lo}, ${hi}] for dtype ${dtype}`, value);
       }
       out[pos++] = value;
       return;
     }
     if (!Array.isArray(value) || value.length !== shape[dim]) {
       throw invalidParam(
-        `data${path}`,
+        path(dim),
         `an array of length ${shape[dim]} (nested arrays must be rectangular)`,
         value,
       );
     }
-    for (let i = 0; i < value.length; i++) walk(value[i]!, dim + 1, `${path}[${i}]`);
+    for (let i = 0; i < value.length; i++) {
+      index[dim] = i;
+      walk(value[i]!, dim + 1);
+    }
   };
-  walk(data, 0, '');
+  walk(data, 0);
 }
+
+const typedArrayName: Record<DType, string> = {
+  float32: 'Float32Array',
+  int32: 'Int32Array',
+  uint8: 'Uint8Array',
+};
 
 function sizeOf(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
@@ -78,12 +102,20 @@ export function tensor(data: NestedArray | DataArray, options: TensorOptions = {
     if (sizeOf(shape) !== data.length) {
       throw invalidParam('data', `${sizeOf(shape)} elements for shape [${shape.join(', ')}]`, data);
     }
-    flat = arrayDType === dtype ? data : (allocArray(dtype, data.length) as DataArray);
-    if (flat !== data) for (let i = 0; i < data.length; i++) flat[i] = data[i]!;
+    // No silent conversion: storing floats into an Int32Array or Uint8Array wraps and truncates.
+    if (arrayDType !== dtype) {
+      throw invalidParam(
+        'data',
+        `a ${typedArrayName[dtype]} for dtype ${dtype} (convert with astype() after creating the tensor)`,
+        data,
+        'type',
+      );
+    }
+    flat = data;
   } else if (typeof data === 'number' || Array.isArray(data)) {
-    const inferred = inferShape(data);
+    const inferred = checkShape('shape', inferShape(data));
     flat = allocArray(dtype, sizeOf(inferred));
-    flatten(data, inferred, flat);
+    flatten(data, inferred, flat, dtype);
     shape = inferred;
     if (options.shape !== undefined) {
       const target = checkShape('shape', options.shape);
@@ -108,8 +140,13 @@ export function tensor(data: NestedArray | DataArray, options: TensorOptions = {
  */
 export function full(shape: readonly number[], value: number, dtype: DType = 'float32'): Tensor {
   const s = checkShape('shape', shape);
-  checkNumber('value', value);
   checkDType('dtype', dtype);
+  if (dtype === 'int32') checkInt('value', value, -(2 ** 31), 2 ** 31 - 1);
+  else if (dtype === 'uint8') checkInt('value', value, 0, 255);
+  else if (typeof value !== 'number' || Number.isNaN(value)) {
+    // float32 takes any number but NaN, infinities included (e.g. -Infinity for masks).
+    throw invalidParam('value', 'a number', value, typeof value === 'number' ? 'range' : 'type');
+  }
   return new Tensor(native.full(s, dtypeCode(dtype), value), s, dtype);
 }
 
@@ -123,13 +160,21 @@ export function ones(shape: readonly number[], dtype: DType = 'float32'): Tensor
   return full(shape, 1, dtype);
 }
 
+function checkTensor(name: string, t: unknown): Tensor {
+  if (!isTensor(t)) throw invalidParam(name, 'a tensor', t, 'type');
+  void t.handle; // throws if t was disposed
+  return t;
+}
+
 /** Zeros with another tensor's shape and dtype. */
 export function zerosLike(t: Tensor): Tensor {
+  checkTensor('t', t);
   return zeros(t.shape, t.dtype);
 }
 
 /** Ones with another tensor's shape and dtype. */
 export function onesLike(t: Tensor): Tensor {
+  checkTensor('t', t);
   return ones(t.shape, t.dtype);
 }
 
@@ -166,6 +211,13 @@ export interface RandomOptions {
   dtype?: DType;
 }
 
+// rand and randn make floats; an int32 request would otherwise be ignored without a word.
+function checkFloatOnly(options: RandomOptions): void {
+  if (options.dtype !== undefined && checkDType('dtype', options.dtype) !== 'float32') {
+    throw invalidParam('dtype', "'float32' (use randint for integers)", options.dtype);
+  }
+}
+
 function randomTensor(
   shape: readonly number[],
   dtype: DType,
@@ -175,10 +227,19 @@ function randomTensor(
   g?: Generator,
 ): Tensor {
   const s = checkShape('shape', shape);
+  // Duck-typed rather than instanceof, so a Generator from another copy of this package works too.
+  if (g !== undefined && typeof (g as Partial<Generator> | null)?.fill !== 'function') {
+    throw invalidParam('generator', 'a Generator', g, 'type');
+  }
   const gen = g ?? defaultGenerator;
   const handle = native.empty(s, dtypeCode(dtype));
   const t = new Tensor(handle, s, dtype);
-  gen.fill(handle, t.size, kind, a, b);
+  try {
+    gen.fill(handle, t.size, kind, a, b);
+  } catch (error) {
+    t.dispose();
+    throw error;
+  }
   return t;
 }
 
@@ -194,6 +255,7 @@ export function rand(shape: readonly number[], low = 0, high = 1, options: Rando
   checkNumber('low', low);
   checkNumber('high', high);
   if (!(high >= low)) throw invalidParam('high', `a number >= low (${low})`, high);
+  checkFloatOnly(options);
   return randomTensor(shape, 'float32', 0, low, high, options.generator);
 }
 
@@ -208,6 +270,7 @@ export function rand(shape: readonly number[], low = 0, high = 1, options: Rando
 export function randn(shape: readonly number[], mean = 0, std = 1, options: RandomOptions = {}): Tensor {
   checkNumber('mean', mean);
   checkNumber('std', std, 0);
+  checkFloatOnly(options);
   return randomTensor(shape, 'float32', 1, mean, std, options.generator);
 }
 

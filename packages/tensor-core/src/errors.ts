@@ -95,8 +95,9 @@ export function checkInt(
 /** Asserts a finite number, naming the argument on failure. */
 export function checkNumber(name: string, value: unknown, min = -Infinity, max = Infinity): number {
   if (typeof value !== 'number') throw invalidParam(name, 'a number', value, 'type');
-  if (Number.isNaN(value) || value < min || value > max) {
-    const range = min === -Infinity && max === Infinity ? 'a number' : `a number in [${min}, ${max}]`;
+  if (!Number.isFinite(value) || value < min || value > max) {
+    const range =
+      min === -Infinity && max === Infinity ? 'a finite number' : `a finite number in [${min}, ${max}]`;
     throw invalidParam(name, range, value);
   }
   return value;

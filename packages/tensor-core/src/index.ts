@@ -11,33 +11,34 @@
  *
  * @packageDocumentation
  */
-export { Tensor, isTensor, resolveReshape, type NestedArray } from './tensor.js';
+
 export {
-  type DType,
-  type DataArray,
-  type TypedArrayFor,
+  arange,
+  full,
+  ones,
+  onesLike,
+  type RandomOptions,
+  rand,
+  randint,
+  randn,
+  type TensorOptions,
+  tensor,
+  zeros,
+  zerosLike,
+} from './creation.js';
+export {
   checkDType,
+  type DataArray,
+  type DType,
   dtypeBytes,
   dtypeOfArray,
+  type TypedArrayFor,
 } from './dtype.js';
-export { invalidParam, shapeMismatch, checkInt, checkNumber, checkShape } from './errors.js';
-export { tidy, keep, dispose, memory, type MemoryInfo } from './scope.js';
-export { Generator, defaultGenerator, manualSeed } from './random.js';
-export {
-  tensor,
-  full,
-  zeros,
-  ones,
-  zerosLike,
-  onesLike,
-  arange,
-  rand,
-  randn,
-  randint,
-  type TensorOptions,
-  type RandomOptions,
-} from './creation.js';
-export { getNumThreads, setNumThreads, getSimd, setSimd, releaseCachedMemory } from './runtime.js';
+export { checkInt, checkNumber, checkShape, invalidParam, shapeMismatch } from './errors.js';
+export { defaultGenerator, Generator, manualSeed } from './random.js';
+export { getNumThreads, getSimd, releaseCachedMemory, setNumThreads, setSimd } from './runtime.js';
+export { dispose, keep, type MemoryInfo, memory, tidy } from './scope.js';
+export { isTensor, type NestedArray, resolveReshape, Tensor } from './tensor.js';
 export {
   serializeSafetensors,
   parseSafetensors,

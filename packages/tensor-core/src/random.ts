@@ -61,6 +61,7 @@ export class Generator {
    * ops that draw random numbers (dropout) use this.
    */
   reserve(count: number): number {
+    checkInt('count', count, 0);
     const start = this.#offset;
     this.#offset += Math.ceil(count / 4);
     return start;

@@ -1,6 +1,6 @@
 import { type Handle, native } from '@dlf/native';
-import { type DataArray, type DType, dtypeCode, dtypeFromCode, checkDType } from './dtype.js';
-import { checkInt, checkShape, invalidParam } from './errors.js';
+import { checkDType, type DataArray, type DType, dtypeCode, dtypeFromCode } from './dtype.js';
+import { checkInt, checkNumber, checkShape, invalidParam } from './errors.js';
 import { track, untrack } from './scope.js';
 
 /** Nested arrays of numbers, as returned by {@link Tensor.toArray}. */
@@ -182,8 +182,7 @@ export class Tensor {
    */
   astype(dtype: DType, scale = 1): Tensor {
     checkDType('dtype', dtype);
-    if (typeof scale !== 'number' || !Number.isFinite(scale))
-      throw invalidParam('scale', 'a finite number', scale);
+    checkNumber('scale', scale);
     return new Tensor(native.cast(this.handle, dtypeCode(dtype), scale), this.shape, dtype);
   }
 

@@ -1,5 +1,5 @@
-import { describe, expect, it } from 'vitest';
 import { memory, ones, tensor, tidy } from '@dlf/tensor-core';
+import { describe, expect, it } from 'vitest';
 
 describe('smoke', () => {
   it('creates and reads', () => {

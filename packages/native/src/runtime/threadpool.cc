@@ -85,9 +85,10 @@ class Pool {
   void start(int threads) {
     threads_ = std::max(1, threads);
     stopping_ = false;
-    // Workers start from the current generation: a job posted before a worker first runs is not missed.
-    const uint64_t start_generation = generation_.load(std::memory_order_acquire);
-    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i, start_generation] { loop(i, start_generation); });
+    // Each worker starts from the generation current now, not whenever its thread first runs: a job
+    // posted before a new thread gets scheduled would otherwise be missed and run() would wait forever.
+    const uint64_t gen = generation_.load(std::memory_order_acquire);
+    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i, gen] { loop(i, gen); });
   }
 
   void stop() {

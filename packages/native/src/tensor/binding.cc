@@ -19,7 +19,19 @@ using napi::unwrap;
 using napi::wrap;
 
 DType read_dtype(const Napi::CallbackInfo& info, size_t i) {
-  return dtype_from_int(static_cast<int32_t>(read_int(info, i, "dtype")));
+  const int64_t code = read_int(info, i, "dtype");
+  // Check before narrowing: 2^32 must not wrap around to a valid code.
+  DLF_THROW_TYPE_IF(code < 0 || code > 2, "unknown dtype code ", code);
+  return dtype_from_int(static_cast<int32_t>(code));
+}
+
+// Integer dtypes hold only the integers in their range; converting anything else is undefined behaviour.
+void check_fits(DType dtype, double v, const char* what) {
+  if (dtype == DType::F32) return;
+  const double lo = dtype == DType::I32 ? -2147483648.0 : 0.0;
+  const double hi = dtype == DType::I32 ? 2147483647.0 : 255.0;
+  DLF_THROW_RANGE_IF(!(v >= lo && v <= hi), "Expected a value in [", lo, ", ", hi, "] for ", what, " of dtype ",
+                     dtype_name(dtype), " but received ", v);
 }
 
 napi_typedarray_type typed_array_type(DType dtype) {
@@ -41,7 +53,11 @@ Napi::Value Empty(const Napi::CallbackInfo& info) {
 
 // [sync] full(shape, dtype, value) -> handle
 Napi::Value Full(const Napi::CallbackInfo& info) {
-  return wrap(info.Env(), full(read_shape(info, 0, "shape"), read_number(info, 2, "value"), read_dtype(info, 1)));
+  const Shape shape = read_shape(info, 0, "shape");
+  const DType dtype = read_dtype(info, 1);
+  const double value = read_number(info, 2, "value");
+  check_fits(dtype, value, "value");
+  return wrap(info.Env(), full(shape, value, dtype));
 }
 
 // [sync] fromTypedArray(array, shape, dtype) -> handle; copies. RangeError if lengths differ.
@@ -82,6 +98,11 @@ Napi::Value Arange(const Napi::CallbackInfo& info) {
   const int64_t n = read_int(info, 2, "length");
   DType dtype = read_dtype(info, 3);
   DLF_THROW_TYPE_IF(dtype == DType::U8, "arange does not produce uint8");
+  if (n > 0) {
+    // The values are monotonic, so the first and last bound them all.
+    check_fits(dtype, start, "start");
+    check_fits(dtype, start + step * static_cast<double>(n - 1), "the last value");
+  }
   auto t = empty({n}, dtype);
   for (int64_t i = 0; i < n; ++i) {
     const double v = start + step * static_cast<double>(i);

@@ -36,6 +36,16 @@ void random_fill(const TensorPtr& t, RandomKind kind, double a, double b, uint64
   const int64_t blocks = (n + 3) / 4;
   const bool as_int = t->dtype == DType::I32;
   DLF_THROW_TYPE_IF(t->dtype == DType::U8, "random fill does not support uint8");
+  DLF_THROW_TYPE_IF(as_int && kind != RandomKind::Integer, "random fill of an int32 tensor needs integer kind");
+  DLF_THROW_RANGE_IF(!std::isfinite(a) || !std::isfinite(b), "random fill bounds must be finite");
+  if (kind == RandomKind::Integer) {
+    // b - a words are drawn per value: the range must be a whole number of values in (0, 2^32].
+    DLF_THROW_RANGE_IF(a != std::floor(a) || b != std::floor(b) || !(b > a) || b - a > 4294967296.0,
+                       "random integers need integer bounds low < high with high - low <= 2^32, got [", a, ", ",
+                       b, ")");
+    DLF_THROW_RANGE_IF(as_int && (a < -2147483648.0 || b > 2147483648.0), "random integers [", a, ", ", b,
+                       ") do not fit int32");
+  }
   float* f = as_int ? nullptr : t->data<float>();
   int32_t* iv = as_int ? t->data<int32_t>() : nullptr;
   const uint64_t range = kind == RandomKind::Integer ? static_cast<uint64_t>(b - a) : 0;
@@ -70,8 +80,14 @@ void random_fill(const TensorPtr& t, RandomKind kind, double a, double b, uint64
       }
       const int64_t base = blk * 4;
       for (int j = 0; j < 4 && base + j < n; ++j) {
-        if (as_int) iv[base + j] = static_cast<int32_t>(vals[j]);
-        else f[base + j] = static_cast<float>(vals[j]);
+        if (as_int) {
+          iv[base + j] = static_cast<int32_t>(vals[j]);
+        } else {
+          float v = static_cast<float>(vals[j]);
+          // Rounding to float32 can land on high itself (e.g. [1000, 1001)); step back inside [a, b).
+          if (kind == RandomKind::Uniform && v >= b && b > a) v = std::nextafter(v, -INFINITY);
+          f[base + j] = v;
+        }
       }
     }
   });

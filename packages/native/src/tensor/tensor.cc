@@ -42,13 +42,16 @@ Storage::~Storage() { aligned_free_cached(data, nbytes); }
 int64_t checked_numel(const Shape& shape) {
   constexpr int64_t kMax = int64_t{1} << 53;
   int64_t n = 1;
+  bool empty = false;
   for (int64_t d : shape) {
+    // Every dimension is checked, also those after a 0: [0, -1] is not a valid shape.
     DLF_THROW_RANGE_IF(d < 0, "dimension ", d, " of shape ", shape_str(shape), " is negative");
-    if (d == 0) return 0;
+    if (d == 0) empty = true;
+    if (empty) continue;
     DLF_THROW_RANGE_IF(n > kMax / d, "shape ", shape_str(shape), " has too many elements");
     n *= d;
   }
-  return n;
+  return empty ? 0 : n;
 }
 
 int64_t TensorImpl::numel() const {
