@@ -11,7 +11,7 @@ describe('steady state', () => {
         model.zeroGrad();
         mean(model.forward(x)).backward();
       });
-    for (let i = 0; i < 3; i++) step();
+    for (let i = 0; i < 6; i++) step();
     const before = memory();
     for (let i = 0; i < 20; i++) step();
     const after = memory();
