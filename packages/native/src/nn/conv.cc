@@ -97,8 +97,14 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int
 
 void conv_forward_general(const ConvGeom& g, const float* x, const float* w, const float* b, float* y) {
   const int64_t rows = g.col_rows(), pq = g.pq();
-  parallel_for(g.N, 1, [&](int64_t n0, int64_t n1) {
-    auto col = empty({rows * pq});
+  // Buffers are allocated here, not inside the chunks, so the allocation order (and the allocator's
+  // cache reuse) does not depend on thread timing.
+  const int chunks = static_cast<int>(std::min<int64_t>(num_threads(), std::max<int64_t>(g.N, 1)));
+  std::vector<TensorPtr> cols(chunks);
+  for (auto& c : cols) c = empty({rows * pq});
+  parallel_chunks(chunks, [&](int chunk, int total) {
+    const int64_t n0 = g.N * chunk / total, n1 = g.N * (chunk + 1) / total;
+    const TensorPtr& col = cols[chunk];
     for (int64_t n = n0; n < n1; ++n) {
       for (int64_t grp = 0; grp < g.G; ++grp) {
         const float* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
@@ -124,12 +130,15 @@ void conv_backward_general(const ConvGeom& g, const float* x, const float* w, co
   const int64_t rows = g.col_rows(), pq = g.pq();
   const int64_t wsize = g.K * rows;
   const int chunks = static_cast<int>(std::min<int64_t>(num_threads(), std::max<int64_t>(g.N, 1)));
-  std::vector<TensorPtr> partial(chunks);
+  std::vector<TensorPtr> partial(chunks), cols(chunks);
+  for (int c = 0; c < chunks; ++c) {
+    cols[c] = empty({rows * pq});
+    if (dw) partial[c] = zeros({wsize});
+  }
   parallel_chunks(chunks, [&](int c, int total) {
     const int64_t n0 = g.N * c / total, n1 = g.N * (c + 1) / total;
-    auto col = empty({rows * pq});
-    TensorPtr dwp;
-    if (dw) dwp = zeros({wsize});
+    const TensorPtr& col = cols[c];
+    const TensorPtr& dwp = partial[c];
     for (int64_t n = n0; n < n1; ++n) {
       for (int64_t grp = 0; grp < g.G; ++grp) {
         const float* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
@@ -145,7 +154,6 @@ void conv_backward_general(const ConvGeom& g, const float* x, const float* w, co
         }
       }
     }
-    partial[c] = dwp;
   });
   if (dw) {
     std::fill(dw, dw + wsize, 0.f);
