@@ -6,7 +6,8 @@ import { permutation } from './rng.js';
 const SPLIT_STREAM = 0x5e117;
 
 /**
- * How many of a class's `n` samples go to the test side: `round(n × testFraction)`, but at least
+ * How many of a class's `n` samples go to the test side: `Math.round(n × testFraction)` (halves
+ * round up), but at least
  * one when `n ≥ 2` and the fraction is positive, and at most `n − 1` when the fraction is below 1,
  * so both sides see every class that has two or more samples.
  *
