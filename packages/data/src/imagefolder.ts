@@ -4,7 +4,7 @@ import { checkInt, checkNumber, invalidParam } from '@dlf/tensor-core';
 import sharp from 'sharp';
 import { defaultCacheDir, hashKey, readCache, writeCache } from './cache.js';
 import { Dataset } from './dataset.js';
-import { checkDecodeOptions, decodeImages, type FitMode } from './decode.js';
+import { checkDecodeOptions, DECODE_PIPELINE_VERSION, decodeImages, type FitMode } from './decode.js';
 import { DatasetError, fmt, reason } from './errors.js';
 import { stratifiedSplitIndices } from './split.js';
 
@@ -324,6 +324,7 @@ export async function openImageFolder(
     height: decode.height,
     channels: decode.channels,
     fit: decode.fit,
+    pipeline: DECODE_PIPELINE_VERSION,
     sharp: sharp.versions.sharp,
     vips: sharp.versions.vips,
   };
