@@ -9,6 +9,8 @@
 // --cifar DIR        the extracted cifar10-jpg tarball (default /tmp/cifar10-jpg, skipped if missing)
 // --work DIR         scratch folder for caches and the MNIST PNG export (default: a new temp folder, removed)
 // --skip-mnist-png   do not export MNIST to PNGs and decode them (saves ~1 minute)
+// --mnist-png DIR    use (or create, once) the MNIST PNG export in DIR instead of a temporary one
+// --skip-cifar       leave out the CIFAR-10 folder
 // --strategies       also compare decode strategies on a 6,000-image subset of the CIFAR folder
 // --json             print one JSON object at the end
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
@@ -33,6 +35,8 @@ const { values: args } = parseArgs({
     cifar: { type: 'string', default: '/tmp/cifar10-jpg' },
     work: { type: 'string' },
     'skip-mnist-png': { type: 'boolean', default: false },
+    'mnist-png': { type: 'string' },
+    'skip-cifar': { type: 'boolean', default: false },
     strategies: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   },
@@ -177,7 +181,9 @@ async function strategies(folder) {
 }
 
 try {
-  if (existsSync(args.cifar)) {
+  if (args['skip-cifar']) {
+    log('(CIFAR-10 folder skipped)');
+  } else if (existsSync(args.cifar)) {
     results.cifar10Folder = await folderFigures('cifar10-jpg', args.cifar, {});
     if (args.strategies) {
       log('[strategies] decode strategies on 6,000 CIFAR JPEGs ...');
@@ -208,12 +214,14 @@ try {
   log('[mnist idx]', JSON.stringify(results.mnistIdx));
 
   if (!args['skip-mnist-png']) {
-    const out = join(work, 'data_1');
-    log(`[mnist png] exporting 70,000 PNGs to ${out} ...`);
-    const t = performance.now();
-    await exportImageFolder({ train: mnist.train, test: mnist.test }, out, { overwrite: true });
-    const ms = performance.now() - t;
-    results.mnistExport = { images: nm, ms: Math.round(ms), imagesPerSec: rate(nm, ms) };
+    const out = args['mnist-png'] ?? join(work, 'data_1');
+    if (!existsSync(out)) {
+      log(`[mnist png] exporting 70,000 PNGs to ${out} ...`);
+      const t = performance.now();
+      await exportImageFolder({ train: mnist.train, test: mnist.test }, out, { overwrite: true });
+      const ms = performance.now() - t;
+      results.mnistExport = { images: nm, ms: Math.round(ms), imagesPerSec: rate(nm, ms) };
+    }
     // Decoded the way the reference system read data_1: 32×32, 3 channels.
     results.mnistPngFolder = await folderFigures('mnist-png', out, {});
   }

@@ -1,10 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import {
+  close,
   closeSync,
   fstatSync,
   fsyncSync,
   mkdirSync,
   openSync,
+  read,
   readSync,
   renameSync,
   unlinkSync,
@@ -155,6 +157,85 @@ export function readCache(file: string, key: string): CacheContents | undefined 
   } finally {
     closeSync(fd);
   }
+}
+
+/** A cache read started by {@link startCacheRead}. @internal */
+export interface PendingCacheRead {
+  /** The header, already read. */
+  meta: CacheMeta;
+  labels: Int32Array;
+  images: Uint8Array;
+  /** Settles when the labels and pixels are read: true when complete. */
+  done: Promise<boolean>;
+}
+
+const CHUNK = 32 * 1024 * 1024;
+
+/**
+ * Reads a cache file's header synchronously and starts reading its labels and pixels on libuv's
+ * worker threads, in 32 MB chunks, without waiting. The reads proceed while the JavaScript thread is
+ * busy (e.g. scanning and stat-ing the dataset folder to compute the key), so on a hit the file is
+ * mostly read by the time the key is known. Returns `undefined` when there is no valid file.
+ * @internal
+ */
+export function startCacheRead(file: string): PendingCacheRead | undefined {
+  if (endianness() !== 'LE') return undefined;
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return undefined;
+  }
+  let meta: CacheMeta;
+  let labelsAt: number;
+  let imagesAt: number;
+  let sampleSize: number;
+  try {
+    const size = fstatSync(fd).size;
+    if (size < 16) throw new Error('short');
+    const head = new Uint8Array(16);
+    readFully(fd, head, 0);
+    if (Buffer.from(head.subarray(0, 8)).toString('latin1') !== MAGIC) throw new Error('magic');
+    const dv = new DataView(head.buffer);
+    if (dv.getUint32(8, true) !== VERSION) throw new Error('version');
+    const hlen = dv.getUint32(12, true);
+    if (hlen % 8 !== 0 || 16 + hlen > size) throw new Error('header');
+    const hbytes = new Uint8Array(hlen);
+    readFully(fd, hbytes, 16);
+    meta = JSON.parse(Buffer.from(hbytes).toString('utf8')) as CacheMeta;
+    sampleSize = meta.shape.reduce((a, b) => a * b, 1);
+    labelsAt = 16 + hlen;
+    imagesAt = labelsAt + pad8(meta.count * 4);
+    if (!Number.isSafeInteger(meta.count) || size !== imagesAt + meta.count * sampleSize)
+      throw new Error('size');
+  } catch {
+    closeSync(fd);
+    return undefined;
+  }
+  const labels = new Int32Array(meta.count);
+  const images = new Uint8Array(meta.count * sampleSize);
+  const jobs: [Uint8Array, number][] = [[new Uint8Array(labels.buffer), labelsAt]];
+  for (let off = 0; off < images.length; off += CHUNK) {
+    jobs.push([images.subarray(off, Math.min(off + CHUNK, images.length)), imagesAt + off]);
+  }
+  const readAt = (target: Uint8Array, position: number): Promise<boolean> =>
+    new Promise((resolve) => {
+      const step = (done: number): void => {
+        if (done === target.length) return resolve(true);
+        read(fd, target, done, target.length - done, position + done, (err, n) => {
+          if (err || n === 0) resolve(false);
+          else step(done + n);
+        });
+      };
+      step(0);
+    });
+  const done = Promise.all(jobs.map(([t, p]) => readAt(t, p))).then(
+    (oks) =>
+      new Promise<boolean>((resolve) => {
+        close(fd, () => resolve(oks.every(Boolean)));
+      }),
+  );
+  return { meta, labels, images, done };
 }
 
 /**

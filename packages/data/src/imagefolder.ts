@@ -2,7 +2,7 @@ import { type Dirent, readdirSync, realpathSync, type Stats, statSync } from 'no
 import { basename, extname, join, resolve, sep } from 'node:path';
 import { checkInt, checkNumber, invalidParam } from '@dlf/tensor-core';
 import sharp from 'sharp';
-import { defaultCacheDir, hashKey, readCache, writeCache } from './cache.js';
+import { type CacheMeta, defaultCacheDir, hashKey, startCacheRead, writeCache } from './cache.js';
 import { Dataset } from './dataset.js';
 import { checkDecodeOptions, DECODE_PIPELINE_VERSION, decodeImages, type FitMode } from './decode.js';
 import { DatasetError, fmt, reason } from './errors.js';
@@ -82,17 +82,47 @@ function list(dir: string): Dirent[] {
   }
 }
 
-/** Image files under `dir`, recursively, as paths relative to `dir`, sorted (UTF-16 code-unit order). */
-function imagesUnder(dir: string): string[] {
-  const out: string[] = [];
+/** An image found under a class folder. */
+interface Found {
+  /** Path relative to the class folder. */
+  name: string;
+  size: number;
+  mtimeMs: number;
+}
+
+/**
+ * Image files under `dir`, recursively, sorted by relative path (UTF-16 code-unit order), each
+ * stat-ed once (the stat also tells folders apart, so no Dirent objects are made). A broken link
+ * with an image name is kept (size −1) so that decoding reports it as unreadable.
+ */
+function imagesUnder(dir: string): Found[] {
+  const out: Found[] = [];
   const walk = (d: string, prefix: string): void => {
-    for (const e of list(d)) {
-      if (isDir(d, e)) walk(`${d}${sep}${e.name}`, `${prefix}${e.name}${sep}`);
-      else if (isImageName(e.name)) out.push(prefix + e.name);
+    let names: string[];
+    try {
+      names = readdirSync(d);
+    } catch (e) {
+      throw new DatasetError('UNREADABLE', d, `Cannot read the folder ${d} (${reason(e)}).`, { cause: e });
+    }
+    for (const name of names) {
+      if (isHidden(name)) continue;
+      const path = `${d}${sep}${name}`;
+      const image = isImageName(name);
+      let st: Stats | undefined;
+      try {
+        st = statSync(path, { throwIfNoEntry: false });
+      } catch (e) {
+        if (!image) continue;
+        throw new DatasetError('UNREADABLE', path, `Cannot read ${path} (${reason(e)}).`, { cause: e });
+      }
+      if (st === undefined) {
+        if (image) out.push({ name: prefix + name, size: -1, mtimeMs: -1 });
+      } else if (st.isDirectory()) walk(path, `${prefix}${name}${sep}`);
+      else if (image) out.push({ name: prefix + name, size: st.size, mtimeMs: st.mtimeMs });
     }
   };
   walk(dir, '');
-  return out.sort();
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
 function classFolders(dir: string): string[] {
@@ -173,22 +203,15 @@ export function scanImageFolder(folder: string): ImageFolderScan {
       if (images.length === 0) empty.push(dir);
       const label = labelOf.get(cls)!;
       const relDir = g.split === 'all' ? `${cls}${sep}` : `${g.split}${sep}${cls}${sep}`;
-      for (const name of images) {
-        const path = `${dir}${sep}${name}`;
-        let st: Stats | undefined;
-        try {
-          st = statSync(path, { throwIfNoEntry: false });
-        } catch (e) {
-          throw new DatasetError('UNREADABLE', path, `Cannot read ${path} (${reason(e)}).`, { cause: e });
-        }
-        if (st === undefined) {
-          throw new DatasetError(
-            'NOT_FOUND',
-            path,
-            `${path} disappeared while the folder was being scanned.`,
-          );
-        }
-        files.push({ path, rel: relDir + name, split: g.split, label, size: st.size, mtimeMs: st.mtimeMs });
+      for (const f of images) {
+        files.push({
+          path: `${dir}${sep}${f.name}`,
+          rel: relDir + f.name,
+          split: g.split,
+          label,
+          size: f.size,
+          mtimeMs: f.mtimeMs,
+        });
       }
     }
   }
@@ -316,8 +339,12 @@ export async function openImageFolder(
   const { decode, seed, testFraction } = resolveImageOptions(options);
   const warn = options.onWarning ?? defaultWarning;
   const strict = options.strict ?? false;
-  const scan = scanImageFolder(folder);
-  const root = realpathSync(scan.root);
+  let root: string;
+  try {
+    root = realpathSync(resolve(folder));
+  } catch {
+    root = resolve(folder); // the scan reports the problem
+  }
   const shape = [decode.channels, decode.height, decode.width];
   const preprocess = {
     width: decode.width,
@@ -328,6 +355,14 @@ export async function openImageFolder(
     sharp: sharp.versions.sharp,
     vips: sharp.versions.vips,
   };
+  const useCache = options.cache ?? true;
+  const cacheFile = join(
+    options.cacheDir ?? defaultCacheDir(),
+    `${sanitize(basename(root))}-${hashKey({ root, preprocess }).slice(0, 16)}.dlfdata`,
+  );
+  // Start reading the cache file (on libuv threads) while this thread scans and stats the folder.
+  const pending = useCache ? startCacheRead(cacheFile) : undefined;
+  const scan = scanImageFolder(folder);
   const key = hashKey({
     format: 1,
     root,
@@ -338,13 +373,9 @@ export async function openImageFolder(
       .map((f) => `${f.rel}\u0000${f.split}\u0000${f.label}\u0000${f.size}\u0000${f.mtimeMs}`)
       .join('\n'),
   });
-  const useCache = options.cache ?? true;
-  const cacheFile = join(
-    options.cacheDir ?? defaultCacheDir(),
-    `${sanitize(basename(root))}-${hashKey({ root, preprocess }).slice(0, 16)}.dlfdata`,
-  );
-
-  const hit = useCache ? readCache(cacheFile, key) : undefined;
+  // A stale file's reads finish (and close it) in the background; only a matching one is awaited.
+  let hit: { meta: CacheMeta; labels: Int32Array; images: Uint8Array } | undefined;
+  if (pending && pending.meta.key === key && (await pending.done)) hit = pending;
   let images: Uint8Array;
   let labels: Int32Array;
   let splits: { name: string; count: number }[];

@@ -178,7 +178,7 @@ export async function openDataset(path: string, options: OpenOptions = {}): Prom
     // A lone wrapper folder (e.g. an extracted archive's top folder): look inside it.
     if (depth < 3 && entries.length === 1 && !(SPLIT_NAMES as readonly string[]).includes(entries[0]!)) {
       const inner = join(root, entries[0]!);
-      if (statSync(inner).isDirectory() && !names(inner).some(isImageName)) {
+      if (statSync(inner, { throwIfNoEntry: false })?.isDirectory() && !names(inner).some(isImageName)) {
         root = inner;
         continue;
       }
