@@ -4,6 +4,7 @@ import { checkInt, invalidParam } from '@dlf/tensor-core';
 import sharp, { type Sharp } from 'sharp';
 import { reason } from './errors.js';
 import { convertChannels, headerSize, resample } from './pixels.js';
+import { decodeSimplePng } from './png.js';
 
 /** How an image is fitted to the output size (sharp's `fit`). */
 export type FitMode = 'fill' | 'cover' | 'contain';
@@ -63,7 +64,7 @@ export function checkDecodeOptions(options: DecodeOptions): Required<Omit<Decode
 type Resolved = Required<Omit<DecodeOptions, 'onProgress'>>;
 
 /** @internal Bumped whenever decoding can produce different pixels (part of the cache key). */
-export const DECODE_PIPELINE_VERSION = 2;
+export const DECODE_PIPELINE_VERSION = 3;
 
 function pipelineFull(input: Buffer, o: Resolved): Sharp {
   const p = sharp(input)
@@ -81,14 +82,21 @@ function pipelineFull(input: Buffer, o: Resolved): Sharp {
  * size in each dimension (`fit: 'fill'`), or exactly the output size (any fit), sharp only decodes
  * (auto-orienting, dropping alpha) and the resize (bilinear, half-pixel centres, as OpenCV's
  * INTER_LINEAR) and grey/RGB conversion (BT.601 luma) run in JavaScript. Larger images are resized
- * by sharp (Lanczos-3, with shrink-on-load). The same file always takes the same path.
+ * by sharp (Lanczos-3, with shrink-on-load). Small plain PNGs are not even given to sharp: they are
+ * decoded in JavaScript ({@link decodeSimplePng}). The same file always takes the same path.
+ * Resolves to true when no sharp call was made (the work was synchronous).
  */
-async function decodeInto(buf: Buffer, o: Resolved, out: Uint8Array, offset: number): Promise<void> {
+async function decodeInto(buf: Buffer, o: Resolved, out: Uint8Array, offset: number): Promise<boolean> {
   const dims = headerSize(buf);
   const small =
     dims !== undefined &&
     ((dims.width === o.width && dims.height === o.height) ||
       (o.fit === 'fill' && dims.width <= 2 * o.width && dims.height <= 2 * o.height));
+  const png = small ? decodeSimplePng(buf) : undefined;
+  if (png) {
+    place(png.data, png.width, png.height, png.channels, o, out, offset);
+    return true;
+  }
   let p = sharp(buf).autoOrient();
   if (!small) p = p.resize(o.width, o.height, { fit: o.fit, background: { r: 0, g: 0, b: 0 } });
   let { data, info } = await p.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
@@ -96,16 +104,31 @@ async function decodeInto(buf: Buffer, o: Resolved, out: Uint8Array, offset: num
     // An unusual colour space: let libvips convert it.
     ({ data, info } = await pipelineFull(buf, o).toBuffer({ resolveWithObject: true }));
   }
-  const sc = info.channels;
-  if (data.length !== info.width * info.height * sc) {
-    throw new Error(`sharp returned ${data.length} bytes for ${info.width}×${info.height}×${sc} pixels`);
+  if (data.length !== info.width * info.height * info.channels) {
+    throw new Error(
+      `sharp returned ${data.length} bytes for ${info.width}×${info.height}×${info.channels} pixels`,
+    );
   }
+  place(data, info.width, info.height, info.channels, o, out, offset);
+  return false;
+}
+
+/** Resamples interleaved pixels to the output size and channels, channel-major, into `out`. */
+function place(
+  data: Uint8Array,
+  w: number,
+  h: number,
+  sc: number,
+  o: Resolved,
+  out: Uint8Array,
+  offset: number,
+): void {
   if (sc === o.channels) {
-    resample(data, 0, info.width, info.height, sc, 1, sc, out, offset, o.width, o.height);
+    resample(data, 0, w, h, sc, 1, sc, out, offset, o.width, o.height);
   } else {
     const plane = o.width * o.height;
     const tmp = new Uint8Array(sc * plane);
-    resample(data, 0, info.width, info.height, sc, 1, sc, tmp, 0, o.width, o.height);
+    resample(data, 0, w, h, sc, 1, sc, tmp, 0, o.width, o.height);
     convertChannels(tmp, 0, sc, o.channels, out, offset, plane);
   }
 }
@@ -133,7 +156,8 @@ export async function decodeImage(input: string | Buffer, options: DecodeOptions
  * libuv's worker threads by sharp, `concurrency` at a time. Images no larger than twice the output
  * size (by their header) are only decoded by sharp, then resized (bilinear, half-pixel centres) and
  * converted (grey to RGB by copying, RGB to grey by BT.601 luma) in JavaScript, which costs 2–3×
- * less CPU for tiny images; larger images are resized by sharp (Lanczos-3, shrink-on-load).
+ * less CPU for tiny images; small plain 8-bit PNGs are decoded entirely in JavaScript (zlib +
+ * unfiltering, microseconds each); larger images are resized by sharp (Lanczos-3, shrink-on-load).
  *
  * A file that cannot be read or decoded does not stop the others: it is reported in `failures`
  * and its slot stays zero.
@@ -152,14 +176,20 @@ export async function decodeImages(paths: readonly string[], options: DecodeOpti
   const failures: DecodeResult['failures'] = [];
   let next = 0;
   let done = 0;
+  let unyielded = 0;
   const onProgress = options.onProgress;
   const worker = async (): Promise<void> => {
     while (next < n) {
       const i = next++;
       const path = paths[i]!;
       try {
-        await decodeInto(readFileSync(path), o, images, i * size);
+        const sync = await decodeInto(readFileSync(path), o, images, i * size);
         ok[i] = 1;
+        // Decodes done in JavaScript never wait: let the event loop (and sharp's callbacks) run.
+        if (sync && ++unyielded >= 64) {
+          unyielded = 0;
+          await new Promise((r) => setImmediate(r));
+        }
       } catch (e) {
         failures.push({ index: i, path, reason: reason(e) });
       }
