@@ -102,6 +102,26 @@ describe('resume', () => {
     expect(bytes(run).equals(bytes(reference))).toBe(true);
   });
 
+  it('after a crash while the epoch-3 checkpoint was being written, resumes from epoch 2 and still matches', async () => {
+    const run = join(dir, 'crash');
+    let n = 0;
+    await expect(
+      train(config(), {
+        out: run,
+        threads: 1,
+        hooks: {
+          afterFile: (f) => {
+            if (f === 'optimizer.safetensors' && ++n === 3) throw new Error('simulated power cut');
+          },
+        },
+      }),
+    ).rejects.toThrow('simulated power cut');
+    expect(readFileSync(join(run, 'last'), 'utf8').trim()).toBe('ckpt-e0002');
+    const r = await train({}, { resume: run, threads: 1 });
+    expect(r.history).toHaveLength(4);
+    expect(bytes(run).equals(bytes(reference))).toBe(true);
+  });
+
   it('with Adam and a step schedule too', async () => {
     const extra: Partial<TrainConfig> = { optimizer: 'adamw', schedule: 'step', augment: ['crop', 'flip'] };
     const ref = join(dir, 'adam-ref');
