@@ -143,8 +143,11 @@ export interface NativeBinding {
     eps: number,
   ): Handle;
 
-  // loss/
-  /** reduction: 0 none, 1 mean, 2 sum. */
+  // loss/ (@dlf/loss validates arguments and documents each loss)
+  /**
+   * Fused log-softmax + NLL on logits (N, C) against int32 targets (N). reduction: 0 none (N), 1 mean
+   * (weighted by the targets' class weights), 2 sum; differentiable in the logits.
+   */
   crossEntropy(
     logits: Handle,
     targets: Handle,
@@ -153,6 +156,34 @@ export interface NativeBinding {
     ignoreIndex: number,
     labelSmoothing: number,
   ): Handle;
+  /** -weight[t] * logProbs[i, t] on log-probabilities (N, C); reductions as for crossEntropy. */
+  nllLoss(
+    logProbs: Handle,
+    targets: Handle,
+    weight: Handle | null,
+    reduction: 0 | 1 | 2,
+    ignoreIndex: number,
+  ): Handle;
+  /** (input - target)^2 for tensors of one shape; differentiable in both. */
+  mseLoss(input: Handle, target: Handle, reduction: 0 | 1 | 2): Handle;
+  /**
+   * Stable sigmoid + binary cross-entropy; targets have the logits' shape, `weight` and `posWeight`
+   * broadcast to it. Differentiable in logits and targets (not in the weights).
+   */
+  bceWithLogits(
+    logits: Handle,
+    targets: Handle,
+    weight: Handle | null,
+    posWeight: Handle | null,
+    reduction: 0 | 1 | 2,
+  ): Handle;
+  /**
+   * The k largest values along the last axis, largest first (NaN largest, ties to the lower index):
+   * [values (..., k) float32, indices (..., k) int32]. Not differentiable.
+   */
+  topk(x: Handle, k: number): [Handle, Handle];
+  /** Rows of logits (N, C) whose int32 target is among the k largest (in topk's order). */
+  countCorrect(logits: Handle, targets: Handle, k: number): number;
 
   // optim/
   /** One SGD step over every parameter; returns the momentum buffers (null where none). */
