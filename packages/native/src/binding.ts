@@ -185,8 +185,11 @@ export interface NativeBinding {
   /** Rows of logits (N, C) whose int32 target is among the k largest (in topk's order). */
   countCorrect(logits: Handle, targets: Handle, k: number): number;
 
-  // optim/
-  /** One SGD step over every parameter; returns the momentum buffers (null where none). */
+  // optim/ (@dlf/optim owns the state; the parameters are updated in place)
+  /**
+   * One SGD step over every parameter with a gradient. `buffers` holds the momentum buffers (null:
+   * none yet). Returns the buffers this call created (null elsewhere); the caller keeps them.
+   */
   sgdStep(
     params: readonly Handle[],
     buffers: readonly (Handle | null)[],
@@ -196,4 +199,24 @@ export interface NativeBinding {
     nesterov: boolean,
     weightDecay: number,
   ): (Handle | null)[];
+  /**
+   * One Adam (`decoupled` false) or AdamW (`decoupled` true) step over every parameter with a gradient.
+   * The moment arrays hold the state per parameter (null: none yet); `steps` holds each parameter's
+   * step count and is incremented in place for every parameter updated. Returns, per parameter, the
+   * state this call created (`[expAvg, expAvgSq, maxExpAvgSq | null]`) or null.
+   */
+  adamStep(
+    params: readonly Handle[],
+    expAvg: readonly (Handle | null)[],
+    expAvgSq: readonly (Handle | null)[],
+    maxExpAvgSq: readonly (Handle | null)[],
+    steps: Float64Array,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    amsgrad: boolean,
+    decoupled: boolean,
+  ): ([Handle, Handle, Handle | null] | null)[];
 }
