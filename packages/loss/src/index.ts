@@ -79,7 +79,14 @@ function lossOut(
   return new Tensor(handle, code === 0 ? shape : [], 'float32');
 }
 
-/** Options for {@link crossEntropy}. */
+/**
+ * Options for {@link crossEntropy}.
+ *
+ * @example
+ * ```ts
+ * const options: CrossEntropyOptions = { labelSmoothing: 0.1, ignoreIndex: -1, weight: tensor([1, 2, 1]) };
+ * ```
+ */
 export interface CrossEntropyOptions {
   /** 'mean' (default; weighted mean when `weight` is given), 'sum' or 'none' (one loss per example). */
   reduction?: Reduction;
@@ -120,7 +127,14 @@ export function crossEntropy(logits: Tensor, targets: Tensor, options: CrossEntr
   return lossOut(handle, code, [logits.shape[0]!]);
 }
 
-/** Options for {@link nllLoss}. */
+/**
+ * Options for {@link nllLoss}.
+ *
+ * @example
+ * ```ts
+ * const options: NllLossOptions = { reduction: 'sum', weight: tensor([1, 2, 1]) };
+ * ```
+ */
 export interface NllLossOptions {
   /** 'mean' (default; weighted mean when `weight` is given), 'sum' or 'none' (one loss per example). */
   reduction?: Reduction;
@@ -156,7 +170,14 @@ export function nllLoss(logProbs: Tensor, targets: Tensor, options: NllLossOptio
   return lossOut(handle, code, [logProbs.shape[0]!]);
 }
 
-/** Options for {@link mseLoss}. */
+/**
+ * Options for {@link mseLoss}.
+ *
+ * @example
+ * ```ts
+ * const options: MseLossOptions = { reduction: 'none' };
+ * ```
+ */
 export interface MseLossOptions {
   /** 'mean' (default, over every element), 'sum' or 'none' (the elementwise squares). */
   reduction?: Reduction;
@@ -181,7 +202,14 @@ export function mseLoss(input: Tensor, target: Tensor, options: MseLossOptions =
   return lossOut(native.mseLoss(input.handle, target.handle, code), code, input.shape);
 }
 
-/** Options for {@link binaryCrossEntropyWithLogits}. */
+/**
+ * Options for {@link binaryCrossEntropyWithLogits}.
+ *
+ * @example
+ * ```ts
+ * const options: BinaryCrossEntropyWithLogitsOptions = { posWeight: tensor([3, 1.5]), reduction: 'sum' };
+ * ```
+ */
 export interface BinaryCrossEntropyWithLogitsOptions {
   /** 'mean' (default, over every element), 'sum' or 'none' (one loss per element). */
   reduction?: Reduction;

@@ -3,7 +3,14 @@ import type { Parameter } from '@dlf/nn';
 import { checkInt, checkNumber, invalidParam, keep, Tensor } from '@dlf/tensor-core';
 import { type JsonValue, Optimizer, type StateDict, stateBool, stateNumber } from './optimizer.js';
 
-/** Options for {@link Adam} and {@link AdamW}. */
+/**
+ * Options for {@link Adam} and {@link AdamW}.
+ *
+ * @example
+ * ```ts
+ * const options: AdamOptions = { lr: 3e-4, betas: [0.9, 0.98], amsgrad: true };
+ * ```
+ */
 export interface AdamOptions {
   /** Learning rate (>= 0). Default 1e-3. */
   lr?: number;

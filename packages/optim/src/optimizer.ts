@@ -3,7 +3,14 @@ import { native } from '@dlf/native';
 import type { Parameter } from '@dlf/nn';
 import { checkInt, checkNumber, invalidParam, isTensor, keep, Tensor } from '@dlf/tensor-core';
 
-/** A JSON value: what the `state` half of a state dict may hold. */
+/**
+ * A JSON value: what the `state` half of a state dict may hold.
+ *
+ * @example
+ * ```ts
+ * const v: JsonValue = { lr: 0.1, betas: [0.9, 0.999], amsgrad: false };
+ * ```
+ */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
 /**
@@ -80,14 +87,27 @@ export function stateBool(state: StateDict['state'], key: string): boolean {
  * ```
  */
 export abstract class Optimizer {
-  /** The parameters this optimizer updates, in order (state dict tensors are keyed by this index). */
+  /**
+   * The parameters this optimizer updates, in order (state dict tensors are keyed by this index).
+   *
+   * @example
+   * ```ts
+   * opt.params.length; // 4 for a Linear(…) → Linear(…) model
+   * ```
+   */
   readonly params: readonly Parameter[];
   /**
    * The learning rate a schedule starts from (PyTorch's `initial_lr`): set by the first
    * {@link LRScheduler} attached to this optimizer, kept in the state dict; undefined before.
+   *
+   * @example
+   * ```ts
+   * new StepLR(opt, { stepSize: 10 });
+   * opt.initialLr; // the lr the optimizer had
+   * ```
    */
   initialLr: number | undefined;
-  /** Calls of {@link Optimizer.step} so far. */
+  /** Calls of {@link Optimizer.step} so far (saved in the state dict). @example `opt.stepCount // 0` */
   stepCount = 0;
   #lr: number;
 
@@ -100,7 +120,7 @@ export abstract class Optimizer {
     this.#lr = checkNumber('lr', lr, 0);
   }
 
-  /** A short name of the algorithm, stored as `state.type` in state dicts ("SGD", "Adam", "AdamW"). */
+  /** A short name of the algorithm, stored as `state.type` in state dicts ("SGD", "Adam", "AdamW"). @example `opt.type` */
   abstract get type(): string;
 
   /**
@@ -236,14 +256,21 @@ export abstract class Optimizer {
     }
     const apply = this.prepareLoad(state, tensors);
     const copies: Record<string, (Tensor | null)[]> = {};
-    noGrad(() => {
-      for (const name of names) {
-        copies[name] = this.params.map((_, i) => {
-          const t = tensors.get(`${name}.${i}`);
-          return t ? keep(new Tensor(native.clone(t.handle), t.shape, 'float32')) : null;
-        });
-      }
-    });
+    try {
+      noGrad(() => {
+        for (const name of names) {
+          copies[name] = [];
+          this.params.forEach((_, i) => {
+            const t = tensors.get(`${name}.${i}`);
+            copies[name]!.push(t ? keep(new Tensor(native.clone(t.handle), t.shape, 'float32')) : null);
+          });
+        }
+      });
+    } catch (error) {
+      // e.g. a disposed tensor in the state dict: free the copies made so far, change nothing
+      for (const list of Object.values(copies)) for (const t of list) t?.dispose();
+      throw error;
+    }
     this.disposeState();
     apply(copies);
     this.lr = lr;
@@ -264,7 +291,7 @@ export abstract class Optimizer {
     this.disposeState();
   }
 
-  /** Frees the state at the end of a `using` block. */
+  /** Frees the state at the end of a `using` block. @example `using opt = new SGD(params, { lr: 0.1 });` */
   [Symbol.dispose](): void {
     this.dispose();
   }

@@ -1,7 +1,14 @@
 import { checkInt, checkNumber, invalidParam } from '@dlf/tensor-core';
 import { type JsonValue, Optimizer, stateNumber } from './optimizer.js';
 
-/** A schedule's saved state: JSON-serialisable scalars only. */
+/**
+ * A schedule's saved state: JSON-serialisable scalars only.
+ *
+ * @example
+ * ```ts
+ * const state: SchedulerState = JSON.parse(JSON.stringify(sched.stateDict()));
+ * ```
+ */
 export type SchedulerState = { [key: string]: JsonValue };
 
 /** Python's `a % b` for b > 0 (the result has the sign of b). */
@@ -59,9 +66,9 @@ function decodeNumber(name: string, v: unknown): number {
  * ```
  */
 export abstract class LRScheduler {
-  /** The optimizer whose learning rate this schedule sets. */
+  /** The optimizer whose learning rate this schedule sets. @example `sched.optimizer.lr` */
   readonly optimizer: Optimizer;
-  /** The index of the current step (0 after construction, +1 per {@link LRScheduler.step}). */
+  /** The index of the current step (0 after construction, +1 per {@link LRScheduler.step}). @example `sched.lastEpoch // 0` */
   lastEpoch = -1;
   /** @internal The learning rate the schedule starts from (the optimizer's `initialLr`). */
   protected baseLr: number;
@@ -82,7 +89,7 @@ export abstract class LRScheduler {
     this.#lastLr = optimizer.lr;
   }
 
-  /** The schedule's name, stored as `type` in its state dict ("StepLR", ...). */
+  /** The schedule's name, stored as `type` in its state dict ("StepLR", ...). @example `sched.type` */
   abstract get type(): string;
 
   /**
@@ -208,7 +215,14 @@ export abstract class LRScheduler {
   }
 }
 
-/** Options for {@link StepLR}. */
+/**
+ * Options for {@link StepLR}.
+ *
+ * @example
+ * ```ts
+ * const options: StepLROptions = { stepSize: 30, gamma: 0.1 };
+ * ```
+ */
 export interface StepLROptions {
   /** Steps between decays (a positive integer). */
   stepSize: number;
@@ -264,7 +278,14 @@ export class StepLR extends LRScheduler {
   }
 }
 
-/** Options for {@link MultiStepLR}. */
+/**
+ * Options for {@link MultiStepLR}.
+ *
+ * @example
+ * ```ts
+ * const options: MultiStepLROptions = { milestones: [30, 80] };
+ * ```
+ */
 export interface MultiStepLROptions {
   /** Steps at which to decay (non-negative integers; a step listed twice decays twice). */
   milestones: readonly number[];
@@ -326,7 +347,14 @@ export class MultiStepLR extends LRScheduler {
   }
 }
 
-/** Options for {@link ExponentialLR}. */
+/**
+ * Options for {@link ExponentialLR}.
+ *
+ * @example
+ * ```ts
+ * const options: ExponentialLROptions = { gamma: 0.95 };
+ * ```
+ */
 export interface ExponentialLROptions {
   /** Multiplicative decay per step. */
   gamma: number;
@@ -375,7 +403,14 @@ export class ExponentialLR extends LRScheduler {
   }
 }
 
-/** Options for {@link CosineAnnealingLR}. */
+/**
+ * Options for {@link CosineAnnealingLR}.
+ *
+ * @example
+ * ```ts
+ * const options: CosineAnnealingLROptions = { tMax: 100, etaMin: 1e-5 };
+ * ```
+ */
 export interface CosineAnnealingLROptions {
   /** Steps of a half cosine period (a positive integer). */
   tMax: number;
@@ -445,7 +480,14 @@ export class CosineAnnealingLR extends LRScheduler {
   }
 }
 
-/** Options for {@link LinearLR}. */
+/**
+ * Options for {@link LinearLR}.
+ *
+ * @example
+ * ```ts
+ * const options: LinearLROptions = { startFactor: 0.1, totalIters: 5 };
+ * ```
+ */
 export interface LinearLROptions {
   /** The factor applied at step 0, in (0, 1]. Default 1/3. */
   startFactor?: number;
@@ -516,7 +558,14 @@ export class LinearLR extends LRScheduler {
   }
 }
 
-/** Options for {@link OneCycleLR}. Give `totalSteps`, or `epochs` and `stepsPerEpoch`. */
+/**
+ * Options for {@link OneCycleLR}. Give `totalSteps`, or `epochs` and `stepsPerEpoch`.
+ *
+ * @example
+ * ```ts
+ * const options: OneCycleLROptions = { maxLr: 0.1, epochs: 10, stepsPerEpoch: 782 };
+ * ```
+ */
 export interface OneCycleLROptions {
   /** The peak learning rate. */
   maxLr: number;
@@ -783,7 +832,14 @@ export class OneCycleLR extends LRScheduler {
   }
 }
 
-/** Options for {@link ReduceLROnPlateau}. */
+/**
+ * Options for {@link ReduceLROnPlateau}.
+ *
+ * @example
+ * ```ts
+ * const options: ReduceLROnPlateauOptions = { mode: 'max', patience: 3 };
+ * ```
+ */
 export interface ReduceLROnPlateauOptions {
   /** 'min' (default: lower metric is better, e.g. a loss) or 'max' (e.g. accuracy). */
   mode?: 'min' | 'max';
@@ -960,7 +1016,14 @@ export class ReduceLROnPlateau extends LRScheduler {
   }
 }
 
-/** Options for {@link SequentialLR}. */
+/**
+ * Options for {@link SequentialLR}.
+ *
+ * @example
+ * ```ts
+ * const options: SequentialLROptions = { schedulers: [warmup, decay], milestones: [5] };
+ * ```
+ */
 export interface SequentialLROptions {
   /** The schedules, in order, all built on the same optimizer. */
   schedulers: readonly LRScheduler[];

@@ -3,7 +3,14 @@ import type { Parameter } from '@dlf/nn';
 import { checkNumber, invalidParam, keep, Tensor } from '@dlf/tensor-core';
 import { type JsonValue, Optimizer, type StateDict, stateBool, stateNumber } from './optimizer.js';
 
-/** Options for {@link SGD}. */
+/**
+ * Options for {@link SGD}.
+ *
+ * @example
+ * ```ts
+ * const options: SGDOptions = { lr: 0.05, momentum: 0.9, weightDecay: 5e-4 };
+ * ```
+ */
 export interface SGDOptions {
   /** Learning rate (>= 0). */
   lr: number;

@@ -490,6 +490,11 @@ describe('optimizer behaviour', () => {
     expect(() =>
       opt.loadStateDict({ state: { ...good.state, steps: [1, 2] }, tensors: good.tensors }),
     ).toThrow(/steps/);
+    const disposed = new Map(good.tensors);
+    const gone = tensor(new Float32Array(12), { shape: [4, 3] });
+    gone.dispose();
+    disposed.set('expAvgSq.0', gone);
+    expect(() => opt.loadStateDict({ state: good.state, tensors: disposed })).toThrow(/after dispose/);
     const after = snapshot(params, opt);
     expect(after.tensors).toEqual(before.tensors);
     expect(after.state).toBe(before.state);
