@@ -20,13 +20,7 @@ import {
 } from './checkpoint.js';
 import { AbortError, isAbortError } from './errors.js';
 import { evaluate, yieldToEventLoop } from './evaluate.js';
-import {
-  createOptimizer,
-  createSchedule,
-  type OptimizerConfig,
-  type ScheduleConfig,
-  type TrainingOptimizer,
-} from './optim-adapter.js';
+import { createTraining, type OptimizerConfig, type ScheduleConfig, type Training } from './optim-adapter.js';
 import { VERSION } from './version.js';
 
 /** Time spent per part of a training step, summed over an epoch (milliseconds). */
@@ -255,13 +249,13 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   });
   const batches = loader.length;
   if (batches === 0) throw new RangeError('The training set is empty.');
-  const schedule = createSchedule(
+  const opt: Training = createTraining(
+    model.parameters(),
+    options.optimizer,
     options.schedule ?? { name: 'constant' },
-    options.optimizer.lr,
     epochs * batches,
     batches,
   );
-  const opt: TrainingOptimizer = createOptimizer(model.namedParameters(), options.optimizer);
   const generator = options.generator;
   const config = ck?.config ?? {};
   const hash = configHash(config);
@@ -316,7 +310,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     epochs,
     threads: getNumThreads(),
     generator: generator ? generator.state() : { seed, offset: 0 },
-    schedule: schedule.state(),
+    schedule: opt.scheduleState(),
     optimizer: optimizerMeta,
     trainer: structuredClone(st) as unknown as Record<string, unknown>,
     config,
@@ -397,8 +391,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
         let t3 = t1;
         let t4 = t1;
         try {
-          lr = schedule.lrAt(step);
-          opt.lr = lr;
+          lr = opt.lr;
           ({ lossValue, correct } = tidy(() => {
             opt.zeroGrad();
             const logits = model.forward(x);

@@ -55,12 +55,15 @@ export {
   saveModelFile,
 } from './model-file.js';
 export {
+  createTraining,
   OPTIMIZERS,
+  optimizerDefaults,
   type OptimizerConfig,
   type OptimizerName,
   SCHEDULES,
   type ScheduleConfig,
   type ScheduleName,
+  type Training,
 } from './optim-adapter.js';
 export { confusionSvg, lineChartSvg, svgToPng } from './plots.js';
 export { type ClassScore, type Prediction, type PredictOptions, predict } from './predict.js';

@@ -36,7 +36,13 @@ import { AbortError, FileError, UsageError } from './errors.js';
 import { type Evaluation, evaluate } from './evaluate.js';
 import { configHash, type EpochRecord, type FitEvent, fit } from './fit.js';
 import { buildModel, type Preprocess, saveModelFile } from './model-file.js';
-import { OPTIMIZERS, type OptimizerName, SCHEDULES, type ScheduleName } from './optim-adapter.js';
+import {
+  OPTIMIZERS,
+  type OptimizerName,
+  optimizerDefaults,
+  SCHEDULES,
+  type ScheduleName,
+} from './optim-adapter.js';
 import { confusionSvg, lineChartSvg, svgToPng } from './plots.js';
 import { type DataFacts, renderReport } from './report.js';
 
@@ -89,13 +95,6 @@ export const DEFAULTS: Readonly<TrainConfig> = Object.freeze({
   seed: 0,
   valSplit: 0.1,
 });
-
-/** Defaults that depend on the optimizer. */
-export function optimizerDefaults(name: OptimizerName): { lr: number; weightDecay: number } {
-  if (name === 'adam') return { lr: 1e-3, weightDecay: 0 };
-  if (name === 'adamw') return { lr: 1e-3, weightDecay: 0.01 };
-  return { lr: DEFAULTS.lr, weightDecay: DEFAULTS.weightDecay };
-}
 
 /** How a run is carried out (not part of what decides its result). */
 export interface TrainOptions {
