@@ -620,16 +620,21 @@ export async function train(
         'dlf.seed': String(config.seed),
       },
     );
-    emit({ type: 'finalEvaluation', split: 'test', examples: testSet.length });
-    const test = await evaluate(model, testSet, {
-      transforms: tf.eval,
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
-    emit({ type: 'finalEvaluation', split: 'train', examples: trainSet.length });
-    const trainEval = await evaluate(model, trainSet, {
-      transforms: tf.eval,
-      ...(options.signal ? { signal: options.signal } : {}),
-    });
+    // Interrupted from here on, the run is complete up to its last checkpoint: --resume redoes this part.
+    const finalEval = async (ds: Dataset, split: 'test' | 'train'): Promise<Evaluation> => {
+      emit({ type: 'finalEvaluation', split, examples: ds.length });
+      try {
+        return await evaluate(model, ds, {
+          transforms: tf.eval,
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+      } catch (e) {
+        if (e instanceof AbortError) throw new AbortError('Training was interrupted.', result.lastCheckpoint);
+        throw e;
+      }
+    };
+    const test = await finalEval(testSet, 'test');
+    const trainEval = await finalEval(trainSet, 'train');
     await append({
       type: 'final',
       trainAccuracy: trainEval.accuracy,

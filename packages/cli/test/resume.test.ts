@@ -122,6 +122,15 @@ describe('resume', () => {
     expect(bytes(run).equals(bytes(reference))).toBe(true);
   });
 
+  it('an interruption during the final evaluation points at the last checkpoint; resume finishes the run', async () => {
+    const run = join(dir, 'final');
+    const err = await interrupted(run, (e) => e.type === 'finalEvaluation');
+    expect(err.checkpoint).toBe(join(run, 'ckpt-e0004'));
+    const r = await train({}, { resume: run, threads: 1 });
+    expect(r.history).toHaveLength(4);
+    expect(bytes(run).equals(bytes(reference))).toBe(true);
+  });
+
   it('with Adam and a step schedule too', async () => {
     const extra: Partial<TrainConfig> = { optimizer: 'adamw', schedule: 'step', augment: ['crop', 'flip'] };
     const ref = join(dir, 'adam-ref');
