@@ -38,7 +38,15 @@ import { dirname, join } from 'node:path';
 const MAGIC = 'DLFDATA1';
 const VERSION = 1;
 
-/** What a cache file's header records. */
+/**
+ * What a cache file's header records.
+ *
+ * @example
+ * ```ts
+ * const hit = readCache(file, key);
+ * hit?.meta.splits; // [{ name: 'train', count: 50000 }, { name: 'test', count: 10000 }]
+ * ```
+ */
 export interface CacheMeta {
   /** The hash of everything the contents depend on (files, sizes, mtimes, preprocessing). */
   key: string;
@@ -56,7 +64,14 @@ export interface CacheMeta {
   source: string;
 }
 
-/** A cache file's contents. */
+/**
+ * A cache file's contents.
+ *
+ * @example
+ * ```ts
+ * writeCache(file, { meta, labels: Int32Array.of(0, 1), images: new Uint8Array(2 * 3072) });
+ * ```
+ */
 export interface CacheContents {
   meta: CacheMeta;
   labels: Int32Array;

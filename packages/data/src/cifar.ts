@@ -3,7 +3,14 @@ import { join } from 'node:path';
 import { Dataset } from './dataset.js';
 import { DatasetError, fmt, reason } from './errors.js';
 
-/** CIFAR-10 class names, in label order. */
+/**
+ * CIFAR-10 class names, in label order.
+ *
+ * @example
+ * ```ts
+ * CIFAR10_CLASSES[3]; // 'cat'
+ * ```
+ */
 export const CIFAR10_CLASSES: readonly string[] = Object.freeze([
   'airplane',
   'automobile',
@@ -17,7 +24,14 @@ export const CIFAR10_CLASSES: readonly string[] = Object.freeze([
   'truck',
 ]);
 
-/** CIFAR-100 fine class names, in label order (as in `fine_label_names.txt`). */
+/**
+ * CIFAR-100 fine class names, in label order (as in `fine_label_names.txt`).
+ *
+ * @example
+ * ```ts
+ * CIFAR100_FINE_CLASSES[1]; // 'aquarium_fish'
+ * ```
+ */
 export const CIFAR100_FINE_CLASSES: readonly string[] = Object.freeze(
   (
     'apple aquarium_fish baby bear beaver bed bee beetle bicycle bottle bowl boy bridge bus butterfly camel can ' +
@@ -30,7 +44,14 @@ export const CIFAR100_FINE_CLASSES: readonly string[] = Object.freeze(
   ).split(' '),
 );
 
-/** CIFAR-100 coarse (superclass) names, in label order (as in `coarse_label_names.txt`). */
+/**
+ * CIFAR-100 coarse (superclass) names, in label order (as in `coarse_label_names.txt`).
+ *
+ * @example
+ * ```ts
+ * CIFAR100_COARSE_CLASSES[0]; // 'aquatic_mammals'
+ * ```
+ */
 export const CIFAR100_COARSE_CLASSES: readonly string[] = Object.freeze(
   (
     'aquatic_mammals fish flowers food_containers fruit_and_vegetables household_electrical_devices ' +
@@ -42,7 +63,14 @@ export const CIFAR100_COARSE_CLASSES: readonly string[] = Object.freeze(
 
 const PIXELS = 3 * 32 * 32;
 
-/** Which CIFAR-100 labels to use. */
+/**
+ * Which CIFAR-100 labels to use.
+ *
+ * @example
+ * ```ts
+ * await openDataset('cifar-100-binary', { cifarLabels: 'coarse' satisfies CifarLabelMode });
+ * ```
+ */
 export type CifarLabelMode = 'fine' | 'coarse';
 
 function readFile(path: string): Buffer {

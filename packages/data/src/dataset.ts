@@ -1,9 +1,23 @@
 import { invalidParam, isTensor, type Tensor, tensor } from '@dlf/tensor-core';
 
-/** Sample storage: uint8 pixels (images) or float32 values (in-memory data). */
+/**
+ * Sample storage: uint8 pixels (images) or float32 values (in-memory data).
+ *
+ * @example
+ * ```ts
+ * const pixels: SampleArray = ds.image(0);
+ * ```
+ */
 export type SampleArray = Uint8Array | Float32Array;
 
-/** What a {@link Dataset} is built from. */
+/**
+ * What a {@link Dataset} is built from.
+ *
+ * @example
+ * ```ts
+ * new Dataset({ images: new Uint8Array(784), labels: Int32Array.of(7), shape: [1, 28, 28], classes: MNIST_CLASSES });
+ * ```
+ */
 export interface DatasetInit {
   /** All samples, back to back, each `shape` in row-major order (images: channel-major C, H, W). */
   images: SampleArray;
@@ -182,7 +196,14 @@ export class Dataset {
   }
 }
 
-/** Options for {@link fromTensors} and {@link fromArrays}. */
+/**
+ * Options for {@link fromTensors} and {@link fromArrays}.
+ *
+ * @example
+ * ```ts
+ * fromTensors(x, y, { classes: ['no', 'yes'], name: 'toy' });
+ * ```
+ */
 export interface InMemoryOptions {
   /** Class names; default `'0'`, `'1'`, … up to the largest label. */
   classes?: readonly string[];

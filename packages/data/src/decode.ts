@@ -6,10 +6,24 @@ import { reason } from './errors.js';
 import { convertChannels, headerSize, resample } from './pixels.js';
 import { decodeSimplePng } from './png.js';
 
-/** How an image is fitted to the output size (sharp's `fit`). */
+/**
+ * How an image is fitted to the output size (sharp's `fit`).
+ *
+ * @example
+ * ```ts
+ * await openDataset('photos', { size: 64, fit: 'cover' });
+ * ```
+ */
 export type FitMode = 'fill' | 'cover' | 'contain';
 
-/** Preprocessing applied while decoding. */
+/**
+ * Preprocessing applied while decoding.
+ *
+ * @example
+ * ```ts
+ * await decodeImages(paths, { width: 32, height: 32, channels: 1, concurrency: 4 });
+ * ```
+ */
 export interface DecodeOptions {
   /** Output width in pixels. */
   width: number;
@@ -32,7 +46,15 @@ export interface DecodeOptions {
   onProgress?: (done: number, total: number) => void;
 }
 
-/** The outcome of {@link decodeImages}. */
+/**
+ * The outcome of {@link decodeImages}.
+ *
+ * @example
+ * ```ts
+ * const { images, ok, failures } = await decodeImages(paths, { width: 32, height: 32, channels: 3 });
+ * for (const f of failures) console.warn(f.path, f.reason);
+ * ```
+ */
 export interface DecodeResult {
   /** `paths.length` images of `[channels, height, width]` back to back; failed slots stay zero. */
   images: Uint8Array;
@@ -42,7 +64,14 @@ export interface DecodeResult {
   failures: { index: number; path: string; reason: string }[];
 }
 
-/** The default number of decodes in flight. */
+/**
+ * The default number of decodes in flight.
+ *
+ * @example
+ * ```ts
+ * defaultDecodeConcurrency(); // 8 on a 2-core machine
+ * ```
+ */
 export function defaultDecodeConcurrency(): number {
   return 4 * availableParallelism();
 }

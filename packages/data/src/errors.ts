@@ -3,7 +3,14 @@
  * problems with what is on disk throw a {@link DatasetError}: one sentence that names the path.
  */
 
-/** The kind of problem a {@link DatasetError} reports. */
+/**
+ * The kind of problem a {@link DatasetError} reports.
+ *
+ * @example
+ * ```ts
+ * if (e instanceof DatasetError && e.code === 'TRUNCATED') console.error(`re-download ${e.path}`);
+ * ```
+ */
 export type DatasetErrorCode =
   | 'NOT_FOUND'
   | 'NOT_A_FOLDER'
@@ -61,7 +68,7 @@ export function reason(error: unknown): string {
   return String(error);
 }
 
-/** Formats a count with thousands separators. */
+/** @internal Formats a count with thousands separators. */
 export function fmt(n: number): string {
   return n.toLocaleString('en-US');
 }

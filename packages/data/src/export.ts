@@ -5,7 +5,14 @@ import sharp from 'sharp';
 import { Dataset } from './dataset.js';
 import { DatasetError } from './errors.js';
 
-/** Options for {@link exportImageFolder}. */
+/**
+ * Options for {@link exportImageFolder}.
+ *
+ * @example
+ * ```ts
+ * await exportImageFolder(ds, 'out', { overwrite: true, onProgress: (d, n) => console.log(d, n) });
+ * ```
+ */
 export interface ExportOptions {
   /** Replace an existing, non-empty output folder (default false: refuse). */
   overwrite?: boolean;

@@ -4,7 +4,14 @@ import { gunzipSync } from 'node:zlib';
 import { Dataset } from './dataset.js';
 import { DatasetError, fmt, reason } from './errors.js';
 
-/** The contents of an idx file: its dimensions and its unsigned bytes. */
+/**
+ * The contents of an idx file: its dimensions and its unsigned bytes.
+ *
+ * @example
+ * ```ts
+ * const { dims, data } = readIdx('t10k-labels-idx1-ubyte', 1); // dims [10000]
+ * ```
+ */
 export interface IdxArray {
   /** Dimensions, outermost first (e.g. [60000, 28, 28]). */
   dims: number[];
@@ -113,7 +120,14 @@ export function readIdx(path: string, expectedRank?: number): IdxArray {
   return { dims, data: bytes.subarray(header, expected) };
 }
 
-/** Class names of MNIST (the digits). */
+/**
+ * Class names of MNIST (the digits).
+ *
+ * @example
+ * ```ts
+ * MNIST_CLASSES[7]; // '7'
+ * ```
+ */
 export const MNIST_CLASSES: readonly string[] = Object.freeze([
   '0',
   '1',
@@ -127,7 +141,14 @@ export const MNIST_CLASSES: readonly string[] = Object.freeze([
   '9',
 ]);
 
-/** Class names of Fashion-MNIST, in label order. */
+/**
+ * Class names of Fashion-MNIST, in label order.
+ *
+ * @example
+ * ```ts
+ * FASHION_MNIST_CLASSES[9]; // 'Ankle boot'
+ * ```
+ */
 export const FASHION_MNIST_CLASSES: readonly string[] = Object.freeze([
   'T-shirt/top',
   'Trouser',

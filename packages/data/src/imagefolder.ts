@@ -8,7 +8,14 @@ import { checkDecodeOptions, DECODE_PIPELINE_VERSION, decodeImages, type FitMode
 import { DatasetError, fmt, reason } from './errors.js';
 import { stratifiedSplitIndices } from './split.js';
 
-/** File extensions read as images (case-insensitive): the formats sharp decodes. */
+/**
+ * File extensions read as images (case-insensitive): the formats sharp decodes.
+ *
+ * @example
+ * ```ts
+ * IMAGE_EXTENSIONS.includes('.png'); // true
+ * ```
+ */
 export const IMAGE_EXTENSIONS: readonly string[] = Object.freeze([
   '.jpg',
   '.jpeg',
@@ -26,7 +33,14 @@ export const IMAGE_EXTENSIONS: readonly string[] = Object.freeze([
 ]);
 const imageExt = new Set(IMAGE_EXTENSIONS);
 
-/** Split folder names recognised at the top of an image folder. */
+/**
+ * Split folder names recognised at the top of an image folder.
+ *
+ * @example
+ * ```ts
+ * SPLIT_NAMES; // ['train', 'val', 'test']
+ * ```
+ */
 export const SPLIT_NAMES = Object.freeze(['train', 'val', 'test'] as const);
 
 /** @internal True when a file name has an image extension. */
@@ -34,7 +48,14 @@ export function isImageName(name: string): boolean {
   return imageExt.has(extname(name).toLowerCase());
 }
 
-/** One image file found by {@link scanImageFolder}. */
+/**
+ * One image file found by {@link scanImageFolder}.
+ *
+ * @example
+ * ```ts
+ * const { path, size, mtimeMs } = scanImageFolder('pets').files[0];
+ * ```
+ */
 export interface ScannedFile {
   /** Absolute path. */
   path: string;
@@ -50,7 +71,15 @@ export interface ScannedFile {
   mtimeMs: number;
 }
 
-/** The result of {@link scanImageFolder}. */
+/**
+ * The result of {@link scanImageFolder}.
+ *
+ * @example
+ * ```ts
+ * const scan = scanImageFolder('pets');
+ * console.log(scan.layout, scan.classes, scan.files.length);
+ * ```
+ */
 export interface ImageFolderScan {
   /** The folder, resolved. */
   root: string;
@@ -232,7 +261,14 @@ export function scanImageFolder(folder: string): ImageFolderScan {
   return { root, layout, splits: groups.map((g) => g.split), classes, files };
 }
 
-/** Options for reading an image folder. */
+/**
+ * Options for reading an image folder.
+ *
+ * @example
+ * ```ts
+ * await openImageFolder('pets', { size: 64, channels: 1, strict: true, cacheDir: '/tmp/dlf-cache' });
+ * ```
+ */
 export interface ImageFolderOptions {
   /** Output size: a side length, or `[height, width]`. Default 32. */
   size?: number | readonly [number, number];
@@ -258,7 +294,15 @@ export interface ImageFolderOptions {
   testFraction?: number;
 }
 
-/** The result of opening a dataset folder. */
+/**
+ * The result of opening a dataset folder.
+ *
+ * @example
+ * ```ts
+ * const { train, test, classes, format, cache } = await openDataset('pets');
+ * console.log(format, classes, train.length, test.length, cache?.hit);
+ * ```
+ */
 export interface OpenedDataset {
   /** Training samples. */
   train: Dataset;

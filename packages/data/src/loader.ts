@@ -3,7 +3,14 @@ import { Dataset } from './dataset.js';
 import { permutation } from './rng.js';
 import { type Transform, TransformPlan } from './transforms.js';
 
-/** Options for a {@link DataLoader}. */
+/**
+ * Options for a {@link DataLoader}.
+ *
+ * @example
+ * ```ts
+ * new DataLoader(train, { batchSize: 128, shuffle: true, seed: 7, dropLast: true, prefetch: 4 });
+ * ```
+ */
 export interface DataLoaderOptions {
   /** Samples per batch (default 64). */
   batchSize?: number;
@@ -29,6 +36,15 @@ export interface DataLoaderOptions {
 /**
  * One batch. `x` and `y` are new tensors owned by the consumer: dispose them (or create them inside
  * a `tidy` scope that ends after the step) when done.
+ *
+ * @example
+ * ```ts
+ * for await (const { x, y, epoch, index } of loader) {
+ *   console.log(epoch, index, x.shape);
+ *   x.dispose();
+ *   y.dispose();
+ * }
+ * ```
  */
 export interface Batch {
   /** Samples, float32 `[B, ...sample shape]` (images `[B, C, H, W]`), scaled and transformed. */

@@ -15,7 +15,14 @@ import {
 } from './imagefolder.js';
 import { resizeDataset } from './resize.js';
 
-/** Options for {@link openDataset}. */
+/**
+ * Options for {@link openDataset}.
+ *
+ * @example
+ * ```ts
+ * await openDataset('data_2', { size: 32, channels: 3, testFraction: 0.1, seed: 42, cifarLabels: 'fine' });
+ * ```
+ */
 export interface OpenOptions extends ImageFolderOptions {
   /** CIFAR-100 labels: `'fine'` (100 classes, default) or `'coarse'` (20 superclasses). */
   cifarLabels?: CifarLabelMode;
@@ -26,7 +33,14 @@ export interface OpenOptions extends ImageFolderOptions {
   classes?: readonly string[];
 }
 
-/** Options for {@link openMnist} and {@link loadMnist}. */
+/**
+ * Options for {@link openMnist} and {@link loadMnist}.
+ *
+ * @example
+ * ```ts
+ * loadMnist({ size: 32, channels: 3 }); // MNIST shaped like CIFAR
+ * ```
+ */
 export interface MnistOptions {
   /** Class names (default: the digits, or the Fashion-MNIST names when the path contains "fashion"). */
   classes?: readonly string[];

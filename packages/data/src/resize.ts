@@ -2,7 +2,14 @@ import { checkInt, invalidParam } from '@dlf/tensor-core';
 import { Dataset } from './dataset.js';
 import { convertChannels, resample } from './pixels.js';
 
-/** Target of {@link resizeDataset}. */
+/**
+ * Target of {@link resizeDataset}.
+ *
+ * @example
+ * ```ts
+ * resizeDataset(ds, { size: [32, 32], channels: 3 });
+ * ```
+ */
 export interface ResizeOptions {
   /** Output size: a side length or `[height, width]`; default: unchanged. */
   size?: number | readonly [number, number];

@@ -2,14 +2,28 @@ import { checkInt, checkNumber, invalidParam } from '@dlf/tensor-core';
 import type { Dataset } from './dataset.js';
 import { Rng } from './rng.js';
 
-/** Normalises each channel: `(x − mean[c]) / std[c]`, with x already scaled (to [0, 1] for images). */
+/**
+ * Normalises each channel: `(x − mean[c]) / std[c]`, with x already scaled (to [0, 1] for images).
+ *
+ * @example
+ * ```ts
+ * const t: NormalizeTransform = normalize(0.5, 0.25);
+ * ```
+ */
 export interface NormalizeTransform {
   readonly kind: 'normalize';
   readonly mean: readonly number[];
   readonly std: readonly number[];
 }
 
-/** Pads each side by `padding` pixels of `fill`, then crops a random `size` window. */
+/**
+ * Pads each side by `padding` pixels of `fill`, then crops a random `size` window.
+ *
+ * @example
+ * ```ts
+ * const t: RandomCropTransform = randomCrop(28, { padding: 2 });
+ * ```
+ */
 export interface RandomCropTransform {
   readonly kind: 'randomCrop';
   readonly size: readonly [number, number];
@@ -17,13 +31,27 @@ export interface RandomCropTransform {
   readonly fill: number;
 }
 
-/** Mirrors an image left–right with probability `p`. */
+/**
+ * Mirrors an image left–right with probability `p`.
+ *
+ * @example
+ * ```ts
+ * const t: HorizontalFlipTransform = randomHorizontalFlip(0.5);
+ * ```
+ */
 export interface HorizontalFlipTransform {
   readonly kind: 'horizontalFlip';
   readonly p: number;
 }
 
-/** What a {@link CustomTransform} receives besides the batch. */
+/**
+ * What a {@link CustomTransform} receives besides the batch.
+ *
+ * @example
+ * ```ts
+ * customTransform('log', (_x, _shape, ctx) => console.log(ctx.epoch, ctx.indices.length));
+ * ```
+ */
 export interface TransformContext {
   /** The loader's seed. */
   seed: number;
@@ -37,6 +65,14 @@ export interface TransformContext {
  * Any other transform: a function that edits the float32 batch `x` (shape `[B, ...sample shape]`)
  * in place, after the built-in transforms. For randomness, derive an {@link Rng} from
  * `(ctx.seed, ctx.epoch, ctx.indices[i])` to stay reproducible.
+ *
+ * @example
+ * ```ts
+ * const noise = customTransform('noise', (x, _shape, ctx) => {
+ *   const rng = new Rng(ctx.seed, ctx.epoch);
+ *   for (let i = 0; i < x.length; i++) x[i] += 0.01 * (rng.next() - 0.5);
+ * });
+ * ```
  */
 export interface CustomTransform {
   readonly kind: 'custom';
@@ -44,7 +80,14 @@ export interface CustomTransform {
   readonly apply: (x: Float32Array, shape: readonly number[], ctx: TransformContext) => void;
 }
 
-/** A batch transform for the {@link DataLoader}. */
+/**
+ * A batch transform for the {@link DataLoader}.
+ *
+ * @example
+ * ```ts
+ * const transforms: Transform[] = [randomCrop(32, { padding: 4 }), randomHorizontalFlip(), normalize(0.5, 0.25)];
+ * ```
+ */
 export type Transform = NormalizeTransform | RandomCropTransform | HorizontalFlipTransform | CustomTransform;
 
 function numbers(name: string, v: number | readonly number[], min: number): number[] {
