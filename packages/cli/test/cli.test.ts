@@ -38,7 +38,7 @@ describe('dlf conventions', () => {
     expect(top.stdout).toContain('Commands:');
     const v = await runCli(['--version']);
     expect(v.stdout.trim()).toBe(pkg.version);
-    expect(pkg.bin.dlf).toBe('./dist/bin.js');
+    expect(pkg.bin.dlf).toBe('./bin/dlf.js');
   });
 
   it('usage errors exit 2 with one sentence and a pointer to --help', async () => {
@@ -176,6 +176,10 @@ describe('dlf conventions', () => {
     const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
     expect(existsSync(bin), 'build @dlf/cli first (pnpm run build)').toBe(true);
     expect(readFileSync(bin, 'utf8').startsWith('#!/usr/bin/env node')).toBe(true);
+    const launcher = fileURLToPath(new URL('../bin/dlf.js', import.meta.url));
+    const l = spawnSync(process.execPath, [launcher, '--version'], { encoding: 'utf8' });
+    expect(l.status).toBe(0);
+    expect(l.stdout.trim()).toBe(pkg.version);
     const r = spawnSync(process.execPath, [bin, '--version'], { encoding: 'utf8' });
     expect(r.status).toBe(0);
     expect(r.stdout.trim()).toBe(pkg.version);
