@@ -321,7 +321,9 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   out.result(
     `${out.out.bold('Final train accuracy')} ${percent(r.trainAccuracy)}   ${out.out.bold('test accuracy')} ${out.out.green(percent(r.testAccuracy))}   test loss ${r.testLoss.toFixed(4)}`,
   );
-  out.result(`${r.history.length} epochs, ${r.secondsPerEpoch.toFixed(1)} s per epoch on average`);
+  out.result(
+    `${r.history.length} epoch${r.history.length === 1 ? '' : 's'}, ${r.secondsPerEpoch.toFixed(1)} s per epoch on average`,
+  );
   out.result(`Model   ${shown(r.modelPath)}`);
   out.result(`Report  ${shown(r.reportPath)}`);
   out.result(`Run     ${shown(r.runDir)}  (plots, checkpoints, metrics.jsonl)`);
