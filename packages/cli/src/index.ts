@@ -21,6 +21,7 @@
 export {
   type CheckpointState,
   checkpointName,
+  disposeCheckpoint,
   findResumeCheckpoint,
   type LoadedCheckpoint,
   listCheckpoints,
