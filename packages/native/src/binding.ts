@@ -143,8 +143,11 @@ export interface NativeBinding {
     eps: number,
   ): Handle;
 
-  // loss/
-  /** reduction: 0 none, 1 mean, 2 sum. */
+  // loss/ (@dlf/loss validates arguments and documents each loss)
+  /**
+   * Fused log-softmax + NLL on logits (N, C) against int32 targets (N). reduction: 0 none (N), 1 mean
+   * (weighted by the targets' class weights), 2 sum; differentiable in the logits.
+   */
   crossEntropy(
     logits: Handle,
     targets: Handle,
@@ -153,9 +156,40 @@ export interface NativeBinding {
     ignoreIndex: number,
     labelSmoothing: number,
   ): Handle;
+  /** -weight[t] * logProbs[i, t] on log-probabilities (N, C); reductions as for crossEntropy. */
+  nllLoss(
+    logProbs: Handle,
+    targets: Handle,
+    weight: Handle | null,
+    reduction: 0 | 1 | 2,
+    ignoreIndex: number,
+  ): Handle;
+  /** (input - target)^2 for tensors of one shape; differentiable in both. */
+  mseLoss(input: Handle, target: Handle, reduction: 0 | 1 | 2): Handle;
+  /**
+   * Stable sigmoid + binary cross-entropy; targets have the logits' shape, `weight` and `posWeight`
+   * broadcast to it. Differentiable in logits and targets (not in the weights).
+   */
+  bceWithLogits(
+    logits: Handle,
+    targets: Handle,
+    weight: Handle | null,
+    posWeight: Handle | null,
+    reduction: 0 | 1 | 2,
+  ): Handle;
+  /**
+   * The k largest values along the last axis, largest first (NaN largest, ties to the lower index):
+   * [values (..., k) float32, indices (..., k) int32]. Not differentiable.
+   */
+  topk(x: Handle, k: number): [Handle, Handle];
+  /** Rows of logits (N, C) whose int32 target is among the k largest (in topk's order). */
+  countCorrect(logits: Handle, targets: Handle, k: number): number;
 
-  // optim/
-  /** One SGD step over every parameter; returns the momentum buffers (null where none). */
+  // optim/ (@dlf/optim owns the state; the parameters are updated in place)
+  /**
+   * One SGD step over every parameter with a gradient. `buffers` holds the momentum buffers (null:
+   * none yet). Returns the buffers this call created (null elsewhere); the caller keeps them.
+   */
   sgdStep(
     params: readonly Handle[],
     buffers: readonly (Handle | null)[],
@@ -165,4 +199,24 @@ export interface NativeBinding {
     nesterov: boolean,
     weightDecay: number,
   ): (Handle | null)[];
+  /**
+   * One Adam (`decoupled` false) or AdamW (`decoupled` true) step over every parameter with a gradient.
+   * The moment arrays hold the state per parameter (null: none yet); `steps` holds each parameter's
+   * step count and is incremented in place for every parameter updated. Returns, per parameter, the
+   * state this call created (`[expAvg, expAvgSq, maxExpAvgSq | null]`) or null.
+   */
+  adamStep(
+    params: readonly Handle[],
+    expAvg: readonly (Handle | null)[],
+    expAvgSq: readonly (Handle | null)[],
+    maxExpAvgSq: readonly (Handle | null)[],
+    steps: Float64Array,
+    lr: number,
+    beta1: number,
+    beta2: number,
+    eps: number,
+    weightDecay: number,
+    amsgrad: boolean,
+    decoupled: boolean,
+  ): ([Handle, Handle, Handle | null] | null)[];
 }

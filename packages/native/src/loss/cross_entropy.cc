@@ -99,10 +99,11 @@ TensorPtr cross_entropy(const TensorPtr& logits_in, const TensorPtr& target_in, 
       for (int64_t c = 0; c < C; ++c) m = std::max(m, row[c]);
       double s = 0.0;
       for (int64_t c = 0; c < C; ++c) s += std::exp(static_cast<double>(row[c]) - m);
-      const double lse = m + std::log(s);
+      // log p_c = (z_c - m) - log s: subtracting the max first keeps full precision for any magnitude
+      const double log_s = std::log(s);
       double smooth = 0.0;
       for (int64_t c = 0; c < C; ++c) {
-        const double l = static_cast<double>(row[c]) - lse;
+        const double l = (static_cast<double>(row[c]) - m) - log_s;
         pl[i * C + c] = static_cast<float>(l);
         smooth -= (w ? w[c] : 1.0) * l;
       }
@@ -111,7 +112,7 @@ TensorPtr cross_entropy(const TensorPtr& logits_in, const TensorPtr& target_in, 
         pp[i] = 0.f;
         continue;
       }
-      const double nll = -(static_cast<double>(row[ti]) - lse) * (w ? w[ti] : 1.0);
+      const double nll = -((static_cast<double>(row[ti]) - m) - log_s) * (w ? w[ti] : 1.0);
       pp[i] = static_cast<float>((1.0 - label_smoothing) * nll + label_smoothing / static_cast<double>(C) * smooth);
     }
   });
