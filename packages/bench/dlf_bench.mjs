@@ -129,9 +129,17 @@ if (args.mode === 'train') {
 try {
   for (let i = 0; i < warmup; i++) step();
   const tensorsBefore = typeof memory === 'function' ? memory().numTensors : null;
+  const stepMs = [];
   const t0 = performance.now();
-  for (let i = 0; i < iters; i++) step();
+  for (let i = 0; i < iters; i++) {
+    const t = performance.now();
+    step();
+    stepMs.push(performance.now() - t);
+  }
   const ms = performance.now() - t0;
+  stepMs.sort((p, q) => p - q);
+  const mid = stepMs.length >> 1;
+  const medianMs = stepMs.length % 2 ? stepMs[mid] : (stepMs[mid - 1] + stepMs[mid]) / 2;
   const tensorsAfter = typeof memory === 'function' ? memory().numTensors : null;
 
   const result = {
@@ -141,6 +149,7 @@ try {
     mode: args.mode,
     imagesPerSec: Math.round(((BATCH * iters) / (ms / 1000)) * 100) / 100,
     msPerStep: Math.round((ms / iters) * 1000) / 1000,
+    msPerStepMedian: Math.round(medianMs * 1000) / 1000,
     dlf: version,
     batch: BATCH,
     warmup,

@@ -2,8 +2,11 @@
 //
 //   node run.mjs                  # threads 1 and 2, train and infer, 5 interleaved repetitions
 //   node run.mjs --json           # machine-readable result on stdout (progress goes to stderr)
-//   node run.mjs --reps 7 --threads 1,2 --modes train --warmup 5 --iters 20
+//   node run.mjs --reps 7 --threads 1,2 --modes train --warmup 5 --iters 30
 //   node run.mjs --quick          # smoke run: 2 reps, 1 warm-up step, 3 timed steps (not for quoting)
+//
+// Timed steps default to 30 (train) and 100 (infer): about half a second of work per run either way,
+// so one scheduler hiccup on a shared machine does not dominate a run.
 //   node run.mjs --only pytorch   # or --only dlf
 //
 // Every repetition runs each configuration once in a fresh process, in rotating order, so slow drifts
@@ -59,7 +62,9 @@ function positiveInt(name, text, fallback, min = 1) {
 }
 const reps = positiveInt('reps', opts.reps, opts.quick ? 2 : 5);
 const warmup = positiveInt('warmup', opts.warmup, opts.quick ? 1 : 5, 0);
-const iters = positiveInt('iters', opts.iters, opts.quick ? 3 : 20);
+const DEFAULT_ITERS = { train: 30, infer: 100 };
+const itersOverride = positiveInt('iters', opts.iters, opts.quick ? 3 : undefined);
+const itersFor = (mode) => itersOverride ?? DEFAULT_ITERS[mode];
 const threadList = opts.threads.split(',').map((t) => positiveInt('threads', t.trim(), 1));
 const modes = opts.modes.split(',').map((m) => m.trim());
 for (const m of modes) {
@@ -70,12 +75,12 @@ if (opts.only !== undefined && opts.only !== 'pytorch' && opts.only !== 'dlf') {
 }
 
 const log = (line) => process.stderr.write(line + '\n');
-const firstLine = (text) =>
-  (text ?? '')
-    .trim()
-    .split('\n')
-    .filter((l) => l.trim() !== '')
-    .slice(-1)[0] ?? '';
+const lines = (text) => (text ?? '').split('\n').filter((l) => l.trim() !== '');
+// The JSON result is the last stdout line.
+const lastLine = (text) => lines(text).slice(-1)[0] ?? '';
+// dlf_bench reports errors as a "dlf_bench: ..." line (a stack may follow); for a Python traceback the
+// last line names the exception.
+const errorLine = (stderr) => lines(stderr).find((l) => l.startsWith('dlf_bench: ')) ?? lastLine(stderr);
 
 // ---- availability
 
@@ -83,7 +88,7 @@ function checkPytorch() {
   if (opts.only === 'dlf') return { available: false, reason: 'skipped (--only dlf)' };
   const r = spawnSync(opts.python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
   if (r.error || r.status !== 0) {
-    const why = r.error ? r.error.message : firstLine(r.stderr);
+    const why = r.error ? r.error.message : errorLine(r.stderr) || `exit code ${r.status}`;
     return { available: false, reason: `\`${opts.python} -c 'import torch'\` failed: ${why}` };
   }
   return { available: true, version: r.stdout.trim() };
@@ -97,11 +102,11 @@ function checkDlf() {
     timeout: 60_000,
   });
   if (r.error || r.status !== 0) {
-    const why = r.error ? r.error.message : firstLine(r.stderr) || `exit code ${r.status}`;
+    const why = r.error ? r.error.message : errorLine(r.stderr) || `exit code ${r.status}`;
     return { available: false, reason: why.replace(/^dlf_bench: /, '') };
   }
   try {
-    return { available: true, version: JSON.parse(firstLine(r.stdout)).dlf };
+    return { available: true, version: JSON.parse(lastLine(r.stdout)).dlf };
   } catch {
     return { available: true, version: 'unknown' };
   }
@@ -109,8 +114,14 @@ function checkDlf() {
 
 const pytorch = checkPytorch();
 const dlf = checkDlf();
-if (!pytorch.available) log(`PyTorch unavailable, skipping it: ${pytorch.reason}`);
-if (!dlf.available) log(`dlf unavailable, skipping it: ${dlf.reason}`);
+const skipped = (fw) => fw.reason.startsWith('skipped');
+for (const [name, fw] of [
+  ['PyTorch', pytorch],
+  ['dlf', dlf],
+]) {
+  if (!fw.available)
+    log(skipped(fw) ? `${name} ${fw.reason}` : `${name} unavailable, skipping it: ${fw.reason}`);
+}
 
 // ---- configurations
 
@@ -135,7 +146,7 @@ for (const threads of threadList) {
 
 function runOnce(c) {
   const common = ['--threads', String(c.threads), '--mode', c.mode, '--warmup', String(warmup)];
-  const tail = ['--iters', String(iters), '--format', c.format];
+  const tail = ['--iters', String(itersFor(c.mode)), '--format', c.format];
   const [cmd, argv] =
     c.framework === 'pytorch'
       ? [opts.python, [join(here, 'torch_bench.py'), ...common, ...tail]]
@@ -149,13 +160,13 @@ function runOnce(c) {
   };
   const r = spawnSync(cmd, argv, { cwd: here, env, encoding: 'utf8', timeout: RUN_TIMEOUT_MS });
   if (r.error) return { error: r.error.message };
-  if (r.status !== 0) return { error: firstLine(r.stderr) || `exit code ${r.status}` };
+  if (r.status !== 0) return { error: errorLine(r.stderr) || `exit code ${r.status}` };
   try {
-    const out = JSON.parse(firstLine(r.stdout));
+    const out = JSON.parse(lastLine(r.stdout));
     if (typeof out.imagesPerSec !== 'number') return { error: 'no imagesPerSec in output' };
     return { result: out };
   } catch {
-    return { error: `unparsable output: ${firstLine(r.stdout).slice(0, 200)}` };
+    return { error: `unparsable output: ${lastLine(r.stdout).slice(0, 200)}` };
   }
 }
 
@@ -169,6 +180,7 @@ const median = (xs) => {
 };
 
 const started = Date.now();
+const loadavgAtStart = loadavg().map((l) => Math.round(l * 100) / 100);
 const versions = { pytorch: pytorch.version ?? null, dlf: dlf.version ?? null };
 let mkldnn = null;
 for (let rep = 0; rep < reps && configs.length > 0; rep++) {
@@ -222,6 +234,7 @@ const environment = {
   node: process.version,
   cpu: cpus()[0]?.model ?? 'unknown',
   cores: cpus().length,
+  loadavgAtStart,
   loadavgAtEnd: loadavg().map((l) => Math.round(l * 100) / 100),
   mkldnn,
 };
@@ -230,7 +243,7 @@ const report = {
   batch: 64,
   reps,
   warmup,
-  iters,
+  iters: Object.fromEntries(modes.map((m) => [m, itersFor(m)])),
   quick: opts.quick,
   seconds: Math.round((Date.now() - started) / 100) / 10,
   frameworks: {
@@ -253,9 +266,13 @@ if (opts.json) {
   const body = rows.map((r) => [
     String(r.threads),
     r.mode,
-    pytorch.available ? fmt(r.results['pytorch-nchw']) : 'skipped',
-    pytorch.available ? fmt(r.results['pytorch-channels_last']) : 'skipped',
-    dlf.available ? fmt(r.results.dlf) : 'unavailable',
+    pytorch.available ? fmt(r.results['pytorch-nchw']) : skipped(pytorch) ? 'skipped' : 'unavailable',
+    pytorch.available
+      ? fmt(r.results['pytorch-channels_last'])
+      : skipped(pytorch)
+        ? 'skipped'
+        : 'unavailable',
+    dlf.available ? fmt(r.results.dlf) : skipped(dlf) ? 'skipped' : 'unavailable',
     r.dlfOverBestPytorch === null ? '—' : r.dlfOverBestPytorch.toFixed(2) + 'x',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
@@ -266,13 +283,15 @@ if (opts.json) {
       .trimEnd();
   const out = [];
   out.push(
-    `seed-cnn, batch 64: images/s, median of ${reps} interleaved runs (warmup ${warmup}, ${iters} timed steps)` +
+    `seed-cnn, batch 64: images/s, median of ${reps} interleaved runs (warmup ${warmup}; timed steps: ${modes.map((m) => `${m} ${itersFor(m)}`).join(', ')})` +
       (opts.quick ? ' [QUICK: not for quoting]' : ''),
   );
   out.push(
-    `PyTorch: ${pytorch.available ? `${versions.pytorch}${mkldnn === null ? '' : `, mkldnn ${mkldnn ? 'on' : 'off'}`}` : `skipped (${pytorch.reason})`}`,
+    `PyTorch: ${pytorch.available ? `${versions.pytorch}${mkldnn === null ? '' : `, mkldnn ${mkldnn ? 'on' : 'off'}`}` : skipped(pytorch) ? pytorch.reason : `unavailable (${pytorch.reason})`}`,
   );
-  out.push(`dlf: ${dlf.available ? versions.dlf : `unavailable (${dlf.reason})`}`);
+  out.push(
+    `dlf: ${dlf.available ? versions.dlf : skipped(dlf) ? dlf.reason : `unavailable (${dlf.reason})`}`,
+  );
   out.push(`machine: ${environment.cpu}, ${environment.cores} cores, node ${environment.node}`);
   out.push('');
   out.push(line(header));

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """PyTorch side of the seed-cnn benchmark. Run with Debian's interpreter:
 
-    /usr/bin/python3 packages/bench/torch_bench.py --threads 1 --format nchw --mode train --warmup 5 --iters 20
+    /usr/bin/python3 packages/bench/torch_bench.py --threads 1 --format nchw --mode train --warmup 5 --iters 30
 
 Prints one JSON line:
     {"framework":"pytorch","threads":1,"format":"nchw","mode":"train","imagesPerSec":...,"msPerStep":...,
@@ -11,6 +11,7 @@ Prints one JSON line:
 
 import argparse
 import json
+import statistics
 import sys
 import time
 
@@ -107,9 +108,12 @@ def main(argv):
 
     for _ in range(args.warmup):
         step()
+    step_ms = []
     t0 = time.perf_counter()
     for _ in range(args.iters):
+        t = time.perf_counter()
         step()
+        step_ms.append(1000 * (time.perf_counter() - t))
     seconds = time.perf_counter() - t0
 
     print(json.dumps({
@@ -119,6 +123,7 @@ def main(argv):
         'mode': args.mode,
         'imagesPerSec': round(BATCH * args.iters / seconds, 2),
         'msPerStep': round(1000 * seconds / args.iters, 3),
+        'msPerStepMedian': round(statistics.median(step_ms), 3),
         'torch': torch.__version__,
         'batch': BATCH,
         'warmup': args.warmup,
