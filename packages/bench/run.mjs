@@ -293,6 +293,13 @@ if (opts.json) {
     `dlf: ${dlf.available ? versions.dlf : skipped(dlf) ? dlf.reason : `unavailable (${dlf.reason})`}`,
   );
   out.push(`machine: ${environment.cpu}, ${environment.cores} cores, node ${environment.node}`);
+  const busiest = Math.max(loadavgAtStart[0], environment.loadavgAtEnd[0]);
+  if (busiest > environment.cores / 2) {
+    out.push(
+      `warning: 1-min load average reached ${busiest} on ${environment.cores} cores (start ${loadavgAtStart[0]}, ` +
+        `end ${environment.loadavgAtEnd[0]}): other processes compete, multi-threaded numbers are unreliable`,
+    );
+  }
   out.push('');
   out.push(line(header));
   out.push(line(widths.map((w) => '-'.repeat(w))));
