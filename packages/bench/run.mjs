@@ -140,7 +140,7 @@ if (dlf.available) variants.push({ key: 'dlf', label: 'dlf', framework: 'dlf', f
 const configs = [];
 for (const threads of threadList) {
   for (const mode of modes) {
-    for (const v of variants) configs.push({ ...v, threads, mode, samples: [], errors: [] });
+    for (const v of variants) configs.push({ ...v, threads, mode, samples: [], stepMedians: [], errors: [] });
   }
 }
 
@@ -189,6 +189,7 @@ for (let rep = 0; rep < reps && configs.length > 0; rep++) {
     const { result, error } = runOnce(c);
     if (result) {
       c.samples.push(result.imagesPerSec);
+      if (typeof result.msPerStepMedian === 'number') c.stepMedians.push(result.msPerStepMedian);
       if (c.framework === 'pytorch') {
         versions.pytorch = result.torch ?? versions.pytorch;
         if (typeof result.mkldnn === 'boolean') mkldnn = result.mkldnn;
@@ -215,6 +216,11 @@ for (const threads of threadList) {
         imagesPerSec: med,
         msPerStep: med === null ? null : Math.round((64 * 1e6) / med) / 1000,
         samples: c.samples,
+        best: c.samples.length ? Math.max(...c.samples) : null,
+        // images/s from each run's median step: insensitive to a few descheduled steps
+        medianStepImagesPerSec: c.stepMedians.length
+          ? Math.round((64 * 1000 * 100) / median(c.stepMedians)) / 100
+          : null,
         spread: med === null ? null : (Math.max(...c.samples) - Math.min(...c.samples)) / med,
         errors: c.errors,
       };
@@ -293,11 +299,11 @@ if (opts.json) {
     `dlf: ${dlf.available ? versions.dlf : skipped(dlf) ? dlf.reason : `unavailable (${dlf.reason})`}`,
   );
   out.push(`machine: ${environment.cpu}, ${environment.cores} cores, node ${environment.node}`);
-  const busiest = Math.max(loadavgAtStart[0], environment.loadavgAtEnd[0]);
-  if (busiest > environment.cores / 2) {
+  // Only the load before the first run is free of this benchmark's own processes.
+  if (loadavgAtStart[0] > environment.cores / 2) {
     out.push(
-      `warning: 1-min load average reached ${busiest} on ${environment.cores} cores (start ${loadavgAtStart[0]}, ` +
-        `end ${environment.loadavgAtEnd[0]}): other processes compete, multi-threaded numbers are unreliable`,
+      `warning: 1-min load average was ${loadavgAtStart[0]} on ${environment.cores} cores before the runs: ` +
+        'other processes compete, multi-threaded numbers are unreliable',
     );
   }
   out.push('');
