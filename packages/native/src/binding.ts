@@ -127,6 +127,8 @@ export interface NativeBinding {
   linear(x: Handle, w: Handle, b: Handle | null, relu: boolean): Handle;
   /** params: [strideH, strideW, padH, padW, dilationH, dilationW, groups]. */
   conv2d(x: Handle, w: Handle, b: Handle | null, params: readonly number[], relu: boolean): Handle;
+  /** Enables or disables the direct-convolution fast path (tests only); returns the previous setting. */
+  setConvFastPath(enabled: boolean): boolean;
   /** params: [kernelH, kernelW, strideH, strideW, padH, padW]. */
   maxPool2d(x: Handle, params: readonly number[]): Handle;
   avgPool2d(x: Handle, params: readonly number[]): Handle;

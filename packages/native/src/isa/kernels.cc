@@ -5,6 +5,7 @@
 
 #include "isa/kernels.h"
 
+#include "isa/conv.h"
 #include "isa/gemm.h"
 
 #define DLF_STR2(x) #x
@@ -17,6 +18,10 @@ const Kernels* DLF_CAT(kernels_, DLF_ISA)() {
       DLF_STR(DLF_ISA),
       simd::W,
       &DLF_ISA_NS::sgemm,
+      &DLF_ISA_NS::conv_direct,
+      &DLF_ISA_NS::conv_pack_weights,
+      &DLF_ISA_NS::conv_pad,
+      &DLF_ISA_NS::conv_wgrad,
   };
   return &table;
 }

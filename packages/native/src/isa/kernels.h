@@ -5,6 +5,13 @@
 
 namespace dlf {
 
+// Geometry of one direct convolution (stride 1) over a zero-padded input buffer.
+struct DirectConv {
+  int64_t C, K, R, S;  // input channels, output channels, kernel rows and columns
+  int64_t Hb, Wb;      // padded input plane: rows, row stride (Hb >= P+R-1, Wb >= ceil(Q/W)*W + S-1)
+  int64_t P, Q;        // output rows and columns
+};
+
 struct Kernels {
   const char* name;
   int vector_floats;  // floats per vector register
@@ -14,6 +21,20 @@ struct Kernels {
   // Splits the work over the thread pool when it is large enough.
   void (*sgemm)(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                 int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+
+  // Direct convolution (isa/conv.h), one image at a time; see there for layouts.
+  // xb: (C,Hb,Wb) padded input, wp: packed weights, bias: (K) or null -> y: (K,P,Q) (+ReLU)
+  void (*conv_direct)(const DirectConv& g, const float* xb, const float* wp, const float* bias, bool relu, float* y);
+  // w: (K,C,R,S) -> wp (K*C*R*S floats), transposed and flipped for the input gradient when `flip`
+  void (*conv_pack_weights)(const float* w, int64_t K, int64_t C, int64_t R, int64_t S, bool flip, float* wp);
+  // src: (C,H,W) -> interior of dst: (C,Hb,Wb) at (top,left), masked by mask > 0 when mask is given;
+  // sums: (C) += plane sums of the written values (or null)
+  void (*conv_pad)(const float* src, const float* mask, int64_t C, int64_t H, int64_t W, int64_t top, int64_t left,
+                   int64_t Hb, int64_t Wb, float* dst, float* sums);
+  // xb: (C,Hb,Wb) padded input, gb: (K,gHb,gWb) padded output gradient, gy at (top,left)
+  //   -> dwv: (K,C,R,S,vector_floats) += per-lane partial sums of the weight gradient
+  void (*conv_wgrad)(const DirectConv& g, const float* xb, const float* gb, int64_t top, int64_t left, int64_t gHb,
+                     int64_t gWb, float* dwv);
 };
 
 const Kernels* kernels_avx512();

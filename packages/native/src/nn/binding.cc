@@ -1,5 +1,6 @@
 // nn/ entry points: one call per differentiable op. Arguments arrive resolved by TypeScript
 // (@dlf/nn validates them and computes output shapes); the ops re-check what guards memory.
+#include "nn/conv_fast.h"
 #include "nn/ops.h"
 #include "runtime/napi_util.h"
 
@@ -81,6 +82,14 @@ Napi::Value Conv2d(const Napi::CallbackInfo& info) {
                                  read_bool(info, 4, "relu")));
 }
 
+// [sync] setConvFastPath(enabled) -> boolean (the previous setting). Off forces the general im2col
+// path for every convolution; tests use it to check the fast kernels against it.
+Napi::Value SetConvFastPath(const Napi::CallbackInfo& info) {
+  const bool prev = conv_fast_enabled();
+  set_conv_fast_enabled(read_bool(info, 0, "enabled"));
+  return Napi::Boolean::New(info.Env(), prev);
+}
+
 Pool2dParams pool_params(const Napi::CallbackInfo& info) {
   auto v = read_fixed(info, 1, "pool parameters", 6);
   return Pool2dParams{v[0], v[1], v[2], v[3], v[4], v[5]};
@@ -131,6 +140,7 @@ void init_nn(Napi::Env env, Napi::Object exports) {
   DLF_EXPORT(exports, "matmul", Matmul);
   DLF_EXPORT(exports, "linear", Linear);
   DLF_EXPORT(exports, "conv2d", Conv2d);
+  DLF_EXPORT(exports, "setConvFastPath", SetConvFastPath);
   DLF_EXPORT(exports, "maxPool2d", MaxPool2d);
   DLF_EXPORT(exports, "avgPool2d", AvgPool2d);
   DLF_EXPORT(exports, "adaptiveAvgPool2d", AdaptiveAvgPool2d);

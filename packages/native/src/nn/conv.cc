@@ -162,6 +162,19 @@ struct Conv2dBackward final : Node {
   ConvGeom geom;
   const char* name() const override { return y ? "Conv2dReluBackward" : "Conv2dBackward"; }
   void backward(const TensorPtr& g_in, std::vector<TensorPtr>& gin) override {
+    const ConvFastShape fs{geom.N, geom.C, geom.H, geom.W, geom.K, geom.R, geom.S, geom.p};
+    if (conv_fast_applies(fs)) {
+      // The fast path applies the ReLU mask while padding the gradient, and writes dx, dw and db.
+      TensorPtr dx = needs_grad(0) ? empty(x->shape) : nullptr;
+      TensorPtr dw = needs_grad(1) ? empty(w->shape) : nullptr;
+      TensorPtr db = needs_grad(2) ? empty({geom.K}) : nullptr;
+      conv_fast_backward(fs, x->f32(), w->f32(), g_in->f32(), y ? y->f32() : nullptr, dx ? dx->f32() : nullptr,
+                         dw ? dw->f32() : nullptr, db ? db->f32() : nullptr);
+      gin[0] = dx;
+      gin[1] = dw;
+      gin[2] = db;
+      return;
+    }
     TensorPtr g = g_in;
     if (y) {
       auto masked = empty(g_in->shape);
@@ -175,10 +188,7 @@ struct Conv2dBackward final : Node {
     }
     TensorPtr dx = needs_grad(0) ? zeros(x->shape) : nullptr;
     TensorPtr dw = needs_grad(1) ? empty(w->shape) : nullptr;
-    if (!conv_fast_backward(geom.N, geom.C, geom.H, geom.W, geom.K, geom.R, geom.S, geom.p, x->f32(), w->f32(),
-                            g->f32(), dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr)) {
-      conv_backward_general(geom, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr);
-    }
+    conv_backward_general(geom, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr);
     gin[0] = dx;
     gin[1] = dw;
     if (needs_grad(2)) {
@@ -229,8 +239,10 @@ TensorPtr conv2d(const TensorPtr& x_in, const TensorPtr& w_in, const TensorPtr& 
   auto w = contiguous_data(w_in);
   auto b = b_in ? contiguous_data(b_in) : nullptr;
   auto y = empty({g.N, g.K, g.P, g.Q});
-  if (!conv_fast_forward(g.N, g.C, g.H, g.W, g.K, g.R, g.S, p, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(),
-                         relu)) {
+  const ConvFastShape fs{g.N, g.C, g.H, g.W, g.K, g.R, g.S, p};
+  if (conv_fast_applies(fs)) {
+    conv_fast_forward(fs, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(), relu);
+  } else {
     conv_forward_general(g, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32());
     if (relu) {
       float* py = y->f32();

@@ -1,15 +1,146 @@
 #include "nn/conv_fast.h"
 
-namespace dlf {
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <vector>
 
-bool conv_fast_forward(int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, const Conv2dParams&, const float*,
-                       const float*, const float*, float*, bool) {
-  return false;
+#include "runtime/simd.h"
+#include "runtime/threadpool.h"
+#include "tensor/tensor.h"
+
+namespace dlf {
+namespace {
+
+std::atomic<bool> g_enabled{true};
+
+constexpr int64_t kMaxChannels = 64;  // beyond this im2col + GEMM wins
+
+// Buffers for one geometry. The forward input buffer holds x at (ph, pw); the output-gradient
+// buffer holds gy at (R-1-ph, S-1-pw), which is the padding of the input-gradient convolution.
+struct Plan {
+  int64_t vw;           // floats per vector in the kernel table used
+  int64_t P, Q;         // output size
+  int64_t Hb, Wb;       // input buffer plane
+  int64_t gtop, gleft;  // gy's place in its buffer
+  int64_t gHb, gWb;     // output-gradient buffer plane
+  DirectConv fwd;       // x -> y
+  DirectConv bwd;       // gy -> dx (weights transposed and flipped)
+};
+
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+Plan make_plan(const ConvFastShape& s, int64_t vw) {
+  Plan pl{};
+  pl.vw = vw;
+  pl.P = s.H + 2 * s.p.pad_h - s.R + 1;
+  pl.Q = s.W + 2 * s.p.pad_w - s.S + 1;
+  pl.Hb = s.H + 2 * s.p.pad_h;  // = P + R - 1
+  pl.Wb = std::max(s.W + 2 * s.p.pad_w, round_up(pl.Q, vw) + s.S - 1);
+  pl.gtop = s.R - 1 - s.p.pad_h;
+  pl.gleft = s.S - 1 - s.p.pad_w;
+  pl.gHb = s.H + s.R - 1;  // >= gtop + P
+  pl.gWb = std::max({round_up(s.W, vw) + s.S - 1, pl.gleft + round_up(pl.Q, vw), pl.gleft + pl.Q});
+  pl.fwd = DirectConv{s.C, s.K, s.R, s.S, pl.Hb, pl.Wb, pl.P, pl.Q};
+  pl.bwd = DirectConv{s.K, s.C, s.R, s.S, pl.gHb, pl.gWb, s.H, s.W};
+  return pl;
 }
 
-bool conv_fast_backward(int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, int64_t, const Conv2dParams&,
-                        const float*, const float*, const float*, float*, float*) {
-  return false;
+// Splits the batch over the pool unless the whole job is small.
+int batch_chunks(const ConvFastShape& s, int64_t P, int64_t Q) {
+  const double macs = static_cast<double>(s.N) * s.K * s.C * s.R * s.S * P * Q;
+  if (macs < 2e5) return 1;
+  return static_cast<int>(std::min<int64_t>(num_threads(), s.N));
+}
+
+}  // namespace
+
+void set_conv_fast_enabled(bool enabled) { g_enabled.store(enabled); }
+bool conv_fast_enabled() { return g_enabled.load(); }
+
+bool conv_fast_applies(const ConvFastShape& s) {
+  if (!g_enabled.load(std::memory_order_relaxed)) return false;
+  const Conv2dParams& p = s.p;
+  if (p.stride_h != 1 || p.stride_w != 1 || p.dil_h != 1 || p.dil_w != 1 || p.groups != 1) return false;
+  if (s.N < 1 || s.C < 1 || s.K < 1 || s.R < 1 || s.S < 1 || s.H < 1 || s.W < 1) return false;
+  if (s.C > kMaxChannels || s.K > kMaxChannels || s.R > 16 || s.S > 16) return false;
+  if (p.pad_h < 0 || p.pad_w < 0 || p.pad_h > s.R - 1 || p.pad_w > s.S - 1) return false;
+  if (s.H + 2 * p.pad_h < s.R || s.W + 2 * p.pad_w < s.S) return false;  // empty output
+  if (s.H > 4096 || s.W > 4096) return false;
+  return true;
+}
+
+void conv_fast_forward(const ConvFastShape& s, const float* x, const float* w, const float* b, float* y, bool relu) {
+  const Kernels& kt = kernels();
+  const Plan pl = make_plan(s, kt.vector_floats);
+  auto wp = empty({s.K * s.C * s.R * s.S});
+  kt.conv_pack_weights(w, s.K, s.C, s.R, s.S, false, wp->f32());
+  const int64_t xplane = s.C * s.H * s.W, yplane = s.K * pl.P * pl.Q;
+  parallel_chunks(batch_chunks(s, pl.P, pl.Q), [&](int c, int total) {
+    const int64_t n0 = s.N * c / total, n1 = s.N * (c + 1) / total;
+    if (n0 >= n1) return;
+    auto xb = zeros({s.C * pl.Hb * pl.Wb});
+    for (int64_t n = n0; n < n1; ++n) {
+      kt.conv_pad(x + n * xplane, nullptr, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb, xb->f32(), nullptr);
+      kt.conv_direct(pl.fwd, xb->f32(), wp->f32(), b, relu, y + n * yplane);
+    }
+  });
+}
+
+void conv_fast_backward(const ConvFastShape& s, const float* x, const float* w, const float* gy, const float* y,
+                        float* dx, float* dw, float* db) {
+  const Kernels& kt = kernels();
+  const Plan pl = make_plan(s, kt.vector_floats);
+  const int64_t xplane = s.C * s.H * s.W, yplane = s.K * pl.P * pl.Q;
+  const int64_t wsize = s.K * s.C * s.R * s.S;
+  TensorPtr wp;
+  if (dx) {
+    wp = empty({wsize});
+    kt.conv_pack_weights(w, s.K, s.C, s.R, s.S, true, wp->f32());
+  }
+  const int chunks = batch_chunks(s, pl.P, pl.Q);
+  std::vector<TensorPtr> dw_part(chunks), db_part(chunks);
+  parallel_chunks(chunks, [&](int c, int total) {
+    const int64_t n0 = s.N * c / total, n1 = s.N * (c + 1) / total;
+    auto gb = zeros({s.K * pl.gHb * pl.gWb});
+    TensorPtr xb, dwv, dbp;
+    if (dw) {
+      xb = zeros({s.C * pl.Hb * pl.Wb});
+      dwv = zeros({wsize * pl.vw});
+    }
+    if (db) dbp = zeros({s.K});
+    for (int64_t n = n0; n < n1; ++n) {
+      kt.conv_pad(gy + n * yplane, y ? y + n * yplane : nullptr, s.K, pl.P, pl.Q, pl.gtop, pl.gleft, pl.gHb, pl.gWb,
+                  gb->f32(), dbp ? dbp->f32() : nullptr);
+      if (dw) {
+        kt.conv_pad(x + n * xplane, nullptr, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb, xb->f32(), nullptr);
+        kt.conv_wgrad(pl.fwd, xb->f32(), gb->f32(), pl.gtop, pl.gleft, pl.gHb, pl.gWb, dwv->f32());
+      }
+      if (dx) kt.conv_direct(pl.bwd, gb->f32(), wp->f32(), nullptr, false, dx + n * xplane);
+    }
+    dw_part[c] = dwv;
+    db_part[c] = dbp;
+  });
+  // Fixed-order reductions: chunk by chunk, lane by lane.
+  if (dw) {
+    std::fill(dw, dw + wsize, 0.f);
+    for (const auto& part : dw_part) {
+      if (!part) continue;
+      const float* pp = part->f32();
+      for (int64_t i = 0; i < wsize; ++i) {
+        float acc = 0.f;
+        for (int64_t l = 0; l < pl.vw; ++l) acc += pp[i * pl.vw + l];
+        dw[i] += acc;
+      }
+    }
+  }
+  if (db) {
+    std::fill(db, db + s.K, 0.f);
+    for (const auto& part : db_part) {
+      if (!part) continue;
+      for (int64_t k = 0; k < s.K; ++k) db[k] += part->f32()[k];
+    }
+  }
 }
 
 }  // namespace dlf

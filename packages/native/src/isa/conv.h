@@ -1,0 +1,295 @@
+// Direct convolution for stride 1, dilation 1, one group and few channels (nn/conv_fast.cc drives
+// these per image). The input is first copied into a zero-padded plane buffer (C,Hb,Wb), so the
+// kernels never test borders: output row p, column q reads xb[c][p+r][q+s].
+//
+// Forward tile: KB output channels x T "positions" accumulate in vector registers, where a position
+// is one vector of W consecutive output columns in one output row (rows are cut into ceil(Q/W)
+// vectors; the last may be partial and is stored through a scratch tile). For each (c, r, s) a tile
+// makes T unaligned loads from the padded rows, KB weight broadcasts and KB*T FMAs.
+//
+// The input gradient is the same kernel run on the zero-padded output gradient with the weights
+// transposed (K <-> C) and flipped (r -> R-1-r, s -> S-1-s). The weight gradient keeps per-lane
+// partial sums (K,C,R,S,W) that the caller reduces in a fixed order, so results are deterministic.
+#pragma once
+#include <algorithm>
+#include <cstring>
+
+#include "isa/kernels.h"
+#include "isa/simd.h"
+
+namespace dlf::DLF_ISA_NS {
+
+using namespace dlf::simd;
+
+namespace conv {
+
+#if defined(__AVX512F__)
+constexpr int KBM = 8;  // output channels per forward tile: 8 x 3 positions = 24 of 32 registers
+constexpr int TM = 3;
+constexpr int WKB = 8;  // weight-gradient tile: 8 channels x 3 kernel columns
+#elif defined(__AVX2__)
+constexpr int KBM = 4;  // 4 x 3 = 12 of 16 registers
+constexpr int TM = 3;
+constexpr int WKB = 4;
+#else
+constexpr int KBM = 4;  // SSE has no FMA: keep a register free for the products
+constexpr int TM = 2;
+constexpr int WKB = 4;
+#endif
+constexpr int SBM = 3;  // kernel columns per weight-gradient tile
+
+// Output channels are cut into blocks of KBM, then 4, 2, 1 for the remainder; packed weights and
+// every kernel below use this same rule.
+inline int kblock(int64_t K, int64_t k0) {
+  const int64_t rem = K - k0;
+  if (rem >= KBM) return KBM;
+  if (rem >= 4) return 4;
+  if (rem >= 2) return 2;
+  return 1;
+}
+
+// acc[kk][t] = sum_{c,r,s} wp[((c*R + r)*S + s)*KB + kk] * xb[c][r][off[t] + s + lane]
+// xb: (C,Hb,Wb) padded input (already offset to the tile's first row), wp: one packed block (C,R,S,KB)
+template <int KB, int T>
+inline void direct_tile(const DirectConv& g, const float* __restrict xb, const float* __restrict wp,
+                        const int64_t (&off)[T], vf (&acc)[KB][T]) {
+  const int64_t plane = g.Hb * g.Wb;
+#pragma GCC unroll 16
+  for (int kk = 0; kk < KB; ++kk)
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) acc[kk][t] = vf{};
+  for (int64_t c = 0; c < g.C; ++c) {
+    const float* xc = xb + c * plane;
+    for (int64_t r = 0; r < g.R; ++r) {
+      const float* xr = xc + r * g.Wb;
+      const float* wr = wp + (c * g.R + r) * g.S * KB;
+      for (int64_t s = 0; s < g.S; ++s) {
+        vf xv[T];
+#pragma GCC unroll 4
+        for (int t = 0; t < T; ++t) xv[t] = load(xr + off[t] + s);
+        const float* ws = wr + s * KB;
+#pragma GCC unroll 16
+        for (int kk = 0; kk < KB; ++kk) {
+          const vf wv = broadcast(ws[kk]);
+#pragma GCC unroll 4
+          for (int t = 0; t < T; ++t) acc[kk][t] += wv * xv[t];
+        }
+      }
+    }
+  }
+}
+
+// One tile of outputs: channels [k0, k0+KB) x positions [pos, pos+T) of y: (K,P,Q).
+template <int KB, int T>
+inline void direct_block(const DirectConv& g, const float* xb, const float* wp, const float* bias, bool relu, float* y,
+                         int64_t k0, int64_t pos) {
+  const int64_t qv = (g.Q + W - 1) / W;  // vectors per output row
+  const int64_t pq = g.P * g.Q;
+  int64_t off[T], out[T], valid[T];
+  for (int t = 0; t < T; ++t) {
+    const int64_t p = (pos + t) / qv, v = (pos + t) % qv;
+    off[t] = p * g.Wb + v * W;
+    out[t] = p * g.Q + v * W;
+    valid[t] = std::min<int64_t>(W, g.Q - v * W);
+  }
+  vf acc[KB][T];
+  direct_tile<KB, T>(g, xb, wp + k0 * g.C * g.R * g.S, off, acc);
+  for (int kk = 0; kk < KB; ++kk) {
+    const vf b = broadcast(bias ? bias[k0 + kk] : 0.f);
+    float* yk = y + (k0 + kk) * pq;
+    for (int t = 0; t < T; ++t) {
+      vf v = acc[kk][t] + b;
+      if (relu) v = vmax(v, vf{});
+      if (valid[t] == W) {
+        store(yk + out[t], v);
+      } else {
+        alignas(64) float tile[W];
+        store(tile, v);
+        std::memcpy(yk + out[t], tile, sizeof(float) * static_cast<size_t>(valid[t]));
+      }
+    }
+  }
+}
+
+template <int T>
+inline void direct_positions(const DirectConv& g, const float* xb, const float* wp, const float* bias, bool relu,
+                             float* y, int64_t pos) {
+  for (int64_t k0 = 0; k0 < g.K;) {
+    const int kb = kblock(g.K, k0);
+    switch (kb) {
+      case KBM: direct_block<KBM, T>(g, xb, wp, bias, relu, y, k0, pos); break;
+      case 2: direct_block<2, T>(g, xb, wp, bias, relu, y, k0, pos); break;
+      case 1: direct_block<1, T>(g, xb, wp, bias, relu, y, k0, pos); break;
+      default: direct_block<4, T>(g, xb, wp, bias, relu, y, k0, pos); break;
+    }
+    k0 += kb;
+  }
+}
+
+// acc[kk][ss] += sum_{p,q} gb[kk][p][q] * xb[p + r][q + s0 + ss] over one channel pair block
+// xb: one input plane (Hb,Wb); gb: KB gradient planes (gHb,gWb), already offset to (top,left)
+template <int KB, int SB>
+inline void wgrad_tile(const DirectConv& g, const float* __restrict xb, const float* __restrict gb, int64_t gplane,
+                       int64_t gWb, int64_t r, int64_t s0, int64_t p0, int64_t p1, float* __restrict dwv) {
+  const int64_t qv = (g.Q + W - 1) / W;
+  vf acc[KB][SB];
+#pragma GCC unroll 16
+  for (int kk = 0; kk < KB; ++kk)
+#pragma GCC unroll 4
+    for (int ss = 0; ss < SB; ++ss) acc[kk][ss] = vf{};
+  for (int64_t p = p0; p < p1; ++p) {
+    const float* xr = xb + (p + r) * g.Wb + s0;
+    const float* gr = gb + p * gWb;
+    for (int64_t v = 0; v < qv; ++v) {
+      vf xv[SB];
+#pragma GCC unroll 4
+      for (int ss = 0; ss < SB; ++ss) xv[ss] = load(xr + v * W + ss);
+#pragma GCC unroll 16
+      for (int kk = 0; kk < KB; ++kk) {
+        const vf gv = load(gr + kk * gplane + v * W);
+#pragma GCC unroll 4
+        for (int ss = 0; ss < SB; ++ss) acc[kk][ss] += gv * xv[ss];
+      }
+    }
+  }
+  // dwv rows for (kk, c, r, s0 + ss) are g.C * g.R * g.S vectors apart per kk.
+  const int64_t kstride = g.C * g.R * g.S * W;
+  for (int kk = 0; kk < KB; ++kk)
+    for (int ss = 0; ss < SB; ++ss) {
+      float* d = dwv + kk * kstride + ss * W;
+      store(d, load(d) + acc[kk][ss]);
+    }
+}
+
+template <int KB>
+inline void wgrad_kblock(const DirectConv& g, const float* xb, const float* gb, int64_t gplane, int64_t gWb, int64_t k0,
+                         int64_t p0, int64_t p1, float* dwv) {
+  const int64_t plane = g.Hb * g.Wb;
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t r = 0; r < g.R; ++r)
+      for (int64_t s0 = 0; s0 < g.S;) {
+        float* d = dwv + (((k0 * g.C + c) * g.R + r) * g.S + s0) * W;
+        const int64_t sb = std::min<int64_t>(SBM, g.S - s0);
+        const float* xc = xb + c * plane;
+        const float* gk = gb + k0 * gplane;
+        if (sb == 3) {
+          wgrad_tile<KB, 3>(g, xc, gk, gplane, gWb, r, s0, p0, p1, d);
+        } else if (sb == 2) {
+          wgrad_tile<KB, 2>(g, xc, gk, gplane, gWb, r, s0, p0, p1, d);
+        } else {
+          wgrad_tile<KB, 1>(g, xc, gk, gplane, gWb, r, s0, p0, p1, d);
+        }
+        s0 += sb;
+      }
+}
+
+inline int wblock(int64_t K, int64_t k0) {
+  const int64_t rem = K - k0;
+  if (rem >= WKB) return WKB;
+  if (rem >= 4) return 4;
+  if (rem >= 2) return 2;
+  return 1;
+}
+
+}  // namespace conv
+
+// xb: (C,Hb,Wb) zero-padded input, wp: packed (K,C,R,S) (conv_pack_weights), bias: (K) or null
+//   -> y: (K,P,Q), y = conv + bias, ReLU applied when `relu`
+inline void conv_direct(const DirectConv& g, const float* xb, const float* wp, const float* bias, bool relu, float* y) {
+  using namespace conv;
+  const int64_t positions = g.P * ((g.Q + W - 1) / W);
+  int64_t pos = 0;
+  for (; pos + TM <= positions; pos += TM) direct_positions<TM>(g, xb, wp, bias, relu, y, pos);
+  for (; pos + 2 <= positions; pos += 2) direct_positions<2>(g, xb, wp, bias, relu, y, pos);
+  for (; pos < positions; ++pos) direct_positions<1>(g, xb, wp, bias, relu, y, pos);
+}
+
+// w: (K,C,R,S) -> wp: blocks of kblock() output channels, each (C,R,S,kb).
+// flip: w is read as the input-gradient weights w'[c][k][r][s] = w[k][c][R-1-r][S-1-s], so the
+// packed tensor has K' = C output channels and C' = K input channels (pass the forward K, C).
+inline void conv_pack_weights(const float* w, int64_t K, int64_t C, int64_t R, int64_t S, bool flip, float* wp) {
+  using namespace conv;
+  const int64_t Ko = flip ? C : K, Ci = flip ? K : C;
+  for (int64_t k0 = 0; k0 < Ko;) {
+    const int kb = kblock(Ko, k0);
+    float* blk = wp + k0 * Ci * R * S;
+    for (int64_t c = 0; c < Ci; ++c)
+      for (int64_t r = 0; r < R; ++r)
+        for (int64_t s = 0; s < S; ++s)
+          for (int kk = 0; kk < kb; ++kk) {
+            const int64_t ko = k0 + kk;
+            const float v = flip ? w[((c * C + ko) * R + (R - 1 - r)) * S + (S - 1 - s)] : w[((ko * C + c) * R + r) * S + s];
+            blk[((c * R + r) * S + s) * kb + kk] = v;
+          }
+    k0 += kb;
+  }
+}
+
+// src: (C,H,W) -> dst: (C,Hb,Wb) interior, dst[c][i+top][j+left] = mask ? (mask[c][i][j] > 0 ? src : 0) : src.
+// Only the interior is written: the caller zeroes the border once per buffer. sums: (C) += plane sums
+// of the written values, or null.
+inline void conv_pad(const float* src, const float* mask, int64_t C, int64_t H, int64_t Wd, int64_t top, int64_t left,
+                     int64_t Hb, int64_t Wb, float* dst, float* sums) {
+  for (int64_t c = 0; c < C; ++c) {
+    const float* sp = src + c * H * Wd;
+    const float* mp = mask ? mask + c * H * Wd : nullptr;
+    float* dp = dst + (c * Hb + top) * Wb + left;
+    vf vs{};
+    float ss = 0.f;
+    for (int64_t i = 0; i < H; ++i) {
+      const float* s = sp + i * Wd;
+      float* d = dp + i * Wb;
+      int64_t j = 0;
+      if (mp) {
+        const float* m = mp + i * Wd;
+        for (; j + W <= Wd; j += W) {
+          const vf v = load(m + j) > vf{} ? load(s + j) : vf{};
+          store(d + j, v);
+          vs += v;
+        }
+        for (; j < Wd; ++j) {
+          const float v = m[j] > 0.f ? s[j] : 0.f;
+          d[j] = v;
+          ss += v;
+        }
+      } else {
+        for (; j + W <= Wd; j += W) {
+          const vf v = load(s + j);
+          store(d + j, v);
+          vs += v;
+        }
+        for (; j < Wd; ++j) {
+          d[j] = s[j];
+          ss += s[j];
+        }
+      }
+    }
+    if (sums) sums[c] += hsum(vs) + ss;
+  }
+}
+
+// xb: (C,Hb,Wb) zero-padded input, gb: (K,gHb,gWb) zero-padded output gradient holding gy[k][p][q]
+// at gb[k][p+top][q+left] (zero for q >= Q up to the next vector) ->
+// dwv: (K,C,R,S,W) += per-lane partial sums of dw[k][c][r][s] = sum_{p,q} gy[k][p][q] * xb[c][p+r][q+s]
+inline void conv_wgrad(const DirectConv& g, const float* xb, const float* gb, int64_t top, int64_t left, int64_t gHb,
+                       int64_t gWb, float* dwv) {
+  using namespace conv;
+  const int64_t gplane = gHb * gWb;
+  const float* g0 = gb + top * gWb + left;
+  constexpr int64_t PB = 8;  // rows per pass: the rows of x and gy it touches stay in L1
+  for (int64_t p0 = 0; p0 < g.P; p0 += PB) {
+    const int64_t p1 = std::min(g.P, p0 + PB);
+    for (int64_t k0 = 0; k0 < g.K;) {
+      const int kb = wblock(g.K, k0);
+      switch (kb) {
+        case WKB: wgrad_kblock<WKB>(g, xb, g0, gplane, gWb, k0, p0, p1, dwv); break;
+        case 2: wgrad_kblock<2>(g, xb, g0, gplane, gWb, k0, p0, p1, dwv); break;
+        case 1: wgrad_kblock<1>(g, xb, g0, gplane, gWb, k0, p0, p1, dwv); break;
+        default: wgrad_kblock<4>(g, xb, g0, gplane, gWb, k0, p0, p1, dwv); break;
+      }
+      k0 += kb;
+    }
+  }
+}
+
+}  // namespace dlf::DLF_ISA_NS
