@@ -7,6 +7,7 @@
 
 #include "isa/conv.h"
 #include "isa/gemm.h"
+#include "isa/pool.h"
 
 #define DLF_STR2(x) #x
 #define DLF_STR(x) DLF_STR2(x)
@@ -22,6 +23,8 @@ const Kernels* DLF_CAT(kernels_, DLF_ISA)() {
       &DLF_ISA_NS::conv_pack_weights,
       &DLF_ISA_NS::conv_pad,
       &DLF_ISA_NS::conv_wgrad,
+      &DLF_ISA_NS::maxpool2x2,
+      &DLF_ISA_NS::maxpool2x2_backward,
   };
   return &table;
 }

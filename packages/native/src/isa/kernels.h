@@ -35,6 +35,14 @@ struct Kernels {
   //   -> dwv: (K,C,R,S,vector_floats) += per-lane partial sums of the weight gradient
   void (*conv_wgrad)(const DirectConv& g, const float* xb, const float* gb, int64_t top, int64_t left, int64_t gHb,
                      int64_t gWb, float* dwv);
+
+  // 2x2 max pooling, stride 2, no padding (isa/pool.h); needs 2P <= H and 2Q <= W.
+  // x: (planes,H,W) -> y: (planes,P,Q), argmax: (planes,P,Q) index in the (H,W) plane, or null
+  void (*maxpool2x2)(const float* x, int64_t planes, int64_t H, int64_t W, int64_t P, int64_t Q, float* y,
+                     int32_t* argmax);
+  // gy: (planes,P,Q), argmax -> dx: (planes,H,W) overwritten, zero where no window's maximum is
+  void (*maxpool2x2_backward)(const float* gy, const int32_t* argmax, int64_t planes, int64_t H, int64_t W, int64_t P,
+                              int64_t Q, float* dx);
 };
 
 const Kernels* kernels_avx512();
