@@ -51,6 +51,9 @@ describe('maxPool2d 2x2 fast path', () => {
     [1, 2, 2],
     [2, 12, 66],
     [1, 3, 3],
+    [2, 8, 8],
+    [3, 16, 9],
+    [1, 4, 24],
   ];
   for (const isa of isas) {
     it(`matches the reference (${isa})`, () => {

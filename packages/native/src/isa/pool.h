@@ -16,29 +16,66 @@ using namespace dlf::simd;
 
 namespace pool {
 
-typedef int32_t vi __attribute__((vector_size(W * sizeof(int32_t))));
-typedef int32_t vi_unaligned __attribute__((vector_size(W * sizeof(int32_t)), aligned(4)));
+// Vectors of N floats / int32 (N = W, W/2 or W/4: narrow planes use narrower vectors).
+// (GCC ignores vector_size on a typedef that depends on a template parameter, hence the table.)
+typedef float f4 __attribute__((vector_size(16)));
+typedef float f8 __attribute__((vector_size(32)));
+typedef float f16 __attribute__((vector_size(64)));
+typedef float f4u __attribute__((vector_size(16), aligned(4)));
+typedef float f8u __attribute__((vector_size(32), aligned(4)));
+typedef float f16u __attribute__((vector_size(64), aligned(4)));
+typedef int32_t i4 __attribute__((vector_size(16)));
+typedef int32_t i8 __attribute__((vector_size(32)));
+typedef int32_t i16 __attribute__((vector_size(64)));
+typedef int32_t i4u __attribute__((vector_size(16), aligned(4)));
+typedef int32_t i8u __attribute__((vector_size(32), aligned(4)));
+typedef int32_t i16u __attribute__((vector_size(64), aligned(4)));
+template <int N>
+struct VT;
+template <>
+struct VT<4> {
+  typedef f4 f;
+  typedef f4u fu;
+  typedef i4 i;
+  typedef i4u iu;
+};
+template <>
+struct VT<8> {
+  typedef f8 f;
+  typedef f8u fu;
+  typedef i8 i;
+  typedef i8u iu;
+};
+template <>
+struct VT<16> {
+  typedef f16 f;
+  typedef f16u fu;
+  typedef i16 i;
+  typedef i16u iu;
+};
 
-inline vi loadi(const int32_t* p) { return *reinterpret_cast<const vi_unaligned*>(p); }
-inline void storei(int32_t* p, vi v) { *reinterpret_cast<vi_unaligned*>(p) = v; }
-
-// Lane masks for __builtin_shuffle over a pair of vectors (lanes 0..2W-1).
-inline vi even_mask() {
-  vi m;
-  for (int i = 0; i < W; ++i) m[i] = 2 * i;
-  return m;
-}
-inline vi odd_mask() {
-  vi m;
-  for (int i = 0; i < W; ++i) m[i] = 2 * i + 1;
-  return m;
-}
-// Interleaves (e0 o0 e1 o1 ...) from the low (half 0) or high (half 1) halves of e and o.
-inline vi zip_mask(int half) {
-  vi m;
-  for (int i = 0; i < W; ++i) m[i] = (i % 2 == 0 ? 0 : W) + half * (W / 2) + i / 2;
-  return m;
-}
+template <int N>
+struct V {
+  typedef typename VT<N>::f f;
+  typedef typename VT<N>::fu fu;
+  typedef typename VT<N>::i i;
+  typedef typename VT<N>::iu iu;
+  static f load(const float* p) { return *reinterpret_cast<const fu*>(p); }
+  static void store(float* p, f v) { *reinterpret_cast<fu*>(p) = v; }
+  static i loadi(const int32_t* p) { return *reinterpret_cast<const iu*>(p); }
+  static void storei(int32_t* p, i v) { *reinterpret_cast<iu*>(p) = v; }
+  static i iota(int32_t step, int32_t add) {
+    i m;
+    for (int j = 0; j < N; ++j) m[j] = step * j + add;
+    return m;
+  }
+  // Interleaves (e0 o0 e1 o1 ...) from the low (half 0) or high (half 1) halves of e and o.
+  static i zip(int half) {
+    i m;
+    for (int j = 0; j < N; ++j) m[j] = (j % 2 == 0 ? 0 : N) + half * (N / 2) + j / 2;
+    return m;
+  }
+};
 
 // One output (scalar), same rules as the vector code.
 inline void window1(const float* r0, const float* r1, int64_t base, int64_t Win, float* y, int32_t* am) {
@@ -56,16 +93,13 @@ inline void window1(const float* r0, const float* r1, int64_t base, int64_t Win,
   if (am) *am = static_cast<int32_t>(bi);
 }
 
-}  // namespace pool
-
-// x: (planes,H,W) -> y: (planes,P,Q), argmax: (planes,P,Q) index into the (H,W) plane, or null.
-// Window (oh, ow) covers rows 2oh, 2oh+1 and columns 2ow, 2ow+1; needs 2P <= H and 2Q <= W.
-inline void maxpool2x2(const float* x, int64_t planes, int64_t H, int64_t Win, int64_t P, int64_t Q, float* y,
-                       int32_t* argmax) {
-  using namespace pool;
-  const vi em = even_mask(), om = odd_mask();
-  vi lane2;
-  for (int i = 0; i < W; ++i) lane2[i] = 2 * i;
+template <int N>
+void maxpool_fwd(const float* x, int64_t planes, int64_t H, int64_t Win, int64_t P, int64_t Q, float* y,
+                 int32_t* argmax) {
+  using v = V<N>;
+  using vf = typename v::f;
+  using vi = typename v::i;
+  const vi em = v::iota(2, 0), om = v::iota(2, 1), lane2 = v::iota(2, 0);
   for (int64_t pl = 0; pl < planes; ++pl) {
     const float* xp = x + pl * H * Win;
     float* yp = y + pl * P * Q;
@@ -76,9 +110,9 @@ inline void maxpool2x2(const float* x, int64_t planes, int64_t H, int64_t Win, i
       float* yr = yp + oh * Q;
       int32_t* ar = ap ? ap + oh * Q : nullptr;
       int64_t ow = 0;
-      for (; ow + W <= Q; ow += W) {
-        const vf a0 = load(r0 + 2 * ow), a1 = load(r0 + 2 * ow + W);
-        const vf b0 = load(r1 + 2 * ow), b1 = load(r1 + 2 * ow + W);
+      for (; ow + N <= Q; ow += N) {
+        const vf a0 = v::load(r0 + 2 * ow), a1 = v::load(r0 + 2 * ow + N);
+        const vf b0 = v::load(r1 + 2 * ow), b1 = v::load(r1 + 2 * ow + N);
         const vf c[4] = {__builtin_shuffle(a0, a1, em), __builtin_shuffle(a0, a1, om), __builtin_shuffle(b0, b1, em),
                          __builtin_shuffle(b0, b1, om)};
         vf best = c[0];
@@ -89,11 +123,11 @@ inline void maxpool2x2(const float* x, int64_t planes, int64_t H, int64_t Win, i
           best = upd ? c[j] : best;
           which = upd ? vi{} + j : which;
         }
-        store(yr + ow, best);
+        v::store(yr + ow, best);
         if (ar) {
           // candidate j sits at base + (j & 1) + (j >> 1) * Win
           const vi base = static_cast<int32_t>(2 * oh * Win + 2 * ow) + lane2;
-          storei(ar + ow, base + (which & 1) + (which >> 1) * static_cast<int32_t>(Win));
+          v::storei(ar + ow, base + (which & 1) + (which >> 1) * static_cast<int32_t>(Win));
         }
       }
       for (; ow < Q; ++ow)
@@ -102,13 +136,13 @@ inline void maxpool2x2(const float* x, int64_t planes, int64_t H, int64_t Win, i
   }
 }
 
-// gy: (planes,P,Q), argmax from maxpool2x2 -> dx: (planes,H,W) overwritten (zero outside the windows)
-inline void maxpool2x2_backward(const float* gy, const int32_t* argmax, int64_t planes, int64_t H, int64_t Win,
-                                int64_t P, int64_t Q, float* dx) {
-  using namespace pool;
-  const vi z0 = zip_mask(0), z1 = zip_mask(1);
-  vi lane2;
-  for (int i = 0; i < W; ++i) lane2[i] = 2 * i;
+template <int N>
+void maxpool_bwd(const float* gy, const int32_t* argmax, int64_t planes, int64_t H, int64_t Win, int64_t P, int64_t Q,
+                 float* dx) {
+  using v = V<N>;
+  using vf = typename v::f;
+  using vi = typename v::i;
+  const vi z0 = v::zip(0), z1 = v::zip(1), lane2 = v::iota(2, 0);
   for (int64_t pl = 0; pl < planes; ++pl) {
     const float* gp = gy + pl * P * Q;
     const int32_t* ap = argmax + pl * P * Q;
@@ -119,18 +153,18 @@ inline void maxpool2x2_backward(const float* gy, const int32_t* argmax, int64_t 
       const float* gr = gp + oh * Q;
       const int32_t* ar = ap + oh * Q;
       int64_t ow = 0;
-      for (; ow + W <= Q; ow += W) {
-        const vf g = load(gr + ow);
+      for (; ow + N <= Q; ow += N) {
+        const vf g = v::load(gr + ow);
         const vi base = static_cast<int32_t>(2 * oh * Win + 2 * ow) + lane2;
-        const vi a = loadi(ar + ow);
+        const vi a = v::loadi(ar + ow);
         const vf c00 = a == base ? g : vf{};
         const vf c01 = a == base + 1 ? g : vf{};
         const vf c10 = a == base + static_cast<int32_t>(Win) ? g : vf{};
         const vf c11 = a == base + static_cast<int32_t>(Win + 1) ? g : vf{};
-        store(r0 + 2 * ow, __builtin_shuffle(c00, c01, z0));
-        store(r0 + 2 * ow + W, __builtin_shuffle(c00, c01, z1));
-        store(r1 + 2 * ow, __builtin_shuffle(c10, c11, z0));
-        store(r1 + 2 * ow + W, __builtin_shuffle(c10, c11, z1));
+        v::store(r0 + 2 * ow, __builtin_shuffle(c00, c01, z0));
+        v::store(r0 + 2 * ow + N, __builtin_shuffle(c00, c01, z1));
+        v::store(r1 + 2 * ow, __builtin_shuffle(c10, c11, z0));
+        v::store(r1 + 2 * ow + N, __builtin_shuffle(c10, c11, z1));
       }
       for (; ow < Q; ++ow) {
         const int64_t base = 2 * oh * Win + 2 * ow;
@@ -148,6 +182,30 @@ inline void maxpool2x2_backward(const float* gy, const int32_t* argmax, int64_t 
     }
     if (2 * P < H) std::memset(dp + 2 * P * Win, 0, sizeof(float) * static_cast<size_t>((H - 2 * P) * Win));
   }
+}
+
+}  // namespace pool
+
+// x: (planes,H,W) -> y: (planes,P,Q), argmax: (planes,P,Q) index into the (H,W) plane, or null.
+// Window (oh, ow) covers rows 2oh, 2oh+1 and columns 2ow, 2ow+1; needs 2P <= H and 2Q <= W.
+// Rows narrower than a vector use half or quarter vectors.
+inline void maxpool2x2(const float* x, int64_t planes, int64_t H, int64_t Win, int64_t P, int64_t Q, float* y,
+                       int32_t* argmax) {
+  if constexpr (W >= 8) {
+    if (Q < W / 2 && W >= 16) return pool::maxpool_fwd<W / 4 < 4 ? 4 : W / 4>(x, planes, H, Win, P, Q, y, argmax);
+    if (Q < W) return pool::maxpool_fwd<W / 2>(x, planes, H, Win, P, Q, y, argmax);
+  }
+  pool::maxpool_fwd<W>(x, planes, H, Win, P, Q, y, argmax);
+}
+
+// gy: (planes,P,Q), argmax from maxpool2x2 -> dx: (planes,H,W) overwritten (zero outside the windows)
+inline void maxpool2x2_backward(const float* gy, const int32_t* argmax, int64_t planes, int64_t H, int64_t Win,
+                                int64_t P, int64_t Q, float* dx) {
+  if constexpr (W >= 8) {
+    if (Q < W / 2 && W >= 16) return pool::maxpool_bwd<W / 4 < 4 ? 4 : W / 4>(gy, argmax, planes, H, Win, P, Q, dx);
+    if (Q < W) return pool::maxpool_bwd<W / 2>(gy, argmax, planes, H, Win, P, Q, dx);
+  }
+  pool::maxpool_bwd<W>(gy, argmax, planes, H, Win, P, Q, dx);
 }
 
 }  // namespace dlf::DLF_ISA_NS
