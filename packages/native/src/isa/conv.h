@@ -37,12 +37,23 @@ constexpr int TM = 2;
 constexpr int WKB = 4;
 #endif
 constexpr int SBM = 3;  // kernel columns per weight-gradient tile
+#ifndef DLF_WGRAD_PB
+#define DLF_WGRAD_PB 32
+#endif
 
 // Output channels are cut into blocks of KBM, then 4, 2, 1 for the remainder; packed weights and
 // every kernel below use this same rule.
 inline int kblock(int64_t K, int64_t k0) {
   const int64_t rem = K - k0;
   if (rem >= KBM) return KBM;
+  if (rem >= 4) return 4;
+  if (rem >= 2) return 2;
+  return 1;
+}
+
+inline int wblock(int64_t K, int64_t k0) {
+  const int64_t rem = K - k0;
+  if (rem >= WKB) return WKB;
   if (rem >= 4) return 4;
   if (rem >= 2) return 2;
   return 1;
@@ -127,26 +138,28 @@ inline void direct_positions(const DirectConv& g, const float* xb, const float* 
 }
 
 // acc[kk][ss] += sum_{p,q} gb[kk][p][q] * xb[p + r][q + s0 + ss] over one channel pair block
-// xb: one input plane (Hb,Wb); gb: KB gradient planes (gHb,gWb), already offset to (top,left)
-template <int KB, int SB>
+// xb: one input plane (Hb,Wb); gb: KB gradient planes (gHb,gWb), already offset to (top,left).
+// QV > 0 fixes the vectors per output row at compile time (no inner loop for narrow rows).
+template <int KB, int SB, int QV>
 inline void wgrad_tile(const DirectConv& g, const float* __restrict xb, const float* __restrict gb, int64_t gplane,
                        int64_t gWb, int64_t r, int64_t s0, int64_t p0, int64_t p1, float* __restrict dwv) {
-  const int64_t qv = (g.Q + W - 1) / W;
+  const int64_t qv = QV > 0 ? QV : (g.Q + W - 1) / W;
   vf acc[KB][SB];
 #pragma GCC unroll 16
   for (int kk = 0; kk < KB; ++kk)
 #pragma GCC unroll 4
     for (int ss = 0; ss < SB; ++ss) acc[kk][ss] = vf{};
-  for (int64_t p = p0; p < p1; ++p) {
-    const float* xr = xb + (p + r) * g.Wb + s0;
-    const float* gr = gb + p * gWb;
+  const float* xr = xb + (p0 + r) * g.Wb + s0;
+  const float* gr = gb + p0 * gWb;
+  for (int64_t p = p0; p < p1; ++p, xr += g.Wb, gr += gWb) {
+#pragma GCC unroll 4
     for (int64_t v = 0; v < qv; ++v) {
       vf xv[SB];
 #pragma GCC unroll 4
       for (int ss = 0; ss < SB; ++ss) xv[ss] = load(xr + v * W + ss);
 #pragma GCC unroll 16
       for (int kk = 0; kk < KB; ++kk) {
-        const vf gv = load(gr + kk * gplane + v * W);
+        const vf gv = in_register(load(gr + kk * gplane + v * W));
 #pragma GCC unroll 4
         for (int ss = 0; ss < SB; ++ss) acc[kk][ss] += gv * xv[ss];
       }
@@ -161,7 +174,7 @@ inline void wgrad_tile(const DirectConv& g, const float* __restrict xb, const fl
     }
 }
 
-template <int KB>
+template <int KB, int QV>
 inline void wgrad_kblock(const DirectConv& g, const float* xb, const float* gb, int64_t gplane, int64_t gWb, int64_t k0,
                          int64_t p0, int64_t p1, float* dwv) {
   const int64_t plane = g.Hb * g.Wb;
@@ -173,22 +186,29 @@ inline void wgrad_kblock(const DirectConv& g, const float* xb, const float* gb, 
         const float* xc = xb + c * plane;
         const float* gk = gb + k0 * gplane;
         if (sb == 3) {
-          wgrad_tile<KB, 3>(g, xc, gk, gplane, gWb, r, s0, p0, p1, d);
+          wgrad_tile<KB, 3, QV>(g, xc, gk, gplane, gWb, r, s0, p0, p1, d);
         } else if (sb == 2) {
-          wgrad_tile<KB, 2>(g, xc, gk, gplane, gWb, r, s0, p0, p1, d);
+          wgrad_tile<KB, 2, QV>(g, xc, gk, gplane, gWb, r, s0, p0, p1, d);
         } else {
-          wgrad_tile<KB, 1>(g, xc, gk, gplane, gWb, r, s0, p0, p1, d);
+          wgrad_tile<KB, 1, QV>(g, xc, gk, gplane, gWb, r, s0, p0, p1, d);
         }
         s0 += sb;
       }
 }
 
-inline int wblock(int64_t K, int64_t k0) {
-  const int64_t rem = K - k0;
-  if (rem >= WKB) return WKB;
-  if (rem >= 4) return 4;
-  if (rem >= 2) return 2;
-  return 1;
+template <int QV>
+inline void wgrad_rows(const DirectConv& g, const float* xb, const float* g0, int64_t gplane, int64_t gWb, int64_t p0,
+                       int64_t p1, float* dwv) {
+  for (int64_t k0 = 0; k0 < g.K;) {
+    const int kb = wblock(g.K, k0);
+    switch (kb) {
+      case WKB: wgrad_kblock<WKB, QV>(g, xb, g0, gplane, gWb, k0, p0, p1, dwv); break;
+      case 2: wgrad_kblock<2, QV>(g, xb, g0, gplane, gWb, k0, p0, p1, dwv); break;
+      case 1: wgrad_kblock<1, QV>(g, xb, g0, gplane, gWb, k0, p0, p1, dwv); break;
+      default: wgrad_kblock<4, QV>(g, xb, g0, gplane, gWb, k0, p0, p1, dwv); break;
+    }
+    k0 += kb;
+  }
 }
 
 }  // namespace conv
@@ -276,18 +296,16 @@ inline void conv_wgrad(const DirectConv& g, const float* xb, const float* gb, in
   using namespace conv;
   const int64_t gplane = gHb * gWb;
   const float* g0 = gb + top * gWb + left;
-  constexpr int64_t PB = 8;  // rows per pass: the rows of x and gy it touches stay in L1
+  constexpr int64_t PB = DLF_WGRAD_PB;  // rows per pass: long passes amortise the tile set-up
+  const int64_t qv = (g.Q + W - 1) / W;
   for (int64_t p0 = 0; p0 < g.P; p0 += PB) {
     const int64_t p1 = std::min(g.P, p0 + PB);
-    for (int64_t k0 = 0; k0 < g.K;) {
-      const int kb = wblock(g.K, k0);
-      switch (kb) {
-        case WKB: wgrad_kblock<WKB>(g, xb, g0, gplane, gWb, k0, p0, p1, dwv); break;
-        case 2: wgrad_kblock<2>(g, xb, g0, gplane, gWb, k0, p0, p1, dwv); break;
-        case 1: wgrad_kblock<1>(g, xb, g0, gplane, gWb, k0, p0, p1, dwv); break;
-        default: wgrad_kblock<4>(g, xb, g0, gplane, gWb, k0, p0, p1, dwv); break;
-      }
-      k0 += kb;
+    if (qv == 1) {
+      wgrad_rows<1>(g, xb, g0, gplane, gWb, p0, p1, dwv);
+    } else if (qv == 2) {
+      wgrad_rows<2>(g, xb, g0, gplane, gWb, p0, p1, dwv);
+    } else {
+      wgrad_rows<0>(g, xb, g0, gplane, gWb, p0, p1, dwv);
     }
   }
 }
