@@ -46,11 +46,13 @@ Plan make_plan(const ConvFastShape& s, int64_t vw) {
   return pl;
 }
 
-// Splits the batch over the pool unless the whole job is small.
+// Splits the batch over the pool unless the whole job is small: a few chunks per thread, so a
+// thread that falls behind (a busy machine) leaves chunks to the others.
 int batch_chunks(const ConvFastShape& s, int64_t P, int64_t Q) {
   const double macs = static_cast<double>(s.N) * s.K * s.C * s.R * s.S * P * Q;
-  if (macs < 2e5) return 1;
-  return static_cast<int>(std::min<int64_t>(num_threads(), s.N));
+  const int threads = num_threads();
+  if (macs < 2e5 || threads <= 1) return 1;
+  return static_cast<int>(std::min<int64_t>(4 * threads, s.N));
 }
 
 }  // namespace
