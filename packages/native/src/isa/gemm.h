@@ -95,12 +95,18 @@ inline void pack_b(bool tb, const float* B, int64_t ldb, int64_t k0, int64_t kc,
         }
       }
     } else {
-      for (int64_t c = 0; c < NR; ++c) {
-        if (c < cols) {
-          const float* src = B + (j0 + jp + c) * ldb + k0;
-          for (int64_t k = 0; k < kc; ++k) panel[k * NR + c] = src[k];
-        } else {
-          for (int64_t k = 0; k < kc; ++k) panel[k * NR + c] = 0.f;
+      // Transposed: NR source rows are read side by side in blocks of 8 k, so every write fills
+      // a whole panel row and every source line is used while it is in L1.
+      const float* src = B + (j0 + jp) * ldb + k0;
+      for (int64_t kb = 0; kb < kc; kb += 8) {
+        const int64_t kn = std::min<int64_t>(8, kc - kb);
+        for (int64_t c = 0; c < NR; ++c) {
+          if (c < cols) {
+            const float* s = src + c * ldb + kb;
+            for (int64_t k = 0; k < kn; ++k) panel[(kb + k) * NR + c] = s[k];
+          } else {
+            for (int64_t k = 0; k < kn; ++k) panel[(kb + k) * NR + c] = 0.f;
+          }
         }
       }
     }
