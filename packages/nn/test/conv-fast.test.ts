@@ -37,14 +37,18 @@ interface Result {
   db: Float32Array;
 }
 
-function run(sh: Shape, relu: boolean, fast: boolean, seed: number): Result {
-  const prev = native.setConvFastPath(fast);
+// fast: the path for forward and backward; [forward, backward] switches between the two (the ReLU
+// mask is then carried from one path's forward to the other's backward).
+function run(sh: Shape, relu: boolean, fast: boolean | [boolean, boolean], seed: number): Result {
+  const [fwd, bwd] = typeof fast === 'boolean' ? [fast, fast] : fast;
+  const prev = native.setConvFastPath(fwd);
   try {
     const x = randn([sh.n, sh.c, sh.h, sh.w], { seed }).requiresGrad_();
     const w = randn([sh.k, sh.c, sh.r, sh.s], { seed: seed + 1 }).requiresGrad_();
     const b = randn([sh.k], { seed: seed + 2 }).requiresGrad_();
     const y = conv2d(x, w, b, { padding: sh.pad, relu });
     const g = randn(y.shape, { seed: seed + 3 });
+    native.setConvFastPath(bwd);
     sum(mul(y, g)).backward();
     return {
       y: y.toTypedArray() as Float32Array,
@@ -161,6 +165,26 @@ describe('conv2d fast path', () => {
     expectClose(x.grad!.toTypedArray() as Float32Array, dx, 'dx');
     expectClose(w.grad!.toTypedArray() as Float32Array, dw, 'dw');
     expectClose(b.grad!.toTypedArray() as Float32Array, db, 'db');
+  });
+
+  it('carries the ReLU mask across a switch between forward and backward', () => {
+    for (const isa of isas) {
+      setSimd(isa);
+      for (const sh of [shapes[1]!, shapes[6]!, shapes[9]!]) {
+        const ref = run(sh, true, false, 7);
+        for (const mixed of [
+          [true, false],
+          [false, true],
+        ] as [boolean, boolean][]) {
+          const got = run(sh, true, mixed, 7);
+          const tag = `${isa} ${JSON.stringify(sh)} ${mixed}`;
+          expectClose(got.y, ref.y, `y ${tag}`);
+          expectClose(got.dx, ref.dx, `dx ${tag}`);
+          expectClose(got.dw, ref.dw, `dw ${tag}`);
+          expectClose(got.db, ref.db, `db ${tag}`);
+        }
+      }
+    }
   });
 
   it('gives the same bits at a fixed thread count', () => {

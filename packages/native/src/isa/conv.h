@@ -59,6 +59,31 @@ inline int wblock(int64_t K, int64_t k0) {
   return 1;
 }
 
+// ReLU bit masks: W bits per output vector, at bit q0 of a row (q0 a multiple of W, so of 4).
+inline void put_bits(uint8_t* row, int64_t q0, uint32_t bits) {
+  if constexpr (W == 16) {
+    const uint16_t b = static_cast<uint16_t>(bits);
+    std::memcpy(row + q0 / 8, &b, sizeof b);
+  } else if constexpr (W == 8) {
+    row[q0 / 8] = static_cast<uint8_t>(bits);
+  } else {
+    uint8_t& byte = row[q0 / 8];
+    const int sh = static_cast<int>(q0 & 4);
+    byte = static_cast<uint8_t>((byte & ~(0xF << sh)) | ((bits & 0xF) << sh));
+  }
+}
+inline uint32_t get_bits(const uint8_t* row, int64_t q0) {
+  if constexpr (W == 16) {
+    uint16_t b;
+    std::memcpy(&b, row + q0 / 8, sizeof b);
+    return b;
+  } else if constexpr (W == 8) {
+    return row[q0 / 8];
+  } else {
+    return (row[q0 / 8] >> (q0 & 4)) & 0xF;
+  }
+}
+
 // acc[kk][t] = sum_{c,r,s} wp[((c*R + r)*S + s)*KB + kk] * xb[c][r][off[t] + s + lane]
 // xb: (C,Hb,Wb) padded input (already offset to the tile's first row), wp: one packed block (C,R,S,KB)
 template <int KB, int T>
@@ -93,15 +118,18 @@ inline void direct_tile(const DirectConv& g, const float* __restrict xb, const f
 // One tile of outputs: channels [k0, k0+KB) x positions [pos, pos+T) of y: (K,P,Q).
 template <int KB, int T>
 inline void direct_block(const DirectConv& g, const float* xb, const float* wp, const float* bias, bool relu, float* y,
-                         int64_t k0, int64_t pos) {
+                         uint8_t* bits, int64_t k0, int64_t pos) {
   const int64_t qv = (g.Q + W - 1) / W;  // vectors per output row
   const int64_t pq = g.P * g.Q;
-  int64_t off[T], out[T], valid[T];
+  const int64_t bstride = relu_bits_stride(g.Q);
+  int64_t off[T], out[T], valid[T], brow[T], bq[T];
   for (int t = 0; t < T; ++t) {
     const int64_t p = (pos + t) / qv, v = (pos + t) % qv;
     off[t] = p * g.Wb + v * W;
     out[t] = p * g.Q + v * W;
     valid[t] = std::min<int64_t>(W, g.Q - v * W);
+    brow[t] = p * bstride;
+    bq[t] = v * W;
   }
   vf acc[KB][T];
   direct_tile<KB, T>(g, xb, wp + k0 * g.C * g.R * g.S, off, acc);
@@ -111,6 +139,7 @@ inline void direct_block(const DirectConv& g, const float* xb, const float* wp, 
     for (int t = 0; t < T; ++t) {
       vf v = acc[kk][t] + b;
       if (relu) v = vmax(v, vf{});
+      if (bits) put_bits(bits + (k0 + kk) * g.P * bstride + brow[t], bq[t], positive_bits(v));
       if (valid[t] == W) {
         store(yk + out[t], v);
       } else {
@@ -124,14 +153,14 @@ inline void direct_block(const DirectConv& g, const float* xb, const float* wp, 
 
 template <int T>
 inline void direct_positions(const DirectConv& g, const float* xb, const float* wp, const float* bias, bool relu,
-                             float* y, int64_t pos) {
+                             float* y, uint8_t* bits, int64_t pos) {
   for (int64_t k0 = 0; k0 < g.K;) {
     const int kb = kblock(g.K, k0);
     switch (kb) {
-      case KBM: direct_block<KBM, T>(g, xb, wp, bias, relu, y, k0, pos); break;
-      case 2: direct_block<2, T>(g, xb, wp, bias, relu, y, k0, pos); break;
-      case 1: direct_block<1, T>(g, xb, wp, bias, relu, y, k0, pos); break;
-      default: direct_block<4, T>(g, xb, wp, bias, relu, y, k0, pos); break;
+      case KBM: direct_block<KBM, T>(g, xb, wp, bias, relu, y, bits, k0, pos); break;
+      case 2: direct_block<2, T>(g, xb, wp, bias, relu, y, bits, k0, pos); break;
+      case 1: direct_block<1, T>(g, xb, wp, bias, relu, y, bits, k0, pos); break;
+      default: direct_block<4, T>(g, xb, wp, bias, relu, y, bits, k0, pos); break;
     }
     k0 += kb;
   }
@@ -214,14 +243,16 @@ inline void wgrad_rows(const DirectConv& g, const float* xb, const float* g0, in
 }  // namespace conv
 
 // xb: (C,Hb,Wb) zero-padded input, wp: packed (K,C,R,S) (conv_pack_weights), bias: (K) or null
-//   -> y: (K,P,Q), y = conv + bias, ReLU applied when `relu`
-inline void conv_direct(const DirectConv& g, const float* xb, const float* wp, const float* bias, bool relu, float* y) {
+//   -> y: (K,P,Q), y = conv + bias, ReLU applied when `relu`;
+//   bits (or null): (K,P,relu_bits_stride(Q)) bytes, bit q of row (k,p) set when y[k][p][q] > 0
+inline void conv_direct(const DirectConv& g, const float* xb, const float* wp, const float* bias, bool relu, float* y,
+                        uint8_t* bits) {
   using namespace conv;
   const int64_t positions = g.P * ((g.Q + W - 1) / W);
   int64_t pos = 0;
-  for (; pos + TM <= positions; pos += TM) direct_positions<TM>(g, xb, wp, bias, relu, y, pos);
-  for (; pos + 2 <= positions; pos += 2) direct_positions<2>(g, xb, wp, bias, relu, y, pos);
-  for (; pos < positions; ++pos) direct_positions<1>(g, xb, wp, bias, relu, y, pos);
+  for (; pos + TM <= positions; pos += TM) direct_positions<TM>(g, xb, wp, bias, relu, y, bits, pos);
+  for (; pos + 2 <= positions; pos += 2) direct_positions<2>(g, xb, wp, bias, relu, y, bits, pos);
+  for (; pos < positions; ++pos) direct_positions<1>(g, xb, wp, bias, relu, y, bits, pos);
 }
 
 // w: (K,C,R,S) -> wp: blocks of kblock() output channels, each (C,R,S,kb).
@@ -245,14 +276,21 @@ inline void conv_pack_weights(const float* w, int64_t K, int64_t C, int64_t R, i
   }
 }
 
-// src: (C,H,W) -> dst: (C,Hb,Wb) interior, dst[c][i+top][j+left] = mask ? (mask[c][i][j] > 0 ? src : 0) : src.
-// Only the interior is written: the caller zeroes the border once per buffer. sums: (C) += plane sums
-// of the written values, or null.
-inline void conv_pad(const float* src, const float* mask, int64_t C, int64_t H, int64_t Wd, int64_t top, int64_t left,
-                     int64_t Hb, int64_t Wb, float* dst, float* sums) {
+// src: (C,H,W) -> dst: (C,Hb,Wb) interior, dst[c][i+top][j+left] = src[c][i][j], masked (set to 0)
+// where mask[c][i][j] <= 0 (mask given) or where bit j of row (c,i) of mask_bits is clear (bits given:
+// (C,H,relu_bits_stride(W)) bytes). Only the interior is written: the caller zeroes the border once
+// per buffer. sums: (C) += plane sums of the written values, or null.
+inline void conv_pad(const float* src, const float* mask, const uint8_t* mask_bits, int64_t C, int64_t H, int64_t Wd,
+                     int64_t top, int64_t left, int64_t Hb, int64_t Wb, float* dst, float* sums) {
+  using namespace conv;
+  typedef int32_t vi __attribute__((vector_size(W * sizeof(int32_t))));
+  vi lane_bit;
+  for (int i = 0; i < W; ++i) lane_bit[i] = 1 << i;
+  const int64_t bstride = relu_bits_stride(Wd);
   for (int64_t c = 0; c < C; ++c) {
     const float* sp = src + c * H * Wd;
     const float* mp = mask ? mask + c * H * Wd : nullptr;
+    const uint8_t* bp = mask_bits ? mask_bits + c * H * bstride : nullptr;
     float* dp = dst + (c * Hb + top) * Wb + left;
     vf vs{};
     float ss = 0.f;
@@ -260,7 +298,20 @@ inline void conv_pad(const float* src, const float* mask, int64_t C, int64_t H, 
       const float* s = sp + i * Wd;
       float* d = dp + i * Wb;
       int64_t j = 0;
-      if (mp) {
+      if (bp) {
+        const uint8_t* b = bp + i * bstride;
+        for (; j + W <= Wd; j += W) {
+          const vi on = ((vi{} + static_cast<int32_t>(get_bits(b, j))) & lane_bit) != 0;
+          const vf v = on ? load(s + j) : vf{};
+          store(d + j, v);
+          vs += v;
+        }
+        for (; j < Wd; ++j) {
+          const float v = (b[j / 8] >> (j % 8)) & 1 ? s[j] : 0.f;
+          d[j] = v;
+          ss += v;
+        }
+      } else if (mp) {
         const float* m = mp + i * Wd;
         for (; j + W <= Wd; j += W) {
           const vf v = load(m + j) > vf{} ? load(s + j) : vf{};

@@ -12,6 +12,9 @@ struct DirectConv {
   int64_t P, Q;        // output rows and columns
 };
 
+// Bytes per row of a ReLU bit mask over Q columns (the same for every instruction set).
+inline int64_t relu_bits_stride(int64_t Q) { return 2 * ((Q + 15) / 16); }
+
 struct Kernels {
   const char* name;
   int vector_floats;  // floats per vector register
@@ -23,14 +26,16 @@ struct Kernels {
                 int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
 
   // Direct convolution (isa/conv.h), one image at a time; see there for layouts.
-  // xb: (C,Hb,Wb) padded input, wp: packed weights, bias: (K) or null -> y: (K,P,Q) (+ReLU)
-  void (*conv_direct)(const DirectConv& g, const float* xb, const float* wp, const float* bias, bool relu, float* y);
+  // xb: (C,Hb,Wb) padded input, wp: packed weights, bias: (K) or null -> y: (K,P,Q) (+ReLU);
+  // relu_bits (with relu, or null): (K,P,relu_bits_stride(Q)) bytes, bit q of a row set when y > 0
+  void (*conv_direct)(const DirectConv& g, const float* xb, const float* wp, const float* bias, bool relu, float* y,
+                      uint8_t* relu_bits);
   // w: (K,C,R,S) -> wp (K*C*R*S floats), transposed and flipped for the input gradient when `flip`
   void (*conv_pack_weights)(const float* w, int64_t K, int64_t C, int64_t R, int64_t S, bool flip, float* wp);
-  // src: (C,H,W) -> interior of dst: (C,Hb,Wb) at (top,left), masked by mask > 0 when mask is given;
-  // sums: (C) += plane sums of the written values (or null)
-  void (*conv_pad)(const float* src, const float* mask, int64_t C, int64_t H, int64_t W, int64_t top, int64_t left,
-                   int64_t Hb, int64_t Wb, float* dst, float* sums);
+  // src: (C,H,W) -> interior of dst: (C,Hb,Wb) at (top,left), masked by mask > 0 when mask is given,
+  // or by the bits of mask_bits (C,H,relu_bits_stride(W)); sums: (C) += plane sums written (or null)
+  void (*conv_pad)(const float* src, const float* mask, const uint8_t* mask_bits, int64_t C, int64_t H, int64_t W,
+                   int64_t top, int64_t left, int64_t Hb, int64_t Wb, float* dst, float* sums);
   // xb: (C,Hb,Wb) padded input, gb: (K,gHb,gWb) padded output gradient, gy at (top,left)
   //   -> dwv: (K,C,R,S,vector_floats) += per-lane partial sums of the weight gradient
   void (*conv_wgrad)(const DirectConv& g, const float* xb, const float* gb, int64_t top, int64_t left, int64_t gHb,

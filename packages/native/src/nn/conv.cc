@@ -158,9 +158,10 @@ void conv_backward_general(const ConvGeom& g, const float* x, const float* w, co
 }
 
 struct Conv2dBackward final : Node {
-  TensorPtr x, w, y;  // y saved only with a fused ReLU
+  TensorPtr x, w;
+  TensorPtr y, relu_bits;  // with a fused ReLU: its output (general path) or a bit per output (fast path)
   ConvGeom geom;
-  const char* name() const override { return y ? "Conv2dReluBackward" : "Conv2dBackward"; }
+  const char* name() const override { return y || relu_bits ? "Conv2dReluBackward" : "Conv2dBackward"; }
   void backward(const TensorPtr& g_in, std::vector<TensorPtr>& gin) override {
     const ConvFastShape fs{geom.N, geom.C, geom.H, geom.W, geom.K, geom.R, geom.S, geom.p};
     if (conv_fast_applies(fs)) {
@@ -168,7 +169,8 @@ struct Conv2dBackward final : Node {
       TensorPtr dx = needs_grad(0) ? empty(x->shape) : nullptr;
       TensorPtr dw = needs_grad(1) ? empty(w->shape) : nullptr;
       TensorPtr db = needs_grad(2) ? empty({geom.K}) : nullptr;
-      conv_fast_backward(fs, x->f32(), w->f32(), g_in->f32(), y ? y->f32() : nullptr, dx ? dx->f32() : nullptr,
+      conv_fast_backward(fs, x->f32(), w->f32(), g_in->f32(), y ? y->f32() : nullptr,
+                         relu_bits ? relu_bits->data<uint8_t>() : nullptr, dx ? dx->f32() : nullptr,
                          dw ? dw->f32() : nullptr, db ? db->f32() : nullptr);
       gin[0] = dx;
       gin[1] = dw;
@@ -176,7 +178,17 @@ struct Conv2dBackward final : Node {
       return;
     }
     TensorPtr g = g_in;
-    if (y) {
+    if (relu_bits) {
+      // Saved by the fast forward; the fast path was switched off since.
+      auto masked = empty(g_in->shape);
+      const float* pg = g_in->f32();
+      const uint8_t* bits = relu_bits->data<uint8_t>();
+      float* pm = masked->f32();
+      const int64_t Q = geom.Q, stride = relu_bits_stride(Q), rows = g_in->numel() / Q;
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t q = 0; q < Q; ++q) pm[i * Q + q] = (bits[i * stride + q / 8] >> (q % 8)) & 1 ? pg[i * Q + q] : 0.f;
+      g = masked;
+    } else if (y) {
       auto masked = empty(g_in->shape);
       const float* pg = g_in->f32();
       const float* py = y->f32();
@@ -239,9 +251,14 @@ TensorPtr conv2d(const TensorPtr& x_in, const TensorPtr& w_in, const TensorPtr& 
   auto w = contiguous_data(w_in);
   auto b = b_in ? contiguous_data(b_in) : nullptr;
   auto y = empty({g.N, g.K, g.P, g.Q});
+  const bool grad = any_requires_grad({&x_in, &w_in, &b_in});
   const ConvFastShape fs{g.N, g.C, g.H, g.W, g.K, g.R, g.S, p};
-  if (conv_fast_applies(fs)) {
-    conv_fast_forward(fs, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(), relu);
+  const bool fast = conv_fast_applies(fs);
+  TensorPtr relu_bits;
+  if (fast) {
+    if (relu && grad) relu_bits = empty({conv_fast_relu_bits_size(fs)}, DType::U8);
+    conv_fast_forward(fs, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(), relu,
+                      relu_bits ? relu_bits->data<uint8_t>() : nullptr);
   } else {
     conv_forward_general(g, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32());
     if (relu) {
@@ -251,11 +268,15 @@ TensorPtr conv2d(const TensorPtr& x_in, const TensorPtr& w_in, const TensorPtr& 
       });
     }
   }
-  if (any_requires_grad({&x_in, &w_in, &b_in})) {
+  if (grad) {
     auto node = make_node<Conv2dBackward>();
     node->x = save(x);
     node->w = save(w);
-    if (relu) node->y = save(y);
+    if (relu_bits) {
+      node->relu_bits = relu_bits;
+    } else if (relu) {
+      node->y = save(y);
+    }
     node->geom = g;
     attach(y, node, {&x_in, &w_in, &b_in});
   }

@@ -72,28 +72,38 @@ bool conv_fast_applies(const ConvFastShape& s) {
   return true;
 }
 
-void conv_fast_forward(const ConvFastShape& s, const float* x, const float* w, const float* b, float* y, bool relu) {
+int64_t conv_fast_relu_bits_size(const ConvFastShape& s) {
+  const int64_t P = s.H + 2 * s.p.pad_h - s.R + 1, Q = s.W + 2 * s.p.pad_w - s.S + 1;
+  return s.N * s.K * P * relu_bits_stride(Q);
+}
+
+void conv_fast_forward(const ConvFastShape& s, const float* x, const float* w, const float* b, float* y, bool relu,
+                       uint8_t* relu_bits) {
   const Kernels& kt = kernels();
   const Plan pl = make_plan(s, kt.vector_floats);
   auto wp = empty({s.K * s.C * s.R * s.S});
   kt.conv_pack_weights(w, s.K, s.C, s.R, s.S, false, wp->f32());
   const int64_t xplane = s.C * s.H * s.W, yplane = s.K * pl.P * pl.Q;
+  const int64_t bplane = s.K * pl.P * relu_bits_stride(pl.Q);
+  uint8_t* bits = relu ? relu_bits : nullptr;
   parallel_chunks(batch_chunks(s, pl.P, pl.Q), [&](int c, int total) {
     const int64_t n0 = s.N * c / total, n1 = s.N * (c + 1) / total;
     if (n0 >= n1) return;
     auto xb = zeros({s.C * pl.Hb * pl.Wb});
     for (int64_t n = n0; n < n1; ++n) {
-      kt.conv_pad(x + n * xplane, nullptr, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb, xb->f32(), nullptr);
-      kt.conv_direct(pl.fwd, xb->f32(), wp->f32(), b, relu, y + n * yplane);
+      kt.conv_pad(x + n * xplane, nullptr, nullptr, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb, xb->f32(),
+                  nullptr);
+      kt.conv_direct(pl.fwd, xb->f32(), wp->f32(), b, relu, y + n * yplane, bits ? bits + n * bplane : nullptr);
     }
   });
 }
 
 void conv_fast_backward(const ConvFastShape& s, const float* x, const float* w, const float* gy, const float* y,
-                        float* dx, float* dw, float* db) {
+                        const uint8_t* relu_bits, float* dx, float* dw, float* db) {
   const Kernels& kt = kernels();
   const Plan pl = make_plan(s, kt.vector_floats);
   const int64_t xplane = s.C * s.H * s.W, yplane = s.K * pl.P * pl.Q;
+  const int64_t bplane = s.K * pl.P * relu_bits_stride(pl.Q);
   const int64_t wsize = s.K * s.C * s.R * s.S;
   TensorPtr wp;
   if (dx) {
@@ -112,13 +122,14 @@ void conv_fast_backward(const ConvFastShape& s, const float* x, const float* w, 
     }
     if (db) dbp = zeros({s.K});
     for (int64_t n = n0; n < n1; ++n) {
-      kt.conv_pad(gy + n * yplane, y ? y + n * yplane : nullptr, s.K, pl.P, pl.Q, pl.gtop, pl.gleft, pl.gHb, pl.gWb,
-                  gb->f32(), dbp ? dbp->f32() : nullptr);
+      kt.conv_pad(gy + n * yplane, relu_bits || !y ? nullptr : y + n * yplane, relu_bits ? relu_bits + n * bplane : nullptr,
+                  s.K, pl.P, pl.Q, pl.gtop, pl.gleft, pl.gHb, pl.gWb, gb->f32(), dbp ? dbp->f32() : nullptr);
       if (dw) {
-        kt.conv_pad(x + n * xplane, nullptr, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb, xb->f32(), nullptr);
+        kt.conv_pad(x + n * xplane, nullptr, nullptr, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb, xb->f32(),
+                    nullptr);
         kt.conv_wgrad(pl.fwd, xb->f32(), gb->f32(), pl.gtop, pl.gleft, pl.gHb, pl.gWb, dwv->f32());
       }
-      if (dx) kt.conv_direct(pl.bwd, gb->f32(), wp->f32(), nullptr, false, dx + n * xplane);
+      if (dx) kt.conv_direct(pl.bwd, gb->f32(), wp->f32(), nullptr, false, dx + n * xplane, nullptr);
     }
     dw_part[c] = dwv;
     db_part[c] = dbp;

@@ -20,12 +20,18 @@ bool conv_fast_applies(const ConvFastShape& s);
 void set_conv_fast_enabled(bool enabled);
 bool conv_fast_enabled();
 
-// x: (N,C,H,W), w: (K,C,R,S), b: (K) or null -> y: (N,K,P,Q), ReLU fused when `relu`.
-void conv_fast_forward(const ConvFastShape& s, const float* x, const float* w, const float* b, float* y, bool relu);
+/** Bytes of the ReLU bit mask conv_fast_forward writes for this geometry: (N,K,P,2*ceil(Q/16)). */
+int64_t conv_fast_relu_bits_size(const ConvFastShape& s);
 
-// gy: (N,K,P,Q) output gradient, masked by y > 0 when y is given (the fused ReLU's output) ->
-// dx: (N,C,H,W) overwritten, dw: (K,C,R,S) overwritten, db: (K) overwritten; each may be null.
+// x: (N,C,H,W), w: (K,C,R,S), b: (K) or null -> y: (N,K,P,Q), ReLU fused when `relu`.
+// relu_bits (with relu, or null): conv_fast_relu_bits_size() bytes, one bit per output, set where
+// y > 0; the backward reads it (1/32 of y's bytes) instead of y.
+void conv_fast_forward(const ConvFastShape& s, const float* x, const float* w, const float* b, float* y, bool relu,
+                       uint8_t* relu_bits);
+
+// gy: (N,K,P,Q) output gradient, masked by the fused ReLU: by relu_bits when given, else by y > 0
+// when y is given -> dx: (N,C,H,W), dw: (K,C,R,S), db: (K), each overwritten, each may be null.
 void conv_fast_backward(const ConvFastShape& s, const float* x, const float* w, const float* gy, const float* y,
-                        float* dx, float* dw, float* db);
+                        const uint8_t* relu_bits, float* dx, float* dw, float* db);
 
 }  // namespace dlf
