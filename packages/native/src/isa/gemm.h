@@ -13,8 +13,8 @@ namespace dlf::DLF_ISA_NS {
 using namespace dlf::simd;
 
 #if defined(__AVX512F__)
-constexpr int MR = 12;
-constexpr int NR = 2 * W;  // 12 x 32: 24 accumulators of 32 registers
+constexpr int MR = 8;
+constexpr int NR = 2 * W;  // 8 x 32: 16 accumulators; batch-sized M (64, 128) has no ragged tile
 #elif defined(__AVX2__)
 constexpr int MR = 6;
 constexpr int NR = 2 * W;  // 6 x 16: 12 accumulators of 16 registers
