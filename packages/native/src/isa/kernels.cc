@@ -21,6 +21,7 @@ const Kernels* DLF_CAT(kernels_, DLF_ISA)() {
       &DLF_ISA_NS::sgemm,
       &DLF_ISA_NS::conv_direct,
       &DLF_ISA_NS::conv_pack_weights,
+      &DLF_ISA_NS::conv_packed_floats,
       &DLF_ISA_NS::conv_pad,
       &DLF_ISA_NS::conv_wgrad,
       &DLF_ISA_NS::maxpool2x2,

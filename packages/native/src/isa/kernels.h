@@ -8,7 +8,7 @@ namespace dlf {
 // Geometry of one direct convolution (stride 1) over a zero-padded input buffer.
 struct DirectConv {
   int64_t C, K, R, S;  // input channels, output channels, kernel rows and columns
-  int64_t Hb, Wb;      // padded input plane: rows, row stride (Hb >= P+R-1, Wb >= ceil(Q/W)*W + S-1)
+  int64_t Hb, Wb;      // padded input plane: rows, row stride (Hb >= P+R, Wb >= ceil(Q/W)*W + S-1)
   int64_t P, Q;        // output rows and columns
 };
 
@@ -30,8 +30,9 @@ struct Kernels {
   // relu_bits (with relu, or null): (K,P,relu_bits_stride(Q)) bytes, bit q of a row set when y > 0
   void (*conv_direct)(const DirectConv& g, const float* xb, const float* wp, const float* bias, bool relu, float* y,
                       uint8_t* relu_bits);
-  // w: (K,C,R,S) -> wp (K*C*R*S floats), transposed and flipped for the input gradient when `flip`
+  // w: (K,C,R,S) -> wp (conv_packed_floats floats), transposed and flipped for the input gradient when `flip`
   void (*conv_pack_weights)(const float* w, int64_t K, int64_t C, int64_t R, int64_t S, bool flip, float* wp);
+  int64_t (*conv_packed_floats)(int64_t K, int64_t C, int64_t R, int64_t S);
   // src: (C,H,W) -> interior of dst: (C,Hb,Wb) at (top,left), masked by mask > 0 when mask is given,
   // or by the bits of mask_bits (C,H,relu_bits_stride(W)); sums: (C) += plane sums written (or null)
   void (*conv_pad)(const float* src, const float* mask, const uint8_t* mask_bits, int64_t C, int64_t H, int64_t W,

@@ -35,11 +35,11 @@ Plan make_plan(const ConvFastShape& s, int64_t vw) {
   pl.vw = vw;
   pl.P = s.H + 2 * s.p.pad_h - s.R + 1;
   pl.Q = s.W + 2 * s.p.pad_w - s.S + 1;
-  pl.Hb = s.H + 2 * s.p.pad_h;  // = P + R - 1
+  pl.Hb = s.H + 2 * s.p.pad_h + 1;  // = P + R: a spare zero row for the Winograd row pairs
   pl.Wb = std::max(s.W + 2 * s.p.pad_w, round_up(pl.Q, vw) + s.S - 1);
   pl.gtop = s.R - 1 - s.p.pad_h;
   pl.gleft = s.S - 1 - s.p.pad_w;
-  pl.gHb = s.H + s.R - 1;  // >= gtop + P
+  pl.gHb = s.H + s.R;  // the input-gradient convolution's P + R (>= gtop + P)
   pl.gWb = std::max({round_up(s.W, vw) + s.S - 1, pl.gleft + round_up(pl.Q, vw), pl.gleft + pl.Q});
   pl.fwd = DirectConv{s.C, s.K, s.R, s.S, pl.Hb, pl.Wb, pl.P, pl.Q};
   pl.bwd = DirectConv{s.K, s.C, s.R, s.S, pl.gHb, pl.gWb, s.H, s.W};
@@ -81,7 +81,7 @@ void conv_fast_forward(const ConvFastShape& s, const float* x, const float* w, c
                        uint8_t* relu_bits) {
   const Kernels& kt = kernels();
   const Plan pl = make_plan(s, kt.vector_floats);
-  auto wp = empty({s.K * s.C * s.R * s.S});
+  auto wp = empty({kt.conv_packed_floats(s.K, s.C, s.R, s.S)});
   kt.conv_pack_weights(w, s.K, s.C, s.R, s.S, false, wp->f32());
   const int64_t xplane = s.C * s.H * s.W, yplane = s.K * pl.P * pl.Q;
   const int64_t bplane = s.K * pl.P * relu_bits_stride(pl.Q);
@@ -107,7 +107,7 @@ void conv_fast_backward(const ConvFastShape& s, const float* x, const float* w, 
   const int64_t wsize = s.K * s.C * s.R * s.S;
   TensorPtr wp;
   if (dx) {
-    wp = empty({wsize});
+    wp = empty({kt.conv_packed_floats(s.C, s.K, s.R, s.S)});
     kt.conv_pack_weights(w, s.K, s.C, s.R, s.S, true, wp->f32());
   }
   const int chunks = batch_chunks(s, pl.P, pl.Q);
