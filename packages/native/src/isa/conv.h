@@ -33,8 +33,8 @@ namespace conv {
 #ifndef DLF_WINO_K
 #define DLF_WINO_K 4
 #endif
-#ifndef DLF_WINO_V
-#define DLF_WINO_V 1
+#ifndef DLF_WINO_P
+#define DLF_WINO_P 1
 #endif
 
 #if defined(__AVX512F__)
@@ -51,14 +51,14 @@ constexpr int TM = 2;
 constexpr int WKB = 4;
 #endif
 constexpr int SBM = 3;  // kernel columns per weight-gradient tile
-// Winograd F(2,3) over kernel rows (R == 3): output channels per tile (x 4 transformed rows x WV
-// column vectors of accumulators).
+// Winograd F(2,3) over kernel rows (R == 3): output channels x row pairs per tile (each with 4
+// accumulators).
 #if defined(__AVX512F__)
 constexpr int WGK = DLF_WINO_K;
-constexpr int WV = DLF_WINO_V;
+constexpr int WP = DLF_WINO_P;
 #else
 constexpr int WGK = 2;
-constexpr int WV = 1;
+constexpr int WP = 1;
 #endif
 #ifndef DLF_WGRAD_PB
 #define DLF_WGRAD_PB 32
@@ -277,21 +277,21 @@ inline int wino_kblock(int64_t K, int64_t k0) {
   return 1;
 }
 
-// Two output rows (p, p+1) x V column vectors x KB output channels with Winograd F(2,3) along the
-// kernel rows: with d0..d3 the input rows p..p+3 and g0..g2 a kernel column,
+// PP pairs of output rows (p, p+1, ...) x one column vector x KB output channels with Winograd
+// F(2,3) along the kernel rows: with d0..d3 the input rows p..p+3 and g0..g2 a kernel column,
 //   u = (d0 - d2, d1 + d2, d2 - d1, d1 - d3),  G = (g0, (g0+g1+g2)/2, (g0-g1+g2)/2, g2),
 //   m_j = sum_{c,s} G_j * u_j,  y[p] = m0 + m1 + m2,  y[p+1] = m1 - m2 - m3:
-// 4 FMAs for 6 direct ones. Row p+1 == P (odd P) is computed from the buffer's spare zero row and dropped.
-// xb: (C,Hb,Wb) with Hb >= P + 3 rounded to even P; wg: one block (C,S,4,KB) of conv_pack_weights.
-template <int KB, int V>
+// 4 FMAs for 6 direct ones. Output rows >= P (odd P) come from the buffer's spare zero row and are
+// dropped. xb: (C,Hb,Wb) with Hb >= p + 2*PP + 2; wg: one block (C,S,4,KB) of conv_pack_weights.
+template <int KB, int PP>
 inline void wino_block(const DirectConv& g, const float* __restrict xb, const float* __restrict wg, const float* bias,
                        bool relu, float* y, uint8_t* bits, int64_t k0, int64_t p, int64_t v0) {
   const int64_t plane = g.Hb * g.Wb, Wb = g.Wb;
-  vf m[KB][V][4];
+  vf m[KB][PP][4];
 #pragma GCC unroll 16
   for (int kk = 0; kk < KB; ++kk)
 #pragma GCC unroll 4
-    for (int t = 0; t < V; ++t)
+    for (int t = 0; t < PP; ++t)
 #pragma GCC unroll 4
       for (int j = 0; j < 4; ++j) m[kk][t][j] = vf{};
   const float* x0 = xb + p * Wb + v0 * W;
@@ -299,15 +299,16 @@ inline void wino_block(const DirectConv& g, const float* __restrict xb, const fl
     const float* xc = x0 + c * plane;
     const float* wc = wg + c * g.S * 4 * KB;
     for (int64_t s = 0; s < g.S; ++s) {
-      vf u[V][4];
+      vf d[2 * PP + 2];
+#pragma GCC unroll 8
+      for (int i = 0; i < 2 * PP + 2; ++i) d[i] = load(xc + i * Wb + s);
+      vf u[PP][4];
 #pragma GCC unroll 4
-      for (int t = 0; t < V; ++t) {
-        const float* d = xc + t * W + s;
-        const vf d0 = load(d), d1 = load(d + Wb), d2 = load(d + 2 * Wb), d3 = load(d + 3 * Wb);
-        u[t][0] = d0 - d2;
-        u[t][1] = d1 + d2;
-        u[t][2] = d2 - d1;
-        u[t][3] = d1 - d3;
+      for (int t = 0; t < PP; ++t) {
+        u[t][0] = d[2 * t] - d[2 * t + 2];
+        u[t][1] = d[2 * t + 1] + d[2 * t + 2];
+        u[t][2] = d[2 * t + 2] - d[2 * t + 1];
+        u[t][3] = d[2 * t + 1] - d[2 * t + 3];
       }
       const float* ws = wc + s * 4 * KB;
 #pragma GCC unroll 4
@@ -316,51 +317,46 @@ inline void wino_block(const DirectConv& g, const float* __restrict xb, const fl
         for (int kk = 0; kk < KB; ++kk) {
           const vf wv = broadcast(ws[j * KB + kk]);
 #pragma GCC unroll 4
-          for (int t = 0; t < V; ++t) m[kk][t][j] += wv * u[t][j];
+          for (int t = 0; t < PP; ++t) m[kk][t][j] += wv * u[t][j];
         }
     }
   }
   const int64_t pq = g.P * g.Q, bstride = relu_bits_stride(g.Q);
-  const bool second = p + 1 < g.P;
+  const int64_t q0 = v0 * W;
 #pragma GCC unroll 16
   for (int kk = 0; kk < KB; ++kk) {
     const vf b = broadcast(bias ? bias[k0 + kk] : 0.f);
-    float* yk = y + (k0 + kk) * pq + p * g.Q;
-    uint8_t* bk = bits ? bits + ((k0 + kk) * g.P + p) * bstride : nullptr;
 #pragma GCC unroll 4
-    for (int t = 0; t < V; ++t) {
-      const int64_t q0 = (v0 + t) * W;
-      vf y0 = m[kk][t][0] + m[kk][t][1] + m[kk][t][2] + b;
-      vf y1 = m[kk][t][1] - m[kk][t][2] - m[kk][t][3] + b;
-      if (relu) {
-        y0 = vmax(y0, vf{});
-        y1 = vmax(y1, vf{});
-      }
-      if (bk) {
-        put_bits(bk, q0, positive_bits(y0));
-        if (second) put_bits(bk + bstride, q0, positive_bits(y1));
-      }
-      if (q0 + W <= g.Q) {
-        store(yk + q0, y0);
-        if (second) store(yk + g.Q + q0, y1);
-      } else {
-        store_part(yk + q0, y0, g.Q - q0);
-        if (second) store_part(yk + g.Q + q0, y1, g.Q - q0);
+    for (int t = 0; t < PP; ++t) {
+      vf out[2] = {m[kk][t][0] + m[kk][t][1] + m[kk][t][2] + b, m[kk][t][1] - m[kk][t][2] - m[kk][t][3] + b};
+#pragma GCC unroll 2
+      for (int i = 0; i < 2; ++i) {
+        const int64_t row = p + 2 * t + i;
+        if (row >= g.P) break;
+        vf v = out[i];
+        if (relu) v = vmax(v, vf{});
+        if (bits) put_bits(bits + ((k0 + kk) * g.P + row) * bstride, q0, positive_bits(v));
+        float* yr = y + (k0 + kk) * pq + row * g.Q + q0;
+        if (q0 + W <= g.Q) {
+          store(yr, v);
+        } else {
+          store_part(yr, v, g.Q - q0);
+        }
       }
     }
   }
 }
 
-template <int V>
+template <int PP>
 inline void wino_positions(const DirectConv& g, const float* xb, const float* wg, const float* bias, bool relu, float* y,
                            uint8_t* bits, int64_t p, int64_t v0) {
   for (int64_t k0 = 0; k0 < g.K;) {
     const int kb = wino_kblock(g.K, k0);
     const float* blk = wg + k0 * g.C * g.S * 4;
     switch (kb) {
-      case WGK: wino_block<WGK, V>(g, xb, blk, bias, relu, y, bits, k0, p, v0); break;
-      case 1: wino_block<1, V>(g, xb, blk, bias, relu, y, bits, k0, p, v0); break;
-      default: wino_block<2, V>(g, xb, blk, bias, relu, y, bits, k0, p, v0); break;
+      case WGK: wino_block<WGK, PP>(g, xb, blk, bias, relu, y, bits, k0, p, v0); break;
+      case 1: wino_block<1, PP>(g, xb, blk, bias, relu, y, bits, k0, p, v0); break;
+      default: wino_block<2, PP>(g, xb, blk, bias, relu, y, bits, k0, p, v0); break;
     }
     k0 += kb;
   }
@@ -384,12 +380,13 @@ inline void conv_direct(const DirectConv& g, const float* xb, const float* wp, c
                         uint8_t* bits) {
   using namespace conv;
   if (conv_uses_winograd(g.R)) {
+    // WP row pairs per tile; the last rows in single pairs (they may read the spare zero row).
     const int64_t qv = (g.Q + W - 1) / W;
-    for (int64_t p = 0; p < g.P; p += 2) {
-      int64_t v = 0;
-      for (; v + WV <= qv; v += WV) wino_positions<WV>(g, xb, wp, bias, relu, y, bits, p, v);
-      for (; v < qv; ++v) wino_positions<1>(g, xb, wp, bias, relu, y, bits, p, v);
-    }
+    int64_t p = 0;
+    for (; p + 2 * WP <= g.P; p += 2 * WP)
+      for (int64_t v = 0; v < qv; ++v) wino_positions<WP>(g, xb, wp, bias, relu, y, bits, p, v);
+    for (; p < g.P; p += 2)
+      for (int64_t v = 0; v < qv; ++v) wino_positions<1>(g, xb, wp, bias, relu, y, bits, p, v);
     return;
   }
   const int64_t positions = g.P * ((g.Q + W - 1) / W);
