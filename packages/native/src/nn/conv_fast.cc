@@ -2,7 +2,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <vector>
 
 #include "runtime/simd.h"
@@ -29,6 +32,36 @@ struct Plan {
 };
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+// A thread's zero-padded plane buffer (planes, Hb, Wb) for one geometry. It is zero-filled when
+// created and the padding passes write only its interior (the same region every time), so the
+// border stays zero and reuse needs no clearing (a memset per chunk cost ~2% at 2 threads).
+struct PadKey {
+  int role;  // a thread may need two buffers of the same geometry at once: 0 input, 1 gradient
+  int64_t planes, H, W, top, left, Hb, Wb;
+  bool operator==(const PadKey& o) const {
+    return role == o.role && planes == o.planes && H == o.H && W == o.W && top == o.top && left == o.left &&
+           Hb == o.Hb && Wb == o.Wb;
+  }
+};
+
+float* padded_scratch(const PadKey& key) {
+  struct Entry {
+    PadKey key;
+    std::unique_ptr<float, void (*)(void*)> data;
+  };
+  thread_local std::vector<Entry> cache;  // a few geometries per model
+  for (auto& e : cache)
+    if (e.key == key) return e.data.get();
+  if (cache.size() >= 16) cache.erase(cache.begin());
+  const size_t floats = static_cast<size_t>(key.planes * key.Hb * key.Wb);
+  const size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
+  float* p = static_cast<float*>(std::aligned_alloc(64, bytes));
+  if (!p) throw std::bad_alloc();
+  std::memset(p, 0, bytes);
+  cache.push_back(Entry{key, std::unique_ptr<float, void (*)(void*)>(p, std::free)});
+  return p;
+}
 
 Plan make_plan(const ConvFastShape& s, int64_t vw) {
   Plan pl{};
@@ -89,11 +122,10 @@ void conv_fast_forward(const ConvFastShape& s, const float* x, const float* w, c
   parallel_chunks(batch_chunks(s, pl.P, pl.Q), [&](int c, int total) {
     const int64_t n0 = s.N * c / total, n1 = s.N * (c + 1) / total;
     if (n0 >= n1) return;
-    auto xb = zeros({s.C * pl.Hb * pl.Wb});
+    float* xb = padded_scratch({0, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb});
     for (int64_t n = n0; n < n1; ++n) {
-      kt.conv_pad(x + n * xplane, nullptr, nullptr, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb, xb->f32(),
-                  nullptr);
-      kt.conv_direct(pl.fwd, xb->f32(), wp->f32(), b, relu, y + n * yplane, bits ? bits + n * bplane : nullptr);
+      kt.conv_pad(x + n * xplane, nullptr, nullptr, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb, xb, nullptr);
+      kt.conv_direct(pl.fwd, xb, wp->f32(), b, relu, y + n * yplane, bits ? bits + n * bplane : nullptr);
     }
   });
 }
@@ -114,37 +146,34 @@ void conv_fast_backward(const ConvFastShape& s, const float* x, const float* w, 
   std::vector<TensorPtr> dw_part(chunks), db_part(chunks);
   parallel_chunks(chunks, [&](int c, int total) {
     const int64_t n0 = s.N * c / total, n1 = s.N * (c + 1) / total;
-    auto gb = zeros({s.K * pl.gHb * pl.gWb});
-    TensorPtr xb, dwv, dbp;
-    if (dw) {
-      xb = zeros({s.C * pl.Hb * pl.Wb});
-      dwv = zeros({wsize * pl.vw});
-    }
-    if (db) dbp = zeros({s.K});
+    float* gb = padded_scratch({1, s.K, pl.P, pl.Q, pl.gtop, pl.gleft, pl.gHb, pl.gWb});
+    float* xb = dw ? padded_scratch({0, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb}) : nullptr;
+    TensorPtr dwv = dw ? zeros({wsize * pl.vw}) : nullptr;
+    TensorPtr dbp = db ? zeros({s.K}) : nullptr;
     for (int64_t n = n0; n < n1; ++n) {
       kt.conv_pad(gy + n * yplane, relu_bits || !y ? nullptr : y + n * yplane, relu_bits ? relu_bits + n * bplane : nullptr,
-                  s.K, pl.P, pl.Q, pl.gtop, pl.gleft, pl.gHb, pl.gWb, gb->f32(), dbp ? dbp->f32() : nullptr);
+                  s.K, pl.P, pl.Q, pl.gtop, pl.gleft, pl.gHb, pl.gWb, gb, dbp ? dbp->f32() : nullptr);
       if (dw) {
-        kt.conv_pad(x + n * xplane, nullptr, nullptr, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb, xb->f32(),
-                    nullptr);
-        kt.conv_wgrad(pl.fwd, xb->f32(), gb->f32(), pl.gtop, pl.gleft, pl.gHb, pl.gWb, dwv->f32());
+        kt.conv_pad(x + n * xplane, nullptr, nullptr, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb, xb, nullptr);
+        kt.conv_wgrad(pl.fwd, xb, gb, pl.gtop, pl.gleft, pl.gHb, pl.gWb, dwv->f32());
       }
-      if (dx) kt.conv_direct(pl.bwd, gb->f32(), wp->f32(), nullptr, false, dx + n * xplane, nullptr);
+      if (dx) kt.conv_direct(pl.bwd, gb, wp->f32(), nullptr, false, dx + n * xplane, nullptr);
     }
     dw_part[c] = dwv;
     db_part[c] = dbp;
   });
   // Fixed-order reductions: chunk by chunk, lane by lane.
   if (dw) {
-    std::fill(dw, dw + wsize, 0.f);
-    for (const auto& part : dw_part) {
-      if (!part) continue;
-      const float* pp = part->f32();
-      for (int64_t i = 0; i < wsize; ++i) {
-        float acc = 0.f;
-        for (int64_t l = 0; l < pl.vw; ++l) acc += pp[i * pl.vw + l];
-        dw[i] += acc;
-      }
+    // Chunk partials summed lane-wise into the first, then each weight's lanes in order.
+    float* acc = dw_part[0]->f32();
+    for (size_t c = 1; c < dw_part.size(); ++c) {
+      const float* pp = dw_part[c]->f32();
+      for (int64_t i = 0; i < wsize * pl.vw; ++i) acc[i] += pp[i];
+    }
+    for (int64_t i = 0; i < wsize; ++i) {
+      float v = 0.f;
+      for (int64_t l = 0; l < pl.vw; ++l) v += acc[i * pl.vw + l];
+      dw[i] = v;
     }
   }
   if (db) {
