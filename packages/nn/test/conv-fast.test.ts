@@ -87,6 +87,8 @@ const shapes: Shape[] = [
   { n: 1, c: 3, h: 3, w: 3, k: 2, r: 3, s: 3, pad: [0, 2] },
   { n: 2, c: 16, h: 10, w: 48, k: 24, r: 3, s: 3, pad: [1, 1] },
   { n: 1, c: 2, h: 1, w: 1, k: 3, r: 1, s: 1, pad: [0, 0] },
+  // A padded input plane over the per-thread scratch cache's size limit (allocated per chunk).
+  { n: 1, c: 16, h: 190, w: 190, k: 4, r: 3, s: 3, pad: [1, 1] },
 ];
 
 const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => native.selectSimd(name));

@@ -45,22 +45,43 @@ struct PadKey {
   }
 };
 
-float* padded_scratch(const PadKey& key) {
+// Buffers up to this size are kept per thread (at most kScratchEntries of them); larger ones come
+// from the allocator, zeroed, for one chunk.
+constexpr size_t kScratchMaxBytes = size_t{2} << 20;
+constexpr size_t kScratchEntries = 8;
+
+struct Scratch {
+  float* data = nullptr;
+  TensorPtr owned;  // set when not cached
+};
+
+Scratch padded_scratch(const PadKey& key) {
   struct Entry {
     PadKey key;
     std::unique_ptr<float, void (*)(void*)> data;
   };
   thread_local std::vector<Entry> cache;  // a few geometries per model
-  for (auto& e : cache)
-    if (e.key == key) return e.data.get();
-  if (cache.size() >= 16) cache.erase(cache.begin());
-  const size_t floats = static_cast<size_t>(key.planes * key.Hb * key.Wb);
-  const size_t bytes = (floats * sizeof(float) + 63) / 64 * 64;
+  const int64_t floats = key.planes * key.Hb * key.Wb;
+  const size_t bytes = (static_cast<size_t>(floats) * sizeof(float) + 63) / 64 * 64;
+  Scratch out;
+  if (bytes > kScratchMaxBytes) {
+    out.owned = zeros({floats});
+    out.data = out.owned->f32();
+    return out;
+  }
+  for (auto& e : cache) {
+    if (e.key == key) {
+      out.data = e.data.get();
+      return out;
+    }
+  }
+  if (cache.size() >= kScratchEntries) cache.erase(cache.begin());
   float* p = static_cast<float*>(std::aligned_alloc(64, bytes));
   if (!p) throw std::bad_alloc();
   std::memset(p, 0, bytes);
   cache.push_back(Entry{key, std::unique_ptr<float, void (*)(void*)>(p, std::free)});
-  return p;
+  out.data = p;
+  return out;
 }
 
 Plan make_plan(const ConvFastShape& s, int64_t vw) {
@@ -122,7 +143,8 @@ void conv_fast_forward(const ConvFastShape& s, const float* x, const float* w, c
   parallel_chunks(batch_chunks(s, pl.P, pl.Q), [&](int c, int total) {
     const int64_t n0 = s.N * c / total, n1 = s.N * (c + 1) / total;
     if (n0 >= n1) return;
-    float* xb = padded_scratch({0, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb});
+    const Scratch xs = padded_scratch({0, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb});
+    float* xb = xs.data;
     for (int64_t n = n0; n < n1; ++n) {
       kt.conv_pad(x + n * xplane, nullptr, nullptr, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb, xb, nullptr);
       kt.conv_direct(pl.fwd, xb, wp->f32(), b, relu, y + n * yplane, bits ? bits + n * bplane : nullptr);
@@ -146,8 +168,10 @@ void conv_fast_backward(const ConvFastShape& s, const float* x, const float* w, 
   std::vector<TensorPtr> dw_part(chunks), db_part(chunks);
   parallel_chunks(chunks, [&](int c, int total) {
     const int64_t n0 = s.N * c / total, n1 = s.N * (c + 1) / total;
-    float* gb = padded_scratch({1, s.K, pl.P, pl.Q, pl.gtop, pl.gleft, pl.gHb, pl.gWb});
-    float* xb = dw ? padded_scratch({0, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb}) : nullptr;
+    const Scratch gs = padded_scratch({1, s.K, pl.P, pl.Q, pl.gtop, pl.gleft, pl.gHb, pl.gWb});
+    const Scratch xs = dw ? padded_scratch({0, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb}) : Scratch{};
+    float* gb = gs.data;
+    float* xb = xs.data;
     TensorPtr dwv = dw ? zeros({wsize * pl.vw}) : nullptr;
     TensorPtr dbp = db ? zeros({s.K}) : nullptr;
     for (int64_t n = n0; n < n1; ++n) {
