@@ -194,7 +194,8 @@ inline void direct_positions(const DirectConv& g, const float* xb, const float* 
 // QV > 0 fixes the vectors per output row at compile time (no inner loop for narrow rows).
 template <int KB, int SB, int QV>
 inline void wgrad_tile(const DirectConv& g, const float* __restrict xb, const float* __restrict gb, int64_t gplane,
-                       int64_t gWb, int64_t r, int64_t s0, int64_t p0, int64_t p1, float* __restrict dwv) {
+                       int64_t gWb, int64_t r, int64_t s0, int64_t p0, int64_t p1, bool accumulate,
+                       float* __restrict dwv) {
   const int64_t qv = QV > 0 ? QV : (g.Q + W - 1) / W;
   vf acc[KB][SB];
 #pragma GCC unroll 16
@@ -222,13 +223,13 @@ inline void wgrad_tile(const DirectConv& g, const float* __restrict xb, const fl
   for (int kk = 0; kk < KB; ++kk)
     for (int ss = 0; ss < SB; ++ss) {
       float* d = dwv + kk * kstride + ss * W;
-      store(d, load(d) + acc[kk][ss]);
+      store(d, accumulate ? load(d) + acc[kk][ss] : acc[kk][ss]);
     }
 }
 
 template <int KB, int QV>
 inline void wgrad_kblock(const DirectConv& g, const float* xb, const float* gb, int64_t gplane, int64_t gWb, int64_t k0,
-                         int64_t p0, int64_t p1, float* dwv) {
+                         int64_t p0, int64_t p1, bool accumulate, float* dwv) {
   const int64_t plane = g.Hb * g.Wb;
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t r = 0; r < g.R; ++r)
@@ -238,11 +239,11 @@ inline void wgrad_kblock(const DirectConv& g, const float* xb, const float* gb, 
         const float* xc = xb + c * plane;
         const float* gk = gb + k0 * gplane;
         if (sb == 3) {
-          wgrad_tile<KB, 3, QV>(g, xc, gk, gplane, gWb, r, s0, p0, p1, d);
+          wgrad_tile<KB, 3, QV>(g, xc, gk, gplane, gWb, r, s0, p0, p1, accumulate, d);
         } else if (sb == 2) {
-          wgrad_tile<KB, 2, QV>(g, xc, gk, gplane, gWb, r, s0, p0, p1, d);
+          wgrad_tile<KB, 2, QV>(g, xc, gk, gplane, gWb, r, s0, p0, p1, accumulate, d);
         } else {
-          wgrad_tile<KB, 1, QV>(g, xc, gk, gplane, gWb, r, s0, p0, p1, d);
+          wgrad_tile<KB, 1, QV>(g, xc, gk, gplane, gWb, r, s0, p0, p1, accumulate, d);
         }
         s0 += sb;
       }
@@ -250,14 +251,14 @@ inline void wgrad_kblock(const DirectConv& g, const float* xb, const float* gb, 
 
 template <int QV>
 inline void wgrad_rows(const DirectConv& g, const float* xb, const float* g0, int64_t gplane, int64_t gWb, int64_t p0,
-                       int64_t p1, float* dwv) {
+                       int64_t p1, bool accumulate, float* dwv) {
   for (int64_t k0 = 0; k0 < g.K;) {
     const int kb = wblock(g.K, k0);
     switch (kb) {
-      case WKB: wgrad_kblock<WKB, QV>(g, xb, g0, gplane, gWb, k0, p0, p1, dwv); break;
-      case 2: wgrad_kblock<2, QV>(g, xb, g0, gplane, gWb, k0, p0, p1, dwv); break;
-      case 1: wgrad_kblock<1, QV>(g, xb, g0, gplane, gWb, k0, p0, p1, dwv); break;
-      default: wgrad_kblock<4, QV>(g, xb, g0, gplane, gWb, k0, p0, p1, dwv); break;
+      case WKB: wgrad_kblock<WKB, QV>(g, xb, g0, gplane, gWb, k0, p0, p1, accumulate, dwv); break;
+      case 2: wgrad_kblock<2, QV>(g, xb, g0, gplane, gWb, k0, p0, p1, accumulate, dwv); break;
+      case 1: wgrad_kblock<1, QV>(g, xb, g0, gplane, gWb, k0, p0, p1, accumulate, dwv); break;
+      default: wgrad_kblock<4, QV>(g, xb, g0, gplane, gWb, k0, p0, p1, accumulate, dwv); break;
     }
     k0 += kb;
   }
@@ -504,8 +505,9 @@ inline void conv_pad(const float* src, const float* mask, const uint8_t* mask_bi
 // xb: (C,Hb,Wb) zero-padded input, gb: (K,gHb,gWb) zero-padded output gradient holding gy[k][p][q]
 // at gb[k][p+top][q+left] (zero for q >= Q up to the next vector) ->
 // dwv: (K,C,R,S,W) += per-lane partial sums of dw[k][c][r][s] = sum_{p,q} gy[k][p][q] * xb[c][p+r][q+s]
+// (= when !accumulate: dwv's contents are not read)
 inline void conv_wgrad(const DirectConv& g, const float* xb, const float* gb, int64_t top, int64_t left, int64_t gHb,
-                       int64_t gWb, float* dwv) {
+                       int64_t gWb, bool accumulate, float* dwv) {
   using namespace conv;
   const int64_t gplane = gHb * gWb;
   const float* g0 = gb + top * gWb + left;
@@ -514,11 +516,11 @@ inline void conv_wgrad(const DirectConv& g, const float* xb, const float* gb, in
   for (int64_t p0 = 0; p0 < g.P; p0 += PB) {
     const int64_t p1 = std::min(g.P, p0 + PB);
     if (qv == 1) {
-      wgrad_rows<1>(g, xb, g0, gplane, gWb, p0, p1, dwv);
+      wgrad_rows<1>(g, xb, g0, gplane, gWb, p0, p1, accumulate || p0 > 0, dwv);
     } else if (qv == 2) {
-      wgrad_rows<2>(g, xb, g0, gplane, gWb, p0, p1, dwv);
+      wgrad_rows<2>(g, xb, g0, gplane, gWb, p0, p1, accumulate || p0 > 0, dwv);
     } else {
-      wgrad_rows<0>(g, xb, g0, gplane, gWb, p0, p1, dwv);
+      wgrad_rows<0>(g, xb, g0, gplane, gWb, p0, p1, accumulate || p0 > 0, dwv);
     }
   }
 }

@@ -113,9 +113,9 @@ inline void pack_b(bool tb, const float* B, int64_t ldb, int64_t k0, int64_t kc,
   }
 }
 
-// C[0:mr, 0:nr] += alpha * Ap(MR x kc) * Bp(kc x NR)
+// C[0:mr, 0:nr] += alpha * Ap(MR x kc) * Bp(kc x NR), or = when `overwrite` (C's contents unread)
 inline void micro_kernel(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, float* C,
-                         int64_t ldc, int64_t mr, int64_t nr, float alpha) {
+                         int64_t ldc, int64_t mr, int64_t nr, float alpha, bool overwrite) {
   constexpr int NV = NR / W;
   vf acc[MR][NV];
 #pragma GCC unroll 16
@@ -140,14 +140,14 @@ inline void micro_kernel(int64_t kc, const float* __restrict Ap, const float* __
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) {
         float* c = C + i * ldc + v * W;
-        store(c, load(c) + va * acc[i][v]);
+        store(c, overwrite ? va * acc[i][v] : load(c) + va * acc[i][v]);
       }
   } else {
     alignas(64) float tile[MR * NR];
     for (int i = 0; i < MR; ++i)
       for (int v = 0; v < NV; ++v) store(tile + i * NR + v * W, acc[i][v]);
     for (int64_t i = 0; i < mr; ++i)
-      for (int64_t j = 0; j < nr; ++j) C[i * ldc + j] += alpha * tile[i * NR + j];
+      for (int64_t j = 0; j < nr; ++j) C[i * ldc + j] = (overwrite ? 0.f : C[i * ldc + j]) + alpha * tile[i * NR + j];
   }
 }
 
@@ -166,8 +166,13 @@ inline void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
 // Single-threaded GEMM on a sub-problem.
 inline void sgemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  scale_c(M, N, beta, C, ldc);
-  if (K == 0 || alpha == 0.f) return;
+  if (K == 0 || alpha == 0.f) {
+    scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  // beta == 0: the first k-block overwrites C (no zero fill); otherwise C is scaled first.
+  const bool zero_c = beta == 0.f;
+  if (!zero_c) scale_c(M, N, beta, C, ldc);
   PackBuffers& buf = pack_buffers();
   for (int64_t jc = 0; jc < N; jc += NC) {
     const int64_t nc = std::min(NC, N - jc);
@@ -182,7 +187,7 @@ inline void sgemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, floa
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int64_t mr = std::min<int64_t>(MR, mc - ir);
             micro_kernel(kc, buf.a + ir * kc, buf.b + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, mr, nr,
-                         alpha);
+                         alpha, zero_c && pc == 0);
           }
         }
       }

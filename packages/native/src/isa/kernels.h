@@ -38,9 +38,9 @@ struct Kernels {
   void (*conv_pad)(const float* src, const float* mask, const uint8_t* mask_bits, int64_t C, int64_t H, int64_t W,
                    int64_t top, int64_t left, int64_t Hb, int64_t Wb, float* dst, float* sums);
   // xb: (C,Hb,Wb) padded input, gb: (K,gHb,gWb) padded output gradient, gy at (top,left)
-  //   -> dwv: (K,C,R,S,vector_floats) += per-lane partial sums of the weight gradient
+  //   -> dwv: (K,C,R,S,vector_floats) += per-lane partial sums of the weight gradient (= if !accumulate)
   void (*conv_wgrad)(const DirectConv& g, const float* xb, const float* gb, int64_t top, int64_t left, int64_t gHb,
-                     int64_t gWb, float* dwv);
+                     int64_t gWb, bool accumulate, float* dwv);
 
   // 2x2 max pooling, stride 2, no padding (isa/pool.h); needs 2P <= H and 2Q <= W.
   // x: (planes,H,W) -> y: (planes,P,Q), argmax: (planes,P,Q) index in the (H,W) plane, or null

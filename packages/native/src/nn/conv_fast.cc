@@ -172,14 +172,15 @@ void conv_fast_backward(const ConvFastShape& s, const float* x, const float* w, 
     const Scratch xs = dw ? padded_scratch({0, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb}) : Scratch{};
     float* gb = gs.data;
     float* xb = xs.data;
-    TensorPtr dwv = dw ? zeros({wsize * pl.vw}) : nullptr;
+    TensorPtr dwv = dw ? empty({wsize * pl.vw}) : nullptr;  // the chunk's first image overwrites it
+    if (dwv && n0 >= n1) std::fill(dwv->f32(), dwv->f32() + wsize * pl.vw, 0.f);
     TensorPtr dbp = db ? zeros({s.K}) : nullptr;
     for (int64_t n = n0; n < n1; ++n) {
       kt.conv_pad(gy + n * yplane, relu_bits || !y ? nullptr : y + n * yplane, relu_bits ? relu_bits + n * bplane : nullptr,
                   s.K, pl.P, pl.Q, pl.gtop, pl.gleft, pl.gHb, pl.gWb, gb, dbp ? dbp->f32() : nullptr);
       if (dw) {
         kt.conv_pad(x + n * xplane, nullptr, nullptr, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb, xb, nullptr);
-        kt.conv_wgrad(pl.fwd, xb, gb, pl.gtop, pl.gleft, pl.gHb, pl.gWb, dwv->f32());
+        kt.conv_wgrad(pl.fwd, xb, gb, pl.gtop, pl.gleft, pl.gHb, pl.gWb, n > n0, dwv->f32());
       }
       if (dx) kt.conv_direct(pl.bwd, gb, wp->f32(), nullptr, false, dx + n * xplane, nullptr);
     }
