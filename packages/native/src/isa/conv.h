@@ -192,29 +192,36 @@ inline void direct_positions(const DirectConv& g, const float* xb, const float* 
 // acc[kk][ss] += sum_{p,q} gb[kk][p][q] * xb[p + r][q + s0 + ss] over one channel pair block
 // xb: one input plane (Hb,Wb); gb: KB gradient planes (gHb,gWb), already offset to (top,left).
 // QV > 0 fixes the vectors per output row at compile time (no inner loop for narrow rows).
+// Images of one weight-gradient call: buffers of image i at xb + i * xstride and gb + i * gstride.
+struct ImageBatch {
+  int64_t n, xstride, gstride;
+};
+
 template <int KB, int SB, int QV>
 inline void wgrad_tile(const DirectConv& g, const float* __restrict xb, const float* __restrict gb, int64_t gplane,
-                       int64_t gWb, int64_t r, int64_t s0, int64_t p0, int64_t p1, bool accumulate,
-                       float* __restrict dwv) {
+                       int64_t gWb, const ImageBatch& ib, int64_t r, int64_t s0, int64_t p0, int64_t p1,
+                       bool accumulate, float* __restrict dwv) {
   const int64_t qv = QV > 0 ? QV : (g.Q + W - 1) / W;
   vf acc[KB][SB];
 #pragma GCC unroll 16
   for (int kk = 0; kk < KB; ++kk)
 #pragma GCC unroll 4
     for (int ss = 0; ss < SB; ++ss) acc[kk][ss] = vf{};
-  const float* xr = xb + (p0 + r) * g.Wb + s0;
-  const float* gr = gb + p0 * gWb;
-  for (int64_t p = p0; p < p1; ++p, xr += g.Wb, gr += gWb) {
+  for (int64_t i = 0; i < ib.n; ++i) {
+    const float* xr = xb + i * ib.xstride + (p0 + r) * g.Wb + s0;
+    const float* gr = gb + i * ib.gstride + p0 * gWb;
+    for (int64_t p = p0; p < p1; ++p, xr += g.Wb, gr += gWb) {
 #pragma GCC unroll 4
-    for (int64_t v = 0; v < qv; ++v) {
-      vf xv[SB];
+      for (int64_t v = 0; v < qv; ++v) {
+        vf xv[SB];
 #pragma GCC unroll 4
-      for (int ss = 0; ss < SB; ++ss) xv[ss] = load(xr + v * W + ss);
+        for (int ss = 0; ss < SB; ++ss) xv[ss] = load(xr + v * W + ss);
 #pragma GCC unroll 16
-      for (int kk = 0; kk < KB; ++kk) {
-        const vf gv = in_register(load(gr + kk * gplane + v * W));
+        for (int kk = 0; kk < KB; ++kk) {
+          const vf gv = in_register(load(gr + kk * gplane + v * W));
 #pragma GCC unroll 4
-        for (int ss = 0; ss < SB; ++ss) acc[kk][ss] += gv * xv[ss];
+          for (int ss = 0; ss < SB; ++ss) acc[kk][ss] += gv * xv[ss];
+        }
       }
     }
   }
@@ -228,8 +235,8 @@ inline void wgrad_tile(const DirectConv& g, const float* __restrict xb, const fl
 }
 
 template <int KB, int QV>
-inline void wgrad_kblock(const DirectConv& g, const float* xb, const float* gb, int64_t gplane, int64_t gWb, int64_t k0,
-                         int64_t p0, int64_t p1, bool accumulate, float* dwv) {
+inline void wgrad_kblock(const DirectConv& g, const float* xb, const float* gb, int64_t gplane, int64_t gWb,
+                         const ImageBatch& ib, int64_t k0, int64_t p0, int64_t p1, bool accumulate, float* dwv) {
   const int64_t plane = g.Hb * g.Wb;
   for (int64_t c = 0; c < g.C; ++c)
     for (int64_t r = 0; r < g.R; ++r)
@@ -239,26 +246,26 @@ inline void wgrad_kblock(const DirectConv& g, const float* xb, const float* gb, 
         const float* xc = xb + c * plane;
         const float* gk = gb + k0 * gplane;
         if (sb == 3) {
-          wgrad_tile<KB, 3, QV>(g, xc, gk, gplane, gWb, r, s0, p0, p1, accumulate, d);
+          wgrad_tile<KB, 3, QV>(g, xc, gk, gplane, gWb, ib, r, s0, p0, p1, accumulate, d);
         } else if (sb == 2) {
-          wgrad_tile<KB, 2, QV>(g, xc, gk, gplane, gWb, r, s0, p0, p1, accumulate, d);
+          wgrad_tile<KB, 2, QV>(g, xc, gk, gplane, gWb, ib, r, s0, p0, p1, accumulate, d);
         } else {
-          wgrad_tile<KB, 1, QV>(g, xc, gk, gplane, gWb, r, s0, p0, p1, accumulate, d);
+          wgrad_tile<KB, 1, QV>(g, xc, gk, gplane, gWb, ib, r, s0, p0, p1, accumulate, d);
         }
         s0 += sb;
       }
 }
 
 template <int QV>
-inline void wgrad_rows(const DirectConv& g, const float* xb, const float* g0, int64_t gplane, int64_t gWb, int64_t p0,
-                       int64_t p1, bool accumulate, float* dwv) {
+inline void wgrad_rows(const DirectConv& g, const float* xb, const float* g0, int64_t gplane, int64_t gWb,
+                       const ImageBatch& ib, int64_t p0, int64_t p1, bool accumulate, float* dwv) {
   for (int64_t k0 = 0; k0 < g.K;) {
     const int kb = wblock(g.K, k0);
     switch (kb) {
-      case WKB: wgrad_kblock<WKB, QV>(g, xb, g0, gplane, gWb, k0, p0, p1, accumulate, dwv); break;
-      case 2: wgrad_kblock<2, QV>(g, xb, g0, gplane, gWb, k0, p0, p1, accumulate, dwv); break;
-      case 1: wgrad_kblock<1, QV>(g, xb, g0, gplane, gWb, k0, p0, p1, accumulate, dwv); break;
-      default: wgrad_kblock<4, QV>(g, xb, g0, gplane, gWb, k0, p0, p1, accumulate, dwv); break;
+      case WKB: wgrad_kblock<WKB, QV>(g, xb, g0, gplane, gWb, ib, k0, p0, p1, accumulate, dwv); break;
+      case 2: wgrad_kblock<2, QV>(g, xb, g0, gplane, gWb, ib, k0, p0, p1, accumulate, dwv); break;
+      case 1: wgrad_kblock<1, QV>(g, xb, g0, gplane, gWb, ib, k0, p0, p1, accumulate, dwv); break;
+      default: wgrad_kblock<4, QV>(g, xb, g0, gplane, gWb, ib, k0, p0, p1, accumulate, dwv); break;
     }
     k0 += kb;
   }
@@ -502,13 +509,14 @@ inline void conv_pad(const float* src, const float* mask, const uint8_t* mask_bi
   }
 }
 
-// xb: (C,Hb,Wb) zero-padded input, gb: (K,gHb,gWb) zero-padded output gradient holding gy[k][p][q]
+// xb: (C,Hb,Wb) zero-padded inputs, gb: (K,gHb,gWb) zero-padded output gradients holding gy[k][p][q]
 // at gb[k][p+top][q+left] (zero for q >= Q up to the next vector) ->
-// dwv: (K,C,R,S,W) += per-lane partial sums of dw[k][c][r][s] = sum_{p,q} gy[k][p][q] * xb[c][p+r][q+s]
-// (= when !accumulate: dwv's contents are not read)
+// dwv: (K,C,R,S,W) += per-lane partial sums of dw[k][c][r][s] = sum_{i,p,q} gy_i[k][p][q] * xb_i[c][p+r][q+s]
+// over `nimg` images (buffers xstride / gstride floats apart); = when !accumulate (dwv not read).
 inline void conv_wgrad(const DirectConv& g, const float* xb, const float* gb, int64_t top, int64_t left, int64_t gHb,
-                       int64_t gWb, bool accumulate, float* dwv) {
+                       int64_t gWb, int64_t nimg, int64_t xstride, int64_t gstride, bool accumulate, float* dwv) {
   using namespace conv;
+  const ImageBatch ib{nimg, xstride, gstride};
   const int64_t gplane = gHb * gWb;
   const float* g0 = gb + top * gWb + left;
   constexpr int64_t PB = DLF_WGRAD_PB;  // rows per pass: long passes amortise the tile set-up
@@ -516,11 +524,11 @@ inline void conv_wgrad(const DirectConv& g, const float* xb, const float* gb, in
   for (int64_t p0 = 0; p0 < g.P; p0 += PB) {
     const int64_t p1 = std::min(g.P, p0 + PB);
     if (qv == 1) {
-      wgrad_rows<1>(g, xb, g0, gplane, gWb, p0, p1, accumulate || p0 > 0, dwv);
+      wgrad_rows<1>(g, xb, g0, gplane, gWb, ib, p0, p1, accumulate || p0 > 0, dwv);
     } else if (qv == 2) {
-      wgrad_rows<2>(g, xb, g0, gplane, gWb, p0, p1, accumulate || p0 > 0, dwv);
+      wgrad_rows<2>(g, xb, g0, gplane, gWb, ib, p0, p1, accumulate || p0 > 0, dwv);
     } else {
-      wgrad_rows<0>(g, xb, g0, gplane, gWb, p0, p1, accumulate || p0 > 0, dwv);
+      wgrad_rows<0>(g, xb, g0, gplane, gWb, ib, p0, p1, accumulate || p0 > 0, dwv);
     }
   }
 }

@@ -37,10 +37,11 @@ struct Kernels {
   // or by the bits of mask_bits (C,H,relu_bits_stride(W)); sums: (C) += plane sums written (or null)
   void (*conv_pad)(const float* src, const float* mask, const uint8_t* mask_bits, int64_t C, int64_t H, int64_t W,
                    int64_t top, int64_t left, int64_t Hb, int64_t Wb, float* dst, float* sums);
-  // xb: (C,Hb,Wb) padded input, gb: (K,gHb,gWb) padded output gradient, gy at (top,left)
+  // xb: nimg x (C,Hb,Wb) padded inputs (xstride floats apart), gb: nimg x (K,gHb,gWb) padded output
+  // gradients (gstride apart), gy at (top,left)
   //   -> dwv: (K,C,R,S,vector_floats) += per-lane partial sums of the weight gradient (= if !accumulate)
   void (*conv_wgrad)(const DirectConv& g, const float* xb, const float* gb, int64_t top, int64_t left, int64_t gHb,
-                     int64_t gWb, bool accumulate, float* dwv);
+                     int64_t gWb, int64_t nimg, int64_t xstride, int64_t gstride, bool accumulate, float* dwv);
 
   // 2x2 max pooling, stride 2, no padding (isa/pool.h); needs 2P <= H and 2Q <= W.
   // x: (planes,H,W) -> y: (planes,P,Q), argmax: (planes,P,Q) index in the (H,W) plane, or null

@@ -18,6 +18,7 @@ namespace {
 std::atomic<bool> g_enabled{true};
 
 constexpr int64_t kMaxChannels = 64;  // beyond this im2col + GEMM wins
+constexpr int64_t kGroup = 4;         // images per weight-gradient call (longer tiles)
 
 // Buffers for one geometry. The forward input buffer holds x at (ph, pw); the output-gradient
 // buffer holds gy at (R-1-ph, S-1-pw), which is the padding of the input-gradient convolution.
@@ -168,21 +169,31 @@ void conv_fast_backward(const ConvFastShape& s, const float* x, const float* w, 
   std::vector<TensorPtr> dw_part(chunks), db_part(chunks);
   parallel_chunks(chunks, [&](int c, int total) {
     const int64_t n0 = s.N * c / total, n1 = s.N * (c + 1) / total;
-    const Scratch gs = padded_scratch({1, s.K, pl.P, pl.Q, pl.gtop, pl.gleft, pl.gHb, pl.gWb});
-    const Scratch xs = dw ? padded_scratch({0, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb}) : Scratch{};
-    float* gb = gs.data;
-    float* xb = xs.data;
-    TensorPtr dwv = dw ? empty({wsize * pl.vw}) : nullptr;  // the chunk's first image overwrites it
+    // Images go in groups: one weight-gradient call per group runs each tile over all its images.
+    const int64_t gimg = s.K * pl.gHb * pl.gWb, ximg = s.C * pl.Hb * pl.Wb;
+    const Scratch gs = padded_scratch({1, kGroup * s.K, pl.P, pl.Q, pl.gtop, pl.gleft, pl.gHb, pl.gWb});
+    const Scratch xs = dw ? padded_scratch({0, kGroup * s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb}) : Scratch{};
+    TensorPtr dwv = dw ? empty({wsize * pl.vw}) : nullptr;  // the chunk's first group overwrites it
     if (dwv && n0 >= n1) std::fill(dwv->f32(), dwv->f32() + wsize * pl.vw, 0.f);
     TensorPtr dbp = db ? zeros({s.K}) : nullptr;
-    for (int64_t n = n0; n < n1; ++n) {
-      kt.conv_pad(gy + n * yplane, relu_bits || !y ? nullptr : y + n * yplane, relu_bits ? relu_bits + n * bplane : nullptr,
-                  s.K, pl.P, pl.Q, pl.gtop, pl.gleft, pl.gHb, pl.gWb, gb, dbp ? dbp->f32() : nullptr);
-      if (dw) {
-        kt.conv_pad(x + n * xplane, nullptr, nullptr, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb, xb, nullptr);
-        kt.conv_wgrad(pl.fwd, xb, gb, pl.gtop, pl.gleft, pl.gHb, pl.gWb, n > n0, dwv->f32());
+    for (int64_t n = n0; n < n1; n += kGroup) {
+      const int64_t nimg = std::min(kGroup, n1 - n);
+      for (int64_t j = 0; j < nimg; ++j) {
+        const int64_t m = n + j;
+        kt.conv_pad(gy + m * yplane, relu_bits || !y ? nullptr : y + m * yplane,
+                    relu_bits ? relu_bits + m * bplane : nullptr, s.K, pl.P, pl.Q, pl.gtop, pl.gleft, pl.gHb, pl.gWb,
+                    gs.data + j * gimg, dbp ? dbp->f32() : nullptr);
+        if (dw)
+          kt.conv_pad(x + m * xplane, nullptr, nullptr, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb,
+                      xs.data + j * ximg, nullptr);
       }
-      if (dx) kt.conv_direct(pl.bwd, gb, wp->f32(), nullptr, false, dx + n * xplane, nullptr);
+      if (dw)
+        kt.conv_wgrad(pl.fwd, xs.data, gs.data, pl.gtop, pl.gleft, pl.gHb, pl.gWb, nimg, ximg, gimg, n > n0,
+                      dwv->f32());
+      if (dx) {
+        for (int64_t j = 0; j < nimg; ++j)
+          kt.conv_direct(pl.bwd, gs.data + j * gimg, wp->f32(), nullptr, false, dx + (n + j) * xplane, nullptr);
+      }
     }
     dw_part[c] = dwv;
     db_part[c] = dbp;
