@@ -82,6 +82,49 @@ inline int wblock(int64_t K, int64_t k0) {
   return 1;
 }
 
+// Fused 2x2 / stride 2 max pooling of a ReLU'd output: y (K,Pp,Qp) pooled values, code (K,Pp,Qp)
+// each maximum's place in its window (0..3 row-major; the first maximum wins, as in max_pool2d).
+// ReLU outputs are never NaN, so no NaN rule is needed.
+struct PoolOut {
+  float* y;
+  uint8_t* code;
+  int64_t Pp, Qp;
+};
+
+typedef int32_t vi __attribute__((vector_size(W * sizeof(int32_t))));
+typedef uint8_t vb __attribute__((vector_size(W)));
+
+inline vi lane_iota(int32_t step, int32_t add) {
+  vi m;
+  for (int i = 0; i < W; ++i) m[i] = step * i + add;
+  return m;
+}
+
+// Pools rows r0 = (v0, v1) of one output vector at column q0 into pooled row pr of channel k.
+inline void pool_pair(const PoolOut& po, int64_t k, int64_t pr, int64_t q0, vf v0, vf v1) {
+  const vi me = lane_iota(2, 0) & (2 * W - 1), mo = lane_iota(2, 1) & (2 * W - 1);
+  // lanes 0..W/2-1 hold the windows of this vector (the upper half repeats them)
+  const vf c[4] = {__builtin_shuffle(v0, v0, me), __builtin_shuffle(v0, v0, mo), __builtin_shuffle(v1, v1, me),
+                   __builtin_shuffle(v1, v1, mo)};
+  vf best = c[0];
+  vi which = vi{};
+#pragma GCC unroll 4
+  for (int j = 1; j < 4; ++j) {
+    const vi upd = c[j] > best;
+    best = upd ? c[j] : best;
+    which = upd ? vi{} + j : which;
+  }
+  const int64_t qp0 = q0 / 2;
+  const int64_t n = std::min<int64_t>(W / 2, po.Qp - qp0);
+  float* yo = po.y + (k * po.Pp + pr) * po.Qp + qp0;
+  uint8_t* co = po.code + (k * po.Pp + pr) * po.Qp + qp0;
+  const vb wb = __builtin_convertvector(which, vb);
+  alignas(64) float bt[W];
+  store(bt, best);
+  std::memcpy(yo, bt, sizeof(float) * static_cast<size_t>(n));
+  std::memcpy(co, &wb, static_cast<size_t>(n));
+}
+
 // ReLU bit masks: W bits per output vector, at bit q0 of a row (q0 a multiple of W, so of 4).
 inline void put_bits(uint8_t* row, int64_t q0, uint32_t bits) {
   if constexpr (W == 16) {
@@ -293,7 +336,7 @@ inline int wino_kblock(int64_t K, int64_t k0) {
 // dropped. xb: (C,Hb,Wb) with Hb >= p + 2*PP + 2; wg: one block (C,S,4,KB) of conv_pack_weights.
 template <int KB, int PP>
 inline void wino_block(const DirectConv& g, const float* __restrict xb, const float* __restrict wg, const float* bias,
-                       bool relu, float* y, uint8_t* bits, int64_t k0, int64_t p, int64_t v0) {
+                       bool relu, float* y, uint8_t* bits, const PoolOut* pool, int64_t k0, int64_t p, int64_t v0) {
   const int64_t plane = g.Hb * g.Wb, Wb = g.Wb;
   vf m[KB][PP][4];
 #pragma GCC unroll 16
@@ -337,6 +380,13 @@ inline void wino_block(const DirectConv& g, const float* __restrict xb, const fl
 #pragma GCC unroll 4
     for (int t = 0; t < PP; ++t) {
       vf out[2] = {m[kk][t][0] + m[kk][t][1] + m[kk][t][2] + b, m[kk][t][1] - m[kk][t][2] - m[kk][t][3] + b};
+      if (pool) {
+        // ReLU then 2x2 pooling; a last odd row has no window and is dropped
+        const int64_t row = p + 2 * t;
+        if (row + 1 < g.P && row / 2 < pool->Pp)
+          pool_pair(*pool, k0 + kk, row / 2, q0, vmax(out[0], vf{}), vmax(out[1], vf{}));
+        continue;
+      }
 #pragma GCC unroll 2
       for (int i = 0; i < 2; ++i) {
         const int64_t row = p + 2 * t + i;
@@ -357,19 +407,32 @@ inline void wino_block(const DirectConv& g, const float* __restrict xb, const fl
 
 template <int PP>
 inline void wino_positions(const DirectConv& g, const float* xb, const float* wg, const float* bias, bool relu, float* y,
-                           uint8_t* bits, int64_t p, int64_t v0) {
+                           uint8_t* bits, const PoolOut* pool, int64_t p, int64_t v0) {
   for (int64_t k0 = 0; k0 < g.K;) {
     const int kb = wino_kblock(g.K, k0);
     const float* blk = wg + k0 * g.C * g.S * 4;
     switch (kb) {
-      case WGK: wino_block<WGK, PP>(g, xb, blk, bias, relu, y, bits, k0, p, v0); break;
-      case 1: wino_block<1, PP>(g, xb, blk, bias, relu, y, bits, k0, p, v0); break;
-      default: wino_block<2, PP>(g, xb, blk, bias, relu, y, bits, k0, p, v0); break;
+      case WGK: wino_block<WGK, PP>(g, xb, blk, bias, relu, y, bits, pool, k0, p, v0); break;
+      case 1: wino_block<1, PP>(g, xb, blk, bias, relu, y, bits, pool, k0, p, v0); break;
+      default: wino_block<2, PP>(g, xb, blk, bias, relu, y, bits, pool, k0, p, v0); break;
     }
     k0 += kb;
   }
 }
 
+}  // namespace conv
+
+namespace conv {
+// WP row pairs per tile; the last rows in single pairs (they may read the spare zero row).
+inline void wino_all(const DirectConv& g, const float* xb, const float* wp, const float* bias, bool relu, float* y,
+                     uint8_t* bits, const PoolOut* pool) {
+  const int64_t qv = (g.Q + W - 1) / W;
+  int64_t p = 0;
+  for (; p + 2 * WP <= g.P; p += 2 * WP)
+    for (int64_t v = 0; v < qv; ++v) wino_positions<WP>(g, xb, wp, bias, relu, y, bits, pool, p, v);
+  for (; p < g.P; p += 2)
+    for (int64_t v = 0; v < qv; ++v) wino_positions<1>(g, xb, wp, bias, relu, y, bits, pool, p, v);
+}
 }  // namespace conv
 
 // 3-row kernels run as Winograd F(2,3) over the rows (wino_block); others as a direct convolution.
@@ -388,13 +451,7 @@ inline void conv_direct(const DirectConv& g, const float* xb, const float* wp, c
                         uint8_t* bits) {
   using namespace conv;
   if (conv_uses_winograd(g.R)) {
-    // WP row pairs per tile; the last rows in single pairs (they may read the spare zero row).
-    const int64_t qv = (g.Q + W - 1) / W;
-    int64_t p = 0;
-    for (; p + 2 * WP <= g.P; p += 2 * WP)
-      for (int64_t v = 0; v < qv; ++v) wino_positions<WP>(g, xb, wp, bias, relu, y, bits, p, v);
-    for (; p < g.P; p += 2)
-      for (int64_t v = 0; v < qv; ++v) wino_positions<1>(g, xb, wp, bias, relu, y, bits, p, v);
+    wino_all(g, xb, wp, bias, relu, y, bits, nullptr);
     return;
   }
   const int64_t positions = g.P * ((g.Q + W - 1) / W);
@@ -402,6 +459,80 @@ inline void conv_direct(const DirectConv& g, const float* xb, const float* wp, c
   for (; pos + TM <= positions; pos += TM) direct_positions<TM>(g, xb, wp, bias, relu, y, bits, pos);
   for (; pos + 2 <= positions; pos += 2) direct_positions<2>(g, xb, wp, bias, relu, y, bits, pos);
   for (; pos < positions; ++pos) direct_positions<1>(g, xb, wp, bias, relu, y, bits, pos);
+}
+
+// xb, wp as conv_direct -> ypool: (K,P/2,Q/2) = maxpool2x2(relu(conv + bias)), code: (K,P/2,Q/2) each
+// maximum's place in its window (0..3). Only the Winograd tile pools; returns false (nothing done)
+// where this table does not use it for this geometry.
+inline bool conv_direct_relu_pool(const DirectConv& g, const float* xb, const float* wp, const float* bias, float* ypool,
+                                  uint8_t* code) {
+  using namespace conv;
+  if (!conv_uses_winograd(g.R) || g.P < 2 || g.Q < 2) return false;
+  const PoolOut po{ypool, code, g.P / 2, g.Q / 2};
+  wino_all(g, xb, wp, bias, true, nullptr, nullptr, &po);
+  return true;
+}
+
+// gpool, ypool, code: (K,Pp,Qp) from conv_direct_relu_pool -> interior of dst: (K,Hb,Wb) at (top,left)
+// holding the (P,Q) conv-output gradient: gpool (where ypool > 0: the ReLU) at its window's code,
+// zero elsewhere, rows / columns past 2Pp / 2Qp too. sums: (K) += plane sums (or null).
+inline void conv_unpool_pad(const float* gpool, const float* ypool, const uint8_t* code, int64_t K, int64_t P, int64_t Q,
+                            int64_t Pp, int64_t Qp, int64_t top, int64_t left, int64_t Hb, int64_t Wb, float* dst,
+                            float* sums) {
+  using namespace conv;
+  const vi z0 = (lane_iota(1, 0) >> 1) + ((lane_iota(1, 0) & 1) * W);  // e0 o0 e1 o1 ... (low halves)
+  const vi z1 = z0 + W / 2;                                               // (high halves)
+  for (int64_t k = 0; k < K; ++k) {
+    vf vs{};
+    for (int64_t i = 0; i < Pp; ++i) {
+      const int64_t o = (k * Pp + i) * Qp;
+      float* d0 = dst + (k * Hb + top + 2 * i) * Wb + left;
+      float* d1 = d0 + Wb;
+      // W pooled columns at a time; the last n < W go through zero-filled scratch vectors.
+      for (int64_t j = 0; j < Qp; j += W) {
+        const int64_t n = std::min<int64_t>(W, Qp - j);
+        vf gp, yp;
+        vb cb;
+        if (n == W) {
+          gp = load(gpool + o + j);
+          yp = load(ypool + o + j);
+          std::memcpy(&cb, code + o + j, sizeof cb);
+        } else {
+          alignas(64) float tg[W] = {}, ty[W] = {};
+          std::memcpy(tg, gpool + o + j, sizeof(float) * static_cast<size_t>(n));
+          std::memcpy(ty, ypool + o + j, sizeof(float) * static_cast<size_t>(n));
+          cb = vb{};
+          std::memcpy(&cb, code + o + j, static_cast<size_t>(n));
+          gp = load(tg);
+          yp = load(ty);
+        }
+        const vf gv = yp > vf{} ? gp : vf{};
+        const vi c = __builtin_convertvector(cb, vi);
+        const vf c00 = c == 0 ? gv : vf{}, c01 = c == 1 ? gv : vf{};
+        const vf c10 = c == 2 ? gv : vf{}, c11 = c == 3 ? gv : vf{};
+        const vf r00 = __builtin_shuffle(c00, c01, z0), r01 = __builtin_shuffle(c00, c01, z1);
+        const vf r10 = __builtin_shuffle(c10, c11, z0), r11 = __builtin_shuffle(c10, c11, z1);
+        if (n == W) {
+          store(d0 + 2 * j, r00);
+          store(d0 + 2 * j + W, r01);
+          store(d1 + 2 * j, r10);
+          store(d1 + 2 * j + W, r11);
+        } else {
+          alignas(64) float t0[2 * W], t1[2 * W];
+          store(t0, r00);
+          store(t0 + W, r01);
+          store(t1, r10);
+          store(t1 + W, r11);
+          std::memcpy(d0 + 2 * j, t0, sizeof(float) * static_cast<size_t>(2 * n));
+          std::memcpy(d1 + 2 * j, t1, sizeof(float) * static_cast<size_t>(2 * n));
+        }
+        vs += gv;
+      }
+      for (int64_t q = 2 * Qp; q < Q; ++q) d0[q] = d1[q] = 0.f;
+    }
+    for (int64_t r = 2 * Pp; r < P; ++r) std::memset(dst + (k * Hb + top + r) * Wb + left, 0, sizeof(float) * Q);
+    if (sums) sums[k] += hsum(vs);
+  }
 }
 
 // w: (K,C,R,S) -> wp: blocks of kblock() output channels, each (C,R,S,kb).

@@ -30,6 +30,17 @@ struct Kernels {
   // relu_bits (with relu, or null): (K,P,relu_bits_stride(Q)) bytes, bit q of a row set when y > 0
   void (*conv_direct)(const DirectConv& g, const float* xb, const float* wp, const float* bias, bool relu, float* y,
                       uint8_t* relu_bits);
+  // True when conv_direct runs 3-row kernels as Winograd (and conv_direct_relu_pool can pool).
+  bool (*conv_uses_winograd)(int64_t R);
+  // Fused conv + bias + ReLU + 2x2/2 max pool: xb, wp as conv_direct -> ypool: (K,P/2,Q/2), code:
+  // (K,P/2,Q/2) each maximum's place in its window (0..3). false (nothing done) if not supported.
+  bool (*conv_direct_relu_pool)(const DirectConv& g, const float* xb, const float* wp, const float* bias, float* ypool,
+                                uint8_t* code);
+  // gpool, ypool, code: (K,Pp,Qp) -> interior of dst: (K,Hb,Wb) at (top,left): the (P,Q) gradient of
+  // the pooled conv output (ReLU-masked, at each window's maximum, zero elsewhere); sums: (K) += sums
+  void (*conv_unpool_pad)(const float* gpool, const float* ypool, const uint8_t* code, int64_t K, int64_t P, int64_t Q,
+                          int64_t Pp, int64_t Qp, int64_t top, int64_t left, int64_t Hb, int64_t Wb, float* dst,
+                          float* sums);
   // w: (K,C,R,S) -> wp (conv_packed_floats floats), transposed and flipped for the input gradient when `flip`
   void (*conv_pack_weights)(const float* w, int64_t K, int64_t C, int64_t R, int64_t S, bool flip, float* wp);
   int64_t (*conv_packed_floats)(int64_t K, int64_t C, int64_t R, int64_t S);

@@ -82,6 +82,15 @@ Napi::Value Conv2d(const Napi::CallbackInfo& info) {
                                  read_bool(info, 4, "relu")));
 }
 
+// [sync] conv2dReluMaxPool(x, weight, bias | null, [sh, sw, ph, pw, dh, dw, groups]) -> handle:
+// maxPool2d(relu(conv2d(...)), 2x2, stride 2) as one op where the fast kernels can pool.
+Napi::Value Conv2dReluMaxPool(const Napi::CallbackInfo& info) {
+  auto v = read_fixed(info, 3, "conv2d parameters", 7);
+  Conv2dParams p{v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
+  return wrap(info.Env(),
+              conv2d_relu_maxpool2x2(unwrap(info, 0, "input"), unwrap(info, 1, "weight"), unwrap_optional(info, 2, "bias"), p));
+}
+
 // [sync] setConvFastPath(enabled) -> boolean (the previous setting). Off forces the general im2col
 // path for every convolution; tests use it to check the fast kernels against it.
 Napi::Value SetConvFastPath(const Napi::CallbackInfo& info) {
@@ -140,6 +149,7 @@ void init_nn(Napi::Env env, Napi::Object exports) {
   DLF_EXPORT(exports, "matmul", Matmul);
   DLF_EXPORT(exports, "linear", Linear);
   DLF_EXPORT(exports, "conv2d", Conv2d);
+  DLF_EXPORT(exports, "conv2dReluMaxPool", Conv2dReluMaxPool);
   DLF_EXPORT(exports, "setConvFastPath", SetConvFastPath);
   DLF_EXPORT(exports, "maxPool2d", MaxPool2d);
   DLF_EXPORT(exports, "avgPool2d", AvgPool2d);

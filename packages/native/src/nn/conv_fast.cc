@@ -8,6 +8,7 @@
 #include <new>
 #include <vector>
 
+#include "runtime/errors.h"
 #include "runtime/simd.h"
 #include "runtime/threadpool.h"
 #include "tensor/tensor.h"
@@ -153,12 +154,42 @@ void conv_fast_forward(const ConvFastShape& s, const float* x, const float* w, c
   });
 }
 
-void conv_fast_backward(const ConvFastShape& s, const float* x, const float* w, const float* gy, const float* y,
-                        const uint8_t* relu_bits, float* dx, float* dw, float* db) {
+bool conv_fast_pool_applies(const ConvFastShape& s) {
+  if (!conv_fast_applies(s) || !kernels().conv_uses_winograd(s.R)) return false;
+  const int64_t P = s.H + 2 * s.p.pad_h - s.R + 1, Q = s.W + 2 * s.p.pad_w - s.S + 1;
+  return P >= 2 && Q >= 2;
+}
+
+void conv_fast_forward_relu_pool(const ConvFastShape& s, const float* x, const float* w, const float* b, float* ypool,
+                                 uint8_t* code) {
+  const Kernels& kt = kernels();
+  const Plan pl = make_plan(s, kt.vector_floats);
+  auto wp = empty({kt.conv_packed_floats(s.K, s.C, s.R, s.S)});
+  kt.conv_pack_weights(w, s.K, s.C, s.R, s.S, false, wp->f32());
+  const int64_t xplane = s.C * s.H * s.W, pplane = s.K * (pl.P / 2) * (pl.Q / 2);
+  parallel_chunks(batch_chunks(s, pl.P, pl.Q), [&](int c, int total) {
+    const int64_t n0 = s.N * c / total, n1 = s.N * (c + 1) / total;
+    if (n0 >= n1) return;
+    const Scratch xs = padded_scratch({0, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb});
+    for (int64_t n = n0; n < n1; ++n) {
+      kt.conv_pad(x + n * xplane, nullptr, nullptr, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb, xs.data,
+                  nullptr);
+      DLF_THROW_IF(!kt.conv_direct_relu_pool(pl.fwd, xs.data, wp->f32(), b, ypool + n * pplane, code + n * pplane),
+                   "conv2d: the fused ReLU + max pool kernel is not available");
+    }
+  });
+}
+
+void conv_fast_backward(const ConvFastShape& s, const float* x, const float* w, const ConvGradSource& grad, float* dx,
+                        float* dw, float* db) {
+  const float* gy = grad.gy;
+  const float* y = grad.y;
+  const uint8_t* relu_bits = grad.relu_bits;
   const Kernels& kt = kernels();
   const Plan pl = make_plan(s, kt.vector_floats);
   const int64_t xplane = s.C * s.H * s.W, yplane = s.K * pl.P * pl.Q;
   const int64_t bplane = s.K * pl.P * relu_bits_stride(pl.Q);
+  const int64_t Pp = pl.P / 2, Qp = pl.Q / 2, pplane = s.K * Pp * Qp;
   const int64_t wsize = s.K * s.C * s.R * s.S;
   TensorPtr wp;
   if (dx) {
@@ -180,9 +211,14 @@ void conv_fast_backward(const ConvFastShape& s, const float* x, const float* w, 
       const int64_t nimg = std::min(kGroup, n1 - n);
       for (int64_t j = 0; j < nimg; ++j) {
         const int64_t m = n + j;
-        kt.conv_pad(gy + m * yplane, relu_bits || !y ? nullptr : y + m * yplane,
-                    relu_bits ? relu_bits + m * bplane : nullptr, s.K, pl.P, pl.Q, pl.gtop, pl.gleft, pl.gHb, pl.gWb,
-                    gs.data + j * gimg, dbp ? dbp->f32() : nullptr);
+        if (grad.gpool) {
+          kt.conv_unpool_pad(grad.gpool + m * pplane, grad.ypool + m * pplane, grad.code + m * pplane, s.K, pl.P, pl.Q,
+                             Pp, Qp, pl.gtop, pl.gleft, pl.gHb, pl.gWb, gs.data + j * gimg, dbp ? dbp->f32() : nullptr);
+        } else {
+          kt.conv_pad(gy + m * yplane, relu_bits || !y ? nullptr : y + m * yplane,
+                      relu_bits ? relu_bits + m * bplane : nullptr, s.K, pl.P, pl.Q, pl.gtop, pl.gleft, pl.gHb,
+                      pl.gWb, gs.data + j * gimg, dbp ? dbp->f32() : nullptr);
+        }
         if (dw)
           kt.conv_pad(x + m * xplane, nullptr, nullptr, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb,
                       xs.data + j * ximg, nullptr);

@@ -29,9 +29,28 @@ int64_t conv_fast_relu_bits_size(const ConvFastShape& s);
 void conv_fast_forward(const ConvFastShape& s, const float* x, const float* w, const float* b, float* y, bool relu,
                        uint8_t* relu_bits);
 
-// gy: (N,K,P,Q) output gradient, masked by the fused ReLU: by relu_bits when given, else by y > 0
-// when y is given -> dx: (N,C,H,W), dw: (K,C,R,S), db: (K), each overwritten, each may be null.
-void conv_fast_backward(const ConvFastShape& s, const float* x, const float* w, const float* gy, const float* y,
-                        const uint8_t* relu_bits, float* dx, float* dw, float* db);
+/** True when conv_fast_forward_relu_pool handles this geometry (the AVX-512 Winograd tile pools). */
+bool conv_fast_pool_applies(const ConvFastShape& s);
+
+// x: (N,C,H,W), w: (K,C,R,S), b: (K) or null -> ypool: (N,K,P/2,Q/2) = maxpool2x2(relu(conv(x))) and
+// code: (N,K,P/2,Q/2) bytes, each maximum's place in its 2x2 window (0..3 row-major).
+void conv_fast_forward_relu_pool(const ConvFastShape& s, const float* x, const float* w, const float* b, float* ypool,
+                                 uint8_t* code);
+
+// The gradient reaching the convolution's output: gy (N,K,P,Q), masked by the fused ReLU (by
+// relu_bits when given, else by y > 0 when y is given); or, after a fused 2x2 max pool, gpool
+// (N,K,P/2,Q/2) with that op's ypool and code.
+struct ConvGradSource {
+  const float* gy = nullptr;
+  const float* y = nullptr;
+  const uint8_t* relu_bits = nullptr;
+  const float* gpool = nullptr;
+  const float* ypool = nullptr;
+  const uint8_t* code = nullptr;
+};
+
+// -> dx: (N,C,H,W), dw: (K,C,R,S), db: (K), each overwritten, each may be null.
+void conv_fast_backward(const ConvFastShape& s, const float* x, const float* w, const ConvGradSource& grad, float* dx,
+                        float* dw, float* db);
 
 }  // namespace dlf
