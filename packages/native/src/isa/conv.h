@@ -334,10 +334,11 @@ inline int wino_kblock(int64_t K, int64_t k0) {
 //   m_j = sum_{c,s} G_j * u_j,  y[p] = m0 + m1 + m2,  y[p+1] = m1 - m2 - m3:
 // 4 FMAs for 6 direct ones. Output rows >= P (odd P) come from the buffer's spare zero row and are
 // dropped. xb: (C,Hb,Wb) with Hb >= p + 2*PP + 2; wg: one block (C,S,4,KB) of conv_pack_weights.
-template <int KB, int PP>
+template <int KB, int PP, int SF>
 inline void wino_block(const DirectConv& g, const float* __restrict xb, const float* __restrict wg, const float* bias,
                        bool relu, float* y, uint8_t* bits, const PoolOut* pool, int64_t k0, int64_t p, int64_t v0) {
   const int64_t plane = g.Hb * g.Wb, Wb = g.Wb;
+  const int64_t S = SF > 0 ? SF : g.S;  // SF: the kernel width fixed at compile time (3), or 0
   vf m[KB][PP][4];
 #pragma GCC unroll 16
   for (int kk = 0; kk < KB; ++kk)
@@ -348,8 +349,9 @@ inline void wino_block(const DirectConv& g, const float* __restrict xb, const fl
   const float* x0 = xb + p * Wb + v0 * W;
   for (int64_t c = 0; c < g.C; ++c) {
     const float* xc = x0 + c * plane;
-    const float* wc = wg + c * g.S * 4 * KB;
-    for (int64_t s = 0; s < g.S; ++s) {
+    const float* wc = wg + c * S * 4 * KB;
+#pragma GCC unroll 4
+    for (int64_t s = 0; s < S; ++s) {
       vf d[2 * PP + 2];
 #pragma GCC unroll 8
       for (int i = 0; i < 2 * PP + 2; ++i) d[i] = load(xc + i * Wb + s);
@@ -411,10 +413,18 @@ inline void wino_positions(const DirectConv& g, const float* xb, const float* wg
   for (int64_t k0 = 0; k0 < g.K;) {
     const int kb = wino_kblock(g.K, k0);
     const float* blk = wg + k0 * g.C * g.S * 4;
-    switch (kb) {
-      case WGK: wino_block<WGK, PP>(g, xb, blk, bias, relu, y, bits, pool, k0, p, v0); break;
-      case 1: wino_block<1, PP>(g, xb, blk, bias, relu, y, bits, pool, k0, p, v0); break;
-      default: wino_block<2, PP>(g, xb, blk, bias, relu, y, bits, pool, k0, p, v0); break;
+    if (g.S == 3) {
+      switch (kb) {
+        case WGK: wino_block<WGK, PP, 3>(g, xb, blk, bias, relu, y, bits, pool, k0, p, v0); break;
+        case 1: wino_block<1, PP, 3>(g, xb, blk, bias, relu, y, bits, pool, k0, p, v0); break;
+        default: wino_block<2, PP, 3>(g, xb, blk, bias, relu, y, bits, pool, k0, p, v0); break;
+      }
+    } else {
+      switch (kb) {
+        case WGK: wino_block<WGK, PP, 0>(g, xb, blk, bias, relu, y, bits, pool, k0, p, v0); break;
+        case 1: wino_block<1, PP, 0>(g, xb, blk, bias, relu, y, bits, pool, k0, p, v0); break;
+        default: wino_block<2, PP, 0>(g, xb, blk, bias, relu, y, bits, pool, k0, p, v0); break;
+      }
     }
     k0 += kb;
   }
