@@ -27,7 +27,9 @@ struct Plan {
   int64_t vw;           // floats per vector in the kernel table used
   int64_t P, Q;         // output size
   int64_t Hb, Wb;       // input buffer plane
-  int64_t gtop, gleft;  // gy's place in its buffer
+  int64_t xcol, xoff;   // x's first column in its buffer; where the kernels' view starts
+  int64_t gtop, gleft;  // gy's place relative to the input-gradient convolution's view
+  int64_t gcol, goff;   // gy's first column in its buffer; where that view starts
   int64_t gHb, gWb;     // output-gradient buffer plane
   DirectConv fwd;       // x -> y
   DirectConv bwd;       // gy -> dx (weights transposed and flipped)
@@ -92,11 +94,19 @@ Plan make_plan(const ConvFastShape& s, int64_t vw) {
   pl.P = s.H + 2 * s.p.pad_h - s.R + 1;
   pl.Q = s.W + 2 * s.p.pad_w - s.S + 1;
   pl.Hb = s.H + 2 * s.p.pad_h + 1;  // = P + R: a spare zero row for the Winograd row pairs
-  pl.Wb = std::max(s.W + 2 * s.p.pad_w, round_up(pl.Q, vw) + s.S - 1);
+  // x sits at column xcol (a vector boundary: aligned pad stores) and the kernels see the buffer
+  // from xoff = xcol - pw, where column 0 is the first padding column. Rows are whole vectors.
+  pl.xcol = round_up(s.p.pad_w, vw);
+  pl.xoff = pl.xcol - s.p.pad_w;
+  pl.Wb = round_up(std::max(pl.xcol + s.W, pl.xoff + round_up(pl.Q, vw) + s.S - 1), vw);
   pl.gtop = s.R - 1 - s.p.pad_h;
   pl.gleft = s.S - 1 - s.p.pad_w;
   pl.gHb = s.H + s.R;  // the input-gradient convolution's P + R (>= gtop + P)
-  pl.gWb = std::max({round_up(s.W, vw) + s.S - 1, pl.gleft + round_up(pl.Q, vw), pl.gleft + pl.Q});
+  // Likewise gy sits at the vector boundary gcol (aligned loads in the weight gradient) and the
+  // input-gradient convolution sees the buffer from goff = gcol - gleft.
+  pl.gcol = round_up(pl.gleft, vw);
+  pl.goff = pl.gcol - pl.gleft;
+  pl.gWb = round_up(std::max(pl.goff + round_up(s.W, vw) + s.S - 1, pl.gcol + round_up(pl.Q, vw)), vw);
   pl.fwd = DirectConv{s.C, s.K, s.R, s.S, pl.Hb, pl.Wb, pl.P, pl.Q};
   pl.bwd = DirectConv{s.K, s.C, s.R, s.S, pl.gHb, pl.gWb, s.H, s.W};
   return pl;
@@ -145,11 +155,11 @@ void conv_fast_forward(const ConvFastShape& s, const float* x, const float* w, c
   parallel_chunks(batch_chunks(s, pl.P, pl.Q), [&](int c, int total) {
     const int64_t n0 = s.N * c / total, n1 = s.N * (c + 1) / total;
     if (n0 >= n1) return;
-    const Scratch xs = padded_scratch({0, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb});
+    const Scratch xs = padded_scratch({0, s.C, s.H, s.W, s.p.pad_h, pl.xcol, pl.Hb, pl.Wb});
     float* xb = xs.data;
     for (int64_t n = n0; n < n1; ++n) {
-      kt.conv_pad(x + n * xplane, nullptr, nullptr, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb, xb, nullptr);
-      kt.conv_direct(pl.fwd, xb, wp->f32(), b, relu, y + n * yplane, bits ? bits + n * bplane : nullptr);
+      kt.conv_pad(x + n * xplane, nullptr, nullptr, s.C, s.H, s.W, s.p.pad_h, pl.xcol, pl.Hb, pl.Wb, xb, nullptr);
+      kt.conv_direct(pl.fwd, xb + pl.xoff, wp->f32(), b, relu, y + n * yplane, bits ? bits + n * bplane : nullptr);
     }
   });
 }
@@ -170,11 +180,11 @@ void conv_fast_forward_relu_pool(const ConvFastShape& s, const float* x, const f
   parallel_chunks(batch_chunks(s, pl.P, pl.Q), [&](int c, int total) {
     const int64_t n0 = s.N * c / total, n1 = s.N * (c + 1) / total;
     if (n0 >= n1) return;
-    const Scratch xs = padded_scratch({0, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb});
+    const Scratch xs = padded_scratch({0, s.C, s.H, s.W, s.p.pad_h, pl.xcol, pl.Hb, pl.Wb});
     for (int64_t n = n0; n < n1; ++n) {
-      kt.conv_pad(x + n * xplane, nullptr, nullptr, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb, xs.data,
+      kt.conv_pad(x + n * xplane, nullptr, nullptr, s.C, s.H, s.W, s.p.pad_h, pl.xcol, pl.Hb, pl.Wb, xs.data,
                   nullptr);
-      DLF_THROW_IF(!kt.conv_direct_relu_pool(pl.fwd, xs.data, wp->f32(), b, ypool + n * pplane, code + n * pplane),
+      DLF_THROW_IF(!kt.conv_direct_relu_pool(pl.fwd, xs.data + pl.xoff, wp->f32(), b, ypool + n * pplane, code + n * pplane),
                    "conv2d: the fused ReLU + max pool kernel is not available");
     }
   });
@@ -202,8 +212,8 @@ void conv_fast_backward(const ConvFastShape& s, const float* x, const float* w, 
     const int64_t n0 = s.N * c / total, n1 = s.N * (c + 1) / total;
     // Images go in groups: one weight-gradient call per group runs each tile over all its images.
     const int64_t gimg = s.K * pl.gHb * pl.gWb, ximg = s.C * pl.Hb * pl.Wb;
-    const Scratch gs = padded_scratch({1, kGroup * s.K, pl.P, pl.Q, pl.gtop, pl.gleft, pl.gHb, pl.gWb});
-    const Scratch xs = dw ? padded_scratch({0, kGroup * s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb}) : Scratch{};
+    const Scratch gs = padded_scratch({1, kGroup * s.K, pl.P, pl.Q, pl.gtop, pl.gcol, pl.gHb, pl.gWb});
+    const Scratch xs = dw ? padded_scratch({0, kGroup * s.C, s.H, s.W, s.p.pad_h, pl.xcol, pl.Hb, pl.Wb}) : Scratch{};
     TensorPtr dwv = dw ? empty({wsize * pl.vw}) : nullptr;  // the chunk's first group overwrites it
     if (dwv && n0 >= n1) std::fill(dwv->f32(), dwv->f32() + wsize * pl.vw, 0.f);
     TensorPtr dbp = db ? zeros({s.K}) : nullptr;
@@ -213,22 +223,22 @@ void conv_fast_backward(const ConvFastShape& s, const float* x, const float* w, 
         const int64_t m = n + j;
         if (grad.gpool) {
           kt.conv_unpool_pad(grad.gpool + m * pplane, grad.ypool + m * pplane, grad.code + m * pplane, s.K, pl.P, pl.Q,
-                             Pp, Qp, pl.gtop, pl.gleft, pl.gHb, pl.gWb, gs.data + j * gimg, dbp ? dbp->f32() : nullptr);
+                             Pp, Qp, pl.gtop, pl.gcol, pl.gHb, pl.gWb, gs.data + j * gimg, dbp ? dbp->f32() : nullptr);
         } else {
           kt.conv_pad(gy + m * yplane, relu_bits || !y ? nullptr : y + m * yplane,
-                      relu_bits ? relu_bits + m * bplane : nullptr, s.K, pl.P, pl.Q, pl.gtop, pl.gleft, pl.gHb,
+                      relu_bits ? relu_bits + m * bplane : nullptr, s.K, pl.P, pl.Q, pl.gtop, pl.gcol, pl.gHb,
                       pl.gWb, gs.data + j * gimg, dbp ? dbp->f32() : nullptr);
         }
         if (dw)
-          kt.conv_pad(x + m * xplane, nullptr, nullptr, s.C, s.H, s.W, s.p.pad_h, s.p.pad_w, pl.Hb, pl.Wb,
+          kt.conv_pad(x + m * xplane, nullptr, nullptr, s.C, s.H, s.W, s.p.pad_h, pl.xcol, pl.Hb, pl.Wb,
                       xs.data + j * ximg, nullptr);
       }
       if (dw)
-        kt.conv_wgrad(pl.fwd, xs.data, gs.data, pl.gtop, pl.gleft, pl.gHb, pl.gWb, nimg, ximg, gimg, n > n0,
+        kt.conv_wgrad(pl.fwd, xs.data + pl.xoff, gs.data, pl.gtop, pl.gcol, pl.gHb, pl.gWb, nimg, ximg, gimg, n > n0,
                       dwv->f32());
       if (dx) {
         for (int64_t j = 0; j < nimg; ++j)
-          kt.conv_direct(pl.bwd, gs.data + j * gimg, wp->f32(), nullptr, false, dx + (n + j) * xplane, nullptr);
+          kt.conv_direct(pl.bwd, gs.data + j * gimg + pl.goff, wp->f32(), nullptr, false, dx + (n + j) * xplane, nullptr);
       }
     }
     dw_part[c] = dwv;
