@@ -9,7 +9,9 @@
 //
 // With AVX-512, 3-row kernels use Winograd F(2,3) over the kernel rows instead (wino_block): pairs
 // of output rows from four input rows, 4 FMAs where the direct tile needs 6 (~1.2x faster at these
-// channel counts, where the broadcasts of the transformed weights are the limit).
+// channel counts, where the broadcasts of the transformed weights are the limit). Its row pairs
+// also let it fuse ReLU + 2x2 max pooling into the epilogue (conv_direct_relu_pool), whose
+// gradient conv_unpool_pad scatters straight into the padded gradient buffer.
 //
 // The input gradient is the same kernel run on the zero-padded output gradient with the weights
 // transposed (K <-> C) and flipped (r -> R-1-r, s -> S-1-s). The weight gradient keeps per-lane

@@ -1,6 +1,7 @@
 // Specialised convolution for the shapes small vision models use: stride 1, dilation 1, one group,
 // padding at most the kernel size minus one, and few channels. A direct convolution over a
-// zero-padded copy of each image (isa/conv.h) replaces im2col + GEMM. The caller checks
+// zero-padded copy of each image (isa/conv.h) replaces im2col + GEMM; with AVX-512 the 3-row kernels
+// run as Winograd F(2,3) over the rows, which can also fuse ReLU + 2x2 max pooling. The caller checks
 // conv_fast_applies() and falls back to the general im2col path otherwise.
 #pragma once
 #include <cstdint>
