@@ -127,6 +127,10 @@ export interface NativeBinding {
   linear(x: Handle, w: Handle, b: Handle | null, relu: boolean): Handle;
   /** params: [strideH, strideW, padH, padW, dilationH, dilationW, groups]. */
   conv2d(x: Handle, w: Handle, b: Handle | null, params: readonly number[], relu: boolean): Handle;
+  /** maxPool2d(relu(conv2d(...)), 2x2, stride 2) as one op where the fast kernels can pool. */
+  conv2dReluMaxPool(x: Handle, w: Handle, b: Handle | null, params: readonly number[]): Handle;
+  /** Enables or disables the direct-convolution fast path (tests only); returns the previous setting. */
+  setConvFastPath(enabled: boolean): boolean;
   /** params: [kernelH, kernelW, strideH, strideW, padH, padW]. */
   maxPool2d(x: Handle, params: readonly number[]): Handle;
   avgPool2d(x: Handle, params: readonly number[]): Handle;

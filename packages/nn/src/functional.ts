@@ -371,6 +371,11 @@ export interface Conv2dOptions {
   groups?: number;
   /** Fuse a ReLU into the op. */
   relu?: boolean;
+  /**
+   * Also fuse a 2×2 max pooling with stride 2 after the ReLU (needs `relu`): the result is
+   * `maxPool2d(relu(conv2d(...)), { kernelSize: 2 })`, computed without the full-size activation.
+   */
+  maxPool2x2?: boolean;
 }
 
 /** The output size of a convolution or pooling window along one dim. */
@@ -427,6 +432,25 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options:
       x.shape,
       weight.shape,
     );
+  if (options.maxPool2x2 === true) {
+    if (options.relu !== true)
+      throw invalidParam('options.maxPool2x2', 'to come with relu: true', options.maxPool2x2);
+    if (p < 2 || q < 2) {
+      throw shapeMismatch('conv2d', 'an output of at least 2×2 to pool', x.shape, weight.shape);
+    }
+    return out(
+      native.conv2dReluMaxPool(x.handle, weight.handle, bias ? bias.handle : null, [
+        sh,
+        sw,
+        ph,
+        pw,
+        dh,
+        dw,
+        groups,
+      ]),
+      [n, k, Math.floor(p / 2), Math.floor(q / 2)],
+    );
+  }
   return out(
     native.conv2d(
       x.handle,

@@ -147,13 +147,14 @@ export class Conv2d extends Module {
       this.bias = this.registerParameter('bias', null);
     }
   }
-  forward(x: Tensor, options: { relu?: boolean } = {}): Tensor {
+  forward(x: Tensor, options: { relu?: boolean; maxPool2x2?: boolean } = {}): Tensor {
     return F.conv2d(x, this.weight, this.bias, {
       stride: this.stride,
       padding: this.padding,
       dilation: this.dilation,
       groups: this.groups,
       relu: options.relu === true,
+      maxPool2x2: options.maxPool2x2 === true,
     });
   }
   override describe(inputShape: readonly number[]): LayerDescription {
@@ -411,11 +412,38 @@ export class BatchNorm2d extends Module {
   }
 }
 
+function isMaxPool2x2(layer: Module | undefined): boolean {
+  if (!(layer instanceof MaxPool2d)) return false;
+  const { kernelSize: k, stride: s, padding: p } = layer;
+  return k[0] === 2 && k[1] === 2 && s[0] === 2 && s[1] === 2 && p[0] === 0 && p[1] === 0;
+}
+
+// The fused op pools a conv output of at least 2x2 (smaller inputs keep the separate ops and their errors).
+function convOutputAtLeast2x2(conv: Conv2d, x: Tensor): boolean {
+  if (x.rank !== 4) return false;
+  const p = F.convOutputSize(
+    x.shape[2]!,
+    conv.kernelSize[0],
+    conv.stride[0],
+    conv.padding[0],
+    conv.dilation[0],
+  );
+  const q = F.convOutputSize(
+    x.shape[3]!,
+    conv.kernelSize[1],
+    conv.stride[1],
+    conv.padding[1],
+    conv.dilation[1],
+  );
+  return p >= 2 && q >= 2;
+}
+
 /** Hooks a training loop can install to time each layer (see {@link Sequential.onLayer}). */
 export type LayerHook = (index: number, layer: Module, phase: 'start' | 'end') => void;
 
 /**
- * Layers applied in order. Conv2d or Linear followed by ReLU run as one fused op. Intermediate
+ * Layers applied in order. Conv2d or Linear followed by ReLU run as one fused op, and Conv2d + ReLU +
+ * MaxPool2d(2) (stride 2, no padding) as one op too. Intermediate
  * outputs are released as soon as the next layer has consumed them (the recorded graph keeps what
  * backward needs).
  *
@@ -429,7 +457,7 @@ export class Sequential extends Module {
   readonly layers: Module[];
   /** Set to time layers; called before and after each layer (fused pairs report once). */
   onLayer: LayerHook | null = null;
-  /** Fuse Conv2d/Linear + ReLU pairs (default true). */
+  /** Fuse Conv2d/Linear + ReLU pairs and Conv2d + ReLU + MaxPool2d(2) triples (default true). */
   fuse = true;
   constructor(...layers: Module[]) {
     super();
@@ -442,10 +470,20 @@ export class Sequential extends Module {
       const layer = this.layers[i]!;
       const next = this.layers[i + 1];
       const fused = this.fuse && next instanceof ReLU && (layer instanceof Conv2d || layer instanceof Linear);
+      const pooled =
+        fused &&
+        layer instanceof Conv2d &&
+        isMaxPool2x2(this.layers[i + 2]) &&
+        convOutputAtLeast2x2(layer, h);
       this.onLayer?.(i, layer, 'start');
-      const y = fused ? (layer as Conv2d | Linear).forward(h, { relu: true }) : layer.forward(h);
+      const y = pooled
+        ? (layer as Conv2d).forward(h, { relu: true, maxPool2x2: true })
+        : fused
+          ? (layer as Conv2d | Linear).forward(h, { relu: true })
+          : layer.forward(h);
       this.onLayer?.(i, layer, 'end');
       if (fused) i++;
+      if (pooled) i++;
       if (h !== x && h !== y) h.dispose();
       h = y;
     }

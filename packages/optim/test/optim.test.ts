@@ -436,7 +436,7 @@ describe('optimizer behaviour', () => {
 
   it('validates options and parameters, naming the argument', () => {
     const p = new Parameter(tensor([1]));
-    expect(() => new SGD([p], { lr: -1 })).toThrow(/Expected a number in \[0, Infinity\] for lr/);
+    expect(() => new SGD([p], { lr: -1 })).toThrow(/Expected a (finite )?number in \[0, Infinity\] for lr/);
     expect(() => new SGD([p], {} as never)).toThrow(TypeError);
     expect(() => new SGD([p], { lr: 0.1, nesterov: true })).toThrow(/nesterov/);
     expect(() => new SGD([p], { lr: 0.1, momentum: 0.9, dampening: 0.5, nesterov: true })).toThrow(

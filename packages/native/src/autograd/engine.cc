@@ -72,7 +72,14 @@ void attach_list(const TensorPtr& out, const std::shared_ptr<Node>& node, const 
 
 void AccumulateGrad::backward(const TensorPtr& gout, std::vector<TensorPtr>&) {
   if (!leaf->grad) {
-    // Own a fresh buffer: gout may alias another gradient, and leaf->grad is updated in place later.
+    // leaf->grad is updated in place later, so it must own its buffer. A gradient that nothing else
+    // references (a backward kernel's fresh output, as for most parameters) is adopted as it is;
+    // anything that may alias another gradient is copied.
+    if (gout.use_count() == 1 && gout->storage.use_count() == 1 && gout->offset == 0 && gout->is_contiguous() &&
+        gout->shape == leaf->shape && gout->dtype == leaf->dtype && !gout->requires_grad) {
+      leaf->grad = gout;
+      return;
+    }
     auto g = empty(leaf->shape);
     copy_into(g, gout);
     leaf->grad = g;

@@ -13,8 +13,8 @@ namespace dlf::DLF_ISA_NS {
 using namespace dlf::simd;
 
 #if defined(__AVX512F__)
-constexpr int MR = 12;
-constexpr int NR = 2 * W;  // 12 x 32: 24 accumulators of 32 registers
+constexpr int MR = 8;
+constexpr int NR = 2 * W;  // 8 x 32: 16 accumulators; batch-sized M (64, 128) has no ragged tile
 #elif defined(__AVX2__)
 constexpr int MR = 6;
 constexpr int NR = 2 * W;  // 6 x 16: 12 accumulators of 16 registers
@@ -95,21 +95,27 @@ inline void pack_b(bool tb, const float* B, int64_t ldb, int64_t k0, int64_t kc,
         }
       }
     } else {
-      for (int64_t c = 0; c < NR; ++c) {
-        if (c < cols) {
-          const float* src = B + (j0 + jp + c) * ldb + k0;
-          for (int64_t k = 0; k < kc; ++k) panel[k * NR + c] = src[k];
-        } else {
-          for (int64_t k = 0; k < kc; ++k) panel[k * NR + c] = 0.f;
+      // Transposed: NR source rows are read side by side in blocks of 8 k, so every write fills
+      // a whole panel row and every source line is used while it is in L1.
+      const float* src = B + (j0 + jp) * ldb + k0;
+      for (int64_t kb = 0; kb < kc; kb += 8) {
+        const int64_t kn = std::min<int64_t>(8, kc - kb);
+        for (int64_t c = 0; c < NR; ++c) {
+          if (c < cols) {
+            const float* s = src + c * ldb + kb;
+            for (int64_t k = 0; k < kn; ++k) panel[(kb + k) * NR + c] = s[k];
+          } else {
+            for (int64_t k = 0; k < kn; ++k) panel[(kb + k) * NR + c] = 0.f;
+          }
         }
       }
     }
   }
 }
 
-// C[0:mr, 0:nr] += alpha * Ap(MR x kc) * Bp(kc x NR)
+// C[0:mr, 0:nr] += alpha * Ap(MR x kc) * Bp(kc x NR), or = when `overwrite` (C's contents unread)
 inline void micro_kernel(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, float* C,
-                         int64_t ldc, int64_t mr, int64_t nr, float alpha) {
+                         int64_t ldc, int64_t mr, int64_t nr, float alpha, bool overwrite) {
   constexpr int NV = NR / W;
   vf acc[MR][NV];
 #pragma GCC unroll 16
@@ -134,14 +140,14 @@ inline void micro_kernel(int64_t kc, const float* __restrict Ap, const float* __
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) {
         float* c = C + i * ldc + v * W;
-        store(c, load(c) + va * acc[i][v]);
+        store(c, overwrite ? va * acc[i][v] : load(c) + va * acc[i][v]);
       }
   } else {
     alignas(64) float tile[MR * NR];
     for (int i = 0; i < MR; ++i)
       for (int v = 0; v < NV; ++v) store(tile + i * NR + v * W, acc[i][v]);
     for (int64_t i = 0; i < mr; ++i)
-      for (int64_t j = 0; j < nr; ++j) C[i * ldc + j] += alpha * tile[i * NR + j];
+      for (int64_t j = 0; j < nr; ++j) C[i * ldc + j] = (overwrite ? 0.f : C[i * ldc + j]) + alpha * tile[i * NR + j];
   }
 }
 
@@ -160,8 +166,13 @@ inline void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
 // Single-threaded GEMM on a sub-problem.
 inline void sgemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  scale_c(M, N, beta, C, ldc);
-  if (K == 0 || alpha == 0.f) return;
+  if (K == 0 || alpha == 0.f) {
+    scale_c(M, N, beta, C, ldc);
+    return;
+  }
+  // beta == 0: the first k-block overwrites C (no zero fill); otherwise C is scaled first.
+  const bool zero_c = beta == 0.f;
+  if (!zero_c) scale_c(M, N, beta, C, ldc);
   PackBuffers& buf = pack_buffers();
   for (int64_t jc = 0; jc < N; jc += NC) {
     const int64_t nc = std::min(NC, N - jc);
@@ -176,7 +187,7 @@ inline void sgemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, floa
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int64_t mr = std::min<int64_t>(MR, mc - ir);
             micro_kernel(kc, buf.a + ir * kc, buf.b + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, mr, nr,
-                         alpha);
+                         alpha, zero_c && pc == 0);
           }
         }
       }

@@ -5,7 +5,9 @@
 
 #include "isa/kernels.h"
 
+#include "isa/conv.h"
 #include "isa/gemm.h"
+#include "isa/pool.h"
 
 #define DLF_STR2(x) #x
 #define DLF_STR(x) DLF_STR2(x)
@@ -17,6 +19,16 @@ const Kernels* DLF_CAT(kernels_, DLF_ISA)() {
       DLF_STR(DLF_ISA),
       simd::W,
       &DLF_ISA_NS::sgemm,
+      &DLF_ISA_NS::conv_direct,
+      &DLF_ISA_NS::conv_uses_winograd,
+      &DLF_ISA_NS::conv_direct_relu_pool,
+      &DLF_ISA_NS::conv_unpool_pad,
+      &DLF_ISA_NS::conv_pack_weights,
+      &DLF_ISA_NS::conv_packed_floats,
+      &DLF_ISA_NS::conv_pad,
+      &DLF_ISA_NS::conv_wgrad,
+      &DLF_ISA_NS::maxpool2x2,
+      &DLF_ISA_NS::maxpool2x2_backward,
   };
   return &table;
 }

@@ -5,6 +5,16 @@
 
 namespace dlf {
 
+// Geometry of one direct convolution (stride 1) over a zero-padded input buffer.
+struct DirectConv {
+  int64_t C, K, R, S;  // input channels, output channels, kernel rows and columns
+  int64_t Hb, Wb;      // padded input plane: rows, row stride (Hb >= P+R, Wb >= ceil(Q/W)*W + S-1)
+  int64_t P, Q;        // output rows and columns
+};
+
+// Bytes per row of a ReLU bit mask over Q columns (the same for every instruction set).
+inline int64_t relu_bits_stride(int64_t Q) { return 2 * ((Q + 15) / 16); }
+
 struct Kernels {
   const char* name;
   int vector_floats;  // floats per vector register
@@ -14,6 +24,43 @@ struct Kernels {
   // Splits the work over the thread pool when it is large enough.
   void (*sgemm)(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                 int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+
+  // Direct convolution (isa/conv.h), one image at a time; see there for layouts.
+  // xb: (C,Hb,Wb) padded input, wp: packed weights, bias: (K) or null -> y: (K,P,Q) (+ReLU);
+  // relu_bits (with relu, or null): (K,P,relu_bits_stride(Q)) bytes, bit q of a row set when y > 0
+  void (*conv_direct)(const DirectConv& g, const float* xb, const float* wp, const float* bias, bool relu, float* y,
+                      uint8_t* relu_bits);
+  // True when conv_direct runs 3-row kernels as Winograd (and conv_direct_relu_pool can pool).
+  bool (*conv_uses_winograd)(int64_t R);
+  // Fused conv + bias + ReLU + 2x2/2 max pool: xb, wp as conv_direct -> ypool: (K,P/2,Q/2), code:
+  // (K,P/2,Q/2) each maximum's place in its window (0..3). false (nothing done) if not supported.
+  bool (*conv_direct_relu_pool)(const DirectConv& g, const float* xb, const float* wp, const float* bias, float* ypool,
+                                uint8_t* code);
+  // gpool, ypool, code: (K,Pp,Qp) -> interior of dst: (K,Hb,Wb) at (top,left): the (P,Q) gradient of
+  // the pooled conv output (ReLU-masked, at each window's maximum, zero elsewhere); sums: (K) += sums
+  void (*conv_unpool_pad)(const float* gpool, const float* ypool, const uint8_t* code, int64_t K, int64_t P, int64_t Q,
+                          int64_t Pp, int64_t Qp, int64_t top, int64_t left, int64_t Hb, int64_t Wb, float* dst,
+                          float* sums);
+  // w: (K,C,R,S) -> wp (conv_packed_floats floats), transposed and flipped for the input gradient when `flip`
+  void (*conv_pack_weights)(const float* w, int64_t K, int64_t C, int64_t R, int64_t S, bool flip, float* wp);
+  int64_t (*conv_packed_floats)(int64_t K, int64_t C, int64_t R, int64_t S);
+  // src: (C,H,W) -> interior of dst: (C,Hb,Wb) at (top,left), masked by mask > 0 when mask is given,
+  // or by the bits of mask_bits (C,H,relu_bits_stride(W)); sums: (C) += plane sums written (or null)
+  void (*conv_pad)(const float* src, const float* mask, const uint8_t* mask_bits, int64_t C, int64_t H, int64_t W,
+                   int64_t top, int64_t left, int64_t Hb, int64_t Wb, float* dst, float* sums);
+  // xb: nimg x (C,Hb,Wb) padded inputs (xstride floats apart), gb: nimg x (K,gHb,gWb) padded output
+  // gradients (gstride apart), gy at (top,left)
+  //   -> dwv: (K,C,R,S,vector_floats) += per-lane partial sums of the weight gradient (= if !accumulate)
+  void (*conv_wgrad)(const DirectConv& g, const float* xb, const float* gb, int64_t top, int64_t left, int64_t gHb,
+                     int64_t gWb, int64_t nimg, int64_t xstride, int64_t gstride, bool accumulate, float* dwv);
+
+  // 2x2 max pooling, stride 2, no padding (isa/pool.h); needs 2P <= H and 2Q <= W.
+  // x: (planes,H,W) -> y: (planes,P,Q), argmax: (planes,P,Q) index in the (H,W) plane, or null
+  void (*maxpool2x2)(const float* x, int64_t planes, int64_t H, int64_t W, int64_t P, int64_t Q, float* y,
+                     int32_t* argmax);
+  // gy: (planes,P,Q), argmax -> dx: (planes,H,W) overwritten, zero where no window's maximum is
+  void (*maxpool2x2_backward)(const float* gy, const int32_t* argmax, int64_t planes, int64_t H, int64_t W, int64_t P,
+                              int64_t Q, float* dx);
 };
 
 const Kernels* kernels_avx512();

@@ -1,5 +1,6 @@
 // nn/ entry points: one call per differentiable op. Arguments arrive resolved by TypeScript
 // (@dlf/nn validates them and computes output shapes); the ops re-check what guards memory.
+#include "nn/conv_fast.h"
 #include "nn/ops.h"
 #include "runtime/napi_util.h"
 
@@ -81,6 +82,23 @@ Napi::Value Conv2d(const Napi::CallbackInfo& info) {
                                  read_bool(info, 4, "relu")));
 }
 
+// [sync] conv2dReluMaxPool(x, weight, bias | null, [sh, sw, ph, pw, dh, dw, groups]) -> handle:
+// maxPool2d(relu(conv2d(...)), 2x2, stride 2) as one op where the fast kernels can pool.
+Napi::Value Conv2dReluMaxPool(const Napi::CallbackInfo& info) {
+  auto v = read_fixed(info, 3, "conv2d parameters", 7);
+  Conv2dParams p{v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
+  return wrap(info.Env(),
+              conv2d_relu_maxpool2x2(unwrap(info, 0, "input"), unwrap(info, 1, "weight"), unwrap_optional(info, 2, "bias"), p));
+}
+
+// [sync] setConvFastPath(enabled) -> boolean (the previous setting). Off forces the general im2col
+// path for every convolution; tests use it to check the fast kernels against it.
+Napi::Value SetConvFastPath(const Napi::CallbackInfo& info) {
+  const bool prev = conv_fast_enabled();
+  set_conv_fast_enabled(read_bool(info, 0, "enabled"));
+  return Napi::Boolean::New(info.Env(), prev);
+}
+
 Pool2dParams pool_params(const Napi::CallbackInfo& info) {
   auto v = read_fixed(info, 1, "pool parameters", 6);
   return Pool2dParams{v[0], v[1], v[2], v[3], v[4], v[5]};
@@ -131,6 +149,8 @@ void init_nn(Napi::Env env, Napi::Object exports) {
   DLF_EXPORT(exports, "matmul", Matmul);
   DLF_EXPORT(exports, "linear", Linear);
   DLF_EXPORT(exports, "conv2d", Conv2d);
+  DLF_EXPORT(exports, "conv2dReluMaxPool", Conv2dReluMaxPool);
+  DLF_EXPORT(exports, "setConvFastPath", SetConvFastPath);
   DLF_EXPORT(exports, "maxPool2d", MaxPool2d);
   DLF_EXPORT(exports, "avgPool2d", AvgPool2d);
   DLF_EXPORT(exports, "adaptiveAvgPool2d", AdaptiveAvgPool2d);

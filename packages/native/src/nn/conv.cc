@@ -166,12 +166,40 @@ void conv_backward_general(const ConvGeom& g, const float* x, const float* w, co
 }
 
 struct Conv2dBackward final : Node {
-  TensorPtr x, w, y;  // y saved only with a fused ReLU
+  TensorPtr x, w;
+  TensorPtr y, relu_bits;  // with a fused ReLU: its output (general path) or a bit per output (fast path)
   ConvGeom geom;
-  const char* name() const override { return y ? "Conv2dReluBackward" : "Conv2dBackward"; }
+  const char* name() const override { return y || relu_bits ? "Conv2dReluBackward" : "Conv2dBackward"; }
   void backward(const TensorPtr& g_in, std::vector<TensorPtr>& gin) override {
+    const ConvFastShape fs{geom.N, geom.C, geom.H, geom.W, geom.K, geom.R, geom.S, geom.p};
+    if (conv_fast_applies(fs)) {
+      // The fast path applies the ReLU mask while padding the gradient, and writes dx, dw and db.
+      TensorPtr dx = needs_grad(0) ? empty(x->shape) : nullptr;
+      TensorPtr dw = needs_grad(1) ? empty(w->shape) : nullptr;
+      TensorPtr db = needs_grad(2) ? empty({geom.K}) : nullptr;
+      ConvGradSource src;
+      src.gy = g_in->f32();
+      src.y = y ? y->f32() : nullptr;
+      src.relu_bits = relu_bits ? relu_bits->data<uint8_t>() : nullptr;
+      conv_fast_backward(fs, x->f32(), w->f32(), src, dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr,
+                         db ? db->f32() : nullptr);
+      gin[0] = dx;
+      gin[1] = dw;
+      gin[2] = db;
+      return;
+    }
     TensorPtr g = g_in;
-    if (y) {
+    if (relu_bits) {
+      // Saved by the fast forward; the fast path was switched off since.
+      auto masked = empty(g_in->shape);
+      const float* pg = g_in->f32();
+      const uint8_t* bits = relu_bits->data<uint8_t>();
+      float* pm = masked->f32();
+      const int64_t Q = geom.Q, stride = relu_bits_stride(Q), rows = g_in->numel() / Q;
+      for (int64_t i = 0; i < rows; ++i)
+        for (int64_t q = 0; q < Q; ++q) pm[i * Q + q] = (bits[i * stride + q / 8] >> (q % 8)) & 1 ? pg[i * Q + q] : 0.f;
+      g = masked;
+    } else if (y) {
       auto masked = empty(g_in->shape);
       const float* pg = g_in->f32();
       const float* py = y->f32();
@@ -183,10 +211,7 @@ struct Conv2dBackward final : Node {
     }
     TensorPtr dx = needs_grad(0) ? zeros(x->shape) : nullptr;
     TensorPtr dw = needs_grad(1) ? empty(w->shape) : nullptr;
-    if (!conv_fast_backward(geom.N, geom.C, geom.H, geom.W, geom.K, geom.R, geom.S, geom.p, x->f32(), w->f32(),
-                            g->f32(), dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr)) {
-      conv_backward_general(geom, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr);
-    }
+    conv_backward_general(geom, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr);
     gin[0] = dx;
     gin[1] = dw;
     if (needs_grad(2)) {
@@ -211,9 +236,71 @@ struct Conv2dBackward final : Node {
   }
 };
 
+// y = maxpool2x2(relu(conv2d(x, w, b))) computed as one op: the gradient is unpooled (at each
+// window's maximum, where the pooled value is > 0) straight into the padded gradient buffer.
+struct Conv2dReluPoolBackward final : Node {
+  TensorPtr x, w, ypool, code;  // code: (N,K,P/2,Q/2) each maximum's place in its window
+  ConvGeom geom;
+  const char* name() const override { return "Conv2dReluMaxPoolBackward"; }
+  void backward(const TensorPtr& gpool, std::vector<TensorPtr>& gin) override {
+    const ConvFastShape fs{geom.N, geom.C, geom.H, geom.W, geom.K, geom.R, geom.S, geom.p};
+    TensorPtr dx = needs_grad(0) ? empty(x->shape) : nullptr;
+    TensorPtr dw = needs_grad(1) ? empty(w->shape) : nullptr;
+    TensorPtr db = needs_grad(2) ? empty({geom.K}) : nullptr;
+    if (conv_fast_applies(fs)) {
+      ConvGradSource src;
+      src.gpool = gpool->f32();
+      src.ypool = ypool->f32();
+      src.code = code->data<uint8_t>();
+      conv_fast_backward(fs, x->f32(), w->f32(), src, dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr,
+                         db ? db->f32() : nullptr);
+    } else {
+      // The fast path was switched off since the forward: expand the gradient, then the general path.
+      const int64_t Pp = geom.P / 2, Qp = geom.Q / 2;
+      auto g = zeros({geom.N, geom.K, geom.P, geom.Q});
+      const float* pg = gpool->f32();
+      const float* py = ypool->f32();
+      const uint8_t* pc = code->data<uint8_t>();
+      float* out = g->f32();
+      for (int64_t pl = 0; pl < geom.N * geom.K; ++pl)
+        for (int64_t i = 0; i < Pp; ++i)
+          for (int64_t j = 0; j < Qp; ++j) {
+            const int64_t o = (pl * Pp + i) * Qp + j;
+            if (py[o] > 0.f) out[(pl * geom.P + 2 * i + pc[o] / 2) * geom.Q + 2 * j + pc[o] % 2] = pg[o];
+          }
+      if (dx) std::fill(dx->f32(), dx->f32() + dx->numel(), 0.f);
+      conv_backward_general(geom, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr);
+      if (db) {
+        float* pb = db->f32();
+        std::fill(pb, pb + geom.K, 0.f);
+        const int64_t pq = geom.pq();
+        for (int64_t n = 0; n < geom.N; ++n)
+          for (int64_t k = 0; k < geom.K; ++k) {
+            double acc = 0.0;
+            const float* row = out + (n * geom.K + k) * pq;
+            for (int64_t i = 0; i < pq; ++i) acc += row[i];
+            pb[k] += static_cast<float>(acc);
+          }
+      }
+    }
+    gin[0] = dx;
+    gin[1] = dw;
+    gin[2] = db;
+  }
+  void release_saved() override {
+    x.reset();
+    w.reset();
+    ypool.reset();
+    code.reset();
+  }
+};
+
 }  // namespace
 
-TensorPtr conv2d(const TensorPtr& x_in, const TensorPtr& w_in, const TensorPtr& b_in, const Conv2dParams& p, bool relu) {
+namespace {
+
+// Checks what could corrupt memory and returns the geometry.
+ConvGeom checked_geometry(const TensorPtr& x_in, const TensorPtr& w_in, const TensorPtr& b_in, const Conv2dParams& p) {
   expect_f32(x_in, "input");
   expect_f32(w_in, "weight");
   DLF_THROW_RANGE_IF(x_in->dim() != 4 || w_in->dim() != 4, "conv2d: expected input (N,C,H,W) and weight (K,C/groups,R,S) but received shapes ",
@@ -233,12 +320,26 @@ TensorPtr conv2d(const TensorPtr& x_in, const TensorPtr& w_in, const TensorPtr& 
     DLF_THROW_RANGE_IF(b_in->dim() != 1 || b_in->shape[0] != g.K, "conv2d: bias shape ", shape_str(b_in->shape),
                        " does not match weight shape ", shape_str(w_in->shape));
   }
+  return g;
+}
+
+}  // namespace
+
+TensorPtr conv2d(const TensorPtr& x_in, const TensorPtr& w_in, const TensorPtr& b_in, const Conv2dParams& p, bool relu) {
+  const ConvGeom g = checked_geometry(x_in, w_in, b_in, p);
   auto x = contiguous_data(x_in);
   auto w = contiguous_data(w_in);
   auto b = b_in ? contiguous_data(b_in) : nullptr;
   auto y = empty({g.N, g.K, g.P, g.Q});
-  if (!conv_fast_forward(g.N, g.C, g.H, g.W, g.K, g.R, g.S, p, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(),
-                         relu)) {
+  const bool grad = any_requires_grad({&x_in, &w_in, &b_in});
+  const ConvFastShape fs{g.N, g.C, g.H, g.W, g.K, g.R, g.S, p};
+  const bool fast = conv_fast_applies(fs);
+  TensorPtr relu_bits;
+  if (fast) {
+    if (relu && grad) relu_bits = empty({conv_fast_relu_bits_size(fs)}, DType::U8);
+    conv_fast_forward(fs, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(), relu,
+                      relu_bits ? relu_bits->data<uint8_t>() : nullptr);
+  } else {
     conv_forward_general(g, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32());
     if (relu) {
       float* py = y->f32();
@@ -247,11 +348,38 @@ TensorPtr conv2d(const TensorPtr& x_in, const TensorPtr& w_in, const TensorPtr& 
       });
     }
   }
-  if (any_requires_grad({&x_in, &w_in, &b_in})) {
+  if (grad) {
     auto node = make_node<Conv2dBackward>();
     node->x = save(x);
     node->w = save(w);
-    if (relu) node->y = save(y);
+    if (relu_bits) {
+      node->relu_bits = relu_bits;
+    } else if (relu) {
+      node->y = save(y);
+    }
+    node->geom = g;
+    attach(y, node, {&x_in, &w_in, &b_in});
+  }
+  return y;
+}
+
+TensorPtr conv2d_relu_maxpool2x2(const TensorPtr& x_in, const TensorPtr& w_in, const TensorPtr& b_in,
+                                 const Conv2dParams& p) {
+  const ConvGeom g = checked_geometry(x_in, w_in, b_in, p);
+  const ConvFastShape fs{g.N, g.C, g.H, g.W, g.K, g.R, g.S, p};
+  if (!conv_fast_pool_applies(fs)) return max_pool2d(conv2d(x_in, w_in, b_in, p, true), Pool2dParams{2, 2, 2, 2, 0, 0});
+  auto x = contiguous_data(x_in);
+  auto w = contiguous_data(w_in);
+  auto b = b_in ? contiguous_data(b_in) : nullptr;
+  auto y = empty({g.N, g.K, g.P / 2, g.Q / 2});
+  auto code = empty({g.N, g.K, g.P / 2, g.Q / 2}, DType::U8);
+  conv_fast_forward_relu_pool(fs, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(), code->data<uint8_t>());
+  if (any_requires_grad({&x_in, &w_in, &b_in})) {
+    auto node = make_node<Conv2dReluPoolBackward>();
+    node->x = save(x);
+    node->w = save(w);
+    node->ypool = save(y);
+    node->code = code;
     node->geom = g;
     attach(y, node, {&x_in, &w_in, &b_in});
   }

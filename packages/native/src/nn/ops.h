@@ -37,6 +37,9 @@ struct Conv2dParams {
 };
 /** x (N,C,H,W), w (K,C/groups,R,S), b (K) or null -> (N,K,P,Q); `relu` fuses a ReLU. */
 TensorPtr conv2d(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, const Conv2dParams& p, bool relu);
+/** maxpool2x2(relu(conv2d(x, w, b))) (kernel 2, stride 2, no padding) as one op where the fast kernels
+ * can pool; otherwise the two ops. */
+TensorPtr conv2d_relu_maxpool2x2(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, const Conv2dParams& p);
 
 struct Pool2dParams {
   int64_t kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;

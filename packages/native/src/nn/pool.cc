@@ -4,6 +4,7 @@
 
 #include "autograd/node.h"
 #include "nn/ops.h"
+#include "runtime/simd.h"
 #include "runtime/threadpool.h"
 
 namespace dlf {
@@ -27,12 +28,29 @@ PoolGeom pool_geometry(const TensorPtr& x, const Pool2dParams& p, const char* op
   return g;
 }
 
+// The common 2x2 / stride 2 / no padding case has vector kernels (isa/pool.h).
+bool is_2x2(const PoolGeom& g) {
+  const auto& p = g.p;
+  return p.kernel_h == 2 && p.kernel_w == 2 && p.stride_h == 2 && p.stride_w == 2 && p.pad_h == 0 && p.pad_w == 0 &&
+         2 * g.P <= g.H && 2 * g.Q <= g.W && g.H * g.W < (int64_t{1} << 31);
+}
+
 // y = maxpool(x): dx[argmax] += dy
 struct MaxPoolBackward final : Node {
   TensorPtr argmax;  // int32 (N,C,P,Q): index into the (H,W) plane
   PoolGeom g;
   const char* name() const override { return "MaxPool2dBackward"; }
   void backward(const TensorPtr& gy, std::vector<TensorPtr>& gin) override {
+    if (is_2x2(g)) {
+      auto dx = empty(input_shapes[0]);
+      const Kernels& kt = kernels();
+      parallel_for(g.N * g.C, 16, [&](int64_t a, int64_t b) {
+        kt.maxpool2x2_backward(gy->f32() + a * g.P * g.Q, argmax->data<int32_t>() + a * g.P * g.Q, b - a, g.H, g.W,
+                               g.P, g.Q, dx->f32() + a * g.H * g.W);
+      });
+      gin[0] = dx;
+      return;
+    }
     auto dx = zeros(input_shapes[0]);
     const int64_t planes = g.N * g.C, in_plane = g.H * g.W, out_plane = g.P * g.Q;
     const float* pg = gy->f32();
@@ -103,6 +121,21 @@ TensorPtr max_pool2d(const TensorPtr& x_in, const Pool2dParams& p) {
   auto x = contiguous_data(x_in);
   auto y = empty({g.N, g.C, g.P, g.Q});
   const bool grad = any_requires_grad({&x_in});
+  if (is_2x2(g)) {
+    auto am = grad ? empty({g.N, g.C, g.P, g.Q}, DType::I32) : nullptr;
+    const Kernels& kt = kernels();
+    parallel_for(g.N * g.C, 16, [&](int64_t a, int64_t b) {
+      kt.maxpool2x2(x->f32() + a * g.H * g.W, b - a, g.H, g.W, g.P, g.Q, y->f32() + a * g.P * g.Q,
+                    am ? am->data<int32_t>() + a * g.P * g.Q : nullptr);
+    });
+    if (grad) {
+      auto node = make_node<MaxPoolBackward>();
+      node->argmax = am;
+      node->g = g;
+      attach(y, node, {&x_in});
+    }
+    return y;
+  }
   auto am = empty({g.N, g.C, g.P, g.Q}, DType::I32);
   const float* px = x->f32();
   float* py = y->f32();

@@ -35,46 +35,44 @@ class Pool {
     start(threads);
   }
 
-  // Runs fn(chunk, chunks) on `chunks` chunks: chunk 0 on the caller, the rest on workers.
+  // Runs fn(chunk, chunks) for every chunk. The caller and the workers claim chunks from a shared
+  // counter, so a worker that wakes late (or not at all, on a busy machine) leaves its chunks to the
+  // others instead of holding the caller up. Chunk c always covers the same work, whoever runs it.
   void run(int chunks, const std::function<void(int, int)>& fn) {
     std::unique_lock<std::mutex> busy(busy_mutex_, std::try_to_lock);
     if (!busy.owns_lock() || chunks <= 1 || workers_.empty()) {
       for (int c = 0; c < chunks; ++c) fn(c, chunks);
       return;
     }
-    chunks = std::min(chunks, threads_);
-    std::exception_ptr first_error;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       job_ = &fn;
       job_chunks_ = chunks;
       errors_.assign(chunks, nullptr);
-      pending_.store(chunks - 1, std::memory_order_release);
+      next_chunk_.store(0, std::memory_order_relaxed);
       generation_.fetch_add(1, std::memory_order_acq_rel);
     }
     cv_.notify_all();
     t_in_worker = true;
-    try {
-      fn(0, chunks);
-    } catch (...) {
-      first_error = std::current_exception();
-    }
+    work(fn, chunks);
     t_in_worker = false;
-    // Wait for the workers: spin briefly, then sleep.
-    for (int spin = 0; spin < 20000 && pending_.load(std::memory_order_acquire) != 0; ++spin) DLF_PAUSE();
-    if (pending_.load(std::memory_order_acquire) != 0) {
-      std::unique_lock<std::mutex> lock(mutex_);
-      done_cv_.wait(lock, [&] { return pending_.load(std::memory_order_acquire) == 0; });
-    }
     {
+      // No worker joins after this; wait for those that did to finish their chunks.
       std::lock_guard<std::mutex> lock(mutex_);
       job_ = nullptr;
-      if (!first_error) {
-        for (auto& e : errors_) {
-          if (e) {
-            first_error = e;
-            break;
-          }
+    }
+    for (int spin = 0; spin < 20000 && active_.load(std::memory_order_acquire) != 0; ++spin) DLF_PAUSE();
+    if (active_.load(std::memory_order_acquire) != 0) {
+      std::unique_lock<std::mutex> lock(mutex_);
+      done_cv_.wait(lock, [&] { return active_.load(std::memory_order_acquire) == 0; });
+    }
+    std::exception_ptr first_error;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      for (auto& e : errors_) {
+        if (e) {
+          first_error = e;
+          break;
         }
       }
     }
@@ -85,10 +83,9 @@ class Pool {
   void start(int threads) {
     threads_ = std::max(1, threads);
     stopping_ = false;
-    // Each worker starts from the generation current now, not whenever its thread first runs: a job
-    // posted before a new thread gets scheduled would otherwise be missed and run() would wait forever.
-    const uint64_t gen = generation_.load(std::memory_order_acquire);
-    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, i, gen] { loop(i, gen); });
+    // Workers start from the current generation: a job posted before a worker first runs is not missed.
+    const uint64_t start_generation = generation_.load(std::memory_order_acquire);
+    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, start_generation] { loop(start_generation); });
   }
 
   void stop() {
@@ -102,7 +99,21 @@ class Pool {
     workers_.clear();
   }
 
-  void loop(int index, uint64_t seen) {
+  // Claims and runs chunks until none is left; exceptions are kept per chunk.
+  void work(const std::function<void(int, int)>& fn, int chunks) {
+    for (;;) {
+      const int c = next_chunk_.fetch_add(1, std::memory_order_acq_rel);
+      if (c >= chunks) return;
+      try {
+        fn(c, chunks);
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        errors_[c] = std::current_exception();
+      }
+    }
+  }
+
+  void loop(uint64_t seen) {
     t_in_worker = true;
     for (;;) {
       // Spin a little: in a training step the next op follows within microseconds.
@@ -116,15 +127,11 @@ class Pool {
         if (stopping_) return;
         job = job_;
         chunks = job_chunks_;
+        if (job) active_.fetch_add(1, std::memory_order_acq_rel);
       }
-      if (!job || index >= chunks) continue;
-      try {
-        (*job)(index, chunks);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        errors_[index] = std::current_exception();
-      }
-      if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      if (!job) continue;
+      work(*job, chunks);
+      if (active_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
         std::lock_guard<std::mutex> lock(mutex_);
         done_cv_.notify_all();
       }
@@ -139,7 +146,8 @@ class Pool {
   std::condition_variable cv_;
   std::condition_variable done_cv_;
   std::atomic<uint64_t> generation_{0};
-  std::atomic<int> pending_{0};
+  std::atomic<int> next_chunk_{0};  // next unclaimed chunk of the current job
+  std::atomic<int> active_{0};      // workers inside the current job
   const std::function<void(int, int)>* job_ = nullptr;
   int job_chunks_ = 0;
   std::vector<std::exception_ptr> errors_;

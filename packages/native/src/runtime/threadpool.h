@@ -1,6 +1,7 @@
 // A persistent thread pool. Workers sleep on a condition variable when idle (after a short spin),
 // so a busy machine is not burdened by spinning regions. Work is split statically: chunk i always
-// covers the same range for a given size and thread count, which keeps results deterministic.
+// covers the same range for a given size and thread count, which keeps results deterministic; the
+// threads claim chunks from a shared counter, so a late worker delays nobody.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -19,7 +20,10 @@ void set_num_threads(int n);
  */
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
-/** Runs fn(chunk, num_chunks) for chunk in [0, num_chunks), num_chunks <= num_threads(). */
+/**
+ * Runs fn(chunk, num_chunks) for chunk in [0, num_chunks). The threads claim chunks as they come
+ * free, so num_chunks may exceed num_threads() for balance; results must depend only on the chunk.
+ */
 void parallel_chunks(int num_chunks, const std::function<void(int, int)>& fn);
 
 }  // namespace dlf

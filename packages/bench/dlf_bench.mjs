@@ -1,0 +1,162 @@
+// dlf side of the seed-cnn benchmark: the same model, batch, data shape, optimiser and loss as
+// torch_bench.py. Prints one JSON line:
+//   {"framework":"dlf","threads":1,"format":"nchw","mode":"train","imagesPerSec":...,"msPerStep":...,"dlf":"0.1.0"}
+//
+//   node dlf_bench.mjs --threads 1 --mode train --warmup 5 --iters 20
+//   node dlf_bench.mjs --check     # only verifies that the dlf packages load (exit 0) or not (exit 2)
+//
+// Exit codes: 0 ok, 1 bad arguments or a failure while running, 2 dlf packages not built/installed.
+import { createRequire } from 'node:module';
+import { parseArgs } from 'node:util';
+
+const BATCH = 64;
+const CLASSES = 10;
+const LR = 0.05;
+const EXIT_UNAVAILABLE = 2;
+
+function fail(message, code = 1) {
+  process.stderr.write(`dlf_bench: ${message}\n`);
+  process.exit(code);
+}
+
+let args;
+try {
+  ({ values: args } = parseArgs({
+    options: {
+      threads: { type: 'string', default: '1' },
+      format: { type: 'string', default: 'nchw' },
+      mode: { type: 'string', default: 'train' },
+      warmup: { type: 'string', default: '5' },
+      iters: { type: 'string', default: '20' },
+      check: { type: 'boolean', default: false },
+    },
+  }));
+} catch (error) {
+  fail(error.message);
+}
+const threads = Number(args.threads);
+const warmup = Number(args.warmup);
+const iters = Number(args.iters);
+if (!Number.isInteger(threads) || threads < 1) fail(`--threads must be an integer >= 1, got ${args.threads}`);
+if (!Number.isInteger(warmup) || warmup < 0) fail(`--warmup must be an integer >= 0, got ${args.warmup}`);
+if (!Number.isInteger(iters) || iters < 1) fail(`--iters must be an integer >= 1, got ${args.iters}`);
+if (args.mode !== 'train' && args.mode !== 'infer') fail(`--mode must be train or infer, got ${args.mode}`);
+// dlf's convolution takes NCHW; channels_last is a PyTorch-only variant.
+if (args.format !== 'nchw') fail(`--format must be nchw for dlf, got ${args.format}`);
+
+// The native thread pool reads DLF_NUM_THREADS at start-up; setNumThreads below sets it again.
+process.env.DLF_NUM_THREADS = String(threads);
+
+let core;
+let autograd;
+let nn;
+let loss;
+let optim;
+try {
+  [core, autograd, nn, loss, optim] = await Promise.all([
+    import('@dlf/tensor-core'),
+    import('@dlf/autograd'),
+    import('@dlf/nn'),
+    import('@dlf/loss'),
+    import('@dlf/optim'),
+  ]);
+} catch (error) {
+  fail(
+    'dlf packages not built yet (run `pnpm install && pnpm run build` at the repository root): ' +
+      (error?.message ?? String(error)).split('\n')[0],
+    EXIT_UNAVAILABLE,
+  );
+}
+const { randn, randint, tidy, setNumThreads, memory, manualSeed } = core;
+const { noGrad } = autograd;
+const { seedCnn } = nn;
+const { crossEntropy } = loss;
+const { SGD } = optim;
+for (const [name, value] of Object.entries({
+  randn,
+  randint,
+  tidy,
+  setNumThreads,
+  noGrad,
+  seedCnn,
+  crossEntropy,
+  SGD,
+})) {
+  if (typeof value !== 'function')
+    fail(`dlf packages not built yet: export ${name} is missing`, EXIT_UNAVAILABLE);
+}
+
+let version = 'unknown';
+try {
+  version = createRequire(import.meta.url)('@dlf/tensor-core/package.json').version;
+} catch {
+  // keep 'unknown'
+}
+
+if (args.check) {
+  process.stdout.write(JSON.stringify({ framework: 'dlf', available: true, dlf: version }) + '\n');
+  process.exit(0);
+}
+
+setNumThreads(threads);
+if (typeof manualSeed === 'function') manualSeed(0);
+
+const model = seedCnn({ classes: CLASSES, seed: 0 });
+const opt = new SGD(model.parameters(), { lr: LR });
+const x = randn([BATCH, 3, 32, 32]);
+const y = randint([BATCH], 0, CLASSES);
+
+let step;
+if (args.mode === 'train') {
+  if (typeof model.train === 'function') model.train();
+  step = () => {
+    tidy(() => {
+      opt.zeroGrad();
+      const l = crossEntropy(model.forward(x), y);
+      l.backward();
+      opt.step();
+    });
+  };
+} else {
+  model.eval();
+  step = () => {
+    // tidy keeps the tensor it returns: dispose the logits so every step starts from the same memory.
+    const logits = noGrad(() => tidy(() => model.forward(x)));
+    logits.dispose();
+  };
+}
+
+try {
+  for (let i = 0; i < warmup; i++) step();
+  const tensorsBefore = typeof memory === 'function' ? memory().numTensors : null;
+  const stepMs = [];
+  const t0 = performance.now();
+  for (let i = 0; i < iters; i++) {
+    const t = performance.now();
+    step();
+    stepMs.push(performance.now() - t);
+  }
+  const ms = performance.now() - t0;
+  stepMs.sort((p, q) => p - q);
+  const mid = stepMs.length >> 1;
+  const medianMs = stepMs.length % 2 ? stepMs[mid] : (stepMs[mid - 1] + stepMs[mid]) / 2;
+  const tensorsAfter = typeof memory === 'function' ? memory().numTensors : null;
+
+  const result = {
+    framework: 'dlf',
+    threads,
+    format: 'nchw',
+    mode: args.mode,
+    imagesPerSec: Math.round(((BATCH * iters) / (ms / 1000)) * 100) / 100,
+    msPerStep: Math.round((ms / iters) * 1000) / 1000,
+    msPerStepMedian: Math.round(medianMs * 1000) / 1000,
+    dlf: version,
+    batch: BATCH,
+    warmup,
+    iters,
+  };
+  if (tensorsBefore !== null) result.leakedTensors = tensorsAfter - tensorsBefore;
+  process.stdout.write(JSON.stringify(result) + '\n');
+} catch (error) {
+  fail(`${args.mode} step failed: ${error?.stack ?? error}`);
+}

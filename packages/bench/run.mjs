@@ -1,0 +1,319 @@
+// seed-cnn benchmark orchestrator: dlf vs PyTorch (NCHW and channels_last), train and inference.
+//
+//   node run.mjs                  # threads 1 and 2, train and infer, 5 interleaved repetitions
+//   node run.mjs --json           # machine-readable result on stdout (progress goes to stderr)
+//   node run.mjs --reps 7 --threads 1,2 --modes train --warmup 5 --iters 30
+//   node run.mjs --quick          # smoke run: 2 reps, 1 warm-up step, 3 timed steps (not for quoting)
+//
+// Timed steps default to 30 (train) and 100 (infer): about half a second of work per run either way,
+// so one scheduler hiccup on a shared machine does not dominate a run.
+//   node run.mjs --only pytorch   # or --only dlf
+//
+// Every repetition runs each configuration once in a fresh process, in rotating order, so slow drifts
+// of a shared machine hit all configurations alike; the table shows medians. PyTorch runs with
+// /usr/bin/python3 (Debian's python3-torch); it is skipped with a message when torch does not import.
+// dlf runs `node dlf_bench.mjs`; when the dlf packages are not built it is reported as unavailable.
+import { spawnSync } from 'node:child_process';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const RUN_TIMEOUT_MS = 10 * 60 * 1000;
+
+function usageError(message) {
+  process.stderr.write(`run.mjs: ${message}\n`);
+  process.exit(64);
+}
+
+let opts;
+try {
+  ({ values: opts } = parseArgs({
+    options: {
+      json: { type: 'boolean', default: false },
+      quick: { type: 'boolean', default: false },
+      reps: { type: 'string' },
+      warmup: { type: 'string' },
+      iters: { type: 'string' },
+      threads: { type: 'string', default: '1,2' },
+      modes: { type: 'string', default: 'train,infer' },
+      only: { type: 'string' },
+      python: { type: 'string', default: '/usr/bin/python3' },
+      help: { type: 'boolean', short: 'h', default: false },
+    },
+  }));
+} catch (error) {
+  usageError(error.message);
+}
+if (opts.help) {
+  process.stdout.write(
+    'usage: node run.mjs [--json] [--quick] [--reps N] [--warmup K] [--iters M] [--threads 1,2]\n' +
+      '                   [--modes train,infer] [--only pytorch|dlf] [--python /usr/bin/python3]\n',
+  );
+  process.exit(0);
+}
+
+function positiveInt(name, text, fallback, min = 1) {
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < min) usageError(`--${name} must be an integer >= ${min}, got ${text}`);
+  return n;
+}
+const reps = positiveInt('reps', opts.reps, opts.quick ? 2 : 5);
+const warmup = positiveInt('warmup', opts.warmup, opts.quick ? 1 : 5, 0);
+const DEFAULT_ITERS = { train: 30, infer: 100 };
+const itersOverride = positiveInt('iters', opts.iters, opts.quick ? 3 : undefined);
+const itersFor = (mode) => itersOverride ?? DEFAULT_ITERS[mode];
+const threadList = opts.threads.split(',').map((t) => positiveInt('threads', t.trim(), 1));
+const modes = opts.modes.split(',').map((m) => m.trim());
+for (const m of modes) {
+  if (m !== 'train' && m !== 'infer') usageError(`--modes takes train and/or infer, got ${m}`);
+}
+if (opts.only !== undefined && opts.only !== 'pytorch' && opts.only !== 'dlf') {
+  usageError(`--only takes pytorch or dlf, got ${opts.only}`);
+}
+
+const log = (line) => process.stderr.write(line + '\n');
+const lines = (text) => (text ?? '').split('\n').filter((l) => l.trim() !== '');
+// The JSON result is the last stdout line.
+const lastLine = (text) => lines(text).slice(-1)[0] ?? '';
+// dlf_bench reports errors as a "dlf_bench: ..." line (a stack may follow); for a Python traceback the
+// last line names the exception.
+const errorLine = (stderr) => lines(stderr).find((l) => l.startsWith('dlf_bench: ')) ?? lastLine(stderr);
+
+// ---- availability
+
+function checkPytorch() {
+  if (opts.only === 'dlf') return { available: false, reason: 'skipped (--only dlf)' };
+  const r = spawnSync(opts.python, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) {
+    const why = r.error ? r.error.message : errorLine(r.stderr) || `exit code ${r.status}`;
+    return { available: false, reason: `\`${opts.python} -c 'import torch'\` failed: ${why}` };
+  }
+  return { available: true, version: r.stdout.trim() };
+}
+
+function checkDlf() {
+  if (opts.only === 'pytorch') return { available: false, reason: 'skipped (--only pytorch)' };
+  const r = spawnSync(process.execPath, [join(here, 'dlf_bench.mjs'), '--check'], {
+    cwd: here,
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  if (r.error || r.status !== 0) {
+    const why = r.error ? r.error.message : errorLine(r.stderr) || `exit code ${r.status}`;
+    return { available: false, reason: why.replace(/^dlf_bench: /, '') };
+  }
+  try {
+    return { available: true, version: JSON.parse(lastLine(r.stdout)).dlf };
+  } catch {
+    return { available: true, version: 'unknown' };
+  }
+}
+
+const pytorch = checkPytorch();
+const dlf = checkDlf();
+const skipped = (fw) => fw.reason.startsWith('skipped');
+for (const [name, fw] of [
+  ['PyTorch', pytorch],
+  ['dlf', dlf],
+]) {
+  if (!fw.available)
+    log(skipped(fw) ? `${name} ${fw.reason}` : `${name} unavailable, skipping it: ${fw.reason}`);
+}
+
+// ---- configurations
+
+const variants = [];
+if (pytorch.available) {
+  variants.push({ key: 'pytorch-nchw', label: 'PyTorch NCHW', framework: 'pytorch', format: 'nchw' });
+  variants.push({
+    key: 'pytorch-channels_last',
+    label: 'PyTorch CL',
+    framework: 'pytorch',
+    format: 'channels_last',
+  });
+}
+if (dlf.available) variants.push({ key: 'dlf', label: 'dlf', framework: 'dlf', format: 'nchw' });
+
+const configs = [];
+for (const threads of threadList) {
+  for (const mode of modes) {
+    for (const v of variants) configs.push({ ...v, threads, mode, samples: [], stepMedians: [], errors: [] });
+  }
+}
+
+function runOnce(c) {
+  const common = ['--threads', String(c.threads), '--mode', c.mode, '--warmup', String(warmup)];
+  const tail = ['--iters', String(itersFor(c.mode)), '--format', c.format];
+  const [cmd, argv] =
+    c.framework === 'pytorch'
+      ? [opts.python, [join(here, 'torch_bench.py'), ...common, ...tail]]
+      : [process.execPath, [join(here, 'dlf_bench.mjs'), ...common, ...tail]];
+  const env = {
+    ...process.env,
+    OMP_NUM_THREADS: String(c.threads),
+    MKL_NUM_THREADS: String(c.threads),
+    OPENBLAS_NUM_THREADS: String(c.threads),
+    DLF_NUM_THREADS: String(c.threads),
+  };
+  const r = spawnSync(cmd, argv, { cwd: here, env, encoding: 'utf8', timeout: RUN_TIMEOUT_MS });
+  if (r.error) return { error: r.error.message };
+  if (r.status !== 0) return { error: errorLine(r.stderr) || `exit code ${r.status}` };
+  try {
+    const out = JSON.parse(lastLine(r.stdout));
+    if (typeof out.imagesPerSec !== 'number') return { error: 'no imagesPerSec in output' };
+    return { result: out };
+  } catch {
+    return { error: `unparsable output: ${lastLine(r.stdout).slice(0, 200)}` };
+  }
+}
+
+// ---- run: repetition-major, rotating the order inside each repetition
+
+const median = (xs) => {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+const started = Date.now();
+const loadavgAtStart = loadavg().map((l) => Math.round(l * 100) / 100);
+const versions = { pytorch: pytorch.version ?? null, dlf: dlf.version ?? null };
+let mkldnn = null;
+for (let rep = 0; rep < reps && configs.length > 0; rep++) {
+  const order = configs.map((_, i) => configs[(i + rep) % configs.length]);
+  for (const c of order) {
+    const { result, error } = runOnce(c);
+    if (result) {
+      c.samples.push(result.imagesPerSec);
+      if (typeof result.msPerStepMedian === 'number') c.stepMedians.push(result.msPerStepMedian);
+      if (c.framework === 'pytorch') {
+        versions.pytorch = result.torch ?? versions.pytorch;
+        if (typeof result.mkldnn === 'boolean') mkldnn = result.mkldnn;
+      }
+      log(
+        `[${rep + 1}/${reps}] ${c.label} t=${c.threads} ${c.mode}: ${result.imagesPerSec.toFixed(1)} img/s`,
+      );
+    } else {
+      c.errors.push(error);
+      log(`[${rep + 1}/${reps}] ${c.label} t=${c.threads} ${c.mode}: FAILED ${error}`);
+    }
+  }
+}
+
+// ---- report
+
+const rows = [];
+for (const threads of threadList) {
+  for (const mode of modes) {
+    const row = { threads, mode, results: {} };
+    for (const c of configs.filter((x) => x.threads === threads && x.mode === mode)) {
+      const med = median(c.samples);
+      row.results[c.key] = {
+        imagesPerSec: med,
+        msPerStep: med === null ? null : Math.round((64 * 1e6) / med) / 1000,
+        samples: c.samples,
+        best: c.samples.length ? Math.max(...c.samples) : null,
+        // images/s from each run's median step: insensitive to a few descheduled steps
+        medianStepImagesPerSec: c.stepMedians.length
+          ? Math.round((64 * 1000 * 100) / median(c.stepMedians)) / 100
+          : null,
+        spread: med === null ? null : (Math.max(...c.samples) - Math.min(...c.samples)) / med,
+        errors: c.errors,
+      };
+    }
+    const pt = ['pytorch-nchw', 'pytorch-channels_last']
+      .map((k) => ({ k, v: row.results[k]?.imagesPerSec ?? null }))
+      .filter((e) => e.v !== null);
+    const best = pt.length ? pt.reduce((a, b) => (b.v > a.v ? b : a)) : null;
+    row.bestPytorch = best ? { variant: best.k, imagesPerSec: best.v } : null;
+    const d = row.results.dlf?.imagesPerSec ?? null;
+    row.dlfOverBestPytorch = best && d !== null ? d / best.v : null;
+    rows.push(row);
+  }
+}
+
+const environment = {
+  node: process.version,
+  cpu: cpus()[0]?.model ?? 'unknown',
+  cores: cpus().length,
+  loadavgAtStart,
+  loadavgAtEnd: loadavg().map((l) => Math.round(l * 100) / 100),
+  mkldnn,
+};
+const report = {
+  benchmark: 'seed-cnn',
+  batch: 64,
+  reps,
+  warmup,
+  iters: Object.fromEntries(modes.map((m) => [m, itersFor(m)])),
+  quick: opts.quick,
+  seconds: Math.round((Date.now() - started) / 100) / 10,
+  frameworks: {
+    pytorch: pytorch.available ? { available: true, version: versions.pytorch } : pytorch,
+    dlf: dlf.available ? { available: true, version: versions.dlf } : dlf,
+  },
+  environment,
+  rows,
+};
+
+if (opts.json) {
+  process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+} else {
+  const fmt = (r) => {
+    if (!r) return 'n/a';
+    if (r.imagesPerSec === null) return r.errors.length ? 'failed' : 'n/a';
+    return `${r.imagesPerSec.toFixed(1)} ±${((r.spread * 100) / 2).toFixed(1)}%`;
+  };
+  const header = ['threads', 'mode', 'PyTorch NCHW', 'PyTorch CL', 'dlf', 'dlf / best PyTorch'];
+  const body = rows.map((r) => [
+    String(r.threads),
+    r.mode,
+    pytorch.available ? fmt(r.results['pytorch-nchw']) : skipped(pytorch) ? 'skipped' : 'unavailable',
+    pytorch.available
+      ? fmt(r.results['pytorch-channels_last'])
+      : skipped(pytorch)
+        ? 'skipped'
+        : 'unavailable',
+    dlf.available ? fmt(r.results.dlf) : skipped(dlf) ? 'skipped' : 'unavailable',
+    r.dlfOverBestPytorch === null ? '—' : r.dlfOverBestPytorch.toFixed(2) + 'x',
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
+  const out = [];
+  out.push(
+    `seed-cnn, batch 64: images/s, median of ${reps} interleaved runs (warmup ${warmup}; timed steps: ${modes.map((m) => `${m} ${itersFor(m)}`).join(', ')})` +
+      (opts.quick ? ' [QUICK: not for quoting]' : ''),
+  );
+  out.push(
+    `PyTorch: ${pytorch.available ? `${versions.pytorch}${mkldnn === null ? '' : `, mkldnn ${mkldnn ? 'on' : 'off'}`}` : skipped(pytorch) ? pytorch.reason : `unavailable (${pytorch.reason})`}`,
+  );
+  out.push(
+    `dlf: ${dlf.available ? versions.dlf : skipped(dlf) ? dlf.reason : `unavailable (${dlf.reason})`}`,
+  );
+  out.push(`machine: ${environment.cpu}, ${environment.cores} cores, node ${environment.node}`);
+  // Only the load before the first run is free of this benchmark's own processes.
+  if (loadavgAtStart[0] > environment.cores / 2) {
+    out.push(
+      `warning: 1-min load average was ${loadavgAtStart[0]} on ${environment.cores} cores before the runs: ` +
+        'other processes compete, multi-threaded numbers are unreliable',
+    );
+  }
+  out.push('');
+  out.push(line(header));
+  out.push(line(widths.map((w) => '-'.repeat(w))));
+  for (const b of body) out.push(line(b));
+  out.push('');
+  out.push('± = half the min–max range of the runs, relative to the median.');
+  process.stdout.write(out.join('\n') + '\n');
+}
+
+const ranSomething = configs.some((c) => c.samples.length > 0);
+process.exit(ranSomething ? 0 : 1);

@@ -1,0 +1,679 @@
+// Direct convolution for stride 1, dilation 1, one group and few channels (nn/conv_fast.cc drives
+// these per image). The input is first copied into a zero-padded plane buffer (C,Hb,Wb), so the
+// kernels never test borders: output row p, column q reads xb[c][p+r][q+s].
+//
+// Forward tile: KB output channels x T "positions" accumulate in vector registers, where a position
+// is one vector of W consecutive output columns in one output row (rows are cut into ceil(Q/W)
+// vectors; the last may be partial and is stored through a scratch tile). For each (c, r, s) a tile
+// makes T unaligned loads from the padded rows, KB weight broadcasts and KB*T FMAs.
+//
+// With AVX-512, 3-row kernels use Winograd F(2,3) over the kernel rows instead (wino_block): pairs
+// of output rows from four input rows, 4 FMAs where the direct tile needs 6 (~1.2x faster at these
+// channel counts, where the broadcasts of the transformed weights are the limit). Its row pairs
+// also let it fuse ReLU + 2x2 max pooling into the epilogue (conv_direct_relu_pool), whose
+// gradient conv_unpool_pad scatters straight into the padded gradient buffer.
+//
+// The input gradient is the same kernel run on the zero-padded output gradient with the weights
+// transposed (K <-> C) and flipped (r -> R-1-r, s -> S-1-s). The weight gradient keeps per-lane
+// partial sums (K,C,R,S,W) that the caller reduces in a fixed order, so results are deterministic.
+#pragma once
+#include <algorithm>
+#include <cstring>
+
+#include "isa/kernels.h"
+#include "isa/simd.h"
+
+namespace dlf::DLF_ISA_NS {
+
+using namespace dlf::simd;
+
+namespace conv {
+
+#ifndef DLF_WINO_ON
+#define DLF_WINO_ON 1
+#endif
+#ifndef DLF_WINO_K
+#define DLF_WINO_K 4
+#endif
+#ifndef DLF_WINO_P
+#define DLF_WINO_P 1
+#endif
+
+#if defined(__AVX512F__)
+constexpr int KBM = 8;  // output channels per forward tile: 8 x 3 positions = 24 of 32 registers
+constexpr int TM = 3;
+constexpr int WKB = 8;  // weight-gradient tile: 8 channels x 3 kernel columns
+#elif defined(__AVX2__)
+constexpr int KBM = 4;  // 4 x 3 = 12 of 16 registers
+constexpr int TM = 3;
+constexpr int WKB = 4;
+#else
+constexpr int KBM = 4;  // SSE has no FMA: keep a register free for the products
+constexpr int TM = 2;
+constexpr int WKB = 4;
+#endif
+constexpr int SBM = 3;  // kernel columns per weight-gradient tile
+// Winograd F(2,3) over kernel rows (R == 3): output channels x row pairs per tile (each with 4
+// accumulators).
+#if defined(__AVX512F__)
+constexpr int WGK = DLF_WINO_K;
+constexpr int WP = DLF_WINO_P;
+#else
+constexpr int WGK = 2;
+constexpr int WP = 1;
+#endif
+#ifndef DLF_WGRAD_PB
+#define DLF_WGRAD_PB 32
+#endif
+
+// Output channels are cut into blocks of KBM, then 4, 2, 1 for the remainder; packed weights and
+// every kernel below use this same rule.
+inline int kblock(int64_t K, int64_t k0) {
+  const int64_t rem = K - k0;
+  if (rem >= KBM) return KBM;
+  if (rem >= 4) return 4;
+  if (rem >= 2) return 2;
+  return 1;
+}
+
+inline int wblock(int64_t K, int64_t k0) {
+  const int64_t rem = K - k0;
+  if (rem >= WKB) return WKB;
+  if (rem >= 4) return 4;
+  if (rem >= 2) return 2;
+  return 1;
+}
+
+// Fused 2x2 / stride 2 max pooling of a ReLU'd output: y (K,Pp,Qp) pooled values, code (K,Pp,Qp)
+// each maximum's place in its window (0..3 row-major; the first maximum wins, as in max_pool2d).
+// ReLU outputs are never NaN, so no NaN rule is needed.
+struct PoolOut {
+  float* y;
+  uint8_t* code;
+  int64_t Pp, Qp;
+};
+
+typedef int32_t vi __attribute__((vector_size(W * sizeof(int32_t))));
+typedef uint8_t vb __attribute__((vector_size(W)));
+
+inline vi lane_iota(int32_t step, int32_t add) {
+  vi m;
+  for (int i = 0; i < W; ++i) m[i] = step * i + add;
+  return m;
+}
+
+// Pools rows r0 = (v0, v1) of one output vector at column q0 into pooled row pr of channel k.
+inline void pool_pair(const PoolOut& po, int64_t k, int64_t pr, int64_t q0, vf v0, vf v1) {
+  const vi me = lane_iota(2, 0) & (2 * W - 1), mo = lane_iota(2, 1) & (2 * W - 1);
+  // lanes 0..W/2-1 hold the windows of this vector (the upper half repeats them)
+  const vf c[4] = {__builtin_shuffle(v0, v0, me), __builtin_shuffle(v0, v0, mo), __builtin_shuffle(v1, v1, me),
+                   __builtin_shuffle(v1, v1, mo)};
+  vf best = c[0];
+  vi which = vi{};
+#pragma GCC unroll 4
+  for (int j = 1; j < 4; ++j) {
+    const vi upd = c[j] > best;
+    best = upd ? c[j] : best;
+    which = upd ? vi{} + j : which;
+  }
+  const int64_t qp0 = q0 / 2;
+  const int64_t n = std::min<int64_t>(W / 2, po.Qp - qp0);
+  float* yo = po.y + (k * po.Pp + pr) * po.Qp + qp0;
+  uint8_t* co = po.code + (k * po.Pp + pr) * po.Qp + qp0;
+  const vb wb = __builtin_convertvector(which, vb);
+  alignas(64) float bt[W];
+  store(bt, best);
+  std::memcpy(yo, bt, sizeof(float) * static_cast<size_t>(n));
+  std::memcpy(co, &wb, static_cast<size_t>(n));
+}
+
+// ReLU bit masks: W bits per output vector, at bit q0 of a row (q0 a multiple of W, so of 4).
+inline void put_bits(uint8_t* row, int64_t q0, uint32_t bits) {
+  if constexpr (W == 16) {
+    const uint16_t b = static_cast<uint16_t>(bits);
+    std::memcpy(row + q0 / 8, &b, sizeof b);
+  } else if constexpr (W == 8) {
+    row[q0 / 8] = static_cast<uint8_t>(bits);
+  } else {
+    uint8_t& byte = row[q0 / 8];
+    const int sh = static_cast<int>(q0 & 4);
+    byte = static_cast<uint8_t>((byte & ~(0xF << sh)) | ((bits & 0xF) << sh));
+  }
+}
+inline uint32_t get_bits(const uint8_t* row, int64_t q0) {
+  if constexpr (W == 16) {
+    uint16_t b;
+    std::memcpy(&b, row + q0 / 8, sizeof b);
+    return b;
+  } else if constexpr (W == 8) {
+    return row[q0 / 8];
+  } else {
+    return (row[q0 / 8] >> (q0 & 4)) & 0xF;
+  }
+}
+
+// acc[kk][t] = sum_{c,r,s} wp[((c*R + r)*S + s)*KB + kk] * xb[c][r][off[t] + s + lane]
+// xb: (C,Hb,Wb) padded input (already offset to the tile's first row), wp: one packed block (C,R,S,KB)
+template <int KB, int T>
+inline void direct_tile(const DirectConv& g, const float* __restrict xb, const float* __restrict wp,
+                        const int64_t (&off)[T], vf (&acc)[KB][T]) {
+  const int64_t plane = g.Hb * g.Wb;
+#pragma GCC unroll 16
+  for (int kk = 0; kk < KB; ++kk)
+#pragma GCC unroll 4
+    for (int t = 0; t < T; ++t) acc[kk][t] = vf{};
+  for (int64_t c = 0; c < g.C; ++c) {
+    const float* xc = xb + c * plane;
+    for (int64_t r = 0; r < g.R; ++r) {
+      const float* xr = xc + r * g.Wb;
+      const float* wr = wp + (c * g.R + r) * g.S * KB;
+      for (int64_t s = 0; s < g.S; ++s) {
+        vf xv[T];
+#pragma GCC unroll 4
+        for (int t = 0; t < T; ++t) xv[t] = load(xr + off[t] + s);
+        const float* ws = wr + s * KB;
+#pragma GCC unroll 16
+        for (int kk = 0; kk < KB; ++kk) {
+          const vf wv = broadcast(ws[kk]);
+#pragma GCC unroll 4
+          for (int t = 0; t < T; ++t) acc[kk][t] += wv * xv[t];
+        }
+      }
+    }
+  }
+}
+
+// One tile of outputs: channels [k0, k0+KB) x positions [pos, pos+T) of y: (K,P,Q).
+template <int KB, int T>
+inline void direct_block(const DirectConv& g, const float* xb, const float* wp, const float* bias, bool relu, float* y,
+                         uint8_t* bits, int64_t k0, int64_t pos) {
+  const int64_t qv = (g.Q + W - 1) / W;  // vectors per output row
+  const int64_t pq = g.P * g.Q;
+  const int64_t bstride = relu_bits_stride(g.Q);
+  int64_t off[T], out[T], valid[T], brow[T], bq[T];
+  for (int t = 0; t < T; ++t) {
+    const int64_t p = (pos + t) / qv, v = (pos + t) % qv;
+    off[t] = p * g.Wb + v * W;
+    out[t] = p * g.Q + v * W;
+    valid[t] = std::min<int64_t>(W, g.Q - v * W);
+    brow[t] = p * bstride;
+    bq[t] = v * W;
+  }
+  vf acc[KB][T];
+  direct_tile<KB, T>(g, xb, wp + k0 * g.C * g.R * g.S, off, acc);
+  for (int kk = 0; kk < KB; ++kk) {
+    const vf b = broadcast(bias ? bias[k0 + kk] : 0.f);
+    float* yk = y + (k0 + kk) * pq;
+    for (int t = 0; t < T; ++t) {
+      vf v = acc[kk][t] + b;
+      if (relu) v = vmax(v, vf{});
+      if (bits) put_bits(bits + (k0 + kk) * g.P * bstride + brow[t], bq[t], positive_bits(v));
+      if (valid[t] == W) {
+        store(yk + out[t], v);
+      } else {
+        alignas(64) float tile[W];
+        store(tile, v);
+        std::memcpy(yk + out[t], tile, sizeof(float) * static_cast<size_t>(valid[t]));
+      }
+    }
+  }
+}
+
+template <int T>
+inline void direct_positions(const DirectConv& g, const float* xb, const float* wp, const float* bias, bool relu,
+                             float* y, uint8_t* bits, int64_t pos) {
+  for (int64_t k0 = 0; k0 < g.K;) {
+    const int kb = kblock(g.K, k0);
+    switch (kb) {
+      case KBM: direct_block<KBM, T>(g, xb, wp, bias, relu, y, bits, k0, pos); break;
+      case 2: direct_block<2, T>(g, xb, wp, bias, relu, y, bits, k0, pos); break;
+      case 1: direct_block<1, T>(g, xb, wp, bias, relu, y, bits, k0, pos); break;
+      default: direct_block<4, T>(g, xb, wp, bias, relu, y, bits, k0, pos); break;
+    }
+    k0 += kb;
+  }
+}
+
+// acc[kk][ss] += sum_{p,q} gb[kk][p][q] * xb[p + r][q + s0 + ss] over one channel pair block
+// xb: one input plane (Hb,Wb); gb: KB gradient planes (gHb,gWb), already offset to (top,left).
+// QV > 0 fixes the vectors per output row at compile time (no inner loop for narrow rows).
+// Images of one weight-gradient call: buffers of image i at xb + i * xstride and gb + i * gstride.
+struct ImageBatch {
+  int64_t n, xstride, gstride;
+};
+
+template <int KB, int SB, int QV>
+inline void wgrad_tile(const DirectConv& g, const float* __restrict xb, const float* __restrict gb, int64_t gplane,
+                       int64_t gWb, const ImageBatch& ib, int64_t r, int64_t s0, int64_t p0, int64_t p1,
+                       bool accumulate, float* __restrict dwv) {
+  const int64_t qv = QV > 0 ? QV : (g.Q + W - 1) / W;
+  vf acc[KB][SB];
+#pragma GCC unroll 16
+  for (int kk = 0; kk < KB; ++kk)
+#pragma GCC unroll 4
+    for (int ss = 0; ss < SB; ++ss) acc[kk][ss] = vf{};
+  for (int64_t i = 0; i < ib.n; ++i) {
+    const float* xr = xb + i * ib.xstride + (p0 + r) * g.Wb + s0;
+    const float* gr = gb + i * ib.gstride + p0 * gWb;
+    for (int64_t p = p0; p < p1; ++p, xr += g.Wb, gr += gWb) {
+#pragma GCC unroll 4
+      for (int64_t v = 0; v < qv; ++v) {
+        vf xv[SB];
+#pragma GCC unroll 4
+        for (int ss = 0; ss < SB; ++ss) xv[ss] = load(xr + v * W + ss);
+#pragma GCC unroll 16
+        for (int kk = 0; kk < KB; ++kk) {
+          const vf gv = in_register(load(gr + kk * gplane + v * W));
+#pragma GCC unroll 4
+          for (int ss = 0; ss < SB; ++ss) acc[kk][ss] += gv * xv[ss];
+        }
+      }
+    }
+  }
+  // dwv rows for (kk, c, r, s0 + ss) are g.C * g.R * g.S vectors apart per kk.
+  const int64_t kstride = g.C * g.R * g.S * W;
+  for (int kk = 0; kk < KB; ++kk)
+    for (int ss = 0; ss < SB; ++ss) {
+      float* d = dwv + kk * kstride + ss * W;
+      store(d, accumulate ? load(d) + acc[kk][ss] : acc[kk][ss]);
+    }
+}
+
+template <int KB, int QV>
+inline void wgrad_kblock(const DirectConv& g, const float* xb, const float* gb, int64_t gplane, int64_t gWb,
+                         const ImageBatch& ib, int64_t k0, int64_t p0, int64_t p1, bool accumulate, float* dwv) {
+  const int64_t plane = g.Hb * g.Wb;
+  for (int64_t c = 0; c < g.C; ++c)
+    for (int64_t r = 0; r < g.R; ++r)
+      for (int64_t s0 = 0; s0 < g.S;) {
+        float* d = dwv + (((k0 * g.C + c) * g.R + r) * g.S + s0) * W;
+        const int64_t sb = std::min<int64_t>(SBM, g.S - s0);
+        const float* xc = xb + c * plane;
+        const float* gk = gb + k0 * gplane;
+        if (sb == 3) {
+          wgrad_tile<KB, 3, QV>(g, xc, gk, gplane, gWb, ib, r, s0, p0, p1, accumulate, d);
+        } else if (sb == 2) {
+          wgrad_tile<KB, 2, QV>(g, xc, gk, gplane, gWb, ib, r, s0, p0, p1, accumulate, d);
+        } else {
+          wgrad_tile<KB, 1, QV>(g, xc, gk, gplane, gWb, ib, r, s0, p0, p1, accumulate, d);
+        }
+        s0 += sb;
+      }
+}
+
+template <int QV>
+inline void wgrad_rows(const DirectConv& g, const float* xb, const float* g0, int64_t gplane, int64_t gWb,
+                       const ImageBatch& ib, int64_t p0, int64_t p1, bool accumulate, float* dwv) {
+  for (int64_t k0 = 0; k0 < g.K;) {
+    const int kb = wblock(g.K, k0);
+    switch (kb) {
+      case WKB: wgrad_kblock<WKB, QV>(g, xb, g0, gplane, gWb, ib, k0, p0, p1, accumulate, dwv); break;
+      case 2: wgrad_kblock<2, QV>(g, xb, g0, gplane, gWb, ib, k0, p0, p1, accumulate, dwv); break;
+      case 1: wgrad_kblock<1, QV>(g, xb, g0, gplane, gWb, ib, k0, p0, p1, accumulate, dwv); break;
+      default: wgrad_kblock<4, QV>(g, xb, g0, gplane, gWb, ib, k0, p0, p1, accumulate, dwv); break;
+    }
+    k0 += kb;
+  }
+}
+
+// Stores the first n (< W) lanes of v.
+inline void store_part(float* p, vf v, int64_t n) {
+  alignas(64) float tile[W];
+  store(tile, v);
+  std::memcpy(p, tile, sizeof(float) * static_cast<size_t>(n));
+}
+
+inline int wino_kblock(int64_t K, int64_t k0) {
+  const int64_t rem = K - k0;
+  if (rem >= WGK) return WGK;
+  if (rem >= 2) return 2;
+  return 1;
+}
+
+// PP pairs of output rows (p, p+1, ...) x one column vector x KB output channels with Winograd
+// F(2,3) along the kernel rows: with d0..d3 the input rows p..p+3 and g0..g2 a kernel column,
+//   u = (d0 - d2, d1 + d2, d2 - d1, d1 - d3),  G = (g0, (g0+g1+g2)/2, (g0-g1+g2)/2, g2),
+//   m_j = sum_{c,s} G_j * u_j,  y[p] = m0 + m1 + m2,  y[p+1] = m1 - m2 - m3:
+// 4 FMAs for 6 direct ones. Output rows >= P (odd P) come from the buffer's spare zero row and are
+// dropped. xb: (C,Hb,Wb) with Hb >= p + 2*PP + 2; wg: one block (C,S,4,KB) of conv_pack_weights.
+template <int KB, int PP, int SF>
+inline void wino_block(const DirectConv& g, const float* __restrict xb, const float* __restrict wg, const float* bias,
+                       bool relu, float* y, uint8_t* bits, const PoolOut* pool, int64_t k0, int64_t p, int64_t v0) {
+  const int64_t plane = g.Hb * g.Wb, Wb = g.Wb;
+  const int64_t S = SF > 0 ? SF : g.S;  // SF: the kernel width fixed at compile time (3), or 0
+  vf m[KB][PP][4];
+#pragma GCC unroll 16
+  for (int kk = 0; kk < KB; ++kk)
+#pragma GCC unroll 4
+    for (int t = 0; t < PP; ++t)
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j) m[kk][t][j] = vf{};
+  const float* x0 = xb + p * Wb + v0 * W;
+  for (int64_t c = 0; c < g.C; ++c) {
+    const float* xc = x0 + c * plane;
+    const float* wc = wg + c * S * 4 * KB;
+#pragma GCC unroll 4
+    for (int64_t s = 0; s < S; ++s) {
+      vf d[2 * PP + 2];
+#pragma GCC unroll 8
+      for (int i = 0; i < 2 * PP + 2; ++i) d[i] = load(xc + i * Wb + s);
+      vf u[PP][4];
+#pragma GCC unroll 4
+      for (int t = 0; t < PP; ++t) {
+        u[t][0] = d[2 * t] - d[2 * t + 2];
+        u[t][1] = d[2 * t + 1] + d[2 * t + 2];
+        u[t][2] = d[2 * t + 2] - d[2 * t + 1];
+        u[t][3] = d[2 * t + 1] - d[2 * t + 3];
+      }
+      const float* ws = wc + s * 4 * KB;
+#pragma GCC unroll 4
+      for (int j = 0; j < 4; ++j)
+#pragma GCC unroll 16
+        for (int kk = 0; kk < KB; ++kk) {
+          const vf wv = broadcast(ws[j * KB + kk]);
+#pragma GCC unroll 4
+          for (int t = 0; t < PP; ++t) m[kk][t][j] += wv * u[t][j];
+        }
+    }
+  }
+  const int64_t pq = g.P * g.Q, bstride = relu_bits_stride(g.Q);
+  const int64_t q0 = v0 * W;
+#pragma GCC unroll 16
+  for (int kk = 0; kk < KB; ++kk) {
+    const vf b = broadcast(bias ? bias[k0 + kk] : 0.f);
+#pragma GCC unroll 4
+    for (int t = 0; t < PP; ++t) {
+      vf out[2] = {m[kk][t][0] + m[kk][t][1] + m[kk][t][2] + b, m[kk][t][1] - m[kk][t][2] - m[kk][t][3] + b};
+      if (pool) {
+        // ReLU then 2x2 pooling; a last odd row has no window and is dropped
+        const int64_t row = p + 2 * t;
+        if (row + 1 < g.P && row / 2 < pool->Pp)
+          pool_pair(*pool, k0 + kk, row / 2, q0, vmax(out[0], vf{}), vmax(out[1], vf{}));
+        continue;
+      }
+#pragma GCC unroll 2
+      for (int i = 0; i < 2; ++i) {
+        const int64_t row = p + 2 * t + i;
+        if (row >= g.P) break;
+        vf v = out[i];
+        if (relu) v = vmax(v, vf{});
+        if (bits) put_bits(bits + ((k0 + kk) * g.P + row) * bstride, q0, positive_bits(v));
+        float* yr = y + (k0 + kk) * pq + row * g.Q + q0;
+        if (q0 + W <= g.Q) {
+          store(yr, v);
+        } else {
+          store_part(yr, v, g.Q - q0);
+        }
+      }
+    }
+  }
+}
+
+template <int PP>
+inline void wino_positions(const DirectConv& g, const float* xb, const float* wg, const float* bias, bool relu, float* y,
+                           uint8_t* bits, const PoolOut* pool, int64_t p, int64_t v0) {
+  for (int64_t k0 = 0; k0 < g.K;) {
+    const int kb = wino_kblock(g.K, k0);
+    const float* blk = wg + k0 * g.C * g.S * 4;
+    if (g.S == 3) {
+      switch (kb) {
+        case WGK: wino_block<WGK, PP, 3>(g, xb, blk, bias, relu, y, bits, pool, k0, p, v0); break;
+        case 1: wino_block<1, PP, 3>(g, xb, blk, bias, relu, y, bits, pool, k0, p, v0); break;
+        default: wino_block<2, PP, 3>(g, xb, blk, bias, relu, y, bits, pool, k0, p, v0); break;
+      }
+    } else {
+      switch (kb) {
+        case WGK: wino_block<WGK, PP, 0>(g, xb, blk, bias, relu, y, bits, pool, k0, p, v0); break;
+        case 1: wino_block<1, PP, 0>(g, xb, blk, bias, relu, y, bits, pool, k0, p, v0); break;
+        default: wino_block<2, PP, 0>(g, xb, blk, bias, relu, y, bits, pool, k0, p, v0); break;
+      }
+    }
+    k0 += kb;
+  }
+}
+
+}  // namespace conv
+
+namespace conv {
+// WP row pairs per tile; the last rows in single pairs (they may read the spare zero row).
+inline void wino_all(const DirectConv& g, const float* xb, const float* wp, const float* bias, bool relu, float* y,
+                     uint8_t* bits, const PoolOut* pool) {
+  const int64_t qv = (g.Q + W - 1) / W;
+  int64_t p = 0;
+  for (; p + 2 * WP <= g.P; p += 2 * WP)
+    for (int64_t v = 0; v < qv; ++v) wino_positions<WP>(g, xb, wp, bias, relu, y, bits, pool, p, v);
+  for (; p < g.P; p += 2)
+    for (int64_t v = 0; v < qv; ++v) wino_positions<1>(g, xb, wp, bias, relu, y, bits, pool, p, v);
+}
+}  // namespace conv
+
+// 3-row kernels run as Winograd F(2,3) over the rows (wino_block); others as a direct convolution.
+// (AVX-512 only: with 16 registers the transformed tile is too small to beat the direct one.)
+inline bool conv_uses_winograd(int64_t R) { return DLF_WINO_ON && W == 16 && R == 3; }
+
+// Floats conv_pack_weights writes: K*C*4*S for Winograd, K*C*R*S otherwise.
+inline int64_t conv_packed_floats(int64_t K, int64_t C, int64_t R, int64_t S) {
+  return conv_uses_winograd(R) ? K * C * 4 * S : K * C * R * S;
+}
+
+// xb: (C,Hb,Wb) zero-padded input, wp: packed (K,C,R,S) (conv_pack_weights), bias: (K) or null
+//   -> y: (K,P,Q), y = conv + bias, ReLU applied when `relu`;
+//   bits (or null): (K,P,relu_bits_stride(Q)) bytes, bit q of row (k,p) set when y[k][p][q] > 0
+inline void conv_direct(const DirectConv& g, const float* xb, const float* wp, const float* bias, bool relu, float* y,
+                        uint8_t* bits) {
+  using namespace conv;
+  if (conv_uses_winograd(g.R)) {
+    wino_all(g, xb, wp, bias, relu, y, bits, nullptr);
+    return;
+  }
+  const int64_t positions = g.P * ((g.Q + W - 1) / W);
+  int64_t pos = 0;
+  for (; pos + TM <= positions; pos += TM) direct_positions<TM>(g, xb, wp, bias, relu, y, bits, pos);
+  for (; pos + 2 <= positions; pos += 2) direct_positions<2>(g, xb, wp, bias, relu, y, bits, pos);
+  for (; pos < positions; ++pos) direct_positions<1>(g, xb, wp, bias, relu, y, bits, pos);
+}
+
+// xb, wp as conv_direct -> ypool: (K,P/2,Q/2) = maxpool2x2(relu(conv + bias)), code: (K,P/2,Q/2) each
+// maximum's place in its window (0..3). Only the Winograd tile pools; returns false (nothing done)
+// where this table does not use it for this geometry.
+inline bool conv_direct_relu_pool(const DirectConv& g, const float* xb, const float* wp, const float* bias, float* ypool,
+                                  uint8_t* code) {
+  using namespace conv;
+  if (!conv_uses_winograd(g.R) || g.P < 2 || g.Q < 2) return false;
+  const PoolOut po{ypool, code, g.P / 2, g.Q / 2};
+  wino_all(g, xb, wp, bias, true, nullptr, nullptr, &po);
+  return true;
+}
+
+// gpool, ypool, code: (K,Pp,Qp) from conv_direct_relu_pool -> interior of dst: (K,Hb,Wb) at (top,left)
+// holding the (P,Q) conv-output gradient: gpool (where ypool > 0: the ReLU) at its window's code,
+// zero elsewhere, rows / columns past 2Pp / 2Qp too. sums: (K) += plane sums (or null).
+inline void conv_unpool_pad(const float* gpool, const float* ypool, const uint8_t* code, int64_t K, int64_t P, int64_t Q,
+                            int64_t Pp, int64_t Qp, int64_t top, int64_t left, int64_t Hb, int64_t Wb, float* dst,
+                            float* sums) {
+  using namespace conv;
+  const vi z0 = (lane_iota(1, 0) >> 1) + ((lane_iota(1, 0) & 1) * W);  // e0 o0 e1 o1 ... (low halves)
+  const vi z1 = z0 + W / 2;                                               // (high halves)
+  for (int64_t k = 0; k < K; ++k) {
+    vf vs{};
+    for (int64_t i = 0; i < Pp; ++i) {
+      const int64_t o = (k * Pp + i) * Qp;
+      float* d0 = dst + (k * Hb + top + 2 * i) * Wb + left;
+      float* d1 = d0 + Wb;
+      // W pooled columns at a time; the last n < W go through zero-filled scratch vectors.
+      for (int64_t j = 0; j < Qp; j += W) {
+        const int64_t n = std::min<int64_t>(W, Qp - j);
+        vf gp, yp;
+        vb cb;
+        if (n == W) {
+          gp = load(gpool + o + j);
+          yp = load(ypool + o + j);
+          std::memcpy(&cb, code + o + j, sizeof cb);
+        } else {
+          alignas(64) float tg[W] = {}, ty[W] = {};
+          std::memcpy(tg, gpool + o + j, sizeof(float) * static_cast<size_t>(n));
+          std::memcpy(ty, ypool + o + j, sizeof(float) * static_cast<size_t>(n));
+          cb = vb{};
+          std::memcpy(&cb, code + o + j, static_cast<size_t>(n));
+          gp = load(tg);
+          yp = load(ty);
+        }
+        const vf gv = yp > vf{} ? gp : vf{};
+        const vi c = __builtin_convertvector(cb, vi);
+        const vf c00 = c == 0 ? gv : vf{}, c01 = c == 1 ? gv : vf{};
+        const vf c10 = c == 2 ? gv : vf{}, c11 = c == 3 ? gv : vf{};
+        const vf r00 = __builtin_shuffle(c00, c01, z0), r01 = __builtin_shuffle(c00, c01, z1);
+        const vf r10 = __builtin_shuffle(c10, c11, z0), r11 = __builtin_shuffle(c10, c11, z1);
+        if (n == W) {
+          store(d0 + 2 * j, r00);
+          store(d0 + 2 * j + W, r01);
+          store(d1 + 2 * j, r10);
+          store(d1 + 2 * j + W, r11);
+        } else {
+          alignas(64) float t0[2 * W], t1[2 * W];
+          store(t0, r00);
+          store(t0 + W, r01);
+          store(t1, r10);
+          store(t1 + W, r11);
+          std::memcpy(d0 + 2 * j, t0, sizeof(float) * static_cast<size_t>(2 * n));
+          std::memcpy(d1 + 2 * j, t1, sizeof(float) * static_cast<size_t>(2 * n));
+        }
+        vs += gv;
+      }
+      for (int64_t q = 2 * Qp; q < Q; ++q) d0[q] = d1[q] = 0.f;
+    }
+    for (int64_t r = 2 * Pp; r < P; ++r) std::memset(dst + (k * Hb + top + r) * Wb + left, 0, sizeof(float) * Q);
+    if (sums) sums[k] += hsum(vs);
+  }
+}
+
+// w: (K,C,R,S) -> wp: blocks of kblock() output channels, each (C,R,S,kb).
+// flip: w is read as the input-gradient weights w'[c][k][r][s] = w[k][c][R-1-r][S-1-s], so the
+// packed tensor has K' = C output channels and C' = K input channels (pass the forward K, C).
+inline void conv_pack_weights(const float* w, int64_t K, int64_t C, int64_t R, int64_t S, bool flip, float* wp) {
+  using namespace conv;
+  const int64_t Ko = flip ? C : K, Ci = flip ? K : C;
+  auto at = [&](int64_t ko, int64_t c, int64_t r, int64_t s) {
+    return flip ? w[((c * C + ko) * R + (R - 1 - r)) * S + (S - 1 - s)] : w[((ko * C + c) * R + r) * S + s];
+  };
+  if (conv_uses_winograd(R)) {
+    // Blocks of wino_kblock() channels, each (C,S,4,kb): the F(2,3) transform of each kernel column.
+    for (int64_t k0 = 0; k0 < Ko;) {
+      const int kb = wino_kblock(Ko, k0);
+      float* blk = wp + k0 * Ci * S * 4;
+      for (int64_t c = 0; c < Ci; ++c)
+        for (int64_t s = 0; s < S; ++s)
+          for (int kk = 0; kk < kb; ++kk) {
+            const float g0 = at(k0 + kk, c, 0, s), g1 = at(k0 + kk, c, 1, s), g2 = at(k0 + kk, c, 2, s);
+            float* d = blk + (c * S + s) * 4 * kb + kk;
+            d[0 * kb] = g0;
+            d[1 * kb] = 0.5f * (g0 + g1 + g2);
+            d[2 * kb] = 0.5f * (g0 - g1 + g2);
+            d[3 * kb] = g2;
+          }
+      k0 += kb;
+    }
+    return;
+  }
+  for (int64_t k0 = 0; k0 < Ko;) {
+    const int kb = kblock(Ko, k0);
+    float* blk = wp + k0 * Ci * R * S;
+    for (int64_t c = 0; c < Ci; ++c)
+      for (int64_t r = 0; r < R; ++r)
+        for (int64_t s = 0; s < S; ++s)
+          for (int kk = 0; kk < kb; ++kk) {
+            const int64_t ko = k0 + kk;
+            blk[((c * R + r) * S + s) * kb + kk] = at(ko, c, r, s);
+          }
+    k0 += kb;
+  }
+}
+
+// src: (C,H,W) -> dst: (C,Hb,Wb) interior, dst[c][i+top][j+left] = src[c][i][j], masked (set to 0)
+// where mask[c][i][j] <= 0 (mask given) or where bit j of row (c,i) of mask_bits is clear (bits given:
+// (C,H,relu_bits_stride(W)) bytes). Only the interior is written: the caller zeroes the border once
+// per buffer. sums: (C) += plane sums of the written values, or null.
+inline void conv_pad(const float* src, const float* mask, const uint8_t* mask_bits, int64_t C, int64_t H, int64_t Wd,
+                     int64_t top, int64_t left, int64_t Hb, int64_t Wb, float* dst, float* sums) {
+  using namespace conv;
+  typedef int32_t vi __attribute__((vector_size(W * sizeof(int32_t))));
+  vi lane_bit;
+  for (int i = 0; i < W; ++i) lane_bit[i] = 1 << i;
+  const int64_t bstride = relu_bits_stride(Wd);
+  for (int64_t c = 0; c < C; ++c) {
+    const float* sp = src + c * H * Wd;
+    const float* mp = mask ? mask + c * H * Wd : nullptr;
+    const uint8_t* bp = mask_bits ? mask_bits + c * H * bstride : nullptr;
+    float* dp = dst + (c * Hb + top) * Wb + left;
+    vf vs{};
+    float ss = 0.f;
+    for (int64_t i = 0; i < H; ++i) {
+      const float* s = sp + i * Wd;
+      float* d = dp + i * Wb;
+      int64_t j = 0;
+      if (bp) {
+        const uint8_t* b = bp + i * bstride;
+        for (; j + W <= Wd; j += W) {
+          const vi on = ((vi{} + static_cast<int32_t>(get_bits(b, j))) & lane_bit) != 0;
+          const vf v = on ? load(s + j) : vf{};
+          store(d + j, v);
+          vs += v;
+        }
+        for (; j < Wd; ++j) {
+          const float v = (b[j / 8] >> (j % 8)) & 1 ? s[j] : 0.f;
+          d[j] = v;
+          ss += v;
+        }
+      } else if (mp) {
+        const float* m = mp + i * Wd;
+        for (; j + W <= Wd; j += W) {
+          const vf v = load(m + j) > vf{} ? load(s + j) : vf{};
+          store(d + j, v);
+          vs += v;
+        }
+        for (; j < Wd; ++j) {
+          const float v = m[j] > 0.f ? s[j] : 0.f;
+          d[j] = v;
+          ss += v;
+        }
+      } else {
+        for (; j + W <= Wd; j += W) {
+          const vf v = load(s + j);
+          store(d + j, v);
+          vs += v;
+        }
+        for (; j < Wd; ++j) {
+          d[j] = s[j];
+          ss += s[j];
+        }
+      }
+    }
+    if (sums) sums[c] += hsum(vs) + ss;
+  }
+}
+
+// xb: (C,Hb,Wb) zero-padded inputs, gb: (K,gHb,gWb) zero-padded output gradients holding gy[k][p][q]
+// at gb[k][p+top][q+left] (zero for q >= Q up to the next vector) ->
+// dwv: (K,C,R,S,W) += per-lane partial sums of dw[k][c][r][s] = sum_{i,p,q} gy_i[k][p][q] * xb_i[c][p+r][q+s]
+// over `nimg` images (buffers xstride / gstride floats apart); = when !accumulate (dwv not read).
+inline void conv_wgrad(const DirectConv& g, const float* xb, const float* gb, int64_t top, int64_t left, int64_t gHb,
+                       int64_t gWb, int64_t nimg, int64_t xstride, int64_t gstride, bool accumulate, float* dwv) {
+  using namespace conv;
+  const ImageBatch ib{nimg, xstride, gstride};
+  const int64_t gplane = gHb * gWb;
+  const float* g0 = gb + top * gWb + left;
+  constexpr int64_t PB = DLF_WGRAD_PB;  // rows per pass: long passes amortise the tile set-up
+  const int64_t qv = (g.Q + W - 1) / W;
+  for (int64_t p0 = 0; p0 < g.P; p0 += PB) {
+    const int64_t p1 = std::min(g.P, p0 + PB);
+    if (qv == 1) {
+      wgrad_rows<1>(g, xb, g0, gplane, gWb, ib, p0, p1, accumulate || p0 > 0, dwv);
+    } else if (qv == 2) {
+      wgrad_rows<2>(g, xb, g0, gplane, gWb, ib, p0, p1, accumulate || p0 > 0, dwv);
+    } else {
+      wgrad_rows<0>(g, xb, g0, gplane, gWb, ib, p0, p1, accumulate || p0 > 0, dwv);
+    }
+  }
+}
+
+}  // namespace dlf::DLF_ISA_NS

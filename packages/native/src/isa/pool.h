@@ -1,0 +1,211 @@
+// 2x2 max pooling with stride 2 and no padding, the pooling of small vision models. W output
+// columns at a time: two vectors of each of the two input rows are split into even and odd
+// columns with shuffles, so each output vector takes the maximum of four candidate vectors.
+// Ties and NaN follow the general path in nn/pool.cc exactly: the first maximal element of the
+// window in row-major order wins, and the first NaN wins over everything.
+#pragma once
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+#include "isa/simd.h"
+
+namespace dlf::DLF_ISA_NS {
+
+using namespace dlf::simd;
+
+namespace pool {
+
+// Vectors of N floats / int32 (N = W, W/2 or W/4: narrow planes use narrower vectors).
+// (GCC ignores vector_size on a typedef that depends on a template parameter, hence the table.)
+typedef float f4 __attribute__((vector_size(16)));
+typedef float f8 __attribute__((vector_size(32)));
+typedef float f16 __attribute__((vector_size(64)));
+typedef float f4u __attribute__((vector_size(16), aligned(4)));
+typedef float f8u __attribute__((vector_size(32), aligned(4)));
+typedef float f16u __attribute__((vector_size(64), aligned(4)));
+typedef int32_t i4 __attribute__((vector_size(16)));
+typedef int32_t i8 __attribute__((vector_size(32)));
+typedef int32_t i16 __attribute__((vector_size(64)));
+typedef int32_t i4u __attribute__((vector_size(16), aligned(4)));
+typedef int32_t i8u __attribute__((vector_size(32), aligned(4)));
+typedef int32_t i16u __attribute__((vector_size(64), aligned(4)));
+template <int N>
+struct VT;
+template <>
+struct VT<4> {
+  typedef f4 f;
+  typedef f4u fu;
+  typedef i4 i;
+  typedef i4u iu;
+};
+template <>
+struct VT<8> {
+  typedef f8 f;
+  typedef f8u fu;
+  typedef i8 i;
+  typedef i8u iu;
+};
+template <>
+struct VT<16> {
+  typedef f16 f;
+  typedef f16u fu;
+  typedef i16 i;
+  typedef i16u iu;
+};
+
+template <int N>
+struct V {
+  typedef typename VT<N>::f f;
+  typedef typename VT<N>::fu fu;
+  typedef typename VT<N>::i i;
+  typedef typename VT<N>::iu iu;
+  static f load(const float* p) { return *reinterpret_cast<const fu*>(p); }
+  static void store(float* p, f v) { *reinterpret_cast<fu*>(p) = v; }
+  static i loadi(const int32_t* p) { return *reinterpret_cast<const iu*>(p); }
+  static void storei(int32_t* p, i v) { *reinterpret_cast<iu*>(p) = v; }
+  static i iota(int32_t step, int32_t add) {
+    i m;
+    for (int j = 0; j < N; ++j) m[j] = step * j + add;
+    return m;
+  }
+  // Interleaves (e0 o0 e1 o1 ...) from the low (half 0) or high (half 1) halves of e and o.
+  static i zip(int half) {
+    i m;
+    for (int j = 0; j < N; ++j) m[j] = (j % 2 == 0 ? 0 : N) + half * (N / 2) + j / 2;
+    return m;
+  }
+};
+
+// One output (scalar), same rules as the vector code.
+inline void window1(const float* r0, const float* r1, int64_t base, int64_t Win, float* y, int32_t* am) {
+  const float c[4] = {r0[0], r0[1], r1[0], r1[1]};
+  const int64_t idx[4] = {base, base + 1, base + Win, base + Win + 1};
+  float best = c[0];
+  int64_t bi = idx[0];
+  for (int j = 1; j < 4; ++j) {
+    if (c[j] > best || (std::isnan(c[j]) && !std::isnan(best))) {
+      best = c[j];
+      bi = idx[j];
+    }
+  }
+  *y = best;
+  if (am) *am = static_cast<int32_t>(bi);
+}
+
+template <int N>
+void maxpool_fwd(const float* x, int64_t planes, int64_t H, int64_t Win, int64_t P, int64_t Q, float* y,
+                 int32_t* argmax) {
+  using v = V<N>;
+  using vf = typename v::f;
+  using vi = typename v::i;
+  const vi em = v::iota(2, 0), om = v::iota(2, 1), lane2 = v::iota(2, 0);
+  for (int64_t pl = 0; pl < planes; ++pl) {
+    const float* xp = x + pl * H * Win;
+    float* yp = y + pl * P * Q;
+    int32_t* ap = argmax ? argmax + pl * P * Q : nullptr;
+    for (int64_t oh = 0; oh < P; ++oh) {
+      const float* r0 = xp + 2 * oh * Win;
+      const float* r1 = r0 + Win;
+      float* yr = yp + oh * Q;
+      int32_t* ar = ap ? ap + oh * Q : nullptr;
+      int64_t ow = 0;
+      for (; ow + N <= Q; ow += N) {
+        const vf a0 = v::load(r0 + 2 * ow), a1 = v::load(r0 + 2 * ow + N);
+        const vf b0 = v::load(r1 + 2 * ow), b1 = v::load(r1 + 2 * ow + N);
+        const vf c[4] = {__builtin_shuffle(a0, a1, em), __builtin_shuffle(a0, a1, om), __builtin_shuffle(b0, b1, em),
+                         __builtin_shuffle(b0, b1, om)};
+        vf best = c[0];
+        vi which = vi{};
+#pragma GCC unroll 4
+        for (int j = 1; j < 4; ++j) {
+          const vi upd = (c[j] > best) | ((c[j] != c[j]) & (best == best));
+          best = upd ? c[j] : best;
+          which = upd ? vi{} + j : which;
+        }
+        v::store(yr + ow, best);
+        if (ar) {
+          // candidate j sits at base + (j & 1) + (j >> 1) * Win
+          const vi base = static_cast<int32_t>(2 * oh * Win + 2 * ow) + lane2;
+          v::storei(ar + ow, base + (which & 1) + (which >> 1) * static_cast<int32_t>(Win));
+        }
+      }
+      for (; ow < Q; ++ow)
+        window1(r0 + 2 * ow, r1 + 2 * ow, 2 * oh * Win + 2 * ow, Win, yr + ow, ar ? ar + ow : nullptr);
+    }
+  }
+}
+
+template <int N>
+void maxpool_bwd(const float* gy, const int32_t* argmax, int64_t planes, int64_t H, int64_t Win, int64_t P, int64_t Q,
+                 float* dx) {
+  using v = V<N>;
+  using vf = typename v::f;
+  using vi = typename v::i;
+  const vi z0 = v::zip(0), z1 = v::zip(1), lane2 = v::iota(2, 0);
+  for (int64_t pl = 0; pl < planes; ++pl) {
+    const float* gp = gy + pl * P * Q;
+    const int32_t* ap = argmax + pl * P * Q;
+    float* dp = dx + pl * H * Win;
+    for (int64_t oh = 0; oh < P; ++oh) {
+      float* r0 = dp + 2 * oh * Win;
+      float* r1 = r0 + Win;
+      const float* gr = gp + oh * Q;
+      const int32_t* ar = ap + oh * Q;
+      int64_t ow = 0;
+      for (; ow + N <= Q; ow += N) {
+        const vf g = v::load(gr + ow);
+        const vi base = static_cast<int32_t>(2 * oh * Win + 2 * ow) + lane2;
+        const vi a = v::loadi(ar + ow);
+        const vf c00 = a == base ? g : vf{};
+        const vf c01 = a == base + 1 ? g : vf{};
+        const vf c10 = a == base + static_cast<int32_t>(Win) ? g : vf{};
+        const vf c11 = a == base + static_cast<int32_t>(Win + 1) ? g : vf{};
+        v::store(r0 + 2 * ow, __builtin_shuffle(c00, c01, z0));
+        v::store(r0 + 2 * ow + N, __builtin_shuffle(c00, c01, z1));
+        v::store(r1 + 2 * ow, __builtin_shuffle(c10, c11, z0));
+        v::store(r1 + 2 * ow + N, __builtin_shuffle(c10, c11, z1));
+      }
+      for (; ow < Q; ++ow) {
+        const int64_t base = 2 * oh * Win + 2 * ow;
+        const float g = gr[ow];
+        const int32_t a = ar[ow];
+        r0[2 * ow] = a == base ? g : 0.f;
+        r0[2 * ow + 1] = a == base + 1 ? g : 0.f;
+        r1[2 * ow] = a == base + Win ? g : 0.f;
+        r1[2 * ow + 1] = a == base + Win + 1 ? g : 0.f;
+      }
+      if (2 * Q < Win) {
+        std::memset(r0 + 2 * Q, 0, sizeof(float) * static_cast<size_t>(Win - 2 * Q));
+        std::memset(r1 + 2 * Q, 0, sizeof(float) * static_cast<size_t>(Win - 2 * Q));
+      }
+    }
+    if (2 * P < H) std::memset(dp + 2 * P * Win, 0, sizeof(float) * static_cast<size_t>((H - 2 * P) * Win));
+  }
+}
+
+}  // namespace pool
+
+// x: (planes,H,W) -> y: (planes,P,Q), argmax: (planes,P,Q) index into the (H,W) plane, or null.
+// Window (oh, ow) covers rows 2oh, 2oh+1 and columns 2ow, 2ow+1; needs 2P <= H and 2Q <= W.
+// Rows narrower than a vector use half or quarter vectors.
+inline void maxpool2x2(const float* x, int64_t planes, int64_t H, int64_t Win, int64_t P, int64_t Q, float* y,
+                       int32_t* argmax) {
+  if constexpr (W >= 8) {
+    if (Q < W / 2 && W >= 16) return pool::maxpool_fwd<W / 4 < 4 ? 4 : W / 4>(x, planes, H, Win, P, Q, y, argmax);
+    if (Q < W) return pool::maxpool_fwd<W / 2>(x, planes, H, Win, P, Q, y, argmax);
+  }
+  pool::maxpool_fwd<W>(x, planes, H, Win, P, Q, y, argmax);
+}
+
+// gy: (planes,P,Q), argmax from maxpool2x2 -> dx: (planes,H,W) overwritten (zero outside the windows)
+inline void maxpool2x2_backward(const float* gy, const int32_t* argmax, int64_t planes, int64_t H, int64_t Win,
+                                int64_t P, int64_t Q, float* dx) {
+  if constexpr (W >= 8) {
+    if (Q < W / 2 && W >= 16) return pool::maxpool_bwd<W / 4 < 4 ? 4 : W / 4>(gy, argmax, planes, H, Win, P, Q, dx);
+    if (Q < W) return pool::maxpool_bwd<W / 2>(gy, argmax, planes, H, Win, P, Q, dx);
+  }
+  pool::maxpool_bwd<W>(gy, argmax, planes, H, Win, P, Q, dx);
+}
+
+}  // namespace dlf::DLF_ISA_NS

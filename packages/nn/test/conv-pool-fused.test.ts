@@ -1,0 +1,102 @@
+// conv2d + ReLU + 2x2 max pool as one op (conv2d's maxPool2x2 option; Sequential fuses the triple)
+// against the separate ops: values and every gradient, on every instruction set, at 1 and 2
+// threads, with odd output sizes (a dropped last row / column), K tails and widths past a vector.
+
+import { native } from '@dlf/native';
+import { Conv2d, conv2d, MaxPool2d, maxPool2d, mul, ReLU, Sequential, sum } from '@dlf/nn';
+import { Generator, getNumThreads, getSimd, randn, setNumThreads, setSimd } from '@dlf/tensor-core';
+import { afterAll, describe, expect, it } from 'vitest';
+
+type Shape = { n: number; c: number; h: number; w: number; k: number; r: number; s: number; pad: number };
+
+function run(sh: Shape, fused: boolean, seed: number, fastBackward = true) {
+  const g = new Generator(seed);
+  const x = randn([sh.n, sh.c, sh.h, sh.w], 0, 1, { generator: g }).requiresGrad_();
+  const w = randn([sh.k, sh.c, sh.r, sh.s], 0, 1, { generator: g }).requiresGrad_();
+  const b = randn([sh.k], 0, 1, { generator: g }).requiresGrad_();
+  const y = fused
+    ? conv2d(x, w, b, { padding: sh.pad, relu: true, maxPool2x2: true })
+    : maxPool2d(conv2d(x, w, b, { padding: sh.pad, relu: true }), { kernelSize: 2 });
+  const gy = randn(y.shape, 0, 1, { generator: g });
+  const prev = native.setConvFastPath(fastBackward);
+  try {
+    sum(mul(y, gy)).backward();
+  } finally {
+    native.setConvFastPath(prev);
+  }
+  const arr = (t: { toTypedArray(): unknown }) => t.toTypedArray() as Float32Array;
+  return { shape: y.shape, y: arr(y), dx: arr(x.grad!), dw: arr(w.grad!), db: arr(b.grad!) };
+}
+
+function expectClose(a: Float32Array, b: Float32Array, what: string): void {
+  expect(a.length, what).toBe(b.length);
+  let scale = 1;
+  for (const v of b) scale = Math.max(scale, Math.abs(v));
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+  expect(worst / scale, `${what}: max |diff| ${worst}`).toBeLessThan(2e-5);
+}
+
+const shapes: Shape[] = [
+  { n: 3, c: 8, h: 32, w: 32, k: 8, r: 3, s: 3, pad: 1 },
+  { n: 2, c: 8, h: 16, w: 16, k: 16, r: 3, s: 3, pad: 1 },
+  { n: 2, c: 3, h: 9, w: 11, k: 5, r: 3, s: 3, pad: 1 },
+  { n: 1, c: 1, h: 7, w: 37, k: 3, r: 3, s: 3, pad: 0 },
+  { n: 5, c: 4, h: 12, w: 50, k: 9, r: 3, s: 3, pad: 1 },
+  { n: 1, c: 2, h: 4, w: 4, k: 1, r: 3, s: 3, pad: 0 },
+  { n: 2, c: 3, h: 10, w: 10, k: 4, r: 5, s: 5, pad: 2 },
+];
+
+const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => native.selectSimd(name));
+const startSimd = getSimd();
+const startThreads = getNumThreads();
+afterAll(() => {
+  setSimd(startSimd as 'avx512' | 'avx2' | 'base');
+  setNumThreads(startThreads);
+});
+
+describe('conv2d + ReLU + max pool fused', () => {
+  for (const isa of isas)
+    for (const threads of [1, 2])
+      it(`matches the separate ops (${isa}, ${threads} thread(s))`, () => {
+        setSimd(isa);
+        setNumThreads(threads);
+        shapes.forEach((sh, i) => {
+          const tag = JSON.stringify(sh);
+          const got = run(sh, true, 10 + i);
+          const want = run(sh, false, 10 + i);
+          expect(got.shape, tag).toEqual(want.shape);
+          expectClose(got.y, want.y, `y ${tag}`);
+          expectClose(got.dx, want.dx, `dx ${tag}`);
+          expectClose(got.dw, want.dw, `dw ${tag}`);
+          expectClose(got.db, want.db, `db ${tag}`);
+        });
+      });
+
+  it('backward still works when the fast path is switched off after the forward', () => {
+    for (const sh of [shapes[0]!, shapes[2]!]) {
+      const got = run(sh, true, 3, false);
+      const want = run(sh, false, 3);
+      expectClose(got.dx, want.dx, 'dx');
+      expectClose(got.dw, want.dw, 'dw');
+      expectClose(got.db, want.db, 'db');
+    }
+  });
+
+  it('Sequential fuses Conv2d + ReLU + MaxPool2d(2) with the same results', () => {
+    const make = () =>
+      new Sequential(
+        new Conv2d(3, 8, 3, { padding: 1, generator: new Generator(1) }),
+        new ReLU(),
+        new MaxPool2d(2),
+      );
+    const a = make();
+    const b = make();
+    b.fuse = false;
+    const x = randn([2, 3, 10, 10], 0, 1, { generator: new Generator(2) });
+    const ya = a.forward(x);
+    const yb = b.forward(x);
+    expect(ya.shape).toEqual([2, 8, 5, 5]);
+    expectClose(ya.toTypedArray() as Float32Array, yb.toTypedArray() as Float32Array, 'sequential');
+  });
+});

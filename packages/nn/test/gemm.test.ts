@@ -1,0 +1,85 @@
+// GEMM-backed ops against a naive reference on shapes that exercise the blocking: K over one
+// k-block (256), ragged micro-tiles in M and N, transposed packing (linear's weight), every
+// instruction set and 1 or 2 threads.
+
+import { native } from '@dlf/native';
+import { linear, matmul, mul, sum } from '@dlf/nn';
+import { getNumThreads, getSimd, setNumThreads, setSimd, tensor } from '@dlf/tensor-core';
+import { afterAll, describe, expect, it } from 'vitest';
+
+function rand(n: number, seed: number): Float32Array {
+  const a = new Float32Array(n);
+  let s = seed;
+  for (let i = 0; i < n; i++) {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    a[i] = s / 1073741824 - 1;
+  }
+  return a;
+}
+
+// a: (m,k) @ b: (k,n), or b given as (n,k) when bt
+function ref(a: Float32Array, b: Float32Array, m: number, k: number, n: number, bt: boolean): Float64Array {
+  const c = new Float64Array(m * n);
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      for (let p = 0; p < k; p++) s += a[i * k + p]! * (bt ? b[j * k + p]! : b[p * n + j]!);
+      c[i * n + j] = s;
+    }
+  return c;
+}
+
+function expectClose(got: Float32Array, want: Float64Array, what: string): void {
+  let worst = 0;
+  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+  expect(worst, what).toBeLessThan(1e-3);
+}
+
+const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => native.selectSimd(name));
+const startSimd = getSimd();
+const startThreads = getNumThreads();
+afterAll(() => {
+  setSimd(startSimd as 'avx512' | 'avx2' | 'base');
+  setNumThreads(startThreads);
+});
+
+describe('gemm', () => {
+  const shapes: [number, number, number][] = [
+    [64, 1024, 128],
+    [70, 300, 50],
+    [1, 513, 33],
+    [13, 7, 100],
+    [128, 64, 1024],
+  ];
+  for (const isa of isas)
+    for (const threads of [1, 2])
+      it(`matmul and linear match a naive product (${isa}, ${threads} thread(s))`, () => {
+        setSimd(isa);
+        setNumThreads(threads);
+        shapes.forEach(([m, k, n], i) => {
+          const a = rand(m * k, 1 + i);
+          const b = rand(k * n, 100 + i);
+          const c = matmul(tensor(a, { shape: [m, k] }), tensor(b, { shape: [k, n] }));
+          expectClose(c.toTypedArray() as Float32Array, ref(a, b, m, k, n, false), `matmul ${m}x${k}x${n}`);
+          const x = tensor(a, { shape: [m, k] }).requiresGrad_();
+          const w = tensor(b, { shape: [n, k] }).requiresGrad_();
+          const y = linear(x, w);
+          expectClose(y.toTypedArray() as Float32Array, ref(a, b, m, k, n, true), `linear ${m}x${k}x${n}`);
+          // backward: dx = g w (m,n)@(n,k), dw = g^T x (n,m)@(m,k)
+          const g = rand(m * n, 200 + i);
+          sum(mul(y, tensor(g, { shape: [m, n] }))).backward();
+          expectClose(
+            x.grad!.toTypedArray() as Float32Array,
+            ref(g, b, m, n, k, false),
+            `linear dx ${m}x${k}x${n}`,
+          );
+          const gt = new Float32Array(n * m);
+          for (let r = 0; r < m; r++) for (let j = 0; j < n; j++) gt[j * m + r] = g[r * n + j]!;
+          expectClose(
+            w.grad!.toTypedArray() as Float32Array,
+            ref(gt, a, n, m, k, false),
+            `linear dw ${m}x${k}x${n}`,
+          );
+        });
+      });
+});
