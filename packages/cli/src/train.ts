@@ -329,7 +329,8 @@ function readSteps(file: string): { step: number; loss: number }[] {
     return readFileSync(file, 'utf8')
       .split('\n')
       .filter((l) => l.includes('"type":"step"'))
-      .map((l) => JSON.parse(l) as { step: number; loss: number });
+      .map((l) => JSON.parse(l) as { step: number; loss: number })
+      .sort((a, b) => a.step - b.step);
   } catch {
     return [];
   }
@@ -539,8 +540,11 @@ export async function train(
       'dlf.preprocess': JSON.stringify(preprocess),
       'dlf.seed': String(config.seed),
     };
-    const append = async (record: Record<string, unknown>): Promise<void> => {
-      await writeFile(metricsFile, `${JSON.stringify(record)}\n`, { flag: 'a' });
+    // Appends are chained so that lines land in the order the events happened.
+    let tail: Promise<void> = Promise.resolve();
+    const append = (record: Record<string, unknown>): Promise<void> => {
+      tail = tail.then(() => writeFile(metricsFile, `${JSON.stringify(record)}\n`, { flag: 'a' }));
+      return tail;
     };
     const pending: Promise<void>[] = [];
     let result: Awaited<ReturnType<typeof fit>>;
