@@ -15,7 +15,7 @@ import {
   sequentialFromJSON,
   summary,
 } from '@dlf/nn';
-import { Generator, loadSafetensors, SafetensorsError, type Tensor } from '@dlf/tensor-core';
+import { Generator, loadSafetensors, SafetensorsError } from '@dlf/tensor-core';
 import { FileError, UsageError } from './errors.js';
 import { VERSION } from './version.js';
 
@@ -433,11 +433,4 @@ export function parseInputShape(text: string): [number, number, number] {
     throw new UsageError(`Expected --input as CxHxW (e.g. 3x32x32) but received '${text}'.`);
   }
   return parts as [number, number, number];
-}
-
-/** The tensors of a state dict as copies (for writing while the model keeps training). */
-export function stateCopies(model: Sequential): Map<string, Tensor> {
-  const out = new Map<string, Tensor>();
-  for (const [k, v] of model.stateDict()) out.set(k, v.detach());
-  return out;
 }

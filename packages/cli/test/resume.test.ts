@@ -218,7 +218,7 @@ describe('Ctrl-C', () => {
       '--batch-size',
       '4',
       '--epochs',
-      '6',
+      '40', // long enough (about a second) that the signal arrives mid-run even on a slow machine
       '--seed',
       '5',
       '--threads',
