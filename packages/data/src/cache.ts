@@ -236,7 +236,10 @@ export function startCacheRead(file: string): PendingCacheRead | undefined {
   const readAt = (target: Uint8Array, position: number): Promise<boolean> =>
     new Promise((resolve) => {
       const step = (done: number): void => {
-        if (done === target.length) return resolve(true);
+        if (done === target.length) {
+          resolve(true);
+          return;
+        }
         read(fd, target, done, target.length - done, position + done, (err, n) => {
           if (err || n === 0) resolve(false);
           else step(done + n);
