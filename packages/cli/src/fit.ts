@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { DataLoader, type Dataset, type Transform } from '@dlf/data';
 import { countCorrect, crossEntropy } from '@dlf/loss';
-import { ARCHITECTURE_KEY, Conv2d, Linear, ReLU, type Sequential } from '@dlf/nn';
+import { ARCHITECTURE_KEY, type Sequential } from '@dlf/nn';
 import { checkInt, type Generator, getNumThreads, tidy } from '@dlf/tensor-core';
 import {
   type CheckpointHooks,
@@ -195,11 +195,15 @@ export function configHash(config: Record<string, unknown>): string {
     .slice(0, 16);
 }
 
-function layerNames(model: Sequential): string[] {
-  return model.layers.map((l, i) => {
-    const fused =
-      model.fuse && model.layers[i + 1] instanceof ReLU && (l instanceof Conv2d || l instanceof Linear);
-    return `${i}: ${l.constructor.name}${fused ? '+ReLU' : ''}`;
+/**
+ * Names of the layer groups Sequential reported through `onLayer` (a Conv2d fused with the ReLU and
+ * pooling after it reports once, under the Conv2d's index): "0: Conv2d+ReLU+MaxPool2d".
+ */
+function layerGroups(model: Sequential, reported: ReadonlySet<number>): { index: number; name: string }[] {
+  const idx = [...reported].sort((a, b) => a - b);
+  return idx.map((i, k) => {
+    const span = model.layers.slice(i, idx[k + 1] ?? model.layers.length);
+    return { index: i, name: `${i}: ${span.map((l) => l.constructor.name).join('+')}` };
   });
 }
 
@@ -295,7 +299,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     lastName = resume.name;
   }
 
-  const names = layerNames(model);
+  const reported = new Set<number>();
   const snapshot = (
     epochDone: number,
     batch: number,
@@ -365,8 +369,10 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   const prof = { dataMs: 0, forwardMs: 0, lossMs: 0, backwardMs: 0, optimizerMs: 0, batches: 0 };
   if (options.profile) {
     model.onLayer = (i, _layer, phase) => {
-      if (phase === 'start') layerStart = performance.now();
-      else layerMs[i]! += performance.now() - layerStart;
+      if (phase === 'start') {
+        reported.add(i);
+        layerStart = performance.now();
+      } else layerMs[i]! += performance.now() - layerStart;
     };
   }
 
@@ -501,7 +507,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
         record.profile = {
           ...prof,
           validationMs: valSeconds * 1000,
-          layers: names.map((name, i) => ({ name, ms: layerMs[i]! })).filter((l, i) => l.ms > 0 || i === 0),
+          layers: layerGroups(model, reported).map(({ index, name }) => ({ name, ms: layerMs[index]! })),
         };
       }
       st.history.push(record);

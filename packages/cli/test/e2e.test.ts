@@ -66,7 +66,16 @@ describe('dlf train → evaluate → predict → summary on a generated image fo
     expect(done.testAccuracy as number).toBeGreaterThan(0.6); // a learnable toy problem
     expect(done.model).toBe(join(run, 'model.safetensors'));
     const epoch = events.find((e) => e.event === 'epoch')!;
-    expect(epoch.profile).toBeDefined();
+    const profile = epoch.profile as {
+      layers: { name: string; ms: number }[];
+      backwardMs: number;
+      dataMs: number;
+    };
+    expect(profile.backwardMs).toBeGreaterThan(0);
+    expect(profile.dataMs).toBeGreaterThan(0);
+    // Every layer is timed once, fused groups under one name.
+    const covered = profile.layers.flatMap((l) => l.name.split(': ')[1]!.split('+'));
+    expect(covered).toEqual(['Conv2d', 'ReLU', 'MaxPool2d', 'Flatten', 'Dropout', 'Linear']);
     const summary = events.find((e) => e.event === 'summary')!;
     expect(summary.totalParams).toBe(883);
     expect(summary.totalMacs).toBe(28416);
