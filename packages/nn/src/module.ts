@@ -17,7 +17,9 @@ export class Parameter extends Tensor {
   constructor(data: Tensor) {
     if (!isTensor(data)) throw invalidParam('data', 'a Tensor', data, 'type');
     if (data.dtype !== 'float32') throw invalidParam('data', 'a float32 tensor', data.dtype, 'type');
-    super(native.detach(data.contiguous().handle), data.shape, 'float32');
+    const contiguous = data.contiguous();
+    super(native.detach(contiguous.handle), data.shape, 'float32');
+    contiguous.dispose(); // the parameter's own handle keeps the memory
     keep(this);
     native.setRequiresGrad(this.handle, true);
   }

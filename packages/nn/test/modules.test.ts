@@ -201,3 +201,16 @@ describe('shape errors name both shapes and never crash', () => {
     expect(() => new MaxPool2d(2, { padding: 2 }).forward(zeros([1, 1, 4, 4]))).toThrow(/padding/);
   });
 });
+
+describe('parameters', () => {
+  it('creating a parameter leaves no stray tensor behind', async () => {
+    const { memory: mem, zeros: z } = await import('@dlf/tensor-core');
+    const { Parameter: P } = await import('@dlf/nn');
+    const data = z([3, 4]);
+    const before = mem().numTensors;
+    const p = new P(data);
+    expect(mem().numTensors).toBe(before + 1);
+    data.dispose();
+    expect(p.toArray()).toEqual(z([3, 4]).toArray());
+  });
+});
