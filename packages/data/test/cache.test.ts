@@ -1,16 +1,10 @@
 import { readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { hashKey, openDataset, readCache, writeCache } from '@dlf/data';
-import { afterAll, describe, expect, it } from 'vitest';
-import { cleanup, tempDir, writeImage } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { tempDirs, writeImage } from './helpers.js';
 
-const dirs: string[] = [];
-const fresh = () => {
-  const d = tempDir('dlf-cache-');
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach(cleanup));
+const fresh = tempDirs('dlf-cache-');
 
 async function folder(): Promise<string> {
   const dir = fresh();

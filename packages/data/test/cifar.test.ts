@@ -1,32 +1,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  CIFAR10_CLASSES,
-  CIFAR100_COARSE_CLASSES,
-  CIFAR100_FINE_CLASSES,
-  DatasetError,
-  openDataset,
-} from '@dlf/data';
-import { afterAll, describe, expect, it } from 'vitest';
-import { cifarRecords, cleanup, tempDir } from './helpers.js';
+import { CIFAR10_CLASSES, CIFAR100_COARSE_CLASSES, CIFAR100_FINE_CLASSES, openDataset } from '@dlf/data';
+import { describe, expect, it } from 'vitest';
+import { cifarRecords, errorOf, tempDirs } from './helpers.js';
 
-const dirs: string[] = [];
-const fresh = () => {
-  const d = tempDir('dlf-cifar-');
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach(cleanup));
-
-async function errorOf(p: Promise<unknown>): Promise<DatasetError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(DatasetError);
-    return e as DatasetError;
-  }
-  throw new Error('expected an error');
-}
+const fresh = tempDirs('dlf-cifar-');
 
 function cifar10(dir: string): void {
   mkdirSync(dir, { recursive: true });

@@ -8,16 +8,10 @@ import {
   openDataset,
   openMnist,
 } from '@dlf/data';
-import { afterAll, describe, expect, it } from 'vitest';
-import { cleanup, tempDir, writeMnist } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { tempDirs, writeMnist } from './helpers.js';
 
-const dirs: string[] = [];
-const fresh = () => {
-  const d = tempDir('dlf-export-');
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach(cleanup));
+const fresh = tempDirs('dlf-export-');
 
 describe('exportImageFolder', () => {
   it('writes MNIST as data_1/{train,test}/<digit>/*.png that reads back identically', async () => {

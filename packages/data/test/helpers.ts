@@ -2,7 +2,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { gzipSync } from 'node:zlib';
+import { DatasetError } from '@dlf/data';
 import sharp from 'sharp';
+import { afterAll, expect } from 'vitest';
 
 /** A fresh temporary folder; remove it with cleanup(). */
 export function tempDir(prefix = 'dlf-data-'): string {
@@ -11,6 +13,28 @@ export function tempDir(prefix = 'dlf-data-'): string {
 
 export function cleanup(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** A maker of fresh temporary folders for one test file; they are removed after its tests. */
+export function tempDirs(prefix: string): () => string {
+  const dirs: string[] = [];
+  afterAll(() => dirs.forEach(cleanup));
+  return () => {
+    const d = tempDir(prefix);
+    dirs.push(d);
+    return d;
+  };
+}
+
+/** The DatasetError that a promise (or a function) throws; fails the test when it throws none. */
+export async function errorOf(p: Promise<unknown> | (() => unknown)): Promise<DatasetError> {
+  try {
+    await (typeof p === 'function' ? p() : p);
+  } catch (e) {
+    expect(e).toBeInstanceOf(DatasetError);
+    return e as DatasetError;
+  }
+  throw new Error('expected an error');
 }
 
 /** Deterministic pixel value for (seed, channel, y, x). */

@@ -1,26 +1,10 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DatasetError, FASHION_MNIST_CLASSES, loadMnist, openDataset, openMnist, readIdx } from '@dlf/data';
-import { afterAll, describe, expect, it } from 'vitest';
-import { cleanup, tempDir, writeIdx, writeMnist } from './helpers.js';
+import { FASHION_MNIST_CLASSES, loadMnist, openDataset, openMnist, readIdx } from '@dlf/data';
+import { describe, expect, it } from 'vitest';
+import { errorOf, tempDirs, writeIdx, writeMnist } from './helpers.js';
 
-const dirs: string[] = [];
-const fresh = () => {
-  const d = tempDir('dlf-idx-');
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach(cleanup));
-
-async function errorOf(p: Promise<unknown> | (() => unknown)): Promise<DatasetError> {
-  try {
-    await (typeof p === 'function' ? p() : p);
-  } catch (e) {
-    expect(e).toBeInstanceOf(DatasetError);
-    return e as DatasetError;
-  }
-  throw new Error('expected an error');
-}
+const fresh = tempDirs('dlf-idx-');
 
 describe('MNIST idx files', () => {
   it.each([false, true])('opens a folder of idx files (gzip: %s)', async (gzip) => {

@@ -1,27 +1,11 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DatasetError, openDataset, scanImageFolder, testCount } from '@dlf/data';
+import { openDataset, scanImageFolder, testCount } from '@dlf/data';
 import sharp from 'sharp';
-import { afterAll, describe, expect, it } from 'vitest';
-import { cleanup, pixel, tempDir, writeImage } from './helpers.js';
+import { describe, expect, it } from 'vitest';
+import { errorOf, pixel, tempDirs, writeImage } from './helpers.js';
 
-const dirs: string[] = [];
-const fresh = () => {
-  const d = tempDir('dlf-imgf-');
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach(cleanup));
-
-async function errorOf(p: Promise<unknown>): Promise<DatasetError> {
-  try {
-    await p;
-  } catch (e) {
-    expect(e).toBeInstanceOf(DatasetError);
-    return e as DatasetError;
-  }
-  throw new Error('expected an error');
-}
+const fresh = tempDirs('dlf-imgf-');
 
 const noCache = { cache: false } as const;
 
