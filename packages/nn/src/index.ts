@@ -37,8 +37,16 @@ export {
   type InitOptions,
   type LayerHook,
   type LayerSpec,
+  type LayerType,
+  layerRegistry,
+  registerLayer,
+  specBool,
+  specNumber,
+  specSize2,
+  stateSize,
+  stateSizePair,
   type SequentialSpec,
-} from './layers.js';
+} from './layers/index.js';
 export { seedCnn, type SeedCnnOptions } from './presets.js';
 export { summary, formatSummary, type ModelSummary, type SummaryRow } from './summary.js';
 export { noGrad, enableGrad, isGradEnabled, gradcheck } from '@dlf/autograd';

@@ -1,5 +1,5 @@
 import { invalidParam, loadSafetensors, saveSafetensors, type Tensor } from '@dlf/tensor-core';
-import { type Sequential, sequentialFromJSON } from './layers.js';
+import { type Sequential, sequentialFromJSON } from './layers/index.js';
 import type { Module } from './module.js';
 
 /** The metadata key that holds a model's architecture (JSON of {@link Sequential.toJSON}). */
