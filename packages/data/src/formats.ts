@@ -3,7 +3,7 @@
  * bundled MNIST). Each format declares how it recognises a folder and how it opens one; a new
  * format is one {@link registerDatasetFormat} call.
  */
-import { existsSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { type CifarLabelMode, findCifarFiles, openCifar } from './cifar.js';
 import { resizeIfAsked } from './folder.js';
 import { findIdxFiles } from './idx.js';
@@ -137,8 +137,7 @@ const sources = new Map<string, DatasetSource>([
 ]);
 
 /**
- * The named source `name` selects, if any. A file or folder of that name in the working directory
- * wins: `openDataset('mnist')` reads a local `mnist/` folder when there is one.
+ * The named source `name` selects, if any. A folder of that name in the working directory wins: `openDataset('mnist')` reads a local `mnist/` folder when there is one.
  *
  * @example
  * ```ts
@@ -148,7 +147,7 @@ const sources = new Map<string, DatasetSource>([
  */
 export function datasetSource(name: string): DatasetSource | undefined {
   const source = sources.get(name);
-  return source && !existsSync(name) ? source : undefined;
+  return source && !statSync(name, { throwIfNoEntry: false })?.isDirectory() ? source : undefined;
 }
 
 /**

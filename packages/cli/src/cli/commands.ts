@@ -3,7 +3,9 @@ import { dirname, join, resolve } from 'node:path';
 import { exportImageFolder, normalize } from '@dlf/data';
 import {
   formatSummary,
+  impliedStateShapes,
   type ModelSummary,
+  readModelFile,
   type Sequential,
   seedCnn,
   sequentialFromJSON,
@@ -11,12 +13,8 @@ import {
 } from '@dlf/nn';
 import { setNumThreads } from '@dlf/tensor-core';
 import { FileError, UsageError } from '../errors.js';
-import { evaluate } from '../evaluate.js';
-import { impliedStateShapes, PRESETS, parseInputShape, readModelFile } from '../model-file.js';
-import { confusionSvg, svgToPng } from '../plots.js';
-import { predict } from '../predict.js';
-import { openData } from '../train.js';
-import { choiceFlag, intFlag, type Parsed, parse } from './args.js';
+import { confusionSvg, evaluate, openData, PRESETS, predict, svgToPng } from '@dlf/train';
+import { choiceFlag, intFlag, type Parsed, parse, parseInputShape } from './args.js';
 import { EVALUATE_HELP, EXPORT_HELP, PREDICT_HELP, SUMMARY_HELP } from './help.js';
 import { type CliIO, columns, int, Output, percent } from './output.js';
 import { shown } from './train-command.js';

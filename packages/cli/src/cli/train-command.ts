@@ -1,8 +1,14 @@
 import { relative } from 'node:path';
 import { AbortError, UsageError } from '../errors.js';
-import type { EpochProfile } from '../fit.js';
-import { OPTIMIZERS, SCHEDULES } from '../optim-adapter.js';
-import { AUGMENTATIONS, type TrainConfig, type TrainEvent, train } from '../train.js';
+import {
+  AUGMENTATIONS,
+  type EpochProfile,
+  OPTIMIZERS,
+  SCHEDULES,
+  type TrainConfig,
+  type TrainEvent,
+  train,
+} from '@dlf/train';
 import { VERSION } from '../version.js';
 import { choiceFlag, intFlag, numFlag, parse } from './args.js';
 import { TRAIN_HELP } from './help.js';
