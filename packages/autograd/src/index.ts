@@ -8,9 +8,8 @@
  * ```ts
  * import { tensor } from '@dlf/tensor-core';
  * import '@dlf/autograd';
- * import { mul, sum } from '@dlf/nn';
  * const x = tensor([1, 2, 3]).requiresGrad_();
- * sum(mul(x, x)).backward();
+ * x.mul(x).sum().backward();
  * x.grad!.toArray(); // [2, 4, 6]
  * ```
  *
