@@ -122,6 +122,9 @@ OPS = {
     'sigmoid': lambda i, a: torch.sigmoid(i[0]),
     'tanh': lambda i, a: torch.tanh(i[0]),
     'leakyRelu': lambda i, a: F.leaky_relu(i[0], a['negativeSlope']),
+    'gelu': lambda i, a: F.gelu(i[0]),
+    'silu': lambda i, a: F.silu(i[0]),
+    'hardswish': lambda i, a: F.hardswish(i[0]),
     'pow': lambda i, a: torch.pow(i[0], a['exponent']),
     'matmul': lambda i, a: torch.matmul(i[0], i[1]),
     'sum': _sum_like(torch.sum),
@@ -226,7 +229,7 @@ def build_cases():
                 add(f'{op}/{tag}', op, lambda g, sa=sa, sb=sb: [g.normal(sa), g.normal(sb)])
 
     # ---- unary ops
-    for op in ['neg', 'exp', 'sigmoid', 'tanh']:
+    for op in ['neg', 'exp', 'sigmoid', 'tanh', 'gelu', 'silu']:
         add(f'{op}/2d', op, lambda g: [g.normal([3, 4])])
         add(f'{op}/3d', op, lambda g: [g.normal([2, 3, 4], 2.0)])
     for op in ['log', 'sqrt']:
@@ -236,6 +239,9 @@ def build_cases():
     add('relu/4d', 'relu', lambda g: [g.away_from_zero([2, 3, 2, 2])])
     add('leakyRelu/2d', 'leakyRelu', lambda g: [g.away_from_zero([3, 4])], {'negativeSlope': 0.1})
     add('leakyRelu/3d', 'leakyRelu', lambda g: [g.away_from_zero([2, 3, 4])], {'negativeSlope': 0.1})
+    # hardswish has kinks at -3 and 3: inputs stay clear of them
+    add('hardswish/middle', 'hardswish', lambda g: [g.uniform([3, 4], -2.5, 2.5)])
+    add('hardswish/tails', 'hardswish', lambda g: [g.away_from_zero([2, 3, 4], 3.5, 6.0)])
     add('pow/exp2.5', 'pow', lambda g: [g.uniform([3, 4], 0.5, 2.0)], {'exponent': 2.5})
     add('pow/exp-1', 'pow', lambda g: [g.away_from_zero([3, 4], 0.5, 2.0)], {'exponent': -1})
     add('pow/exp3', 'pow', lambda g: [g.normal([3, 4])], {'exponent': 3})
