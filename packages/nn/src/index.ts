@@ -17,36 +17,7 @@
 export * from './functional.js';
 export * from './init.js';
 export { Module, Parameter, type LayerDescription, type StateDict } from './module.js';
-export {
-  AdaptiveAvgPool2d,
-  AvgPool2d,
-  BatchNorm2d,
-  Conv2d,
-  Dropout,
-  Flatten,
-  LeakyReLU,
-  Linear,
-  MaxPool2d,
-  ReLU,
-  Sequential,
-  Sigmoid,
-  Tanh,
-  sequentialFromJSON,
-  type BatchNormLayerOptions,
-  type Conv2dLayerOptions,
-  type InitOptions,
-  type LayerHook,
-  type LayerSpec,
-  type LayerType,
-  layerRegistry,
-  registerLayer,
-  specBool,
-  specNumber,
-  specSize2,
-  stateSize,
-  stateSizePair,
-  type SequentialSpec,
-} from './layers/index.js';
+export * from './layers/index.js';
 export { seedCnn, type SeedCnnOptions } from './presets.js';
 export { summary, formatSummary, type ModelSummary, type SummaryRow } from './summary.js';
 export { noGrad, enableGrad, isGradEnabled, gradcheck } from '@dlf/autograd';

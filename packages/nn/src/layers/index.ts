@@ -1,9 +1,10 @@
-export { LeakyReLU, ReLU, Sigmoid, Tanh } from './activation.js';
-export { Conv2d, type Conv2dLayerOptions } from './conv.js';
-export { Dropout } from './dropout.js';
-export { Linear } from './linear.js';
-export { type BatchNormLayerOptions, BatchNorm2d } from './normalization.js';
-export { AdaptiveAvgPool2d, AvgPool2d, MaxPool2d } from './pool.js';
+// Each kind's file exports its layers and registers them; a new layer needs no edit here.
+export * from './activation.js';
+export * from './conv.js';
+export * from './dropout.js';
+export * from './linear.js';
+export * from './normalization.js';
+export * from './pool.js';
 export {
   type InitOptions,
   type LayerSpec,
@@ -16,5 +17,5 @@ export {
   stateSize,
   stateSizePair,
 } from './registry.js';
-export { Flatten } from './reshape.js';
-export { type LayerHook, Sequential, type SequentialSpec, sequentialFromJSON } from './sequential.js';
+export * from './reshape.js';
+export * from './sequential.js';
