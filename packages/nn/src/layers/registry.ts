@@ -100,7 +100,7 @@ export function isIntIn(v: unknown, min: number, max: number): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 }
 
-/** Reads a positive size of a layer description for `stateShapes`, bounded by {@link MAX_STATE_DIM}. */
+/** Reads a positive size (at most 2^20) of a layer description for `stateShapes`. */
 export function stateSize(spec: LayerSpec, key: string, fallback?: number): number {
   const v = spec[key] ?? fallback;
   if (!isIntIn(v, 1, MAX_STATE_DIM)) throw new Error(`${key} = ${JSON.stringify(v)}`);
