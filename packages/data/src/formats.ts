@@ -84,7 +84,14 @@ export const imageFolderFormat: DatasetFormat = {
 // Formats recognised by their files, tried in order before the image folder.
 const formats: DatasetFormat[] = [idxFormat, cifarFormat];
 
-/** The formats {@link openDataset} tries, in order (the image folder, which accepts any folder, last). */
+/**
+ * The formats {@link openDataset} tries, in order (the image folder, which accepts any folder, last).
+ *
+ * @example
+ * ```ts
+ * datasetFormats().map((f) => f.name); // ['mnist-idx', 'cifar-binary', 'image-folder']
+ * ```
+ */
 export function datasetFormats(): readonly DatasetFormat[] {
   return [...formats, imageFolderFormat];
 }
@@ -137,7 +144,8 @@ const sources = new Map<string, DatasetSource>([
 ]);
 
 /**
- * The named source `name` selects, if any. A folder of that name in the working directory wins: `openDataset('mnist')` reads a local `mnist/` folder when there is one.
+ * The named source `name` selects, if any. A folder of that name in the working directory wins:
+ * `openDataset('mnist')` reads a local `mnist/` folder when there is one.
  *
  * @example
  * ```ts

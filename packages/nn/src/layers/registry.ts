@@ -40,7 +40,14 @@ export interface LayerType {
 
 const registry = new Map<string, LayerType>();
 
-/** Every registered layer type by its JSON `type`. */
+/**
+ * Every registered layer type by its JSON `type`.
+ *
+ * @example
+ * ```ts
+ * layerRegistry.has('Conv2d'); // true
+ * ```
+ */
 export const layerRegistry: ReadonlyMap<string, LayerType> = registry;
 
 /**
@@ -69,14 +76,28 @@ export function registerLayer(layerType: LayerType): void {
   registry.set(layerType.type, layerType);
 }
 
-/** Reads a number field of a layer description (for `fromJSON`). */
+/**
+ * Reads a number field of a layer description (for `fromJSON`).
+ *
+ * @example
+ * ```ts
+ * specNumber({ type: 'Dropout' }, 'p', 0.5); // 0.5
+ * ```
+ */
 export function specNumber(spec: LayerSpec, key: string, fallback?: number): number {
   const v = spec[key] ?? fallback;
   if (typeof v !== 'number') throw invalidParam(`${spec.type}.${key}`, 'a number', v, 'type');
   return v;
 }
 
-/** Reads a number-or-[h, w] field of a layer description (for `fromJSON`). */
+/**
+ * Reads a number-or-[h, w] field of a layer description (for `fromJSON`).
+ *
+ * @example
+ * ```ts
+ * specSize2({ type: 'MaxPool2d', kernelSize: [2, 2] }, 'kernelSize'); // [2, 2]
+ * ```
+ */
 export function specSize2(spec: LayerSpec, key: string, fallback?: Size2): Size2 {
   const v = spec[key] ?? fallback;
   if (typeof v === 'number') return v;
@@ -85,7 +106,14 @@ export function specSize2(spec: LayerSpec, key: string, fallback?: Size2): Size2
   throw invalidParam(`${spec.type}.${key}`, 'a number or [h, w]', v, 'type');
 }
 
-/** Reads a boolean field of a layer description (for `fromJSON`). */
+/**
+ * Reads a boolean field of a layer description (for `fromJSON`).
+ *
+ * @example
+ * ```ts
+ * specBool({ type: 'Linear', bias: false }, 'bias', true); // false
+ * ```
+ */
 export function specBool(spec: LayerSpec, key: string, fallback: boolean): boolean {
   const v = spec[key] ?? fallback;
   if (typeof v !== 'boolean') throw invalidParam(`${spec.type}.${key}`, 'a boolean', v, 'type');
@@ -100,14 +128,28 @@ export function isIntIn(v: unknown, min: number, max: number): v is number {
   return typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max;
 }
 
-/** Reads a positive size (at most 2^20) of a layer description for `stateShapes`. */
+/**
+ * Reads a positive size (at most 2^20) of a layer description for `stateShapes`.
+ *
+ * @example
+ * ```ts
+ * stateSize({ type: 'Linear', inFeatures: 4 }, 'inFeatures'); // 4
+ * ```
+ */
 export function stateSize(spec: LayerSpec, key: string, fallback?: number): number {
   const v = spec[key] ?? fallback;
   if (!isIntIn(v, 1, MAX_STATE_DIM)) throw new Error(`${key} = ${JSON.stringify(v)}`);
   return v;
 }
 
-/** Reads a positive size or [h, w] pair of a layer description for `stateShapes`. */
+/**
+ * Reads a positive size or [h, w] pair of a layer description for `stateShapes`.
+ *
+ * @example
+ * ```ts
+ * stateSizePair({ type: 'Conv2d', kernelSize: 3 }, 'kernelSize'); // [3, 3]
+ * ```
+ */
 export function stateSizePair(spec: LayerSpec, key: string): [number, number] {
   const v = spec[key];
   if (isIntIn(v, 1, MAX_STATE_DIM)) return [v, v];

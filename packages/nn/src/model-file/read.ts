@@ -37,7 +37,14 @@ export interface ModelInfo {
   metadata: Record<string, string>;
 }
 
-/** Metadata keys written next to the architecture. */
+/**
+ * Metadata keys written next to the architecture.
+ *
+ * @example
+ * ```ts
+ * JSON.parse(info.metadata[META.classes]!); // the class names
+ * ```
+ */
 export const META = Object.freeze({
   format: 'dlf.format',
   version: 'dlf.version',
