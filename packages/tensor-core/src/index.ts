@@ -63,4 +63,4 @@ export {
   type SafetensorsErrorCode,
   type SafetensorsContents,
   type SafetensorsInput,
-} from './safetensors.js';
+} from './safetensors/index.js';
