@@ -1,6 +1,5 @@
 /** Constants of the safetensors format and the small helpers the reader and the writer share. */
 import type { DataArray, DType } from '../dtype.js';
-import { invalidParam } from '../errors.js';
 
 /** The reference's `MAX_HEADER_SIZE`. */
 export const MAX_HEADER_SIZE = 100_000_000;
@@ -91,11 +90,4 @@ export function swap4(bytes: Uint8Array): void {
     bytes[i + 2] = b;
     bytes[i + 3] = a;
   }
-}
-
-export function checkPath(path: unknown): string {
-  if (typeof path !== 'string' || path.length === 0) {
-    throw invalidParam('path', 'a non-empty string', path, 'type');
-  }
-  return path;
 }

@@ -3,10 +3,10 @@ import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { native } from '@dlf/native';
 import { dtypeBytes, dtypeCode } from '../dtype.js';
-import { invalidParam } from '../errors.js';
+import { checkPath, invalidParam } from '../errors.js';
 import { Tensor } from '../tensor.js';
 import { MetadataIncompleteBufferError } from './errors.js';
-import { bytesOf, checkPath, IO_CHUNK, LITTLE_ENDIAN, show, swap4 } from './format.js';
+import { bytesOf, IO_CHUNK, LITTLE_ENDIAN, show, swap4 } from './format.js';
 import { headerSize, type LoadPlan, planLoad } from './header.js';
 
 /** Allocates each tensor (uninitialised) and returns the byte view to fill; disposes all on failure. */

@@ -1,17 +1,12 @@
 /** Writing safetensors files, laid out exactly as the reference writer does. */
-import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { type FileHandle, open, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import { dtypeBytes } from '../dtype.js';
-import { invalidParam } from '../errors.js';
+import { checkPath, invalidParam } from '../errors.js';
+import { writeFileAtomic, writeFileAtomicSync } from '../io/atomic.js';
 import { isTensor, type Tensor } from '../tensor.js';
 import {
   bytesOf,
-  checkPath,
   compareCodePoints,
   FILE_DTYPE,
-  IO_CHUNK,
   isWellFormed,
   LITTLE_ENDIAN,
   MAX_HEADER_SIZE,
@@ -165,42 +160,19 @@ export function serializeSafetensors(
   return out;
 }
 
-function tempPath(path: string): string {
-  const base = Array.from(basename(path)).slice(0, 100).join('');
-  return join(dirname(path), `.tmp-${base}-${process.pid}-${randomBytes(6).toString('hex')}`);
-}
-
-function writeAllSync(fd: number, bytes: Uint8Array): void {
-  for (let done = 0; done < bytes.length; ) {
-    done += writeSync(fd, bytes, done, Math.min(bytes.length - done, IO_CHUNK));
-  }
-}
-
-async function writeAll(fh: FileHandle, bytes: Uint8Array): Promise<void> {
-  for (let done = 0; done < bytes.length; ) {
-    done += (await fh.write(bytes, done, Math.min(bytes.length - done, IO_CHUNK))).bytesWritten;
-  }
-}
-
-function syncDirSync(dir: string): void {
-  try {
-    const fd = openSync(dir, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  } catch {
-    // Best effort: some platforms and file systems cannot fsync a directory.
-  }
+/** The file's bytes in order: the head, then each tensor, produced one at a time. */
+function* fileChunks(plan: WritePlan): Generator<Uint8Array> {
+  yield plan.head;
+  for (const it of plan.items) yield tensorBytes(it);
 }
 
 /**
- * Writes a safetensors file atomically: the bytes go to a temporary file in the same folder
- * (`.tmp-<name>-<pid>-<random>`), which is fsynced and then renamed over `path`; the folder is then
- * fsynced (best effort). On any failure the temporary file is removed and an existing `path` is left
- * untouched. Arguments are checked before anything is written. Tensors are streamed to the file one
- * by one, never assembled in memory. A symbolic link at `path` is replaced, not followed.
+ * Writes a safetensors file atomically with {@link writeFileAtomic}: the bytes go to a temporary file
+ * in the same folder (`.tmp-<name>-<pid>-<random>`), which is fsynced and then renamed over `path`;
+ * the folder is then fsynced (best effort). On any failure the temporary file is removed and an
+ * existing `path` is left untouched. Arguments are checked before anything is written. Tensors are
+ * streamed to the file one by one, never assembled in memory. A symbolic link at `path` is replaced,
+ * not followed.
  *
  * @param path - the file to create or replace
  * @param tensors - the tensors by name
@@ -216,32 +188,7 @@ export async function saveSafetensors(
   metadata?: Record<string, string>,
 ): Promise<void> {
   checkPath(path);
-  const plan = planWrite(tensors, metadata);
-  const tmp = tempPath(path);
-  let fh: FileHandle | undefined;
-  try {
-    fh = await open(tmp, 'wx');
-    await writeAll(fh, plan.head);
-    for (const it of plan.items) await writeAll(fh, tensorBytes(it));
-    await fh.sync();
-    await fh.close();
-    fh = undefined;
-    await rename(tmp, path);
-  } catch (e) {
-    await fh?.close().catch(() => {});
-    await rm(tmp, { force: true }).catch(() => {});
-    throw e;
-  }
-  try {
-    const dir = await open(dirname(path), 'r');
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
-  } catch {
-    // Best effort, as in syncDirSync.
-  }
+  await writeFileAtomic(path, fileChunks(planWrite(tensors, metadata)));
 }
 
 /**
@@ -261,31 +208,5 @@ export function saveSafetensorsSync(
   metadata?: Record<string, string>,
 ): void {
   checkPath(path);
-  const plan = planWrite(tensors, metadata);
-  const tmp = tempPath(path);
-  let fd: number | undefined;
-  try {
-    fd = openSync(tmp, 'wx');
-    writeAllSync(fd, plan.head);
-    for (const it of plan.items) writeAllSync(fd, tensorBytes(it));
-    fsyncSync(fd);
-    closeSync(fd);
-    fd = undefined;
-    renameSync(tmp, path);
-  } catch (e) {
-    if (fd !== undefined) {
-      try {
-        closeSync(fd);
-      } catch {
-        // already failing; the original error matters
-      }
-    }
-    try {
-      rmSync(tmp, { force: true });
-    } catch {
-      // best effort; the original error matters
-    }
-    throw e;
-  }
-  syncDirSync(dirname(path));
+  writeFileAtomicSync(path, fileChunks(planWrite(tensors, metadata)));
 }
