@@ -16,7 +16,7 @@
  *
  * @packageDocumentation
  */
-import { native } from '@dlf/native';
+import { autograd as native } from '@dlf/native/autograd';
 import { Tensor } from '@dlf/tensor-core';
 
 export { gradcheck, type GradcheckOptions, type GradcheckResult } from './gradcheck.js';

@@ -1,4 +1,4 @@
-import { native } from '@dlf/native';
+import { tensor as native } from '@dlf/native/tensor';
 import { checkInt, invalidParam } from './errors.js';
 
 /** Threads used by native kernels (the calling thread included). */

@@ -1,5 +1,5 @@
 /** Property-based fuzzing of the reader and the writer. */
-import { native } from '@dlf/native';
+import { tensor as native } from '@dlf/native/tensor';
 import {
   type DType,
   memory,

@@ -1,5 +1,5 @@
 /** Round trips, the layout the writer produces, and its argument checks. */
-import { native } from '@dlf/native';
+import { tensor as native } from '@dlf/native/tensor';
 import {
   arange,
   parseSafetensors,

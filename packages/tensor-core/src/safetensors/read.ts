@@ -1,7 +1,7 @@
 /** Reading safetensors files and buffers: validate the whole header, then allocate and fill. */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
-import { native } from '@dlf/native';
+import { tensor as native } from '@dlf/native/tensor';
 import { dtypeBytes, dtypeCode } from '../dtype.js';
 import { checkPath, invalidParam } from '../errors.js';
 import { Tensor } from '../tensor.js';
