@@ -40,6 +40,7 @@ export {
   type OpTable,
   type OpTolerances,
   opsWithoutGoldens,
+  opTableFor,
   type TestOpOptions,
   testOp,
   type Tolerance,

@@ -1,7 +1,7 @@
 /**
  * The op table runner: golden cases (inputs, attrs, PyTorch's output and gradients) checked against a
- * table that says how to call each op. Adding an op is one table entry plus the generator lines that
- * write its golden cases.
+ * table that says how to call each op. Adding an op is its generator lines plus, when it takes more
+ * than tensors, one table entry.
  */
 import { gradcheck, type GradcheckOptions } from '@dlf/autograd';
 import { type Tensor, tidy } from '@dlf/tensor-core';
@@ -89,6 +89,33 @@ export function makeOpInputs(c: OpCase, layout: InputLayout = 'contiguous'): Ten
     if (c.grads[i]) x.requiresGrad_();
     return x;
   });
+}
+
+/**
+ * The op table for `cases`: the entries of `withAttributes` (ops whose attrs need translating into
+ * arguments), and for every other op a call of the module's function of that name with the case's
+ * inputs, so an op that takes only tensors needs no entry at all. Throws when a case names an op the
+ * module does not export.
+ *
+ * @example
+ * ```ts
+ * const ops = opTableFor(F, golden.cases, { leakyRelu: ([x], t) => F.leakyRelu(x!, t['negativeSlope'] as number) });
+ * ```
+ */
+export function opTableFor(
+  module: Record<string, unknown>,
+  cases: readonly OpCase[],
+  withAttributes: OpTable = {},
+): OpTable {
+  const table: OpTable = { ...withAttributes };
+  for (const { op } of cases) {
+    if (table[op]) continue;
+    const fn = module[op];
+    if (typeof fn !== 'function')
+      throw new Error(`goldens name op '${op}', which the module does not export`);
+    table[op] = (inputs) => (fn as (...xs: Tensor[]) => Tensor)(...inputs);
+  }
+  return table;
 }
 
 /**

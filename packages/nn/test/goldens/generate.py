@@ -103,6 +103,7 @@ OPS = {
     'exp': lambda i, a: torch.exp(i[0]),
     'log': lambda i, a: torch.log(i[0]),
     'sqrt': lambda i, a: torch.sqrt(i[0]),
+    'abs': lambda i, a: torch.abs(i[0]),
     'relu': lambda i, a: torch.relu(i[0]),
     'sigmoid': lambda i, a: torch.sigmoid(i[0]),
     'tanh': lambda i, a: torch.tanh(i[0]),
@@ -197,6 +198,8 @@ def build_cases():
         add(f'{op}/3d', op, lambda g: [g.uniform([2, 3, 4], 0.5, 2.0)])
     add('relu/2d', 'relu', lambda g: [g.away_from_zero([3, 4])])
     add('relu/4d', 'relu', lambda g: [g.away_from_zero([2, 3, 2, 2])])
+    add('abs/2d', 'abs', lambda g: [g.away_from_zero([3, 4])])
+    add('abs/3d', 'abs', lambda g: [g.away_from_zero([2, 3, 4])])
     add('leakyRelu/2d', 'leakyRelu', lambda g: [g.away_from_zero([3, 4])], {'negativeSlope': 0.1})
     add('leakyRelu/3d', 'leakyRelu', lambda g: [g.away_from_zero([2, 3, 4])], {'negativeSlope': 0.1})
     # hardswish has kinks at -3 and 3: inputs stay clear of them
