@@ -6,9 +6,6 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-// @dlf/nn resolves through the vitest alias; it is not a declared dependency of @dlf/testing because
-// nn's own tests depend on @dlf/testing, and turbo refuses a dependency cycle.
-import { abs, add, log, mul, sqrt, sub } from '@dlf/nn';
 import {
   checkOpCase,
   checkOpGradients,
@@ -20,7 +17,7 @@ import {
   type OpTable,
   opsWithoutGoldens,
 } from '@dlf/testing';
-import { saveSafetensorsSync, tensor } from '@dlf/tensor-core';
+import { abs, add, log, mul, saveSafetensorsSync, sqrt, sub, tensor } from '@dlf/tensor-core';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const entry = (shape: number[], data: number[]): GoldenTensor => ({ shape, data });
