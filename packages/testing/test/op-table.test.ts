@@ -21,36 +21,29 @@ import { abs, add, log, mul, saveSafetensorsSync, sqrt, sub, tensor } from '@dlf
 import { afterAll, describe, expect, it } from 'vitest';
 
 const entry = (shape: number[], data: number[]): GoldenTensor => ({ shape, data });
-const x = entry([2, 3], [0.5, 1, 2, 1.5, 0.75, 1.25]);
-const ones = entry([2, 3], [1, 1, 1, 1, 1, 1]);
 
-// log at x with upstream 1: output log x, gradient 1 / x (what PyTorch would store).
-const logCase: OpCase = {
-  name: 'log/test',
-  op: 'log',
+/** The golden case PyTorch would store for a unary op at `x` with upstream 1: f(x) and f'(x). */
+const unaryCase = (
+  op: string,
+  x: GoldenTensor,
+  f: (v: number) => number,
+  df: (v: number) => number,
+): OpCase => ({
+  name: `${op}/test`,
+  op,
   inputs: [x],
   attrs: {},
-  output: entry(x.shape, x.data.map(Math.log)),
-  upstream: ones,
-  grads: [
-    entry(
-      x.shape,
-      x.data.map((v) => 1 / v),
-    ),
-  ],
-};
+  output: entry(x.shape, x.data.map(f)),
+  upstream: entry(
+    x.shape,
+    x.data.map(() => 1),
+  ),
+  grads: [entry(x.shape, x.data.map(df))],
+});
 
-// |x| at a 0: PyTorch's gradient there is sign(0) = 0.
-const zeroAt = entry([2, 3], [0.5, -1, 0, 1.5, -0.75, 1.25]);
-const absCase: OpCase = {
-  name: 'abs/test',
-  op: 'abs',
-  inputs: [zeroAt],
-  attrs: {},
-  output: entry(zeroAt.shape, zeroAt.data.map(Math.abs)),
-  upstream: ones,
-  grads: [entry(zeroAt.shape, zeroAt.data.map(Math.sign))],
-};
+const logCase = unaryCase('log', entry([2, 3], [0.5, 1, 2, 1.5, 0.75, 1.25]), Math.log, (v) => 1 / v);
+// |x| at a 0, where PyTorch's gradient is sign(0) = 0.
+const absCase = unaryCase('abs', entry([2, 3], [0.5, -1, 0, 1.5, -0.75, 1.25]), Math.abs, Math.sign);
 
 const good: OpTable = { log: ([a]) => log(a!), abs: ([a]) => abs(a!) };
 // Deliberately broken ops. NaN in the output: log x, plus 0 · log(x - 0.6), which is NaN where
