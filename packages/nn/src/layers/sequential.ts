@@ -20,21 +20,9 @@ function isMaxPool2x2(layer: Module | undefined): boolean {
 // The fused op pools a conv output of at least 2x2 (smaller inputs keep the separate ops and their errors).
 function convOutputAtLeast2x2(conv: Conv2d, x: Tensor): boolean {
   if (x.rank !== 4) return false;
-  const p = F.convOutputSize(
-    x.shape[2]!,
-    conv.kernelSize[0],
-    conv.stride[0],
-    conv.padding[0],
-    conv.dilation[0],
-  );
-  const q = F.convOutputSize(
-    x.shape[3]!,
-    conv.kernelSize[1],
-    conv.stride[1],
-    conv.padding[1],
-    conv.dilation[1],
-  );
-  return p >= 2 && q >= 2;
+  const side = (d: 0 | 1): number =>
+    F.convOutputSize(x.shape[2 + d]!, conv.kernelSize[d], conv.stride[d], conv.padding[d], conv.dilation[d]);
+  return side(0) >= 2 && side(1) >= 2;
 }
 
 /** Hooks a training loop can install to time each layer (see {@link Sequential.onLayer}). */
