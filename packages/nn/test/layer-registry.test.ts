@@ -9,6 +9,10 @@ import {
   Dropout,
   FileError,
   Flatten,
+  GELU,
+  gelu,
+  Hardswish,
+  hardswish,
   impliedStateShapes,
   LeakyReLU,
   Linear,
@@ -21,8 +25,10 @@ import {
   ReLU,
   registerLayer,
   Sequential,
+  SiLU,
   Sigmoid,
   saveModel,
+  silu,
   sequentialFromJSON,
   specNumber,
   stateSize,
@@ -65,6 +71,9 @@ describe('the layer registry', () => {
       new LeakyReLU(0.2),
       new Sigmoid(),
       new Tanh(),
+      new GELU(),
+      new SiLU(),
+      new Hardswish(),
       new MaxPool2d(2),
       new AvgPool2d(2, { stride: 1 }),
       new AdaptiveAvgPool2d(1),
@@ -83,6 +92,18 @@ describe('the layer registry', () => {
     for (const [name, shape] of shapes) expect(state.get(name)!.shape, name).toEqual(shape);
     model.dispose();
     copy.dispose();
+  });
+
+  it('the GELU, SiLU and Hardswish layers apply their functional ops', () => {
+    const x = randn([2, 3, 4]);
+    for (const [layer, fn] of [
+      [new GELU(), gelu],
+      [new SiLU(), silu],
+      [new Hardswish(), hardswish],
+    ] as const) {
+      expect(layer.forward(x).toArray()).toEqual(fn(x).toArray());
+      expect(layer.describe([3, 4])).toEqual({ outputShape: [3, 4], macs: 0 });
+    }
   });
 
   it('a registered layer type is built from JSON and read back from a model file', async () => {

@@ -58,7 +58,40 @@ export class Tanh extends Elementwise {
   }
 }
 
+/** GELU, exact (erf) form. @example `new GELU()` */
+export class GELU extends Elementwise {
+  forward(x: Tensor): Tensor {
+    return F.gelu(x);
+  }
+  toSpec(): LayerSpec {
+    return { type: 'GELU' };
+  }
+}
+
+/** SiLU (swish): x · sigmoid(x). @example `new SiLU()` */
+export class SiLU extends Elementwise {
+  forward(x: Tensor): Tensor {
+    return F.silu(x);
+  }
+  toSpec(): LayerSpec {
+    return { type: 'SiLU' };
+  }
+}
+
+/** Hardswish: x · relu6(x + 3) / 6. @example `new Hardswish()` */
+export class Hardswish extends Elementwise {
+  forward(x: Tensor): Tensor {
+    return F.hardswish(x);
+  }
+  toSpec(): LayerSpec {
+    return { type: 'Hardswish' };
+  }
+}
+
 registerLayer({ type: 'ReLU', fromJSON: () => new ReLU() });
 registerLayer({ type: 'LeakyReLU', fromJSON: (l) => new LeakyReLU(specNumber(l, 'negativeSlope', 0.01)) });
 registerLayer({ type: 'Sigmoid', fromJSON: () => new Sigmoid() });
 registerLayer({ type: 'Tanh', fromJSON: () => new Tanh() });
+registerLayer({ type: 'GELU', fromJSON: () => new GELU() });
+registerLayer({ type: 'SiLU', fromJSON: () => new SiLU() });
+registerLayer({ type: 'Hardswish', fromJSON: () => new Hardswish() });
