@@ -41,11 +41,20 @@ class Converter {
   private readonly byName = new Map<string, ModelNode>();
   /** Nodes consumed by a pattern, skipped when reached. */
   private readonly absorbed = new Set<NodeProto>();
+  /** Padding of Pad nodes, by output value, that the next Conv or AveragePool takes over. */
+  private readonly extraPads = new Map<string, [number, number]>();
+  /** AveragePool nodes whose padding came from a Pad (zeros, so counted in the average). */
+  private readonly padded = new Set<NodeProto>();
   /** Mul nodes that close an activation pattern, with the layer they become. */
   private readonly patterns = new Map<NodeProto, { spec: LayerSpec; x: string }>();
 
+  /** The first node taking each value as its first input. */
+  private readonly firstUser = new Map<string, NodeProto>();
+
   constructor(private readonly g: PreparedGraph) {
     this.made.set(g.input, MODEL_INPUT);
+    for (const n of g.nodes)
+      if (n.input[0] && !this.firstUser.has(n.input[0])) this.firstUser.set(n.input[0], n);
   }
 
   private constOf(name: string): Const | undefined {
@@ -176,6 +185,45 @@ class Converter {
     return true;
   }
 
+  /**
+   * Pad before a Conv or AveragePool (torch writes AvgPool2d(padding=p) so): zero pads vanish;
+   * constant-zero pads of H and W, alike on both sides, move into the next node's padding.
+   */
+  private pad(node: NodeProto): void {
+    const mode = attr(node, 'mode')?.s;
+    if (mode && new TextDecoder().decode(mode) !== 'constant') {
+      throw new OnnxError(
+        `${nodeLabel(node)} pads in mode '${new TextDecoder().decode(mode)}'; dlf pads with zeros`,
+      );
+    }
+    const padsConst = this.constOf(node.input[1] ?? '');
+    const pads = padsConst ? Array.from(padsConst.data) : intsAttr(node, 'pads', []);
+    const value = scalarOf(this.constOf(node.input[2] ?? '')) ?? floatAttr(node, 'value', 0);
+    if (pads.every((p) => p === 0)) {
+      this.alias(node, node.input[0]!);
+      return;
+    }
+    const next = this.firstUser.get(node.output[0]!);
+    const fits =
+      pads.length === 8 &&
+      value === 0 &&
+      pads[0] === 0 &&
+      pads[1] === 0 &&
+      pads[4] === 0 &&
+      pads[5] === 0 &&
+      pads[2] === pads[6] &&
+      pads[3] === pads[7] &&
+      this.only(node.output[0]!) &&
+      (next?.opType === 'Conv' || next?.opType === 'AveragePool');
+    if (!fits) {
+      throw new OnnxError(
+        `${nodeLabel(node)} pads [${pads.join(', ')}]; dlf imports a Pad only as zero padding of H and W before a Conv or AveragePool`,
+      );
+    }
+    this.extraPads.set(node.output[0]!, [pads[2]!, pads[3]!]);
+    this.alias(node, node.input[0]!);
+  }
+
   private symmetricPads(node: NodeProto, rank = 2): [number, number] {
     const autoPad = attr(node, 'auto_pad')?.s;
     const mode = autoPad ? new TextDecoder().decode(autoPad) : 'NOTSET';
@@ -186,7 +234,9 @@ class Converter {
     if (pads.length !== 4 || pads[0] !== pads[2] || pads[1] !== pads[3]) {
       throw new OnnxError(`${nodeLabel(node)} has pads [${pads.join(', ')}]; dlf pads both sides alike`);
     }
-    return [pads[0]!, pads[1]!];
+    const extra = this.extraPads.get(node.input[0]!) ?? [0, 0];
+    if (extra[0] + extra[1] > 0 && node.opType === 'AveragePool') this.padded.add(node);
+    return [pads[0]! + extra[0], pads[1]! + extra[1]];
   }
 
   private conv(node: NodeProto): void {
@@ -391,6 +441,9 @@ class Converter {
         one({ type: 'Dropout', p: ratio });
         return;
       }
+      case 'Pad':
+        this.pad(node);
+        return;
       case 'Identity':
         this.alias(node, x);
         return;
