@@ -99,11 +99,18 @@ export function buildModel(list: NodeList): Module {
       `the model is a graph, not a chain (node '${bad.name}' (${bad.spec.type}) takes ${bad.inputs.map((i) => `'${i}'`).join(', ') || 'nothing'}); importing graph models needs dlf.graph models, which this version lacks`,
     );
   }
-  const model = sequentialFromJSON({
-    format: 'dlf.sequential',
-    version: 1,
-    layers: list.nodes.map((n) => n.spec),
-  });
+  const layers: Module[] = [];
+  for (const n of list.nodes) {
+    try {
+      layers.push(sequentialFromJSON({ format: 'dlf.sequential', version: 1, layers: [n.spec] }).layers[0]!);
+    } catch (e) {
+      for (const l of layers) l.dispose();
+      throw new OnnxError(`node '${n.name}' (${n.spec.type}) has invalid settings: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  }
+  const model = new Sequential(...layers);
   const state = new Map<string, Tensor>();
   list.nodes.forEach((n, i) => {
     for (const [k, v] of n.state) state.set(`${i}.${k}`, v);

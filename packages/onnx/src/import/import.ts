@@ -122,22 +122,24 @@ export async function importOnnx(
   const metadata: Record<string, string> = {};
   for (const e of proto.metadataProps) metadata[e.key] = e.value;
   const graph = prepareGraph(proto.graph, opset, { baseDir, budget: { bytes: maxBytes } });
-  const inputInfo = proto.graph.input.find((v) => v.name === graph.input);
-  const declared = inputInfo?.shape?.slice(1);
-  const fromFile =
-    jsonMeta(metadata, META.inputShape) ??
-    (declared?.every((d) => typeof d === 'number') ? declared : undefined);
-  const inputShape = options.inputShape ?? fromFile;
-  if (!isShape(inputShape)) {
-    throw new OnnxError(
-      inputShape === undefined
-        ? `the model's input '${graph.input}' has no fixed [channels, height, width] shape; give one (--input CxHxW)`
-        : `the input shape [${String(inputShape)}] is not [channels, height, width]`,
-    );
-  }
   const converted = convertGraph(graph);
   let model: Module;
+  let inputShape: [number, number, number];
   try {
+    const inputInfo = proto.graph.input.find((v) => v.name === graph.input);
+    const declared = inputInfo?.shape?.slice(1);
+    const fromFile =
+      jsonMeta(metadata, META.inputShape) ??
+      (declared?.every((d) => typeof d === 'number') ? declared : undefined);
+    const shape = options.inputShape ?? fromFile;
+    if (!isShape(shape)) {
+      throw new OnnxError(
+        shape === undefined
+          ? `the model's input '${graph.input}' has no fixed [channels, height, width] shape; give one (--input CxHxW)`
+          : `the input shape [${String(shape)}] is not [channels, height, width]`,
+      );
+    }
+    inputShape = shape;
     model = buildModel(converted);
   } finally {
     for (const t of converted.tensors) t.dispose();
