@@ -98,6 +98,27 @@ describe('importOnnx: graphs built by hand', () => {
     expect(Array.from(linear.get('1.bias')!.toTypedArray())).toEqual([0.5, -1, 2]);
   });
 
+  it('Reshape to [batch, features] becomes a Flatten; other reshapes are refused', async () => {
+    const reshape = (shape: number[]) =>
+      model({
+        initializer: [ints('s', shape), floats('w', [4, 3]), floats('b', [3])],
+        node: [node('Reshape', ['x', 's'], ['f']), node('Gemm', ['f', 'w', 'b'], ['y'])],
+      });
+    for (const shape of [
+      [0, -1],
+      [1, 4],
+      [-1, 4],
+    ]) {
+      const { model: net } = await importBytes(reshape(shape));
+      expect((net as unknown as { layers: object[] }).layers.map((l) => l.constructor.name)).toEqual([
+        'Flatten',
+        'Linear',
+      ]);
+    }
+    await expect(importBytes(reshape([1, 2, 2]))).rejects.toThrow(/only as a flatten/);
+    await expect(importBytes(reshape([1, 5]))).rejects.toThrow(/asks for 5 features but its input has 4/);
+  });
+
   it('an op outside the subset is an error naming the node and op', async () => {
     const m = model({ initializer: [], node: [node('Elu', ['x'], ['y'])] });
     await expect(importBytes(m)).rejects.toThrow("node 'Elu_y' (Elu): dlf cannot import the op Elu here");

@@ -2,6 +2,7 @@ import { EXIT, FileError, isAbortError, oneSentence, UsageError } from '../error
 import { VERSION } from '../version.js';
 import { evaluateCommand, exportCommand, predictCommand, summaryCommand } from './commands.js';
 import { MAIN_HELP } from './help.js';
+import { onnxCommand } from './onnx-command.js';
 import { type CliIO, colorEnabled, makeColors } from './output.js';
 import { trainCommand } from './train-command.js';
 
@@ -12,6 +13,7 @@ const COMMANDS: Record<string, (argv: string[], io: CliIO) => Promise<number>> =
   summary: summaryCommand,
   predict: predictCommand,
   export: exportCommand,
+  onnx: onnxCommand,
 };
 
 function write(stream: CliIO['stderr'], text: string): void {
@@ -56,7 +58,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       throw new UsageError(
         first.startsWith('-')
           ? `Unknown option ${first}; options go after the command (dlf <command> [options]).`
-          : `Unknown command '${first}'; the commands are train, evaluate, summary, predict and export.`,
+          : `Unknown command '${first}'; the commands are train, evaluate, summary, predict, export and onnx.`,
       );
     }
     return await run(rest, io);
