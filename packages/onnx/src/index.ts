@@ -31,6 +31,7 @@ export {
   type OpsetId,
   type StringEntry,
   type TensorProto,
+  tensorProto,
   type ValueInfoProto,
 } from './proto/onnx.js';
 export { DEFAULT_DECODE_LIMITS, type DecodeLimits } from './proto/wire.js';

@@ -15,6 +15,7 @@ import {
   type NodeProto,
   OnnxError,
   type TensorProto,
+  tensorProto,
 } from '../src/index.js';
 import { tempDir } from './helpers.js';
 
@@ -23,17 +24,7 @@ const dir = tempDir();
 function floats(name: string, dims: number[], values?: number[]): TensorProto {
   const n = dims.reduce((p, d) => p * d, 1);
   const v = values ?? Array.from({ length: n }, (_, i) => ((i * 7) % 11) / 10 - 0.5);
-  return {
-    name,
-    dims,
-    dataType: DataType.FLOAT,
-    floatData: v,
-    int32Data: [],
-    int64Data: [],
-    doubleData: [],
-    externalData: [],
-    dataLocation: 0,
-  };
+  return tensorProto({ name, dims, dataType: DataType.FLOAT, floatData: v });
 }
 
 function ints(name: string, values: number[]): TensorProto {

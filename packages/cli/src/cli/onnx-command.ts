@@ -70,6 +70,36 @@ function fileError(path: string, what: string, e: unknown): unknown {
   return e instanceof OnnxError ? new FileError(path, `${what} ${path}: ${e.message}`, { cause: e }) : e;
 }
 
+/**
+ * Parses a subcommand's arguments: undefined when --help was printed, else the flags, the two paths
+ * (resolved) and the output.
+ */
+function start(
+  sub: 'export' | 'import',
+  argv: string[],
+  options: Parameters<typeof parse>[2],
+  names: [string, string],
+  io: CliIO,
+): { v: Parsed['values']; paths: [string, string]; out: Output } | undefined {
+  const { values: v, positionals } = parse(`onnx ${sub}`, argv, options, 2);
+  if (v.help) {
+    io.stdout.write(`${ONNX_HELP}\n`);
+    return undefined;
+  }
+  if (positionals.length < 2) {
+    throw new UsageError(
+      `dlf onnx ${sub} needs <${names[0]}> and <${names[1]}>; missing <${names[positionals.length]}>.`,
+      'onnx',
+    );
+  }
+  const out = new Output(io, {
+    json: v.json === true,
+    quiet: v.quiet === true,
+    noColor: v['no-color'] === true,
+  });
+  return { v, paths: [resolve(positionals[0]!), resolve(positionals[1]!)], out };
+}
+
 async function exportSub(argv: string[], io: CliIO): Promise<number> {
   const c = 'onnx export';
   const options = {
@@ -77,27 +107,12 @@ async function exportSub(argv: string[], io: CliIO): Promise<number> {
     'fold-batchnorm': { type: 'boolean' },
     'batch-size': { type: 'string' },
   } as const;
-  const { values: v, positionals } = parse(c, argv, options, 2);
-  if (v.help) {
-    io.stdout.write(`${ONNX_HELP}\n`);
-    return 0;
-  }
-  const out = new Output(io, {
-    json: v.json === true,
-    quiet: v.quiet === true,
-    noColor: v['no-color'] === true,
-  });
-  if (positionals.length < 2) {
-    throw new UsageError(
-      `dlf onnx export needs <model.safetensors> and <out.onnx>; missing <${positionals.length === 0 ? 'model.safetensors' : 'out.onnx'}>.`,
-      'onnx',
-    );
-  }
+  const started = start('export', argv, options, ['model.safetensors', 'out.onnx'], io);
+  if (!started) return 0;
+  const { v, out } = started;
+  const [modelPath, outPath] = started.paths;
   const opset = intFlag(c, v, 'opset', OPSETS.min, OPSETS.max) ?? OPSETS.default;
   const batchSize = intFlag(c, v, 'batch-size', 1, 1 << 20);
-  const [modelArg, outArg] = positionals as [string, string];
-  const modelPath = resolve(modelArg);
-  const outPath = resolve(outArg);
   const { model, info } = await readModelFile(modelPath);
   try {
     let bytes: Uint8Array;
@@ -135,22 +150,10 @@ async function importSub(argv: string[], io: CliIO): Promise<number> {
     fit: { type: 'string' },
     overwrite: { type: 'boolean' },
   } as const;
-  const { values: v, positionals } = parse(c, argv, options, 2);
-  if (v.help) {
-    io.stdout.write(`${ONNX_HELP}\n`);
-    return 0;
-  }
-  const out = new Output(io, {
-    json: v.json === true,
-    quiet: v.quiet === true,
-    noColor: v['no-color'] === true,
-  });
-  if (positionals.length < 2) {
-    throw new UsageError(
-      `dlf onnx import needs <in.onnx> and <out.safetensors>; missing <${positionals.length === 0 ? 'in.onnx' : 'out.safetensors'}>.`,
-      'onnx',
-    );
-  }
+  const started = start('import', argv, options, ['in.onnx', 'out.safetensors'], io);
+  if (!started) return 0;
+  const { v, out } = started;
+  const [inPath, outPath] = started.paths;
   const classes =
     typeof v.classes === 'string'
       ? v.classes
@@ -167,9 +170,6 @@ async function importSub(argv: string[], io: CliIO): Promise<number> {
   if (mean) preprocess.mean = mean;
   if (std) preprocess.std = std;
   if (fit) preprocess.fit = fit;
-  const [inArg, outArg] = positionals as [string, string];
-  const inPath = resolve(inArg);
-  const outPath = resolve(outArg);
   if (existsSync(outPath) && v.overwrite !== true) {
     throw new FileError(outPath, `${shown(outPath)} exists; add --overwrite to replace it.`);
   }

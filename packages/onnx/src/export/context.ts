@@ -2,7 +2,14 @@
  * The graph under construction during export: ONNX nodes, initializers (float32 as raw
  * little-endian bytes, exactly the tensor's bits) and unique value names.
  */
-import { AttrType, type AttributeProto, DataType, type NodeProto, type TensorProto } from '../proto/onnx.js';
+import {
+  AttrType,
+  type AttributeProto,
+  DataType,
+  type NodeProto,
+  type TensorProto,
+  tensorProto,
+} from '../proto/onnx.js';
 
 /** An attribute value as emitters give it. */
 export type AttrValue = number | number[] | { float: number } | { floats: number[] } | string;
@@ -55,35 +62,18 @@ export class GraphBuilder {
   /** Adds a float32 initializer and returns its name. */
   constant(base: string, dims: number[], values: Float32Array): string {
     const name = this.fresh(base);
-    this.initializers.push({
-      name,
-      dims,
-      dataType: DataType.FLOAT,
-      rawData: float32Bytes(values),
-      floatData: [],
-      int32Data: [],
-      int64Data: [],
-      doubleData: [],
-      externalData: [],
-      dataLocation: 0,
-    });
+    this.initializers.push(
+      tensorProto({ name, dims, dataType: DataType.FLOAT, rawData: float32Bytes(values) }),
+    );
     return name;
   }
 
   /** Adds an int64 initializer (shapes for Reshape) and returns its name. */
   int64Constant(base: string, values: number[]): string {
     const name = this.fresh(base);
-    this.initializers.push({
-      name,
-      dims: [values.length],
-      dataType: DataType.INT64,
-      floatData: [],
-      int32Data: [],
-      int64Data: values,
-      doubleData: [],
-      externalData: [],
-      dataLocation: 0,
-    });
+    this.initializers.push(
+      tensorProto({ name, dims: [values.length], dataType: DataType.INT64, int64Data: values }),
+    );
     return name;
   }
 

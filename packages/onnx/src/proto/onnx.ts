@@ -217,8 +217,16 @@ function readEntry(r: ProtoReader): StringEntry {
   return e;
 }
 
-function readTensor(r: ProtoReader): TensorProto {
-  const t: TensorProto = {
+/**
+ * A TensorProto with the given fields and empty data lists.
+ *
+ * @example
+ * ```ts
+ * tensorProto({ name: 'shape', dims: [2], dataType: DataType.INT64, int64Data: [0, -1] });
+ * ```
+ */
+export function tensorProto(fields: Partial<TensorProto> = {}): TensorProto {
+  return {
     name: '',
     dims: [],
     dataType: 0,
@@ -228,7 +236,12 @@ function readTensor(r: ProtoReader): TensorProto {
     doubleData: [],
     externalData: [],
     dataLocation: 0,
+    ...fields,
   };
+}
+
+function readTensor(r: ProtoReader): TensorProto {
+  const t = tensorProto();
   while (r.more()) {
     const f = r.next();
     switch (f.field) {
