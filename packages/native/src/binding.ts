@@ -15,15 +15,18 @@ export const DTypeCode = { F32: 0, I32: 1, U8: 2 } as const;
 /** One of the values of {@link DTypeCode}. */
 export type DTypeCode = (typeof DTypeCode)[keyof typeof DTypeCode];
 
-/** Native allocator statistics. */
+/**
+ * Native allocator statistics. Live blocks, bytes and system allocations count the tensors this
+ * thread (main thread or worker) created, wherever they are freed; the reuse cache is the process's.
+ */
 export interface NativeMemoryStats {
-  /** Blocks of tensor memory alive. */
+  /** Blocks of tensor memory alive, created by this thread. */
   liveBlocks: number;
-  /** Bytes of tensor memory alive (rounded up to 64-byte blocks). */
+  /** Bytes of tensor memory alive, created by this thread (rounded up to 64-byte blocks). */
   liveBytes: number;
-  /** Bytes held in the reuse cache, ready for the next allocation of the same size. */
+  /** Bytes held in the process-wide reuse cache, ready for the next allocation of the same size. */
   cachedBytes: number;
-  /** Allocations that reached the system allocator since start-up. */
+  /** This thread's allocations that reached the system allocator since it loaded the addon. */
   systemAllocations: number;
 }
 
@@ -84,13 +87,13 @@ export interface NativeBinding {
   memoryStats(): NativeMemoryStats;
   /** Frees the allocator's reuse cache. */
   releaseCachedMemory(): void;
-  /** Threads in the pool, the caller included. */
+  /** Threads this thread's parallel ops use, itself included. */
   numThreads(): number;
-  /** Resizes the pool (1..256). */
+  /** Sets this thread's count (1..256); other worker threads keep theirs. */
   setNumThreads(n: number): void;
-  /** The kernel table in use: "avx512", "avx2" or "base". */
+  /** This thread's kernel table: "avx512", "avx2" or "base". */
   simd(): string;
-  /** Switches kernel tables; false when the CPU lacks the instructions. */
+  /** Switches this thread's kernel table; false when the CPU lacks the instructions. */
   selectSimd(name: string): boolean;
 
   // autograd/
@@ -129,7 +132,7 @@ export interface NativeBinding {
   conv2d(x: Handle, w: Handle, b: Handle | null, params: readonly number[], relu: boolean): Handle;
   /** maxPool2d(relu(conv2d(...)), 2x2, stride 2) as one op where the fast kernels can pool. */
   conv2dReluMaxPool(x: Handle, w: Handle, b: Handle | null, params: readonly number[]): Handle;
-  /** Enables or disables the direct-convolution fast path (tests only); returns the previous setting. */
+  /** Enables or disables this thread's direct-convolution fast path (tests only); returns the previous setting. */
   setConvFastPath(enabled: boolean): boolean;
   /** params: [kernelH, kernelW, strideH, strideW, padH, padW]. */
   maxPool2d(x: Handle, params: readonly number[]): Handle;

@@ -13,17 +13,24 @@ struct Holder {
   TensorPtr tensor;
 };
 
-int64_t g_reported_bytes = 0;
-
 }  // namespace
 
+void attach_env_state(Napi::Env env) { env.SetInstanceData(new EnvState()); }
+
+EnvState* env_state(napi_env env) noexcept {
+  void* data = nullptr;
+  if (napi_get_instance_data(env, &data) != napi_ok) return nullptr;
+  return static_cast<EnvState*>(data);
+}
+
 void report_external_memory(Napi::Env env) {
-  const int64_t live = memory_stats().live_bytes;
-  const int64_t delta = live - g_reported_bytes;
+  EnvState& state = current_env();
+  const int64_t live = state.memory->live_bytes.load(std::memory_order_relaxed);
+  const int64_t delta = live - state.reported_external_bytes;
   // Only report meaningful changes: the call is cheap but not free.
   if (delta > (1 << 20) || delta < -(1 << 20)) {
     Napi::MemoryManagement::AdjustExternalMemory(env, delta);
-    g_reported_bytes = live;
+    state.reported_external_bytes = live;
   }
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/env_state.h"
 #include "runtime/errors.h"
 #include "tensor/tensor.h"
 
@@ -31,12 +32,20 @@ double read_number(const Napi::CallbackInfo& info, size_t i, const char* what);
 bool read_bool(const Napi::CallbackInfo& info, size_t i, const char* what);
 std::vector<TensorPtr> read_tensor_list(const Napi::CallbackInfo& info, size_t i, const char* what);
 
-/** Tells V8 how much native tensor memory is alive, so the GC backstop sees the pressure. */
+/** Tells V8 how much native tensor memory the current environment holds, so the GC backstop sees the pressure. */
 void report_external_memory(Napi::Env env);
 
+/** Creates the environment's EnvState as its instance data (deleted with the environment). Call once, in Init. */
+void attach_env_state(Napi::Env env);
+/** The environment's EnvState, or null if attach_env_state was not called. Never throws. */
+EnvState* env_state(napi_env env) noexcept;
+
+// Every export runs through here. It makes the caller's environment current for the call: ops deep
+// inside use its kernel table, switches and memory account.
 template <Napi::Value (*F)(const Napi::CallbackInfo&)>
 Napi::Value guarded(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
+  EnvScope scope(env_state(env));
   try {
     return F(info);
   } catch (const Napi::Error&) {

@@ -227,9 +227,10 @@ Napi::Value Release(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// [sync] memoryStats() -> { liveBlocks, liveBytes, cachedBytes, systemAllocations }
+// [sync] memoryStats() -> { liveBlocks, liveBytes, cachedBytes, systemAllocations }: the blocks of
+// tensors this environment created (wherever they are freed); the cache is the process's.
 Napi::Value MemoryStatsJs(const Napi::CallbackInfo& info) {
-  const MemoryStats s = memory_stats();
+  const MemoryStats s = memory_stats(*current_env().memory);
   auto obj = Napi::Object::New(info.Env());
   obj.Set("liveBlocks", Napi::Number::New(info.Env(), static_cast<double>(s.live_blocks)));
   obj.Set("liveBytes", Napi::Number::New(info.Env(), static_cast<double>(s.live_bytes)));
