@@ -23,6 +23,33 @@ EnvState* env_state(napi_env env) noexcept {
   return static_cast<EnvState*>(data);
 }
 
+void throw_js(napi_env env, JsErrorKind kind, const char* message) noexcept {
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) != napi_ok || pending) return;
+  // Each fails only when no JavaScript can run any more; there is nobody to tell then.
+  switch (kind) {
+    case JsErrorKind::RangeError:
+      napi_throw_range_error(env, nullptr, message);
+      break;
+    case JsErrorKind::TypeError:
+      napi_throw_type_error(env, nullptr, message);
+      break;
+    case JsErrorKind::Error:
+      napi_throw_error(env, nullptr, message);
+      break;
+  }
+}
+
+void throw_js(napi_env env, const Napi::Error& error) noexcept {
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) != napi_ok || pending) return;
+  try {
+    napi_throw(env, error.Value());
+  } catch (...) {
+    // Reading the error back fails only while the environment shuts down.
+  }
+}
+
 void report_external_memory(Napi::Env env) {
   EnvState& state = current_env();
   const int64_t live = state.memory->live_bytes.load(std::memory_order_relaxed);

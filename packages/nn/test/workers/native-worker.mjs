@@ -1,0 +1,210 @@
+// A worker thread for workers.test.ts. Plain JavaScript over the built addon (workerData.addon):
+// vitest's TypeScript aliases do not reach worker threads. workerData.task picks what it does:
+//   compute  switch to workerData.simd, then run convolutions and a matmul in a loop, each checked
+//            bit for bit against the same op run single-threaded (no pool) and against a float64
+//            reference computed here; reports what it saw
+//   memory   hold workerData.mib MiB of tensors until told to release them; reports memoryStats
+//   loop     run convolutions until terminated, or until workerData.exitAfter steps, then
+//            process.exit() with tensors still alive
+import { createRequire } from 'node:module';
+import { parentPort, workerData } from 'node:worker_threads';
+
+const native = createRequire(import.meta.url)(workerData.addon);
+const F32 = 0;
+const CONV = { n: 8, c: 8, h: 16, w: 16, k: 8, r: 3, s: 3 };
+const CONV_PARAMS = [1, 1, 1, 1, 1, 1, 1]; // stride 1, padding 1, dilation 1, one group
+// Stride 2 takes the general path (im2col + GEMM), which reads the kernel table inside the chunks
+// the pool workers run; the fast path reads it before.
+const STRIDED_PARAMS = [2, 2, 1, 1, 1, 1, 1];
+const MATMUL = { m: 128, k: 96, n: 130 };
+
+function normal(shape, seed) {
+  const h = native.empty(shape, F32);
+  native.randomFill(h, 1, 0, 1, seed, 0);
+  return h;
+}
+
+const now = () => performance.timeOrigin + performance.now();
+
+// Reference convolution (padding 1) + bias, then ReLU when `relu`, in float64, NCHW.
+function referenceConv(x, w, b, stride, relu) {
+  const { n, c, h, w: width, k, r, s } = CONV;
+  const outH = Math.floor((h + 2 - r) / stride) + 1;
+  const outW = Math.floor((width + 2 - s) / stride) + 1;
+  const y = new Float64Array(n * k * outH * outW);
+  for (let img = 0; img < n; img++) {
+    for (let out = 0; out < k; out++) {
+      for (let p = 0; p < outH; p++) {
+        for (let q = 0; q < outW; q++) {
+          let acc = b[out];
+          for (let ch = 0; ch < c; ch++) {
+            for (let i = 0; i < r; i++) {
+              const row = p * stride + i - 1;
+              if (row < 0 || row >= h) continue;
+              for (let j = 0; j < s; j++) {
+                const col = q * stride + j - 1;
+                if (col < 0 || col >= width) continue;
+                acc += x[((img * c + ch) * h + row) * width + col] * w[((out * c + ch) * r + i) * s + j];
+              }
+            }
+          }
+          y[((img * k + out) * outH + p) * outW + q] = relu ? Math.max(acc, 0) : acc;
+        }
+      }
+    }
+  }
+  return y;
+}
+
+// 2x2 max pooling, stride 2, of (planes, h, w).
+function referenceMaxPool(y, planes, h, w) {
+  const out = new Float64Array(planes * (h / 2) * (w / 2));
+  let o = 0;
+  for (let pl = 0; pl < planes; pl++) {
+    for (let p = 0; p < h; p += 2) {
+      for (let q = 0; q < w; q += 2) {
+        const at = (pl * h + p) * w + q;
+        out[o++] = Math.max(y[at], y[at + 1], y[at + w], y[at + w + 1]);
+      }
+    }
+  }
+  return out;
+}
+
+function referenceMatmul(a, b) {
+  const { m, k, n } = MATMUL;
+  const c = new Float64Array(m * n);
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j < n; j++) {
+      let acc = 0;
+      for (let t = 0; t < k; t++) acc += a[i * k + t] * b[t * n + j];
+      c[i * n + j] = acc;
+    }
+  }
+  return c;
+}
+
+// Largest |got - want| / (1 + |want|); NaN when any value is NaN, so a comparison with it fails.
+function maxRelativeError(got, want) {
+  if (got.length !== want.length) return Number.NaN;
+  let worst = 0;
+  for (let i = 0; i < got.length; i++) {
+    const e = Math.abs(got[i] - want[i]) / (1 + Math.abs(want[i]));
+    if (!(e <= worst)) worst = e;
+  }
+  return worst;
+}
+
+function sameBits(a, b) {
+  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(
+    Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+  );
+}
+
+function read(h) {
+  const data = native.toTypedArray(h);
+  native.release(h);
+  return data;
+}
+
+// Waits until `parties` threads have arrived at the shared counter.
+function barrier(shared, parties) {
+  const counter = new Int32Array(shared);
+  Atomics.add(counter, 0, 1);
+  Atomics.notify(counter, 0);
+  for (;;) {
+    const arrived = Atomics.load(counter, 0);
+    if (arrived >= parties) return;
+    Atomics.wait(counter, 0, arrived, 1000);
+  }
+}
+
+function compute() {
+  const before = native.memoryStats();
+  if (!native.selectSimd(workerData.simd)) {
+    barrier(workerData.barrier, workerData.parties);
+    parentPort.postMessage({ skipped: true });
+    return;
+  }
+  const x = normal([CONV.n, CONV.c, CONV.h, CONV.w], 1);
+  const w = normal([CONV.k, CONV.c, CONV.r, CONV.s], 2);
+  const b = normal([CONV.k], 3);
+  const a = normal([MATMUL.m, MATMUL.k], 4);
+  const m = normal([MATMUL.k, MATMUL.n], 5);
+  const ops = {
+    conv: () => native.conv2d(x, w, b, CONV_PARAMS, true),
+    convStrided: () => native.conv2d(x, w, b, STRIDED_PARAMS, false),
+    convPool: () => native.conv2dReluMaxPool(x, w, b, CONV_PARAMS),
+    matmul: () => native.matmul(a, m),
+  };
+  const [xs, ws, bs] = [x, w, b].map((h) => native.toTypedArray(h));
+  const convRef = referenceConv(xs, ws, bs, 1, true);
+  const reference = {
+    conv: convRef,
+    convStrided: referenceConv(xs, ws, bs, 2, false),
+    convPool: referenceMaxPool(convRef, CONV.n * CONV.k, CONV.h, CONV.w),
+    matmul: referenceMatmul(native.toTypedArray(a), native.toTypedArray(m)),
+  };
+  // One thread: the pool is not used, so nothing but this thread's own kernel table is involved.
+  native.setNumThreads(1);
+  const alone = Object.fromEntries(Object.entries(ops).map(([name, op]) => [name, read(op())]));
+  native.setNumThreads(workerData.threads);
+
+  barrier(workerData.barrier, workerData.parties);
+  const start = now();
+  let mismatches = 0;
+  let maxError = 0;
+  for (let i = 0; i < workerData.iterations; i++) {
+    for (const [name, op] of Object.entries(ops)) {
+      const got = read(op());
+      if (!sameBits(got, alone[name])) mismatches++;
+      const e = maxRelativeError(got, reference[name]);
+      if (!(e <= maxError)) maxError = e;
+    }
+  }
+  const end = now();
+  const simd = native.simd();
+  for (const h of [x, w, b, a, m]) native.release(h);
+  const after = native.memoryStats();
+  parentPort.postMessage({
+    simd,
+    threads: native.numThreads(),
+    start,
+    end,
+    mismatches,
+    maxError,
+    aloneConv: alone.conv,
+    aloneStrided: alone.convStrided,
+    liveBytesBefore: before.liveBytes,
+    liveBytesAfter: after.liveBytes,
+    liveBlocksBefore: before.liveBlocks,
+    liveBlocksAfter: after.liveBlocks,
+  });
+}
+
+function memory() {
+  const before = native.memoryStats();
+  const held = [];
+  for (let i = 0; i < workerData.mib; i++) held.push(native.empty([1 << 18], F32)); // 1 MiB each
+  const holding = native.memoryStats();
+  parentPort.postMessage({ phase: 'holding', before, holding });
+  parentPort.once('message', () => {
+    for (const h of held) native.release(h);
+    parentPort.postMessage({ phase: 'released', released: native.memoryStats() });
+  });
+}
+
+function loop() {
+  const x = normal([CONV.n, CONV.c, CONV.h, CONV.w], 1);
+  const w = normal([CONV.k, CONV.c, CONV.r, CONV.s], 2);
+  for (let step = 0; ; step++) {
+    const y = native.conv2d(x, w, null, CONV_PARAMS, true);
+    const pooled = native.conv2dReluMaxPool(x, w, null, CONV_PARAMS);
+    if (step === 0) parentPort.postMessage('running');
+    if (step + 1 === workerData.exitAfter) process.exit(0); // y, pooled, x and w still alive
+    native.release(y);
+    native.release(pooled);
+  }
+}
+
+({ compute, memory, loop })[workerData.task]();
