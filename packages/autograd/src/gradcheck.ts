@@ -1,4 +1,4 @@
-import { native } from '@dlf/native';
+import { autograd as native } from '@dlf/native/autograd';
 import { Generator, type Tensor, invalidParam, rand, tidy } from '@dlf/tensor-core';
 
 /** Options for {@link gradcheck}. */

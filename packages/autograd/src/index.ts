@@ -8,15 +8,14 @@
  * ```ts
  * import { tensor } from '@dlf/tensor-core';
  * import '@dlf/autograd';
- * import { mul, sum } from '@dlf/nn';
  * const x = tensor([1, 2, 3]).requiresGrad_();
- * sum(mul(x, x)).backward();
+ * x.mul(x).sum().backward();
  * x.grad!.toArray(); // [2, 4, 6]
  * ```
  *
  * @packageDocumentation
  */
-import { native } from '@dlf/native';
+import { autograd as native } from '@dlf/native/autograd';
 import { Tensor } from '@dlf/tensor-core';
 
 export { gradcheck, type GradcheckOptions, type GradcheckResult } from './gradcheck.js';

@@ -13,7 +13,7 @@
  * @packageDocumentation
  */
 import '@dlf/autograd';
-import { native } from '@dlf/native';
+import { loss as native } from '@dlf/native/loss';
 import { checkInt, checkNumber, invalidParam, isTensor, shapeMismatch, Tensor } from '@dlf/tensor-core';
 
 /**

@@ -1,20 +1,24 @@
 /**
- * `@dlf/native`: the one C++ addon under every dlf package. Application code rarely imports it
- * directly; `@dlf/tensor-core` and the packages above it wrap its entry points.
+ * `@dlf/native`: the one C++ addon under every dlf package. Each package reaches only its own slice,
+ * through a subpath: `@dlf/native/tensor` and `@dlf/native/math` (wrapped by `@dlf/tensor-core`),
+ * `/autograd`, `/nn`, `/loss`, `/optim`. Application code uses those packages, not this one.
  *
  * @example
  * ```ts
- * import { native } from '@dlf/native';
- * console.log(native.simd(), native.numThreads());
+ * import { loadNative } from '@dlf/native';
+ * console.log(loadNative().version);
  * ```
  *
  * @packageDocumentation
  */
-import { loadNative } from './load.js';
-
 export type { Handle, NativeBinding, NativeLayout, NativeMemoryStats, NativeTypedArray } from './binding.js';
 export { DTypeCode } from './binding.js';
+export {
+  type ActivationOp,
+  type BinaryOp,
+  BinaryOpCode,
+  type MathUnaryOp,
+  type UnaryOpAttributes,
+  UnaryOpCode,
+} from './generated/ops.js';
 export { loadNative } from './load.js';
-
-/** The loaded addon (loaded on first import of this module). */
-export const native = loadNative();

@@ -2,7 +2,6 @@
  * Initialisers. Each fills a tensor in place from a seeded {@link Generator} stream, so a model built
  * with the same seed always starts from the same weights.
  */
-import { native } from '@dlf/native';
 import { defaultGenerator, type Generator, invalidParam, type Tensor } from '@dlf/tensor-core';
 
 /** Fan-in and fan-out of a weight: (out, in) for linear, (K, C, R, S) for convolution. */
@@ -31,7 +30,7 @@ export function normal_(t: Tensor, mean = 0, std = 1, generator?: Generator): Te
 
 /** Fills with one value. @example `constant_(b, 0.1)` */
 export function constant_(t: Tensor, value: number): Tensor {
-  native.write(t.handle, new Float32Array(t.size).fill(value));
+  t.write(new Float32Array(t.size).fill(value));
   return t;
 }
 

@@ -1,7 +1,6 @@
 import '@dlf/autograd';
 import { noGrad } from '@dlf/autograd';
-import { native } from '@dlf/native';
-import { invalidParam, isTensor, keep, Tensor } from '@dlf/tensor-core';
+import { invalidParam, isTensor, keep, Tensor, zeros } from '@dlf/tensor-core';
 
 /**
  * A tensor that a module trains: it requires grad and is never disposed by `tidy` scopes.
@@ -18,10 +17,11 @@ export class Parameter extends Tensor {
     if (!isTensor(data)) throw invalidParam('data', 'a Tensor', data, 'type');
     if (data.dtype !== 'float32') throw invalidParam('data', 'a float32 tensor', data.dtype, 'type');
     const contiguous = data.contiguous();
-    super(native.detach(contiguous.handle), data.shape, 'float32');
+    const detached = contiguous.detach();
     contiguous.dispose(); // the parameter's own handle keeps the memory
+    super(detached.transferHandle(), data.shape, 'float32');
     keep(this);
-    native.setRequiresGrad(this.handle, true);
+    this.requiresGrad = true;
   }
 }
 
@@ -159,7 +159,7 @@ export abstract class Module {
 
   /** Clears every parameter's gradient. */
   zeroGrad(): void {
-    for (const p of this.parameters()) native.setGrad(p.handle, null);
+    for (const p of this.parameters()) p.zeroGrad();
   }
 
   /**
@@ -211,7 +211,7 @@ export abstract class Module {
     noGrad(() => {
       for (const [name, target] of own) {
         const src = entries.get(name);
-        if (src) native.write(target.handle, src.toTypedArray());
+        if (src) target.write(src.toTypedArray());
       }
     });
   }
@@ -222,7 +222,7 @@ export abstract class Module {
    */
   describe(inputShape: readonly number[]): LayerDescription {
     const shape = noGrad(() => {
-      const x = new Tensor(native.full([1, ...inputShape], 0, 0), [1, ...inputShape], 'float32');
+      const x = zeros([1, ...inputShape]);
       const y = this.forward(x);
       const s = y.shape.slice(1);
       x.dispose();

@@ -3,7 +3,8 @@
 // ReLU), input gradient, weight gradient and bias gradient, on every instruction set this CPU has
 // and at 1 and 2 threads.
 
-import { native } from '@dlf/native';
+import { nn } from '@dlf/native/nn';
+import { tensor as native } from '@dlf/native/tensor';
 import {
   Generator,
   getNumThreads,
@@ -41,14 +42,14 @@ interface Result {
 // mask is then carried from one path's forward to the other's backward).
 function run(sh: Shape, relu: boolean, fast: boolean | [boolean, boolean], seed: number): Result {
   const [fwd, bwd] = typeof fast === 'boolean' ? [fast, fast] : fast;
-  const prev = native.setConvFastPath(fwd);
+  const prev = nn.setConvFastPath(fwd);
   try {
     const x = randn([sh.n, sh.c, sh.h, sh.w], { seed }).requiresGrad_();
     const w = randn([sh.k, sh.c, sh.r, sh.s], { seed: seed + 1 }).requiresGrad_();
     const b = randn([sh.k], { seed: seed + 2 }).requiresGrad_();
     const y = conv2d(x, w, b, { padding: sh.pad, relu });
     const g = randn(y.shape, { seed: seed + 3 });
-    native.setConvFastPath(bwd);
+    nn.setConvFastPath(bwd);
     sum(mul(y, g)).backward();
     return {
       y: y.toTypedArray() as Float32Array,
@@ -57,7 +58,7 @@ function run(sh: Shape, relu: boolean, fast: boolean | [boolean, boolean], seed:
       db: b.grad!.toTypedArray() as Float32Array,
     };
   } finally {
-    native.setConvFastPath(prev);
+    nn.setConvFastPath(prev);
   }
 }
 

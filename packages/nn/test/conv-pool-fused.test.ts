@@ -2,7 +2,8 @@
 // against the separate ops: values and every gradient, on every instruction set, at 1 and 2
 // threads, with odd output sizes (a dropped last row / column), K tails and widths past a vector.
 
-import { native } from '@dlf/native';
+import { nn } from '@dlf/native/nn';
+import { tensor as native } from '@dlf/native/tensor';
 import { Conv2d, conv2d, MaxPool2d, maxPool2d, mul, ReLU, Sequential, sum } from '@dlf/nn';
 import { Generator, getNumThreads, getSimd, randn, setNumThreads, setSimd } from '@dlf/tensor-core';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -18,11 +19,11 @@ function run(sh: Shape, fused: boolean, seed: number, fastBackward = true) {
     ? conv2d(x, w, b, { padding: sh.pad, relu: true, maxPool2x2: true })
     : maxPool2d(conv2d(x, w, b, { padding: sh.pad, relu: true }), { kernelSize: 2 });
   const gy = randn(y.shape, 0, 1, { generator: g });
-  const prev = native.setConvFastPath(fastBackward);
+  const prev = nn.setConvFastPath(fastBackward);
   try {
     sum(mul(y, gy)).backward();
   } finally {
-    native.setConvFastPath(prev);
+    nn.setConvFastPath(prev);
   }
   const arr = (t: { toTypedArray(): unknown }) => t.toTypedArray() as Float32Array;
   return { shape: y.shape, y: arr(y), dx: arr(x.grad!), dw: arr(w.grad!), db: arr(b.grad!) };

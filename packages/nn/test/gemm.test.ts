@@ -2,7 +2,7 @@
 // k-block (256), ragged micro-tiles in M and N, transposed packing (linear's weight), every
 // instruction set and 1 or 2 threads.
 
-import { native } from '@dlf/native';
+import { tensor as native } from '@dlf/native/tensor';
 import { linear, matmul, mul, sum } from '@dlf/nn';
 import { getNumThreads, getSimd, setNumThreads, setSimd, tensor } from '@dlf/tensor-core';
 import { afterAll, describe, expect, it } from 'vitest';

@@ -2,7 +2,7 @@
 // gradient routed to the first maximum of each window (ties, NaN), odd sizes whose last row or
 // column no window covers, and widths that are not multiples of any vector width.
 
-import { native } from '@dlf/native';
+import { tensor as native } from '@dlf/native/tensor';
 import { maxPool2d, mul, sum } from '@dlf/nn';
 import { getSimd, setSimd, tensor } from '@dlf/tensor-core';
 import { afterAll, describe, expect, it } from 'vitest';

@@ -1,7 +1,6 @@
 import { noGrad } from '@dlf/autograd';
-import { native } from '@dlf/native';
 import type { Parameter } from '@dlf/nn';
-import { checkInt, checkNumber, invalidParam, isTensor, keep, Tensor } from '@dlf/tensor-core';
+import { checkInt, checkNumber, invalidParam, isTensor, keep, type Tensor } from '@dlf/tensor-core';
 
 /**
  * A JSON value: what the `state` half of a state dict may hold.
@@ -151,7 +150,7 @@ export abstract class Optimizer {
    * ```
    */
   zeroGrad(): void {
-    for (const p of this.params) native.setGrad(p.handle, null);
+    for (const p of this.params) p.zeroGrad();
   }
 
   /**
@@ -180,7 +179,7 @@ export abstract class Optimizer {
     noGrad(() => {
       for (const [name, list] of Object.entries(this.stateTensors())) {
         list.forEach((t, i) => {
-          if (t) tensors.set(`${name}.${i}`, new Tensor(native.clone(t.handle), t.shape, 'float32'));
+          if (t) tensors.set(`${name}.${i}`, t.clone());
         });
       }
     });
@@ -262,7 +261,7 @@ export abstract class Optimizer {
           copies[name] = [];
           this.params.forEach((_, i) => {
             const t = tensors.get(`${name}.${i}`);
-            copies[name]!.push(t ? keep(new Tensor(native.clone(t.handle), t.shape, 'float32')) : null);
+            copies[name]!.push(t ? keep(t.clone()) : null);
           });
         }
       });

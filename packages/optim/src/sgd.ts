@@ -1,4 +1,4 @@
-import { native } from '@dlf/native';
+import { optim as native } from '@dlf/native/optim';
 import type { Parameter } from '@dlf/nn';
 import { checkNumber, invalidParam, keep, Tensor } from '@dlf/tensor-core';
 import { type JsonValue, Optimizer, type StateDict, stateBool, stateNumber } from './optimizer.js';

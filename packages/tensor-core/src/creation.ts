@@ -1,4 +1,4 @@
-import { native } from '@dlf/native';
+import { tensor as native } from '@dlf/native/tensor';
 import { allocArray, checkDType, type DataArray, type DType, dtypeCode, dtypeOfArray } from './dtype.js';
 import { checkInt, checkNumber, checkShape, invalidParam } from './errors.js';
 import { defaultGenerator, type Generator } from './random.js';

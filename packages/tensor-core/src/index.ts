@@ -35,6 +35,33 @@ export {
   type TypedArrayFor,
 } from './dtype.js';
 export { checkInt, checkNumber, checkShape, invalidParam, shapeMismatch } from './errors.js';
+
+export {
+  abs,
+  add,
+  broadcastShape,
+  checkFloatTensor,
+  concat,
+  div,
+  exp,
+  flatten,
+  log,
+  logSoftmax,
+  matmul,
+  max,
+  mean,
+  mul,
+  neg,
+  normalizeAxis,
+  permute,
+  pow,
+  reshape,
+  softmax,
+  sqrt,
+  sub,
+  sum,
+  transpose,
+} from './math/index.js';
 export { defaultGenerator, Generator, manualSeed } from './random.js';
 export { getNumThreads, getSimd, releaseCachedMemory, setNumThreads, setSimd } from './runtime.js';
 export { dispose, keep, type MemoryInfo, memory, tidy } from './scope.js';

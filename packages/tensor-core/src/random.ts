@@ -1,4 +1,5 @@
-import { type Handle, native } from '@dlf/native';
+import type { Handle } from '@dlf/native';
+import { tensor as native } from '@dlf/native/tensor';
 import { checkInt } from './errors.js';
 
 /**

@@ -1,4 +1,4 @@
-import { native } from '@dlf/native';
+import { tensor as native } from '@dlf/native/tensor';
 import { checkInt, invalidParam } from './errors.js';
 
 /** Threads this thread's native kernels use (itself included). Each worker thread has its own count. */

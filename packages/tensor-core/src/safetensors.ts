@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, fsyncSync, openSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { type FileHandle, open, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { native } from '@dlf/native';
+import { tensor as native } from '@dlf/native/tensor';
 import { type DataArray, type DType, dtypeBytes, dtypeCode } from './dtype.js';
 import { invalidParam } from './errors.js';
 import { isTensor, Tensor } from './tensor.js';

@@ -1,4 +1,4 @@
-import { native } from '@dlf/native';
+import { tensor as native } from '@dlf/native/tensor';
 import type { Tensor } from './tensor.js';
 
 /**

@@ -1,7 +1,12 @@
-import { type Handle, native } from '@dlf/native';
+import type { Handle } from '@dlf/native';
+import { tensor as native } from '@dlf/native/tensor';
 import { checkDType, type DataArray, type DType, dtypeCode, dtypeFromCode } from './dtype.js';
 import { checkInt, checkNumber, checkShape, invalidParam } from './errors.js';
 import { track, untrack } from './scope.js';
+import { abs, add, div, exp, log, mul, neg, pow, sqrt, sub } from './math/elementwise.js';
+import { matmul } from './math/matmul.js';
+import { logSoftmax, max, mean, softmax, sum } from './math/reduce.js';
+import { flatten, permute, transpose } from './math/shape.js';
 
 /** Nested arrays of numbers, as returned by {@link Tensor.toArray}. */
 export type NestedArray = number | NestedArray[];
@@ -111,6 +116,40 @@ export class Tensor {
     native.release(this.#handle);
     this.#handle = null;
     untrack(this, this.#token);
+  }
+
+  /**
+   * Hands this tensor's native handle to a new owner, such as a subclass constructor; this tensor
+   * becomes disposed without releasing the memory.
+   *
+   * @example
+   * ```ts
+   * class Named extends Tensor {
+   *   constructor(t: Tensor, readonly label: string) {
+   *     super(t.transferHandle(), t.shape, t.dtype);
+   *   }
+   * }
+   * ```
+   */
+  transferHandle(): Handle {
+    const handle = this.handle;
+    this.#handle = null;
+    untrack(this, this.#token);
+    return handle;
+  }
+
+  /**
+   * Copies a typed array of this tensor's dtype and size into it, in place (not recorded by
+   * autograd). The tensor must be contiguous.
+   *
+   * @example
+   * ```ts
+   * const t = zeros([3]);
+   * t.write(new Float32Array([1, 2, 3]));
+   * ```
+   */
+  write(data: DataArray): void {
+    native.write(this.handle, data);
   }
 
   /** Disposes at the end of a `using` block. */
@@ -234,6 +273,103 @@ export class Tensor {
     if (this.size !== 1)
       throw invalidParam('item()', 'a tensor with one element', `shape [${this.shape.join(', ')}]`);
     return native.item(this.handle);
+  }
+
+  // Tensor arithmetic: `x.add(y)` is `add(x, y)` (see the functions for details).
+
+  /** this + other, with broadcasting. @example `x.add(1)` */
+  add(other: Tensor | number): Tensor {
+    return add(this, other);
+  }
+
+  /** this - other, with broadcasting. @example `x.sub(y)` */
+  sub(other: Tensor | number): Tensor {
+    return sub(this, other);
+  }
+
+  /** this * other, with broadcasting. @example `x.mul(0.5)` */
+  mul(other: Tensor | number): Tensor {
+    return mul(this, other);
+  }
+
+  /** this / other, with broadcasting. @example `x.div(255)` */
+  div(other: Tensor | number): Tensor {
+    return div(this, other);
+  }
+
+  /** -this. @example `x.neg()` */
+  neg(): Tensor {
+    return neg(this);
+  }
+
+  /** e^this. @example `x.exp()` */
+  exp(): Tensor {
+    return exp(this);
+  }
+
+  /** The natural logarithm. @example `x.log()` */
+  log(): Tensor {
+    return log(this);
+  }
+
+  /** The square root. @example `x.sqrt()` */
+  sqrt(): Tensor {
+    return sqrt(this);
+  }
+
+  /** |this|. @example `x.abs()` */
+  abs(): Tensor {
+    return abs(this);
+  }
+
+  /** this ** exponent. @example `x.pow(2)` */
+  pow(exponent: number): Tensor {
+    return pow(this, exponent);
+  }
+
+  /** The matrix product (see {@link matmul}). @example `a.matmul(b)` */
+  matmul(other: Tensor): Tensor {
+    return matmul(this, other);
+  }
+
+  /** Sum over `axis` (all axes when null). @example `x.sum(1)` */
+  sum(axis?: number | readonly number[] | null, keepDims?: boolean): Tensor {
+    return sum(this, axis, keepDims);
+  }
+
+  /** Mean over `axis` (all axes when null). @example `x.mean([0, 2, 3], true)` */
+  mean(axis?: number | readonly number[] | null, keepDims?: boolean): Tensor {
+    return mean(this, axis, keepDims);
+  }
+
+  /** Maximum over one axis (everything when null). @example `x.max(1)` */
+  max(axis?: number | null, keepDims?: boolean): Tensor {
+    return max(this, axis, keepDims);
+  }
+
+  /** Softmax over `axis`. @example `logits.softmax(-1)` */
+  softmax(axis?: number): Tensor {
+    return softmax(this, axis);
+  }
+
+  /** Log-softmax over `axis`. @example `logits.logSoftmax()` */
+  logSoftmax(axis?: number): Tensor {
+    return logSoftmax(this, axis);
+  }
+
+  /** Axes reordered (a view). @example `x.permute([0, 2, 3, 1])` */
+  permute(dims: readonly number[]): Tensor {
+    return permute(this, dims);
+  }
+
+  /** Two axes swapped (a view). @example `x.transpose(0, 1)` */
+  transpose(dim0?: number, dim1?: number): Tensor {
+    return transpose(this, dim0, dim1);
+  }
+
+  /** Dims `startDim..endDim` merged into one. @example `x.flatten(1)` */
+  flatten(startDim?: number, endDim?: number): Tensor {
+    return flatten(this, startDim, endDim);
   }
 
   /** A short description: shape, dtype and the first values. */

@@ -2,7 +2,8 @@
  * The raw addon, called with hostile arguments. Native code must never abort the process: every
  * failure arrives as a JS TypeError, RangeError or Error, and the process keeps working afterwards.
  */
-import { type Handle, native } from '@dlf/native';
+import type { Handle } from '@dlf/native';
+import { tensor as native } from '@dlf/native/tensor';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expectThrows } from './helpers.js';

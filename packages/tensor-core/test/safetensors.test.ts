@@ -1,7 +1,7 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { native } from '@dlf/native';
+import { tensor as native } from '@dlf/native/tensor';
 import {
   arange,
   type DType,

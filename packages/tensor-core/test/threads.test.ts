@@ -31,7 +31,7 @@ describe('threads', () => {
       process.env['DLF_NATIVE_PATH'] ??
       fileURLToPath(new URL('../../native/build/Release/dlf.node', import.meta.url));
     const script = `
-      const n = require(${JSON.stringify(addon)});
+      const n = require(${JSON.stringify(addon)}).tensor;
       const h = n.empty([1 << 20], 0);
       for (let i = 0; i < 300; i++) {
         n.setNumThreads(1 + (i % 3));

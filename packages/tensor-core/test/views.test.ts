@@ -1,4 +1,4 @@
-import { native } from '@dlf/native';
+import { tensor as native } from '@dlf/native/tensor';
 import { arange, memory, ones, Tensor, tensor, tidy, zeros } from '@dlf/tensor-core';
 import { describe, expect, it } from 'vitest';
 import { expectThrows, gc, tick } from './helpers.js';

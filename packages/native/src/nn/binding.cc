@@ -1,5 +1,6 @@
 // nn/ entry points: one call per differentiable op. Arguments arrive resolved by TypeScript
 // (@dlf/nn validates them and computes output shapes); the ops re-check what guards memory.
+#include "math/binding.h"
 #include "nn/conv_fast.h"
 #include "nn/ops.h"
 #include "runtime/napi_util.h"
@@ -15,57 +16,22 @@ using napi::unwrap;
 using napi::unwrap_optional;
 using napi::wrap;
 
-std::vector<int64_t> read_fixed(const Napi::CallbackInfo& info, size_t i, const char* what, size_t n) {
-  auto v = read_ints(info, i, what);
-  DLF_THROW_RANGE_IF(v.size() != n, "Expected ", n, " integers for ", what, " but received ", v.size());
-  return v;
+Conv2dParams conv_params(const Napi::CallbackInfo& info, size_t i) {
+  const napi::Attributes a(info, i, "conv2d");
+  return Conv2dParams{a.integer("strideH"),   a.integer("strideW"),   a.integer("padH"),  a.integer("padW"),
+                      a.integer("dilationH"), a.integer("dilationW"), a.integer("groups")};
 }
 
-// [sync] binary(op 0..3, a, b) -> handle; add/sub/mul/div with broadcasting
-Napi::Value Binary(const Napi::CallbackInfo& info) {
-  const int64_t op = read_int(info, 0, "op");
-  DLF_THROW_RANGE_IF(op < 0 || op > 3, "unknown binary op ", op);
-  return wrap(info.Env(), binary(static_cast<BinaryOp>(op), unwrap(info, 1, "a"), unwrap(info, 2, "b")));
+Pool2dParams pool_params(const Napi::CallbackInfo& info, size_t i) {
+  const napi::Attributes a(info, i, "pool2d");
+  return Pool2dParams{a.integer("kernelH"), a.integer("kernelW"), a.integer("strideH"),
+                      a.integer("strideW"), a.integer("padH"),    a.integer("padW")};
 }
 
-// [sync] unary(op 0..9, x, param) -> handle
-Napi::Value Unary(const Napi::CallbackInfo& info) {
-  const int64_t op = read_int(info, 0, "op");
-  DLF_THROW_RANGE_IF(op < 0 || op > 9, "unknown unary op ", op);
-  return wrap(info.Env(), unary(static_cast<UnaryOp>(op), unwrap(info, 1, "x"),
-                                static_cast<float>(read_number(info, 2, "param"))));
-}
-
-// [sync] affine(x, scale, shift) -> x * scale + shift
-Napi::Value Affine(const Napi::CallbackInfo& info) {
-  return wrap(info.Env(), affine_scalar(unwrap(info, 0, "x"), static_cast<float>(read_number(info, 1, "scale")),
-                                        static_cast<float>(read_number(info, 2, "shift"))));
-}
-
-// [sync] sum(x, axes (sorted, unique), keepDims, mean) -> handle
-Napi::Value Sum(const Napi::CallbackInfo& info) {
-  return wrap(info.Env(), sum(unwrap(info, 0, "x"), read_ints(info, 1, "axes"), read_bool(info, 2, "keepDims"),
-                              read_bool(info, 3, "mean")));
-}
-
-// [sync] max(x, axis, keepDims) -> handle
-Napi::Value Max(const Napi::CallbackInfo& info) {
-  return wrap(info.Env(), max(unwrap(info, 0, "x"), read_int(info, 1, "axis"), read_bool(info, 2, "keepDims")));
-}
-
-// [sync] softmax(x, axis, log) -> handle
-Napi::Value Softmax(const Napi::CallbackInfo& info) {
-  return wrap(info.Env(), softmax(unwrap(info, 0, "x"), read_int(info, 1, "axis"), read_bool(info, 2, "log")));
-}
-
-// [sync] concat(tensors[], axis) -> handle
-Napi::Value Concat(const Napi::CallbackInfo& info) {
-  return wrap(info.Env(), concat(napi::read_tensor_list(info, 0, "tensors"), read_int(info, 1, "axis")));
-}
-
-// [sync] matmul(a, b) -> handle
-Napi::Value Matmul(const Napi::CallbackInfo& info) {
-  return wrap(info.Env(), matmul(unwrap(info, 0, "a"), unwrap(info, 1, "b")));
+// [sync] activation(op, x, attributes) -> handle; an nn op of src/ops.def
+Napi::Value Activation(const Napi::CallbackInfo& info) {
+  const auto [op, param] = read_unary_op(info, 0, 2, OpSlice::nn, "activation");
+  return wrap(info.Env(), unary(op, unwrap(info, 1, "x"), param));
 }
 
 // [sync] linear(x, weight, bias | null, relu) -> handle
@@ -74,19 +40,17 @@ Napi::Value Linear(const Napi::CallbackInfo& info) {
                                  read_bool(info, 3, "relu")));
 }
 
-// [sync] conv2d(x, weight, bias | null, [sh, sw, ph, pw, dh, dw, groups], relu) -> handle
+// [sync] conv2d(x, weight, bias | null, {strideH, strideW, padH, padW, dilationH, dilationW, groups}, relu) -> handle
 Napi::Value Conv2d(const Napi::CallbackInfo& info) {
-  auto v = read_fixed(info, 3, "conv2d parameters", 7);
-  Conv2dParams p{v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
+  const Conv2dParams p = conv_params(info, 3);
   return wrap(info.Env(), conv2d(unwrap(info, 0, "input"), unwrap(info, 1, "weight"), unwrap_optional(info, 2, "bias"), p,
                                  read_bool(info, 4, "relu")));
 }
 
-// [sync] conv2dReluMaxPool(x, weight, bias | null, [sh, sw, ph, pw, dh, dw, groups]) -> handle:
+// [sync] conv2dReluMaxPool(x, weight, bias | null, {strideH, strideW, padH, padW, dilationH, dilationW, groups}) -> handle:
 // maxPool2d(relu(conv2d(...)), 2x2, stride 2) as one op where the fast kernels can pool.
 Napi::Value Conv2dReluMaxPool(const Napi::CallbackInfo& info) {
-  auto v = read_fixed(info, 3, "conv2d parameters", 7);
-  Conv2dParams p{v[0], v[1], v[2], v[3], v[4], v[5], v[6]};
+  const Conv2dParams p = conv_params(info, 3);
   return wrap(info.Env(),
               conv2d_relu_maxpool2x2(unwrap(info, 0, "input"), unwrap(info, 1, "weight"), unwrap_optional(info, 2, "bias"), p));
 }
@@ -99,19 +63,15 @@ Napi::Value SetConvFastPath(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), prev);
 }
 
-Pool2dParams pool_params(const Napi::CallbackInfo& info) {
-  auto v = read_fixed(info, 1, "pool parameters", 6);
-  return Pool2dParams{v[0], v[1], v[2], v[3], v[4], v[5]};
-}
 
-// [sync] maxPool2d(x, [kh, kw, sh, sw, ph, pw]) -> handle
+// [sync] maxPool2d(x, {kernelH, kernelW, strideH, strideW, padH, padW}) -> handle
 Napi::Value MaxPool2d(const Napi::CallbackInfo& info) {
-  return wrap(info.Env(), max_pool2d(unwrap(info, 0, "input"), pool_params(info)));
+  return wrap(info.Env(), max_pool2d(unwrap(info, 0, "input"), pool_params(info, 1)));
 }
 
-// [sync] avgPool2d(x, [kh, kw, sh, sw, ph, pw]) -> handle
+// [sync] avgPool2d(x, {kernelH, kernelW, strideH, strideW, padH, padW}) -> handle
 Napi::Value AvgPool2d(const Napi::CallbackInfo& info) {
-  return wrap(info.Env(), avg_pool2d(unwrap(info, 0, "input"), pool_params(info)));
+  return wrap(info.Env(), avg_pool2d(unwrap(info, 0, "input"), pool_params(info, 1)));
 }
 
 // [sync] adaptiveAvgPool2d(x, outH, outW) -> handle
@@ -139,14 +99,7 @@ Napi::Value BatchNorm2d(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void init_nn(Napi::Env env, Napi::Object exports) {
-  DLF_EXPORT(exports, "binary", Binary);
-  DLF_EXPORT(exports, "unary", Unary);
-  DLF_EXPORT(exports, "affine", Affine);
-  DLF_EXPORT(exports, "sum", Sum);
-  DLF_EXPORT(exports, "max", Max);
-  DLF_EXPORT(exports, "softmax", Softmax);
-  DLF_EXPORT(exports, "concat", Concat);
-  DLF_EXPORT(exports, "matmul", Matmul);
+  DLF_EXPORT(exports, "activation", Activation);
   DLF_EXPORT(exports, "linear", Linear);
   DLF_EXPORT(exports, "conv2d", Conv2d);
   DLF_EXPORT(exports, "conv2dReluMaxPool", Conv2dReluMaxPool);

@@ -1,34 +1,16 @@
-// Differentiable ops. Each takes resolved arguments (TypeScript validated and resolved shapes),
+// Neural-network ops (conv, pooling, normalisation, dropout, linear; activations are in the op table,
+// src/ops.def). Differentiable ops. Each takes resolved arguments (TypeScript validated and resolved shapes),
 // re-checks what could corrupt memory, runs its forward kernel and, when an input requires grad,
 // records a node whose backward kernel accumulates into the inputs' gradients.
 #pragma once
 #include <cstdint>
 #include <vector>
 
+#include "math/ops.h"
 #include "tensor/tensor.h"
 
 namespace dlf {
 
-enum class BinaryOp : int32_t { Add = 0, Sub = 1, Mul = 2, Div = 3 };
-enum class UnaryOp : int32_t {
-  Neg = 0, Exp = 1, Log = 2, Sqrt = 3, Relu = 4, Sigmoid = 5, Tanh = 6, LeakyRelu = 7, Pow = 8, Abs = 9
-};
-
-TensorPtr binary(BinaryOp op, const TensorPtr& a, const TensorPtr& b);
-/** y = op(x); `param` is the slope for LeakyRelu and the exponent for Pow. */
-TensorPtr unary(UnaryOp op, const TensorPtr& x, float param);
-/** y = x * scale + shift (a cheap affine map on a scalar pair). */
-TensorPtr affine_scalar(const TensorPtr& x, float scale, float shift);
-
-/** Sum or mean over `axes` (sorted, unique, non-negative). */
-TensorPtr sum(const TensorPtr& x, const std::vector<int64_t>& axes, bool keepdim, bool mean);
-/** Max over one axis; gradient flows to the first maximal element. */
-TensorPtr max(const TensorPtr& x, int64_t axis, bool keepdim);
-TensorPtr softmax(const TensorPtr& x, int64_t axis, bool log);
-TensorPtr concat(const std::vector<TensorPtr>& xs, int64_t axis);
-
-/** a (..., M, K) @ b (..., K, N), batch dims broadcast. */
-TensorPtr matmul(const TensorPtr& a, const TensorPtr& b);
 /** x (..., in) @ w(out, in)^T + b(out); `relu` fuses a ReLU. */
 TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, bool relu);
 

@@ -108,6 +108,24 @@ static double number_at(const Napi::CallbackInfo& info, size_t i, const char* wh
   return info[i].As<Napi::Number>().DoubleValue();
 }
 
+Attributes::Attributes(const Napi::CallbackInfo& info, size_t i, const char* op) : op_(op) {
+  DLF_THROW_TYPE_IF(i >= info.Length() || !info[i].IsObject(), "Expected an attributes object for ", op);
+  object_ = info[i].As<Napi::Object>();
+}
+
+double Attributes::number(const char* name) const {
+  Napi::Value v = object_.Get(name);
+  DLF_THROW_TYPE_IF(!v.IsNumber(), "Expected a number for ", op_, " attribute ", name);
+  return v.As<Napi::Number>().DoubleValue();
+}
+
+int64_t Attributes::integer(const char* name) const {
+  const double v = number(name);
+  DLF_THROW_RANGE_IF(!std::isfinite(v) || v != std::floor(v) || std::fabs(v) > 9007199254740991.0,
+                     "Expected an integer for ", op_, " attribute ", name, " but received ", v);
+  return static_cast<int64_t>(v);
+}
+
 int64_t read_int(const Napi::CallbackInfo& info, size_t i, const char* what) {
   const double v = number_at(info, i, what);
   DLF_THROW_RANGE_IF(!std::isfinite(v) || v != std::floor(v) || std::fabs(v) > 9007199254740991.0,

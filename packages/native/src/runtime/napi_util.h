@@ -32,6 +32,20 @@ double read_number(const Napi::CallbackInfo& info, size_t i, const char* what);
 bool read_bool(const Napi::CallbackInfo& info, size_t i, const char* what);
 std::vector<TensorPtr> read_tensor_list(const Napi::CallbackInfo& info, size_t i, const char* what);
 
+/** An op's named attributes, passed as a plain object (`{ strideH: 1, padH: 0, ... }`). */
+class Attributes {
+ public:
+  Attributes(const Napi::CallbackInfo& info, size_t i, const char* op);
+  /** A finite number; TypeError naming the op and attribute when missing or not a number. */
+  double number(const char* name) const;
+  /** An integer (a safe integer, as a JS number); RangeError otherwise. */
+  int64_t integer(const char* name) const;
+
+ private:
+  Napi::Object object_;
+  const char* op_;
+};
+
 /** Tells V8 how much native tensor memory the current environment holds, so the GC backstop sees the pressure. */
 void report_external_memory(Napi::Env env);
 

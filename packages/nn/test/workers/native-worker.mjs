@@ -9,18 +9,18 @@
 import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 
-const native = createRequire(import.meta.url)(workerData.addon);
+const { tensor, math, nn } = createRequire(import.meta.url)(workerData.addon);
 const F32 = 0;
 const CONV = { n: 8, c: 8, h: 16, w: 16, k: 8, r: 3, s: 3 };
-const CONV_PARAMS = [1, 1, 1, 1, 1, 1, 1]; // stride 1, padding 1, dilation 1, one group
+const CONV_ATTRIBUTES = { strideH: 1, strideW: 1, padH: 1, padW: 1, dilationH: 1, dilationW: 1, groups: 1 };
 // Stride 2 takes the general path (im2col + GEMM), which reads the kernel table inside the chunks
 // the pool workers run; the fast path reads it before.
-const STRIDED_PARAMS = [2, 2, 1, 1, 1, 1, 1];
+const STRIDED_ATTRIBUTES = { ...CONV_ATTRIBUTES, strideH: 2, strideW: 2 };
 const MATMUL = { m: 128, k: 96, n: 130 };
 
 function normal(shape, seed) {
-  const h = native.empty(shape, F32);
-  native.randomFill(h, 1, 0, 1, seed, 0);
+  const h = tensor.empty(shape, F32);
+  tensor.randomFill(h, 1, 0, 1, seed, 0);
   return h;
 }
 
@@ -102,8 +102,8 @@ function sameBits(a, b) {
 }
 
 function read(h) {
-  const data = native.toTypedArray(h);
-  native.release(h);
+  const data = tensor.toTypedArray(h);
+  tensor.release(h);
   return data;
 }
 
@@ -120,8 +120,8 @@ function barrier(shared, parties) {
 }
 
 function compute() {
-  const before = native.memoryStats();
-  if (!native.selectSimd(workerData.simd)) {
+  const before = tensor.memoryStats();
+  if (!tensor.selectSimd(workerData.simd)) {
     barrier(workerData.barrier, workerData.parties);
     parentPort.postMessage({ skipped: true });
     return;
@@ -132,23 +132,23 @@ function compute() {
   const a = normal([MATMUL.m, MATMUL.k], 4);
   const m = normal([MATMUL.k, MATMUL.n], 5);
   const ops = {
-    conv: () => native.conv2d(x, w, b, CONV_PARAMS, true),
-    convStrided: () => native.conv2d(x, w, b, STRIDED_PARAMS, false),
-    convPool: () => native.conv2dReluMaxPool(x, w, b, CONV_PARAMS),
-    matmul: () => native.matmul(a, m),
+    conv: () => nn.conv2d(x, w, b, CONV_ATTRIBUTES, true),
+    convStrided: () => nn.conv2d(x, w, b, STRIDED_ATTRIBUTES, false),
+    convPool: () => nn.conv2dReluMaxPool(x, w, b, CONV_ATTRIBUTES),
+    matmul: () => math.matmul(a, m),
   };
-  const [xs, ws, bs] = [x, w, b].map((h) => native.toTypedArray(h));
+  const [xs, ws, bs] = [x, w, b].map((h) => tensor.toTypedArray(h));
   const convRef = referenceConv(xs, ws, bs, 1, true);
   const reference = {
     conv: convRef,
     convStrided: referenceConv(xs, ws, bs, 2, false),
     convPool: referenceMaxPool(convRef, CONV.n * CONV.k, CONV.h, CONV.w),
-    matmul: referenceMatmul(native.toTypedArray(a), native.toTypedArray(m)),
+    matmul: referenceMatmul(tensor.toTypedArray(a), tensor.toTypedArray(m)),
   };
   // One thread: the pool is not used, so nothing but this thread's own kernel table is involved.
-  native.setNumThreads(1);
+  tensor.setNumThreads(1);
   const alone = Object.fromEntries(Object.entries(ops).map(([name, op]) => [name, read(op())]));
-  native.setNumThreads(workerData.threads);
+  tensor.setNumThreads(workerData.threads);
 
   barrier(workerData.barrier, workerData.parties);
   const start = now();
@@ -163,12 +163,12 @@ function compute() {
     }
   }
   const end = now();
-  const simd = native.simd();
-  for (const h of [x, w, b, a, m]) native.release(h);
-  const after = native.memoryStats();
+  const simd = tensor.simd();
+  for (const h of [x, w, b, a, m]) tensor.release(h);
+  const after = tensor.memoryStats();
   parentPort.postMessage({
     simd,
-    threads: native.numThreads(),
+    threads: tensor.numThreads(),
     start,
     end,
     mismatches,
@@ -183,14 +183,14 @@ function compute() {
 }
 
 function memory() {
-  const before = native.memoryStats();
+  const before = tensor.memoryStats();
   const held = [];
-  for (let i = 0; i < workerData.mib; i++) held.push(native.empty([1 << 18], F32)); // 1 MiB each
-  const holding = native.memoryStats();
+  for (let i = 0; i < workerData.mib; i++) held.push(tensor.empty([1 << 18], F32)); // 1 MiB each
+  const holding = tensor.memoryStats();
   parentPort.postMessage({ phase: 'holding', before, holding });
   parentPort.once('message', () => {
-    for (const h of held) native.release(h);
-    parentPort.postMessage({ phase: 'released', released: native.memoryStats() });
+    for (const h of held) tensor.release(h);
+    parentPort.postMessage({ phase: 'released', released: tensor.memoryStats() });
   });
 }
 
@@ -198,12 +198,12 @@ function loop() {
   const x = normal([CONV.n, CONV.c, CONV.h, CONV.w], 1);
   const w = normal([CONV.k, CONV.c, CONV.r, CONV.s], 2);
   for (let step = 0; ; step++) {
-    const y = native.conv2d(x, w, null, CONV_PARAMS, true);
-    const pooled = native.conv2dReluMaxPool(x, w, null, CONV_PARAMS);
+    const y = nn.conv2d(x, w, null, CONV_ATTRIBUTES, true);
+    const pooled = nn.conv2dReluMaxPool(x, w, null, CONV_ATTRIBUTES);
     if (step === 0) parentPort.postMessage('running');
     if (step + 1 === workerData.exitAfter) process.exit(0); // y, pooled, x and w still alive
-    native.release(y);
-    native.release(pooled);
+    tensor.release(y);
+    tensor.release(pooled);
   }
 }
 

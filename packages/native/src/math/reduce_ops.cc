@@ -3,7 +3,7 @@
 #include <limits>
 
 #include "autograd/node.h"
-#include "nn/ops.h"
+#include "math/ops.h"
 #include "runtime/threadpool.h"
 #include "tensor/reduce.h"
 #include "tensor/views.h"

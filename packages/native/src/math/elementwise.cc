@@ -1,7 +1,9 @@
+#include <algorithm>
 #include <cmath>
+#include <string_view>
 
 #include "autograd/node.h"
-#include "nn/ops.h"
+#include "math/ops.h"
 #include "runtime/threadpool.h"
 #include "tensor/reduce.h"
 
@@ -89,10 +91,13 @@ struct BinaryBackward final : Node {
   explicit BinaryBackward(BinaryOp o) : op(o) {}
   const char* name() const override {
     switch (op) {
-      case BinaryOp::Add: return "AddBackward";
-      case BinaryOp::Sub: return "SubBackward";
-      case BinaryOp::Mul: return "MulBackward";
-      case BinaryOp::Div: return "DivBackward";
+#define DLF_UNARY(E, name, slice, attr, saves, fwd, bwd)
+#define DLF_BINARY(E, name, fwd) \
+  case BinaryOp::E:              \
+    return #E "Backward";
+#include "ops.def"
+#undef DLF_UNARY
+#undef DLF_BINARY
     }
     return "BinaryBackward";
   }
@@ -127,38 +132,59 @@ struct BinaryBackward final : Node {
 };
 
 inline float sigmoidf(float x) { return x >= 0 ? 1.f / (1.f + std::exp(-x)) : std::exp(x) / (1.f + std::exp(x)); }
+constexpr float kSqrtHalf = 0.70710678118654752f;    // 1/sqrt(2), for GELU
+constexpr float kInvSqrt2Pi = 0.39894228040143268f;  // 1/sqrt(2*pi), for GELU's derivative
 
-float unary_fwd(UnaryOp op, float x, float p) {
-  switch (op) {
-    case UnaryOp::Neg: return -x;
-    case UnaryOp::Exp: return std::exp(x);
-    case UnaryOp::Log: return std::log(x);
-    case UnaryOp::Sqrt: return std::sqrt(x);
-    case UnaryOp::Relu: return x > 0.f ? x : 0.f;
-    case UnaryOp::Sigmoid: return sigmoidf(x);
-    case UnaryOp::Tanh: return std::tanh(x);
-    case UnaryOp::LeakyRelu: return x > 0.f ? x : x * p;
-    case UnaryOp::Pow: return std::pow(x, p);
-    case UnaryOp::Abs: return std::fabs(x);
-  }
-  return x;
+enum Saves : int { NONE = 0, X = 1, Y = 2 };
+
+constexpr int kUnarySaves[] = {
+#define DLF_UNARY(E, name, slice, attr, saves, fwd, bwd) saves,
+#define DLF_BINARY(E, name, fwd)
+#include "ops.def"
+#undef DLF_UNARY
+#undef DLF_BINARY
+};
+
+// Applies f elementwise over n floats, in parallel chunks.
+template <typename F>
+void map1(const float* px, float* py, int64_t n, F f) {
+  parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) py[i] = f(px[i]);
+  });
 }
 
-// dx from g, the input x and the output y.
-float unary_bwd(UnaryOp op, float g, float x, float y, float p) {
+void unary_forward(UnaryOp op, const float* px, float* py, int64_t n, float p) {
   switch (op) {
-    case UnaryOp::Neg: return -g;
-    case UnaryOp::Exp: return g * y;
-    case UnaryOp::Log: return g / x;
-    case UnaryOp::Sqrt: return g * 0.5f / y;
-    case UnaryOp::Relu: return y > 0.f ? g : 0.f;
-    case UnaryOp::Sigmoid: return g * y * (1.f - y);
-    case UnaryOp::Tanh: return g * (1.f - y * y);
-    case UnaryOp::LeakyRelu: return x > 0.f ? g : g * p;
-    case UnaryOp::Pow: return p == 0.f ? 0.f : g * p * std::pow(x, p - 1.f);
-    case UnaryOp::Abs: return x > 0.f ? g : (x < 0.f ? -g : 0.f);
+#define DLF_UNARY(E, name, slice, attr, saves, fwd, bwd)       \
+  case UnaryOp::E:                                              \
+    map1(px, py, n, [p](float x) -> float { return (fwd); }); \
+    break;
+#define DLF_BINARY(E, name, fwd)
+#include "ops.def"
+#undef DLF_UNARY
+#undef DLF_BINARY
   }
-  return g;
+}
+
+// dx from the incoming gradient g and the saved input x and/or output y (null when not saved).
+void unary_backward(UnaryOp op, const float* pg, const float* px, const float* py, float* pd, int64_t n, float p) {
+  switch (op) {
+#define DLF_UNARY(E, name, slice, attr, saves, fwd, bwd)                    \
+  case UnaryOp::E:                                                           \
+    parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) {                    \
+      for (int64_t i = i0; i < i1; ++i) {                                    \
+        const float g = pg[i], x = px ? px[i] : 0.f, y = py ? py[i] : 0.f; \
+        (void)x;                                                             \
+        (void)y;                                                             \
+        pd[i] = (bwd);                                                       \
+      }                                                                      \
+    });                                                                      \
+    break;
+#define DLF_BINARY(E, name, fwd)
+#include "ops.def"
+#undef DLF_UNARY
+#undef DLF_BINARY
+  }
 }
 
 struct UnaryBackward final : Node {
@@ -167,22 +193,20 @@ struct UnaryBackward final : Node {
   TensorPtr x, y;
   UnaryBackward(UnaryOp o, float p) : op(o), param(p) {}
   const char* name() const override {
-    static const char* names[] = {"NegBackward", "ExpBackward", "LogBackward", "SqrtBackward", "ReluBackward",
-                                  "SigmoidBackward", "TanhBackward", "LeakyReluBackward", "PowBackward",
-                                  "AbsBackward"};
-    return names[static_cast<int>(op)];
+    switch (op) {
+#define DLF_UNARY(E, name, slice, attr, saves, fwd, bwd) \
+  case UnaryOp::E:                                        \
+    return #E "Backward";
+#define DLF_BINARY(E, name, fwd)
+#include "ops.def"
+#undef DLF_UNARY
+#undef DLF_BINARY
+    }
+    return "UnaryBackward";
   }
   void backward(const TensorPtr& g, std::vector<TensorPtr>& gin) override {
     auto dx = empty(g->shape);
-    const float* pg = g->f32();
-    const float* px = x ? x->f32() : nullptr;
-    const float* py = y ? y->f32() : nullptr;
-    float* pd = dx->f32();
-    const UnaryOp o = op;
-    const float p = param;
-    parallel_for(dx->numel(), kGrain, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) pd[i] = unary_bwd(o, pg[i], px ? px[i] : 0.f, py ? py[i] : 0.f, p);
-    });
+    unary_backward(op, g->f32(), x ? x->f32() : nullptr, y ? y->f32() : nullptr, dx->f32(), dx->numel(), param);
     gin[0] = dx;
   }
   void release_saved() override {
@@ -190,14 +214,6 @@ struct UnaryBackward final : Node {
     y.reset();
   }
 };
-
-bool needs_input(UnaryOp op) {
-  return op == UnaryOp::Log || op == UnaryOp::LeakyRelu || op == UnaryOp::Pow || op == UnaryOp::Abs;
-}
-bool needs_output(UnaryOp op) {
-  return op == UnaryOp::Exp || op == UnaryOp::Sqrt || op == UnaryOp::Relu || op == UnaryOp::Sigmoid ||
-         op == UnaryOp::Tanh;
-}
 
 struct AffineBackward final : Node {
   float scale;
@@ -216,18 +232,14 @@ TensorPtr binary(BinaryOp op, const TensorPtr& a, const TensorPtr& b) {
   const Shape out_shape = broadcast_shapes(a->shape, b->shape, "binary op");
   TensorPtr out;
   switch (op) {
-    case BinaryOp::Add:
-      out = apply_binary(a, b, out_shape, [](float x, float y) { return x + y; });
-      break;
-    case BinaryOp::Sub:
-      out = apply_binary(a, b, out_shape, [](float x, float y) { return x - y; });
-      break;
-    case BinaryOp::Mul:
-      out = apply_binary(a, b, out_shape, [](float x, float y) { return x * y; });
-      break;
-    case BinaryOp::Div:
-      out = apply_binary(a, b, out_shape, [](float x, float y) { return x / y; });
-      break;
+#define DLF_UNARY(E, name, slice, attr, saves, fwd, bwd)
+#define DLF_BINARY(E, name, fwd)                                                                 \
+  case BinaryOp::E:                                                                              \
+    out = apply_binary(a, b, out_shape, [](float a, float b) -> float { return (fwd); });   \
+    break;
+#include "ops.def"
+#undef DLF_UNARY
+#undef DLF_BINARY
   }
   if (any_requires_grad({&a, &b})) {
     auto node = make_node<BinaryBackward>(op);
@@ -244,15 +256,12 @@ TensorPtr unary(UnaryOp op, const TensorPtr& x_in, float param) {
   expect_f32(x_in, "x");
   auto x = contiguous_data(x_in);
   auto y = empty(x->shape);
-  const float* px = x->f32();
-  float* py = y->f32();
-  parallel_for(y->numel(), kGrain, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i) py[i] = unary_fwd(op, px[i], param);
-  });
+  unary_forward(op, x->f32(), y->f32(), y->numel(), param);
   if (any_requires_grad({&x_in})) {
     auto node = make_node<UnaryBackward>(op, param);
-    if (needs_input(op)) node->x = save(x);
-    if (needs_output(op)) node->y = save(y);
+    const int saves = kUnarySaves[static_cast<int>(op)];
+    if (saves & X) node->x = save(x);
+    if (saves & Y) node->y = save(y);
     attach(y, node, {&x_in});
   }
   return y;
@@ -269,6 +278,31 @@ TensorPtr affine_scalar(const TensorPtr& x_in, float scale, float shift) {
   });
   if (any_requires_grad({&x_in})) attach(y, make_node<AffineBackward>(scale), {&x_in});
   return y;
+}
+
+const UnaryOpInfo* unary_op_info(int64_t code) {
+  static const UnaryOpInfo table[] = {
+#define DLF_UNARY(E, name, slice, attr, saves, fwd, bwd) \
+  {#name, OpSlice::slice, std::string_view(#attr) == "none" ? nullptr : #attr},
+#define DLF_BINARY(E, name, fwd)
+#include "ops.def"
+#undef DLF_UNARY
+#undef DLF_BINARY
+  };
+  constexpr int64_t n = sizeof(table) / sizeof(table[0]);
+  return code >= 0 && code < n ? &table[code] : nullptr;
+}
+
+const BinaryOpInfo* binary_op_info(int64_t code) {
+  static const BinaryOpInfo table[] = {
+#define DLF_UNARY(E, name, slice, attr, saves, fwd, bwd)
+#define DLF_BINARY(E, name, fwd) {#name},
+#include "ops.def"
+#undef DLF_UNARY
+#undef DLF_BINARY
+  };
+  constexpr int64_t n = sizeof(table) / sizeof(table[0]);
+  return code >= 0 && code < n ? &table[code] : nullptr;
 }
 
 }  // namespace dlf

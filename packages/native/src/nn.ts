@@ -1,0 +1,64 @@
+/**
+ * `@dlf/native/nn`: neural-network ops (activations, linear, convolution, pooling, dropout, batch norm), wrapped by `@dlf/nn`.
+ *
+ * @packageDocumentation
+ */
+import type { Handle } from './binding.js';
+import type { ActivationOp, UnaryOpAttributes, UnaryOpCode } from './generated/ops.js';
+import { loadNative } from './load.js';
+
+/** Resolved convolution attributes. */
+export interface Conv2dAttributes {
+  strideH: number;
+  strideW: number;
+  padH: number;
+  padW: number;
+  dilationH: number;
+  dilationW: number;
+  groups: number;
+}
+
+/** Resolved pooling attributes. */
+export interface Pool2dAttributes {
+  kernelH: number;
+  kernelW: number;
+  strideH: number;
+  strideW: number;
+  padH: number;
+  padW: number;
+}
+
+/** The nn slice's entry points. */
+export interface NnSlice {
+  /** x @ w^T + b, ReLU fused when `relu`. */
+  linear(x: Handle, w: Handle, b: Handle | null, relu: boolean): Handle;
+  /** An activation of the op table (src/ops.def). */
+  activation<Op extends ActivationOp>(
+    op: (typeof UnaryOpCode)[Op],
+    x: Handle,
+    attributes: UnaryOpAttributes[Op],
+  ): Handle;
+  /** 2-D convolution, ReLU fused when `relu`. */
+  conv2d(x: Handle, w: Handle, b: Handle | null, attributes: Conv2dAttributes, relu: boolean): Handle;
+  /** maxPool2d(relu(conv2d(...)), 2x2, stride 2) as one op where the fast kernels can pool. */
+  conv2dReluMaxPool(x: Handle, w: Handle, b: Handle | null, attributes: Conv2dAttributes): Handle;
+  /** Enables or disables the direct-convolution fast path (tests only); returns the previous setting. */
+  setConvFastPath(enabled: boolean): boolean;
+  maxPool2d(x: Handle, attributes: Pool2dAttributes): Handle;
+  avgPool2d(x: Handle, attributes: Pool2dAttributes): Handle;
+  adaptiveAvgPool2d(x: Handle, outH: number, outW: number): Handle;
+  dropout(x: Handle, p: number, seed: number, offset: number): Handle;
+  batchNorm2d(
+    x: Handle,
+    weight: Handle | null,
+    bias: Handle | null,
+    runningMean: Handle | null,
+    runningVar: Handle | null,
+    training: boolean,
+    momentum: number,
+    eps: number,
+  ): Handle;
+}
+
+/** The nn slice of the loaded addon. */
+export const nn: NnSlice = loadNative().nn;

@@ -1,0 +1,59 @@
+import { nn as native } from '@dlf/native/nn';
+import { checkFloatTensor, checkNumber, invalidParam, shapeMismatch, type Tensor } from '@dlf/tensor-core';
+import { floatResult } from './common.js';
+
+/** Options for {@link batchNorm2d}. */
+export interface BatchNormOptions {
+  weight?: Tensor | null;
+  bias?: Tensor | null;
+  runningMean?: Tensor | null;
+  runningVar?: Tensor | null;
+  /** Batch statistics (and running-stat updates) when true; running statistics when false. */
+  training?: boolean;
+  momentum?: number;
+  eps?: number;
+}
+
+/**
+ * Batch normalisation over (N, H, W) per channel. In training, running statistics (if given) are
+ * updated in place with the unbiased batch variance, as in PyTorch.
+ *
+ * @example
+ * ```ts
+ * batchNorm2d(x, { weight: gamma, bias: beta, runningMean: rm, runningVar: rv, training: true });
+ * ```
+ */
+export function batchNorm2d(x: Tensor, options: BatchNormOptions = {}): Tensor {
+  checkFloatTensor(x, 'input');
+  if (x.rank !== 4) throw invalidParam('input', 'a 4-D tensor (N, C, H, W)', `shape [${x.shape.join(', ')}]`);
+  const c = x.shape[1]!;
+  const check = (name: string, v: Tensor | null | undefined): Tensor | null => {
+    if (v === undefined || v === null) return null;
+    checkFloatTensor(v, name);
+    if (v.rank !== 1 || v.shape[0] !== c)
+      throw shapeMismatch('batchNorm2d', `${name} of shape [${c}]`, x.shape, v.shape);
+    return v;
+  };
+  const weight = check('weight', options.weight);
+  const bias = check('bias', options.bias);
+  const rm = check('runningMean', options.runningMean);
+  const rv = check('runningVar', options.runningVar);
+  const training = options.training ?? true;
+  if (!training && (!rm || !rv))
+    throw invalidParam('runningMean', 'running statistics in evaluation mode', null);
+  const momentum = checkNumber('momentum', options.momentum ?? 0.1, 0, 1);
+  const eps = checkNumber('eps', options.eps ?? 1e-5, 0);
+  return floatResult(
+    native.batchNorm2d(
+      x.handle,
+      weight?.handle ?? null,
+      bias?.handle ?? null,
+      rm?.handle ?? null,
+      rv?.handle ?? null,
+      training,
+      momentum,
+      eps,
+    ),
+    x.shape,
+  );
+}
