@@ -54,9 +54,9 @@ function sameBits(a: Float32Array, b: Float32Array): boolean {
 describe('worker threads', () => {
   it('workers on different kernel tables compute correctly at the same time', async () => {
     const tables = ['avx512', 'avx2', 'base'];
-    const barrier = new SharedArrayBuffer(4);
+    const sync = new SharedArrayBuffer(8);
     const workers = tables.map((simd) =>
-      start({ task: 'compute', simd, threads: 2, iterations: 25, barrier, parties: tables.length }),
+      start({ task: 'compute', simd, threads: 2, iterations: 25, sync, parties: tables.length }),
     );
     const reports = (await Promise.all(workers.map((w) => w.first))) as ComputeReport[];
     await Promise.all(workers.map((w) => w.worker.terminate()));

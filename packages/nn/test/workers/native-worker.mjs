@@ -107,22 +107,25 @@ function read(h) {
   return data;
 }
 
-// Waits until `parties` threads have arrived at the shared counter.
-function barrier(shared, parties) {
-  const counter = new Int32Array(shared);
-  Atomics.add(counter, 0, 1);
-  Atomics.notify(counter, 0);
+// Counter `slot` of the shared Int32Array: adds one, then waits until it reaches `parties`.
+function arriveAndWait(slot, parties) {
+  const counters = new Int32Array(workerData.sync);
+  Atomics.add(counters, slot, 1);
+  Atomics.notify(counters, slot);
   for (;;) {
-    const arrived = Atomics.load(counter, 0);
+    const arrived = Atomics.load(counters, slot);
     if (arrived >= parties) return;
-    Atomics.wait(counter, 0, arrived, 1000);
+    Atomics.wait(counters, slot, arrived, 1000);
   }
 }
+const STARTED = 0; // workers ready to loop
+const FINISHED = 1; // workers past their minimum number of iterations
 
 function compute() {
   const before = tensor.memoryStats();
   if (!tensor.selectSimd(workerData.simd)) {
-    barrier(workerData.barrier, workerData.parties);
+    arriveAndWait(STARTED, workerData.parties);
+    Atomics.add(new Int32Array(workerData.sync), FINISHED, 1);
     parentPort.postMessage({ skipped: true });
     return;
   }
@@ -150,11 +153,15 @@ function compute() {
   const alone = Object.fromEntries(Object.entries(ops).map(([name, op]) => [name, read(op())]));
   tensor.setNumThreads(workerData.threads);
 
-  barrier(workerData.barrier, workerData.parties);
+  arriveAndWait(STARTED, workerData.parties);
   const start = now();
   let mismatches = 0;
   let maxError = 0;
-  for (let i = 0; i < workerData.iterations; i++) {
+  // At least `iterations`, and on until every worker has done as many: the loops overlap in time
+  // however the threads are scheduled.
+  const counters = new Int32Array(workerData.sync);
+  for (let i = 0; i < workerData.iterations || Atomics.load(counters, FINISHED) < workerData.parties; i++) {
+    if (i === workerData.iterations) Atomics.add(counters, FINISHED, 1);
     for (const [name, op] of Object.entries(ops)) {
       const got = read(op());
       if (!sameBits(got, alone[name])) mismatches++;
