@@ -52,4 +52,5 @@ export interface NativeBinding {
   readonly nn: import('./nn.js').NnSlice;
   readonly loss: import('./loss.js').LossSlice;
   readonly optim: import('./optim.js').OptimSlice;
+  readonly testing: import('./testing.js').TestingSlice;
 }

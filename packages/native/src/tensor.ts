@@ -50,10 +50,8 @@ export interface TensorSlice {
   numThreads(): number;
   /** Sets this thread's count (1..256); other worker threads keep theirs. */
   setNumThreads(n: number): void;
-  /** This thread's kernel table: "avx512", "avx2" or "base". */
+  /** This thread's kernel table: "avx512", "avx2" or "base" (`@dlf/native/testing` switches it). */
   simd(): string;
-  /** Switches kernel tables; false when the CPU lacks the instructions. */
-  selectSimd(name: string): boolean;
 }
 
 /** The tensor slice of the loaded addon. */

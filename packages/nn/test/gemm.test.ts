@@ -2,7 +2,7 @@
 // k-block (256), ragged micro-tiles in M and N, transposed packing (linear's weight), every
 // instruction set and 1 or 2 threads.
 
-import { tensor as native } from '@dlf/native/tensor';
+import { testing } from '@dlf/native/testing';
 import { linear, matmul, mul, sum } from '@dlf/nn';
 import { getNumThreads, getSimd, setNumThreads, setSimd, tensor } from '@dlf/tensor-core';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -35,7 +35,7 @@ function expectClose(got: Float32Array, want: Float64Array, what: string): void 
   expect(worst, what).toBeLessThan(1e-3);
 }
 
-const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => native.selectSimd(name));
+const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => testing.selectSimd(name));
 const startSimd = getSimd();
 const startThreads = getNumThreads();
 afterAll(() => {

@@ -9,7 +9,7 @@
 import { createRequire } from 'node:module';
 import { parentPort, workerData } from 'node:worker_threads';
 
-const { tensor, math, nn } = createRequire(import.meta.url)(workerData.addon);
+const { tensor, math, nn, testing } = createRequire(import.meta.url)(workerData.addon);
 const F32 = 0;
 const CONV = { n: 8, c: 8, h: 16, w: 16, k: 8, r: 3, s: 3 };
 const CONV_ATTRIBUTES = { strideH: 1, strideW: 1, padH: 1, padW: 1, dilationH: 1, dilationW: 1, groups: 1 };
@@ -123,7 +123,7 @@ const FINISHED = 1; // workers past their minimum number of iterations
 
 function compute() {
   const before = tensor.memoryStats();
-  if (!tensor.selectSimd(workerData.simd)) {
+  if (!testing.selectSimd(workerData.simd)) {
     arriveAndWait(STARTED, workerData.parties);
     Atomics.add(new Int32Array(workerData.sync), FINISHED, 1);
     parentPort.postMessage({ skipped: true });
