@@ -13,11 +13,17 @@
  * the previous checkpoint and pointer intact; stale `.tmp-*` entries are ignored and cleaned up.
  * An interrupted epoch gets a checkpoint named `ckpt-e0007-b000123` (7 epochs and 123 batches done).
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { loadSafetensors, SafetensorsError, saveSafetensors, type Tensor } from '@dlf/tensor-core';
+import {
+  loadSafetensors,
+  replaceDirAtomic,
+  SafetensorsError,
+  saveSafetensors,
+  type Tensor,
+  writeFileAtomic,
+} from '@dlf/tensor-core';
 import { FileError } from './errors.js';
 import type { OptimizerState } from './optim-adapter.js';
 
@@ -75,44 +81,9 @@ export function checkpointName(epoch: number, batch = 0): string {
   return batch > 0 ? `${e}-b${String(batch).padStart(6, '0')}` : e;
 }
 
-function tmpName(label: string): string {
-  return `.tmp-${label}-${process.pid}-${randomBytes(4).toString('hex')}`;
-}
-
-async function fsyncPath(path: string): Promise<void> {
-  try {
-    const fh = await open(path, 'r');
-    try {
-      await fh.sync();
-    } finally {
-      await fh.close();
-    }
-  } catch {
-    // Best effort: some file systems refuse to fsync a folder.
-  }
-}
-
-async function writeFileDurable(path: string, data: string): Promise<void> {
-  const fh = await open(path, 'wx');
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 /** Atomically replaces a small text file (temp file in the same folder, fsync, rename, fsync folder). */
-export async function writeTextAtomic(dir: string, name: string, text: string): Promise<void> {
-  const tmp = join(dir, tmpName(name));
-  try {
-    await writeFileDurable(tmp, text);
-    await rename(tmp, join(dir, name));
-  } catch (e) {
-    await rm(tmp, { force: true }).catch(() => {});
-    throw e;
-  }
-  await fsyncPath(dir);
+export function writeTextAtomic(dir: string, name: string, text: string): Promise<void> {
+  return writeFileAtomic(join(dir, name), text);
 }
 
 /** Writes one checkpoint folder atomically and returns its path. */
@@ -127,12 +98,9 @@ export async function writeCheckpoint(
   },
   hooks: CheckpointHooks = {},
 ): Promise<string> {
-  await mkdir(runDir, { recursive: true });
-  const tmp = join(runDir, tmpName(name));
   const final = join(runDir, name);
-  await mkdir(tmp);
   let crashed = false;
-  try {
+  const fill = async (tmp: string): Promise<void> => {
     const step = async (file: string, write: () => Promise<void>): Promise<void> => {
       await write();
       try {
@@ -151,23 +119,11 @@ export async function writeCheckpoint(
       }),
     );
     await step('state.json', () =>
-      writeFileDurable(join(tmp, 'state.json'), `${JSON.stringify(content.state, null, 2)}\n`),
+      writeFileAtomic(join(tmp, 'state.json'), `${JSON.stringify(content.state, null, 2)}\n`),
     );
-    await fsyncPath(tmp);
-    if (existsSync(final)) {
-      // Same position saved again (e.g. interrupted twice at one batch): swap the old one out.
-      const old = join(runDir, tmpName(`old-${name}`));
-      await rename(final, old);
-      await rename(tmp, final);
-      await rm(old, { recursive: true, force: true });
-    } else {
-      await rename(tmp, final);
-    }
-    await fsyncPath(runDir);
-  } catch (e) {
-    if (!crashed) await rm(tmp, { recursive: true, force: true }).catch(() => {});
-    throw e;
-  }
+  };
+  // Same position saved again (e.g. interrupted twice at one batch): the old one is swapped out.
+  await replaceDirAtomic(final, fill, { keepTempOnError: () => crashed });
   return final;
 }
 

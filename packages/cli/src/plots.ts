@@ -1,8 +1,7 @@
 /**
  * Small, dependency-free SVG charts (line charts and a confusion matrix), rasterised to PNG by sharp.
  */
-import { rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { writeFileAtomic } from '@dlf/tensor-core';
 import sharp from 'sharp';
 
 /** One line of a chart. */
@@ -213,7 +212,7 @@ export function confusionSvg(
 }
 
 /**
- * Rasterises an SVG document to a PNG file with sharp, atomically (temp file, rename).
+ * Rasterises an SVG document to a PNG file with sharp, atomically (temp file, fsync, rename).
  *
  * @example
  * ```ts
@@ -221,12 +220,8 @@ export function confusionSvg(
  * ```
  */
 export async function svgToPng(svg: string, file: string, density = 96): Promise<void> {
-  const tmp = join(dirname(file), `.tmp-${basename(file)}-${process.pid}`);
-  try {
-    await sharp(Buffer.from(svg), { density }).png({ compressionLevel: 9 }).toFile(tmp);
-    await rename(tmp, file);
-  } catch (e) {
-    await rm(tmp, { force: true }).catch(() => {});
-    throw e;
-  }
+  await writeFileAtomic(
+    file,
+    await sharp(Buffer.from(svg), { density }).png({ compressionLevel: 9 }).toBuffer(),
+  );
 }

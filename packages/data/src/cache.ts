@@ -1,19 +1,8 @@
-import { createHash, randomBytes } from 'node:crypto';
-import {
-  close,
-  closeSync,
-  fstatSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  read,
-  readSync,
-  renameSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { createHash } from 'node:crypto';
+import { close, closeSync, fstatSync, mkdirSync, openSync, read, readSync } from 'node:fs';
 import { endianness, homedir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { writeFileAtomicSync } from '@dlf/tensor-core';
 
 /**
  * The decode cache: decoded uint8 images and int32 labels in one file, so a second run skips
@@ -116,13 +105,6 @@ function readFully(fd: number, target: Uint8Array, position: number): void {
     const n = readSync(fd, target, done, chunk, position + done);
     if (n === 0) throw new Error('unexpected end of file');
     done += n;
-  }
-}
-
-function writeFully(fd: number, source: Uint8Array): void {
-  let done = 0;
-  while (done < source.length) {
-    done += writeSync(fd, source, done, Math.min(source.length - done, 1 << 30));
   }
 }
 
@@ -257,8 +239,9 @@ export function startCacheRead(file: string): PendingCacheRead | undefined {
 }
 
 /**
- * Writes a cache file atomically: into a temporary file next to the target, flushed with `fsync`,
- * then renamed over the target (and the folder synced, where the platform allows).
+ * Writes a cache file atomically with `writeFileAtomicSync`: into a temporary file next to the
+ * target, flushed with `fsync`, then renamed over the target (and the folder synced, where the
+ * platform allows).
  *
  * @example
  * ```ts
@@ -277,37 +260,5 @@ export function writeCache(file: string, contents: CacheContents): void {
   json.copy(header, 16);
   const labelBytes = Buffer.alloc(pad8(labels.length * 4));
   Buffer.from(labels.buffer, labels.byteOffset, labels.byteLength).copy(labelBytes);
-  const tmp = `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
-  const fd = openSync(tmp, 'wx');
-  try {
-    writeFully(fd, header);
-    writeFully(fd, labelBytes);
-    writeFully(fd, images);
-    fsyncSync(fd);
-  } catch (e) {
-    closeSync(fd);
-    try {
-      unlinkSync(tmp);
-    } catch {}
-    throw e;
-  }
-  closeSync(fd);
-  try {
-    renameSync(tmp, file);
-  } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {}
-    throw e;
-  }
-  try {
-    const dfd = openSync(dirname(file), 'r');
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
-  } catch {
-    // Syncing a folder is not possible everywhere (e.g. Windows); the rename is still atomic.
-  }
+  writeFileAtomicSync(file, [header, labelBytes, images]);
 }

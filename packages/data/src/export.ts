@@ -1,6 +1,6 @@
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
-import { checkInt, invalidParam } from '@dlf/tensor-core';
+import { existsSync, mkdirSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { checkInt, invalidParam, replaceDirAtomic } from '@dlf/tensor-core';
 import sharp from 'sharp';
 import { Dataset } from './dataset.js';
 import { DatasetError } from './errors.js';
@@ -84,11 +84,10 @@ export async function exportImageFolder(
       `${target} already exists and is not empty; pass overwrite: true to replace it.`,
     );
   }
-  const tmp = join(dirname(target), `.${basename(target)}.tmp-${process.pid}-${Date.now()}`);
-  mkdirSync(tmp, { recursive: true });
   const total = parts.reduce((a, [, d]) => a + d.length, 0);
   let done = 0;
-  try {
+  // The complete export is swapped in at the end; an old folder is moved aside and removed afterwards.
+  await replaceDirAtomic(target, async (tmp) => {
     const jobs: (() => Promise<void>)[] = [];
     for (const [split, ds] of parts) {
       const [c, h, w] = ds.shape as [number, number, number];
@@ -121,14 +120,6 @@ export async function exportImageFolder(
       while (next < jobs.length) await jobs[next++]!();
     };
     await Promise.all(Array.from({ length: Math.min(concurrency, Math.max(1, jobs.length)) }, worker));
-    // Swap in the complete export; an old folder is moved aside first and removed afterwards.
-    const old = existsSync(target) ? `${tmp}-old` : undefined;
-    if (old) renameSync(target, old);
-    renameSync(tmp, target);
-    if (old) rmSync(old, { recursive: true, force: true });
-  } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
-    throw e;
-  }
+  });
   return { path: target, files: total };
 }

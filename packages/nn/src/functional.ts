@@ -30,7 +30,7 @@ export {
   sum,
   transpose,
 } from '@dlf/tensor-core';
-export { gelu, hardswish, leakyRelu, relu, sigmoid, silu, tanh } from './ops/activations.js';
+export * from './ops/activations.js';
 export { type Conv2dOptions, conv2d, convOutputSize, pair, type Size2 } from './ops/conv.js';
 export { type DropoutOptions, dropout } from './ops/dropout.js';
 export { type LinearOptions, linear } from './ops/linear.js';

@@ -41,4 +41,4 @@ export {
   type SchedulerState,
   type SequentialLROptions,
   type StepLROptions,
-} from './schedulers.js';
+} from './schedulers/index.js';

@@ -118,3 +118,11 @@ export function checkShape(name: string, shape: unknown): readonly number[] {
   }
   return Object.freeze([...(shape as number[])]);
 }
+
+/** Asserts a file or folder path: a non-empty string. */
+export function checkPath(value: unknown, name = 'path'): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw invalidParam(name, 'a non-empty string', value, 'type');
+  }
+  return value;
+}

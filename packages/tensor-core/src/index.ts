@@ -1,6 +1,7 @@
 /**
  * `@dlf/tensor-core`: tensors in native memory, their creation, seeded random numbers, zero-copy
- * access, explicit ownership (`dispose`, `tidy`, `using`) and safetensors files.
+ * access, explicit ownership (`dispose`, `tidy`, `using`), safetensors files, and the atomic file
+ * writes every dlf package uses.
  *
  * @example
  * ```ts
@@ -35,6 +36,13 @@ export {
   type TypedArrayFor,
 } from './dtype.js';
 export { checkInt, checkNumber, checkShape, invalidParam, shapeMismatch } from './errors.js';
+export {
+  type AtomicData,
+  type ReplaceDirOptions,
+  replaceDirAtomic,
+  writeFileAtomic,
+  writeFileAtomicSync,
+} from './io/atomic.js';
 
 export {
   abs,
@@ -90,4 +98,4 @@ export {
   type SafetensorsErrorCode,
   type SafetensorsContents,
   type SafetensorsInput,
-} from './safetensors.js';
+} from './safetensors/index.js';
