@@ -2,11 +2,11 @@
 // switches and memory account (native runtime/env_state.h), the shared thread pool runs a job in
 // its submitter's state, and a worker that exits or is terminated mid-computation leaves the
 // process healthy. The workers run workers/native-worker.mjs over the built addon.
-import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { conv2d } from '@dlf/nn';
 import { Generator, memory, randn, tidy } from '@dlf/tensor-core';
+import { expectScriptOk } from '@dlf/testing';
 import { describe, expect, it } from 'vitest';
 
 const addon =
@@ -160,20 +160,6 @@ describe('worker threads', () => {
       }
       console.log('ok');
     `;
-    const child = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
-      encoding: 'utf8',
-      timeout: 60_000,
-    });
-    expect({
-      status: child.status,
-      signal: child.signal,
-      stdout: child.stdout.trim(),
-      stderr: child.stderr,
-    }).toEqual({
-      status: 0,
-      signal: null,
-      stdout: 'ok',
-      stderr: '',
-    });
+    expectScriptOk(script, { module: true });
   });
 });
