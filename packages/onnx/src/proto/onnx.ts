@@ -116,8 +116,19 @@ export interface ModelProto {
   metadataProps: StringEntry[];
 }
 
-/** Caps on list lengths (beyond them a file is refused as hostile or absurd). */
-const CAP = Object.freeze({ nodes: 1_000_000, entries: 100_000, dims: 32, names: 1024, values: 1 << 28 });
+/**
+ * Caps on list lengths (beyond them a file is refused as hostile or absurd). Integer lists are
+ * capped lower than float lists: a one-byte varint becomes an 8-byte number, and large integer
+ * tensors do not occur in the models dlf reads.
+ */
+const CAP = Object.freeze({
+  nodes: 1_000_000,
+  entries: 100_000,
+  dims: 32,
+  names: 1024,
+  floats: 1 << 28,
+  ints: 1 << 24,
+});
 
 // ---------------------------------------------------------------- encoding
 
@@ -253,13 +264,13 @@ function readTensor(r: ProtoReader): TensorProto {
         t.dataType = r.int();
         break;
       case 4:
-        r.floats(f.wire, t.floatData, CAP.values);
+        r.floats(f.wire, t.floatData, CAP.floats);
         break;
       case 5:
-        r.ints(f.wire, t.int32Data, CAP.values);
+        r.ints(f.wire, t.int32Data, CAP.ints);
         break;
       case 7:
-        r.ints(f.wire, t.int64Data, CAP.values);
+        r.ints(f.wire, t.int64Data, CAP.ints);
         break;
       case 8:
         r.expect(f, WIRE.len, 'name');
@@ -317,10 +328,10 @@ function readAttribute(r: ProtoReader): AttributeProto {
         a.g = readGraph(r.message('GraphProto'));
         break;
       case 7:
-        r.floats(f.wire, a.floats, CAP.values);
+        r.floats(f.wire, a.floats, CAP.floats);
         break;
       case 8:
-        r.ints(f.wire, a.ints, CAP.values);
+        r.ints(f.wire, a.ints, CAP.ints);
         break;
       case 9:
         r.expect(f, WIRE.len, 'strings');

@@ -140,7 +140,7 @@ export class ProtoWriter {
 export interface DecodeLimits {
   /** How deeply messages may nest (a graph inside an attribute inside a node counts). Default 32. */
   maxDepth: number;
-  /** How many fields may be read in total, across every message. Default 50 million. */
+  /** How many fields and packed list values may be read in total, across every message. Default 50 million. */
   maxFields: number;
 }
 
@@ -243,12 +243,20 @@ export class ProtoReader {
     return Number(big);
   }
 
+  /** Counts `n` values (fields, or elements of a packed list) against the budget. */
+  private charge(n: number): void {
+    const budget = this.budget;
+    budget.fields += n;
+    if (budget.fields > budget.limits.maxFields) {
+      this.fail(
+        `more than ${budget.limits.maxFields} protobuf fields and list values in the file (a decoding budget)`,
+      );
+    }
+  }
+
   /** The next field's header, counted against the field budget. */
   next(): Field {
-    const budget = this.budget;
-    if (++budget.fields > budget.limits.maxFields) {
-      this.fail(`more than ${budget.limits.maxFields} protobuf fields in the file (a decoding budget)`);
-    }
+    this.charge(1);
     const key = this.uint();
     const field = Math.floor(key / 8);
     const wire = key % 8;
@@ -313,6 +321,7 @@ export class ProtoReader {
       const end = this.pos + n;
       while (this.pos < end) {
         if (out.length >= maxCount) this.fail(`a list has more than ${maxCount} integers`);
+        this.charge(1);
         out.push(this.int());
         if (this.pos > end) this.fail('a packed integer runs past its list');
       }
@@ -329,6 +338,7 @@ export class ProtoReader {
       const b = this.bytes();
       if (b.length % 4 !== 0) this.fail('a packed float list is not a multiple of 4 bytes');
       if (out.length + b.length / 4 > maxCount) this.fail(`a list has more than ${maxCount} floats`);
+      this.charge(b.length / 4);
       const dv = new DataView(b.buffer, b.byteOffset, b.length);
       for (let i = 0; i < b.length; i += 4) out.push(dv.getFloat32(i, true));
       return;
