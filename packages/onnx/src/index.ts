@@ -19,11 +19,11 @@ export { OnnxError } from './errors.js';
 export { type ExportOptions, exportOnnx, exportOnnxFile, irVersionFor, OPSETS } from './export/export.js';
 export { IMPORT_OPSETS, type ImportedModel, type ImportOptions, importOnnx } from './import/import.js';
 export { buildModel, MODEL_INPUT, type ModelNode, modelNodes, type NodeList } from './nodes.js';
+export { decodeModel } from './proto/decode.js';
 export {
   AttrType,
   type AttributeProto,
   DataType,
-  decodeModel,
   encodeModel,
   type GraphProto,
   type ModelProto,

@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { META, type Module, type Preprocess, summary } from '@dlf/nn';
 import { OnnxError } from '../errors.js';
 import { buildModel } from '../nodes.js';
-import { decodeModel } from '../proto/onnx.js';
+import { decodeModel } from '../proto/decode.js';
 import type { DecodeLimits } from '../proto/wire.js';
 import { convertGraph } from './convert.js';
 import { prepareGraph } from './graph.js';
