@@ -77,6 +77,8 @@ export type TrainEvent =
   | FitEvent
   | { type: 'config'; config: TrainConfig; runDir: string; resumed: boolean; threads: number }
   | { type: 'loading'; data: string }
+  /** Decoding an image folder (not sent on a decode-cache hit): images done and total. */
+  | { type: 'decoding'; done: number; total: number }
   | { type: 'data'; facts: DataFacts }
   | { type: 'summary'; summary: ModelSummary; text: string }
   | { type: 'resume'; checkpoint: string; epoch: number; batch: number; step: number }
