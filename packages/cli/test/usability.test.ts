@@ -54,6 +54,12 @@ describe('argv → exit code and message', () => {
     [['train', '--batchsize', '8'], 2, /did you mean --batch-size\?$/],
     [['train', '--learning-rate', '1'], 2, /^error: Unknown option --learning-rate for dlf train\.$/],
     [['predict', '--topp', '2'], 2, /did you mean --top\?$/],
+    [
+      ['train', '--optimizer', 'adan'],
+      2,
+      /^error: Expected one of sgd, adam, adamw for --optimizer but received 'adan'; did you mean adam\?$/,
+    ],
+    [['evaluate', 'd', 'm', '--split', 'tset'], 2, /did you mean test\?$/],
     [['trian'], 2, /^error: Unknown command 'trian'; did you mean train\?$/],
     [['evalute', 'd', 'm'], 2, /did you mean evaluate\?$/],
     [['help', 'sumary'], 2, /^error: Unknown command 'sumary'; did you mean summary\?$/],

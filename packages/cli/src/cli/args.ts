@@ -210,7 +210,7 @@ export function choiceFlag<T extends string>(
   const s = String(v).trim().toLowerCase();
   if (!(choices as readonly string[]).includes(s)) {
     throw new UsageError(
-      `Expected one of ${choices.join(', ')} for --${name} but received '${String(v)}'.`,
+      `Expected one of ${choices.join(', ')} for --${name} but received '${String(v)}'${didYouMean(closest(s, choices))}`,
       command,
     );
   }
