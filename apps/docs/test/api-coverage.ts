@@ -4,6 +4,8 @@
  * A property, method or accessor needs a summary or a block tag (its own, or one typedoc copied
  * from the member it overrides or implements). A constructor needs every parameter described, and
  * either its own comment or the class's. Inherited members are checked where they are declared.
+ * Interfaces' members are checked too, except in `@dlf/native`, whose interfaces are the binding
+ * surface (partly generated from the op table) rather than API for applications.
  */
 
 interface Comment {
@@ -53,7 +55,9 @@ export function undocumentedMembers(project: Reflection): { missing: string[]; t
   const walk = (node: Reflection, path: string): void => {
     for (const c of node.children ?? []) {
       if (c.kind === KIND.module || c.kind === KIND.namespace) walk(c, `${path}${c.name}.`);
-      if (c.kind !== KIND.class) continue;
+      const checked =
+        c.kind === KIND.class || (c.kind === KIND.interface && !path.startsWith('@dlf/native.'));
+      if (!checked) continue;
       for (const m of c.children ?? []) {
         if (m.inheritedFrom || m.flags?.isPrivate || m.name.startsWith('#')) continue;
         const name = `${path}${c.name}.${m.name}`;

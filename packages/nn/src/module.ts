@@ -31,6 +31,7 @@ export class Parameter extends Tensor {
 
 /** What {@link Module.describe} reports for a layer given its input shape (batch dim excluded). */
 export interface LayerDescription {
+  /** Shape of one output example (batch dim excluded). */
   outputShape: number[];
   /** Multiply-accumulates per example. */
   macs: number;

@@ -16,10 +16,15 @@ import { defaultBias } from './shared.js';
 
 /** Options for {@link Conv2d}. */
 export interface Conv2dLayerOptions extends InitOptions {
+  /** Step between kernel positions (default 1). */
   stride?: F.Size2;
+  /** Zeros added on each side (default 0). */
   padding?: F.Size2;
+  /** Spacing between kernel taps (default 1). */
   dilation?: F.Size2;
+  /** Channel groups; must divide both channel counts (default 1). */
   groups?: number;
+  /** Add a learned bias per output channel (default true). */
   bias?: boolean;
 }
 

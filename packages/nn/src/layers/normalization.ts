@@ -5,9 +5,13 @@ import { type LayerSpec, registerLayer, specBool, specNumber, stateSize } from '
 
 /** Options for {@link BatchNorm2d}. */
 export interface BatchNormLayerOptions {
+  /** Added to the variance for numerical stability (default 1e-5). */
   eps?: number;
+  /** Weight of each new batch in the running statistics (default 0.1). */
   momentum?: number;
+  /** Learn a per-channel scale and shift (default true). */
   affine?: boolean;
+  /** Keep running statistics for evaluation (default true). */
   trackRunningStats?: boolean;
 }
 
