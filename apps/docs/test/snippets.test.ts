@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, makeShapes, tempDir } from '../../../packages/train/test/helpers.js';
-import { extractSnippets, toJavaScript } from './snippets.js';
+import { extractSnippets, toJavaScript, typeErrors } from './snippets.js';
 
 const docs = fileURLToPath(new URL('..', import.meta.url));
 const root = fileURLToPath(new URL('../../..', import.meta.url));
@@ -80,6 +80,27 @@ describe('the code blocks of the docs run as written', () => {
       if (label.startsWith('guides/')) expect(extractSnippets(file, label).length, label).toBeGreaterThan(0);
     }
   });
+
+  it('every TypeScript block type-checks against the built packages', () => {
+    const checked: string[] = [];
+    const names = new Map<string, string>();
+    for (const [file, label] of files) {
+      for (const [i, snippet] of extractSnippets(file, label).entries()) {
+        if (snippet.lang !== 'ts') continue;
+        const path = join(programs, `${label.replace(/[^\w]+/g, '-')}-${i}.check.mts`);
+        // Each file is a module, so the blocks' top-level names do not clash.
+        writeFileSync(path, `${snippet.code}\nexport {};\n`);
+        checked.push(path);
+        names.set(path.replace(/^.*[\\/]/, ''), snippet.name);
+      }
+    }
+    expect(checked.length).toBeGreaterThan(15);
+    const errors = typeErrors(checked, [join(root, 'node_modules/@types')]).map((e) => {
+      const [file, ...rest] = e.split(':');
+      return `${names.get(file!) ?? file}:${rest.join(':')}`;
+    });
+    expect(errors).toEqual([]);
+  }, 120_000);
 
   for (const [file, label] of files) {
     const snippets = extractSnippets(file, label);

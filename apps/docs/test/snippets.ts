@@ -70,3 +70,30 @@ export function toJavaScript(snippet: Snippet): string {
   if (errors.length) throw new Error(`${snippet.name} does not compile: ${errors.join('; ')}`);
   return r.outputText;
 }
+
+/**
+ * Type-checks TypeScript programs against the packages' published types (their built `.d.ts`).
+ *
+ * @param files - The programs, as `.mts` files inside apps/docs (so `@dlf/*` resolves).
+ * @param typeRoots - Where `@types/node` lives.
+ * @returns One message per type error, naming the file and line.
+ */
+export function typeErrors(files: readonly string[], typeRoots: readonly string[]): string[] {
+  const program = ts.createProgram(files, {
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    target: ts.ScriptTarget.ES2022,
+    lib: ['lib.es2023.d.ts', 'lib.esnext.disposable.d.ts'],
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+    types: ['node'],
+    typeRoots: [...typeRoots],
+  });
+  return ts.getPreEmitDiagnostics(program).map((d) => {
+    const text = ts.flattenDiagnosticMessageText(d.messageText, '\n');
+    if (!d.file || d.start === undefined) return text;
+    const { line } = d.file.getLineAndCharacterOfPosition(d.start);
+    return `${d.file.fileName.replace(/^.*[\\/]/, '')}:${line + 1}: ${text}`;
+  });
+}
