@@ -10,16 +10,11 @@ import { main } from '../src/cli/main.js';
 import { type CliIO, Output } from '../src/cli/output.js';
 import { decodeProgress } from '../src/cli/progress.js';
 import { oneSentence } from '../src/errors.js';
-import { cleanup, isolateCache, makeShapes, runCli, tempDir, writeTinyModel } from './helpers.js';
+import { cleanup, makeShapes, runCli, shapesFixture } from './helpers.js';
 
-let dir: string;
-let data: string;
-let tiny: string;
+let dir: string, data: string, tiny: string;
 beforeAll(async () => {
-  dir = tempDir();
-  isolateCache(dir);
-  data = await makeShapes(join(dir, 'shapes'), { train: 8, test: 3 });
-  tiny = writeTinyModel(dir);
+  ({ dir, data, tiny } = await shapesFixture({ train: 8, test: 3 }));
 });
 afterAll(() => cleanup(dir));
 
