@@ -2,10 +2,10 @@
  * The protobuf wire format, just what ONNX needs: a writer that builds a message from parts (nested
  * messages are measured, not re-copied) and a bounded reader over a byte range.
  *
- * Why our own and not a protobuf package: the common ones either generate code from .proto files at
- * build time or carry install scripts, and none lets us bound decoding the way a hostile file needs
- * (every length checked against the bytes left before anything is allocated, a nesting limit, a
- * budget of fields). ONNX uses a handful of messages and four wire types; this is ~300 lines.
+ * Why our own and not a protobuf package: the common ones generate code from .proto files at build
+ * time or carry install scripts, and a general decoder does not offer the bounds a hostile file
+ * calls for (every length checked against the bytes left before anything is allocated, a nesting
+ * limit, a budget of fields and list values). ONNX uses a handful of messages and four wire types.
  */
 import { OnnxError } from '../errors.js';
 
