@@ -12,6 +12,10 @@
  * ```
  */
 export class OnnxError extends Error {
+  /**
+   * @param message - What is wrong, naming the node, layer or byte offset.
+   * @param options - `cause`: the error this one explains.
+   */
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'OnnxError';

@@ -13,6 +13,7 @@
  * const { model } = await importOnnx(bytes);
  * ```
  *
+ * @module @dlf/onnx
  * @packageDocumentation
  */
 export { OnnxError } from './errors.js';
