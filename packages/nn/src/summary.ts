@@ -1,4 +1,5 @@
 import { checkShape } from '@dlf/tensor-core';
+import { GraphModule } from './graph/module.js';
 import { Sequential } from './layers/index.js';
 import type { Module } from './module.js';
 
@@ -46,6 +47,7 @@ function countParams(m: Module): number {
  */
 export function summary(model: Module, inputShape: readonly number[]): ModelSummary {
   const shape = [...checkShape('inputShape', inputShape)];
+  if (model instanceof GraphModule) return graphSummary(model, shape);
   const layers: [string, Module][] =
     model instanceof Sequential ? model.layers.map((l, i) => [String(i), l]) : [['0', model]];
   const rows: SummaryRow[] = [];
@@ -75,6 +77,34 @@ export function summary(model: Module, inputShape: readonly number[]): ModelSumm
     rows,
     totalParams,
     trainableParams,
+    totalMacs,
+    totalFlops: 2 * totalMacs,
+  };
+}
+
+/** One row per graph node, in topological order ("conv1: Conv2d"). */
+function graphSummary(model: GraphModule, shape: number[]): ModelSummary {
+  const nodes = model.describeNodes(shape);
+  const rows = nodes.map(
+    (d): SummaryRow => ({
+      name: `${d.name}: ${d.op}`,
+      type: d.op,
+      outputShape: d.outputShape,
+      params: d.params,
+      macs: d.macs,
+      flops: 2 * d.macs,
+    }),
+  );
+  const totalMacs = rows.reduce((a, r) => a + r.macs, 0);
+  return {
+    inputShape: shape,
+    outputShape: model.describe(shape).outputShape,
+    rows,
+    totalParams: countParams(model),
+    trainableParams: model
+      .parameters()
+      .filter((p) => p.requiresGrad)
+      .reduce((a, p) => a + p.size, 0),
     totalMacs,
     totalFlops: 2 * totalMacs,
   };

@@ -1,5 +1,5 @@
 /**
- * The training loop: `fit()` trains a Sequential model on a dataset, one seeded epoch after another,
+ * The training loop: `fit()` trains a model (a Sequential stack or a GraphModule) on a dataset, one seeded epoch after another,
  * validates, keeps atomic checkpoints and resumes from them bit-identically. Long work never blocks
  * the event loop: the loop yields between batches, and an `AbortSignal` stops it at the next batch
  * (after writing a checkpoint, when a run folder is given).
@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { DataLoader, type Dataset, type Transform } from '@dlf/data';
 import { countCorrect, crossEntropy } from '@dlf/loss';
-import { ARCHITECTURE_KEY, type Sequential } from '@dlf/nn';
+import { ARCHITECTURE_KEY, type DescribedModel } from '@dlf/nn';
 import { checkInt, type Generator, getNumThreads, tidy } from '@dlf/tensor-core';
 import {
   type CheckpointHooks,
@@ -106,7 +106,7 @@ export interface CheckpointOptions {
 
 /** Options for {@link fit}. */
 export interface FitOptions {
-  model: Sequential;
+  model: DescribedModel;
   train: Dataset;
   /** Evaluated after every epoch (it drives `best` and early stopping). */
   val?: Dataset;
@@ -196,10 +196,13 @@ export function configHash(config: Record<string, unknown>): string {
 }
 
 /**
- * Names of the layer groups Sequential reported through `onLayer` (a Conv2d fused with the ReLU and
+ * Names of the layer groups Sequential (or GraphModule) reported through `onLayer` (a Conv2d fused with the ReLU and
  * pooling after it reports once, under the Conv2d's index): "0: Conv2d+ReLU+MaxPool2d".
  */
-function layerGroups(model: Sequential, reported: ReadonlySet<number>): { index: number; name: string }[] {
+function layerGroups(
+  model: DescribedModel,
+  reported: ReadonlySet<number>,
+): { index: number; name: string }[] {
   const idx = [...reported].sort((a, b) => a - b);
   return idx.map((i, k) => {
     const span = model.layers.slice(i, idx[k + 1] ?? model.layers.length);

