@@ -138,6 +138,10 @@ export interface FitOptions {
   onEvent?: (event: FitEvent) => void;
   /** Training-loss log points every this many steps (default: about 50 per epoch). */
   logEvery?: number;
+  /** Label smoothing of the training loss (default 0). */
+  labelSmoothing?: number;
+  /** Validate with flip test-time augmentation (see {@link EvaluateOptions.tta}). */
+  tta?: boolean;
 }
 
 /** What {@link fit} returns. */
@@ -264,6 +268,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     batches,
   );
   const generator = options.generator;
+  const smoothing = options.labelSmoothing ? { labelSmoothing: options.labelSmoothing } : {};
   const config = ck?.config ?? {};
   const hash = configHash(config);
   const modelMetadata = { ...(ck?.modelMetadata ?? {}), [ARCHITECTURE_KEY]: JSON.stringify(model.toJSON()) };
@@ -405,7 +410,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
             opt.zeroGrad();
             const logits = model.forward(x);
             t2 = performance.now();
-            const loss = crossEntropy(logits, y);
+            const loss = crossEntropy(logits, y, smoothing);
             t3 = performance.now();
             loss.backward();
             t4 = performance.now();
@@ -475,7 +480,11 @@ export async function fit(options: FitOptions): Promise<FitResult> {
       if (val && val.length > 0) {
         emit({ type: 'validating', epoch: epoch + 1, examples: val.length });
         try {
-          const r = await evaluate(model, val, { transforms: options.evalTransforms ?? [], signal });
+          const r = await evaluate(model, val, {
+            transforms: options.evalTransforms ?? [],
+            signal,
+            ...(options.tta ? { tta: true } : {}),
+          });
           valLoss = r.loss;
           valAccuracy = r.accuracy;
           valSeconds = r.seconds;

@@ -1,4 +1,12 @@
 /** Help texts, one per command. */
+import { RECIPES } from '@dlf/train';
+
+/** The recipes, each with what it sets, wrapped for the help text. */
+function recipeLines(): string {
+  return [...RECIPES.values()]
+    .map((r) => `  ${r.name}: ${r.description}`.replace(/(.{1,96})(\s+|$)/g, '$1\n    ').trimEnd())
+    .join('\n');
+}
 
 export const MAIN_HELP = `dlf — train, evaluate and use image classifiers from the command line
 
@@ -39,8 +47,14 @@ Model and optimisation:
   --optimizer <name>       sgd (default), adam, adamw
   --momentum <m>           SGD momentum (default 0.9)
   --weight-decay <wd>      default 5e-4 (sgd), 0 (adam), 0.01 (adamw)
-  --schedule <name>        cosine (default), constant, linear, step
-  --augment <list>         none (default), crop, flip, or crop,flip
+  --schedule <name>        cosine (default), constant, linear, step, onecycle
+  --augment <list>         none (default), crop, flip, or crop,flip (crop: random crop of the
+                           image padded by 1/8 of its side, 4 px at 32x32)
+  --nesterov, --no-nesterov  Nesterov momentum for SGD (default off)
+  --label-smoothing <s>    label smoothing of the training loss, in [0, 1) (default 0)
+  --tta, --no-tta          evaluate each image and its mirror, averaging the outputs (default off)
+  --recipe <name>          a named set of the settings above; flags given explicitly win:
+${recipeLines()}
   --seed <n>               seeds initialisation, shuffling, augmentation and dropout (default 0)
   --early-stop <patience>  stop after <patience> epochs without a better validation accuracy
                            (the final model is then the best epoch's)
