@@ -223,8 +223,14 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
         const k = e.config;
         out.info(out.out.bold('Training'));
         out.info(
-          `  ${k.epochs} epochs, batch ${k.batchSize}, ${k.optimizer} lr ${k.lr}${k.optimizer === 'sgd' ? ` momentum ${k.momentum}` : ''} weight decay ${k.weightDecay}, ${k.schedule} schedule, seed ${k.seed}, ${e.threads} threads`,
+          `  ${k.epochs} epochs, batch ${k.batchSize}, ${k.optimizer} lr ${k.lr}${k.optimizer === 'sgd' ? ` momentum ${k.momentum}${k.nesterov ? ' (Nesterov)' : ''}` : ''} weight decay ${k.weightDecay}, ${k.schedule} schedule, seed ${k.seed}, ${e.threads} threads`,
         );
+        const extras = [
+          k.recipe ? `recipe ${k.recipe}` : '',
+          k.labelSmoothing ? `label smoothing ${k.labelSmoothing}` : '',
+          k.tta ? 'flip test-time augmentation' : '',
+        ].filter(Boolean);
+        if (extras.length > 0) out.info(`  ${extras.join(', ')}`);
         out.info(`  run folder ${shown(e.runDir)}`);
         out.info();
         out.event({

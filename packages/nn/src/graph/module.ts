@@ -71,6 +71,8 @@ export class GraphModule extends Module {
   readonly layers: Module[];
   /** The node names, parallel to {@link layers}. */
   readonly nodeNames: string[];
+  /** The node whose value is the output. */
+  readonly outputName: string;
   /** Set to time nodes; called before and after each node (fused groups report once). */
   onLayer: LayerHook | null = null;
   /** Fuse Conv2d/Linear + ReLU (+ MaxPool2d(2)) chains whose intermediates nobody else reads. */
@@ -112,6 +114,7 @@ export class GraphModule extends Module {
     this.nodeNames = order.map((i) => nodes[i]!.name);
     this.#inputs = order.map((i) => inputIndex[i]!.map((j) => (j < 0 ? -1 : position[j]!)));
     this.#outputPos = position[this.#graph.output]!;
+    this.outputName = output;
     this.#readers = new Array<number>(order.length).fill(0);
     for (const ins of this.#inputs) for (const j of ins) if (j >= 0) this.#readers[j]!++;
     this.#readers[this.#outputPos]!++;
