@@ -196,6 +196,19 @@ describe('hostile graphs get a clear error naming the node', () => {
     model.dispose();
   });
 
+  it('many large activations together are refused by the summary too', () => {
+    const wide = (name: string, input: string) =>
+      node(name, 'Conv2d', [input], { inChannels: 64, outChannels: 64, kernelSize: 1 });
+    const nodes = [node('in', 'Conv2d', ['input'], { inChannels: 1, outChannels: 64, kernelSize: 1 })];
+    for (let i = 0; i < 40; i++) nodes.push(wide(`w${i}`, i === 0 ? 'in' : `w${i - 1}`));
+    nodes.push(relu('out', 'w39'));
+    const model = graphFromJSON(graph(nodes));
+    expect(() => summary(model, [1, 512, 256])).toThrow(
+      /node 'w\d+' \(Conv2d\) brings the activations to more than/,
+    );
+    model.dispose();
+  });
+
   it('a model file with a hostile graph is a FileError naming the node', async () => {
     const file = join(dir, 'cycle.safetensors');
     const spec = graph([relu('a', 'out'), relu('out', 'a')]);

@@ -3,6 +3,7 @@ export {
   GraphModule,
   type GraphNode,
   graphFromJSON,
+  MAX_GRAPH_OUTPUT,
   MAX_NODE_OUTPUT,
   type NodeDescription,
 } from './module.js';

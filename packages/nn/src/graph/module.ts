@@ -35,6 +35,8 @@ export interface NodeDescription extends LayerDescription {
 
 /** The most values one node may output per example (2^26 float32, 256 MiB): larger is refused. */
 export const MAX_NODE_OUTPUT = 2 ** 26;
+/** The most values all nodes together may output per example (2^28 float32, 1 GiB). */
+export const MAX_GRAPH_OUTPUT = 2 ** 28;
 
 /** What the conv/linear node at a position runs fused with: the indices its fused followers hold. */
 type Fusion = { relu: number; pool: number };
@@ -188,10 +190,12 @@ export class GraphModule extends Module {
   /**
    * Output shape, MACs and parameter count of every node in topological order, for one example of
    * `inputShape` (batch excluded). Throws, naming the node, when shapes do not fit or a node would
-   * output more than {@link MAX_NODE_OUTPUT} values per example — before anything is allocated.
+   * output more than {@link MAX_NODE_OUTPUT} values per example (or all nodes together more than
+   * {@link MAX_GRAPH_OUTPUT}) — before anything is allocated.
    */
   describeNodes(inputShape: readonly number[]): NodeDescription[] {
     const shapes: number[][] = [];
+    let total = 0;
     return this.layers.map((layer, p) => {
       const ins = this.#inputs[p]!.map((j) => (j < 0 ? [...inputShape] : shapes[j]!));
       const name = this.nodeNames[p]!;
@@ -206,6 +210,12 @@ export class GraphModule extends Module {
       if (!(size <= MAX_NODE_OUTPUT)) {
         throw new RangeError(
           `node '${name}' (${op}) would output [${d.outputShape.join(', ')}] per example, more than ${MAX_NODE_OUTPUT.toLocaleString('en-US')} values`,
+        );
+      }
+      total += size;
+      if (total > MAX_GRAPH_OUTPUT) {
+        throw new RangeError(
+          `node '${name}' (${op}) brings the activations to more than ${MAX_GRAPH_OUTPUT.toLocaleString('en-US')} values per example`,
         );
       }
       shapes.push(d.outputShape);
