@@ -140,7 +140,7 @@ export interface FitOptions {
   logEvery?: number;
   /** Label smoothing of the training loss (default 0). */
   labelSmoothing?: number;
-  /** Validate with flip test-time augmentation (see {@link EvaluateOptions.tta}). */
+  /** Validate with flip test-time augmentation (see `EvaluateOptions.tta`). */
   tta?: boolean;
 }
 

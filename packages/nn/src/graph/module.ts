@@ -53,7 +53,7 @@ function specOf(module: Module): LayerSpec {
  * A model whose layers form a DAG of named nodes. The topological order is computed once; each
  * intermediate value is freed as soon as its last reader has run (the recorded autograd graph keeps
  * what backward needs). A Conv2d or Linear read only by a ReLU runs fused with it (and with a
- * following 2x2 max pool), as in {@link Sequential}. Parameters are named `<node>.<param>`.
+ * following 2x2 max pool), as in `Sequential`. Parameters are named `<node>.<param>`.
  *
  * @example
  * ```ts
@@ -69,9 +69,9 @@ function specOf(module: Module): LayerSpec {
  * ```
  */
 export class GraphModule extends Module {
-  /** The node modules in topological order (what {@link onLayer} indices refer to). */
+  /** The node modules in topological order (what `onLayer` indices refer to). */
   readonly layers: Module[];
-  /** The node names, parallel to {@link layers}. */
+  /** The node names, parallel to `layers`. */
   readonly nodeNames: string[];
   /** The node whose value is the output. */
   readonly outputName: string;

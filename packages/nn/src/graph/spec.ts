@@ -19,7 +19,7 @@ export interface GraphNodeSpec {
   attrs?: Record<string, unknown>;
 }
 
-/** The JSON form of a graph model (see {@link GraphModule.toJSON}). */
+/** The JSON form of a graph model (see `GraphModule.toJSON`). */
 export interface GraphSpec {
   format: 'dlf.graph';
   version: 1;
