@@ -1,11 +1,15 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanup, runCli, tempDir } from './helpers.js';
+import { readModelFile } from '@dlf/nn';
+import { cleanup, isolateCache, makeShapes, runCli, tempDir } from './helpers.js';
 
 let dir: string;
-beforeAll(() => {
+let data: string;
+beforeAll(async () => {
   dir = tempDir();
+  isolateCache(dir);
+  data = await makeShapes(join(dir, 'shapes'), { train: 8, test: 4 });
 });
 afterAll(() => cleanup(dir));
 
@@ -33,6 +37,36 @@ describe('presets, graph descriptions and recipes on the command line', () => {
     const r = await runCli(['summary', file]);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/node '(a|b)' \(ReLU\) is part of a cycle/);
+  });
+
+  it('dlf train --model <preset> trains a zoo graph model with a recipe and writes a graph model file', async () => {
+    const out = join(dir, 'run');
+    const r = await runCli([
+      'train',
+      data,
+      '--recipe',
+      'cifar10-fast',
+      '--model',
+      'resnet8',
+      '--size',
+      '16',
+      '--epochs',
+      '1',
+      '--batch-size',
+      '8',
+      '--out',
+      out,
+      '--threads',
+      '1',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr + r.stdout).toMatch(
+      /recipe cifar10-fast, label smoothing 0.2, flip test-time augmentation/,
+    );
+    const { model, info } = await readModelFile(join(out, 'model.safetensors'));
+    expect(model.toJSON().format).toBe('dlf.graph');
+    expect(info.inputShape).toEqual([3, 16, 16]);
+    model.dispose();
   });
 
   it('dlf train --help lists each recipe with what it sets; bad values are usage errors', async () => {
