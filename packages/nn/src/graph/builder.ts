@@ -18,8 +18,16 @@ import { Add, Concat } from './ops.js';
 export class GraphBuilder {
   readonly #nodes: GraphNode[] = [];
   readonly #names = new Set<string>();
-  /** The name that reads the model input. */
-  constructor(readonly input = 'input') {}
+  /** The name by which nodes read the model input. */
+  readonly input: string;
+  /**
+   * Starts an empty graph.
+   *
+   * @param input - The name by which nodes read the model input (default `'input'`).
+   */
+  constructor(input = 'input') {
+    this.input = input;
+  }
 
   /** Adds `module` reading `inputs` (one name or several); returns the node's name. */
   node(module: Module, inputs: string | readonly string[], name?: string): string {

@@ -87,6 +87,14 @@ export class GraphModule extends Module {
   readonly #fusion: (Fusion | null)[];
   readonly #outputPos: number;
 
+  /**
+   * Checks the graph (see `checkGraphSpec`: names, inputs, cycles, unused nodes, sizes) and plans
+   * its execution once. The modules are used as they are, not copied.
+   *
+   * @param nodes - The nodes, in any order: each a name, a module describable as JSON and the names it reads.
+   * @param output - The name of the node whose value is the model output.
+   * @param options - `input`: the name by which nodes read the model input (default `'input'`).
+   */
   constructor(nodes: readonly GraphNode[], output: string, options: { input?: string } = {}) {
     super();
     if (!Array.isArray(nodes)) throw invalidParam('nodes', 'an array of graph nodes', nodes, 'type');

@@ -49,6 +49,7 @@ export class Add extends MultiInputModule {
     }
     return { outputShape: [...first], macs: 0 };
   }
+  /** This op as a node description's op (an entry of a `dlf.graph` model.json). */
   toSpec(): { type: string } {
     return { type: 'Add' };
   }
@@ -77,6 +78,7 @@ export class Concat extends MultiInputModule {
     }
     return { outputShape: [channels, ...first.slice(1)], macs: 0 };
   }
+  /** This op as a node description's op (an entry of a `dlf.graph` model.json). */
   toSpec(): { type: string } {
     return { type: 'Concat' };
   }

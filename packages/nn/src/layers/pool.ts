@@ -101,6 +101,7 @@ export class GlobalAvgPool2d extends Module {
     }
     return { outputShape: [inputShape[0]!], macs: 0 };
   }
+  /** This layer as a JSON layer description (an entry of a `dlf.sequential` model.json). */
   toSpec(): LayerSpec {
     return { type: 'GlobalAvgPool2d' };
   }
