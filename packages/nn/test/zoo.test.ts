@@ -55,7 +55,7 @@ describe('the model zoo matches its PyTorch goldens', () => {
 
   it('refuses input sizes a preset cannot take, and unknown names', () => {
     expect(() => buildPreset('vgg11-bn', { inputSize: 64 })).toThrow(
-      /vgg11-bn needs square images with a side of 32/,
+      /vgg11-bn needs a square input with a side of 32/,
     );
     expect(() => buildPreset('resnet20', { inputSize: 30 })).toThrow(/divisible by 4/);
     expect(() => buildPreset('resnet1000')).toThrow(/Unknown model preset 'resnet1000'/);

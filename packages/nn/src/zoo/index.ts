@@ -88,7 +88,7 @@ export function buildPreset(name: string, options: ZooOptions = {}): DescribedMo
   const { multipleOf, side: only } = preset.input;
   if ((only !== undefined && side !== only) || side % multipleOf !== 0) {
     throw new RangeError(
-      `${name} needs square images with a side ${only !== undefined ? `of ${only}` : `divisible by ${multipleOf}`}, not ${side}`,
+      `${name} needs a square input with a side ${only !== undefined ? `of ${only}` : `divisible by ${multipleOf}`}, not ${side}`,
     );
   }
   return preset.build(options);
