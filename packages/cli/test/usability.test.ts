@@ -60,9 +60,14 @@ describe('argv → exit code and message', () => {
     [['help', 'sumary'], 2, /^error: Unknown command 'sumary'; did you mean summary\?$/],
     [['frobnicate'], 2, /the commands are train, evaluate, summary, predict, export and onnx\.$/],
     [
+      ['train', join(dir, 'no-data'), '--model', 'transformer'],
+      2,
+      /^error: Unknown model 'transformer'; use a preset \(seed-cnn, resnet8/,
+    ],
+    [
       ['train', join(dir, 'no-data'), '--model', 'resnet'],
       2,
-      /^error: Unknown model 'resnet'; use a preset \(seed-cnn/,
+      /^error: Unknown model 'resnet'; did you mean resnet8\?$/,
     ],
     [
       ['train', join(dir, 'no-data'), '--model', 'seed-cn'],
