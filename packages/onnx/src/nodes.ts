@@ -4,7 +4,15 @@
  * model is a chain of such nodes; a graph model is a DAG of them, with `Add` and `Concat` nodes
  * joining branches. Export walks this list; import produces it and builds a model from it.
  */
-import { type LayerSpec, type Module, Sequential, sequentialFromJSON } from '@dlf/nn';
+import {
+  GraphModule,
+  type GraphNodeSpec,
+  graphFromJSON,
+  type LayerSpec,
+  type Module,
+  Sequential,
+  sequentialFromJSON,
+} from '@dlf/nn';
 import type { Tensor } from '@dlf/tensor-core';
 import { OnnxError } from './errors.js';
 
@@ -64,8 +72,23 @@ export function modelNodes(model: Module): NodeList {
     });
     return { nodes, output: nodes.length > 0 ? nodes[nodes.length - 1]!.name : MODEL_INPUT };
   }
+  if (model instanceof GraphModule) {
+    const spec = model.toJSON();
+    const inputName = spec.input ?? MODEL_INPUT;
+    const rename = (n: string): string => (n === inputName ? MODEL_INPUT : n);
+    const nodes = spec.nodes.map(
+      (n, p): ModelNode => ({
+        name: n.name,
+        spec: { ...(n.attrs ?? {}), type: n.op },
+        inputs: n.inputs.map(rename),
+        state: childState(model, n.name),
+        module: model.layers[p]!,
+      }),
+    );
+    return { nodes, output: spec.output };
+  }
   throw new OnnxError(
-    `cannot export a ${model.constructor.name}: only Sequential models (dlf.sequential) can be exported so far`,
+    `cannot export a ${model.constructor.name}: only Sequential and graph models (dlf.sequential, dlf.graph) can be exported`,
   );
 }
 
@@ -83,9 +106,69 @@ export function nonChainNode(list: NodeList): ModelNode | undefined {
   return prev === list.output ? undefined : list.nodes[list.nodes.length - 1];
 }
 
+/** A name graph models accept (letters, digits, '_' and '-'), unique among `taken`. */
+function graphName(name: string, taken: Set<string>): string {
+  const base =
+    name
+      .replace(/[^A-Za-z0-9_-]+/g, '_')
+      .replace(/^_+|_+$/g, '')
+      .slice(0, 100) || 'node';
+  let out = base;
+  for (let i = 1; taken.has(out) || out === MODEL_INPUT; i++) out = `${base}_${i}`;
+  taken.add(out);
+  return out;
+}
+
 /**
- * Builds a trainable model from a node list: a Sequential when the list is a chain, with the nodes'
- * weights loaded. The caller keeps ownership of the node tensors.
+ * The graph-safe name of each node of a list (letters, digits, '_' and '-', unique), as
+ * {@link buildModel} names the nodes of a graph model.
+ */
+export function graphNames(list: NodeList): Map<string, string> {
+  const taken = new Set<string>();
+  const names = new Map<string, string>([[MODEL_INPUT, MODEL_INPUT]]);
+  for (const n of list.nodes) names.set(n.name, graphName(n.name, taken));
+  return names;
+}
+
+/** A graph model from a node list that is not a chain (names made graph-safe). */
+function buildGraph(list: NodeList): GraphModule {
+  const names = graphNames(list);
+  const nodes = list.nodes.map((n): GraphNodeSpec => {
+    const { type, ...attrs } = n.spec;
+    if (type === 'Concat' && attrs.axis !== undefined && attrs.axis !== 1) {
+      throw new OnnxError(
+        `node '${n.name}' (Concat) joins along axis ${String(attrs.axis)}; dlf concatenates channels (axis 1)`,
+      );
+    }
+    if (type === 'Concat') delete attrs.axis;
+    return { name: names.get(n.name)!, op: type, inputs: n.inputs.map((i) => names.get(i)!), attrs };
+  });
+  let model: GraphModule;
+  try {
+    model = graphFromJSON({
+      format: 'dlf.graph',
+      version: 1,
+      input: MODEL_INPUT,
+      nodes,
+      output: names.get(list.output)!,
+    });
+  } catch (e) {
+    throw new OnnxError(`the imported graph is not a valid dlf graph: ${(e as Error).message}`, { cause: e });
+  }
+  const state = new Map<string, Tensor>();
+  for (const n of list.nodes) for (const [k, v] of n.state) state.set(`${names.get(n.name)}.${k}`, v);
+  try {
+    model.loadStateDict(state);
+  } catch (e) {
+    model.dispose();
+    throw new OnnxError(`the imported weights do not fit the model: ${(e as Error).message}`, { cause: e });
+  }
+  return model;
+}
+
+/**
+ * Builds a trainable model from a node list: a Sequential when the list is a chain, else a graph
+ * model (node names made graph-safe), with the nodes' weights loaded. The caller keeps ownership of the node tensors.
  *
  * @example
  * ```ts
@@ -93,12 +176,7 @@ export function nonChainNode(list: NodeList): ModelNode | undefined {
  * ```
  */
 export function buildModel(list: NodeList): Module {
-  const bad = nonChainNode(list);
-  if (bad) {
-    throw new OnnxError(
-      `the model is a graph, not a chain (node '${bad.name}' (${bad.spec.type}) takes ${bad.inputs.map((i) => `'${i}'`).join(', ') || 'nothing'}); importing graph models needs dlf.graph models, which this version lacks`,
-    );
-  }
+  if (nonChainNode(list)) return buildGraph(list);
   const layers: Module[] = [];
   for (const n of list.nodes) {
     try {

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { seedCnn } from '@dlf/nn';
+import { GraphModule, seedCnn } from '@dlf/nn';
 import { describe, expect, it } from 'vitest';
 import {
   AttrType,
@@ -136,9 +136,13 @@ describe('importOnnx: graphs built by hand', () => {
     ).rejects.toThrow(/makes 'y'/);
   });
 
-  it('a residual Add names the graph limitation', async () => {
-    const m = model({ node: [node('Relu', ['x'], ['a']), node('Add', ['a', 'x'], ['y'])] });
-    await expect(importBytes(m)).rejects.toThrow(/graph, not a chain/);
+  it('a residual Add makes a graph model; a Concat along another axis than channels is refused', async () => {
+    const residual = (join: NodeProto) =>
+      model({ node: [node('Flatten', ['x'], ['f']), node('Relu', ['f'], ['a']), join] });
+    const { model: net } = await importBytes(residual(node('Add', ['a', 'f'], ['y'])));
+    expect(net).toBeInstanceOf(GraphModule);
+    const concat = node('Concat', ['a', 'f'], ['y'], [intAttr('axis', 0)]);
+    await expect(importBytes(residual(concat))).rejects.toThrow(/joins along axis 0/);
   });
 
   it('a Softmax in the middle is refused; an input of unknown shape asks for --input', async () => {

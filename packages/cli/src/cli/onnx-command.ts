@@ -1,7 +1,7 @@
 /** `dlf onnx export|import`: model files to and from ONNX (a front-end over @dlf/onnx). */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { type Preprocess, readModelFile, type Sequential } from '@dlf/nn';
+import { type DescribedModel, type Preprocess, readModelFile } from '@dlf/nn';
 import { exportOnnx, importOnnx, OnnxError, OPSETS } from '@dlf/onnx';
 import { writeFileAtomic } from '@dlf/tensor-core';
 import { saveModelFile } from '@dlf/train';
@@ -198,7 +198,7 @@ async function importSub(argv: string[], io: CliIO): Promise<number> {
         );
       }
     }
-    await saveModelFile(outPath, model as Sequential, imported, { 'dlf.source': 'onnx' });
+    await saveModelFile(outPath, model as DescribedModel, imported, { 'dlf.source': 'onnx' });
     out.document({
       onnx: inPath,
       model: outPath,

@@ -56,7 +56,7 @@ function checkOptions(options: ExportOptions): number {
 
 /** The output shape (batch excluded) of a node, from its module or, for joins, its inputs. */
 function outputShape(node: ModelNode, shapes: number[][]): number[] {
-  if (node.module) {
+  if (node.module && node.spec.type !== 'Add' && node.spec.type !== 'Concat') {
     try {
       return node.module.describe(shapes[0]!).outputShape;
     } catch (e) {

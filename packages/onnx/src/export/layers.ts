@@ -174,6 +174,13 @@ export const EMITTERS: ReadonlyMap<string, Emitter> = new Map<string, Emitter>([
   ['MaxPool2d', pool('MaxPool')],
   ['AvgPool2d', pool('AveragePool')],
   ['AdaptiveAvgPool2d', adaptiveAvgPool],
+  [
+    'GlobalAvgPool2d',
+    (e) =>
+      e.g.node('Flatten', [e.g.node('GlobalAveragePool', [e.inputs[0]!], e.node.name)], e.node.name, {
+        axis: 1,
+      }),
+  ],
   ['BatchNorm2d', batchNorm],
   ['ReLU', single('Relu')],
   ['LeakyReLU', single('LeakyRelu', (n) => ({ alpha: { float: Number(n.spec.negativeSlope ?? 0.01) } }))],

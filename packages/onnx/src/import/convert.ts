@@ -395,9 +395,22 @@ class Converter {
       case 'AveragePool':
         this.pool(node, 'AvgPool2d');
         return;
-      case 'GlobalAveragePool':
+      case 'GlobalAveragePool': {
+        // Followed only by Flatten(axis 1): one GlobalAvgPool2d, as dlf's zoo writes it.
+        const flatten = this.firstUser.get(node.output[0]!);
+        if (
+          flatten?.opType === 'Flatten' &&
+          intAttr(flatten, 'axis', 1) === 1 &&
+          this.only(node.output[0]!)
+        ) {
+          one({ type: 'GlobalAvgPool2d' });
+          this.absorbed.add(flatten);
+          this.made.set(flatten.output[0]!, node.output[0]!);
+          return;
+        }
         one({ type: 'AdaptiveAvgPool2d', outputSize: [1, 1] });
         return;
+      }
       case 'BatchNormalization':
         this.batchNorm(node);
         return;

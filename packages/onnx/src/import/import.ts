@@ -4,12 +4,12 @@
  */
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { META, type Module, type Preprocess, summary } from '@dlf/nn';
+import { GraphModule, META, type Module, type Preprocess, type Sequential, summary } from '@dlf/nn';
 import { OnnxError } from '../errors.js';
-import { buildModel } from '../nodes.js';
+import { buildModel, graphNames } from '../nodes.js';
 import { decodeModel } from '../proto/decode.js';
 import type { DecodeLimits } from '../proto/wire.js';
-import { convertGraph } from './convert.js';
+import { type Converted, convertGraph } from './convert.js';
 import { prepareGraph } from './graph.js';
 
 /** The opsets of the default domain import accepts. */
@@ -146,12 +146,7 @@ export async function importOnnx(
   }
   try {
     const s = summary(model, inputShape);
-    checkFlatSizes(
-      model,
-      inputShape,
-      converted.flatSizes,
-      converted.nodes.map((n) => n.name),
-    );
+    checkFlatSizes(model, inputShape, converted);
     if (s.outputShape.length !== 1) {
       throw new OnnxError(
         `the model's output has shape [${s.outputShape.join(', ')}] per example; dlf classifiers output one score per class`,
@@ -196,22 +191,26 @@ export async function importOnnx(
 }
 
 /** Checks that each Reshape-made Flatten gives the feature count the file asked for. */
-function checkFlatSizes(
-  model: Module,
-  inputShape: readonly number[],
-  flatSizes: Map<string, number>,
-  names: string[],
-): void {
-  if (flatSizes.size === 0) return;
-  const layers = (model as Module & { layers?: Module[] }).layers ?? [];
-  let shape = [...inputShape];
-  layers.forEach((layer, i) => {
-    shape = layer.describe(shape).outputShape;
-    const want = flatSizes.get(names[i]!);
-    if (want !== undefined && shape[shape.length - 1] !== want) {
+function checkFlatSizes(model: Module, inputShape: readonly number[], converted: Converted): void {
+  if (converted.flatSizes.size === 0) return;
+  const outputs = new Map<string, number[]>();
+  if (model instanceof GraphModule) {
+    const names = graphNames(converted);
+    const rows = new Map(model.describeNodes(inputShape).map((r) => [r.name, r.outputShape]));
+    for (const n of converted.nodes) outputs.set(n.name, rows.get(names.get(n.name)!)!);
+  } else {
+    let shape = [...inputShape];
+    (model as Sequential).layers.forEach((layer, i) => {
+      shape = layer.describe(shape).outputShape;
+      outputs.set(converted.nodes[i]!.name, shape);
+    });
+  }
+  for (const [name, want] of converted.flatSizes) {
+    const got = outputs.get(name)!;
+    if (got[got.length - 1] !== want) {
       throw new OnnxError(
-        `node '${names[i]}' (Reshape) asks for ${want} features but its input has ${shape[shape.length - 1]}`,
+        `node '${name}' (Reshape) asks for ${want} features but its input has ${got[got.length - 1]}`,
       );
     }
-  });
+  }
 }
