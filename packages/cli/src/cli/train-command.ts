@@ -12,6 +12,7 @@ import {
 } from '@dlf/train';
 import { VERSION } from '../version.js';
 import { choiceFlag, intFlag, numFlag, parse } from './args.js';
+import { DISTRIBUTED_OPTIONS, isFollowerRank, joinIfLaunched, launchIfAsked } from './distributed.js';
 import { TRAIN_HELP } from './help.js';
 import { bar, type CliIO, columns, duration, int, Output, percent } from './output.js';
 
@@ -34,6 +35,7 @@ const TRAIN_OPTIONS = {
   'early-stop': { type: 'string' },
   keep: { type: 'string' },
   profile: { type: 'boolean' },
+  ...DISTRIBUTED_OPTIONS,
 } as const;
 
 /** Display path: relative to the working directory when shorter. */
@@ -75,7 +77,7 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   const { values: v, positionals } = parse('train', argv, TRAIN_OPTIONS, 1);
   const out = new Output(io, {
     json: v.json === true,
-    quiet: v.quiet === true,
+    quiet: v.quiet === true || isFollowerRank(),
     noColor: v['no-color'] === true,
   });
   if (v.help) {
@@ -131,6 +133,9 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   }
   const threads = intFlag(c, v, 'threads', 1, 256);
   const keep = intFlag(c, v, 'keep', 1, 1000);
+  const launched = await launchIfAsked(c, v, (m) => out.warn(m));
+  if (launched !== undefined) return launched;
+  const dist = await joinIfLaunched(c, v);
 
   // Progress state.
   let phase: 'setup' | 'training' | 'final' = 'setup';
@@ -305,6 +310,7 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
       ...(keep !== undefined ? { keep } : {}),
       ...(v.profile ? { profile: true } : {}),
       ...(io.signal ? { signal: io.signal } : {}),
+      ...(dist ? { distributed: dist.distributed } : {}),
       onEvent,
     });
   } catch (e) {
@@ -328,7 +334,9 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   } finally {
     io.signal?.removeEventListener('abort', onAbort);
     out.clearProgress();
+    dist?.close();
   }
+  if (dist && dist.distributed.rank !== 0) return 0;
   const r = result;
   out.result();
   out.result(
