@@ -120,6 +120,64 @@ describe('dlf train --nproc', () => {
     expect(b.stdout.match(/test accuracy/g)).toHaveLength(1);
   });
 
+  it('Ctrl-C stops every rank at one batch with a checkpoint; --resume --nproc 2 then ends as an uninterrupted run', async () => {
+    const args = [
+      ...common().slice(0, -3),
+      '--epochs',
+      '30',
+      '--batch-size',
+      '4',
+      '--nproc',
+      '2',
+      '--threads',
+      '2',
+    ];
+    const reference = join(dir, 'ref2');
+    const a = await dlf([...args, '--master-port', String(await freePort()), '--out', reference, '--quiet']);
+    expect(a.code, a.stderr).toBe(0);
+
+    const run = join(dir, 'interrupted');
+    // Its own process group, so the signal reaches the launcher and both ranks, as Ctrl-C in a terminal does.
+    const child = spawn(
+      process.execPath,
+      [bin, ...args, '--master-port', String(await freePort()), '--out', run, '--json'],
+      {
+        env: process.env,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        detached: true,
+      },
+    );
+    let stdout = '';
+    let stderr = '';
+    let sent = false;
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString();
+      if (!sent && stdout.includes('"event":"step"')) {
+        sent = true;
+        process.kill(-child.pid!, 'SIGINT');
+      }
+    });
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+    const code = await new Promise<number | null>((res) => child.on('close', (c) => res(c)));
+    expect(code, stderr).toBe(130);
+    expect(stdout).toMatch(/"event":"interrupted","checkpoint":"[^"]+"/);
+
+    const resumed = await dlf([
+      'train',
+      '--resume',
+      run,
+      '--nproc',
+      '2',
+      '--threads',
+      '2',
+      '--master-port',
+      String(await freePort()),
+      '--quiet',
+    ]);
+    expect(resumed.code, resumed.stderr).toBe(0);
+    expect(maxDiff(reference, run)).toBe(0);
+  });
+
   it('a wrong master port gives a clear error, not a hang', async () => {
     const port = String(await freePort());
     const started = Date.now();

@@ -41,7 +41,7 @@ export interface ChildExit {
 
 /** What {@link launch} resolves to. */
 export interface LaunchResult {
-  /** 0 when every child succeeded. */
+  /** 0 when every child succeeded, 130 when they were interrupted (Ctrl-C), else 1. */
   exitCode: number;
   /** The first child that failed, when one did. */
   firstFailure?: ChildExit;
@@ -71,6 +71,7 @@ export function launch(options: LaunchOptions): Promise<LaunchResult> {
   const children: { rank: number; child: ChildProcess }[] = [];
   const exits: ChildExit[] = [];
   let firstFailure: ChildExit | undefined;
+  let interrupted = false;
   let stopTimer: NodeJS.Timeout | undefined;
   let killTimer: NodeJS.Timeout | undefined;
 
@@ -93,7 +94,8 @@ export function launch(options: LaunchOptions): Promise<LaunchResult> {
           `dlf: rank ${firstFailure.rank} (pid ${firstFailure.pid}) ${describeExit(firstFailure)}; stopped all ${options.nproc} local processes of the ${worldSize}-process job.`,
         );
       }
-      resolve({ exitCode: firstFailure ? 1 : 0, ...(firstFailure ? { firstFailure } : {}), exits });
+      const exitCode = firstFailure ? 1 : interrupted ? 130 : 0;
+      resolve({ exitCode, ...(firstFailure ? { firstFailure } : {}), exits });
     };
     for (let local = 0; local < options.nproc; local++) {
       const rank = nodeRank * options.nproc + local;
@@ -120,7 +122,9 @@ export function launch(options: LaunchOptions): Promise<LaunchResult> {
       child.on('exit', (code, signal) => {
         const e: ChildExit = { rank, pid: child.pid ?? -1, code, signal };
         exits.push(e);
-        if ((code !== 0 || signal) && !firstFailure) {
+        // 130: the child was interrupted (Ctrl-C) and saved a checkpoint, as every rank does together.
+        if (code === 130) interrupted = true;
+        else if ((code !== 0 || signal) && !firstFailure) {
           firstFailure = e;
           // The others should fail by themselves within the collective timeout; then stop them.
           stopTimer = setTimeout(() => {

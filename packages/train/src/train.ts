@@ -234,7 +234,7 @@ export async function train(
     const dist = options.distributed;
     const folder =
       dist && dist.rank !== 0
-        ? await followerRunFolder(resumeDir)
+        ? await followerRunFolder(config, resumeDir, emit)
         : await prepareRunFolder(
             config,
             { resumeDir, out: options.out, runsDir: options.runsDir, modelName: built.name },

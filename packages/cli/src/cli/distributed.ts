@@ -90,7 +90,7 @@ export async function launchIfAsked(
     ...(threads !== undefined ? { threads } : {}),
     timeoutMs: timeoutMs(c, v),
   });
-  return result.exitCode === 0 ? 0 : 1;
+  return result.exitCode;
 }
 
 /** This process's place in a launched job, joined; undefined when it runs alone. */
