@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { loadSafetensorsSync } from '@dlf/tensor-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { childArgs } from '../src/cli/distributed.js';
-import { cleanup, isolateCache, makeShapes, tempDir } from './helpers.js';
+import { cleanup, isolateCache, makeShapes, TINY_MODEL, tempDir } from './helpers.js';
 
 const bin = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 let dir: string;
@@ -23,17 +23,7 @@ beforeAll(async () => {
   model = join(dir, 'model.json');
   writeFileSync(
     model,
-    JSON.stringify({
-      format: 'dlf.sequential',
-      version: 1,
-      layers: [
-        { type: 'Conv2d', inChannels: 3, outChannels: 4, kernelSize: 3, padding: 1 },
-        { type: 'ReLU' },
-        { type: 'MaxPool2d', kernelSize: 2 },
-        { type: 'Flatten' },
-        { type: 'Linear', inFeatures: 256, outFeatures: 3 },
-      ],
-    }),
+    JSON.stringify({ ...TINY_MODEL, layers: TINY_MODEL.layers.filter((l) => l.type !== 'Dropout') }),
   );
 });
 afterAll(() => cleanup(dir));
@@ -78,6 +68,9 @@ function maxDiff(a: string, b: string): number {
   return max;
 }
 
+/** Two local processes of one thread each. */
+const TWO_PROCESSES = ['--nproc', '2', '--threads', '2'];
+
 describe('dlf train --nproc', () => {
   const common = () => [
     'train',
@@ -104,10 +97,7 @@ describe('dlf train --nproc', () => {
       ...common(),
       '--batch-size',
       '4',
-      '--nproc',
-      '2',
-      '--threads',
-      '2',
+      ...TWO_PROCESSES,
       '--master-port',
       port,
       '--out',
@@ -121,17 +111,7 @@ describe('dlf train --nproc', () => {
   });
 
   it('Ctrl-C stops every rank at one batch with a checkpoint; --resume --nproc 2 then ends as an uninterrupted run', async () => {
-    const args = [
-      ...common().slice(0, -3),
-      '--epochs',
-      '30',
-      '--batch-size',
-      '4',
-      '--nproc',
-      '2',
-      '--threads',
-      '2',
-    ];
+    const args = [...common().slice(0, -3), '--epochs', '30', '--batch-size', '4', ...TWO_PROCESSES];
     const reference = join(dir, 'ref2');
     const a = await dlf([...args, '--master-port', String(await freePort()), '--out', reference, '--quiet']);
     expect(a.code, a.stderr).toBe(0);
@@ -166,10 +146,7 @@ describe('dlf train --nproc', () => {
       'train',
       '--resume',
       run,
-      '--nproc',
-      '2',
-      '--threads',
-      '2',
+      ...TWO_PROCESSES,
       '--master-port',
       String(await freePort()),
       '--quiet',
