@@ -1,3 +1,6 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { tensor } from '@dlf/tensor-core';
 import { describe, expect, it } from 'vitest';
 import { distributedEnv } from '../src/env.js';
@@ -49,6 +52,32 @@ describe('process groups over Gloo', () => {
     } finally {
       for (const g of gs) g.close();
     }
+  });
+
+  it('meets through a file store on one host', async () => {
+    const fileStore = mkdtempSync(join(tmpdir(), 'dlf-store-'));
+    try {
+      const gs = await Promise.all(
+        [0, 1].map((rank) => initProcessGroup({ rank, worldSize: 2, fileStore, timeoutMs: 5000 })),
+      );
+      const data = gs.map((_, r) => new Float32Array([r + 1]));
+      await Promise.all(gs.map((g, r) => g.allreduce(data[r]!)));
+      expect(data.map((d) => d[0])).toEqual([3, 3]);
+      for (const g of gs) g.close();
+    } finally {
+      rmSync(fileStore, { recursive: true, force: true });
+    }
+  });
+
+  it('fails a collective that a peer never joins after the timeout, and every later one', async () => {
+    const gs = await groups(2, 800);
+    const started = Date.now();
+    const err = await gs[0]!.allreduce(new Float32Array(4)).catch((e) => e);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(700);
+    expect(err).toBeInstanceOf(DistributedError);
+    expect(err.message).toMatch(/^Distributed training failed on rank 0 of 2: .*Timed out/i);
+    await expect(gs[0]!.barrier()).rejects.toThrow(err.message);
+    for (const g of gs) g.close();
   });
 
   it('rejects non-float32 data and closed groups with clear errors', async () => {
