@@ -36,6 +36,11 @@ describe('distributed data parallel', () => {
     });
     expect(resumed.exitCode).toBe(0);
     expect(maxAbsDiff(file('whole.json'), file('parts.json'))).toBe(0);
+    // A rank that cannot see the checkpoint stops every rank with an explanation, instead of diverging.
+    const unshared = await runJob(2, { ...job, resume: file('parts'), resumeOnRank0: true });
+    expect(unshared.exits.map((e) => e.code)).toEqual([3, 3]);
+    for (const lines of unshared.stderr)
+      expect(lines.join('\n')).toMatch(/Every rank must read the same checkpoint/);
   });
 
   it('killing one rank makes every rank exit non-zero naming the lost rank, within the timeout', async () => {

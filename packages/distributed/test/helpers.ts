@@ -31,6 +31,8 @@ export interface Job {
   out?: string;
   dir?: string;
   resume?: string;
+  /** Only rank 0 finds the checkpoint (a run folder not shared between hosts). */
+  resumeOnRank0?: boolean;
   val?: boolean;
   dieRank?: number;
   dieAtStep?: number;

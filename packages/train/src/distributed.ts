@@ -117,3 +117,19 @@ export async function distributedStep(
   ]);
   return { lossSum: lossSum!, correct: correct!, seen: seen!, stop: stops! > 0, ...times };
 }
+
+/**
+ * Makes sure every rank starts at rank 0's position (epoch, batch, step): a rank that could not read
+ * the checkpoint rank 0 resumes from would otherwise run other collectives than the rest. Every rank
+ * throws the same error when one differs.
+ */
+export async function checkSameStart(dist: FitDistributed, position: readonly number[]): Promise<void> {
+  const leader = await dist.broadcast(position);
+  const differs = position.some((v, i) => v !== leader[i]);
+  const [ranksDiffering] = await dist.sum([differs ? 1 : 0]);
+  if (ranksDiffering! > 0) {
+    throw new Error(
+      `${ranksDiffering} rank(s) would start at another point than rank 0 (epoch ${leader[0]}, batch ${leader[1]}, step ${leader[2]})${differs ? `; this rank ${dist.rank} is at epoch ${position[0]}, batch ${position[1]}, step ${position[2]}` : ''}. Every rank must read the same checkpoint: keep the run folder on a file system all hosts share (or copy it to each) before --resume.`,
+    );
+  }
+}

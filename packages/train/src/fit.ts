@@ -18,7 +18,7 @@ import {
   setPointer,
   writeCheckpoint,
 } from './checkpoint.js';
-import { distributedStep, type FitDistributed, shardBatch } from './distributed.js';
+import { checkSameStart, distributedStep, type FitDistributed, shardBatch } from './distributed.js';
 import { AbortError, isAbortError } from './errors.js';
 import { evaluate, yieldToEventLoop } from './evaluate.js';
 import { createTraining, type OptimizerConfig, type ScheduleConfig, type Training } from './optim-adapter.js';
@@ -309,7 +309,10 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     lastName = resume.name;
   }
 
-  if (dist) await dist.broadcastParameters(model.parameters());
+  if (dist) {
+    await checkSameStart(dist, [startEpoch, startBatch, step]);
+    await dist.broadcastParameters(model.parameters());
+  }
 
   const reported = new Set<number>();
   const snapshot = (
