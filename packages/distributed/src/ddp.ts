@@ -37,7 +37,9 @@ interface Bucket {
  * ```
  */
 export class DistributedDataParallel implements FitDistributed {
+  /** The group's rank of this process. */
   readonly rank: number;
+  /** Processes in the group. */
   readonly worldSize: number;
   /** Milliseconds this rank waited for gradient communication, summed over steps. */
   commMs = 0;
@@ -46,6 +48,12 @@ export class DistributedDataParallel implements FitDistributed {
   #buckets: Bucket[] | undefined;
   #planned: readonly Tensor[] | undefined;
 
+  /**
+   * Wraps a connected group; buckets are planned on the first gradient reduction.
+   *
+   * @param group - A connected process group (see `initProcessGroup`).
+   * @param options - Bucket size.
+   */
   constructor(group: ProcessGroup, options: DataParallelOptions = {}) {
     this.#group = group;
     this.rank = group.rank;
@@ -58,6 +66,7 @@ export class DistributedDataParallel implements FitDistributed {
     await Promise.all(tensors.map((t) => this.#group.broadcast(t, 0)));
   }
 
+  /** Averages gradients over the ranks, bucket by bucket in reverse parameter order (see `FitDistributed` in @dlf/train). */
   async reduceGradients(parameters: readonly Tensor[], weight: number): Promise<void> {
     const buckets = this.#plan(parameters);
     const pending: Promise<void>[] = [];
@@ -92,18 +101,21 @@ export class DistributedDataParallel implements FitDistributed {
     }
   }
 
+  /** Element-wise sums over ranks (float32). */
   async sum(values: readonly number[]): Promise<number[]> {
     const data = Float32Array.from(values);
     await this.#group.allreduce(data, 'sum');
     return Array.from(data);
   }
 
+  /** Rank 0's values on every rank (float32). */
   async broadcast(values: readonly number[]): Promise<number[]> {
     const data = Float32Array.from(values);
     await this.#group.broadcast(data, 0);
     return Array.from(data);
   }
 
+  /** Resolves once every rank has called it. */
   barrier(): Promise<void> {
     return this.#group.barrier();
   }

@@ -30,9 +30,16 @@ export interface ProcessGroupOptions {
 
 /** A collective failed; every later one on the group fails the same way. */
 export class DistributedError extends Error {
+  /** Always `DistributedError`. */
   override name = 'DistributedError';
   /** The rank that went away, when the store could tell. */
   readonly lostRank: number | undefined;
+  /**
+   * Parses the lost rank out of the message.
+   *
+   * @param message - What failed, naming the rank when known ("lost rank 2").
+   * @param options - The underlying error as `cause`.
+   */
   constructor(message: string, options?: ErrorOptions) {
     super(message, options);
     const m = /lost rank (\d+)/.exec(message);
@@ -77,14 +84,19 @@ export class ProcessGroup {
   readonly #native: NativeProcessGroup;
   #closed = false;
 
+  /** This process's rank, 0 … worldSize-1. */
+  readonly rank: number;
+  /** Processes in the group. */
+  readonly worldSize: number;
+  /** Every collective fails after this long. */
+  readonly timeoutMs: number;
+
   /** @internal Use {@link initProcessGroup}. */
-  constructor(
-    native: NativeProcessGroup,
-    readonly rank: number,
-    readonly worldSize: number,
-    readonly timeoutMs: number,
-  ) {
+  constructor(native: NativeProcessGroup, rank: number, worldSize: number, timeoutMs: number) {
     this.#native = native;
+    this.rank = rank;
+    this.worldSize = worldSize;
+    this.timeoutMs = timeoutMs;
   }
 
   /** Sums (or averages) `data` over every rank, in place. */

@@ -14,6 +14,7 @@
  * group.close();
  * ```
  *
+ * @module @dlf/distributed
  * @packageDocumentation
  */
 export { type DataParallelOptions, DistributedDataParallel } from './ddp.js';
