@@ -18,5 +18,9 @@ for tool in cmake g++; do
     exit 1
   fi
 done
+if [ ! -f /usr/share/cmake/Gloo/GlooConfig.cmake ] && [ -z "${GLOO_DIR:-}" ]; then
+  echo "dlf: Gloo is needed to build @dlf/distributed (Debian/Ubuntu: apt-get install libgloo-dev)" >&2
+  exit 1
+fi
 if [ -n "${CI:-}" ]; then pnpm install --frozen-lockfile >&2; else pnpm install >&2; fi
 pnpm run build >&2

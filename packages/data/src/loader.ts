@@ -183,12 +183,39 @@ export class DataLoader implements AsyncIterable<Batch> {
    * ```
    */
   batch(epoch: number, index: number): Batch {
+    return this.batchOf(epoch, index, this.batchIndices(epoch, index));
+  }
+
+  /**
+   * The dataset indices of batch `index` of epoch `epoch` (a slice of {@link order}). A distributed
+   * sampler shards these so that N processes together see exactly this batch.
+   *
+   * @example
+   * ```ts
+   * loader.batchIndices(0, 0).length; // 64
+   * ```
+   */
+  batchIndices(epoch: number, index: number): Int32Array {
     const order = this.order(epoch);
     checkInt('index', index, 0, Math.max(0, this.length - 1));
     if (this.length === 0) throw invalidParam('index', 'a batch index, but the loader has no batches', index);
     const start = index * this.batchSize;
-    const indices = order.slice(start, Math.min(start + this.batchSize, order.length));
+    return order.slice(start, Math.min(start + this.batchSize, order.length));
+  }
+
+  /**
+   * Assembles a batch from given dataset indices (at most `batchSize`), with the transforms and
+   * augmentation of epoch `epoch`; `index` is only recorded in the result.
+   *
+   * @example
+   * ```ts
+   * const { x } = loader.batchOf(0, 0, loader.batchIndices(0, 0).subarray(0, 32));
+   * x.shape[0]; // 32
+   * ```
+   */
+  batchOf(epoch: number, index: number, indices: Int32Array): Batch {
     const b = indices.length;
+    if (b > this.#y.length) throw invalidParam('indices', `at most ${this.#y.length} indices`, b);
     const xs = this.#x.subarray(0, b * this.#plan.outSize);
     this.#plan.run(this.dataset, indices, xs, this.seed, epoch);
     const labels = this.dataset.labels;

@@ -18,6 +18,7 @@ import {
   setPointer,
   writeCheckpoint,
 } from './checkpoint.js';
+import { checkSameStart, distributedStep, type FitDistributed, shardBatch } from './distributed.js';
 import { AbortError, isAbortError } from './errors.js';
 import { evaluate, yieldToEventLoop } from './evaluate.js';
 import { createTraining, type OptimizerConfig, type ScheduleConfig, type Training } from './optim-adapter.js';
@@ -158,6 +159,12 @@ export interface FitOptions {
   labelSmoothing?: number;
   /** Validate with flip test-time augmentation (see `EvaluateOptions.tta`). */
   tta?: boolean;
+  /**
+   * Data-parallel training: `batchSize` is per process, each global batch of `batchSize × worldSize` is
+   * sharded across the ranks, gradients are averaged, and only rank 0 writes checkpoints (the others
+   * wait at a barrier) and validates. Without it, training is the single-process loop, unchanged.
+   */
+  distributed?: FitDistributed;
 }
 
 /** What {@link fit} returns. */
@@ -270,8 +277,11 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   const emit = options.onEvent ?? (() => {});
   const ck = options.checkpoints;
   const keep = checkInt('keep', ck?.keep ?? 3, 1);
+  const dist = options.distributed;
+  const writes = !dist || dist.rank === 0;
+  let stopAgreed = false;
   const loader = new DataLoader(train, {
-    batchSize,
+    batchSize: batchSize * (dist?.worldSize ?? 1),
     shuffle: true,
     seed,
     prefetch: 0,
@@ -326,6 +336,11 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     lastName = resume.name;
   }
 
+  if (dist) {
+    await checkSameStart(dist, [startEpoch, startBatch, step]);
+    await dist.broadcastParameters(model.parameters());
+  }
+
   const reported = new Set<number>();
   const snapshot = (
     epochDone: number,
@@ -357,6 +372,11 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   ): Promise<string> => {
     const name = checkpointName(epochDone, batch);
     if (isBest) st.bestName = name;
+    lastName = name;
+    if (!writes) {
+      await dist!.barrier();
+      return `${ck!.dir}/${name}`;
+    }
     const optState = opt.stateDict();
     let path: string;
     try {
@@ -379,6 +399,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     lastName = name;
     await rotateCheckpoints(ck!.dir, keep, [name, ...(st.bestName ? [st.bestName] : [])]);
     emit({ type: 'checkpoint', path, name, epoch: epochDone, batch, reason, best: isBest });
+    if (dist) await dist.barrier();
     return path;
   };
 
@@ -414,28 +435,46 @@ export async function fit(options: FitOptions): Promise<FitResult> {
       const sums = st.epochSums;
       let lr = opt.lr;
       for (let b = first; b < batches; b++) {
-        if (signal?.aborted) await interrupt(epoch, b);
+        if (dist ? stopAgreed : signal?.aborted) await interrupt(epoch, b);
         const t0 = performance.now();
-        const { x, y } = loader.batch(epoch, b);
+        const shard = dist ? shardBatch(loader, epoch, b, dist) : undefined;
+        const { x, y } = shard?.batch ?? loader.batch(epoch, b);
         const t1 = performance.now();
-        let lossValue: number;
+        let lossValue = 0;
         let correct: number;
+        let n = y.shape[0]!;
         let t2 = t1;
         let t3 = t1;
         let t4 = t1;
         try {
-          lr = opt.lr;
-          ({ lossValue, correct } = tidy(() => {
-            opt.zeroGrad();
-            const logits = model.forward(x);
-            t2 = performance.now();
-            const loss = crossEntropy(logits, y, smoothing);
-            t3 = performance.now();
-            loss.backward();
-            t4 = performance.now();
-            opt.step();
-            return { lossValue: loss.item(), correct: countCorrect(logits, y).correct };
-          }));
+          if (dist) {
+            lr = opt.lr;
+            const r = await distributedStep(
+              dist,
+              opt,
+              model.parameters(),
+              (v) => model.forward(v),
+              shard!,
+              signal?.aborted === true,
+              smoothing,
+            );
+            ({ correct, seen: n, forwardEnd: t2, lossEnd: t3, backwardEnd: t4 } = r);
+            lossValue = r.lossSum / n;
+            stopAgreed = r.stop;
+          } else {
+            lr = opt.lr;
+            ({ lossValue, correct } = tidy(() => {
+              opt.zeroGrad();
+              const logits = model.forward(x);
+              t2 = performance.now();
+              const loss = crossEntropy(logits, y, smoothing);
+              t3 = performance.now();
+              loss.backward();
+              t4 = performance.now();
+              opt.step();
+              return { lossValue: loss.item(), correct: countCorrect(logits, y).correct };
+            }));
+          }
         } finally {
           x.dispose();
           y.dispose();
@@ -447,7 +486,6 @@ export async function fit(options: FitOptions): Promise<FitResult> {
           );
         }
         step++;
-        const n = y.shape[0]!;
         sums.lossSum += lossValue * n;
         sums.correct += correct;
         sums.seen += n;
@@ -491,12 +529,24 @@ export async function fit(options: FitOptions): Promise<FitResult> {
         await yieldToEventLoop();
         sums.seconds += (performance.now() - y0) / 1000;
       }
-      if (signal?.aborted) await interrupt(epoch, batches);
+      if (dist ? stopAgreed : signal?.aborted) await interrupt(epoch, batches);
 
       let valLoss: number | undefined;
       let valAccuracy: number | undefined;
       let valSeconds = 0;
-      if (val && val.length > 0) {
+      if (val && val.length > 0 && dist) {
+        // Rank 0 validates for everyone: the ranks must agree on `best` and on early stopping.
+        const r = writes
+          ? await evaluate(model, val, {
+              transforms: options.evalTransforms ?? [],
+              ...(options.tta ? { tta: true } : {}),
+            })
+          : undefined;
+        const v = await dist.broadcast(r ? [r.loss, r.accuracy, r.seconds] : [0, 0, 0]);
+        valLoss = r?.loss ?? v[0];
+        valAccuracy = r?.accuracy ?? v[1];
+        valSeconds = r?.seconds ?? v[2]!;
+      } else if (val && val.length > 0) {
         emit({ type: 'validating', epoch: epoch + 1, examples: val.length });
         try {
           const r = await evaluate(model, val, {

@@ -31,6 +31,13 @@ export {
 } from './checkpoint.js';
 export { AbortError, FileError, isAbortError, UsageError } from './errors.js';
 export {
+  type DistributedStep,
+  distributedStep,
+  type FitDistributed,
+  shardBatch,
+  shardRange,
+} from './distributed.js';
+export {
   type ClassMetrics,
   classMetrics,
   type EvaluateOptions,

@@ -148,3 +148,18 @@ export async function prepareRunFolder(
   emit({ type: 'config', config, runDir, resumed: resume !== undefined, threads: getNumThreads() });
   return { runDir, metrics: new MetricsLog(metricsFile), resume };
 }
+
+/**
+ * The run folder as ranks other than 0 of a data-parallel run see it: they write nothing (rank 0
+ * owns the folder) and only read the checkpoint to resume from, which rank 0 resumes too.
+ */
+export async function followerRunFolder(
+  config: TrainConfig,
+  resumeDir: string | undefined,
+  emit: (event: TrainEvent) => void,
+): Promise<RunFolder> {
+  const runDir = resumeDir ?? '';
+  const resume = resumeDir ? await findResumeCheckpoint(runDir) : undefined;
+  emit({ type: 'config', config, runDir, resumed: resume !== undefined, threads: getNumThreads() });
+  return { runDir, metrics: new MetricsLog(join(runDir, 'metrics.jsonl')), resume };
+}

@@ -13,10 +13,11 @@ import { describeData, type PreparedData, prepareData } from './data.js';
 import { AbortError, UsageError } from './errors.js';
 import type { Evaluation } from './evaluate.js';
 import { type EpochRecord, type FitEvent, type FitResult, fit } from './fit.js';
+import type { FitDistributed } from './distributed.js';
 import { finishRun } from './finish.js';
 import { type BuiltModel, buildModel } from './model.js';
 import type { DataFacts } from './report.js';
-import { prepareRunFolder, type RunFolder } from './run-folder.js';
+import { followerRunFolder, prepareRunFolder, type RunFolder } from './run-folder.js';
 
 export {
   AUGMENTATIONS,
@@ -49,6 +50,12 @@ export interface TrainOptions {
   cacheDir?: string;
   /** @internal Checkpoint test hooks. */
   hooks?: CheckpointHooks;
+  /**
+   * Data-parallel training (`@dlf/distributed`): `batchSize` is per process; rank 0 writes the run
+   * folder (checkpoints, metrics, final model, report); other ranks write nothing and return a
+   * result without files or final accuracies (NaN). Every rank needs the same data and config.
+   */
+  distributed?: FitDistributed;
 }
 
 /** What {@link train} returns. */
@@ -122,6 +129,8 @@ export async function fitStage(run: TrainingRun): Promise<FitResult> {
     'dlf.seed': String(config.seed),
   };
   const pending: Promise<void>[] = [];
+  const dist = options.distributed;
+  const writes = !dist || dist.rank === 0;
   let result: FitResult;
   try {
     result = await fit({
@@ -155,8 +164,11 @@ export async function fitStage(run: TrainingRun): Promise<FitResult> {
       ...(config.earlyStop !== undefined ? { earlyStop: config.earlyStop } : {}),
       ...(options.profile ? { profile: true } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
+      ...(dist ? { distributed: dist } : {}),
       onEvent: (e) => {
-        if (e.type === 'log') {
+        if (!writes) {
+          // Only rank 0 keeps metrics.
+        } else if (e.type === 'log') {
           pending.push(
             metrics.append({
               type: 'step',
@@ -180,7 +192,7 @@ export async function fitStage(run: TrainingRun): Promise<FitResult> {
   }
 
   // With early stopping, the final model is the best epoch's.
-  if (result.stoppedEarly && result.bestCheckpoint) {
+  if (result.stoppedEarly && result.bestCheckpoint && writes) {
     const best = await loadCheckpoint(result.bestCheckpoint);
     try {
       model.loadStateDict(best.model);
@@ -233,15 +245,49 @@ export async function train(
     emit({ type: 'summary', summary: s, text: formatSummary(s) });
     const facts = describeData(config, data);
     emit({ type: 'data', facts });
-    const folder = await prepareRunFolder(
-      config,
-      { resumeDir, out: options.out, runsDir: options.runsDir, modelName: built.name },
-      emit,
-    );
+    const dist = options.distributed;
+    const folder =
+      dist && dist.rank !== 0
+        ? await followerRunFolder(config, resumeDir, emit)
+        : await prepareRunFolder(
+            config,
+            { resumeDir, out: options.out, runsDir: options.runsDir, modelName: built.name },
+            emit,
+          );
     const run: TrainingRun = { config, options, emit, data, built, facts, folder };
     const result = await fitStage(run);
+    if (dist && dist.rank !== 0) return followerResult(run, result);
     return await finishRun(run, result);
   } finally {
     built.model.dispose();
   }
+}
+
+/** What a rank other than 0 returns: the shared history, no files, no final evaluation. */
+function followerResult(run: TrainingRun, result: FitResult): TrainResult {
+  const { history } = result;
+  return {
+    runDir: run.folder.runDir,
+    modelPath: '',
+    reportPath: '',
+    trainAccuracy: Number.NaN,
+    testAccuracy: Number.NaN,
+    testLoss: Number.NaN,
+    test: {
+      accuracy: Number.NaN,
+      loss: Number.NaN,
+      count: 0,
+      confusion: [],
+      perClass: [],
+      macroF1: Number.NaN,
+      seconds: 0,
+      imagesPerSecond: 0,
+    },
+    history,
+    stoppedEarly: result.stoppedEarly,
+    bestEpoch: result.bestEpoch,
+    secondsPerEpoch: history.length ? history.reduce((a, h) => a + h.seconds, 0) / history.length : 0,
+    config: run.config,
+    files: {},
+  };
 }

@@ -72,6 +72,19 @@ Run:
   --keep <n>               checkpoints kept besides the best (default 3)
   --threads <n>            kernel threads (default: DLF_NUM_THREADS or all cores)
   --profile                time each layer's forward pass, the backward pass, the optimizer and data
+
+Distributed (data parallel on Gloo; --batch-size is per process):
+  --nproc <n>              train on n local processes (the threads are split between them)
+  --nnodes <m>             hosts in the job (default 1); run the same command on each host with
+  --node-rank <k>          this host's index, 0 … m-1, and
+  --master-addr <a>        node 0's address (default 127.0.0.1) and
+  --master-port <p>        a free port on it (default 29500)
+  --iface <name>           the network interface to use (default: the one that reaches the master)
+  --dist-timeout <s>       a lost or stalled process stops every rank after this long (default 30)
+  Processes started by torchrun (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT), mpirun or srun join
+  the job by themselves.
+
+Output:
   --json                   JSON Lines events on stdout (the last: "event":"done")
   -q, --quiet              print only the final results
   --no-color               no colour
@@ -80,7 +93,8 @@ Run:
 Examples:
   dlf train                                   # seed-cnn on MNIST, 10 epochs
   dlf train data/pets --size 64 --augment crop,flip --epochs 30
-  dlf train --resume runs/20261125-101500-mnist-seed-cnn --epochs 20`;
+  dlf train --resume runs/20261125-101500-mnist-seed-cnn --epochs 20
+  dlf train --nproc 2 --threads 2                        # 2 processes × 1 thread`;
 
 export const EVALUATE_HELP = `Usage: dlf evaluate <data> <model> [options]
 

@@ -14,6 +14,7 @@ import {
 } from '@dlf/train';
 import { VERSION } from '../version.js';
 import { choiceFlag, closest, didYouMean, intFlag, numFlag, parse } from './args.js';
+import { DISTRIBUTED_OPTIONS, isFollowerRank, joinIfLaunched, launchIfAsked } from './distributed.js';
 import { TRAIN_HELP } from './help.js';
 import { bar, type CliIO, columns, duration, int, Output, percent } from './output.js';
 import { decodeProgress } from './progress.js';
@@ -43,6 +44,7 @@ const TRAIN_OPTIONS = {
   'label-smoothing': { type: 'string' },
   tta: { type: 'boolean' },
   'no-tta': { type: 'boolean' },
+  ...DISTRIBUTED_OPTIONS,
 } as const;
 
 /** A yes/no setting from `--name` and `--no-name` (undefined when neither is given). */
@@ -112,7 +114,7 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   const { values: v, positionals } = parse('train', argv, TRAIN_OPTIONS, 1);
   const out = new Output(io, {
     json: v.json === true,
-    quiet: v.quiet === true,
+    quiet: v.quiet === true || isFollowerRank(),
     noColor: v['no-color'] === true,
   });
   if (v.help) {
@@ -173,6 +175,9 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   const threads = intFlag(c, v, 'threads', 1, 256);
   const keep = intFlag(c, v, 'keep', 1, 1000);
   if (config.model !== undefined) checkModelSpec(c, config.model);
+  const launched = await launchIfAsked(c, v, (m) => out.warn(m));
+  if (launched !== undefined) return launched;
+  const dist = await joinIfLaunched(c, v);
   const onDecode = decodeProgress(out);
 
   // Progress state.
@@ -357,6 +362,7 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
       ...(keep !== undefined ? { keep } : {}),
       ...(v.profile ? { profile: true } : {}),
       ...(io.signal ? { signal: io.signal } : {}),
+      ...(dist ? { distributed: dist.distributed } : {}),
       onEvent,
     });
   } catch (e) {
@@ -380,7 +386,9 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   } finally {
     io.signal?.removeEventListener('abort', onAbort);
     out.clearProgress();
+    dist?.close();
   }
+  if (dist && dist.distributed.rank !== 0) return 0;
   const r = result;
   out.result();
   out.result(
