@@ -50,7 +50,7 @@ export interface TensorSlice {
   numThreads(): number;
   /** Resizes the pool (1..256). */
   setNumThreads(n: number): void;
-  /** The kernel table in use: "avx512", "avx2" or "base". */
+  /** The kernel table in use: "avx512", "avx2" or "base" on x86-64; "neon" or "base" on arm64. */
   simd(): string;
   /** Switches kernel tables; false when the CPU lacks the instructions. */
   selectSimd(name: string): boolean;

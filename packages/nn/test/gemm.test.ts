@@ -35,11 +35,11 @@ function expectClose(got: Float32Array, want: Float64Array, what: string): void 
   expect(worst, what).toBeLessThan(1e-3);
 }
 
-const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => native.selectSimd(name));
+const isas = (['avx512', 'avx2', 'neon', 'base'] as const).filter((name) => native.selectSimd(name));
 const startSimd = getSimd();
 const startThreads = getNumThreads();
 afterAll(() => {
-  setSimd(startSimd as 'avx512' | 'avx2' | 'base');
+  setSimd(startSimd as 'avx512' | 'avx2' | 'neon' | 'base');
   setNumThreads(startThreads);
 });
 

@@ -18,7 +18,7 @@ export function setNumThreads(n: number): void {
   native.setNumThreads(checkInt('threads', n, 1, 256));
 }
 
-/** The instruction set the kernels use: 'avx512', 'avx2' or 'base'. */
+/** The instruction set the kernels use: 'avx512', 'avx2' or 'base' on x86-64; 'neon' or 'base' on arm64. */
 export function getSimd(): string {
   return native.simd();
 }
@@ -27,9 +27,9 @@ export function getSimd(): string {
  * Switches the kernel instruction set, e.g. to compare paths. Throws when the CPU lacks it.
  * `DLF_SIMD=avx2` in the environment caps the choice at start-up.
  */
-export function setSimd(name: 'avx512' | 'avx2' | 'base'): void {
-  if (name !== 'avx512' && name !== 'avx2' && name !== 'base') {
-    throw invalidParam('simd', "'avx512', 'avx2' or 'base'", name, 'type');
+export function setSimd(name: 'avx512' | 'avx2' | 'neon' | 'base'): void {
+  if (name !== 'avx512' && name !== 'avx2' && name !== 'neon' && name !== 'base') {
+    throw invalidParam('simd', "'avx512', 'avx2', 'neon' or 'base'", name, 'type');
   }
   if (!native.selectSimd(name)) throw invalidParam('simd', 'an instruction set this CPU supports', name);
 }
