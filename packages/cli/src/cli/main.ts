@@ -1,17 +1,19 @@
 import { EXIT, FileError, isAbortError, oneSentence, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
-import { evaluateCommand, exportCommand, predictCommand, summaryCommand } from './commands.js';
 import { MAIN_HELP } from './help.js';
 import { type CliIO, colorEnabled, makeColors } from './output.js';
-import { trainCommand } from './train-command.js';
 
-const COMMANDS: Record<string, (argv: string[], io: CliIO) => Promise<number>> = {
-  train: trainCommand,
-  evaluate: evaluateCommand,
-  eval: evaluateCommand,
-  summary: summaryCommand,
-  predict: predictCommand,
-  export: exportCommand,
+type Command = (argv: string[], io: CliIO) => Promise<number>;
+// Each command module (and through it the native addon) loads only when that command runs, so
+// `dlf --help` and `dlf --version` work on a machine where the addon is missing.
+const commands = () => import('./commands.js');
+const COMMANDS: Record<string, Command> = {
+  train: async (argv, io) => (await import('./train-command.js')).trainCommand(argv, io),
+  evaluate: async (argv, io) => (await commands()).evaluateCommand(argv, io),
+  eval: async (argv, io) => (await commands()).evaluateCommand(argv, io),
+  summary: async (argv, io) => (await commands()).summaryCommand(argv, io),
+  predict: async (argv, io) => (await commands()).predictCommand(argv, io),
+  export: async (argv, io) => (await commands()).exportCommand(argv, io),
 };
 
 function write(stream: CliIO['stderr'], text: string): void {
@@ -80,7 +82,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       write(io.stderr, 'Interrupted.\n');
       return EXIT.interrupted;
     }
-    write(io.stderr, `${red('error:')} ${oneSentence(e)}\n`);
+    // The addon's load failure is already a complete, multi-line explanation without a stack.
+    const nativeMissing = e instanceof Error && e.name === 'NativeLoadError';
+    write(io.stderr, `${red('error:')} ${nativeMissing ? e.message : oneSentence(e)}\n`);
     if (debug) {
       let err: unknown = e;
       while (err instanceof Error) {
