@@ -15,14 +15,22 @@ binary=$repo/packages/native/build-arm64/Release/dlf.node
 if [ ! -f "$binary" ] || [ -n "${DLF_REBUILD:-}" ]; then
   (cd "$repo/packages/native" && pnpm run build:native:arm64)
 fi
-machine=$(readelf -h "$binary" | sed -n 's/^ *Machine: *//p')
-echo "$binary: $machine"
-[ "$machine" = AArch64 ] || { echo "not an AArch64 binary"; exit 1; }
+# The host cross-build, and the release binary (Debian 11, GCC 10) when build-release.sh staged it.
+binaries=("$binary")
+[ -f "$repo/npm/linux-arm64-gnu/dlf.node" ] && binaries+=("$repo/npm/linux-arm64-gnu/dlf.node")
+for b in "${binaries[@]}"; do
+  machine=$(readelf -h "$b" | sed -n 's/^ *Machine: *//p')
+  echo "$b: $machine"
+  [ "$machine" = AArch64 ] || { echo "not an AArch64 binary"; exit 1; }
+done
 
 mkdir -p "$roots"
-bash "$repo/scripts/portable/debian-root.sh" "$root" trixie arm64 nodejs
+bash "$repo/scripts/portable/debian-root.sh" "$root" trixie arm64 nodejs,ca-certificates
 mkdir -p "$root/dlf"
 mountpoint -q "$root/dlf" || mount --bind "$repo" "$root/dlf"
 trap 'umount "$root/dlf"' EXIT
-chroot "$root" /usr/bin/env DLF_NATIVE_PATH=/dlf/packages/native/build-arm64/Release/dlf.node \
-  sh -c 'uname -m; node -p "process.arch + \" \" + process.version"; node /dlf/scripts/portable/op-table.mjs'
+chroot "$root" sh -c 'uname -m; node -p "process.arch + \" \" + process.version"'
+for b in "${binaries[@]}"; do
+  echo "== $b"
+  chroot "$root" /usr/bin/env DLF_NATIVE_PATH="/dlf${b#"$repo"}" node /dlf/scripts/portable/op-table.mjs
+done

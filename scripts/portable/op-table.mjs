@@ -30,7 +30,8 @@ function check(name, fn) {
 
 // |a - b| <= atol + rtol |b| everywhere; NaN fails (the comparison is false).
 function expectClose(actual, expected, what, atol, rtol) {
-  if (actual.length !== expected.length) throw new Error(`${what}: ${actual.length} values, expected ${expected.length}`);
+  if (actual.length !== expected.length)
+    throw new Error(`${what}: ${actual.length} values, expected ${expected.length}`);
   for (let i = 0; i < actual.length; i++) {
     const ok = Math.abs(actual[i] - expected[i]) <= atol + rtol * Math.abs(expected[i]);
     if (!ok) throw new Error(`${what}: element ${i} is ${actual[i]}, expected ${expected[i]}`);
@@ -59,9 +60,17 @@ const withAttributes = {
       groups: attr(c, 'groups'),
     }),
   maxPool2d: ([x], c) =>
-    F.maxPool2d(x, { kernelSize: attr(c, 'kernelSize'), stride: attr(c, 'stride'), padding: attr(c, 'padding') }),
+    F.maxPool2d(x, {
+      kernelSize: attr(c, 'kernelSize'),
+      stride: attr(c, 'stride'),
+      padding: attr(c, 'padding'),
+    }),
   avgPool2d: ([x], c) =>
-    F.avgPool2d(x, { kernelSize: attr(c, 'kernelSize'), stride: attr(c, 'stride'), padding: attr(c, 'padding') }),
+    F.avgPool2d(x, {
+      kernelSize: attr(c, 'kernelSize'),
+      stride: attr(c, 'stride'),
+      padding: attr(c, 'padding'),
+    }),
   adaptiveAvgPool2d: ([x], c) => F.adaptiveAvgPool2d(x, attr(c, 'outputSize')),
   batchNorm2d: ([x, w, b], c) =>
     F.batchNorm2d(x, {
@@ -82,7 +91,8 @@ function nonContiguous(d) {
   const batch = d.shape.slice(0, -2).reduce((x, y) => x * y, 1);
   const stored = new Float32Array(d.data.length);
   for (let b = 0; b < batch; b++)
-    for (let i = 0; i < p; i++) for (let j = 0; j < q; j++) stored[b * p * q + j * p + i] = d.data[b * p * q + i * q + j];
+    for (let i = 0; i < p; i++)
+      for (let j = 0; j < q; j++) stored[b * p * q + j * p + i] = d.data[b * p * q + i * q + j];
   return F.transpose(tensor(stored, { shape: [...d.shape.slice(0, -2), q, p] }), -2, -1);
 }
 
@@ -156,7 +166,12 @@ for (const table of tables) {
     check(c.name, () => goldenCase(c, false));
     if (c.inputs[0].shape.length >= 2) check(`${c.name} (non-contiguous input)`, () => goldenCase(c, true));
   }
-  for (const shape of [[70, 300, 50], [1, 513, 33], [33, 260, 17]]) check(`gemm ${shape}`, () => gemmCase(...shape));
+  for (const shape of [
+    [70, 300, 50],
+    [1, 513, 33],
+    [33, 260, 17],
+  ])
+    check(`gemm ${shape}`, () => gemmCase(...shape));
   for (const shape of [
     [2, 3, 16, 16, 8, 3, 3, 1],
     [1, 5, 9, 37, 13, 5, 5, 2],
@@ -164,7 +179,12 @@ for (const table of tables) {
     [3, 3, 17, 23, 11, 3, 3, 0],
   ])
     check(`conv fast path ${shape}`, () => convCase(shape));
-  for (const shape of [[2, 3, 28, 28], [1, 4, 9, 37], [1, 2, 2, 2]]) check(`maxPool2d 2x2 ${shape}`, () => poolCase(shape));
+  for (const shape of [
+    [2, 3, 28, 28],
+    [1, 4, 9, 37],
+    [1, 2, 2, 2],
+  ])
+    check(`maxPool2d 2x2 ${shape}`, () => poolCase(shape));
 }
 
 for (const failure of failures) console.log(`FAIL ${failure}`);
