@@ -39,6 +39,6 @@ chroot "$root" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp bash 
   echo "inside: $(. /etc/os-release; echo "$PRETTY_NAME"), $(ldd --version | sed -n 1p), node $(node --version)"
   ldd node_modules/@dlf/native-linux-*-gnu/dlf.node
   rm -rf run-debian11
-  time node node_modules/.bin/dlf train shapes --epochs 1 --size 16 --batch-size 8 --out run-debian11 --no-color | tail -4
+  time node node_modules/.bin/dlf train shapes --epochs 1 --size 16 --batch-size 8 --out run-debian11 --no-color | tail -6
   test -f run-debian11/model.safetensors && echo "Debian 11: trained one epoch from the packed install"
 '
