@@ -26,14 +26,21 @@ while [ $# -gt 0 ]; do
     *) echo "unknown option $1"; exit 2 ;;
   esac
 done
-[ $keep = 1 ] || trap 'rm -rf "$scratch"' EXIT
 step() { printf '\n-- %s\n' "$*"; }
 started=$(date +%s)
 
 arch=$(node -p process.arch)
 platform_dir=npm/linux-$arch-gnu
+staged=$repo/$platform_dir/dlf.node
+cleanup() {
+  # A release binary staged before --host-binary replaced it comes back.
+  [ ! -f "$scratch/staged-release.node" ] || mv "$scratch/staged-release.node" "$staged"
+  [ $keep = 1 ] || rm -rf "$scratch"
+}
+trap cleanup EXIT
 if [ $host_binary = 1 ]; then
   export DLF_PACK_HOST_BINARY=1
+  [ ! -f "$staged" ] || cp "$staged" "$scratch/staged-release.node"
   node "$repo/packages/native/scripts/stage-binary.mjs" "$repo/packages/native/build/Release/dlf.node" "linux-$arch-gnu"
 fi
 
