@@ -48,7 +48,7 @@ step "pack"
 tarballs=$scratch/tarballs
 mkdir -p "$tarballs"
 for dir in packages/native packages/tensor-core packages/autograd packages/nn packages/loss packages/optim \
-  packages/data packages/cli "$platform_dir"; do
+  packages/data packages/train packages/cli "$platform_dir"; do
   (cd "$repo/$dir" && pnpm pack --pack-destination "$tarballs" >/dev/null) || { echo "packing $dir failed"; exit 1; }
 done
 ls -s "$tarballs"

@@ -1,12 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 
-/** The version of @dlf/cli (from its package.json). */
-export const VERSION: string = (() => {
-  try {
-    return (
-      JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-    ).version;
-  } catch {
-    return '0.0.0';
-  }
-})();
+/** The version of @dlf/cli (from its package.json; read without loading the trainer or the addon). */
+export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string })
+  .version;

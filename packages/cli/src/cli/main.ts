@@ -1,4 +1,4 @@
-import { EXIT, FileError, isAbortError, oneSentence, UsageError } from '../errors.js';
+import { EXIT, oneSentence } from '../exit.js';
 import { VERSION } from '../version.js';
 import { MAIN_HELP } from './help.js';
 import { type CliIO, colorEnabled, makeColors } from './output.js';
@@ -7,6 +7,7 @@ type Command = (argv: string[], io: CliIO) => Promise<number>;
 // Each command module (and through it the native addon) loads only when that command runs, so
 // `dlf --help` and `dlf --version` work on a machine where the addon is missing.
 const commands = () => import('./commands.js');
+const errors = () => import('../errors.js');
 const COMMANDS: Record<string, Command> = {
   train: async (argv, io) => (await import('./train-command.js')).trainCommand(argv, io),
   evaluate: async (argv, io) => (await commands()).evaluateCommand(argv, io),
@@ -44,7 +45,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
       const topic = first === 'help' ? rest[0] : undefined;
       if (topic && COMMANDS[topic]) return await COMMANDS[topic]!(['--help'], io);
-      if (topic) throw new UsageError(`Unknown command '${topic}'.`);
+      if (topic) throw new (await errors()).UsageError(`Unknown command '${topic}'.`);
       write(io.stdout, `${MAIN_HELP}\n`);
       return first === undefined ? EXIT.usage : EXIT.ok;
     }
@@ -55,7 +56,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     const run = COMMANDS[first];
     if (!run) {
       command = undefined;
-      throw new UsageError(
+      throw new (await errors()).UsageError(
         first.startsWith('-')
           ? `Unknown option ${first}; options go after the command (dlf <command> [options]).`
           : `Unknown command '${first}'; the commands are train, evaluate, summary, predict and export.`,
@@ -63,6 +64,17 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     }
     return await run(rest, io);
   } catch (e) {
+    // The addon's load failure is already a complete, multi-line explanation without a stack.
+    if (e instanceof Error && e.name === 'NativeLoadError') {
+      if (json)
+        write(
+          io.stdout,
+          `${JSON.stringify({ event: 'error', message: e.message, exitCode: EXIT.failure })}\n`,
+        );
+      write(io.stderr, `${red('error:')} ${e.message}\n`);
+      return EXIT.failure;
+    }
+    const { FileError, isAbortError, UsageError } = await errors();
     const debug = io.env.DEBUG !== undefined && io.env.DEBUG !== '' && io.env.DEBUG !== '0';
     if (json) {
       const code = e instanceof UsageError ? EXIT.usage : isAbortError(e) ? EXIT.interrupted : EXIT.failure;
@@ -82,9 +94,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       write(io.stderr, 'Interrupted.\n');
       return EXIT.interrupted;
     }
-    // The addon's load failure is already a complete, multi-line explanation without a stack.
-    const nativeMissing = e instanceof Error && e.name === 'NativeLoadError';
-    write(io.stderr, `${red('error:')} ${nativeMissing ? e.message : oneSentence(e)}\n`);
+    write(io.stderr, `${red('error:')} ${oneSentence(e)}\n`);
     if (debug) {
       let err: unknown = e;
       while (err instanceof Error) {
