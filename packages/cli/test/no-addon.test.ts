@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
 const launcher = fileURLToPath(new URL('../bin/dlf.js', import.meta.url));
+const compiled = fileURLToPath(new URL('../dist/bin.js', import.meta.url));
 const dlf = (...args: string[]) =>
   spawnSync(process.execPath, [launcher, ...args], {
     encoding: 'utf8',
@@ -15,7 +16,7 @@ const dlf = (...args: string[]) =>
 
 describe('dlf without the native addon', () => {
   it('is built', () => {
-    expect(existsSync(fileURLToPath(new URL('../dist/bin.js', import.meta.url))), 'pnpm run build').toBe(true);
+    expect(existsSync(compiled), 'pnpm run build').toBe(true);
   });
 
   it('prints help and version', () => {
