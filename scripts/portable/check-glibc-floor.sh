@@ -40,5 +40,8 @@ chroot "$root" /usr/bin/env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/tmp bash 
   ldd node_modules/@dlf/native-linux-*-gnu/dlf.node
   rm -rf run-debian11
   time node node_modules/.bin/dlf train shapes --epochs 1 --size 16 --batch-size 8 --out run-debian11 --no-color | tail -6
-  test -f run-debian11/model.safetensors && echo "Debian 11: trained one epoch from the packed install"
+  test -f run-debian11/model.safetensors && echo "Debian 11: trained one epoch on a generated folder from the packed install"
+  rm -rf run-debian11-mnist
+  time node node_modules/.bin/dlf train --epochs 1 --out run-debian11-mnist --no-color | tail -6
+  test -f run-debian11-mnist/model.safetensors && echo "Debian 11: trained one epoch of the bundled MNIST from the packed install"
 '
