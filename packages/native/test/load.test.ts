@@ -43,7 +43,8 @@ function load(env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
     cwd: work,
     encoding: 'utf8',
-    env: { ...process.env, DLF_NATIVE_PATH: '', ...env },
+    // NODE_PATH off: pnpm's shims point it at the workspace's hoisted packages, the platform one included.
+    env: { ...process.env, DLF_NATIVE_PATH: '', NODE_PATH: '', ...env },
   });
   return { status: r.status, stdout: r.stdout.trim(), stderr: r.stderr };
 }
