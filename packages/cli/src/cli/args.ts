@@ -1,5 +1,8 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UsageError } from '../errors.js';
+import { closest, didYouMean } from './suggest.js';
+
+export { closest, didYouMean, editDistance } from './suggest.js';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -19,18 +22,62 @@ export interface Parsed {
   positionals: string[];
 }
 
+/** A number as an option value: `-1`, `-0.5`, `-.5`, `-1e-3`. */
+const NEGATIVE_NUMBER = /^-(\d|\.\d)[\d.eE+-]*$/;
+
+/**
+ * Joins a string option and a following negative number (`--lr -1` → `--lr=-1`) so the number is
+ * the option's value (and gets the option's own validation message) rather than "ambiguous".
+ */
+function attachNegativeValues(argv: readonly string[], options: Options): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    const long = /^--([^=]+)$/.exec(arg)?.[1];
+    const short = /^-([^-])$/.exec(arg)?.[1];
+    const name = long ?? (short ? Object.keys(options).find((k) => options[k]!.short === short) : undefined);
+    if (name && options[name]?.type === 'string' && next !== undefined && NEGATIVE_NUMBER.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+    if (arg === '--') {
+      out.push(...argv.slice(i + 1));
+      break;
+    }
+  }
+  return out;
+}
+
 /**
  * Parses a command's arguments strictly (unknown flags and missing values are usage errors that
- * name the flag).
+ * name the flag; a misspelled flag gets a "did you mean"; a negative number is a value).
  */
 export function parse(command: string, argv: string[], options: Options, maxPositionals: number): Parsed {
   let r: ReturnType<typeof parseArgs>;
+  const all = { ...COMMON, ...options };
   try {
-    r = parseArgs({ args: argv, options: { ...COMMON, ...options }, allowPositionals: true, strict: true });
+    r = parseArgs({
+      args: attachNegativeValues(argv, all),
+      options: all,
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (e) {
     const msg = (e as Error).message.split('\n')[0]!;
     const unknown = /Unknown option '([^']+)'/.exec(msg);
-    if (unknown) throw new UsageError(`Unknown option ${unknown[1]} for dlf ${command}.`, command);
+    if (unknown) {
+      const flag = unknown[1]!;
+      const suggestion = flag.startsWith('--')
+        ? closest(flag.slice(2).replace(/=.*$/, ''), Object.keys(all))
+        : undefined;
+      throw new UsageError(
+        `Unknown option ${flag} for dlf ${command}${didYouMean(suggestion && `--${suggestion}`)}`,
+        command,
+      );
+    }
     const missing = /Option '([^']+)' argument missing/.exec(msg);
     if (missing)
       throw new UsageError(
@@ -108,7 +155,7 @@ export function choiceFlag<T extends string>(
   const s = String(v).trim().toLowerCase();
   if (!(choices as readonly string[]).includes(s)) {
     throw new UsageError(
-      `Expected one of ${choices.join(', ')} for --${name} but received '${String(v)}'.`,
+      `Expected one of ${choices.join(', ')} for --${name} but received '${String(v)}'${didYouMean(closest(s, choices))}`,
       command,
     );
   }

@@ -1,5 +1,6 @@
 import { EXIT, oneSentence } from '../exit.js';
 import { VERSION } from '../version.js';
+import { closest, didYouMean } from './suggest.js';
 import { MAIN_HELP } from './help.js';
 import { type CliIO, colorEnabled, makeColors } from './output.js';
 
@@ -16,6 +17,11 @@ const COMMANDS: Record<string, Command> = {
   predict: async (argv, io) => (await commands()).predictCommand(argv, io),
   export: async (argv, io) => (await commands()).exportCommand(argv, io),
 };
+
+/** The command a misspelled one most likely meant. */
+function suggestCommand(word: string): string | undefined {
+  return closest(word, [...Object.keys(COMMANDS), 'help', 'version']);
+}
 
 function write(stream: CliIO['stderr'], text: string): void {
   try {
@@ -45,7 +51,10 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
       const topic = first === 'help' ? rest[0] : undefined;
       if (topic && COMMANDS[topic]) return await COMMANDS[topic]!(['--help'], io);
-      if (topic) throw new (await errors()).UsageError(`Unknown command '${topic}'.`);
+      if (topic)
+        throw new (await errors()).UsageError(
+          `Unknown command '${topic}'${didYouMean(suggestCommand(topic))}`,
+        );
       write(io.stdout, `${MAIN_HELP}\n`);
       return first === undefined ? EXIT.usage : EXIT.ok;
     }
@@ -59,7 +68,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       throw new (await errors()).UsageError(
         first.startsWith('-')
           ? `Unknown option ${first}; options go after the command (dlf <command> [options]).`
-          : `Unknown command '${first}'; the commands are train, evaluate, summary, predict and export.`,
+          : suggestCommand(first)
+            ? `Unknown command '${first}'${didYouMean(suggestCommand(first))}`
+            : `Unknown command '${first}'; the commands are train, evaluate, summary, predict and export.`,
       );
     }
     return await run(rest, io);
