@@ -17,9 +17,15 @@ export const BUILD_FROM_SOURCE_COMMAND = 'npx dlf-native-build';
  * binary; it carries no stack trace, since the place it was thrown from does not help the reader.
  */
 export class NativeLoadError extends Error {
+  /** Always `'NativeLoadError'`: how code that cannot import this class recognises the error. */
   override readonly name = 'NativeLoadError';
   /** Each place looked at, with why it did not serve. */
   declare readonly tried: readonly string[];
+  /**
+   * @param message - the whole explanation: platform, what was tried, how to get a binary
+   * @param tried - each place looked at, with why it did not serve
+   * @param cause - the last load error, when a binary existed but did not load
+   */
   constructor(message: string, tried: readonly string[], cause?: unknown) {
     super(message, cause === undefined ? undefined : { cause });
     // Not enumerable, so an uncaught error prints as its message alone.
