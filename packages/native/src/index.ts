@@ -23,4 +23,12 @@ export {
   type UnaryOpAttributes,
   UnaryOpCode,
 } from './generated/ops.js';
-export { loadNative } from './load.js';
+export { BUILD_FROM_SOURCE_COMMAND, loadNative, NativeLoadError, nativeLocation } from './load.js';
+export {
+  currentTarget,
+  describeTarget,
+  detectLibc,
+  type Libc,
+  type PlatformTarget,
+  platformPackageName,
+} from './platform.js';

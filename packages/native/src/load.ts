@@ -1,58 +1,132 @@
-import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NativeBinding } from './binding.js';
+import { describeTarget, platformPackageName } from './platform.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const packageRoot = join(here, '..');
+const require = createRequire(import.meta.url);
 
-function loadFailure(tried: string[], cause: unknown): Error {
-  const reason = cause instanceof Error ? cause.message : String(cause);
-  return new Error(
+/** The command that builds the addon from source where a compiler exists (runs cmake-js). */
+export const BUILD_FROM_SOURCE_COMMAND = 'npx dlf-native-build';
+
+/**
+ * The addon could not be loaded. Its message says which platform, what was tried and how to get a
+ * binary; it carries no stack trace, since the place it was thrown from does not help the reader.
+ */
+export class NativeLoadError extends Error {
+  /** Always `'NativeLoadError'`: how code that cannot import this class recognises the error. */
+  override readonly name = 'NativeLoadError';
+  /** Each place looked at, with why it did not serve. */
+  declare readonly tried: readonly string[];
+  /**
+   * @param message - the whole explanation: platform, what was tried, how to get a binary
+   * @param tried - each place looked at, with why it did not serve
+   * @param cause - the last load error, when a binary existed but did not load
+   */
+  constructor(message: string, tried: readonly string[], cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    // Not enumerable, so an uncaught error prints as its message alone.
+    Object.defineProperty(this, 'tried', { value: tried, enumerable: false });
+    this.stack = `${this.name}: ${message}`;
+  }
+}
+
+/** One place a binary may come from, in the order the loader tries them. */
+export interface Candidate {
+  what: string;
+  path: string | undefined;
+  missing: string;
+}
+
+/**
+ * Where the loader looks, best first: a local build, then the platform package. `DLF_NATIVE_PATH`
+ * replaces both: an explicit binary never silently falls back to another one.
+ */
+export function nativeCandidates(): Candidate[] {
+  const explicit = process.env['DLF_NATIVE_PATH'];
+  if (explicit) return [{ what: 'DLF_NATIVE_PATH', path: explicit, missing: 'no such file' }];
+  const platformPackage = platformPackageName();
+  let platformBinary: string | undefined;
+  try {
+    platformBinary = join(dirname(require.resolve(`${platformPackage}/package.json`)), 'dlf.node');
+  } catch {
+    platformBinary = undefined;
+  }
+  return [
+    { what: 'local build', path: join(packageRoot, 'build', 'Release', 'dlf.node'), missing: 'not built' },
+    { what: `package ${platformPackage}`, path: platformBinary, missing: 'not installed' },
+  ];
+}
+
+function failure(tried: string[], cause: unknown): NativeLoadError {
+  const platform = describeTarget();
+  return new NativeLoadError(
     [
-      `Could not load the dlf native addon for ${process.platform}-${process.arch} (Node ${process.version}).`,
-      `Tried: ${tried.join(', ')}.`,
-      `Reason: ${reason}`,
-      'Possible solutions:',
-      '- In a clone of the dlf repository, build it: `pnpm install && pnpm run build` (needs cmake >= 3.20 and a C++17 compiler).',
-      '- Check that the build finished: packages/native/build/Release/dlf.node must exist.',
-      '- Set DLF_NATIVE_PATH to the full path of a dlf.node built for this platform.',
+      `no dlf native addon for ${platform}, Node ${process.version}.`,
+      'Tried:',
+      ...tried.map((line) => `  - ${line}`),
+      `Prebuilt binaries come with the optional dependency ${platformPackageName()}: reinstall without`,
+      '--no-optional / --omit=optional, or check that the package exists for this platform.',
+      `Or build from source (CMake >= 3.18 and a C++17 compiler): ${BUILD_FROM_SOURCE_COMMAND}`,
     ].join('\n'),
-    { cause },
+    tried,
+    cause,
   );
 }
 
 let cached: NativeBinding | undefined;
+let cachedFrom: string | undefined;
 
 /**
- * Loads the addon once and returns it. Throws an `Error` that says what to do when the binary is
- * missing or was built for another platform or version.
+ * Where the loaded addon came from (`undefined` before the first {@link loadNative}).
+ *
+ * @example
+ * ```ts
+ * loadNative();
+ * console.log(nativeLocation()); // …/node_modules/@dlf/native-linux-x64-gnu/dlf.node
+ * ```
+ */
+export function nativeLocation(): string | undefined {
+  return cachedFrom;
+}
+
+/**
+ * Loads the addon once and returns it: a local build first (a clone, or `npx dlf-native-build`),
+ * then the platform's binary package. Throws a {@link NativeLoadError} naming the platform, what
+ * was tried and how to build from source when neither serves. `DLF_NATIVE_PATH` names the one
+ * binary to load instead.
+ *
+ * @example
+ * ```ts
+ * import { loadNative } from '@dlf/native';
+ * console.log(loadNative().version); // '0.1.0'
+ * ```
  */
 export function loadNative(): NativeBinding {
   if (cached) return cached;
-  const require = createRequire(import.meta.url);
-  const candidates = [
-    process.env['DLF_NATIVE_PATH'],
-    join(packageRoot, 'build', 'Release', 'dlf.node'),
-  ].filter((p): p is string => typeof p === 'string' && p.length > 0);
-  const existing = candidates.filter((p) => existsSync(p));
-  if (existing.length === 0) throw loadFailure(candidates, new Error('no built binary was found'));
+  const expected = (require(join(packageRoot, 'package.json')) as { version: string }).version;
+  const tried: string[] = [];
   let lastError: unknown;
-  for (const path of existing) {
+  for (const { what, path, missing } of nativeCandidates()) {
+    if (!path || !existsSync(path)) {
+      tried.push(`${what}: ${missing}${path ? ` (${path})` : ''}`);
+      continue;
+    }
     try {
       const binding = require(path) as NativeBinding;
-      const expected = (require(join(packageRoot, 'package.json')) as { version: string }).version;
-      if (binding.version !== expected) {
-        throw new Error(
-          `the binary is version ${binding.version} but @dlf/native is ${expected}; rebuild it`,
-        );
-      }
+      if (binding.version !== expected)
+        throw new Error(`it is version ${binding.version}, @dlf/native is ${expected}`);
       cached = binding;
+      cachedFrom = path;
       return binding;
     } catch (error) {
       lastError = error;
+      const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
+      tried.push(`${what}: ${path} did not load: ${reason}`);
     }
   }
-  throw loadFailure(existing, lastError);
+  throw failure(tried, lastError);
 }

@@ -50,7 +50,7 @@ export interface TensorSlice {
   numThreads(): number;
   /** Sets this thread's count (1..256); other worker threads keep theirs. */
   setNumThreads(n: number): void;
-  /** This thread's kernel table: "avx512", "avx2" or "base" (`@dlf/native/testing` switches it). */
+  /** This thread's kernel table: "avx512", "avx2" or "base" on x86-64, "neon" or "base" on arm64 (`@dlf/native/testing` switches it). */
   simd(): string;
 }
 

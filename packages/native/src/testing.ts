@@ -23,8 +23,8 @@ export interface TestingSlice {
   /** Enables or disables the direct-convolution fast path; returns the previous setting. */
   setConvFastPath(enabled: boolean): boolean;
   /**
-   * Switches the kernel table to "avx512", "avx2" or "base"; false (and no change) when the CPU
-   * lacks the instructions. `DLF_SIMD` caps the table every thread starts with.
+   * Switches the kernel table to "avx512", "avx2" or "base" (x86-64), "neon" or "base" (arm64);
+   * false (and no change) when the CPU lacks the instructions. `DLF_SIMD` caps the table every thread starts with.
    */
   selectSimd(name: string): boolean;
 }

@@ -86,11 +86,11 @@ const shapes: Shape[] = [
   { n: 1, c: 16, h: 190, w: 190, k: 4, r: 3, s: 3, pad: [1, 1] },
 ];
 
-const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => testing.selectSimd(name));
+const isas = (['avx512', 'avx2', 'neon', 'base'] as const).filter((name) => testing.selectSimd(name));
 const startSimd = getSimd();
 const startThreads = getNumThreads();
 afterAll(() => {
-  setSimd(startSimd as 'avx512' | 'avx2' | 'base');
+  setSimd(startSimd as 'avx512' | 'avx2' | 'neon' | 'base');
   setNumThreads(startThreads);
 });
 

@@ -42,11 +42,11 @@ const shapes: Shape[] = [
   { n: 2, c: 3, h: 10, w: 10, k: 4, r: 5, s: 5, pad: 2 },
 ];
 
-const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => testing.selectSimd(name));
+const isas = (['avx512', 'avx2', 'neon', 'base'] as const).filter((name) => testing.selectSimd(name));
 const startSimd = getSimd();
 const startThreads = getNumThreads();
 afterAll(() => {
-  setSimd(startSimd as 'avx512' | 'avx2' | 'base');
+  setSimd(startSimd as 'avx512' | 'avx2' | 'neon' | 'base');
   setNumThreads(startThreads);
 });
 

@@ -38,9 +38,9 @@ function reference(x: Float32Array, n: number, h: number, w: number, g: Float32A
   return { y, dx };
 }
 
-const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => testing.selectSimd(name));
+const isas = (['avx512', 'avx2', 'neon', 'base'] as const).filter((name) => testing.selectSimd(name));
 const startSimd = getSimd();
-afterAll(() => setSimd(startSimd as 'avx512' | 'avx2' | 'base'));
+afterAll(() => setSimd(startSimd as 'avx512' | 'avx2' | 'neon' | 'base'));
 
 describe('maxPool2d 2x2 fast path', () => {
   const sizes: [number, number, number][] = [

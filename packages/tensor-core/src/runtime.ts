@@ -20,7 +20,7 @@ export function setNumThreads(n: number): void {
   native.setNumThreads(checkInt('threads', n, 1, 256));
 }
 
-/** The instruction set this thread's kernels use: 'avx512', 'avx2' or 'base'. */
+/** The instruction set this thread's kernels use: 'avx512', 'avx2' or 'base' on x86-64; 'neon' or 'base' on arm64. */
 export function getSimd(): string {
   return native.simd();
 }
@@ -36,12 +36,12 @@ export function getSimd(): string {
  * const previous = getSimd();
  * setSimd('base');
  * // ... compute on the baseline kernels ...
- * setSimd(previous as 'avx512' | 'avx2' | 'base');
+ * setSimd(previous as 'avx512' | 'avx2' | 'neon' | 'base');
  * ```
  */
-export function setSimd(name: 'avx512' | 'avx2' | 'base'): void {
-  if (name !== 'avx512' && name !== 'avx2' && name !== 'base') {
-    throw invalidParam('simd', "'avx512', 'avx2' or 'base'", name, 'type');
+export function setSimd(name: 'avx512' | 'avx2' | 'neon' | 'base'): void {
+  if (name !== 'avx512' && name !== 'avx2' && name !== 'neon' && name !== 'base') {
+    throw invalidParam('simd', "'avx512', 'avx2', 'neon' or 'base'", name, 'type');
   }
   if (!testing.selectSimd(name)) throw invalidParam('simd', 'an instruction set this CPU supports', name);
 }

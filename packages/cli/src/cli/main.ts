@@ -1,20 +1,22 @@
-import { EXIT, FileError, isAbortError, oneSentence, UsageError } from '../errors.js';
+import { EXIT, oneSentence } from '../exit.js';
 import { VERSION } from '../version.js';
-import { evaluateCommand, exportCommand, predictCommand, summaryCommand } from './commands.js';
-import { closest, didYouMean } from './args.js';
+import { closest, didYouMean } from './suggest.js';
 import { MAIN_HELP } from './help.js';
-import { onnxCommand } from './onnx-command.js';
 import { type CliIO, colorEnabled, makeColors } from './output.js';
-import { trainCommand } from './train-command.js';
 
-const COMMANDS: Record<string, (argv: string[], io: CliIO) => Promise<number>> = {
-  train: trainCommand,
-  evaluate: evaluateCommand,
-  eval: evaluateCommand,
-  summary: summaryCommand,
-  predict: predictCommand,
-  export: exportCommand,
-  onnx: onnxCommand,
+type Command = (argv: string[], io: CliIO) => Promise<number>;
+// Each command module (and through it the native addon) loads only when that command runs, so
+// `dlf --help` and `dlf --version` work on a machine where the addon is missing.
+const commands = () => import('./commands.js');
+const errors = () => import('../errors.js');
+const COMMANDS: Record<string, Command> = {
+  train: async (argv, io) => (await import('./train-command.js')).trainCommand(argv, io),
+  evaluate: async (argv, io) => (await commands()).evaluateCommand(argv, io),
+  eval: async (argv, io) => (await commands()).evaluateCommand(argv, io),
+  summary: async (argv, io) => (await commands()).summaryCommand(argv, io),
+  predict: async (argv, io) => (await commands()).predictCommand(argv, io),
+  export: async (argv, io) => (await commands()).exportCommand(argv, io),
+  onnx: async (argv, io) => (await import('./onnx-command.js')).onnxCommand(argv, io),
 };
 
 /** The command a misspelled one most likely meant. */
@@ -50,7 +52,10 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
       const topic = first === 'help' ? rest[0] : undefined;
       if (topic && COMMANDS[topic]) return await COMMANDS[topic]!(['--help'], io);
-      if (topic) throw new UsageError(`Unknown command '${topic}'${didYouMean(suggestCommand(topic))}`);
+      if (topic)
+        throw new (await errors()).UsageError(
+          `Unknown command '${topic}'${didYouMean(suggestCommand(topic))}`,
+        );
       write(io.stdout, `${MAIN_HELP}\n`);
       return first === undefined ? EXIT.usage : EXIT.ok;
     }
@@ -61,7 +66,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     const run = COMMANDS[first];
     if (!run) {
       command = undefined;
-      throw new UsageError(
+      throw new (await errors()).UsageError(
         first.startsWith('-')
           ? `Unknown option ${first}; options go after the command (dlf <command> [options]).`
           : suggestCommand(first)
@@ -71,6 +76,17 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     }
     return await run(rest, io);
   } catch (e) {
+    // The addon's load failure is already a complete, multi-line explanation without a stack.
+    if (e instanceof Error && e.name === 'NativeLoadError') {
+      if (json)
+        write(
+          io.stdout,
+          `${JSON.stringify({ event: 'error', message: e.message, exitCode: EXIT.failure })}\n`,
+        );
+      write(io.stderr, `${red('error:')} ${e.message}\n`);
+      return EXIT.failure;
+    }
+    const { FileError, isAbortError, UsageError } = await errors();
     const debug = io.env.DEBUG !== undefined && io.env.DEBUG !== '' && io.env.DEBUG !== '0';
     if (json) {
       const code = e instanceof UsageError ? EXIT.usage : isAbortError(e) ? EXIT.interrupted : EXIT.failure;

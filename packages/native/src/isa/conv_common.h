@@ -27,8 +27,8 @@ namespace conv {
 constexpr int KBM = 8;  // output channels per forward tile: 8 x 3 positions = 24 of 32 registers
 constexpr int TM = 3;
 constexpr int WKB = 8;  // weight-gradient tile: 8 channels x 3 kernel columns
-#elif defined(__AVX2__)
-constexpr int KBM = 4;  // 4 x 3 = 12 of 16 registers
+#elif defined(__AVX2__) || defined(DLF_SIMD_NEON)
+constexpr int KBM = 4;  // 4 x 3 = 12 of 16 registers (AVX2) or of 32 (NEON)
 constexpr int TM = 3;
 constexpr int WKB = 4;
 #else

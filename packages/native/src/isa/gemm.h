@@ -15,9 +15,9 @@ using namespace dlf::simd;
 #if defined(__AVX512F__)
 constexpr int MR = 8;
 constexpr int NR = 2 * W;  // 8 x 32: 16 accumulators; batch-sized M (64, 128) has no ragged tile
-#elif defined(__AVX2__)
+#elif defined(__AVX2__) || defined(DLF_SIMD_NEON)
 constexpr int MR = 6;
-constexpr int NR = 2 * W;  // 6 x 16: 12 accumulators of 16 registers
+constexpr int NR = 2 * W;  // 6 x 16 (AVX2) or 6 x 8 (NEON): 12 accumulators
 #else
 constexpr int MR = 4;
 constexpr int NR = 2 * W;  // 4 x 8

@@ -1,4 +1,4 @@
-// Compiled three times with different -m flags (see CMakeLists.txt); DLF_ISA names the variant.
+// Compiled once per instruction set with different flags (see CMakeLists.txt); DLF_ISA names the variant.
 #define DLF_CAT2(a, b) a##b
 #define DLF_CAT(a, b) DLF_CAT2(a, b)
 #define DLF_ISA_NS DLF_CAT(isa_, DLF_ISA)

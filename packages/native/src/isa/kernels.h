@@ -1,5 +1,6 @@
-// The table of kernels compiled once per instruction set (isa/kernels.cc is built three times:
-// AVX-512, AVX2+FMA and the x86-64 baseline). runtime/simd.cc picks one table at start-up.
+// The table of kernels compiled once per instruction set (isa/kernels.cc is built once per table:
+// AVX-512, AVX2+FMA and the baseline on x86-64; NEON and the generic baseline on arm64).
+// runtime/simd.cc picks one table at start-up (runtime/isa_*.cc list what each architecture has).
 #pragma once
 #include <cstdint>
 
@@ -66,5 +67,6 @@ struct Kernels {
 const Kernels* kernels_avx512();
 const Kernels* kernels_avx2();
 const Kernels* kernels_base();
+const Kernels* kernels_neon();
 
 }  // namespace dlf

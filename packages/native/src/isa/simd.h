@@ -1,9 +1,10 @@
 // A thin portable vector type over GCC vector extensions. The same kernel source compiles to
-// 16-wide AVX-512, 8-wide AVX2 or 4-wide SSE code depending on the translation unit's flags.
+// 16-wide AVX-512, 8-wide AVX2, 4-wide SSE or NEON code, or 4-wide generic code, depending on the
+// target and the translation unit's flags. The few operations vector extensions cannot express
+// well come from one backend header per architecture; only those headers use intrinsics.
 #pragma once
 #include <cstdint>
 #include <cstring>
-#include <immintrin.h>
 
 namespace dlf::simd {
 
@@ -12,7 +13,7 @@ constexpr int W = 16;
 #elif defined(__AVX2__)
 constexpr int W = 8;
 #else
-constexpr int W = 4;
+constexpr int W = 4;  // SSE, NEON and the generic fallback
 #endif
 
 typedef float vf __attribute__((vector_size(W * sizeof(float))));
@@ -21,34 +22,21 @@ typedef float vf_unaligned __attribute__((vector_size(W * sizeof(float)), aligne
 inline vf load(const float* p) { return *reinterpret_cast<const vf_unaligned*>(p); }
 inline void store(float* p, vf v) { *reinterpret_cast<vf_unaligned*>(p) = v; }
 inline vf load_aligned(const float* p) { return *reinterpret_cast<const vf*>(p); }
-// A splat. `vf{} + x` would cost a scalar add first (0 + x is not foldable: signed zeros), and a
-// lane-by-lane loop is not always recognised, so each width uses its set1 intrinsic.
-inline vf broadcast(float x) {
-#if defined(__AVX512F__)
-  return reinterpret_cast<vf>(_mm512_set1_ps(x));
-#elif defined(__AVX2__)
-  return reinterpret_cast<vf>(_mm256_set1_ps(x));
+
+}  // namespace dlf::simd
+
+// Each backend defines broadcast(x) (a splat), positive_bits(v) (bit i set when lane i > 0, false
+// for NaN) and in_register(v) (an optimisation barrier that keeps v in a register).
+#if (defined(__x86_64__) || defined(__i386__)) && !defined(DLF_SIMD_GENERIC)
+#include "isa/simd_x86.h"
+#elif defined(__ARM_NEON) && defined(__aarch64__) && !defined(DLF_SIMD_GENERIC)
+#include "isa/simd_neon.h"
 #else
-  return reinterpret_cast<vf>(_mm_set1_ps(x));
+#include "isa/simd_generic.h"
 #endif
-}
-// Bit i set when lane i of v is > 0 (false for NaN).
-inline uint32_t positive_bits(vf v) {
-#if defined(__AVX512F__)
-  return _mm512_cmp_ps_mask(reinterpret_cast<__m512>(v), _mm512_setzero_ps(), _CMP_GT_OQ);
-#elif defined(__AVX2__)
-  return static_cast<uint32_t>(
-      _mm256_movemask_ps(_mm256_cmp_ps(reinterpret_cast<__m256>(v), _mm256_setzero_ps(), _CMP_GT_OQ)));
-#else
-  return static_cast<uint32_t>(_mm_movemask_ps(_mm_cmpgt_ps(reinterpret_cast<__m128>(v), _mm_setzero_ps())));
-#endif
-}
-// Forces v into a register here: stops the compiler from folding one load into several FMAs
-// as separate memory operands (which multiplies the loads).
-inline vf in_register(vf v) {
-  __asm__("" : "+v"(v));
-  return v;
-}
+
+namespace dlf::simd {
+
 inline vf vmax(vf a, vf b) { return a > b ? a : b; }
 inline vf vmin(vf a, vf b) { return a < b ? a : b; }
 inline float hsum(vf v) {
