@@ -43,6 +43,7 @@ export {
   writeFileAtomic,
   writeFileAtomicSync,
 } from './io/atomic.js';
+export { describeFsError, errnoCode } from './io/fs-errors.js';
 
 export {
   abs,

@@ -13,7 +13,7 @@ import { describeData, type PreparedData, prepareData } from './data.js';
 import { AbortError, UsageError } from './errors.js';
 import type { Evaluation } from './evaluate.js';
 import { type EpochRecord, type FitEvent, type FitResult, fit } from './fit.js';
-import { finishRun } from './finish.js';
+import { finishRun, intact } from './finish.js';
 import { type BuiltModel, buildModel } from './model.js';
 import type { DataFacts } from './report.js';
 import { prepareRunFolder, type RunFolder } from './run-folder.js';
@@ -164,6 +164,7 @@ export async function fitStage(run: TrainingRun): Promise<FitResult> {
     await Promise.all(pending);
     if (resume) disposeCheckpoint(resume);
   }
+  await metrics.check(intact(result.lastCheckpoint));
 
   // With early stopping, the final model is the best epoch's.
   if (result.stoppedEarly && result.bestCheckpoint) {
@@ -214,12 +215,13 @@ export async function train(
     inputShape: data.shape,
     seed: config.seed,
   });
+  let folder: RunFolder | undefined;
   try {
     const s = summary(built.model, data.shape);
     emit({ type: 'summary', summary: s, text: formatSummary(s) });
     const facts = describeData(config, data);
     emit({ type: 'data', facts });
-    const folder = await prepareRunFolder(
+    folder = await prepareRunFolder(
       config,
       { resumeDir, out: options.out, runsDir: options.runsDir, modelName: built.name },
       emit,
@@ -228,6 +230,7 @@ export async function train(
     const result = await fitStage(run);
     return await finishRun(run, result);
   } finally {
+    folder?.lock.release();
     built.model.dispose();
   }
 }
