@@ -23,5 +23,12 @@ export { summary, formatSummary, type ModelSummary, type SummaryRow } from './su
 export { noGrad, enableGrad, isGradEnabled, gradcheck } from '@dlf/autograd';
 export { saveStateDict, loadStateDictFile, saveModel, loadModel, ARCHITECTURE_KEY } from './io.js';
 export { impliedStateShapes } from './model-file/architecture.js';
+export {
+  checkBudget,
+  checkParamBudget,
+  DEFAULT_MODEL_BUDGET,
+  type ModelBudget,
+} from './model-file/budget.js';
 export { FileError } from './model-file/errors.js';
+export { describeForeignFile } from './model-file/sniff.js';
 export { META, type ModelInfo, type Preprocess, readModelFile } from './model-file/read.js';

@@ -52,6 +52,12 @@ export function summary(model: Module, inputShape: readonly number[]): ModelSumm
   let current = shape;
   for (const [idx, layer] of layers) {
     const d = layer.describe(current);
+    // Geometry that leaves nothing (a kernel larger than its padded input) is an error, not a row.
+    if (!d.outputShape.every((x) => Number.isSafeInteger(x) && x > 0)) {
+      throw new RangeError(
+        `layer ${idx} (${layer.constructor.name}) turns [${current.join(', ')}] into [${d.outputShape.join(', ')}], which is not a valid shape`,
+      );
+    }
     current = d.outputShape;
     const type = layer.constructor.name;
     rows.push({

@@ -4,6 +4,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import {
+  checkBudget,
+  checkParamBudget,
   impliedStateShapes,
   META,
   type ModelSummary,
@@ -86,9 +88,10 @@ export async function buildModel(
       throw new FileError(spec, `The model description ${spec} is not valid JSON (${(e as Error).message}).`);
     }
     try {
-      impliedStateShapes(json);
+      checkParamBudget(spec, impliedStateShapes(json), {});
       model = sequentialFromJSON(json, { generator });
     } catch (e) {
+      if (e instanceof FileError) throw e;
       throw new FileError(spec, `The model description ${spec} is invalid: ${(e as Error).message}.`);
     }
     name = spec.replace(/^.*[\\/]/, '').replace(/\.json$/i, '');
@@ -110,6 +113,12 @@ export async function buildModel(
       `The model ${spec} does not accept ${c}×${h}×${w} input (${(e as Error).message}); adjust the model or pass --size/--channels.`,
       'train',
     );
+  }
+  try {
+    checkBudget(spec, s, {});
+  } catch (e) {
+    model.dispose();
+    throw e;
   }
   if (s.outputShape.length !== 1 || s.outputShape[0] !== options.classes) {
     model.dispose();

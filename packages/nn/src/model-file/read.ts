@@ -10,6 +10,8 @@ import { isIntIn } from '../layers/registry.js';
 import { type ModelSummary, summary } from '../summary.js';
 import { ARCHITECTURE_KEY, impliedStateShapes } from './architecture.js';
 import { FileError } from './errors.js';
+import { checkBudget, type ModelBudget } from './budget.js';
+import { describeForeignFile } from './sniff.js';
 
 /** How images are turned into model input. */
 export interface Preprocess {
@@ -52,6 +54,9 @@ export const META = Object.freeze({
   inputShape: 'dlf.inputShape',
   preprocess: 'dlf.preprocess',
 });
+
+/** The most classes (outputs) a model file may declare. */
+const MAX_CLASSES = 1_000_000;
 
 /** The largest image side a model file may declare. */
 const MAX_SIDE = 8192;
@@ -130,6 +135,10 @@ export async function loadModel(
   try {
     contents = await loadSafetensors(path);
   } catch (e) {
+    const foreign = e instanceof SafetensorsError ? describeForeignFile(path) : undefined;
+    if (foreign) {
+      throw new FileError(path, `${path} is not a dlf model file: ${foreign}.`, { cause: e });
+    }
     if (e instanceof SafetensorsError) {
       const detail = e.message.startsWith(`${path}: `) ? e.message.slice(path.length + 2) : e.message;
       throw new FileError(path, `The model file ${path} is not a valid safetensors file: ${detail}.`, {
@@ -197,7 +206,9 @@ export async function loadModel(
 /**
  * Reads a model file written by `saveModelFile` (or {@link saveModel} with the same metadata): the
  * model as {@link loadModel} builds it, and its class names, input shape and preprocessing, each
- * checked. Every problem is a {@link FileError} naming the file.
+ * checked. Every problem is a {@link FileError} naming the file. The architecture's cost for one
+ * example (activation bytes and multiply-accumulates, from its description) must fit `budget`
+ * ({@link DEFAULT_MODEL_BUDGET}; raise it for a model that really is that large).
  *
  * @example
  * ```ts
@@ -207,6 +218,7 @@ export async function loadModel(
  */
 export async function readModelFile(
   path: string,
+  budget: ModelBudget = {},
 ): Promise<{ model: Sequential; info: ModelInfo; summary: ModelSummary }> {
   const { model, metadata } = await loadModel(path);
   try {
@@ -233,6 +245,7 @@ export async function readModelFile(
         `The model file ${path} says its input is ${shape.join('×')}, which its layers do not accept (${(e as Error).message}).`,
       );
     }
+    checkBudget(path, s, budget);
     if (s.outputShape.length !== 1) {
       throw new FileError(
         path,
@@ -240,6 +253,12 @@ export async function readModelFile(
       );
     }
     const n = s.outputShape[0]!;
+    if (n > MAX_CLASSES) {
+      throw new FileError(
+        path,
+        `The model file ${path} describes a model with ${n} outputs, more than the ${MAX_CLASSES} classes a model may have.`,
+      );
+    }
     const classes =
       parseJsonMeta<unknown>(path, metadata, META.classes) ?? Array.from({ length: n }, (_, i) => String(i));
     if (!Array.isArray(classes) || classes.length !== n || classes.some((c) => typeof c !== 'string')) {
