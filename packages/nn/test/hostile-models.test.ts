@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkParamBudget, FileError, impliedStateShapes, loadModel, readModelFile } from '@dlf/nn';
-import { saveSafetensors, zeros } from '@dlf/tensor-core';
+import { saveSafetensors, tensor, zeros } from '@dlf/tensor-core';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const dir = mkdtempSync(join(tmpdir(), 'dlf-hostile-models-'));
@@ -143,6 +143,48 @@ describe('hostile architectures', () => {
     };
     expect(() => checkParamBudget('model.json', impliedStateShapes(spec), {})).toThrow(
       'The model model.json declares 1099.5 G parameters, more than the 1.1 G budget (4.0 GiB of float32); raise maxParams if the model is meant to be that large.',
+    );
+  });
+});
+
+describe('untrustworthy numbers', () => {
+  it('a NaN weight is refused, naming the tensor and the file', async () => {
+    const path = join(dir, 'nan.safetensors');
+    const w = tensor([1, 2, Number.NaN, 4], { shape: [2, 2] });
+    const b = zeros([2]);
+    await saveSafetensors(
+      path,
+      new Map([
+        ['0.weight', w],
+        ['0.bias', b],
+      ]),
+      {
+        'dlf.architecture': JSON.stringify({
+          format: 'dlf.sequential',
+          version: 1,
+          layers: [{ type: 'Linear', inFeatures: 2, outFeatures: 2 }],
+        }),
+      },
+    );
+    const e = await refused(loadModel(path));
+    expect(e.message).toBe(
+      `The model file ${path} has a NaN in '0.weight' (element 2); the weights are damaged or the training diverged.`,
+    );
+  });
+
+  it('a standard deviation of 1e-300 is refused', async () => {
+    const path = join(dir, 'std.safetensors');
+    const layers = [{ type: 'Flatten' }, { type: 'Linear', inFeatures: 4, outFeatures: 2 }];
+    const shapes = impliedStateShapes({ format: 'dlf.sequential', version: 1, layers });
+    const tensors = new Map([...shapes].map(([k, sh]) => [k, zeros(sh)]));
+    await saveSafetensors(path, tensors, {
+      'dlf.architecture': JSON.stringify({ format: 'dlf.sequential', version: 1, layers }),
+      'dlf.inputShape': '[1,2,2]',
+      'dlf.preprocess': JSON.stringify({ mean: [0], std: [1e-300] }),
+    });
+    const e = await refused(readModelFile(path));
+    expect(e.message).toBe(
+      `The model file ${path} has invalid preprocessing metadata: std must be 1 numbers of at least 0.000001.`,
     );
   });
 });

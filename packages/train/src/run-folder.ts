@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { describeFsError, getNumThreads } from '@dlf/tensor-core';
+import { describeFsError, getNumThreads, getSimd } from '@dlf/tensor-core';
 import {
   cleanTemporary,
   disposeCheckpoint,
@@ -190,6 +190,12 @@ async function prepareLocked(
         emit({
           type: 'warning',
           message: `The run used ${resume.state.threads} kernel threads and continues with ${getNumThreads()}; pass --threads ${resume.state.threads} for a bit-identical continuation.`,
+        });
+      }
+      if (resume.state.simd !== undefined && resume.state.simd !== getSimd()) {
+        emit({
+          type: 'warning',
+          message: `The run used the ${resume.state.simd} kernels and continues with ${getSimd()}; results can differ in the last bits (set DLF_SIMD=${resume.state.simd} for a bit-identical continuation).`,
         });
       }
       emit({

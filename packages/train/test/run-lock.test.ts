@@ -157,3 +157,37 @@ describe('results before plots', () => {
     expect(warnings.some((w) => w.startsWith(`Could not draw ${join(out, 'confusion.png')}`))).toBe(true);
   });
 });
+
+describe('resuming under other kernels', () => {
+  it('a checkpoint written with another SIMD level warns on resume, as a thread-count change does', async () => {
+    const out = join(dir, 'simd');
+    const ac = new AbortController();
+    await train(config({ epochs: 2 }), {
+      out,
+      threads: 1,
+      signal: ac.signal,
+      onEvent: (e) => {
+        if (e.type === 'epoch' && e.record.epoch === 1) ac.abort();
+      },
+    }).catch(() => {});
+    const state = join(out, 'ckpt-e0001', 'state.json');
+    const s = JSON.parse(readFileSync(state, 'utf8'));
+    expect(typeof s.simd).toBe('string');
+    const other = s.simd === 'base' ? 'avx2' : 'base';
+    writeFileSync(state, JSON.stringify({ ...s, simd: other }));
+    const warnings: string[] = [];
+    await train(
+      {},
+      {
+        resume: out,
+        threads: 1,
+        onEvent: (e) => {
+          if (e.type === 'warning') warnings.push(e.message);
+        },
+      },
+    );
+    expect(warnings).toContain(
+      `The run used the ${other} kernels and continues with ${s.simd}; results can differ in the last bits (set DLF_SIMD=${other} for a bit-identical continuation).`,
+    );
+  });
+});

@@ -61,6 +61,18 @@ const MAX_CLASSES = 1_000_000;
 /** The largest image side a model file may declare. */
 const MAX_SIDE = 8192;
 
+/** The first NaN or infinity of an array, or `undefined` when every element is finite. */
+function firstNonFinite(a: ArrayLike<number | bigint>): { index: number; value: string } | undefined {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    if (typeof x === 'number' && !Number.isFinite(x)) return { index: i, value: String(x) };
+  }
+  return undefined;
+}
+
+/** The smallest standard deviation a preprocessing may divide by (smaller ones blow inputs up). */
+const MIN_STD = 1e-6;
+
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
 }
@@ -96,16 +108,19 @@ function checkPreprocess(path: string, p: unknown, inputShape: [number, number, 
     if (
       !Array.isArray(v) ||
       (v.length !== 1 && v.length !== c) ||
-      v.some((x) => typeof x !== 'number' || !Number.isFinite(x) || (positive && x <= 0))
+      v.some((x) => typeof x !== 'number' || !Number.isFinite(x) || (positive && x < MIN_STD))
     ) {
-      return bad(`${key} must be 1 or ${c} ${positive ? 'positive ' : ''}numbers`);
+      return bad(
+        `${key} must be 1 or ${c} ${positive ? `numbers of at least ${MIN_STD}` : 'finite numbers'}`,
+      );
     }
     return v as number[];
   };
   const fit = o.fit ?? 'fill';
   if (fit !== 'fill' && fit !== 'cover' && fit !== 'contain') return bad(`fit '${String(fit)}' is unknown`);
   const scale = o.scale ?? 1 / 255;
-  if (typeof scale !== 'number' || !Number.isFinite(scale)) return bad('scale must be a number');
+  if (typeof scale !== 'number' || !Number.isFinite(scale) || scale === 0)
+    return bad('scale must be a finite, non-zero number');
   return { ...dflt, fit, scale, mean: nums('mean', false), std: nums('std', true) };
 }
 
@@ -173,6 +188,15 @@ export async function loadModel(
         throw new FileError(
           path,
           `The model file ${path} has '${name}' of shape [${t.shape.join(', ')}] (${t.dtype}) but its architecture needs [${shape.join(', ')}] (float32).`,
+        );
+      }
+    }
+    for (const [name, t] of tensors) {
+      const bad = firstNonFinite(t.data());
+      if (bad !== undefined) {
+        throw new FileError(
+          path,
+          `The model file ${path} has a ${bad.value} in '${name}' (element ${bad.index}); the weights are damaged or the training diverged.`,
         );
       }
     }
