@@ -184,7 +184,7 @@ describe('untrustworthy numbers', () => {
     });
     const e = await refused(readModelFile(path));
     expect(e.message).toBe(
-      `The model file ${path} has invalid preprocessing metadata: std must be 1 numbers of at least 0.000001.`,
+      `The model file ${path} has invalid preprocessing metadata: std must be one number, each at least 0.000001.`,
     );
   });
 });

@@ -111,7 +111,7 @@ function checkPreprocess(path: string, p: unknown, inputShape: [number, number, 
       v.some((x) => typeof x !== 'number' || !Number.isFinite(x) || (positive && x < MIN_STD))
     ) {
       return bad(
-        `${key} must be 1 or ${c} ${positive ? `numbers of at least ${MIN_STD}` : 'finite numbers'}`,
+        `${key} must be ${c === 1 ? 'one number' : `1 or ${c} numbers`}, each ${positive ? `at least ${MIN_STD}` : 'finite'}`,
       );
     }
     return v as number[];
