@@ -4,13 +4,13 @@
  * {@link fit} with checkpoints, and {@link finishRun} writes the final model, metrics, plots and the
  * report. The command line only parses flags and prints the events.
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { formatSummary, type ModelSummary, summary } from '@dlf/nn';
-import { setNumThreads } from '@dlf/tensor-core';
-import { disposeCheckpoint, type CheckpointHooks, loadCheckpoint } from './checkpoint.js';
+import { describeFsError, errnoCode, setNumThreads } from '@dlf/tensor-core';
+import { type CheckpointHooks, disposeCheckpoint, loadCheckpoint, readPointer } from './checkpoint.js';
 import { loadRunConfig, resolveConfig, semantic, type TrainConfig } from './config.js';
 import { describeData, type PreparedData, prepareData } from './data.js';
-import { AbortError, UsageError } from './errors.js';
+import { AbortError, FileError, UsageError } from './errors.js';
 import type { Evaluation } from './evaluate.js';
 import { type EpochRecord, type FitEvent, type FitResult, fit } from './fit.js';
 import { finishRun, intact } from './finish.js';
@@ -229,8 +229,24 @@ export async function train(
     const run: TrainingRun = { config, options, emit, data, built, facts, folder };
     const result = await fitStage(run);
     return await finishRun(run, result);
+  } catch (e) {
+    throw folder ? asFileError(e, folder.runDir) : e;
   } finally {
     folder?.lock.release();
     built.model.dispose();
   }
+}
+
+/**
+ * A raw file-system error (a full disk, a read-only folder) from writing the run becomes one
+ * {@link FileError}: the path, the cause in plain words, and which checkpoint is intact.
+ */
+function asFileError(e: unknown, runDir: string): unknown {
+  const path = (e as { path?: unknown } | null)?.path;
+  if (!errnoCode(e) || typeof path !== 'string' || e instanceof FileError) return e;
+  const last = readPointer(runDir, 'last');
+  const after = last
+    ? `the last checkpoint ${join(runDir, last)} is intact`
+    : 'no checkpoint was written yet';
+  return new FileError(path, describeFsError(e, 'write', path, after), { cause: e });
 }

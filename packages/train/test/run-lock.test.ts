@@ -191,3 +191,31 @@ describe('resuming under other kernels', () => {
     );
   });
 });
+
+describe('file-system errors', () => {
+  it('a full disk while writing a checkpoint: one sentence with the path, the cause and the intact checkpoint', async () => {
+    const out = join(dir, 'enospc');
+    let files = 0;
+    const e = await train(config({ epochs: 3 }), {
+      out,
+      threads: 1,
+      hooks: {
+        afterFile: (file) => {
+          // The second checkpoint's first file meets a full disk.
+          if (++files === 5) {
+            throw Object.assign(new Error('ENOSPC: no space left on device, write'), {
+              code: 'ENOSPC',
+              path: join(out, file),
+            });
+          }
+        },
+      },
+    }).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(FileError);
+    expect((e as Error).message).toMatch(
+      new RegExp(
+        `^Cannot write ${join(out, '')}[^ ]+: the disk is full \\(ENOSPC\\); the last checkpoint ${join(out, 'ckpt-e0001')} is intact\\.$`,
+      ),
+    );
+  });
+});
