@@ -3,8 +3,7 @@
 // ReLU), input gradient, weight gradient and bias gradient, on every instruction set this CPU has
 // and at 1 and 2 threads.
 
-import { nn } from '@dlf/native/nn';
-import { tensor as native } from '@dlf/native/tensor';
+import { testing } from '@dlf/native/testing';
 import {
   Generator,
   getNumThreads,
@@ -43,14 +42,14 @@ interface Result {
 // mask is then carried from one path's forward to the other's backward).
 function run(sh: Shape, relu: boolean, fast: boolean | [boolean, boolean], seed: number): Result {
   const [fwd, bwd] = typeof fast === 'boolean' ? [fast, fast] : fast;
-  const prev = nn.setConvFastPath(fwd);
+  const prev = testing.setConvFastPath(fwd);
   try {
     const x = randn([sh.n, sh.c, sh.h, sh.w], { seed }).requiresGrad_();
     const w = randn([sh.k, sh.c, sh.r, sh.s], { seed: seed + 1 }).requiresGrad_();
     const b = randn([sh.k], { seed: seed + 2 }).requiresGrad_();
     const y = conv2d(x, w, b, { padding: sh.pad, relu });
     const g = randn(y.shape, { seed: seed + 3 });
-    nn.setConvFastPath(bwd);
+    testing.setConvFastPath(bwd);
     sum(mul(y, g)).backward();
     return {
       y: y.toTypedArray() as Float32Array,
@@ -59,7 +58,7 @@ function run(sh: Shape, relu: boolean, fast: boolean | [boolean, boolean], seed:
       db: b.grad!.toTypedArray() as Float32Array,
     };
   } finally {
-    nn.setConvFastPath(prev);
+    testing.setConvFastPath(prev);
   }
 }
 
@@ -87,7 +86,7 @@ const shapes: Shape[] = [
   { n: 1, c: 16, h: 190, w: 190, k: 4, r: 3, s: 3, pad: [1, 1] },
 ];
 
-const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => native.selectSimd(name));
+const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => testing.selectSimd(name));
 const startSimd = getSimd();
 const startThreads = getNumThreads();
 afterAll(() => {

@@ -2,8 +2,7 @@
 // against the separate ops: values and every gradient, on every instruction set, at 1 and 2
 // threads, with odd output sizes (a dropped last row / column), K tails and widths past a vector.
 
-import { nn } from '@dlf/native/nn';
-import { tensor as native } from '@dlf/native/tensor';
+import { testing } from '@dlf/native/testing';
 import { Conv2d, conv2d, MaxPool2d, maxPool2d, mul, ReLU, Sequential, sum } from '@dlf/nn';
 import { Generator, getNumThreads, getSimd, randn, setNumThreads, setSimd } from '@dlf/tensor-core';
 import { expectClose } from '@dlf/testing';
@@ -20,11 +19,11 @@ function run(sh: Shape, fused: boolean, seed: number, fastBackward = true) {
     ? conv2d(x, w, b, { padding: sh.pad, relu: true, maxPool2x2: true })
     : maxPool2d(conv2d(x, w, b, { padding: sh.pad, relu: true }), { kernelSize: 2 });
   const gy = randn(y.shape, 0, 1, { generator: g });
-  const prev = nn.setConvFastPath(fastBackward);
+  const prev = testing.setConvFastPath(fastBackward);
   try {
     sum(mul(y, gy)).backward();
   } finally {
-    nn.setConvFastPath(prev);
+    testing.setConvFastPath(prev);
   }
   const arr = (t: { toTypedArray(): unknown }) => t.toTypedArray() as Float32Array;
   return { shape: y.shape, y: arr(y), dx: arr(x.grad!), dw: arr(w.grad!), db: arr(b.grad!) };
@@ -43,7 +42,7 @@ const shapes: Shape[] = [
   { n: 2, c: 3, h: 10, w: 10, k: 4, r: 5, s: 5, pad: 2 },
 ];
 
-const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => native.selectSimd(name));
+const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => testing.selectSimd(name));
 const startSimd = getSimd();
 const startThreads = getNumThreads();
 afterAll(() => {

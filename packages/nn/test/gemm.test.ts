@@ -2,7 +2,7 @@
 // k-block (256), ragged micro-tiles in M and N, transposed packing (linear's weight), every
 // instruction set and 1 or 2 threads.
 
-import { tensor as native } from '@dlf/native/tensor';
+import { testing } from '@dlf/native/testing';
 import { linear, matmul, mul, sum } from '@dlf/nn';
 import { getNumThreads, getSimd, setNumThreads, setSimd, tensor } from '@dlf/tensor-core';
 import { expectClose } from '@dlf/testing';
@@ -33,7 +33,7 @@ function ref(a: Float32Array, b: Float32Array, m: number, k: number, n: number, 
 // Products of up to 1024 terms in float32 against a float64 reference.
 const GEMM_TOLERANCE = { atol: 1e-3, rtol: 0 };
 
-const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => native.selectSimd(name));
+const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => testing.selectSimd(name));
 const startSimd = getSimd();
 const startThreads = getNumThreads();
 afterAll(() => {

@@ -1,7 +1,8 @@
 /**
  * `@dlf/testing` (private, never published): the helpers the dlf packages' tests share. A NaN-safe
- * close comparison, golden file loading, and the op table runner that checks ops against PyTorch
- * goldens. Python generators of the goldens share `python/dlf_goldens.py`.
+ * close comparison, golden file loading, the op table runner that checks ops against PyTorch
+ * goldens, and a clean-exit check for scripts run in a child process. Python generators of the
+ * goldens share `python/dlf_goldens.py`.
  *
  * @example
  * ```ts
@@ -13,6 +14,7 @@
  *
  * @packageDocumentation
  */
+export { expectScriptOk, type ScriptOptions } from './child.js';
 export {
   type CloseOptions,
   type CloseReport,
