@@ -92,9 +92,7 @@ describe('only regular files are read; folder loops are broken', () => {
     expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
     symlinkSync('/dev/zero', join(dir, 'b', 'zero.png'));
     const warnings: string[] = [];
-    const ds = await withinBudget(() =>
-      openDataset(dir, { ...noCache, onWarning: (m) => warnings.push(m) }),
-    );
+    const ds = await withinBudget(() => openDataset(dir, { ...noCache, onWarning: (m) => warnings.push(m) }));
     expect(ds.train.length + ds.test.length).toBe(6);
     expect(warnings.some((w) => w.includes(fifo) && /named pipe \(FIFO\)/.test(w))).toBe(true);
     expect(warnings.some((w) => w.includes('zero.png') && /a device/.test(w))).toBe(true);

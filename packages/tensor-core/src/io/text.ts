@@ -4,6 +4,7 @@
  */
 
 /** C0 and C1 control characters and DEL, except tab and newline. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: matching control characters is the point
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
 
 /**
