@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# pnpm test:sanitize [--reduced] [vitest args]: builds the addon with AddressSanitizer and
+# pnpm test:sanitize [--reduced | test paths…] [vitest args]: builds the addon with AddressSanitizer and
 # UndefinedBehaviorSanitizer into packages/native/build-sanitize (the normal build is untouched) and
 # runs the native-heavy suites against it, with libasan preloaded into node. Every report aborts
 # the process, so any report fails the run. --reduced runs the subset CI runs.
@@ -36,6 +36,11 @@ if [ $reduced = 1 ]; then
 else
   suites=(packages/tensor-core/test packages/autograd/test packages/nn/test packages/loss/test
     packages/optim/test packages/data/test packages/train/test fuzz/regressions.test.ts)
+fi
+# Test files or folders given first replace the suite list (pnpm test:sanitize packages/nn/test).
+if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
+  suites=()
+  while [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; do suites+=("$1"); shift; done
 fi
 existing=()
 for s in "${suites[@]}"; do [ -e "$s" ] && existing+=("$s"); done
