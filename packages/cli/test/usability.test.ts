@@ -58,11 +58,16 @@ describe('argv → exit code and message', () => {
     [['trian'], 2, /^error: Unknown command 'trian'; did you mean train\?$/],
     [['evalute', 'd', 'm'], 2, /did you mean evaluate\?$/],
     [['help', 'sumary'], 2, /^error: Unknown command 'sumary'; did you mean summary\?$/],
-    [['frobnicate'], 2, /the commands are train, evaluate, summary, predict and export\.$/],
+    [['frobnicate'], 2, /the commands are train, evaluate, summary, predict, export and onnx\.$/],
+    [
+      ['train', join(dir, 'no-data'), '--model', 'transformer'],
+      2,
+      /^error: Unknown model 'transformer'; use a preset \(seed-cnn, resnet8/,
+    ],
     [
       ['train', join(dir, 'no-data'), '--model', 'resnet'],
       2,
-      /^error: Unknown model 'resnet'; use a preset \(seed-cnn/,
+      /^error: Unknown model 'resnet'; did you mean resnet8\?$/,
     ],
     [
       ['train', join(dir, 'no-data'), '--model', 'seed-cn'],

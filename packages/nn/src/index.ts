@@ -23,13 +23,21 @@ export { seedCnn, type SeedCnnOptions } from './presets.js';
 export { summary, formatSummary, type ModelSummary, type SummaryRow } from './summary.js';
 export { noGrad, enableGrad, isGradEnabled, gradcheck } from '@dlf/autograd';
 export { saveStateDict, loadStateDictFile, saveModel, loadModel, ARCHITECTURE_KEY } from './io.js';
-export { impliedStateShapes } from './model-file/architecture.js';
+export {
+  type DescribedModel,
+  impliedStateShapes,
+  isDescribedModel,
+  type ModelSpec,
+  modelFromJSON,
+} from './model-file/architecture.js';
 export {
   checkBudget,
   checkParamBudget,
   DEFAULT_MODEL_BUDGET,
   type ModelBudget,
 } from './model-file/budget.js';
+export * from './graph/index.js';
 export { FileError } from './model-file/errors.js';
 export { describeForeignFile } from './model-file/sniff.js';
 export { META, type ModelInfo, type Preprocess, readModelFile } from './model-file/read.js';
+export * from './zoo/index.js';

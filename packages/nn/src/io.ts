@@ -1,6 +1,5 @@
 import { loadSafetensors, saveSafetensors, type Tensor } from '@dlf/tensor-core';
-import type { Sequential } from './layers/index.js';
-import { ARCHITECTURE_KEY } from './model-file/architecture.js';
+import { ARCHITECTURE_KEY, type DescribedModel } from './model-file/architecture.js';
 import type { Module } from './module.js';
 
 export { ARCHITECTURE_KEY } from './model-file/architecture.js';
@@ -53,7 +52,7 @@ export async function loadStateDictFile(
 }
 
 /**
- * Saves a Sequential model as one self-describing safetensors file: weights plus the architecture
+ * Saves a model (a Sequential or a GraphModule) as one self-describing safetensors file: weights plus the architecture
  * (and any metadata you add: class names, input size, preprocessing) in the header.
  *
  * @example
@@ -63,7 +62,7 @@ export async function loadStateDictFile(
  */
 export async function saveModel(
   path: string,
-  model: Sequential,
+  model: DescribedModel,
   metadata: Record<string, string> = {},
 ): Promise<void> {
   await saveStateDict(model, path, { ...metadata, [ARCHITECTURE_KEY]: JSON.stringify(model.toJSON()) });

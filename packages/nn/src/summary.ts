@@ -1,4 +1,5 @@
 import { checkShape } from '@dlf/tensor-core';
+import { GraphModule } from './graph/module.js';
 import { Sequential } from './layers/index.js';
 import type { Module } from './module.js';
 
@@ -55,6 +56,40 @@ function countParams(m: Module): number {
  */
 export function summary(model: Module, inputShape: readonly number[]): ModelSummary {
   const shape = [...checkShape('inputShape', inputShape)];
+  const { rows, outputShape } =
+    model instanceof GraphModule ? nodeRows(model, shape) : layerRows(model, shape);
+  const totalMacs = rows.reduce((a, r) => a + r.macs, 0);
+  return {
+    inputShape: shape,
+    outputShape,
+    rows,
+    totalParams: countParams(model),
+    trainableParams: model
+      .parameters()
+      .filter((p) => p.requiresGrad)
+      .reduce((a, p) => a + p.size, 0),
+    totalMacs,
+    totalFlops: 2 * totalMacs,
+  };
+}
+
+const row = (
+  name: string,
+  type: string,
+  outputShape: number[],
+  params: number,
+  macs: number,
+): SummaryRow => ({
+  name: `${name}: ${type}`,
+  type,
+  outputShape,
+  params,
+  macs,
+  flops: 2 * macs,
+});
+
+/** One row per layer of a Sequential ("0: Conv2d"), or one for any other module. */
+function layerRows(model: Module, shape: number[]): { rows: SummaryRow[]; outputShape: number[] } {
   const layers: [string, Module][] =
     model instanceof Sequential ? model.layers.map((l, i) => [String(i), l]) : [['0', model]];
   const rows: SummaryRow[] = [];
@@ -68,31 +103,16 @@ export function summary(model: Module, inputShape: readonly number[]): ModelSumm
       );
     }
     current = d.outputShape;
-    const type = layer.constructor.name;
-    rows.push({
-      name: `${idx}: ${type}`,
-      type,
-      outputShape: current,
-      params: countParams(layer),
-      macs: d.macs,
-      flops: 2 * d.macs,
-    });
+    rows.push(row(idx, layer.constructor.name, current, countParams(layer), d.macs));
   }
-  const totalParams = countParams(model);
-  const trainableParams = model
-    .parameters()
-    .filter((p) => p.requiresGrad)
-    .reduce((a, p) => a + p.size, 0);
-  const totalMacs = rows.reduce((a, r) => a + r.macs, 0);
-  return {
-    inputShape: shape,
-    outputShape: current,
-    rows,
-    totalParams,
-    trainableParams,
-    totalMacs,
-    totalFlops: 2 * totalMacs,
-  };
+  return { rows, outputShape: current };
+}
+
+/** One row per graph node, in topological order ("conv1: Conv2d"). */
+function nodeRows(model: GraphModule, shape: number[]): { rows: SummaryRow[]; outputShape: number[] } {
+  const rows = model.describeNodes(shape).map((d) => row(d.name, d.op, d.outputShape, d.params, d.macs));
+  const out = model.nodeNames.indexOf(model.outputName);
+  return { rows, outputShape: rows[out]!.outputShape };
 }
 
 const fmt = (n: number): string => n.toLocaleString('en-US');

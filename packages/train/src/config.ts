@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 import { datasetSource } from '@dlf/data';
 import { readIfExists } from './checkpoint.js';
 import { FileError, UsageError } from './errors.js';
+import { RECIPES } from './recipes.js';
 import {
   OPTIMIZERS,
   type OptimizerName,
@@ -50,6 +51,14 @@ export interface TrainConfig {
   channels?: 1 | 3;
   /** Stop after this many epochs without a better validation accuracy. */
   earlyStop?: number;
+  /** The recipe whose settings fill in those not given (see {@link RECIPES}). */
+  recipe?: string;
+  /** Nesterov momentum for SGD (default false). */
+  nesterov?: boolean;
+  /** Label smoothing of the training loss, in [0, 1) (default 0). */
+  labelSmoothing?: number;
+  /** Evaluate on each image and its mirror, averaging the logits (flip test-time augmentation). */
+  tta?: boolean;
 }
 
 /**
@@ -118,6 +127,11 @@ export function checkConfig(c: Partial<TrainConfig>): void {
   if (c.schedule !== undefined && !(SCHEDULES as readonly string[]).includes(c.schedule)) {
     bad('schedule', SCHEDULES.join(', '), c.schedule);
   }
+  if (c.labelSmoothing !== undefined && !(c.labelSmoothing >= 0 && c.labelSmoothing < 1)) {
+    bad('label-smoothing', 'a number in [0, 1)', c.labelSmoothing);
+  }
+  if (c.recipe !== undefined && !RECIPES.has(c.recipe))
+    bad('recipe', [...RECIPES.keys()].join(', '), c.recipe);
   if (c.channels !== undefined && c.channels !== 1 && c.channels !== 3) bad('channels', '1 or 3', c.channels);
   for (const a of c.augment ?? []) {
     if (!(AUGMENTATIONS as readonly string[]).includes(a))
@@ -125,9 +139,14 @@ export function checkConfig(c: Partial<TrainConfig>): void {
   }
 }
 
-/** Fills in defaults (optimizer-dependent ones included). */
-export function resolveConfig(partial: Partial<TrainConfig>): TrainConfig {
-  checkConfig(partial);
+/** Fills in defaults: the recipe's settings first, then the optimizer-dependent ones. */
+export function resolveConfig(given: Partial<TrainConfig>): TrainConfig {
+  checkConfig(given);
+  const recipe = given.recipe !== undefined ? RECIPES.get(given.recipe)!.settings : {};
+  const partial: Partial<TrainConfig> = {
+    ...recipe,
+    ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)),
+  };
   const optimizer = partial.optimizer ?? DEFAULTS.optimizer;
   const od = optimizerDefaults(optimizer);
   const c: TrainConfig = {

@@ -1,7 +1,7 @@
 import { DataLoader, type Dataset, type Transform } from '@dlf/data';
 import { crossEntropy } from '@dlf/loss';
 import { type Module, noGrad } from '@dlf/nn';
-import { checkInt, tidy } from '@dlf/tensor-core';
+import { add, checkInt, mul, type Tensor, tensor, tidy } from '@dlf/tensor-core';
 import { AbortError } from './errors.js';
 
 /** Precision, recall and F1 of one class. */
@@ -48,6 +48,22 @@ export interface EvaluateOptions {
   signal?: AbortSignal;
   /** Called after each batch with examples done and the total. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * Flip test-time augmentation: classify each image and its left-right mirror and average the
+   * two outputs (logits). Default false.
+   */
+  tta?: boolean;
+}
+
+/** The batch mirrored left to right (the last axis of (N, C, H, W)). */
+export function mirrored(x: Tensor): Tensor {
+  const src = x.toTypedArray() as Float32Array;
+  const w = x.shape[x.rank - 1]!;
+  const out = new Float32Array(src.length);
+  for (let row = 0; row < src.length; row += w) {
+    for (let i = 0; i < w; i++) out[row + i] = src[row + w - 1 - i]!;
+  }
+  return tensor(out, { shape: x.shape });
 }
 
 /** Yields to the event loop (timers, I/O, signals) between batches. */
@@ -131,7 +147,8 @@ export async function evaluate(
       try {
         const { loss, logits, c } = tidy(() =>
           noGrad(() => {
-            const out = model.forward(x);
+            const plain = model.forward(x);
+            const out = options.tta ? mul(add(plain, model.forward(mirrored(x))), 0.5) : plain;
             const l = crossEntropy(out, y, { reduction: 'sum' }).item();
             return { loss: l, logits: out.toTypedArray() as Float32Array, c: out.shape[1]! };
           }),

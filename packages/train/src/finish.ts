@@ -88,6 +88,7 @@ export async function finishRun(run: TrainingRun, result: FitResult): Promise<Tr
       return await evaluate(model, ds, {
         transforms: data.transforms.eval,
         ...(signal ? { signal } : {}),
+        ...(config.tta ? { tta: true } : {}),
       });
     } catch (e) {
       if (e instanceof AbortError) throw new AbortError('Training was interrupted.', result.lastCheckpoint);

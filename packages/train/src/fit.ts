@@ -1,5 +1,5 @@
 /**
- * The training loop: `fit()` trains a Sequential model on a dataset, one seeded epoch after another,
+ * The training loop: `fit()` trains a model (a Sequential stack or a GraphModule) on a dataset, one seeded epoch after another,
  * validates, keeps atomic checkpoints and resumes from them bit-identically. Long work never blocks
  * the event loop: the loop yields between batches, and an `AbortSignal` stops it at the next batch
  * (after writing a checkpoint, when a run folder is given).
@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { DataLoader, type Dataset, type Transform } from '@dlf/data';
 import { countCorrect, crossEntropy } from '@dlf/loss';
-import { ARCHITECTURE_KEY, type Sequential } from '@dlf/nn';
+import { ARCHITECTURE_KEY, type DescribedModel } from '@dlf/nn';
 import { checkInt, type Generator, getNumThreads, getSimd, tidy } from '@dlf/tensor-core';
 import {
   type CheckpointHooks,
@@ -119,7 +119,7 @@ export interface CheckpointOptions {
 /** Options for {@link fit}. */
 export interface FitOptions {
   /** The model to train (its weights change in place). */
-  model: Sequential;
+  model: DescribedModel;
   /** The training data. */
   train: Dataset;
   /** Evaluated after every epoch (it drives `best` and early stopping). */
@@ -154,6 +154,10 @@ export interface FitOptions {
   onEvent?: (event: FitEvent) => void;
   /** Training-loss log points every this many steps (default: about 50 per epoch). */
   logEvery?: number;
+  /** Label smoothing of the training loss (default 0). */
+  labelSmoothing?: number;
+  /** Validate with flip test-time augmentation (see `EvaluateOptions.tta`). */
+  tta?: boolean;
 }
 
 /** What {@link fit} returns. */
@@ -215,10 +219,13 @@ export function configHash(config: Record<string, unknown>): string {
 }
 
 /**
- * Names of the layer groups Sequential reported through `onLayer` (a Conv2d fused with the ReLU and
+ * Names of the layer groups Sequential (or GraphModule) reported through `onLayer` (a Conv2d fused with the ReLU and
  * pooling after it reports once, under the Conv2d's index): "0: Conv2d+ReLU+MaxPool2d".
  */
-function layerGroups(model: Sequential, reported: ReadonlySet<number>): { index: number; name: string }[] {
+function layerGroups(
+  model: DescribedModel,
+  reported: ReadonlySet<number>,
+): { index: number; name: string }[] {
   const idx = [...reported].sort((a, b) => a - b);
   return idx.map((i, k) => {
     const span = model.layers.slice(i, idx[k + 1] ?? model.layers.length);
@@ -280,6 +287,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     batches,
   );
   const generator = options.generator;
+  const smoothing = options.labelSmoothing ? { labelSmoothing: options.labelSmoothing } : {};
   const config = ck?.config ?? {};
   const hash = configHash(config);
   const modelMetadata = { ...(ck?.modelMetadata ?? {}), [ARCHITECTURE_KEY]: JSON.stringify(model.toJSON()) };
@@ -422,7 +430,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
             opt.zeroGrad();
             const logits = model.forward(x);
             t2 = performance.now();
-            const loss = crossEntropy(logits, y);
+            const loss = crossEntropy(logits, y, smoothing);
             t3 = performance.now();
             loss.backward();
             t4 = performance.now();
@@ -492,7 +500,11 @@ export async function fit(options: FitOptions): Promise<FitResult> {
       if (val && val.length > 0) {
         emit({ type: 'validating', epoch: epoch + 1, examples: val.length });
         try {
-          const r = await evaluate(model, val, { transforms: options.evalTransforms ?? [], signal });
+          const r = await evaluate(model, val, {
+            transforms: options.evalTransforms ?? [],
+            signal,
+            ...(options.tta ? { tta: true } : {}),
+          });
           valLoss = r.loss;
           valAccuracy = r.accuracy;
           valSeconds = r.seconds;

@@ -60,6 +60,7 @@ export {
   type Training,
 } from './optim-adapter.js';
 export { confusionSvg, lineChartSvg, svgToPng } from './plots.js';
+export { RECIPES, type Recipe } from './recipes.js';
 export { type ClassScore, type Prediction, type PredictOptions, predict } from './predict.js';
 export type { DataFacts } from './report.js';
 export {

@@ -6,23 +6,24 @@ import { existsSync, readFileSync } from 'node:fs';
 import {
   checkBudget,
   checkParamBudget,
+  buildPreset,
+  type DescribedModel,
   impliedStateShapes,
   META,
   type ModelSummary,
+  modelFromJSON,
+  modelPresets,
   type Preprocess,
   readModelFile,
-  type Sequential,
   saveModel,
-  seedCnn,
-  sequentialFromJSON,
   summary,
 } from '@dlf/nn';
 import { Generator } from '@dlf/tensor-core';
 import { FileError, UsageError } from './errors.js';
 import { VERSION } from './version.js';
 
-/** Model presets known by name. */
-export const PRESETS = ['seed-cnn'] as const;
+/** Model presets known by name (the zoo of `@dlf/nn`: seed-cnn, resnet20, fast-cifar, …). */
+export const PRESETS: readonly string[] = [...modelPresets.keys()];
 
 /**
  * Writes a model file: the weights, and in the metadata the architecture, class names, input shape,
@@ -30,7 +31,7 @@ export const PRESETS = ['seed-cnn'] as const;
  */
 export async function saveModelFile(
   path: string,
-  model: Sequential,
+  model: DescribedModel,
   info: { classes: readonly string[]; inputShape: readonly number[]; preprocess: Preprocess },
   extra: Record<string, string> = {},
 ): Promise<void> {
@@ -47,7 +48,7 @@ export async function saveModelFile(
 /** What {@link buildModel} makes. */
 export interface BuiltModel {
   /** The model, freshly initialised (or loaded, for a model file). */
-  model: Sequential;
+  model: DescribedModel;
   /** Drives initialisation (JSON models) and dropout; its state goes into checkpoints. */
   generator: Generator;
   /** A short name for messages and run folders. */
@@ -55,7 +56,8 @@ export interface BuiltModel {
 }
 
 /**
- * Builds a model to train: a preset (`seed-cnn`), a `model.json` Sequential description, or a model
+ * Builds a model to train: a zoo preset (`seed-cnn`, `resnet20`, …), a `model.json` description
+ * (`dlf.sequential` or `dlf.graph`), or a model
  * file to fine-tune. The output must be one score per class of the data.
  *
  * @example
@@ -69,17 +71,26 @@ export async function buildModel(
 ): Promise<BuiltModel> {
   const [c, h, w] = options.inputShape;
   const generator = new Generator(options.seed);
-  let model: Sequential;
+  let model: DescribedModel;
   let name: string;
-  if (spec === 'seed-cnn') {
-    if (h !== w || h % 4 !== 0) {
+  if (modelPresets.has(spec)) {
+    if (h !== w) {
       throw new UsageError(
-        `seed-cnn needs square images with a side divisible by 4, but the data is ${h}×${w}; pass --size 32 (or another multiple of 4).`,
+        `${spec} needs square images, but the data is ${h}×${w}; pass --size 32.`,
         'train',
       );
     }
-    model = seedCnn({ classes: options.classes, inChannels: c, inputSize: h, seed: options.seed });
-    name = 'seed-cnn';
+    try {
+      model = buildPreset(spec, {
+        classes: options.classes,
+        inChannels: c,
+        inputSize: h,
+        seed: options.seed,
+      });
+    } catch (e) {
+      throw new UsageError(`${(e as Error).message}; pass --size 32 (or another size it takes).`, 'train');
+    }
+    name = spec;
   } else if (/\.json$/i.test(spec)) {
     if (!existsSync(spec)) throw new FileError(spec, `The model description ${spec} does not exist.`);
     let json: unknown;
@@ -90,7 +101,7 @@ export async function buildModel(
     }
     try {
       checkParamBudget(spec, impliedStateShapes(json), {});
-      model = sequentialFromJSON(json, { generator });
+      model = modelFromJSON(json, { generator });
     } catch (e) {
       if (e instanceof FileError) throw e;
       throw new FileError(spec, `The model description ${spec} is invalid: ${(e as Error).message}.`);

@@ -15,6 +15,7 @@ import {
   LinearLR,
   type LRScheduler,
   MultiStepLR,
+  OneCycleLR,
   type Optimizer,
   SGD,
   type SchedulerState,
@@ -27,7 +28,7 @@ export const OPTIMIZERS = ['sgd', 'adam', 'adamw'] as const;
 export type OptimizerName = (typeof OPTIMIZERS)[number];
 
 /** Learning-rate schedules the trainer offers. */
-export const SCHEDULES = ['constant', 'cosine', 'linear', 'step'] as const;
+export const SCHEDULES = ['constant', 'cosine', 'linear', 'step', 'onecycle'] as const;
 /** A schedule name. */
 export type ScheduleName = (typeof SCHEDULES)[number];
 
@@ -117,6 +118,7 @@ function buildOptimizer(params: Parameter[], c: OptimizerConfig): Optimizer {
 function buildSchedule(
   opt: Optimizer,
   c: ScheduleConfig,
+  baseLr: number,
   totalSteps: number,
   stepsPerEpoch: number,
 ): LRScheduler | undefined {
@@ -138,6 +140,18 @@ function buildSchedule(
         .map((e) => e * stepsPerEpoch);
       return new MultiStepLR(opt, { milestones, gamma: 0.1 });
     }
+    case 'onecycle':
+      // Fast-CIFAR style: linear warm-up over a quarter of the run to the base rate, then linear
+      // decay; constant momentum (Nesterov runs keep theirs).
+      return new OneCycleLR(opt, {
+        maxLr: baseLr,
+        totalSteps: total,
+        pctStart: 0.25,
+        annealStrategy: 'linear',
+        cycleMomentum: false,
+        divFactor: 10,
+        finalDivFactor: 100,
+      });
   }
 }
 
@@ -147,7 +161,9 @@ function buildSchedule(
  * - `constant`: the base rate throughout;
  * - `cosine`: cosine decay from the base rate to 0 over the run (PyTorch's CosineAnnealingLR, per step);
  * - `linear`: linear decay towards 0 (LinearLR from factor 1 to 0);
- * - `step`: ×0.1 after half the epochs and again after three quarters (MultiStepLR).
+ * - `step`: ×0.1 after half the epochs and again after three quarters (MultiStepLR);
+ * - `onecycle`: linear warm-up from a tenth of the base rate to the base rate over the first quarter,
+ *   then linear decay to a thousandth of it (OneCycleLR, constant momentum).
  *
  * @example
  * ```ts
@@ -164,7 +180,7 @@ export function createTraining(
   stepsPerEpoch: number,
 ): Training {
   const opt = buildOptimizer(params, optimizer);
-  let sched = buildSchedule(opt, schedule, totalSteps, stepsPerEpoch);
+  let sched = buildSchedule(opt, schedule, optimizer.lr, totalSteps, stepsPerEpoch);
   const plan = { name: schedule.name, baseLr: optimizer.lr, totalSteps, stepsPerEpoch };
   return {
     get lr() {
@@ -201,7 +217,7 @@ export function createTraining(
       } else {
         // A longer (or shorter) run than planned: the schedule for the new length, at this step.
         opt.lr = opt.initialLr ?? optimizer.lr;
-        sched = buildSchedule(opt, schedule, totalSteps, stepsPerEpoch)!;
+        sched = buildSchedule(opt, schedule, optimizer.lr, totalSteps, stepsPerEpoch)!;
         for (let i = 0; i < opt.stepCount; i++) sched.step();
       }
     },

@@ -1,5 +1,5 @@
 import { decodeImage } from '@dlf/data';
-import { type ModelInfo, noGrad, type Sequential } from '@dlf/nn';
+import { type ModelInfo, noGrad, type DescribedModel } from '@dlf/nn';
 import { tensor, tidy } from '@dlf/tensor-core';
 import { AbortError, FileError } from './errors.js';
 import { yieldToEventLoop } from './evaluate.js';
@@ -54,7 +54,7 @@ export function softmax(logits: ArrayLike<number>): number[] {
  * ```
  */
 export async function predict(
-  model: Sequential,
+  model: DescribedModel,
   info: ModelInfo,
   images: readonly (string | Buffer)[],
   options: PredictOptions = {},

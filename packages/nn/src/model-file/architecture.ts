@@ -1,14 +1,23 @@
-import type { SequentialSpec } from '../layers/index.js';
-import { layerRegistry } from '../layers/registry.js';
+import { checkGraphSpec } from '../graph/spec.js';
+import { GraphModule, graphFromJSON } from '../graph/module.js';
+import type { GraphSpec } from '../graph/spec.js';
+import { Sequential, type SequentialSpec, sequentialFromJSON } from '../layers/index.js';
+import { type InitOptions, layerRegistry } from '../layers/registry.js';
 
-/** The metadata key that holds a model's architecture (JSON of {@link Sequential.toJSON}). */
+/** A model that can be described as JSON, saved in a model file and rebuilt: a stack or a graph. */
+export type DescribedModel = Sequential | GraphModule;
+
+/** A model description: `dlf.sequential` (a layer list) or `dlf.graph` (named nodes). */
+export type ModelSpec = SequentialSpec | GraphSpec;
+
+/** The metadata key that holds a model's architecture (JSON of `model.toJSON()`). */
 export const ARCHITECTURE_KEY = 'dlf.architecture';
 
 /** The most layers a model file may describe. */
 const MAX_LAYERS = 4096;
 
 /**
- * The parameter and buffer shapes a Sequential description implies, computed from the description
+ * The parameter and buffer shapes a model description (`dlf.sequential` or `dlf.graph`) implies, computed from the description
  * alone (no allocation) with each layer type's registered `stateShapes`, every size checked to be a
  * sane integer.
  *
@@ -23,7 +32,14 @@ export function impliedStateShapes(spec: unknown): Map<string, number[]> {
   };
   if (typeof spec !== 'object' || spec === null) fail('it is not an object');
   const s = spec as Partial<SequentialSpec>;
-  if (s.format !== 'dlf.sequential') fail("its format is not 'dlf.sequential'");
+  if ((spec as { format?: unknown }).format === 'dlf.graph') {
+    try {
+      return checkGraphSpec(spec).stateShapes;
+    } catch (e) {
+      return fail((e as Error).message);
+    }
+  }
+  if (s.format !== 'dlf.sequential') fail("its format is neither 'dlf.sequential' nor 'dlf.graph'");
   if (!Array.isArray(s.layers)) fail('it has no layers array');
   const layers = s.layers as unknown[];
   if (layers.length > MAX_LAYERS) fail(`it has ${layers.length} layers (at most ${MAX_LAYERS})`);
@@ -44,4 +60,25 @@ export function impliedStateShapes(spec: unknown): Map<string, number[]> {
     for (const [name, shape] of Object.entries(shapes)) out.set(`${i}.${name}`, shape);
   });
   return out;
+}
+
+/**
+ * Builds a model from its description, either format, with fresh weights from the generator.
+ *
+ * @example
+ * ```ts
+ * const copy = modelFromJSON(model.toJSON()); // a Sequential or a GraphModule, like model
+ * ```
+ */
+export function modelFromJSON(spec: unknown, options: InitOptions = {}): DescribedModel {
+  const s = typeof spec === 'string' ? (JSON.parse(spec) as unknown) : spec;
+  if (typeof s === 'object' && s !== null && (s as { format?: unknown }).format === 'dlf.graph') {
+    return graphFromJSON(s, options);
+  }
+  return sequentialFromJSON(s, options);
+}
+
+/** True for a model {@link modelFromJSON} can rebuild. @example `isDescribedModel(seedCnn())` */
+export function isDescribedModel(m: unknown): m is DescribedModel {
+  return m instanceof Sequential || m instanceof GraphModule;
 }

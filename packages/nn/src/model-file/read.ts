@@ -5,10 +5,9 @@
  */
 import { statSync } from 'node:fs';
 import { loadSafetensors, SafetensorsError } from '@dlf/tensor-core';
-import { type Sequential, sequentialFromJSON } from '../layers/index.js';
 import { isIntIn } from '../layers/registry.js';
 import { type ModelSummary, summary } from '../summary.js';
-import { ARCHITECTURE_KEY, impliedStateShapes } from './architecture.js';
+import { ARCHITECTURE_KEY, type DescribedModel, impliedStateShapes, modelFromJSON } from './architecture.js';
 import { FileError } from './errors.js';
 import { checkBudget, type ModelBudget } from './budget.js';
 import { describeForeignFile } from './sniff.js';
@@ -138,7 +137,7 @@ function checkPreprocess(path: string, p: unknown, inputShape: [number, number, 
  */
 export async function loadModel(
   path: string,
-): Promise<{ model: Sequential; metadata: Record<string, string> }> {
+): Promise<{ model: DescribedModel; metadata: Record<string, string> }> {
   let st: ReturnType<typeof statSync> | undefined;
   try {
     st = statSync(path);
@@ -210,9 +209,9 @@ export async function loadModel(
         );
       }
     }
-    let model: Sequential;
+    let model: DescribedModel;
     try {
-      model = sequentialFromJSON(arch);
+      model = modelFromJSON(arch);
       model.loadStateDict(tensors);
     } catch (e) {
       throw new FileError(
@@ -245,7 +244,7 @@ export async function loadModel(
 export async function readModelFile(
   path: string,
   budget: ModelBudget = {},
-): Promise<{ model: Sequential; info: ModelInfo; summary: ModelSummary }> {
+): Promise<{ model: DescribedModel; info: ModelInfo; summary: ModelSummary }> {
   const { model, metadata } = await loadModel(path);
   try {
     const inputShape = parseJsonMeta<unknown>(path, metadata, META.inputShape);

@@ -1,0 +1,300 @@
+/**
+ * `GraphModule`: a model that is a DAG of named nodes (residual adds, concats, branches), built from
+ * a `dlf.graph` description or from modules in TypeScript, and saved back to the same description.
+ */
+import { invalidParam, type Tensor } from '@dlf/tensor-core';
+import { ReLU } from '../layers/activation.js';
+import { Conv2d } from '../layers/conv.js';
+import { convOutputAtLeast2x2, isMaxPool2x2 } from '../layers/fusion.js';
+import { Linear } from '../layers/linear.js';
+import { type InitOptions, type LayerSpec, layerRegistry } from '../layers/registry.js';
+import type { LayerHook } from '../layers/sequential.js';
+import { type LayerDescription, Module } from '../module.js';
+import { MultiInputModule, graphOps } from './ops.js';
+import {
+  type CheckedGraph,
+  checkGraphSpec,
+  type GraphNodeSpec,
+  type GraphSpec,
+  layerSpecOf,
+} from './spec.js';
+
+/** One node given to the {@link GraphModule} constructor: a module and the names it reads. */
+export interface GraphNode {
+  name: string;
+  module: Module;
+  inputs: string[];
+}
+
+/** The output shape, MACs and parameters of one node (see {@link GraphModule.describeNodes}). */
+export interface NodeDescription extends LayerDescription {
+  name: string;
+  op: string;
+  params: number;
+}
+
+/** The most values one node may output per example (2^26 float32, 256 MiB): larger is refused. */
+export const MAX_NODE_OUTPUT = 2 ** 26;
+/** The most values all nodes together may output per example (2^28 float32, 1 GiB). */
+export const MAX_GRAPH_OUTPUT = 2 ** 28;
+
+/** What the conv/linear node at a position runs fused with: the indices its fused followers hold. */
+type Fusion = { relu: number; pool: number };
+
+function specOf(module: Module): LayerSpec {
+  const toSpec = (module as Module & { toSpec?: () => LayerSpec }).toSpec;
+  if (typeof toSpec !== 'function') {
+    throw new TypeError(`Layer ${module.constructor.name} cannot be described as JSON`);
+  }
+  return toSpec.call(module);
+}
+
+/**
+ * A model whose layers form a DAG of named nodes. The topological order is computed once; each
+ * intermediate value is freed as soon as its last reader has run (the recorded autograd graph keeps
+ * what backward needs). A Conv2d or Linear read only by a ReLU runs fused with it (and with a
+ * following 2x2 max pool), as in `Sequential`. Parameters are named `<node>.<param>`.
+ *
+ * @example
+ * ```ts
+ * const model = new GraphModule(
+ *   [
+ *     { name: 'conv', module: new Conv2d(8, 8, 3, { padding: 1 }), inputs: ['input'] },
+ *     { name: 'sum', module: new Add(), inputs: ['input', 'conv'] },
+ *     { name: 'pool', module: new GlobalAvgPool2d(), inputs: ['sum'] },
+ *   ],
+ *   'pool',
+ * );
+ * model.forward(randn([2, 8, 4, 4])).shape; // [2, 8]
+ * ```
+ */
+export class GraphModule extends Module {
+  /** The node modules in topological order (what `onLayer` indices refer to). */
+  readonly layers: Module[];
+  /** The node names, parallel to `layers`. */
+  readonly nodeNames: string[];
+  /** The node whose value is the output. */
+  readonly outputName: string;
+  /** Set to time nodes; called before and after each node (fused groups report once). */
+  onLayer: LayerHook | null = null;
+  /** Fuse Conv2d/Linear + ReLU (+ MaxPool2d(2)) chains whose intermediates nobody else reads. */
+  fuse = true;
+  readonly #graph: CheckedGraph;
+  /** Inputs per topological position (-1: the model input). */
+  readonly #inputs: number[][];
+  /** How many readers each position's value has (the output gets one extra: the caller). */
+  readonly #readers: number[];
+  readonly #fusion: (Fusion | null)[];
+  readonly #outputPos: number;
+
+  /**
+   * Checks the graph (see `checkGraphSpec`: names, inputs, cycles, unused nodes, sizes) and plans
+   * its execution once. The modules are used as they are, not copied.
+   *
+   * @param nodes - The nodes, in any order: each a name, a module describable as JSON and the names it reads.
+   * @param output - The name of the node whose value is the model output.
+   * @param options - `input`: the name by which nodes read the model input (default `'input'`).
+   */
+  constructor(nodes: readonly GraphNode[], output: string, options: { input?: string } = {}) {
+    super();
+    if (!Array.isArray(nodes)) throw invalidParam('nodes', 'an array of graph nodes', nodes, 'type');
+    const spec: GraphSpec = {
+      format: 'dlf.graph',
+      version: 1,
+      ...(options.input ? { input: options.input } : {}),
+      nodes: nodes.map((n) => {
+        if (!(n?.module instanceof Module))
+          throw invalidParam(`node '${n?.name}'.module`, 'a Module', n?.module, 'type');
+        const { type, ...attrs } = specOf(n.module);
+        return { name: n.name, op: type, inputs: n.inputs, attrs };
+      }),
+      output,
+    };
+    try {
+      this.#graph = checkGraphSpec(spec);
+    } catch (e) {
+      throw new RangeError(`The graph is invalid: ${(e as Error).message}`);
+    }
+    const { order, inputIndex } = this.#graph;
+    const position = new Int32Array(order.length);
+    order.forEach((i, p) => {
+      position[i] = p;
+    });
+    this.layers = order.map((i) => nodes[i]!.module);
+    this.nodeNames = order.map((i) => nodes[i]!.name);
+    this.#inputs = order.map((i) => inputIndex[i]!.map((j) => (j < 0 ? -1 : position[j]!)));
+    this.#outputPos = position[this.#graph.output]!;
+    this.outputName = output;
+    this.#readers = new Array<number>(order.length).fill(0);
+    for (const ins of this.#inputs) for (const j of ins) if (j >= 0) this.#readers[j]!++;
+    this.#readers[this.#outputPos]!++;
+    this.#fusion = this.#planFusion();
+    this.layers.forEach((m, p) => this.registerModule(this.nodeNames[p]!, m));
+  }
+
+  /** The single reader of position `p`, if it has exactly one and is not the output. */
+  #soleReader(p: number): number {
+    if (this.#readers[p] !== 1 || p === this.#outputPos) return -1;
+    return this.#inputs.findIndex((ins) => ins.includes(p));
+  }
+
+  #planFusion(): (Fusion | null)[] {
+    return this.layers.map((layer, p) => {
+      if (!(layer instanceof Conv2d || layer instanceof Linear)) return null;
+      const relu = this.#soleReader(p);
+      if (relu < 0 || !(this.layers[relu] instanceof ReLU)) return null;
+      const pool = layer instanceof Conv2d ? this.#soleReader(relu) : -1;
+      return { relu, pool: pool >= 0 && isMaxPool2x2(this.layers[pool]) ? pool : -1 };
+    });
+  }
+
+  forward(x: Tensor): Tensor {
+    const n = this.layers.length;
+    const values: (Tensor | undefined)[] = new Array(n);
+    const readers = this.#readers.slice();
+    const done = new Uint8Array(n);
+    try {
+      for (let p = 0; p < n; p++) {
+        if (done[p]) continue;
+        const layer = this.layers[p]!;
+        const ins = this.#inputs[p]!;
+        const args = ins.map((j) => (j < 0 ? x : values[j]!));
+        const f = this.fuse ? this.#fusion[p] : null;
+        const pooled =
+          f !== null && f !== undefined && f.pool >= 0 && convOutputAtLeast2x2(layer as Conv2d, args[0]!);
+        this.onLayer?.(p, layer, 'start');
+        let y: Tensor;
+        let at = p;
+        if (f) {
+          y = pooled
+            ? (layer as Conv2d).forward(args[0]!, { relu: true, maxPool2x2: true })
+            : (layer as Conv2d | Linear).forward(args[0]!, { relu: true });
+          at = pooled ? f.pool : f.relu;
+          done[f.relu] = 1;
+          if (pooled) done[f.pool] = 1;
+        } else {
+          y = layer instanceof MultiInputModule ? layer.forwardMany(args) : layer.forward(args[0]!);
+        }
+        // A value is freed once; a layer that hands back its input gets its own copy.
+        if (args.includes(y)) y = y.clone();
+        this.onLayer?.(p, layer, 'end');
+        values[at] = y;
+        for (const j of ins) {
+          if (j >= 0 && --readers[j]! === 0) {
+            values[j]!.dispose();
+            values[j] = undefined;
+          }
+        }
+      }
+    } catch (e) {
+      for (let p = 0; p < n; p++) if (p !== this.#outputPos) values[p]?.dispose();
+      values[this.#outputPos]?.dispose();
+      throw e;
+    }
+    const out = values[this.#outputPos]!;
+    return out === x ? x.clone() : out;
+  }
+
+  /**
+   * Output shape, MACs and parameter count of every node in topological order, for one example of
+   * `inputShape` (batch excluded). Throws, naming the node, when shapes do not fit or a node would
+   * output more than {@link MAX_NODE_OUTPUT} values per example (or all nodes together more than
+   * {@link MAX_GRAPH_OUTPUT}) — before anything is allocated.
+   */
+  describeNodes(inputShape: readonly number[]): NodeDescription[] {
+    const shapes: number[][] = [];
+    let total = 0;
+    return this.layers.map((layer, p) => {
+      const ins = this.#inputs[p]!.map((j) => (j < 0 ? [...inputShape] : shapes[j]!));
+      const name = this.nodeNames[p]!;
+      const op = specOf(layer).type;
+      let d: LayerDescription;
+      try {
+        d = layer instanceof MultiInputModule ? layer.describeMany(ins) : layer.describe(ins[0]!);
+      } catch (e) {
+        throw new RangeError(`node '${name}' (${op}): ${(e as Error).message}`);
+      }
+      const size = d.outputShape.reduce((a, b) => a * b, 1);
+      if (!(size <= MAX_NODE_OUTPUT)) {
+        throw new RangeError(
+          `node '${name}' (${op}) would output [${d.outputShape.join(', ')}] per example, more than ${MAX_NODE_OUTPUT.toLocaleString('en-US')} values`,
+        );
+      }
+      total += size;
+      if (total > MAX_GRAPH_OUTPUT) {
+        throw new RangeError(
+          `node '${name}' (${op}) brings the activations to more than ${MAX_GRAPH_OUTPUT.toLocaleString('en-US')} values per example`,
+        );
+      }
+      shapes.push(d.outputShape);
+      const params = layer.parameters().reduce((a, t) => a + t.size, 0);
+      return { ...d, name, op, params };
+    });
+  }
+
+  override describe(inputShape: readonly number[]): LayerDescription {
+    const rows = this.describeNodes(inputShape);
+    return { outputShape: rows[this.#outputPos]!.outputShape, macs: rows.reduce((a, r) => a + r.macs, 0) };
+  }
+
+  /** The architecture as JSON-serialisable data (see {@link graphFromJSON}). */
+  toJSON(): GraphSpec {
+    const { input, nodes, order, output } = this.#graph;
+    return {
+      format: 'dlf.graph',
+      version: 1,
+      input,
+      nodes: order.map((i, p): GraphNodeSpec => {
+        const { type, ...attrs } = specOf(this.layers[p]!);
+        const n = nodes[i]!;
+        return {
+          name: n.name,
+          op: type,
+          inputs: [...n.inputs],
+          ...(Object.keys(attrs).length ? { attrs } : {}),
+        };
+      }),
+      output: nodes[output]!.name,
+    };
+  }
+}
+
+/**
+ * Builds a {@link GraphModule} from its `dlf.graph` description. The description is checked
+ * completely first (see {@link checkGraphSpec}); weights are freshly initialised from the generator.
+ *
+ * @example
+ * ```ts
+ * const copy = graphFromJSON(model.toJSON());
+ * ```
+ */
+export function graphFromJSON(spec: unknown, options: InitOptions = {}): GraphModule {
+  const s = typeof spec === 'string' ? (JSON.parse(spec) as unknown) : spec;
+  let checked: CheckedGraph;
+  try {
+    checked = checkGraphSpec(s);
+  } catch (e) {
+    throw new RangeError(`The graph is invalid: ${(e as Error).message}`);
+  }
+  const built: GraphNode[] = [];
+  try {
+    for (const node of checked.nodes) {
+      const graphOp = graphOps.get(node.op);
+      let module: Module;
+      try {
+        module = graphOp
+          ? graphOp.create()
+          : layerRegistry.get(node.op)!.fromJSON(layerSpecOf(node), options);
+      } catch (e) {
+        throw new RangeError(
+          `The graph is invalid: node '${node.name}' (${node.op}): ${(e as Error).message}`,
+        );
+      }
+      built.push({ name: node.name, module, inputs: node.inputs });
+    }
+    return new GraphModule(built, checked.nodes[checked.output]!.name, { input: checked.input });
+  } catch (e) {
+    for (const b of built) b.module.dispose();
+    throw e;
+  }
+}
