@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readModelFile } from '@dlf/nn';
@@ -119,6 +119,7 @@ describe('dlf train → evaluate → predict → summary on a generated image fo
   });
 
   it('evaluates: accuracy, loss, per-class metrics, confusion matrix (printed, JSON and PNG)', async () => {
+    const runPlotTime = statSync(join(run, 'confusion.png')).mtimeMs;
     const human = await runCli(['evaluate', data, join(run, 'model.safetensors'), '--no-color']);
     expect(human.code, human.stderr).toBe(0);
     expect(human.stdout).toMatch(/accuracy \d+\.\d\d %/);
@@ -133,7 +134,13 @@ describe('dlf train → evaluate → predict → summary on a generated image fo
     expect(o.perClass as unknown[]).toHaveLength(3);
     const confusion = o.confusion as number[][];
     expect(confusion.flat().reduce((a, b) => a + b, 0)).toBe(18);
-    expect(isPng(join(run, 'confusion.png'))).toBe(true);
+    // Nothing beside the model: the run's own confusion.png is untouched; --plot draws elsewhere.
+    expect(statSync(join(run, 'confusion.png')).mtimeMs).toBe(runPlotTime);
+    const plotted = join(dir, 'eval-confusion.png');
+    expect(
+      (await runCli(['evaluate', data, join(run, 'model.safetensors'), '--plot', plotted, '-q'])).code,
+    ).toBe(0);
+    expect(isPng(plotted)).toBe(true);
     // The same numbers as the training run's final test evaluation.
     const done = jsonLines(trainOut.stdout).at(-1)!;
     expect(o.accuracy).toBe(done.testAccuracy);

@@ -113,7 +113,8 @@ function readFully(fd: number, target: Uint8Array, position: number): void {
 
 /**
  * Reads a cache file. Returns `undefined` on a miss: no file, another key, another format version,
- * or a file of the wrong size (e.g. cut short by a full disk).
+ * a file of the wrong size (e.g. cut short by a full disk), or a header or labels that do not hold
+ * together (a count that is not a count, splits that do not add up, a label past the classes).
  *
  * @example
  * ```ts
@@ -142,13 +143,13 @@ export function readCache(file: string, key: string): CacheContents | undefined 
     const hbytes = new Uint8Array(hlen);
     readFully(fd, hbytes, 16);
     const meta = JSON.parse(Buffer.from(hbytes).toString('utf8')) as CacheMeta;
-    if (meta.key !== key) return undefined;
+    if (cacheMetaProblem(meta, hlen, size) !== undefined || meta.key !== key) return undefined;
     const sampleSize = meta.shape.reduce((a, b) => a * b, 1);
     const labelsAt = 16 + hlen;
     const imagesAt = labelsAt + pad8(meta.count * 4);
-    if (size !== imagesAt + meta.count * sampleSize) return undefined;
     const labels = new Int32Array(meta.count);
     readFully(fd, new Uint8Array(labels.buffer), labelsAt);
+    if (cacheLabelsProblem(labels, meta.classes.length) !== undefined) return undefined;
     const images = new Uint8Array(meta.count * sampleSize);
     readFully(fd, images, imagesAt);
     return { meta, labels, images };
@@ -157,6 +158,56 @@ export function readCache(file: string, key: string): CacheContents | undefined 
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * Why a cache header cannot be trusted, or `undefined` when it is consistent: every count a safe
+ * non-negative integer, the shape three positive integers, the splits adding up to the count, the
+ * class names strings, and the file exactly as long as the header says. Checked before anything is
+ * allocated from the header's numbers.
+ * @internal
+ */
+export function cacheMetaProblem(meta: unknown, hlen: number, size: number): string | undefined {
+  if (typeof meta !== 'object' || meta === null) return 'its header is not an object';
+  const m = meta as Partial<CacheMeta>;
+  if (typeof m.key !== 'string') return 'its header has no key';
+  if (!Number.isSafeInteger(m.count) || m.count! < 0)
+    return `its sample count ${String(m.count)} is not a count`;
+  if (
+    !Array.isArray(m.shape) ||
+    m.shape.length !== 3 ||
+    !m.shape.every((d) => Number.isSafeInteger(d) && d > 0)
+  )
+    return `its sample shape ${JSON.stringify(m.shape)} is not three positive integers`;
+  if (!Array.isArray(m.classes) || m.classes.length === 0 || !m.classes.every((c) => typeof c === 'string'))
+    return 'its class names are not a list of names';
+  if (
+    !Array.isArray(m.splits) ||
+    !m.splits.every((s) => typeof s?.name === 'string' && Number.isSafeInteger(s.count) && s.count >= 0) ||
+    m.splits.reduce((a, s) => a + s.count, 0) !== m.count
+  )
+    return `its splits do not add up to its ${m.count} samples`;
+  if (
+    !Array.isArray(m.skipped) ||
+    !m.skipped.every((s) => typeof s?.path === 'string' && typeof s?.reason === 'string')
+  )
+    return 'its list of skipped files is malformed';
+  const sampleSize = m.shape[0]! * m.shape[1]! * m.shape[2]!;
+  const expected = 16 + hlen + pad8(m.count! * 4) + m.count! * sampleSize;
+  if (size !== expected) return `it has ${size} bytes where its header announces ${expected}`;
+  return undefined;
+}
+
+/**
+ * The first label outside `[0, classes)`, as a problem, or `undefined` when every label is valid.
+ * @internal
+ */
+export function cacheLabelsProblem(labels: Int32Array, classes: number): string | undefined {
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i]!;
+    if (l < 0 || l >= classes) return `label ${l} of sample ${i} is not one of its ${classes} classes`;
+  }
+  return undefined;
 }
 
 /** A cache read started by {@link startCacheRead}. @internal */
@@ -178,7 +229,10 @@ const CHUNK = 32 * 1024 * 1024;
  * mostly read by the time the key is known. Returns `undefined` when there is no valid file.
  * @internal
  */
-export function startCacheRead(file: string): PendingCacheRead | undefined {
+export function startCacheRead(
+  file: string,
+  onInvalid?: (problem: string) => void,
+): PendingCacheRead | undefined {
   if (endianness() !== 'LE') return undefined;
   let fd: number;
   try {
@@ -192,24 +246,33 @@ export function startCacheRead(file: string): PendingCacheRead | undefined {
   let sampleSize: number;
   try {
     const size = fstatSync(fd).size;
-    if (size < 16) throw new Error('short');
+    if (size < 16) throw new Error(`it has only ${size} bytes`);
     const head = new Uint8Array(16);
     readFully(fd, head, 0);
-    if (Buffer.from(head.subarray(0, 8)).toString('latin1') !== MAGIC) throw new Error('magic');
+    if (Buffer.from(head.subarray(0, 8)).toString('latin1') !== MAGIC)
+      throw new Error('it is not a dlf cache file');
     const dv = new DataView(head.buffer);
-    if (dv.getUint32(8, true) !== VERSION) throw new Error('version');
+    // Another format version is a plain miss (written by another dlf), not damage.
+    if (dv.getUint32(8, true) !== VERSION) throw undefined;
     const hlen = dv.getUint32(12, true);
-    if (hlen % 8 !== 0 || 16 + hlen > size) throw new Error('header');
+    if (hlen % 8 !== 0 || 16 + hlen > size) throw new Error('its header length is out of range');
     const hbytes = new Uint8Array(hlen);
     readFully(fd, hbytes, 16);
-    meta = JSON.parse(Buffer.from(hbytes).toString('utf8')) as CacheMeta;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(Buffer.from(hbytes).toString('utf8'));
+    } catch {
+      throw new Error('its header is not JSON');
+    }
+    const problem = cacheMetaProblem(parsed, hlen, size);
+    if (problem) throw new Error(problem);
+    meta = parsed as CacheMeta;
     sampleSize = meta.shape.reduce((a, b) => a * b, 1);
     labelsAt = 16 + hlen;
     imagesAt = labelsAt + pad8(meta.count * 4);
-    if (!Number.isSafeInteger(meta.count) || size !== imagesAt + meta.count * sampleSize)
-      throw new Error('size');
-  } catch {
+  } catch (e) {
     closeSync(fd);
+    if (e instanceof Error) onInvalid?.(e.message);
     return undefined;
   }
   const labels = new Int32Array(meta.count);

@@ -1,7 +1,8 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { readRegularFileSync } from './files.js';
 import { join } from 'node:path';
 import { Dataset } from './dataset.js';
-import { DatasetError, fmt, reason } from './errors.js';
+import { DatasetError, fmt } from './errors.js';
 
 /**
  * CIFAR-10 class names, in label order.
@@ -74,11 +75,7 @@ const PIXELS = 3 * 32 * 32;
 export type CifarLabelMode = 'fine' | 'coarse';
 
 function readFile(path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (e) {
-    throw new DatasetError('UNREADABLE', path, `Cannot read ${path} (${reason(e)}).`, { cause: e });
-  }
+  return readRegularFileSync(path);
 }
 
 /**

@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { checkInt, invalidParam } from '@dlf/tensor-core';
 import sharp, { type Sharp } from 'sharp';
-import { reason } from './errors.js';
+import { fmt, reason } from './errors.js';
+import { DEFAULT_MAX_FILE_BYTES, readRegularFile } from './files.js';
 import { convertChannels, headerSize, resample } from './pixels.js';
 import { decodeSimplePng } from './png.js';
 
@@ -44,7 +44,25 @@ export interface DecodeOptions {
   concurrency?: number;
   /** Called after each image with the number done so far and the total. */
   onProgress?: (done: number, total: number) => void;
+  /**
+   * The most pixels (width × height, from the image's header) decoded from one image, default
+   * {@link DEFAULT_MAX_PIXELS}. A larger image is skipped before any pixel memory is allocated.
+   */
+  maxPixels?: number;
+  /** The largest image file read, in bytes (default 256 MiB). */
+  maxFileBytes?: number;
 }
+
+/**
+ * The default pixel budget of one image: 40 million pixels (e.g. 8000 × 5000), about 120 MB
+ * decoded as RGB. Raise it with the `maxPixels` option.
+ *
+ * @example
+ * ```ts
+ * await decodeImages(paths, { width: 64, height: 64, channels: 3, maxPixels: 2 * DEFAULT_MAX_PIXELS });
+ * ```
+ */
+export const DEFAULT_MAX_PIXELS = 40_000_000;
 
 /**
  * The outcome of {@link decodeImages}.
@@ -87,16 +105,34 @@ export function checkDecodeOptions(options: DecodeOptions): Required<Omit<Decode
     throw invalidParam('fit', "'fill', 'cover' or 'contain'", fit);
   const concurrency = options.concurrency ?? defaultDecodeConcurrency();
   checkInt('concurrency', concurrency, 1, 1024);
-  return { width: options.width, height: options.height, channels: options.channels, fit, concurrency };
+  const maxPixels = checkInt('maxPixels', options.maxPixels ?? DEFAULT_MAX_PIXELS, 1);
+  const maxFileBytes = checkInt('maxFileBytes', options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES, 1);
+  return {
+    width: options.width,
+    height: options.height,
+    channels: options.channels,
+    fit,
+    concurrency,
+    maxPixels,
+    maxFileBytes,
+  };
 }
 
 type Resolved = Required<Omit<DecodeOptions, 'onProgress'>>;
+
+/** Thrown before decoding an image whose header announces more pixels than the budget. */
+function checkPixelBudget(dims: { width: number; height: number } | undefined, o: Resolved): void {
+  if (dims === undefined || dims.width * dims.height <= o.maxPixels) return;
+  throw new RangeError(
+    `its header announces ${fmt(dims.width)}×${fmt(dims.height)} pixels, more than the ${fmt(o.maxPixels)}-pixel budget (raise maxPixels to read it)`,
+  );
+}
 
 /** @internal Bumped whenever decoding can produce different pixels (part of the cache key). */
 export const DECODE_PIPELINE_VERSION = 3;
 
 function pipelineFull(input: Buffer, o: Resolved): Sharp {
-  const p = sharp(input)
+  const p = sharp(input, { limitInputPixels: o.maxPixels })
     .autoOrient()
     .resize(o.width, o.height, { fit: o.fit, background: { r: 0, g: 0, b: 0 } })
     .removeAlpha();
@@ -117,6 +153,7 @@ function pipelineFull(input: Buffer, o: Resolved): Sharp {
  */
 async function decodeInto(buf: Buffer, o: Resolved, out: Uint8Array, offset: number): Promise<boolean> {
   const dims = headerSize(buf);
+  checkPixelBudget(dims, o);
   const small =
     dims !== undefined &&
     ((dims.width === o.width && dims.height === o.height) ||
@@ -126,7 +163,7 @@ async function decodeInto(buf: Buffer, o: Resolved, out: Uint8Array, offset: num
     place(png.data, png.width, png.height, png.channels, o, out, offset);
     return true;
   }
-  let p = sharp(buf).autoOrient();
+  let p = sharp(buf, { limitInputPixels: o.maxPixels }).autoOrient();
   if (!small) p = p.resize(o.width, o.height, { fit: o.fit, background: { r: 0, g: 0, b: 0 } });
   let { data, info } = await p.removeAlpha().raw({ depth: 'uchar' }).toBuffer({ resolveWithObject: true });
   if (info.channels !== 1 && info.channels !== 3) {
@@ -173,7 +210,7 @@ function place(
  */
 export async function decodeImage(input: string | Buffer, options: DecodeOptions): Promise<Uint8Array> {
   const o = checkDecodeOptions(options);
-  const buf = typeof input === 'string' ? readFileSync(input) : input;
+  const buf = typeof input === 'string' ? await readRegularFile(input, o.maxFileBytes) : input;
   const out = new Uint8Array(o.width * o.height * o.channels);
   await decodeInto(buf, o, out, 0);
   return out;
@@ -181,8 +218,8 @@ export async function decodeImage(input: string | Buffer, options: DecodeOptions
 
 /**
  * Decodes many image files concurrently into one uint8 block (`[N, C, H, W]`). Files are read on
- * the main thread (small reads are faster there than through sharp's own file input) and decoded on
- * libuv's worker threads by sharp, `concurrency` at a time. Images no larger than twice the output
+ * libuv's threads (only regular files, within `maxFileBytes`; a FIFO or device is a failure, not a
+ * hang), checked against the pixel budget from their header, and decoded on libuv's worker threads by sharp, `concurrency` at a time. Images no larger than twice the output
  * size (by their header) are only decoded by sharp, then resized (bilinear, half-pixel centres) and
  * converted (grey to RGB by copying, RGB to grey by BT.601 luma) in JavaScript, which costs 2–3×
  * less CPU for tiny images; small plain 8-bit PNGs are decoded entirely in JavaScript (zlib +
@@ -212,7 +249,7 @@ export async function decodeImages(paths: readonly string[], options: DecodeOpti
       const i = next++;
       const path = paths[i]!;
       try {
-        const sync = await decodeInto(readFileSync(path), o, images, i * size);
+        const sync = await decodeInto(await readRegularFile(path, o.maxFileBytes), o, images, i * size);
         ok[i] = 1;
         // Decodes done in JavaScript never wait: let the event loop (and sharp's callbacks) run.
         if (sync && ++unyielded >= 64) {

@@ -23,6 +23,7 @@ export type DatasetErrorCode =
   | 'MISMATCH'
   | 'CORRUPT_IMAGE'
   | 'UNREADABLE'
+  | 'TOO_LARGE'
   | 'EXISTS';
 
 /**

@@ -1,8 +1,9 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
+import { constants, gunzipSync } from 'node:zlib';
 import { Dataset } from './dataset.js';
 import { DatasetError, fmt, reason } from './errors.js';
+import { DEFAULT_MAX_FILE_BYTES, readRegularFileSync } from './files.js';
 
 /**
  * The contents of an idx file: its dimensions and its unsigned bytes.
@@ -19,27 +20,70 @@ export interface IdxArray {
   data: Uint8Array;
 }
 
-function readMaybeGzip(path: string): Uint8Array {
-  let raw: Buffer;
+/**
+ * The size an idx file's header announces (header + elements), read from the first bytes of the
+ * decompressed stream, or `undefined` when those bytes are not an idx header.
+ */
+function announcedSize(head: Uint8Array): number | undefined {
+  if (head.length < 4 || head[0] !== 0 || head[1] !== 0 || head[3] === 0) return undefined;
+  const rank = head[3]!;
+  const header = 4 + 4 * rank;
+  if (head.length < header) return undefined;
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  let count = 1;
+  for (let i = 0; i < rank; i++) count *= view.getUint32(4 + 4 * i, false);
+  return header + count;
+}
+
+/**
+ * Decompresses a gzipped idx file without ever producing more than its header announces: the
+ * first kilobytes are inflated alone to read the header, then the whole stream is inflated with
+ * that size as the output limit (and the limit itself must fit the budget). A 1 MB file that
+ * inflates to gigabytes stops at the announced size.
+ */
+function gunzipBounded(path: string, raw: Uint8Array, maxBytes: number): Uint8Array {
+  const fail = (e: unknown): DatasetError =>
+    new DatasetError(
+      'TRUNCATED',
+      path,
+      `Cannot decompress ${path}: the gzip data is truncated or corrupt (${reason(e)}).`,
+      { cause: e },
+    );
+  let head: Uint8Array;
   try {
-    raw = readFileSync(path);
+    head = gunzipSync(raw.subarray(0, 4096), { finishFlush: constants.Z_SYNC_FLUSH });
   } catch (e) {
-    throw new DatasetError('UNREADABLE', path, `Cannot read ${path} (${reason(e)}).`, { cause: e });
+    throw fail(e);
   }
-  if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) {
-    try {
-      return gunzipSync(raw);
-    } catch (e) {
+  const announced = announcedSize(head);
+  // Not an idx header: inflate a little more so that readIdx names what is wrong.
+  const limit = announced ?? Math.min(maxBytes, 1 << 16);
+  if (limit > maxBytes) {
+    throw new DatasetError(
+      'TOO_LARGE',
+      path,
+      `${path} announces ${fmt(limit)} bytes of data, more than the ${fmt(maxBytes)}-byte budget for one file.`,
+    );
+  }
+  try {
+    return gunzipSync(raw, { maxOutputLength: Math.max(limit, 1) });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' && announced !== undefined) {
       throw new DatasetError(
-        'TRUNCATED',
+        'MISMATCH',
         path,
-        `Cannot decompress ${path}: the gzip data is truncated or corrupt (${reason(e)}).`,
-        {
-          cause: e,
-        },
+        `${path} decompresses to more than the ${fmt(announced)} bytes its header announces.`,
+        { cause: e },
       );
     }
+    if (announced === undefined) return head;
+    throw fail(e);
   }
+}
+
+function readMaybeGzip(path: string, maxBytes = DEFAULT_MAX_FILE_BYTES): Uint8Array {
+  const raw = readRegularFileSync(path, maxBytes);
+  if (raw.length >= 2 && raw[0] === 0x1f && raw[1] === 0x8b) return gunzipBounded(path, raw, maxBytes);
   return new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
 }
 

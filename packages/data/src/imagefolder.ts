@@ -1,265 +1,37 @@
-import { type Dirent, readdirSync, realpathSync, type Stats, statSync } from 'node:fs';
-import { basename, extname, join, resolve, sep } from 'node:path';
+import { realpathSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
 import { checkInt, checkNumber, invalidParam } from '@dlf/tensor-core';
 import sharp from 'sharp';
-import { type CacheMeta, defaultCacheDir, hashKey, startCacheRead, writeCache } from './cache.js';
+import {
+  type CacheMeta,
+  cacheLabelsProblem,
+  defaultCacheDir,
+  hashKey,
+  startCacheRead,
+  writeCache,
+} from './cache.js';
 import { Dataset } from './dataset.js';
-import { checkDecodeOptions, DECODE_PIPELINE_VERSION, decodeImages, type FitMode } from './decode.js';
-import { DatasetError, fmt, reason } from './errors.js';
+import {
+  checkDecodeOptions,
+  DECODE_PIPELINE_VERSION,
+  type DEFAULT_MAX_PIXELS,
+  decodeImages,
+  type FitMode,
+} from './decode.js';
+import { DatasetError, reason } from './errors.js';
 import { stratifiedSplitIndices } from './split.js';
 
-/**
- * File extensions read as images (case-insensitive): the formats sharp decodes.
- *
- * @example
- * ```ts
- * IMAGE_EXTENSIONS.includes('.png'); // true
- * ```
- */
-export const IMAGE_EXTENSIONS: readonly string[] = Object.freeze([
-  '.jpg',
-  '.jpeg',
-  '.jpe',
-  '.jfif',
-  '.png',
-  '.webp',
-  '.gif',
-  '.tif',
-  '.tiff',
-  '.avif',
-  '.heic',
-  '.heif',
-  '.svg',
-]);
-const imageExt = new Set(IMAGE_EXTENSIONS);
+export {
+  IMAGE_EXTENSIONS,
+  type ImageFolderScan,
+  isImageName,
+  type ScannedFile,
+  SPLIT_NAMES,
+  type SkippedEntry,
+  scanImageFolder,
+} from './scan.js';
 
-/**
- * Split folder names recognised at the top of an image folder.
- *
- * @example
- * ```ts
- * SPLIT_NAMES; // ['train', 'val', 'test']
- * ```
- */
-export const SPLIT_NAMES = Object.freeze(['train', 'val', 'test'] as const);
-
-/** @internal True when a file name has an image extension. */
-export function isImageName(name: string): boolean {
-  return imageExt.has(extname(name).toLowerCase());
-}
-
-/**
- * One image file found by {@link scanImageFolder}.
- *
- * @example
- * ```ts
- * const { path, size, mtimeMs } = scanImageFolder('pets').files[0];
- * ```
- */
-export interface ScannedFile {
-  /** Absolute path. */
-  path: string;
-  /** Path relative to the dataset folder. */
-  rel: string;
-  /** `'train'`, `'val'`, `'test'`, or `'all'` for a folder of class folders. */
-  split: string;
-  /** Index into the scan's `classes`. */
-  label: number;
-  /** Size in bytes. */
-  size: number;
-  /** Modification time in milliseconds. */
-  mtimeMs: number;
-}
-
-/**
- * The result of {@link scanImageFolder}.
- *
- * @example
- * ```ts
- * const scan = scanImageFolder('pets');
- * console.log(scan.layout, scan.classes, scan.files.length);
- * ```
- */
-export interface ImageFolderScan {
-  /** The folder, resolved. */
-  root: string;
-  /** `'splits'`: `train/`, `test/` (and `val/`) holding class folders; `'classes'`: class folders at the root. */
-  layout: 'splits' | 'classes';
-  /** The split folders found, in the order train, val, test (`['all']` for the class layout). */
-  splits: string[];
-  /** Class names: the union of the class folders' names, sorted (JavaScript's default string order). */
-  classes: string[];
-  /** Every image, by split, then class, then relative path (sorted). */
-  files: ScannedFile[];
-}
-
-function isHidden(name: string): boolean {
-  return name.charCodeAt(0) === 46 /* . */ || name.startsWith('__');
-}
-
-function isDir(parent: string, e: Dirent): boolean {
-  if (e.isDirectory()) return true;
-  if (!e.isSymbolicLink()) return false;
-  return statSync(`${parent}${sep}${e.name}`, { throwIfNoEntry: false })?.isDirectory() ?? false;
-}
-
-function list(dir: string): Dirent[] {
-  try {
-    return readdirSync(dir, { withFileTypes: true }).filter((e) => !isHidden(e.name));
-  } catch (e) {
-    throw new DatasetError('UNREADABLE', dir, `Cannot read the folder ${dir} (${reason(e)}).`, { cause: e });
-  }
-}
-
-/** An image found under a class folder. */
-interface Found {
-  /** Path relative to the class folder. */
-  name: string;
-  size: number;
-  mtimeMs: number;
-}
-
-/**
- * Image files under `dir`, recursively, sorted by relative path (UTF-16 code-unit order), each
- * stat-ed once (the stat also tells folders apart, so no Dirent objects are made). A broken link
- * with an image name is kept (size −1) so that decoding reports it as unreadable.
- */
-function imagesUnder(dir: string): Found[] {
-  const out: Found[] = [];
-  const walk = (d: string, prefix: string): void => {
-    let names: string[];
-    try {
-      names = readdirSync(d);
-    } catch (e) {
-      throw new DatasetError('UNREADABLE', d, `Cannot read the folder ${d} (${reason(e)}).`, { cause: e });
-    }
-    for (const name of names) {
-      if (isHidden(name)) continue;
-      const path = `${d}${sep}${name}`;
-      const image = isImageName(name);
-      let st: Stats | undefined;
-      try {
-        st = statSync(path, { throwIfNoEntry: false });
-      } catch (e) {
-        if (!image) continue;
-        throw new DatasetError('UNREADABLE', path, `Cannot read ${path} (${reason(e)}).`, { cause: e });
-      }
-      if (st === undefined) {
-        if (image) out.push({ name: prefix + name, size: -1, mtimeMs: -1 });
-      } else if (st.isDirectory()) walk(path, `${prefix}${name}${sep}`);
-      else if (image) out.push({ name: prefix + name, size: st.size, mtimeMs: st.mtimeMs });
-    }
-  };
-  walk(dir, '');
-  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-
-function classFolders(dir: string): string[] {
-  return list(dir)
-    .filter((e) => isDir(dir, e))
-    .map((e) => e.name)
-    .sort();
-}
-
-/**
- * Finds the images of an image folder and detects its layout, without decoding anything:
- * - `train/`, `test/` (and/or `val/`) each holding `<class>/` folders (layout `'splits'`);
- * - `<class>/` folders at the root (layout `'classes'`).
- *
- * Hidden entries (names starting with `.` or `__`) are ignored; images may sit in nested folders
- * inside a class folder. Throws a {@link DatasetError} naming the path for an empty class folder,
- * a folder with no images, or an unknown layout.
- *
- * @example
- * ```ts
- * const scan = scanImageFolder('pets');
- * scan.layout;  // 'classes'
- * scan.classes; // ['cat', 'dog']
- * ```
- */
-export function scanImageFolder(folder: string): ImageFolderScan {
-  const root = resolve(folder);
-  const entries = list(root);
-  const dirs = entries.filter((e) => isDir(root, e)).map((e) => e.name);
-  const splitDirs = SPLIT_NAMES.filter((s) => dirs.includes(s));
-  const groups: { split: string; dir: string; classes: string[] }[] = [];
-  let layout: 'splits' | 'classes';
-  if (splitDirs.length > 0) {
-    if (!splitDirs.includes('train')) {
-      throw new DatasetError(
-        'UNKNOWN_LAYOUT',
-        root,
-        `${root} has ${splitDirs.map((s) => `${s}/`).join(' and ')} but no train/ folder; expected train/ and test/ (or val/) each holding <class>/ folders.`,
-      );
-    }
-    layout = 'splits';
-    for (const split of splitDirs) {
-      const dir = join(root, split);
-      const classes = classFolders(dir);
-      if (classes.length === 0) {
-        throw new DatasetError(
-          imagesUnder(dir).length > 0 ? 'UNKNOWN_LAYOUT' : 'NO_IMAGES',
-          dir,
-          `${dir} holds no <class>/ folders; put each class's images in a folder named after the class.`,
-        );
-      }
-      groups.push({ split, dir, classes });
-    }
-  } else {
-    if (entries.length === 0)
-      throw new DatasetError('NO_IMAGES', root, `${root} is empty: it holds no images.`);
-    if (dirs.length === 0) {
-      const images = entries.filter((e) => isImageName(e.name)).length;
-      throw new DatasetError(
-        'UNKNOWN_LAYOUT',
-        root,
-        images > 0
-          ? `${root} holds ${fmt(images)} images but no <class>/ folders; put each class's images in a folder named after the class.`
-          : `${root} has an unknown layout: expected <class>/ folders of images, train/ and test/ folders, MNIST idx files or CIFAR binary files.`,
-      );
-    }
-    layout = 'classes';
-    groups.push({ split: 'all', dir: root, classes: [...dirs].sort() });
-  }
-  const classes = [...new Set(groups.flatMap((g) => g.classes))].sort();
-  const labelOf = new Map(classes.map((c, i) => [c, i]));
-  const files: ScannedFile[] = [];
-  const empty: string[] = [];
-  for (const g of groups) {
-    for (const cls of g.classes) {
-      const dir = join(g.dir, cls);
-      const images = imagesUnder(dir);
-      if (images.length === 0) empty.push(dir);
-      const label = labelOf.get(cls)!;
-      const relDir = g.split === 'all' ? `${cls}${sep}` : `${g.split}${sep}${cls}${sep}`;
-      for (const f of images) {
-        files.push({
-          path: `${dir}${sep}${f.name}`,
-          rel: relDir + f.name,
-          split: g.split,
-          label,
-          size: f.size,
-          mtimeMs: f.mtimeMs,
-        });
-      }
-    }
-  }
-  if (files.length === 0) {
-    throw new DatasetError(
-      'NO_IMAGES',
-      root,
-      `${root} holds no images (looked for ${IMAGE_EXTENSIONS.join(' ')} in its class folders).`,
-    );
-  }
-  if (empty.length > 0) {
-    throw new DatasetError(
-      'EMPTY_CLASS',
-      empty[0]!,
-      `The class folder ${empty[0]} holds no images${empty.length > 1 ? ` (nor do ${empty.length - 1} other class folders)` : ''}; remove it or add images.`,
-    );
-  }
-  return { root, layout, splits: groups.map((g) => g.split), classes, files };
-}
+import { type ImageFolderScan, scanImageFolder } from './scan.js';
 
 /**
  * Options for reading an image folder.
@@ -286,6 +58,8 @@ export interface ImageFolderOptions {
   onWarning?: (message: string, path: string) => void;
   /** Decodes in flight at once (default 4 × the cores). */
   concurrency?: number;
+  /** The most pixels decoded from one image, from its header (default {@link DEFAULT_MAX_PIXELS}). */
+  maxPixels?: number;
   /** Decode progress: images done and total (not called on a cache hit). */
   onProgress?: (done: number, total: number) => void;
   /** Seed of the stratified train/test split for a folder of class folders (default 0). */
@@ -355,6 +129,7 @@ export function resolveImageOptions(options: ImageFolderOptions) {
     channels,
     fit: options.fit,
     concurrency: options.concurrency,
+    maxPixels: options.maxPixels,
   });
   const seed = checkInt('seed', options.seed ?? 0, 0);
   const testFraction = checkNumber('testFraction', options.testFraction ?? 0.2, 0, 1);
@@ -405,8 +180,16 @@ export async function openImageFolder(
     `${sanitize(basename(root))}-${hashKey({ root, preprocess }).slice(0, 16)}.dlfdata`,
   );
   // Start reading the cache file (on libuv threads) while this thread scans and stats the folder.
-  const pending = useCache ? startCacheRead(cacheFile) : undefined;
+  const pending = useCache
+    ? startCacheRead(cacheFile, (problem) =>
+        warn(
+          `The decode cache ${cacheFile} is damaged (${problem}); decoding again and rewriting it.`,
+          cacheFile,
+        ),
+      )
+    : undefined;
   const scan = scanImageFolder(folder);
+  for (const s of scan.skipped) warn(`Skipped ${s.path}: ${s.reason}.`, s.path);
   const key = hashKey({
     format: 1,
     root,
@@ -419,7 +202,18 @@ export async function openImageFolder(
   });
   // A stale file's reads finish (and close it) in the background; only a matching one is awaited.
   let hit: { meta: CacheMeta; labels: Int32Array; images: Uint8Array } | undefined;
-  if (pending && pending.meta.key === key && (await pending.done)) hit = pending;
+  if (pending && pending.meta.key === key && (await pending.done)) {
+    const problem =
+      pending.meta.classes.length === scan.classes.length && pending.meta.shape.join() === shape.join()
+        ? cacheLabelsProblem(pending.labels, scan.classes.length)
+        : 'its classes or sample shape differ from the folder';
+    if (problem === undefined) hit = pending;
+    else
+      warn(
+        `The decode cache ${cacheFile} is damaged (${problem}); decoding again and rewriting it.`,
+        cacheFile,
+      );
+  }
   let images: Uint8Array;
   let labels: Int32Array;
   let splits: { name: string; count: number }[];
@@ -490,7 +284,7 @@ export async function openImageFolder(
     path: root,
     layout: scan.layout,
     cache: useCache ? { file: cacheFile, hit: hit !== undefined } : undefined,
-    skipped: skipped.map((s) => s.path),
+    skipped: [...scan.skipped.map((s) => s.path), ...skipped.map((s) => s.path)],
   };
   const test = parts.get('test') ?? parts.get('val');
   const val = parts.get('val');

@@ -46,6 +46,7 @@ export {
   type DecodeOptions,
   type DecodeResult,
   decodeImage,
+  DEFAULT_MAX_PIXELS,
   decodeImages,
   defaultDecodeConcurrency,
   type FitMode,
@@ -67,8 +68,10 @@ export {
   openImageFolder,
   type ScannedFile,
   SPLIT_NAMES,
+  type SkippedEntry,
   scanImageFolder,
 } from './imagefolder.js';
+export { DEFAULT_MAX_FILE_BYTES } from './files.js';
 export { type Batch, DataLoader, type DataLoaderOptions } from './loader.js';
 export {
   type DatasetFormat,

@@ -59,7 +59,10 @@ export function decodeSimplePng(
   const stride = width * inCh;
   let raw: Uint8Array;
   try {
-    raw = inflateSync(idat.length === 1 ? idat[0]! : Buffer.concat(idat));
+    // Bounded by what the header announces: a small IDAT that inflates to gigabytes stops there.
+    raw = inflateSync(idat.length === 1 ? idat[0]! : Buffer.concat(idat), {
+      maxOutputLength: height * (stride + 1),
+    });
   } catch {
     return undefined;
   }

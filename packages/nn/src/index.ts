@@ -30,7 +30,14 @@ export {
   type ModelSpec,
   modelFromJSON,
 } from './model-file/architecture.js';
+export {
+  checkBudget,
+  checkParamBudget,
+  DEFAULT_MODEL_BUDGET,
+  type ModelBudget,
+} from './model-file/budget.js';
 export * from './graph/index.js';
 export { FileError } from './model-file/errors.js';
+export { describeForeignFile } from './model-file/sniff.js';
 export { META, type ModelInfo, type Preprocess, readModelFile } from './model-file/read.js';
 export * from './zoo/index.js';

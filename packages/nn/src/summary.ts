@@ -96,6 +96,12 @@ function layerRows(model: Module, shape: number[]): { rows: SummaryRow[]; output
   let current = shape;
   for (const [idx, layer] of layers) {
     const d = layer.describe(current);
+    // Geometry that leaves nothing (a kernel larger than its padded input) is an error, not a row.
+    if (!d.outputShape.every((x) => Number.isSafeInteger(x) && x > 0)) {
+      throw new RangeError(
+        `layer ${idx} (${layer.constructor.name}) turns [${current.join(', ')}] into [${d.outputShape.join(', ')}], which is not a valid shape`,
+      );
+    }
     current = d.outputShape;
     rows.push(row(idx, layer.constructor.name, current, countParams(layer), d.macs));
   }

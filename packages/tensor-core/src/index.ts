@@ -44,6 +44,8 @@ export {
   writeFileAtomic,
   writeFileAtomicSync,
 } from './io/atomic.js';
+export { describeFsError, errnoCode } from './io/fs-errors.js';
+export { escapeControl } from './io/text.js';
 
 export {
   abs,

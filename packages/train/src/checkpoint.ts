@@ -45,6 +45,8 @@ export interface CheckpointState {
   epochs: number;
   /** Kernel threads used (bit-identical continuation needs the same count). */
   threads: number;
+  /** The SIMD kernel level used (`'avx2'`, …; absent in older checkpoints). */
+  simd?: string;
   /** The dropout/initialisation generator state. */
   generator: { seed: number; offset: number };
   /** Everything that defines the learning-rate schedule. */

@@ -105,13 +105,10 @@ export async function finishRun(run: TrainingRun, result: FitResult): Promise<Tr
     testLoss: test.loss,
   });
 
+  await metrics.check(intact(result.lastCheckpoint));
+
   const steps = readSteps(metrics.file);
   const history = result.history;
-  await writeCurves(run, steps, history);
-  await svgToPng(
-    confusionSvg(test.confusion, opened.classes, 'Confusion matrix (test set)'),
-    join(runDir, 'confusion.png'),
-  );
   const finalSummary = summary(model, shape);
   await writeFile(join(runDir, 'summary.txt'), `${formatSummary(finalSummary)}\n`);
   const secondsPerEpoch = history.length ? history.reduce((a, h) => a + h.seconds, 0) / history.length : 0;
@@ -136,6 +133,25 @@ export async function finishRun(run: TrainingRun, result: FitResult): Promise<Tr
       threads: getNumThreads(),
       loadAverage: loadavg(),
     }),
+  );
+  // The results are on disk: a plot that fails now (an odd class name, thousands of classes, a
+  // full disk) costs a warning, not the run.
+  const plot = async (name: string, draw: () => Promise<void>): Promise<void> => {
+    try {
+      await draw();
+    } catch (e) {
+      emit({
+        type: 'warning',
+        message: `Could not draw ${join(runDir, name)} (${reasonOf(e)}); the model and report are saved.`,
+      });
+    }
+  };
+  await plot('loss.png', () => writeCurves(run, steps, history));
+  await plot('confusion.png', () =>
+    svgToPng(
+      confusionSvg(test.confusion, opened.classes, 'Confusion matrix (test set)'),
+      join(runDir, 'confusion.png'),
+    ),
   );
   const files: Record<string, string> = {
     model: modelPath,
@@ -166,4 +182,13 @@ export async function finishRun(run: TrainingRun, result: FitResult): Promise<Tr
   };
   emit({ type: 'done', result: out });
   return out;
+}
+
+/** The end of an error sentence saying which checkpoint survived, if any. */
+export function intact(checkpoint: string | undefined): string | undefined {
+  return checkpoint ? `the last checkpoint ${checkpoint} is intact` : undefined;
+}
+
+function reasonOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
 }

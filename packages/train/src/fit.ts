@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { DataLoader, type Dataset, type Transform } from '@dlf/data';
 import { countCorrect, crossEntropy } from '@dlf/loss';
 import { ARCHITECTURE_KEY, type DescribedModel } from '@dlf/nn';
-import { checkInt, type Generator, getNumThreads, tidy } from '@dlf/tensor-core';
+import { checkInt, type Generator, getNumThreads, getSimd, tidy } from '@dlf/tensor-core';
 import {
   type CheckpointHooks,
   type CheckpointState,
@@ -355,6 +355,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     step,
     epochs,
     threads: getNumThreads(),
+    simd: getSimd(),
     generator: generator ? generator.state() : { seed, offset: 0 },
     schedule: opt.scheduleState(),
     optimizer: optimizerMeta,

@@ -4,6 +4,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import {
+  checkBudget,
+  checkParamBudget,
   buildPreset,
   type DescribedModel,
   impliedStateShapes,
@@ -98,9 +100,10 @@ export async function buildModel(
       throw new FileError(spec, `The model description ${spec} is not valid JSON (${(e as Error).message}).`);
     }
     try {
-      impliedStateShapes(json);
+      checkParamBudget(spec, impliedStateShapes(json), {});
       model = modelFromJSON(json, { generator });
     } catch (e) {
+      if (e instanceof FileError) throw e;
       throw new FileError(spec, `The model description ${spec} is invalid: ${(e as Error).message}.`);
     }
     name = spec.replace(/^.*[\\/]/, '').replace(/\.json$/i, '');
@@ -122,6 +125,12 @@ export async function buildModel(
       `The model ${spec} does not accept ${c}×${h}×${w} input (${(e as Error).message}); adjust the model or pass --size/--channels.`,
       'train',
     );
+  }
+  try {
+    checkBudget(spec, s, {});
+  } catch (e) {
+    model.dispose();
+    throw e;
   }
   if (s.outputShape.length !== 1 || s.outputShape[0] !== options.classes) {
     model.dispose();

@@ -1,7 +1,7 @@
 /**
  * Small, dependency-free SVG charts (line charts and a confusion matrix), rasterised to PNG by sharp.
  */
-import { writeFileAtomic } from '@dlf/tensor-core';
+import { escapeControl, writeFileAtomic } from '@dlf/tensor-core';
 import sharp from 'sharp';
 
 /** One line of a chart. */
@@ -35,13 +35,21 @@ export interface LineChartOptions {
 const PALETTE = ['#2563eb', '#dc2626', '#16a34a', '#9333ea', '#ea580c', '#0891b2'];
 const FONT = "font-family='DejaVu Sans, Helvetica, Arial, sans-serif'";
 
-/** Escapes text for SVG and HTML. */
+/**
+ * Escapes text for SVG and HTML. Control characters, which XML forbids (a class named with an
+ * escape character used to make the plot fail), are shown as `\x1b` and so on.
+ */
 export function escapeXml(s: string): string {
-  return s.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
-  );
+  return escapeControl(s)
+    .replace(/[\t\n]/g, ' ')
+    .replace(
+      /[&<>"']/g,
+      (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+    );
 }
+
+/** Above this many classes the confusion plot draws no matrix, only a note (librsvg needs gigabytes). */
+export const MAX_PLOTTED_CLASSES = 200;
 
 /** Round tick positions covering [lo, hi]: about `count` of them at 1, 2 or 5 × 10^k steps. */
 export function niceTicks(lo: number, hi: number, count = 6, integer = false): number[] {
@@ -166,6 +174,15 @@ export function confusionSvg(
   title = 'Confusion matrix',
 ): string {
   const k = classes.length;
+  if (k > MAX_PLOTTED_CLASSES) {
+    return [
+      `<svg xmlns='http://www.w3.org/2000/svg' width='640' height='120' viewBox='0 0 640 120' ${FONT}>`,
+      `<rect width='640' height='120' fill='white'/>`,
+      `<text x='320' y='40' text-anchor='middle' font-size='18' font-weight='bold' fill='#111'>${escapeXml(title)}</text>`,
+      `<text x='320' y='80' text-anchor='middle' font-size='14' fill='#374151'>${k} classes: too many to draw (at most ${MAX_PLOTTED_CLASSES}); the report lists per-class results.</text>`,
+      '</svg>',
+    ].join('\n');
+  }
   const cell = k <= 12 ? 48 : k <= 30 ? 24 : Math.max(6, Math.floor(720 / k));
   const labelW =
     k <= 30 ? Math.min(160, 12 + 7 * Math.max(...classes.map((c) => Math.min(c.length, 20)))) : 20;

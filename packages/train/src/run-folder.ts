@@ -5,7 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join, resolve } from 'node:path';
-import { getNumThreads } from '@dlf/tensor-core';
+import { describeFsError, getNumThreads, getSimd } from '@dlf/tensor-core';
 import {
   cleanTemporary,
   disposeCheckpoint,
@@ -18,6 +18,7 @@ import {
 import { semantic, type TrainConfig } from './config.js';
 import { FileError, UsageError } from './errors.js';
 import { configHash } from './fit.js';
+import { acquireRunLock, type RunLock } from './run-lock.js';
 import type { TrainEvent } from './train.js';
 
 /** `<date>-<time>-<data>-<model>`, the default name of a new run folder. */
@@ -67,15 +68,40 @@ export function readSteps(file: string): { step: number; loss: number }[] {
 
 /**
  * metrics.jsonl, appended one JSON line per record. Appends are chained so that lines land in the
- * order the events happened.
+ * order the events happened. A failed write (a full disk, the file replaced by a folder) never
+ * rejects an append: the log keeps the first error, stops writing, and {@link MetricsLog.check}
+ * throws it as one {@link FileError} naming the file, so nothing becomes an unhandled rejection.
  */
 export class MetricsLog {
   #tail: Promise<void> = Promise.resolve();
+  #error: unknown;
   constructor(readonly file: string) {}
-  /** Appends a record; the promise settles once it (and every earlier one) is written. */
+  /** Appends a record; the promise settles (never rejects) once it and every earlier one is done. */
   append(record: Record<string, unknown>): Promise<void> {
-    this.#tail = this.#tail.then(() => writeFile(this.file, `${JSON.stringify(record)}\n`, { flag: 'a' }));
+    this.#tail = this.#tail.then(async () => {
+      if (this.#error !== undefined) return;
+      try {
+        await writeFile(this.file, `${JSON.stringify(record)}\n`, { flag: 'a' });
+      } catch (e) {
+        this.#error = e;
+      }
+    });
     return this.#tail;
+  }
+  /** True once a write has failed. */
+  get failed(): boolean {
+    return this.#error !== undefined;
+  }
+  /**
+   * Waits for the appends so far, then throws a {@link FileError} for the first failed write;
+   * `after` ends its sentence (e.g. which checkpoint is intact).
+   */
+  async check(after?: string): Promise<void> {
+    await this.#tail;
+    if (this.#error === undefined) return;
+    throw new FileError(this.file, describeFsError(this.#error, 'write', this.file, after), {
+      cause: this.#error,
+    });
   }
 }
 
@@ -83,6 +109,8 @@ export class MetricsLog {
 export interface RunFolder {
   runDir: string;
   metrics: MetricsLog;
+  /** The run folder's lock, held until {@link train} returns (none on a distributed run's other ranks: rank 0 holds it). */
+  lock?: RunLock;
   /** The checkpoint a resumed run continues from (the fit stage disposes it). */
   resume: LoadedCheckpoint | undefined;
 }
@@ -104,13 +132,47 @@ export async function prepareRunFolder(
   const { resumeDir } = where;
   const runDir =
     resumeDir ?? resolve(where.out ?? join(where.runsDir ?? 'runs', runName(config, where.modelName)));
-  if (!resumeDir && existsSync(join(runDir, 'config.json'))) {
+  if (!resumeDir) refuseNonRunFolder(runDir);
+  await mkdir(runDir, { recursive: true });
+  // From here on this process owns the folder: a second trainer or a resume is refused.
+  const lock = acquireRunLock(runDir, resumeDir ? 'resume' : 'train');
+  try {
+    // Checked again under the lock: another trainer may have started the run meanwhile.
+    if (!resumeDir) refuseNonRunFolder(runDir);
+    return await prepareLocked(config, runDir, resumeDir, lock, emit);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+/** A new run goes into an empty folder or a fresh one, never over a run or a model's files. */
+function refuseNonRunFolder(runDir: string): void {
+  if (existsSync(join(runDir, 'config.json'))) {
     throw new UsageError(
       `${runDir} already holds a run; continue it with --resume ${runDir} or choose another --out.`,
       'train',
     );
   }
-  await mkdir(runDir, { recursive: true });
+  const clash = OUTPUT_FILES.find((f) => existsSync(join(runDir, f)));
+  if (clash) {
+    throw new UsageError(
+      `${runDir} is not a run folder but holds ${clash}, which a run would overwrite; choose another --out.`,
+      'train',
+    );
+  }
+}
+
+/** The files a run writes that must not overwrite someone's own files in a folder that is not a run. */
+const OUTPUT_FILES = ['model.safetensors', 'report.html'];
+
+async function prepareLocked(
+  config: TrainConfig,
+  runDir: string,
+  resumeDir: string | undefined,
+  lock: RunLock,
+  emit: (event: TrainEvent) => void,
+): Promise<RunFolder> {
   await cleanTemporary(runDir);
   const metricsFile = join(runDir, 'metrics.jsonl');
   let resume: LoadedCheckpoint | undefined;
@@ -130,6 +192,12 @@ export async function prepareRunFolder(
           message: `The run used ${resume.state.threads} kernel threads and continues with ${getNumThreads()}; pass --threads ${resume.state.threads} for a bit-identical continuation.`,
         });
       }
+      if (resume.state.simd !== undefined && resume.state.simd !== getSimd()) {
+        emit({
+          type: 'warning',
+          message: `The run used the ${resume.state.simd} kernels and continues with ${getSimd()}; results can differ in the last bits (set DLF_SIMD=${resume.state.simd} for a bit-identical continuation).`,
+        });
+      }
       emit({
         type: 'resume',
         checkpoint: resume.path,
@@ -146,7 +214,7 @@ export async function prepareRunFolder(
   }
   await writeJsonAtomic(runDir, 'config.json', config);
   emit({ type: 'config', config, runDir, resumed: resume !== undefined, threads: getNumThreads() });
-  return { runDir, metrics: new MetricsLog(metricsFile), resume };
+  return { runDir, metrics: new MetricsLog(metricsFile), resume, lock };
 }
 
 /**

@@ -4,17 +4,17 @@
  * {@link fit} with checkpoints, and {@link finishRun} writes the final model, metrics, plots and the
  * report. The command line only parses flags and prints the events.
  */
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { formatSummary, type ModelSummary, summary } from '@dlf/nn';
-import { setNumThreads } from '@dlf/tensor-core';
-import { disposeCheckpoint, type CheckpointHooks, loadCheckpoint } from './checkpoint.js';
+import { describeFsError, errnoCode, setNumThreads } from '@dlf/tensor-core';
+import { type CheckpointHooks, disposeCheckpoint, loadCheckpoint, readPointer } from './checkpoint.js';
 import { loadRunConfig, resolveConfig, semantic, type TrainConfig } from './config.js';
 import { describeData, type PreparedData, prepareData } from './data.js';
-import { AbortError, UsageError } from './errors.js';
+import { AbortError, FileError, UsageError } from './errors.js';
 import type { Evaluation } from './evaluate.js';
 import { type EpochRecord, type FitEvent, type FitResult, fit } from './fit.js';
 import type { FitDistributed } from './distributed.js';
-import { finishRun } from './finish.js';
+import { finishRun, intact } from './finish.js';
 import { type BuiltModel, buildModel } from './model.js';
 import type { DataFacts } from './report.js';
 import { followerRunFolder, prepareRunFolder, type RunFolder } from './run-folder.js';
@@ -190,6 +190,7 @@ export async function fitStage(run: TrainingRun): Promise<FitResult> {
     await Promise.all(pending);
     if (resume) disposeCheckpoint(resume);
   }
+  await metrics.check(intact(result.lastCheckpoint));
 
   // With early stopping, the final model is the best epoch's.
   if (result.stoppedEarly && result.bestCheckpoint && writes) {
@@ -240,13 +241,14 @@ export async function train(
     inputShape: data.shape,
     seed: config.seed,
   });
+  let folder: RunFolder | undefined;
   try {
     const s = summary(built.model, data.shape);
     emit({ type: 'summary', summary: s, text: formatSummary(s) });
     const facts = describeData(config, data);
     emit({ type: 'data', facts });
     const dist = options.distributed;
-    const folder =
+    folder =
       dist && dist.rank !== 0
         ? await followerRunFolder(config, resumeDir, emit)
         : await prepareRunFolder(
@@ -258,7 +260,10 @@ export async function train(
     const result = await fitStage(run);
     if (dist && dist.rank !== 0) return followerResult(run, result);
     return await finishRun(run, result);
+  } catch (e) {
+    throw folder ? asFileError(e, folder.runDir) : e;
   } finally {
+    folder?.lock?.release();
     built.model.dispose();
   }
 }
@@ -290,4 +295,16 @@ function followerResult(run: TrainingRun, result: FitResult): TrainResult {
     config: run.config,
     files: {},
   };
+/**
+ * A raw file-system error (a full disk, a read-only folder) from writing the run becomes one
+ * {@link FileError}: the path, the cause in plain words, and which checkpoint is intact.
+ */
+function asFileError(e: unknown, runDir: string): unknown {
+  const path = (e as { path?: unknown } | null)?.path;
+  if (!errnoCode(e) || typeof path !== 'string' || e instanceof FileError) return e;
+  const last = readPointer(runDir, 'last');
+  const after = last
+    ? `the last checkpoint ${join(runDir, last)} is intact`
+    : 'no checkpoint was written yet';
+  return new FileError(path, describeFsError(e, 'write', path, after), { cause: e });
 }

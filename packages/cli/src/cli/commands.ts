@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { datasetSource, exportImageFolder, normalize } from '@dlf/data';
 import {
   buildPreset,
@@ -11,7 +11,7 @@ import {
   readModelFile,
   summary,
 } from '@dlf/nn';
-import { setNumThreads } from '@dlf/tensor-core';
+import { describeFsError, setNumThreads } from '@dlf/tensor-core';
 import { confusionSvg, evaluate, openData, PRESETS, predict, svgToPng } from '@dlf/train';
 import { FileError, UsageError } from '../errors.js';
 import { choiceFlag, closest, didYouMean, intFlag, type Parsed, parse, parseInputShape } from './args.js';
@@ -56,7 +56,12 @@ export async function evaluateCommand(argv: string[], io: CliIO): Promise<number
   const { values: v, positionals } = parse(
     c,
     argv,
-    { split: { type: 'string' }, 'batch-size': { type: 'string' }, seed: { type: 'string' } },
+    {
+      split: { type: 'string' },
+      'batch-size': { type: 'string' },
+      seed: { type: 'string' },
+      plot: { type: 'string' },
+    },
     2,
   );
   const out = outputFor(io, v);
@@ -111,8 +116,17 @@ export async function evaluateCommand(argv: string[], io: CliIO): Promise<number
       },
     });
     out.clearProgress();
-    const plot = join(dirname(modelPath), 'confusion.png');
-    await svgToPng(confusionSvg(r.confusion, ds.classes, `Confusion matrix (${split} set)`), plot);
+    // Nothing is written beside the model (its folder may be read-only, or a run whose own plot this
+    // would replace): the plot only goes where --plot says, and failing to draw it costs a warning.
+    let plot: string | undefined = typeof v.plot === 'string' ? resolve(v.plot) : undefined;
+    if (plot) {
+      try {
+        await svgToPng(confusionSvg(r.confusion, ds.classes, `Confusion matrix (${split} set)`), plot);
+      } catch (e) {
+        out.warn(describeFsError(e, 'write the confusion plot', plot, 'the results above are complete'));
+        plot = undefined;
+      }
+    }
     out.document({
       model: modelPath,
       data: data.path,
@@ -149,7 +163,7 @@ export async function evaluateCommand(argv: string[], io: CliIO): Promise<number
       out.result('Confusion matrix (rows: true class, columns: predicted)');
       for (const l of confusionText(r.confusion, ds.classes)) out.result(l);
       out.result();
-      out.result(`Confusion matrix plot: ${shown(plot)}`);
+      if (plot) out.result(`Confusion matrix plot: ${shown(plot)}`);
     }
     return 0;
   } finally {

@@ -99,8 +99,8 @@ Examples:
 export const EVALUATE_HELP = `Usage: dlf evaluate <data> <model> [options]
 
 Evaluates a model file on a dataset (its test split by default): accuracy, loss, per-class
-precision, recall and F1, the confusion matrix (printed, and written as confusion.png beside the
-model) and images per second. Images are prepared as the model file says (size, channels,
+precision, recall and F1, the confusion matrix (printed; drawn to a PNG with --plot) and images per
+second. Nothing is written beside the model. Images are prepared as the model file says (size, channels,
 normalisation); 'mnist' as <data> is the bundled MNIST.
 
 Options:
@@ -108,6 +108,7 @@ Options:
   --batch-size <n>      images per forward pass (default 256)
   --seed <n>            seed of the train/test split for folders of class folders
                         (default: the seed the model was trained with)
+  --plot <file.png>     also draw the confusion matrix to this PNG file
   --threads <n>         kernel threads
   --json                one JSON object: accuracy, loss, perClass, confusion, …
   -q, --quiet           only the headline numbers

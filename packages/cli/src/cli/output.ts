@@ -4,6 +4,7 @@
  * lines elsewhere, JSON Lines for --json.
  */
 import type { Writable } from 'node:stream';
+import { escapeControl } from '@dlf/tensor-core';
 
 /** A stream as the CLI sees it. */
 export type OutStream = Writable & { isTTY?: boolean; columns?: number };
@@ -128,14 +129,14 @@ export class Output {
   /** A warning on stderr (always) and as a JSON event. */
   warn(message: string): void {
     this.clearProgress();
-    safeWrite(this.#io.stderr, `${this.err.yellow('warning:')} ${message}\n`);
+    safeWrite(this.#io.stderr, `${this.err.yellow('warning:')} ${escapeControl(message)}\n`);
     this.event({ event: 'warning', message });
   }
 
   /** An error on stderr. */
   error(message: string): void {
     this.clearProgress();
-    safeWrite(this.#io.stderr, `${this.err.red('error:')} ${message}\n`);
+    safeWrite(this.#io.stderr, `${this.err.red('error:')} ${escapeControl(message)}\n`);
   }
 
   /** Raw text on stderr (stack traces under DEBUG). */

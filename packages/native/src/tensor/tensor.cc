@@ -65,7 +65,8 @@ bool TensorImpl::is_contiguous() const {
   int64_t expected = 1;
   for (int64_t i = dim() - 1; i >= 0; --i) {
     if (shape[i] != 1 && strides[i] != expected) return false;
-    expected *= shape[i];
+    // Checked: a shape with a zero dimension may have a product of the others past int64.
+    if (__builtin_mul_overflow(expected, shape[i], &expected)) expected = std::numeric_limits<int64_t>::max();
   }
   return true;
 }
@@ -75,7 +76,9 @@ Shape contiguous_strides(const Shape& shape) {
   int64_t s = 1;
   for (int64_t i = static_cast<int64_t>(shape.size()) - 1; i >= 0; --i) {
     strides[i] = s;
-    s *= shape[i];
+    // Checked: a shape with a zero dimension ([0, 2^32, 2^32]) has no elements but its other
+    // dimensions' product overflows; those strides are never used to address memory.
+    if (__builtin_mul_overflow(s, shape[i], &s)) s = std::numeric_limits<int64_t>::max();
   }
   return strides;
 }

@@ -9,6 +9,8 @@ import { isIntIn } from '../layers/registry.js';
 import { type ModelSummary, summary } from '../summary.js';
 import { ARCHITECTURE_KEY, type DescribedModel, impliedStateShapes, modelFromJSON } from './architecture.js';
 import { FileError } from './errors.js';
+import { checkBudget, type ModelBudget } from './budget.js';
+import { describeForeignFile } from './sniff.js';
 
 /** How images are turned into model input. */
 export interface Preprocess {
@@ -54,8 +56,23 @@ export const META = Object.freeze({
   preprocess: 'dlf.preprocess',
 });
 
+/** The most classes (outputs) a model file may declare. */
+const MAX_CLASSES = 1_000_000;
+
 /** The largest image side a model file may declare. */
 const MAX_SIDE = 8192;
+
+/** The first NaN or infinity of an array, or `undefined` when every element is finite. */
+function firstNonFinite(a: ArrayLike<number | bigint>): { index: number; value: string } | undefined {
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i];
+    if (typeof x === 'number' && !Number.isFinite(x)) return { index: i, value: String(x) };
+  }
+  return undefined;
+}
+
+/** The smallest standard deviation a preprocessing may divide by (smaller ones blow inputs up). */
+const MIN_STD = 1e-6;
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
@@ -92,16 +109,19 @@ function checkPreprocess(path: string, p: unknown, inputShape: [number, number, 
     if (
       !Array.isArray(v) ||
       (v.length !== 1 && v.length !== c) ||
-      v.some((x) => typeof x !== 'number' || !Number.isFinite(x) || (positive && x <= 0))
+      v.some((x) => typeof x !== 'number' || !Number.isFinite(x) || (positive && x < MIN_STD))
     ) {
-      return bad(`${key} must be 1 or ${c} ${positive ? 'positive ' : ''}numbers`);
+      return bad(
+        `${key} must be ${c === 1 ? 'one number' : `1 or ${c} numbers`}, each ${positive ? `at least ${MIN_STD}` : 'finite'}`,
+      );
     }
     return v as number[];
   };
   const fit = o.fit ?? 'fill';
   if (fit !== 'fill' && fit !== 'cover' && fit !== 'contain') return bad(`fit '${String(fit)}' is unknown`);
   const scale = o.scale ?? 1 / 255;
-  if (typeof scale !== 'number' || !Number.isFinite(scale)) return bad('scale must be a number');
+  if (typeof scale !== 'number' || !Number.isFinite(scale) || scale === 0)
+    return bad('scale must be a finite, non-zero number');
   return { ...dflt, fit, scale, mean: nums('mean', false), std: nums('std', true) };
 }
 
@@ -131,6 +151,10 @@ export async function loadModel(
   try {
     contents = await loadSafetensors(path);
   } catch (e) {
+    const foreign = e instanceof SafetensorsError ? describeForeignFile(path) : undefined;
+    if (foreign) {
+      throw new FileError(path, `${path} is not a dlf model file: ${foreign}.`, { cause: e });
+    }
     if (e instanceof SafetensorsError) {
       const detail = e.message.startsWith(`${path}: `) ? e.message.slice(path.length + 2) : e.message;
       throw new FileError(path, `The model file ${path} is not a valid safetensors file: ${detail}.`, {
@@ -168,6 +192,15 @@ export async function loadModel(
         );
       }
     }
+    for (const [name, t] of tensors) {
+      const bad = firstNonFinite(t.data());
+      if (bad !== undefined) {
+        throw new FileError(
+          path,
+          `The model file ${path} has a ${bad.value} in '${name}' (element ${bad.index}); the weights are damaged or the training diverged.`,
+        );
+      }
+    }
     for (const name of tensors.keys()) {
       if (!shapes.has(name)) {
         throw new FileError(
@@ -198,7 +231,9 @@ export async function loadModel(
 /**
  * Reads a model file written by `saveModelFile` (or {@link saveModel} with the same metadata): the
  * model as {@link loadModel} builds it, and its class names, input shape and preprocessing, each
- * checked. Every problem is a {@link FileError} naming the file.
+ * checked. Every problem is a {@link FileError} naming the file. The architecture's cost for one
+ * example (activation bytes and multiply-accumulates, from its description) must fit `budget`
+ * ({@link DEFAULT_MODEL_BUDGET}; raise it for a model that really is that large).
  *
  * @example
  * ```ts
@@ -208,6 +243,7 @@ export async function loadModel(
  */
 export async function readModelFile(
   path: string,
+  budget: ModelBudget = {},
 ): Promise<{ model: DescribedModel; info: ModelInfo; summary: ModelSummary }> {
   const { model, metadata } = await loadModel(path);
   try {
@@ -234,6 +270,7 @@ export async function readModelFile(
         `The model file ${path} says its input is ${shape.join('×')}, which its layers do not accept (${(e as Error).message}).`,
       );
     }
+    checkBudget(path, s, budget);
     if (s.outputShape.length !== 1) {
       throw new FileError(
         path,
@@ -241,6 +278,12 @@ export async function readModelFile(
       );
     }
     const n = s.outputShape[0]!;
+    if (n > MAX_CLASSES) {
+      throw new FileError(
+        path,
+        `The model file ${path} describes a model with ${n} outputs, more than the ${MAX_CLASSES} classes a model may have.`,
+      );
+    }
     const classes =
       parseJsonMeta<unknown>(path, metadata, META.classes) ?? Array.from({ length: n }, (_, i) => String(i));
     if (!Array.isArray(classes) || classes.length !== n || classes.some((c) => typeof c !== 'string')) {

@@ -1,0 +1,306 @@
+/**
+ * Scanning an image folder: its layout, class folders and image files, without decoding anything.
+ */
+import { type Dirent, readdirSync, realpathSync, type Stats, statSync } from 'node:fs';
+import { extname, join, resolve, sep } from 'node:path';
+import { DatasetError, fmt, reason } from './errors.js';
+import { fileKind } from './files.js';
+
+/**
+ * File extensions read as images (case-insensitive): the formats sharp decodes.
+ *
+ * @example
+ * ```ts
+ * IMAGE_EXTENSIONS.includes('.png'); // true
+ * ```
+ */
+export const IMAGE_EXTENSIONS: readonly string[] = Object.freeze([
+  '.jpg',
+  '.jpeg',
+  '.jpe',
+  '.jfif',
+  '.png',
+  '.webp',
+  '.gif',
+  '.tif',
+  '.tiff',
+  '.avif',
+  '.heic',
+  '.heif',
+  '.svg',
+]);
+const imageExt = new Set(IMAGE_EXTENSIONS);
+
+/**
+ * Split folder names recognised at the top of an image folder.
+ *
+ * @example
+ * ```ts
+ * SPLIT_NAMES; // ['train', 'val', 'test']
+ * ```
+ */
+export const SPLIT_NAMES = Object.freeze(['train', 'val', 'test'] as const);
+
+/** @internal True when a file name has an image extension. */
+export function isImageName(name: string): boolean {
+  return imageExt.has(extname(name).toLowerCase());
+}
+
+/**
+ * One image file found by {@link scanImageFolder}.
+ *
+ * @example
+ * ```ts
+ * const { path, size, mtimeMs } = scanImageFolder('pets').files[0];
+ * ```
+ */
+export interface ScannedFile {
+  /** Absolute path. */
+  path: string;
+  /** Path relative to the dataset folder. */
+  rel: string;
+  /** `'train'`, `'val'`, `'test'`, or `'all'` for a folder of class folders. */
+  split: string;
+  /** Index into the scan's `classes`. */
+  label: number;
+  /** Size in bytes. */
+  size: number;
+  /** Modification time in milliseconds. */
+  mtimeMs: number;
+}
+
+/**
+ * The result of {@link scanImageFolder}.
+ *
+ * @example
+ * ```ts
+ * const scan = scanImageFolder('pets');
+ * console.log(scan.layout, scan.classes, scan.files.length);
+ * ```
+ */
+export interface ImageFolderScan {
+  /** The folder, resolved. */
+  root: string;
+  /** `'splits'`: `train/`, `test/` (and `val/`) holding class folders; `'classes'`: class folders at the root. */
+  layout: 'splits' | 'classes';
+  /** The split folders found, in the order train, val, test (`['all']` for the class layout). */
+  splits: string[];
+  /** Class names: the union of the class folders' names, sorted (JavaScript's default string order). */
+  classes: string[];
+  /** Every image, by split, then class, then relative path (sorted). */
+  files: ScannedFile[];
+  /** Entries passed over: non-regular files with image names, names whose links loop, folder loops. */
+  skipped: SkippedEntry[];
+}
+
+function isHidden(name: string): boolean {
+  return name.charCodeAt(0) === 46 /* . */ || name.startsWith('__');
+}
+
+function isDir(parent: string, e: Dirent): boolean {
+  if (e.isDirectory()) return true;
+  if (!e.isSymbolicLink()) return false;
+  try {
+    return statSync(`${parent}${sep}${e.name}`, { throwIfNoEntry: false })?.isDirectory() ?? false;
+  } catch {
+    return false; // a link that loops (ELOOP) or cannot be followed is not a class folder
+  }
+}
+
+function list(dir: string): Dirent[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true }).filter((e) => !isHidden(e.name));
+  } catch (e) {
+    throw new DatasetError('UNREADABLE', dir, `Cannot read the folder ${dir} (${reason(e)}).`, { cause: e });
+  }
+}
+
+/** An image found under a class folder. */
+interface Found {
+  /** Path relative to the class folder. */
+  name: string;
+  size: number;
+  mtimeMs: number;
+}
+
+/** A file or folder the scan passed over, with why. */
+export interface SkippedEntry {
+  /** Absolute path. */
+  path: string;
+  /** Why it was not read, e.g. "a named pipe (FIFO), not a regular file". */
+  reason: string;
+}
+
+/** The real path of a folder, or `undefined` when it cannot be resolved. */
+function realDir(path: string): string | undefined {
+  try {
+    return realpathSync.native(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Image files under `dir`, recursively, sorted by relative path (UTF-16 code-unit order), each
+ * stat-ed once (the stat also tells folders apart, so no Dirent objects are made). A broken link
+ * with an image name is kept (size −1) so that decoding reports it as unreadable.
+ *
+ * Only regular files are kept: a FIFO, device or socket with an image name is skipped (reading a
+ * FIFO blocks forever, /dev/zero never ends), as is a name whose links loop (ELOOP). Folders are
+ * tracked by real path in `seen`, shared by the whole scan: a link back to a folder already read
+ * (`self -> .`, `up -> ..`, a link to another class folder) is skipped instead of reading its
+ * images again under this class.
+ */
+function imagesUnder(dir: string, seen: Set<string>, skipped: SkippedEntry[]): Found[] {
+  const out: Found[] = [];
+  const walk = (d: string, prefix: string): void => {
+    let names: string[];
+    try {
+      names = readdirSync(d);
+    } catch (e) {
+      throw new DatasetError('UNREADABLE', d, `Cannot read the folder ${d} (${reason(e)}).`, { cause: e });
+    }
+    for (const name of names) {
+      if (isHidden(name)) continue;
+      const path = `${d}${sep}${name}`;
+      const image = isImageName(name);
+      let st: Stats | undefined;
+      try {
+        st = statSync(path, { throwIfNoEntry: false });
+      } catch (e) {
+        if (image) skipped.push({ path, reason: `it cannot be read (${reason(e)})` });
+        continue;
+      }
+      if (st === undefined) {
+        if (image) out.push({ name: prefix + name, size: -1, mtimeMs: -1 });
+      } else if (st.isDirectory()) {
+        const real = realDir(path);
+        if (real === undefined || seen.has(real)) {
+          skipped.push({ path, reason: `it leads back to the folder ${real ?? '?'}, which is already read` });
+          continue;
+        }
+        seen.add(real);
+        walk(path, `${prefix}${name}${sep}`);
+      } else if (!image) {
+        // not an image: ignored
+      } else if (st.isFile()) out.push({ name: prefix + name, size: st.size, mtimeMs: st.mtimeMs });
+      else skipped.push({ path, reason: `it is ${fileKind(st)}, not a regular file` });
+    }
+  };
+  walk(dir, '');
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+function classFolders(dir: string): string[] {
+  return list(dir)
+    .filter((e) => isDir(dir, e))
+    .map((e) => e.name)
+    .sort();
+}
+
+/**
+ * Finds the images of an image folder and detects its layout, without decoding anything:
+ * - `train/`, `test/` (and/or `val/`) each holding `<class>/` folders (layout `'splits'`);
+ * - `<class>/` folders at the root (layout `'classes'`).
+ *
+ * Hidden entries (names starting with `.` or `__`) are ignored; images may sit in nested folders
+ * inside a class folder. Throws a {@link DatasetError} naming the path for an empty class folder,
+ * a folder with no images, or an unknown layout.
+ *
+ * @example
+ * ```ts
+ * const scan = scanImageFolder('pets');
+ * scan.layout;  // 'classes'
+ * scan.classes; // ['cat', 'dog']
+ * ```
+ */
+export function scanImageFolder(folder: string): ImageFolderScan {
+  const root = resolve(folder);
+  const entries = list(root);
+  const dirs = entries.filter((e) => isDir(root, e)).map((e) => e.name);
+  const splitDirs = SPLIT_NAMES.filter((s) => dirs.includes(s));
+  const groups: { split: string; dir: string; classes: string[] }[] = [];
+  let layout: 'splits' | 'classes';
+  if (splitDirs.length > 0) {
+    if (!splitDirs.includes('train')) {
+      throw new DatasetError(
+        'UNKNOWN_LAYOUT',
+        root,
+        `${root} has ${splitDirs.map((s) => `${s}/`).join(' and ')} but no train/ folder; expected train/ and test/ (or val/) each holding <class>/ folders.`,
+      );
+    }
+    layout = 'splits';
+    for (const split of splitDirs) {
+      const dir = join(root, split);
+      const classes = classFolders(dir);
+      if (classes.length === 0) {
+        throw new DatasetError(
+          imagesUnder(dir, new Set([realDir(dir) ?? dir]), []).length > 0 ? 'UNKNOWN_LAYOUT' : 'NO_IMAGES',
+          dir,
+          `${dir} holds no <class>/ folders; put each class's images in a folder named after the class.`,
+        );
+      }
+      groups.push({ split, dir, classes });
+    }
+  } else {
+    if (entries.length === 0)
+      throw new DatasetError('NO_IMAGES', root, `${root} is empty: it holds no images.`);
+    if (dirs.length === 0) {
+      const images = entries.filter((e) => isImageName(e.name)).length;
+      throw new DatasetError(
+        'UNKNOWN_LAYOUT',
+        root,
+        images > 0
+          ? `${root} holds ${fmt(images)} images but no <class>/ folders; put each class's images in a folder named after the class.`
+          : `${root} has an unknown layout: expected <class>/ folders of images, train/ and test/ folders, MNIST idx files or CIFAR binary files.`,
+      );
+    }
+    layout = 'classes';
+    groups.push({ split: 'all', dir: root, classes: [...dirs].sort() });
+  }
+  const classes = [...new Set(groups.flatMap((g) => g.classes))].sort();
+  const labelOf = new Map(classes.map((c, i) => [c, i]));
+  const files: ScannedFile[] = [];
+  const empty: string[] = [];
+  const skipped: SkippedEntry[] = [];
+  // Every folder the layout names is read once, as itself: links into them from inside a class
+  // folder are loops or relabelling, not more images.
+  const seen = new Set<string>();
+  for (const d of [root, ...groups.map((g) => g.dir)]) seen.add(realDir(d) ?? d);
+  const classDirs = groups.flatMap((g) => g.classes.map((cls) => join(g.dir, cls)));
+  for (const d of classDirs) seen.add(realDir(d) ?? d);
+  for (const g of groups) {
+    for (const cls of g.classes) {
+      const dir = join(g.dir, cls);
+      const images = imagesUnder(dir, seen, skipped);
+      if (images.length === 0) empty.push(dir);
+      const label = labelOf.get(cls)!;
+      const relDir = g.split === 'all' ? `${cls}${sep}` : `${g.split}${sep}${cls}${sep}`;
+      for (const f of images) {
+        files.push({
+          path: `${dir}${sep}${f.name}`,
+          rel: relDir + f.name,
+          split: g.split,
+          label,
+          size: f.size,
+          mtimeMs: f.mtimeMs,
+        });
+      }
+    }
+  }
+  if (files.length === 0) {
+    throw new DatasetError(
+      'NO_IMAGES',
+      root,
+      `${root} holds no images (looked for ${IMAGE_EXTENSIONS.join(' ')} in its class folders).`,
+    );
+  }
+  if (empty.length > 0) {
+    throw new DatasetError(
+      'EMPTY_CLASS',
+      empty[0]!,
+      `The class folder ${empty[0]} holds no images${empty.length > 1 ? ` (nor do ${empty.length - 1} other class folders)` : ''}; remove it or add images.`,
+    );
+  }
+  return { root, layout, splits: groups.map((g) => g.split), classes, files, skipped };
+}
