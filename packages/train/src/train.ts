@@ -295,6 +295,8 @@ function followerResult(run: TrainingRun, result: FitResult): TrainResult {
     config: run.config,
     files: {},
   };
+}
+
 /**
  * A raw file-system error (a full disk, a read-only folder) from writing the run becomes one
  * {@link FileError}: the path, the cause in plain words, and which checkpoint is intact.
