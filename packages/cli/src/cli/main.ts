@@ -1,7 +1,7 @@
 import { EXIT, oneSentence } from '../exit.js';
 import { VERSION } from '../version.js';
 import { closest, didYouMean } from './suggest.js';
-import { MAIN_HELP } from './help.js';
+import { MAIN_HELP } from './main-help.js';
 import { type CliIO, colorEnabled, makeColors } from './output.js';
 
 type Command = (argv: string[], io: CliIO) => Promise<number>;

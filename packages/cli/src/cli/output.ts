@@ -4,7 +4,7 @@
  * lines elsewhere, JSON Lines for --json.
  */
 import type { Writable } from 'node:stream';
-import { escapeControl } from '@dlf/tensor-core';
+import { escapeControl } from '@dlf/tensor-core/text';
 
 /** A stream as the CLI sees it. */
 export type OutStream = Writable & { isTTY?: boolean; columns?: number };
