@@ -49,7 +49,7 @@ step "pack"
 tarballs=$scratch/tarballs
 mkdir -p "$tarballs"
 for dir in packages/native packages/tensor-core packages/autograd packages/nn packages/loss packages/optim \
-  packages/data packages/train packages/cli "$platform_dir"; do
+  packages/data packages/train packages/onnx packages/distributed packages/cli "$platform_dir"; do
   (cd "$repo/$dir" && pnpm pack --pack-destination "$tarballs" >/dev/null) || { echo "packing $dir failed"; exit 1; }
 done
 ls -s "$tarballs"
