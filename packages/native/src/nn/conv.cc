@@ -5,6 +5,7 @@
 #include <cstring>
 
 #include "autograd/node.h"
+#include "nn/conv_depthwise.h"
 #include "nn/conv_fast.h"
 #include "nn/ops.h"
 #include "runtime/simd.h"
@@ -18,6 +19,10 @@ struct ConvGeom {
   Conv2dParams p;
   int64_t col_rows() const { return Cg * R * S; }
   int64_t pq() const { return P * Q; }
+  // 1x1, stride 1, no padding: the image is its own im2col matrix.
+  bool is_pointwise() const {
+    return R == 1 && S == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0;
+  }
 };
 
 ConvGeom geometry(const Shape& xs, const Shape& ws, const Conv2dParams& p) {
@@ -110,8 +115,7 @@ void conv_forward_general(const ConvGeom& g, const float* x, const float* w, con
         const float* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
         float* yg = y + (n * g.K + grp * g.Kg) * pq;
         const float* wg = w + grp * g.Kg * rows;
-        const bool direct = g.R == 1 && g.S == 1 && g.p.stride_h == 1 && g.p.stride_w == 1 && g.p.pad_h == 0 &&
-                            g.p.pad_w == 0;
+        const bool direct = g.is_pointwise();
         const float* src = xg;
         if (!direct) {
           im2col(xg, g, col->f32());
@@ -144,13 +148,22 @@ void conv_backward_general(const ConvGeom& g, const float* x, const float* w, co
         const float* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
         const float* gyg = gy + (n * g.K + grp * g.Kg) * pq;
         const float* wg = w + grp * g.Kg * rows;
+        // A 1x1, stride-1, unpadded convolution is a GEMM on the image itself: no im2col, no col2im.
+        const bool direct = g.is_pointwise();
+        float* dxg = dx ? dx + (n * g.C + grp * g.Cg) * g.H * g.W : nullptr;
         if (dwp) {
-          im2col(xg, g, col->f32());
-          gemm(false, true, g.Kg, rows, pq, gyg, pq, col->f32(), pq, 1.f, dwp->f32() + grp * g.Kg * rows, rows);
+          const float* src = xg;
+          if (!direct) {
+            im2col(xg, g, col->f32());
+            src = col->f32();
+          }
+          gemm(false, true, g.Kg, rows, pq, gyg, pq, src, pq, 1.f, dwp->f32() + grp * g.Kg * rows, rows);
         }
-        if (dx) {
+        if (dx && direct) {
+          gemm(true, false, rows, pq, g.Kg, wg, rows, gyg, pq, 0.f, dxg, pq);
+        } else if (dx) {
           gemm(true, false, rows, pq, g.Kg, wg, rows, gyg, pq, 0.f, col->f32(), pq);
-          col2im(col->f32(), g, dx + (n * g.C + grp * g.Cg) * g.H * g.W);
+          col2im(col->f32(), g, dxg);
         }
       }
     }
@@ -209,9 +222,16 @@ struct Conv2dBackward final : Node {
       });
       g = masked;
     }
-    TensorPtr dx = needs_grad(0) ? zeros(x->shape) : nullptr;
+    const ConvDwShape ds{geom.N, geom.C, geom.H, geom.W, geom.K, geom.R, geom.S, geom.p};
+    const bool depthwise = conv_depthwise_applies(ds);
+    TensorPtr dx = needs_grad(0) ? (depthwise ? empty(x->shape) : zeros(x->shape)) : nullptr;
     TensorPtr dw = needs_grad(1) ? empty(w->shape) : nullptr;
-    conv_backward_general(geom, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr);
+    if (depthwise) {
+      conv_depthwise_backward(ds, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr);
+    } else {
+      conv_backward_general(geom, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr,
+                            dw ? dw->f32() : nullptr);
+    }
     gin[0] = dx;
     gin[1] = dw;
     if (needs_grad(2)) {
@@ -335,7 +355,10 @@ TensorPtr conv2d(const TensorPtr& x_in, const TensorPtr& w_in, const TensorPtr& 
   const ConvFastShape fs{g.N, g.C, g.H, g.W, g.K, g.R, g.S, p};
   const bool fast = conv_fast_applies(fs);
   TensorPtr relu_bits;
-  if (fast) {
+  const ConvDwShape ds{g.N, g.C, g.H, g.W, g.K, g.R, g.S, p};
+  if (conv_depthwise_applies(ds)) {
+    conv_depthwise_forward(ds, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(), relu);
+  } else if (fast) {
     if (relu && grad) relu_bits = empty({conv_fast_relu_bits_size(fs)}, DType::U8);
     conv_fast_forward(fs, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(), relu,
                       relu_bits ? relu_bits->data<uint8_t>() : nullptr);
