@@ -11,13 +11,8 @@
 // cycle at ~3.5 GHz; AVX-512 and AVX2 reach the same, see the toolchain notes).
 export const PEAK_GFLOPS_PER_CORE = 113;
 
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
-
-// Median milliseconds of `reps` calls of fn after `warmup` calls, at least ~minMs of calls per sample.
+// The fastest of `reps` calls of fn after `warmup` calls, in ms: on a shared machine the minimum is
+// the least disturbed estimate of what the kernel costs (a median still moves with the load).
 function timeMs(fn, { warmup = 2, reps = 7 } = {}) {
   for (let i = 0; i < warmup; i++) fn();
   const samples = [];
@@ -26,7 +21,7 @@ function timeMs(fn, { warmup = 2, reps = 7 } = {}) {
     fn();
     samples.push(performance.now() - t);
   }
-  return median(samples);
+  return Math.min(...samples);
 }
 
 /** Records the leaf layer calls of one forward pass of `model` on x. */
@@ -148,7 +143,7 @@ export function formatProfile(rows, threads) {
       .join('  ')
       .trimEnd();
   return [
-    `per layer call, median ms; GF = GFLOP/s (direct-convolution FLOPs), % of ${peak} GFLOP/s (${threads} x ${PEAK_GFLOPS_PER_CORE})`,
+    `per layer call, fastest of 7 runs in ms; GF = GFLOP/s (direct-convolution FLOPs), % of ${peak} GFLOP/s (${threads} x ${PEAK_GFLOPS_PER_CORE})`,
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
     ...body.map(line),
