@@ -44,6 +44,8 @@ try {
       batches: { type: 'string', default: '64' },
       profile: { type: 'boolean', default: false },
       seconds: { type: 'string' },
+      // a second dlf build (a dlf.node) run beside the current one, e.g. a copy from before a change
+      'baseline-native': { type: 'string' },
       threads: { type: 'string', default: '1,2' },
       modes: { type: 'string', default: 'train,infer' },
       only: { type: 'string' },
@@ -58,7 +60,8 @@ if (opts.help) {
   process.stdout.write(
     'usage: node run.mjs [--json] [--quick] [--reps N] [--warmup K] [--iters M] [--threads 1,2]\n' +
       '                   [--modes train,infer] [--only pytorch|dlf] [--python /usr/bin/python3]\n' +
-      `                   [--models all|${MODELS.join(',')}] [--batches 64,256] [--seconds S] [--profile]\n`,
+      `                   [--models all|${MODELS.join(',')}] [--batches 64,256] [--seconds S] [--profile]\n` +
+      '                   [--baseline-native path/to/dlf.node]\n',
   );
   process.exit(0);
 }
@@ -176,6 +179,15 @@ if (pytorch.available) {
   });
 }
 if (dlf.available) variants.push({ key: 'dlf', label: 'dlf', framework: 'dlf', format: 'nchw' });
+if (dlf.available && opts['baseline-native']) {
+  variants.push({
+    key: 'dlf-baseline',
+    label: 'dlf baseline',
+    framework: 'dlf',
+    format: 'nchw',
+    native: opts['baseline-native'],
+  });
+}
 
 const configs = [];
 for (const model of models) {
@@ -214,6 +226,7 @@ function runOnce(c) {
     MKL_NUM_THREADS: String(c.threads),
     OPENBLAS_NUM_THREADS: String(c.threads),
     DLF_NUM_THREADS: String(c.threads),
+    ...(c.native ? { DLF_NATIVE_PATH: c.native } : {}),
   };
   const r = spawnSync(cmd, argv, { cwd: here, env, encoding: 'utf8', timeout: RUN_TIMEOUT_MS });
   if (r.error) return { error: r.error.message };
@@ -299,6 +312,8 @@ for (const model of models) {
         row.bestPytorch = best ? { variant: best.k, imagesPerSec: best.v } : null;
         const d = row.results.dlf?.imagesPerSec ?? null;
         row.dlfOverBestPytorch = best && d !== null ? d / best.v : null;
+        const before = row.results['dlf-baseline']?.imagesPerSec ?? null;
+        row.dlfOverBaseline = before && d !== null ? d / before : null;
         rows.push(row);
       }
     }
@@ -353,6 +368,8 @@ if (opts.json) {
     'dlf / best PyTorch',
   ];
   header.push('RSS MB (PT NCHW/CL/dlf)');
+  const withBaseline = variants.some((v) => v.key === 'dlf-baseline');
+  if (withBaseline) header.push('dlf baseline', 'dlf / baseline');
   const body = rows.map((r) => [
     r.model,
     String(r.batch),
@@ -363,6 +380,12 @@ if (opts.json) {
     dlf.available ? fmt(r.results.dlf) : status(dlf),
     r.dlfOverBestPytorch === null ? '—' : r.dlfOverBestPytorch.toFixed(2) + 'x',
     `${rss(r.results['pytorch-nchw'])}/${rss(r.results['pytorch-channels_last'])}/${rss(r.results.dlf)}`,
+    ...(withBaseline
+      ? [
+          fmt(r.results['dlf-baseline']),
+          r.dlfOverBaseline === null ? '—' : `${r.dlfOverBaseline.toFixed(2)}x`,
+        ]
+      : []),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells) =>
