@@ -117,10 +117,12 @@ if (typeof manualSeed === 'function') manualSeed(0);
 const model = buildModel(args.model, { nn, core });
 if (args.profile) {
   if (args.mode === 'infer') model.eval();
-  const rows = profileModel({ core, nn }, model, [BATCH, 3, 32, 32]);
+  // One thread: CPU time, which a busy machine disturbs far less than wall time.
+  const cpu = threads === 1;
+  const rows = profileModel({ core, nn }, model, [BATCH, 3, 32, 32], { cpu });
   process.stdout.write(
     `${args.model}, batch ${BATCH}, ${threads} thread(s), ${args.mode === 'infer' ? 'eval' : 'training'}-mode layers\n` +
-      formatProfile(rows, threads) +
+      formatProfile(rows, threads, { cpu }) +
       '\n',
   );
   process.exit(0);

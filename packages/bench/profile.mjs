@@ -12,14 +12,22 @@
 export const PEAK_GFLOPS_PER_CORE = 113;
 
 // The fastest of `reps` calls of fn after `warmup` calls, in ms: on a shared machine the minimum is
-// the least disturbed estimate of what the kernel costs (a median still moves with the load).
-function timeMs(fn, { warmup = 2, reps = 7 } = {}) {
+// the least disturbed estimate of what the kernel costs (a median still moves with the load). With
+// `cpu`, the process's CPU time instead of wall time: at 1 thread it ignores time spent descheduled.
+function timeMs(fn, { warmup = 2, reps = 7, cpu = false } = {}) {
   for (let i = 0; i < warmup; i++) fn();
   const samples = [];
   for (let r = 0; r < reps; r++) {
-    const t = performance.now();
-    fn();
-    samples.push(performance.now() - t);
+    if (cpu) {
+      const t = process.cpuUsage();
+      fn();
+      const d = process.cpuUsage(t);
+      samples.push((d.user + d.system) / 1000);
+    } else {
+      const t = performance.now();
+      fn();
+      samples.push(performance.now() - t);
+    }
   }
   return Math.min(...samples);
 }
@@ -110,7 +118,7 @@ export function profileModel({ core, nn }, model, xShape, options = {}) {
 }
 
 /** The profile as a text table; GFLOP/s and % of `threads` cores' FMA peak for layers with MACs. */
-export function formatProfile(rows, threads) {
+export function formatProfile(rows, threads, { cpu = false } = {}) {
   const peak = PEAK_GFLOPS_PER_CORE * threads;
   const cell = (ms, macs) => {
     if (ms === null) return '—';
@@ -143,7 +151,7 @@ export function formatProfile(rows, threads) {
       .join('  ')
       .trimEnd();
   return [
-    `per layer call, fastest of 7 runs in ms; GF = GFLOP/s (direct-convolution FLOPs), % of ${peak} GFLOP/s (${threads} x ${PEAK_GFLOPS_PER_CORE})`,
+    `per layer call, fastest of 7 runs in ms of ${cpu ? 'CPU' : 'wall'} time; GF = GFLOP/s (direct-convolution FLOPs), % of ${peak} GFLOP/s (${threads} x ${PEAK_GFLOPS_PER_CORE})`,
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
     ...body.map(line),

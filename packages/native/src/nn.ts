@@ -57,6 +57,7 @@ export interface NnSlice {
     training: boolean,
     momentum: number,
     eps: number,
+    relu?: boolean,
   ): Handle;
 }
 

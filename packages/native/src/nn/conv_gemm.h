@@ -1,5 +1,5 @@
 // The general convolution: im2col + GEMM, for every stride, padding, dilation and group count.
-// Images are lowered in batches of nb (conv_gemm.cc picks nb so that nb * P * Q is ~512 columns):
+// Images are lowered in batches of nb (conv_gemm.cc picks nb so that nb * P * Q is ~256 columns):
 // a GEMM over one small image (an 8x8 plane: 64 columns) spends more time packing than multiplying,
 // and the weight gradient's GEMM then sums over nb images at once. The batches depend only on the
 // shape, and per-batch weight-gradient partials are summed in batch order: the same bits at any

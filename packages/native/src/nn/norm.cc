@@ -50,9 +50,10 @@ void for_each_channel(int64_t C, int64_t planes_floats, Fn fn) {
 }
 
 struct BatchNormBackward final : Node {
-  TensorPtr xhat, weight;
+  TensorPtr xhat, weight, bias;
   std::vector<float> invstd;
   bool training = true;
+  bool relu = false;  // fused: the gradient passes where xhat * gamma + beta > 0
   const char* name() const override { return "BatchNorm2dBackward"; }
   void backward(const TensorPtr& g, std::vector<TensorPtr>& gin) override {
     const Shape& s = input_shapes[0];
@@ -64,18 +65,23 @@ struct BatchNormBackward final : Node {
     TensorPtr dx = needs_grad(0) ? empty(s) : nullptr;
     float* pd = dx ? dx->f32() : nullptr;
     const float* gamma_p = weight ? weight->f32() : nullptr;
+    const float* beta_p = bias ? bias->f32() : nullptr;
     for_each_channel(C, N * HW, [&](int64_t c) {
+      const float gamma = gamma_p ? gamma_p[c] : 1.f, beta = beta_p ? beta_p[c] : 0.f;
+      // The gradient reaching the normalisation: behind a fused ReLU, zero where the output was.
+      const auto grad = [&](const float* gr, const float* hr, int64_t i) {
+        return !relu || hr[i] * gamma + beta > 0.f ? gr[i] : 0.f;
+      };
       double sb = 0.0, sg = 0.0;
       for (int64_t n = 0; n < N; ++n) {
         const float* gr = pg + (n * C + c) * HW;
         const float* hr = ph + (n * C + c) * HW;
-        sb += lane_sum(HW, [&](int64_t i) { return static_cast<double>(gr[i]); });
-        sg += lane_sum(HW, [&](int64_t i) { return static_cast<double>(gr[i]) * hr[i]; });
+        sb += lane_sum(HW, [&](int64_t i) { return static_cast<double>(grad(gr, hr, i)); });
+        sg += lane_sum(HW, [&](int64_t i) { return static_cast<double>(grad(gr, hr, i)) * hr[i]; });
       }
       dbeta[c] = sb;
       dgamma[c] = sg;
       if (!pd) return;
-      const float gamma = gamma_p ? gamma_p[c] : 1.f;
       for (int64_t n = 0; n < N; ++n) {
         const float* gr = pg + (n * C + c) * HW;
         const float* hr = ph + (n * C + c) * HW;
@@ -84,10 +90,10 @@ struct BatchNormBackward final : Node {
           const float k = static_cast<float>(gamma * invstd[c] / M);
           const float mb = static_cast<float>(sb), mg = static_cast<float>(sg);
           const float Mf = static_cast<float>(M);
-          for (int64_t i = 0; i < HW; ++i) dr[i] = k * (Mf * gr[i] - mb - hr[i] * mg);
+          for (int64_t i = 0; i < HW; ++i) dr[i] = k * (Mf * grad(gr, hr, i) - mb - hr[i] * mg);
         } else {
           const float k = gamma * invstd[c];
-          for (int64_t i = 0; i < HW; ++i) dr[i] = k * gr[i];
+          for (int64_t i = 0; i < HW; ++i) dr[i] = k * grad(gr, hr, i);
         }
       }
     });
@@ -106,6 +112,7 @@ struct BatchNormBackward final : Node {
   void release_saved() override {
     xhat.reset();
     weight.reset();
+    bias.reset();
   }
 };
 
@@ -137,7 +144,7 @@ TensorPtr dropout(const TensorPtr& x_in, double p, uint64_t seed, uint64_t offse
 // x: (N,C,H,W), weight/bias: (C) or null, running stats: (C) -> y: (N,C,H,W)
 TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const TensorPtr& bias,
                        const TensorPtr& running_mean, const TensorPtr& running_var, bool training, double momentum,
-                       double eps) {
+                       double eps, bool relu) {
   expect_f32(x_in, "input");
   DLF_THROW_RANGE_IF(x_in->dim() != 4, "batchNorm2d: expected input (N,C,H,W) but received shape ",
                      shape_str(x_in->shape));
@@ -207,15 +214,20 @@ TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const Ten
       const int64_t o = (n * C + c) * HW;
       const float* r = px + o;
       float* yr = py + o;
+      // ReLU as everywhere in dlf: v > 0 ? v : 0
       if (ph) {
         float* hr = ph + o;
         for (int64_t i = 0; i < HW; ++i) {
           const float h = (r[i] - m) * is;
           hr[i] = h;
-          yr[i] = h * gamma + beta;
+          const float v = h * gamma + beta;
+          yr[i] = relu ? (v > 0.f ? v : 0.f) : v;
         }
       } else {
-        for (int64_t i = 0; i < HW; ++i) yr[i] = (r[i] - m) * is * gamma + beta;
+        for (int64_t i = 0; i < HW; ++i) {
+          const float v = (r[i] - m) * is * gamma + beta;
+          yr[i] = relu ? (v > 0.f ? v : 0.f) : v;
+        }
       }
     }
   });
@@ -223,8 +235,10 @@ TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const Ten
     auto node = make_node<BatchNormBackward>();
     node->xhat = xhat;
     node->weight = save(weight);
+    node->bias = relu ? save(bias) : nullptr;
     node->invstd = invstd;
     node->training = training;
+    node->relu = relu;
     attach(y, node, {&x_in, &weight, &bias});
   }
   return y;

@@ -12,6 +12,8 @@ export interface BatchNormOptions {
   training?: boolean;
   momentum?: number;
   eps?: number;
+  /** Fuse a ReLU into the same pass: `relu(batchNorm2d(x, ...))` without the intermediate tensor. */
+  relu?: boolean;
 }
 
 /**
@@ -53,6 +55,7 @@ export function batchNorm2d(x: Tensor, options: BatchNormOptions = {}): Tensor {
       training,
       momentum,
       eps,
+      options.relu === true,
     ),
     x.shape,
   );
