@@ -15,12 +15,17 @@ export interface GradcheckOptions {
 
 /** The outcome of {@link gradcheck}. */
 export interface GradcheckResult {
-  /** True when every analytic gradient matched its numeric estimate. */
+  /**
+   * True when every analytic gradient matched its numeric estimate. A NaN or infinity in the output
+   * or in either gradient is a failure, never a match.
+   */
   ok: boolean;
-  /** The largest absolute difference seen. */
+  /** The largest absolute difference seen (Infinity once a value is not finite). */
   maxAbsError: number;
-  /** Where the first mismatch was, if any: input index, flat element index, both values. */
+  /** Where the first gradient mismatch was, if any: input index, flat element index, both values. */
   firstMismatch?: { input: number; index: number; analytic: number; numeric: number };
+  /** Why the check failed, naming the output element or the input and element; absent when ok. */
+  message?: string;
 }
 
 function projected(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], v: Float32Array): number {
@@ -32,11 +37,18 @@ function projected(fn: (...xs: Tensor[]) => Tensor, inputs: Tensor[], v: Float32
   });
 }
 
+/** The flat index of the first NaN or infinity in `values`, or -1. */
+function firstNonFinite(values: ArrayLike<number>): number {
+  for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i]!)) return i;
+  return -1;
+}
+
 /**
  * Compares the analytic gradients of `fn` at `inputs` (those that require grad) with central
  * differences. Non-scalar outputs are reduced with a fixed random projection, so every output
  * element is checked. Inputs must be contiguous float32 tensors; they are perturbed in place and
- * restored.
+ * restored. A NaN or infinity in the output, the analytic or the numeric gradient fails the check
+ * (`ok: false` with a `message` naming where), so a broken op cannot pass by producing NaN.
  *
  * @example
  * ```ts
@@ -56,6 +68,13 @@ export function gradcheck(
   const rtol = options.rtol ?? 1e-2;
   const probe = fn(...inputs);
   const outShape = probe.shape;
+  const outValues = probe.toTypedArray();
+  const badOutput = firstNonFinite(outValues);
+  if (badOutput >= 0) {
+    const value = outValues[badOutput];
+    probe.dispose();
+    return { ok: false, maxAbsError: Infinity, message: `output element ${badOutput} is ${value}` };
+  }
   const vTensor = rand(outShape, -1, 1, { generator: new Generator(options.seed ?? 1234) });
   const v = vTensor.toTypedArray() as Float32Array;
   for (const x of inputs) native.setGrad(x.handle, null);
@@ -86,9 +105,10 @@ export function gradcheck(
         const fm = projected(fn, inputs, v);
         data[j] = orig;
         const numeric = (fp - fm) / (2 * eps);
-        const err = Math.abs(a[j]! - numeric);
+        // NaN compares false with everything: test for agreement, so a NaN on either side fails.
+        const err = Number.isFinite(a[j]!) && Number.isFinite(numeric) ? Math.abs(a[j]! - numeric) : Infinity;
         maxAbsError = Math.max(maxAbsError, err);
-        if (err > atol + rtol * Math.abs(numeric) && !firstMismatch) {
+        if (!(err <= atol + rtol * Math.abs(numeric)) && !firstMismatch) {
           firstMismatch = { input: i, index: j, analytic: a[j]!, numeric };
         }
       }
@@ -97,5 +117,10 @@ export function gradcheck(
     native.setGradEnabled(previous);
   }
   for (const x of inputs) if (x.requiresGrad) native.setGrad(x.handle, null);
-  return firstMismatch ? { ok: false, maxAbsError, firstMismatch } : { ok: true, maxAbsError };
+  if (!firstMismatch) return { ok: true, maxAbsError };
+  const { input, index, analytic: got, numeric } = firstMismatch;
+  const message =
+    `gradient of input ${input} at element ${index}: analytic ${got}, numeric ${numeric} ` +
+    `(atol ${atol}, rtol ${rtol})`;
+  return { ok: false, maxAbsError, firstMismatch, message };
 }

@@ -1,5 +1,5 @@
 import { enableGrad, gradcheck, isGradEnabled, noGrad } from '@dlf/autograd';
-import { abs, add, Generator, memory, mul, randn, sqrt, sum, tensor, tidy } from '@dlf/tensor-core';
+import { abs, add, Generator, log, memory, mul, randn, sqrt, sum, tensor, tidy } from '@dlf/tensor-core';
 import { describe, expect, it } from 'vitest';
 
 describe('autograd engine', () => {
@@ -81,6 +81,19 @@ describe('autograd engine', () => {
     const r = gradcheck((a) => abs(add(a, 0.05)), [k], { eps: 0.1 });
     expect(r.ok).toBe(false);
     expect(r.firstMismatch?.input).toBe(0);
+  });
+
+  it('gradcheck fails on a NaN or infinity instead of letting it through', () => {
+    // log of a negative number: the output itself is NaN.
+    const r1 = gradcheck((a) => log(a), [tensor([1, -1]).requiresGrad_()]);
+    expect(r1.ok).toBe(false);
+    expect(r1.message).toMatch(/output element 1 is NaN/);
+    // sqrt at 0: a finite output, an infinite analytic and a NaN numeric gradient.
+    const r2 = gradcheck((a) => sqrt(a), [tensor([1, 0]).requiresGrad_()]);
+    expect(r2.ok).toBe(false);
+    expect(r2.firstMismatch).toMatchObject({ input: 0, index: 1, analytic: Infinity });
+    expect(r2.message).toMatch(/input 0 at element 1: analytic Infinity, numeric NaN/);
+    expect(r2.maxAbsError).toBe(Infinity);
   });
 
   it('frees saved tensors after backward: memory returns to baseline', () => {

@@ -1,16 +1,15 @@
 /**
- * `@dlf/cli`: the `dlf` command and the trainer it is a thin layer over.
+ * `@dlf/cli`: the `dlf` command. The trainer it is a thin layer over is `@dlf/train`; its API is
+ * re-exported here so that code importing it from `@dlf/cli` keeps working.
  *
  * - {@link train}: a whole `dlf train` run (data, model, checkpoints, final model, plots, report);
  * - {@link fit}: the training loop (seeded, resumable, cancellable with an `AbortSignal`);
  * - {@link evaluate}: accuracy, loss, confusion matrix, per-class precision/recall/F1;
  * - {@link predict}: top-k classes for image files with a saved model.
  *
- * Long work yields to the event loop between batches, so a server stays responsive while it trains.
- *
  * @example
  * ```ts
- * import { train } from '@dlf/cli';
+ * import { train } from '@dlf/cli'; // the same function as @dlf/train's
  * const controller = new AbortController();
  * const r = await train({ epochs: 1 }, { signal: controller.signal });
  * console.log(r.testAccuracy, r.modelPath);
@@ -19,65 +18,64 @@
  * @packageDocumentation
  */
 export {
+  AbortError,
+  AUGMENTATIONS,
+  type BuiltModel,
+  buildModel,
+  type CheckpointOptions,
   type CheckpointState,
-  checkpointName,
-  disposeCheckpoint,
-  findResumeCheckpoint,
-  type LoadedCheckpoint,
-  listCheckpoints,
-  loadCheckpoint,
-  readPointer,
-} from './checkpoint.js';
-export { AbortError, EXIT, FileError, isAbortError, UsageError } from './errors.js';
-export {
   type ClassMetrics,
+  type ClassScore,
+  channelStats,
+  checkpointName,
   classMetrics,
+  configHash,
+  createTraining,
+  confusionSvg,
+  type DataFacts,
+  DEFAULTS,
+  disposeCheckpoint,
+  type EpochProfile,
+  type EpochRecord,
   type EvaluateOptions,
   type Evaluation,
   evaluate,
-} from './evaluate.js';
-export {
-  type CheckpointOptions,
-  configHash,
-  type EpochProfile,
-  type EpochRecord,
+  FileError,
   type FitEvent,
   type FitOptions,
   type FitResult,
+  findResumeCheckpoint,
   fit,
-} from './fit.js';
-export {
-  buildModel,
-  type BuiltModel,
+  isAbortError,
+  type LoadedCheckpoint,
+  lineChartSvg,
+  listCheckpoints,
+  loadCheckpoint,
   type ModelInfo,
-  PRESETS,
-  type Preprocess,
-  readModelFile,
-  saveModelFile,
-} from './model-file.js';
-export {
-  createTraining,
   OPTIMIZERS,
-  optimizerDefaults,
   type OptimizerConfig,
   type OptimizerName,
+  openData,
+  optimizerDefaults,
+  PRESETS,
+  type Prediction,
+  type PredictOptions,
+  type Preprocess,
+  predict,
+  readModelFile,
+  readPointer,
   SCHEDULES,
   type ScheduleConfig,
   type ScheduleName,
-  type Training,
-} from './optim-adapter.js';
-export { confusionSvg, lineChartSvg, svgToPng } from './plots.js';
-export { type ClassScore, type Prediction, type PredictOptions, predict } from './predict.js';
-export type { DataFacts } from './report.js';
-export {
-  AUGMENTATIONS,
-  channelStats,
-  DEFAULTS,
-  openData,
+  saveModelFile,
+  svgToPng,
   type TrainConfig,
   type TrainEvent,
   type TrainOptions,
   type TrainResult,
+  type Training,
   train,
-} from './train.js';
+  UsageError,
+} from '@dlf/train';
+export { EXIT } from './errors.js';
 export { VERSION } from './version.js';

@@ -1,12 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { packageVersion } from '@dlf/train';
 
 /** The version of @dlf/cli (from its package.json). */
-export const VERSION: string = (() => {
-  try {
-    return (
-      JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }
-    ).version;
-  } catch {
-    return '0.0.0';
-  }
-})();
+export const VERSION: string = packageVersion(new URL('../package.json', import.meta.url));

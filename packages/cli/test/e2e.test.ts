@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readModelFile } from '../src/model-file.js';
+import { readModelFile } from '@dlf/nn';
 import {
   cleanup,
   isolateCache,

@@ -1,10 +1,9 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Flatten, Linear, saveModel, Sequential } from '@dlf/nn';
+import { FileError, Flatten, Linear, readModelFile, saveModel, Sequential } from '@dlf/nn';
 import { memory, saveSafetensors, tensor } from '@dlf/tensor-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FileError } from '../src/errors.js';
-import { readModelFile, saveModelFile } from '../src/model-file.js';
+import { saveModelFile } from '@dlf/train';
 import { cleanup, runCli, tempDir } from './helpers.js';
 
 let dir: string;

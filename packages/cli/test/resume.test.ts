@@ -3,8 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AbortError } from '../src/errors.js';
-import { type TrainConfig, type TrainEvent, train } from '../src/train.js';
+import { AbortError, type TrainConfig, type TrainEvent, train } from '@dlf/train';
 import { cleanup, isolateCache, jsonLines, makeShapes, runCli, tempDir, writeTinyModel } from './helpers.js';
 
 let dir: string;

@@ -70,13 +70,16 @@ export {
 } from './imagefolder.js';
 export { type Batch, DataLoader, type DataLoaderOptions } from './loader.js';
 export {
-  loadMnist,
-  type MnistOptions,
-  mnistDataDir,
+  type DatasetFormat,
+  type DatasetSource,
+  datasetFormats,
+  datasetSource,
   type OpenOptions,
-  openDataset,
-  openMnist,
-} from './open.js';
+  registerDatasetFormat,
+  registerDatasetSource,
+} from './formats.js';
+export { loadMnist, type MnistOptions, mnistDataDir, openMnist } from './mnist.js';
+export { openDataset } from './open.js';
 export { type ResizeOptions, resizeDataset } from './resize.js';
 export { mix32, permutation, Rng } from './rng.js';
 export { stratifiedSplit, stratifiedSplitIndices, testCount } from './split.js';

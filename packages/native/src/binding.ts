@@ -15,15 +15,18 @@ export const DTypeCode = { F32: 0, I32: 1, U8: 2 } as const;
 /** One of the values of {@link DTypeCode}. */
 export type DTypeCode = (typeof DTypeCode)[keyof typeof DTypeCode];
 
-/** Native allocator statistics. */
+/**
+ * Native allocator statistics. Live blocks, bytes and system allocations count the tensors this
+ * thread (main thread or worker) created, wherever they are freed; the reuse cache is the process's.
+ */
 export interface NativeMemoryStats {
-  /** Blocks of tensor memory alive. */
+  /** Blocks of tensor memory alive, created by this thread. */
   liveBlocks: number;
-  /** Bytes of tensor memory alive (rounded up to 64-byte blocks). */
+  /** Bytes of tensor memory alive, created by this thread (rounded up to 64-byte blocks). */
   liveBytes: number;
-  /** Bytes held in the reuse cache, ready for the next allocation of the same size. */
+  /** Bytes held in the process-wide reuse cache, ready for the next allocation of the same size. */
   cachedBytes: number;
-  /** Allocations that reached the system allocator since start-up. */
+  /** This thread's allocations that reached the system allocator since it loaded the addon. */
   systemAllocations: number;
 }
 
@@ -49,4 +52,5 @@ export interface NativeBinding {
   readonly nn: import('./nn.js').NnSlice;
   readonly loss: import('./loss.js').LossSlice;
   readonly optim: import('./optim.js').OptimSlice;
+  readonly testing: import('./testing.js').TestingSlice;
 }

@@ -1,7 +1,8 @@
 /**
  * `@dlf/native`: the one C++ addon under every dlf package. Each package reaches only its own slice,
  * through a subpath: `@dlf/native/tensor` and `@dlf/native/math` (wrapped by `@dlf/tensor-core`),
- * `/autograd`, `/nn`, `/loss`, `/optim`. Application code uses those packages, not this one.
+ * `/autograd`, `/nn`, `/loss`, `/optim`; `/testing` holds test-only switches. Application code uses
+ * those packages, not this one.
  *
  * @example
  * ```ts

@@ -42,8 +42,6 @@ export interface NnSlice {
   conv2d(x: Handle, w: Handle, b: Handle | null, attributes: Conv2dAttributes, relu: boolean): Handle;
   /** maxPool2d(relu(conv2d(...)), 2x2, stride 2) as one op where the fast kernels can pool. */
   conv2dReluMaxPool(x: Handle, w: Handle, b: Handle | null, attributes: Conv2dAttributes): Handle;
-  /** Enables or disables the direct-convolution fast path (tests only); returns the previous setting. */
-  setConvFastPath(enabled: boolean): boolean;
   maxPool2d(x: Handle, attributes: Pool2dAttributes): Handle;
   avgPool2d(x: Handle, attributes: Pool2dAttributes): Handle;
   adaptiveAvgPool2d(x: Handle, outH: number, outW: number): Handle;

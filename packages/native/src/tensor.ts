@@ -46,14 +46,12 @@ export interface TensorSlice {
   memoryStats(): NativeMemoryStats;
   /** Frees the allocator's reuse cache. */
   releaseCachedMemory(): void;
-  /** Threads in the pool, the caller included. */
+  /** Threads this thread's parallel ops use, itself included. */
   numThreads(): number;
-  /** Resizes the pool (1..256). */
+  /** Sets this thread's count (1..256); other worker threads keep theirs. */
   setNumThreads(n: number): void;
-  /** The kernel table in use: "avx512", "avx2" or "base". */
+  /** This thread's kernel table: "avx512", "avx2" or "base" (`@dlf/native/testing` switches it). */
   simd(): string;
-  /** Switches kernel tables; false when the CPU lacks the instructions. */
-  selectSimd(name: string): boolean;
 }
 
 /** The tensor slice of the loaded addon. */

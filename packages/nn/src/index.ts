@@ -17,29 +17,11 @@
 export * from './functional.js';
 export * from './init.js';
 export { Module, Parameter, type LayerDescription, type StateDict } from './module.js';
-export {
-  AdaptiveAvgPool2d,
-  AvgPool2d,
-  BatchNorm2d,
-  Conv2d,
-  Dropout,
-  Flatten,
-  LeakyReLU,
-  Linear,
-  MaxPool2d,
-  ReLU,
-  Sequential,
-  Sigmoid,
-  Tanh,
-  sequentialFromJSON,
-  type BatchNormLayerOptions,
-  type Conv2dLayerOptions,
-  type InitOptions,
-  type LayerHook,
-  type LayerSpec,
-  type SequentialSpec,
-} from './layers.js';
+export * from './layers/index.js';
 export { seedCnn, type SeedCnnOptions } from './presets.js';
 export { summary, formatSummary, type ModelSummary, type SummaryRow } from './summary.js';
 export { noGrad, enableGrad, isGradEnabled, gradcheck } from '@dlf/autograd';
 export { saveStateDict, loadStateDictFile, saveModel, loadModel, ARCHITECTURE_KEY } from './io.js';
+export { impliedStateShapes } from './model-file/architecture.js';
+export { FileError } from './model-file/errors.js';
+export { META, type ModelInfo, type Preprocess, readModelFile } from './model-file/read.js';

@@ -1,9 +1,10 @@
-import { invalidParam, loadSafetensors, saveSafetensors, type Tensor } from '@dlf/tensor-core';
-import { type Sequential, sequentialFromJSON } from './layers.js';
+import { loadSafetensors, saveSafetensors, type Tensor } from '@dlf/tensor-core';
+import type { Sequential } from './layers/index.js';
+import { ARCHITECTURE_KEY } from './model-file/architecture.js';
 import type { Module } from './module.js';
 
-/** The metadata key that holds a model's architecture (JSON of {@link Sequential.toJSON}). */
-export const ARCHITECTURE_KEY = 'dlf.architecture';
+export { ARCHITECTURE_KEY } from './model-file/architecture.js';
+export { loadModel } from './model-file/read.js';
 
 /**
  * Writes a module's state dict to a safetensors file, atomically (a temp file in the same folder,
@@ -66,52 +67,4 @@ export async function saveModel(
   metadata: Record<string, string> = {},
 ): Promise<void> {
   await saveStateDict(model, path, { ...metadata, [ARCHITECTURE_KEY]: JSON.stringify(model.toJSON()) });
-}
-
-/**
- * Loads a model saved by {@link saveModel}. Throws an error naming the file when the architecture
- * is missing or does not match the weights.
- *
- * @example
- * ```ts
- * const { model, metadata } = await loadModel('model.safetensors');
- * ```
- */
-export async function loadModel(
-  path: string,
-): Promise<{ model: Sequential; metadata: Record<string, string> }> {
-  const { tensors, metadata } = await loadSafetensors(path);
-  try {
-    const arch = metadata[ARCHITECTURE_KEY];
-    if (arch === undefined) {
-      throw invalidParam(
-        path,
-        `a model file with '${ARCHITECTURE_KEY}' metadata (was it saved with saveModel?)`,
-        'no architecture',
-      );
-    }
-    let spec: unknown;
-    try {
-      spec = JSON.parse(arch);
-    } catch {
-      throw new Error(`${path}: the '${ARCHITECTURE_KEY}' metadata is not valid JSON`);
-    }
-    let model: Sequential;
-    try {
-      model = sequentialFromJSON(spec);
-    } catch (error) {
-      throw new Error(`${path}: invalid architecture: ${(error as Error).message}`, { cause: error });
-    }
-    try {
-      model.loadStateDict(tensors);
-    } catch (error) {
-      model.dispose();
-      throw new Error(`${path}: the weights do not match the architecture: ${(error as Error).message}`, {
-        cause: error,
-      });
-    }
-    return { model, metadata };
-  } finally {
-    for (const t of tensors.values()) t.dispose();
-  }
 }

@@ -1,5 +1,5 @@
 import { checkInt, Generator } from '@dlf/tensor-core';
-import { Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential } from './layers.js';
+import { Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential } from './layers/index.js';
 
 /** Options for {@link seedCnn}. */
 export interface SeedCnnOptions {

@@ -1,5 +1,5 @@
 import { checkShape } from '@dlf/tensor-core';
-import { Sequential } from './layers.js';
+import { Sequential } from './layers/index.js';
 import type { Module } from './module.js';
 
 /** One row of a {@link summary}. */

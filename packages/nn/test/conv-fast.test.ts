@@ -3,8 +3,7 @@
 // ReLU), input gradient, weight gradient and bias gradient, on every instruction set this CPU has
 // and at 1 and 2 threads.
 
-import { nn } from '@dlf/native/nn';
-import { tensor as native } from '@dlf/native/tensor';
+import { testing } from '@dlf/native/testing';
 import {
   Generator,
   getNumThreads,
@@ -13,6 +12,7 @@ import {
   setNumThreads,
   setSimd,
 } from '@dlf/tensor-core';
+import { expectClose } from '@dlf/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const randn = (shape: readonly number[], o: { seed: number }) =>
@@ -42,14 +42,14 @@ interface Result {
 // mask is then carried from one path's forward to the other's backward).
 function run(sh: Shape, relu: boolean, fast: boolean | [boolean, boolean], seed: number): Result {
   const [fwd, bwd] = typeof fast === 'boolean' ? [fast, fast] : fast;
-  const prev = nn.setConvFastPath(fwd);
+  const prev = testing.setConvFastPath(fwd);
   try {
     const x = randn([sh.n, sh.c, sh.h, sh.w], { seed }).requiresGrad_();
     const w = randn([sh.k, sh.c, sh.r, sh.s], { seed: seed + 1 }).requiresGrad_();
     const b = randn([sh.k], { seed: seed + 2 }).requiresGrad_();
     const y = conv2d(x, w, b, { padding: sh.pad, relu });
     const g = randn(y.shape, { seed: seed + 3 });
-    nn.setConvFastPath(bwd);
+    testing.setConvFastPath(bwd);
     sum(mul(y, g)).backward();
     return {
       y: y.toTypedArray() as Float32Array,
@@ -58,18 +58,12 @@ function run(sh: Shape, relu: boolean, fast: boolean | [boolean, boolean], seed:
       db: b.grad!.toTypedArray() as Float32Array,
     };
   } finally {
-    nn.setConvFastPath(prev);
+    testing.setConvFastPath(prev);
   }
 }
 
-function expectClose(a: Float32Array, b: Float32Array, what: string): void {
-  expect(a.length, what).toBe(b.length);
-  let scale = 1;
-  for (const v of b) scale = Math.max(scale, Math.abs(v));
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-  expect(worst / scale, `${what}: max |diff| ${worst} (scale ${scale})`).toBeLessThan(2e-5);
-}
+// Two summation orders of the same float32 sums: errors are judged against the largest value.
+const CONV_TOLERANCE = { atol: 2e-5, rtol: 0, relativeToMax: true };
 
 // The model's shapes, batch 1, odd sizes, K and widths that are not multiples of any vector width,
 // C = 1 and C = 3, 1x1 / 5x5 / non-square kernels, asymmetric and zero padding.
@@ -92,7 +86,7 @@ const shapes: Shape[] = [
   { n: 1, c: 16, h: 190, w: 190, k: 4, r: 3, s: 3, pad: [1, 1] },
 ];
 
-const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => native.selectSimd(name));
+const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => testing.selectSimd(name));
 const startSimd = getSimd();
 const startThreads = getNumThreads();
 afterAll(() => {
@@ -111,10 +105,10 @@ describe('conv2d fast path', () => {
             const tag = `${JSON.stringify(sh)} relu=${relu}`;
             const fast = run(sh, relu, true, 10 * i);
             const gen = run(sh, relu, false, 10 * i);
-            expectClose(fast.y, gen.y, `y ${tag}`);
-            expectClose(fast.dx, gen.dx, `dx ${tag}`);
-            expectClose(fast.dw, gen.dw, `dw ${tag}`);
-            expectClose(fast.db, gen.db, `db ${tag}`);
+            expectClose(fast.y, gen.y, { ...CONV_TOLERANCE, name: `y ${tag}` });
+            expectClose(fast.dx, gen.dx, { ...CONV_TOLERANCE, name: `dx ${tag}` });
+            expectClose(fast.dw, gen.dw, { ...CONV_TOLERANCE, name: `dw ${tag}` });
+            expectClose(fast.db, gen.db, { ...CONV_TOLERANCE, name: `db ${tag}` });
           }
         });
       });
@@ -164,10 +158,10 @@ describe('conv2d fast path', () => {
                 dx[(c * H + ih) * W + iw] += gm * ws[((k * C + c) * R + r) * S + s]!;
               }
         }
-    expectClose(y.toTypedArray() as Float32Array, ref, 'y');
-    expectClose(x.grad!.toTypedArray() as Float32Array, dx, 'dx');
-    expectClose(w.grad!.toTypedArray() as Float32Array, dw, 'dw');
-    expectClose(b.grad!.toTypedArray() as Float32Array, db, 'db');
+    expectClose(y, ref, { ...CONV_TOLERANCE, name: 'y' });
+    expectClose(x.grad!, dx, { ...CONV_TOLERANCE, name: 'dx' });
+    expectClose(w.grad!, dw, { ...CONV_TOLERANCE, name: 'dw' });
+    expectClose(b.grad!, db, { ...CONV_TOLERANCE, name: 'db' });
   });
 
   it('carries the ReLU mask across a switch between forward and backward', () => {
@@ -181,10 +175,10 @@ describe('conv2d fast path', () => {
         ] as [boolean, boolean][]) {
           const got = run(sh, true, mixed, 7);
           const tag = `${isa} ${JSON.stringify(sh)} ${mixed}`;
-          expectClose(got.y, ref.y, `y ${tag}`);
-          expectClose(got.dx, ref.dx, `dx ${tag}`);
-          expectClose(got.dw, ref.dw, `dw ${tag}`);
-          expectClose(got.db, ref.db, `db ${tag}`);
+          expectClose(got.y, ref.y, { ...CONV_TOLERANCE, name: `y ${tag}` });
+          expectClose(got.dx, ref.dx, { ...CONV_TOLERANCE, name: `dx ${tag}` });
+          expectClose(got.dw, ref.dw, { ...CONV_TOLERANCE, name: `dw ${tag}` });
+          expectClose(got.db, ref.db, { ...CONV_TOLERANCE, name: `db ${tag}` });
         }
       }
     }

@@ -2,10 +2,10 @@
 // against the separate ops: values and every gradient, on every instruction set, at 1 and 2
 // threads, with odd output sizes (a dropped last row / column), K tails and widths past a vector.
 
-import { nn } from '@dlf/native/nn';
-import { tensor as native } from '@dlf/native/tensor';
+import { testing } from '@dlf/native/testing';
 import { Conv2d, conv2d, MaxPool2d, maxPool2d, mul, ReLU, Sequential, sum } from '@dlf/nn';
 import { Generator, getNumThreads, getSimd, randn, setNumThreads, setSimd } from '@dlf/tensor-core';
+import { expectClose } from '@dlf/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 
 type Shape = { n: number; c: number; h: number; w: number; k: number; r: number; s: number; pad: number };
@@ -19,24 +19,18 @@ function run(sh: Shape, fused: boolean, seed: number, fastBackward = true) {
     ? conv2d(x, w, b, { padding: sh.pad, relu: true, maxPool2x2: true })
     : maxPool2d(conv2d(x, w, b, { padding: sh.pad, relu: true }), { kernelSize: 2 });
   const gy = randn(y.shape, 0, 1, { generator: g });
-  const prev = nn.setConvFastPath(fastBackward);
+  const prev = testing.setConvFastPath(fastBackward);
   try {
     sum(mul(y, gy)).backward();
   } finally {
-    nn.setConvFastPath(prev);
+    testing.setConvFastPath(prev);
   }
   const arr = (t: { toTypedArray(): unknown }) => t.toTypedArray() as Float32Array;
   return { shape: y.shape, y: arr(y), dx: arr(x.grad!), dw: arr(w.grad!), db: arr(b.grad!) };
 }
 
-function expectClose(a: Float32Array, b: Float32Array, what: string): void {
-  expect(a.length, what).toBe(b.length);
-  let scale = 1;
-  for (const v of b) scale = Math.max(scale, Math.abs(v));
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
-  expect(worst / scale, `${what}: max |diff| ${worst}`).toBeLessThan(2e-5);
-}
+// Two summation orders of the same float32 sums: errors are judged against the largest value.
+const CONV_TOLERANCE = { atol: 2e-5, rtol: 0, relativeToMax: true };
 
 const shapes: Shape[] = [
   { n: 3, c: 8, h: 32, w: 32, k: 8, r: 3, s: 3, pad: 1 },
@@ -48,7 +42,7 @@ const shapes: Shape[] = [
   { n: 2, c: 3, h: 10, w: 10, k: 4, r: 5, s: 5, pad: 2 },
 ];
 
-const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => native.selectSimd(name));
+const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => testing.selectSimd(name));
 const startSimd = getSimd();
 const startThreads = getNumThreads();
 afterAll(() => {
@@ -67,10 +61,10 @@ describe('conv2d + ReLU + max pool fused', () => {
           const got = run(sh, true, 10 + i);
           const want = run(sh, false, 10 + i);
           expect(got.shape, tag).toEqual(want.shape);
-          expectClose(got.y, want.y, `y ${tag}`);
-          expectClose(got.dx, want.dx, `dx ${tag}`);
-          expectClose(got.dw, want.dw, `dw ${tag}`);
-          expectClose(got.db, want.db, `db ${tag}`);
+          expectClose(got.y, want.y, { ...CONV_TOLERANCE, name: `y ${tag}` });
+          expectClose(got.dx, want.dx, { ...CONV_TOLERANCE, name: `dx ${tag}` });
+          expectClose(got.dw, want.dw, { ...CONV_TOLERANCE, name: `dw ${tag}` });
+          expectClose(got.db, want.db, { ...CONV_TOLERANCE, name: `db ${tag}` });
         });
       });
 
@@ -78,9 +72,9 @@ describe('conv2d + ReLU + max pool fused', () => {
     for (const sh of [shapes[0]!, shapes[2]!]) {
       const got = run(sh, true, 3, false);
       const want = run(sh, false, 3);
-      expectClose(got.dx, want.dx, 'dx');
-      expectClose(got.dw, want.dw, 'dw');
-      expectClose(got.db, want.db, 'db');
+      expectClose(got.dx, want.dx, { ...CONV_TOLERANCE, name: 'dx' });
+      expectClose(got.dw, want.dw, { ...CONV_TOLERANCE, name: 'dw' });
+      expectClose(got.db, want.db, { ...CONV_TOLERANCE, name: 'db' });
     }
   });
 
@@ -98,6 +92,6 @@ describe('conv2d + ReLU + max pool fused', () => {
     const ya = a.forward(x);
     const yb = b.forward(x);
     expect(ya.shape).toEqual([2, 8, 5, 5]);
-    expectClose(ya.toTypedArray() as Float32Array, yb.toTypedArray() as Float32Array, 'sequential');
+    expectClose(ya, yb, { ...CONV_TOLERANCE, name: 'sequential' });
   });
 });

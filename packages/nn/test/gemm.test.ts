@@ -2,10 +2,11 @@
 // k-block (256), ragged micro-tiles in M and N, transposed packing (linear's weight), every
 // instruction set and 1 or 2 threads.
 
-import { tensor as native } from '@dlf/native/tensor';
+import { testing } from '@dlf/native/testing';
 import { linear, matmul, mul, sum } from '@dlf/nn';
 import { getNumThreads, getSimd, setNumThreads, setSimd, tensor } from '@dlf/tensor-core';
-import { afterAll, describe, expect, it } from 'vitest';
+import { expectClose } from '@dlf/testing';
+import { afterAll, describe, it } from 'vitest';
 
 function rand(n: number, seed: number): Float32Array {
   const a = new Float32Array(n);
@@ -29,13 +30,10 @@ function ref(a: Float32Array, b: Float32Array, m: number, k: number, n: number, 
   return c;
 }
 
-function expectClose(got: Float32Array, want: Float64Array, what: string): void {
-  let worst = 0;
-  for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
-  expect(worst, what).toBeLessThan(1e-3);
-}
+// Products of up to 1024 terms in float32 against a float64 reference.
+const GEMM_TOLERANCE = { atol: 1e-3, rtol: 0 };
 
-const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => native.selectSimd(name));
+const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => testing.selectSimd(name));
 const startSimd = getSimd();
 const startThreads = getNumThreads();
 afterAll(() => {
@@ -60,26 +58,24 @@ describe('gemm', () => {
           const a = rand(m * k, 1 + i);
           const b = rand(k * n, 100 + i);
           const c = matmul(tensor(a, { shape: [m, k] }), tensor(b, { shape: [k, n] }));
-          expectClose(c.toTypedArray() as Float32Array, ref(a, b, m, k, n, false), `matmul ${m}x${k}x${n}`);
+          expectClose(c, ref(a, b, m, k, n, false), { ...GEMM_TOLERANCE, name: `matmul ${m}x${k}x${n}` });
           const x = tensor(a, { shape: [m, k] }).requiresGrad_();
           const w = tensor(b, { shape: [n, k] }).requiresGrad_();
           const y = linear(x, w);
-          expectClose(y.toTypedArray() as Float32Array, ref(a, b, m, k, n, true), `linear ${m}x${k}x${n}`);
+          expectClose(y, ref(a, b, m, k, n, true), { ...GEMM_TOLERANCE, name: `linear ${m}x${k}x${n}` });
           // backward: dx = g w (m,n)@(n,k), dw = g^T x (n,m)@(m,k)
           const g = rand(m * n, 200 + i);
           sum(mul(y, tensor(g, { shape: [m, n] }))).backward();
-          expectClose(
-            x.grad!.toTypedArray() as Float32Array,
-            ref(g, b, m, n, k, false),
-            `linear dx ${m}x${k}x${n}`,
-          );
+          expectClose(x.grad!, ref(g, b, m, n, k, false), {
+            ...GEMM_TOLERANCE,
+            name: `linear dx ${m}x${k}x${n}`,
+          });
           const gt = new Float32Array(n * m);
           for (let r = 0; r < m; r++) for (let j = 0; j < n; j++) gt[j * m + r] = g[r * n + j]!;
-          expectClose(
-            w.grad!.toTypedArray() as Float32Array,
-            ref(gt, a, n, m, k, false),
-            `linear dw ${m}x${k}x${n}`,
-          );
+          expectClose(w.grad!, ref(gt, a, n, m, k, false), {
+            ...GEMM_TOLERANCE,
+            name: `linear dw ${m}x${k}x${n}`,
+          });
         });
       });
 });

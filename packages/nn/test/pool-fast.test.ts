@@ -2,7 +2,7 @@
 // gradient routed to the first maximum of each window (ties, NaN), odd sizes whose last row or
 // column no window covers, and widths that are not multiples of any vector width.
 
-import { tensor as native } from '@dlf/native/tensor';
+import { testing } from '@dlf/native/testing';
 import { maxPool2d, mul, sum } from '@dlf/nn';
 import { getSimd, setSimd, tensor } from '@dlf/tensor-core';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -38,7 +38,7 @@ function reference(x: Float32Array, n: number, h: number, w: number, g: Float32A
   return { y, dx };
 }
 
-const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => native.selectSimd(name));
+const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => testing.selectSimd(name));
 const startSimd = getSimd();
 afterAll(() => setSimd(startSimd as 'avx512' | 'avx2' | 'base'));
 

@@ -4,8 +4,6 @@
  * with a schedule), and the learning-rate sequence of every schedule. Then resume: save → load →
  * continue is bit-identical to an uninterrupted run, through safetensors bytes and JSON text.
  */
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import '@dlf/autograd';
 import { crossEntropy } from '@dlf/loss';
 import { linear, mul, Parameter, sum, tanh } from '@dlf/nn';
@@ -25,6 +23,7 @@ import {
   StepLR,
 } from '@dlf/optim';
 import { parseSafetensors, serializeSafetensors, type Tensor, tensor, tidy } from '@dlf/tensor-core';
+import { expectClose, type GoldenTensor, goldenTensor, loadGolden } from '@dlf/testing';
 import { describe, expect, it } from 'vitest';
 
 type Options = Record<string, unknown>;
@@ -56,24 +55,22 @@ interface Schedule {
 interface Golden {
   meta: { steps: number };
   problem: {
-    x: { shape: number[]; data: number[] };
+    x: GoldenTensor;
     y: number[];
-    params: { name: string; shape: number[]; data: number[] }[];
+    params: (GoldenTensor & { name: string })[];
   };
   trajectories: Trajectory[];
   schedules: Schedule[];
 }
 
-const golden = JSON.parse(
-  readFileSync(fileURLToPath(new URL('./goldens/optim.json', import.meta.url)), 'utf8'),
-) as Golden;
+const golden = loadGolden<Golden>(import.meta.url, 'optim.json');
 
 const { problem } = golden;
-const X = tensor(new Float32Array(problem.x.data), { shape: problem.x.shape });
+const X = goldenTensor(problem.x);
 const Y = tensor(new Int32Array(problem.y), { dtype: 'int32' });
 
 function makeParams(): Parameter[] {
-  return problem.params.map((p) => new Parameter(tensor(new Float32Array(p.data), { shape: p.shape })));
+  return problem.params.map((p) => new Parameter(goldenTensor(p)));
 }
 
 /** One training step of the fixed problem; returns the loss before the update. */
@@ -136,31 +133,11 @@ function momentumOf(opt: Optimizer): number {
   return opt instanceof Adam ? opt.betas[0] : (opt as SGD).momentum;
 }
 
-/** |got - want| <= rtol |want| + atol, reporting the worst element. */
-function expectClose(
-  got: ArrayLike<number>,
-  want: readonly number[],
-  what: string,
-  rtol: number,
-  atol: number,
-): void {
-  expect(got.length, `${what}: length`).toBe(want.length);
-  let worst = 0;
-  let at = -1;
-  for (let i = 0; i < want.length; i++) {
-    const excess = Math.abs(got[i]! - want[i]!) - rtol * Math.abs(want[i]!) - atol;
-    if (!(excess <= worst)) {
-      worst = Number.isNaN(excess) ? Infinity : excess;
-      at = i;
-    }
-  }
-  expect(worst, `${what}: element ${at} is ${got[at]} but PyTorch gives ${want[at]}`).toBeLessThanOrEqual(0);
-}
-
 // PyTorch's own float32 run stays within 1e-5 relative of the float64 trajectory except for
 // parameters near zero, which need an absolute floor of ~2e-7 (see float32Deviation in the file).
-const RTOL = 1e-5;
-const ATOL = 1e-6;
+const TRAJECTORY_TOLERANCE = { rtol: 1e-5, atol: 1e-6 };
+// Same formulas in the same order in IEEE doubles; only Math.cos / ** may differ from libm in the last bit.
+const SCHEDULE_TOLERANCE = { rtol: 1e-13, atol: 0 };
 
 describe('optimizer trajectories against PyTorch (50 steps of a fixed problem)', () => {
   it('covers every optimizer and option', () => {
@@ -195,19 +172,16 @@ describe('optimizer trajectories against PyTorch (50 steps of a fixed problem)',
         const cp = t.checkpoints[c];
         if (cp?.step === step) {
           cp.params.forEach((want, i) => {
-            expectClose(
-              params[i]!.toTypedArray(),
-              want,
-              `${problem.params[i]!.name} after step ${step}`,
-              RTOL,
-              ATOL,
-            );
+            expectClose(params[i]!, want, {
+              ...TRAJECTORY_TOLERANCE,
+              name: `${problem.params[i]!.name} after step ${step}`,
+            });
           });
           c++;
         }
       }
       expect(c).toBe(t.checkpoints.length);
-      expectClose(losses, t.losses, 'losses', RTOL, ATOL);
+      expectClose(losses, t.losses, { ...TRAJECTORY_TOLERANCE, name: 'losses' });
       // The parameter that never receives a gradient is never touched.
       const unused = params[4]!.toTypedArray();
       expect(Array.from(unused)).toEqual(Array.from(new Float32Array(problem.params[4]!.data)));
@@ -250,14 +224,13 @@ describe('learning-rate schedules against PyTorch', () => {
         momenta.push(momentumOf(opt));
         if (!Array.isArray(sched)) expect(sched.getLastLr()).toBe(opt.lr);
       }
-      // Same formulas in the same order in IEEE doubles; only Math.cos / ** may differ from libm in the last bit.
       // Where PyTorch's rate dips below 0, dlf sets 0 (see LRScheduler).
       const want = s.lrs.map((v) => Math.max(0, v));
       if (want.some((v, i) => v !== s.lrs[i])) {
         expect(['LinearLR_to_zero', 'OneCycleLR_adam_three_phase_linear']).toContain(s.name);
       }
-      expectClose(lrs, want, 'learning rates', 1e-13, 0);
-      if (s.momentum) expectClose(momenta, s.momentum, 'momentum', 1e-13, 0);
+      expectClose(lrs, want, { ...SCHEDULE_TOLERANCE, name: 'learning rates' });
+      if (s.momentum) expectClose(momenta, s.momentum, { ...SCHEDULE_TOLERANCE, name: 'momentum' });
     });
   }
 

@@ -123,18 +123,18 @@ export function dispose(value: unknown): void {
 export interface MemoryInfo {
   /** Tensor objects created and neither disposed nor garbage collected. */
   numTensors: number;
-  /** Bytes of native tensor memory in use (views share memory; graph nodes may hold some). */
+  /** Bytes of native tensor memory in use, created by this thread (views share memory; graph nodes may hold some). */
   numBytes: number;
-  /** Native memory blocks in use. */
+  /** Native memory blocks in use, created by this thread. */
   numBlocks: number;
-  /** Bytes kept by the allocator's reuse cache. */
+  /** Bytes kept by the allocator's reuse cache (shared by all threads). */
   cachedBytes: number;
-  /** Allocations that reached the system allocator since start-up. */
+  /** This thread's allocations that reached the system allocator since it loaded dlf. */
   systemAllocations: number;
 }
 
 /**
- * Reports live tensors and native memory.
+ * Reports live tensors and native memory of this thread (the main thread or one worker thread).
  *
  * @example
  * ```ts

@@ -4,6 +4,7 @@
  */
 import type { Handle } from '@dlf/native';
 import { tensor as native } from '@dlf/native/tensor';
+import { testing } from '@dlf/native/testing';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { expectThrows } from './helpers.js';
@@ -251,9 +252,12 @@ describe('hostile arguments to views and reads', () => {
     expectThrows(() => raw.setNumThreads('2'), TypeError, /threads/);
     expectThrows(() => raw.setNumThreads(), TypeError, /threads/);
     expect(native.numThreads()).toBe(threads);
-    expectThrows(() => raw.selectSimd(5), TypeError, /simd/);
-    expectThrows(() => raw.selectSimd(), TypeError, /simd/);
-    expect(native.selectSimd('no-such-isa')).toBe(false);
+    // biome-ignore lint/suspicious/noExplicitAny: called with arguments its types forbid, as above
+    const rawTesting = testing as any;
+    expectThrows(() => rawTesting.selectSimd(5), TypeError, /simd/);
+    expectThrows(() => rawTesting.selectSimd(), TypeError, /simd/);
+    expectThrows(() => rawTesting.setConvFastPath('yes'), TypeError, /enabled/);
+    expect(testing.selectSimd('no-such-isa')).toBe(false);
     expect(['avx512', 'avx2', 'base']).toContain(native.simd());
   });
 

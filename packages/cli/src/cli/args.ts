@@ -114,3 +114,15 @@ export function choiceFlag<T extends string>(
   }
   return s as T;
 }
+
+/** The largest image side `--input` accepts (as model files do). */
+const MAX_SIDE = 8192;
+
+/** Parses `3x32x32` (or `3,32,32`) into [C, H, W]. */
+export function parseInputShape(text: string): [number, number, number] {
+  const parts = text.split(/[x×,]/).map((p) => Number(p.trim()));
+  if (parts.length !== 3 || parts.some((p) => !Number.isInteger(p) || p < 1 || p > MAX_SIDE)) {
+    throw new UsageError(`Expected --input as CxHxW (e.g. 3x32x32) but received '${text}'.`);
+  }
+  return parts as [number, number, number];
+}

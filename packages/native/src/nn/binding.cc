@@ -1,7 +1,6 @@
 // nn/ entry points: one call per differentiable op. Arguments arrive resolved by TypeScript
 // (@dlf/nn validates them and computes output shapes); the ops re-check what guards memory.
 #include "math/binding.h"
-#include "nn/conv_fast.h"
 #include "nn/ops.h"
 #include "runtime/napi_util.h"
 
@@ -55,14 +54,6 @@ Napi::Value Conv2dReluMaxPool(const Napi::CallbackInfo& info) {
               conv2d_relu_maxpool2x2(unwrap(info, 0, "input"), unwrap(info, 1, "weight"), unwrap_optional(info, 2, "bias"), p));
 }
 
-// [sync] setConvFastPath(enabled) -> boolean (the previous setting). Off forces the general im2col
-// path for every convolution; tests use it to check the fast kernels against it.
-Napi::Value SetConvFastPath(const Napi::CallbackInfo& info) {
-  const bool prev = conv_fast_enabled();
-  set_conv_fast_enabled(read_bool(info, 0, "enabled"));
-  return Napi::Boolean::New(info.Env(), prev);
-}
-
 
 // [sync] maxPool2d(x, {kernelH, kernelW, strideH, strideW, padH, padW}) -> handle
 Napi::Value MaxPool2d(const Napi::CallbackInfo& info) {
@@ -105,7 +96,6 @@ void init_nn(Napi::Env env, Napi::Object exports) {
   DLF_EXPORT(exports, "linear", Linear);
   DLF_EXPORT(exports, "conv2d", Conv2d);
   DLF_EXPORT(exports, "conv2dReluMaxPool", Conv2dReluMaxPool);
-  DLF_EXPORT(exports, "setConvFastPath", SetConvFastPath);
   DLF_EXPORT(exports, "maxPool2d", MaxPool2d);
   DLF_EXPORT(exports, "avgPool2d", AvgPool2d);
   DLF_EXPORT(exports, "adaptiveAvgPool2d", AdaptiveAvgPool2d);

@@ -1,13 +1,13 @@
 #include "nn/conv_fast.h"
 
 #include <algorithm>
-#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <new>
 #include <vector>
 
+#include "runtime/env_state.h"
 #include "runtime/errors.h"
 #include "runtime/simd.h"
 #include "runtime/threadpool.h"
@@ -15,8 +15,6 @@
 
 namespace dlf {
 namespace {
-
-std::atomic<bool> g_enabled{true};
 
 constexpr int64_t kMaxChannels = 64;  // beyond this im2col + GEMM wins
 constexpr int64_t kGroup = 4;         // images per weight-gradient call (longer tiles)
@@ -123,11 +121,11 @@ int batch_chunks(const ConvFastShape& s, int64_t P, int64_t Q) {
 
 }  // namespace
 
-void set_conv_fast_enabled(bool enabled) { g_enabled.store(enabled); }
-bool conv_fast_enabled() { return g_enabled.load(); }
+void set_conv_fast_enabled(bool enabled) { current_env().conv_fast_path = enabled; }
+bool conv_fast_enabled() { return current_env().conv_fast_path; }
 
 bool conv_fast_applies(const ConvFastShape& s) {
-  if (!g_enabled.load(std::memory_order_relaxed)) return false;
+  if (!conv_fast_enabled()) return false;
   const Conv2dParams& p = s.p;
   if (p.stride_h != 1 || p.stride_w != 1 || p.dil_h != 1 || p.dil_w != 1 || p.groups != 1) return false;
   if (s.N < 1 || s.C < 1 || s.K < 1 || s.R < 1 || s.S < 1 || s.H < 1 || s.W < 1) return false;

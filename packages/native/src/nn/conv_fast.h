@@ -17,7 +17,7 @@ struct ConvFastShape {
 
 /** True when the fast path handles this geometry (and it is enabled: see set_conv_fast_enabled). */
 bool conv_fast_applies(const ConvFastShape& s);
-/** Turns the fast path off (tests compare it against the general path). */
+/** Turns the fast path off in the current environment (tests compare it against the general path). */
 void set_conv_fast_enabled(bool enabled);
 bool conv_fast_enabled();
 

@@ -40,13 +40,9 @@ Cache& cache() {
   return *c;
 }
 
-std::atomic<int64_t> g_live_blocks{0};
-std::atomic<int64_t> g_live_bytes{0};
-std::atomic<int64_t> g_system_allocations{0};
-
 }  // namespace
 
-void* aligned_alloc_cached(size_t bytes) {
+void* aligned_alloc_cached(size_t bytes, MemoryAccount& account) {
   const size_t size = round_size(bytes);
   {
     Cache& c = cache();
@@ -56,8 +52,8 @@ void* aligned_alloc_cached(size_t bytes) {
       void* p = it->second.back();
       it->second.pop_back();
       c.cached -= size;
-      g_live_blocks.fetch_add(1, std::memory_order_relaxed);
-      g_live_bytes.fetch_add(static_cast<int64_t>(size), std::memory_order_relaxed);
+      account.live_blocks.fetch_add(1, std::memory_order_relaxed);
+      account.live_bytes.fetch_add(static_cast<int64_t>(size), std::memory_order_relaxed);
       return p;
     }
   }
@@ -67,17 +63,17 @@ void* aligned_alloc_cached(size_t bytes) {
     p = std::aligned_alloc(kAlignment, size);
     if (!p) throw std::bad_alloc();
   }
-  g_system_allocations.fetch_add(1, std::memory_order_relaxed);
-  g_live_blocks.fetch_add(1, std::memory_order_relaxed);
-  g_live_bytes.fetch_add(static_cast<int64_t>(size), std::memory_order_relaxed);
+  account.system_allocations.fetch_add(1, std::memory_order_relaxed);
+  account.live_blocks.fetch_add(1, std::memory_order_relaxed);
+  account.live_bytes.fetch_add(static_cast<int64_t>(size), std::memory_order_relaxed);
   return p;
 }
 
-void aligned_free_cached(void* ptr, size_t bytes) {
+void aligned_free_cached(void* ptr, size_t bytes, MemoryAccount& account) {
   if (!ptr) return;
   const size_t size = round_size(bytes);
-  g_live_blocks.fetch_sub(1, std::memory_order_relaxed);
-  g_live_bytes.fetch_sub(static_cast<int64_t>(size), std::memory_order_relaxed);
+  account.live_blocks.fetch_sub(1, std::memory_order_relaxed);
+  account.live_bytes.fetch_sub(static_cast<int64_t>(size), std::memory_order_relaxed);
   Cache& c = cache();
   {
     std::lock_guard<std::mutex> lock(c.mutex);
@@ -100,16 +96,16 @@ void release_cached_memory() {
   c.cached = 0;
 }
 
-MemoryStats memory_stats() {
+MemoryStats memory_stats(const MemoryAccount& account) {
   MemoryStats s{};
-  s.live_blocks = g_live_blocks.load(std::memory_order_relaxed);
-  s.live_bytes = g_live_bytes.load(std::memory_order_relaxed);
+  s.live_blocks = account.live_blocks.load(std::memory_order_relaxed);
+  s.live_bytes = account.live_bytes.load(std::memory_order_relaxed);
   {
     Cache& c = cache();
     std::lock_guard<std::mutex> lock(c.mutex);
     s.cached_bytes = static_cast<int64_t>(c.cached);
   }
-  s.system_allocations = g_system_allocations.load(std::memory_order_relaxed);
+  s.system_allocations = account.system_allocations.load(std::memory_order_relaxed);
   return s;
 }
 

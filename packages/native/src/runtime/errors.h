@@ -1,5 +1,5 @@
 // Errors raised by native code. Kernels and ops throw these C++ exceptions; the binding edge
-// (DLF_GUARD in runtime/napi_util.h) turns them into JS RangeError / TypeError / Error. Native code
+// (napi::guarded in runtime/napi_util.h) turns them into JS RangeError / TypeError / Error. Native code
 // never aborts or exits: every check that protects memory throws instead.
 #pragma once
 #include <sstream>

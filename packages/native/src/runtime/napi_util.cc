@@ -13,17 +13,51 @@ struct Holder {
   TensorPtr tensor;
 };
 
-int64_t g_reported_bytes = 0;
-
 }  // namespace
 
+void attach_env_state(Napi::Env env) { env.SetInstanceData(new EnvState()); }
+
+EnvState* env_state(napi_env env) noexcept {
+  void* data = nullptr;
+  if (napi_get_instance_data(env, &data) != napi_ok) return nullptr;
+  return static_cast<EnvState*>(data);
+}
+
+void throw_js(napi_env env, JsErrorKind kind, const char* message) noexcept {
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) != napi_ok || pending) return;
+  // Each fails only when no JavaScript can run any more; there is nobody to tell then.
+  switch (kind) {
+    case JsErrorKind::RangeError:
+      napi_throw_range_error(env, nullptr, message);
+      break;
+    case JsErrorKind::TypeError:
+      napi_throw_type_error(env, nullptr, message);
+      break;
+    case JsErrorKind::Error:
+      napi_throw_error(env, nullptr, message);
+      break;
+  }
+}
+
+void throw_js(napi_env env, const Napi::Error& error) noexcept {
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) != napi_ok || pending) return;
+  try {
+    napi_throw(env, error.Value());
+  } catch (...) {
+    // Reading the error back fails only while the environment shuts down.
+  }
+}
+
 void report_external_memory(Napi::Env env) {
-  const int64_t live = memory_stats().live_bytes;
-  const int64_t delta = live - g_reported_bytes;
+  EnvState& state = current_env();
+  const int64_t live = state.memory->live_bytes.load(std::memory_order_relaxed);
+  const int64_t delta = live - state.reported_external_bytes;
   // Only report meaningful changes: the call is cheap but not free.
   if (delta > (1 << 20) || delta < -(1 << 20)) {
     Napi::MemoryManagement::AdjustExternalMemory(env, delta);
-    g_reported_bytes = live;
+    state.reported_external_bytes = live;
   }
 }
 

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "runtime/env_state.h"
 #include "runtime/errors.h"
 #include "tensor/tensor.h"
 
@@ -45,27 +46,49 @@ class Attributes {
   const char* op_;
 };
 
-/** Tells V8 how much native tensor memory is alive, so the GC backstop sees the pressure. */
+/** Tells V8 how much native tensor memory the current environment holds, so the GC backstop sees the pressure. */
 void report_external_memory(Napi::Env env);
 
+/** Creates the environment's EnvState as its instance data (deleted with the environment). Call once, in Init. */
+void attach_env_state(Napi::Env env);
+/** The environment's EnvState, or null if attach_env_state was not called. Never throws. */
+EnvState* env_state(napi_env env) noexcept;
+
+enum class JsErrorKind { Error, TypeError, RangeError };
+/**
+ * Throws a JS error of `kind` unless an exception is already pending. Never throws in C++: while the
+ * environment shuts down (worker.terminate(), process exit) no JavaScript can run, and the error is
+ * dropped, since no code is left to catch it.
+ */
+void throw_js(napi_env env, JsErrorKind kind, const char* message) noexcept;
+/** Throws an error that node-addon-api raised as a C++ exception back into JS; never throws. */
+void throw_js(napi_env env, const Napi::Error& error) noexcept;
+
+// Every export runs through here. It makes the caller's environment current for the call (ops deep
+// inside use its kernel table, switches and memory account) and turns every C++ exception into a
+// JS exception itself, without letting any escape into Node-API: throwing at an environment that is
+// terminating fails, and a C++ exception raised from node-addon-api's own callback wrapper would
+// abort the whole process.
 template <Napi::Value (*F)(const Napi::CallbackInfo&)>
 Napi::Value guarded(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
+  const napi_env env = info.Env();
+  EnvScope scope(env_state(env));
   try {
     return F(info);
-  } catch (const Napi::Error&) {
-    throw;
+  } catch (const Napi::Error& e) {
+    throw_js(env, e);
   } catch (const RangeError& e) {
-    throw Napi::RangeError::New(env, e.what());
+    throw_js(env, JsErrorKind::RangeError, e.what());
   } catch (const TypeError& e) {
-    throw Napi::TypeError::New(env, e.what());
+    throw_js(env, JsErrorKind::TypeError, e.what());
   } catch (const std::bad_alloc&) {
-    throw Napi::Error::New(env, "dlf: out of memory");
+    throw_js(env, JsErrorKind::Error, "dlf: out of memory");
   } catch (const std::exception& e) {
-    throw Napi::Error::New(env, e.what());
+    throw_js(env, JsErrorKind::Error, e.what());
   } catch (...) {
-    throw Napi::Error::New(env, "dlf: unknown native error");
+    throw_js(env, JsErrorKind::Error, "dlf: unknown native error");
   }
+  return Napi::Value();
 }
 
 }  // namespace dlf::napi

@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "runtime/env_state.h"
+
 namespace dlf {
 namespace {
 
@@ -37,18 +39,18 @@ const Kernels* pick_default() {
   return kernels_base();
 }
 
-const Kernels* g_table = nullptr;
-
 }  // namespace
 
-const Kernels& kernels() {
-  if (!g_table) g_table = pick_default();
-  return *g_table;
+const Kernels* default_kernels() {
+  static const Kernels* const table = pick_default();
+  return table;
 }
+
+const Kernels& kernels() { return *current_env().kernels; }
 
 bool select_kernels(const char* name) {
   if (!cpu_has(name)) return false;
-  g_table = table_for(name);
+  current_env().kernels = table_for(name);
   return true;
 }
 

@@ -10,6 +10,8 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/env_state.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
 #define DLF_PAUSE() _mm_pause()
@@ -22,44 +24,72 @@ namespace {
 
 thread_local bool t_in_worker = false;
 
+// Marks the calling thread as running chunks, so parallel calls nested in a chunk stay inline.
+class InWorker {
+ public:
+  InWorker() : previous_(t_in_worker) { t_in_worker = true; }
+  ~InWorker() { t_in_worker = previous_; }
+  InWorker(const InWorker&) = delete;
+  InWorker& operator=(const InWorker&) = delete;
+
+ private:
+  bool previous_;
+};
+
+// One posted job. `env` is the submitter's environment, made current on the workers that help;
+// at most `helpers` workers join (the submitter's thread count minus itself).
+struct Job {
+  const std::function<void(int, int)>* fn = nullptr;
+  int chunks = 0;
+  EnvState* env = nullptr;
+  int helpers = 0;
+};
+
+// Never destroyed (see pool()), so it has no way to stop its workers.
 class Pool {
  public:
-  explicit Pool(int threads) { start(threads); }
-  ~Pool() { stop(); }
+  explicit Pool(int workers) { add_workers(workers); }
 
-  int size() const { return threads_; }
-
-  void resize(int threads) {
-    if (threads == threads_) return;
-    stop();
-    start(threads);
+  // Grows the pool to at least `workers` workers. It never shrinks: another environment may want
+  // them, and a sleeping worker costs nothing. Waits for a running job: workers_ is the job's.
+  void reserve(int workers) {
+    std::lock_guard<std::mutex> busy(busy_mutex_);
+    add_workers(workers - static_cast<int>(workers_.size()));
   }
 
   // Runs fn(chunk, chunks) for every chunk. The caller and the workers claim chunks from a shared
   // counter, so a worker that wakes late (or not at all, on a busy machine) leaves its chunks to the
   // others instead of holding the caller up. Chunk c always covers the same work, whoever runs it.
-  void run(int chunks, const std::function<void(int, int)>& fn) {
+  void run(int chunks, const std::function<void(int, int)>& fn, EnvState* env, int helpers) {
     std::unique_lock<std::mutex> busy(busy_mutex_, std::try_to_lock);
-    if (!busy.owns_lock() || chunks <= 1 || workers_.empty()) {
+    if (!busy.owns_lock()) {
+      // Another environment's job holds the workers: run alone, exactly as a worker would.
+      InWorker in_worker;
+      for (int c = 0; c < chunks; ++c) fn(c, chunks);
+      return;
+    }
+    helpers = std::min(helpers, static_cast<int>(workers_.size()));
+    if (chunks <= 1 || helpers <= 0) {
       for (int c = 0; c < chunks; ++c) fn(c, chunks);
       return;
     }
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      job_ = &fn;
-      job_chunks_ = chunks;
+      job_ = Job{&fn, chunks, env, helpers};
+      joined_ = 0;
       errors_.assign(chunks, nullptr);
       next_chunk_.store(0, std::memory_order_relaxed);
       generation_.fetch_add(1, std::memory_order_acq_rel);
     }
     cv_.notify_all();
-    t_in_worker = true;
-    work(fn, chunks);
-    t_in_worker = false;
+    {
+      InWorker in_worker;
+      work(fn, chunks);
+    }
     {
       // No worker joins after this; wait for those that did to finish their chunks.
       std::lock_guard<std::mutex> lock(mutex_);
-      job_ = nullptr;
+      job_ = Job{};
     }
     for (int spin = 0; spin < 20000 && active_.load(std::memory_order_acquire) != 0; ++spin) DLF_PAUSE();
     if (active_.load(std::memory_order_acquire) != 0) {
@@ -80,23 +110,10 @@ class Pool {
   }
 
  private:
-  void start(int threads) {
-    threads_ = std::max(1, threads);
-    stopping_ = false;
+  void add_workers(int count) {
     // Workers start from the current generation: a job posted before a worker first runs is not missed.
     const uint64_t start_generation = generation_.load(std::memory_order_acquire);
-    for (int i = 1; i < threads_; ++i) workers_.emplace_back([this, start_generation] { loop(start_generation); });
-  }
-
-  void stop() {
-    {
-      std::lock_guard<std::mutex> lock(mutex_);
-      stopping_ = true;
-      generation_.fetch_add(1, std::memory_order_acq_rel);
-    }
-    cv_.notify_all();
-    for (auto& w : workers_) w.join();
-    workers_.clear();
+    for (int i = 0; i < count; ++i) workers_.emplace_back([this, start_generation] { loop(start_generation); });
   }
 
   // Claims and runs chunks until none is left; exceptions are kept per chunk.
@@ -118,19 +135,22 @@ class Pool {
     for (;;) {
       // Spin a little: in a training step the next op follows within microseconds.
       for (int spin = 0; spin < 4000 && generation_.load(std::memory_order_acquire) == seen; ++spin) DLF_PAUSE();
-      const std::function<void(int, int)>* job = nullptr;
-      int chunks = 0;
+      Job job;
       {
         std::unique_lock<std::mutex> lock(mutex_);
         cv_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
         seen = generation_.load(std::memory_order_acquire);
-        if (stopping_) return;
-        job = job_;
-        chunks = job_chunks_;
-        if (job) active_.fetch_add(1, std::memory_order_acq_rel);
+        if (job_.fn && joined_ < job_.helpers) {
+          ++joined_;
+          job = job_;
+          active_.fetch_add(1, std::memory_order_acq_rel);
+        }
       }
-      if (!job) continue;
-      work(*job, chunks);
+      if (!job.fn) continue;
+      {
+        EnvScope scope(job.env);
+        work(*job.fn, job.chunks);
+      }
       if (active_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
         std::lock_guard<std::mutex> lock(mutex_);
         done_cv_.notify_all();
@@ -138,42 +158,47 @@ class Pool {
     }
   }
 
-  int threads_ = 1;
-  bool stopping_ = false;
   std::vector<std::thread> workers_;
-  std::mutex busy_mutex_;
+  std::mutex busy_mutex_;  // held by the thread whose job the workers run
   std::mutex mutex_;
   std::condition_variable cv_;
   std::condition_variable done_cv_;
   std::atomic<uint64_t> generation_{0};
   std::atomic<int> next_chunk_{0};  // next unclaimed chunk of the current job
   std::atomic<int> active_{0};      // workers inside the current job
-  const std::function<void(int, int)>* job_ = nullptr;
-  int job_chunks_ = 0;
+  Job job_;
+  int joined_ = 0;  // workers that took the current job
   std::vector<std::exception_ptr> errors_;
 };
 
-int default_threads() {
-  const char* env = std::getenv("DLF_NUM_THREADS");
-  if (env && *env) {
-    char* end = nullptr;
-    long n = std::strtol(env, &end, 10);
-    if (end && *end == '\0' && n >= 1 && n <= 256) return static_cast<int>(n);
-  }
-  unsigned hc = std::thread::hardware_concurrency();
-  return hc == 0 ? 1 : static_cast<int>(std::min(hc, 256u));
-}
-
 Pool& pool() {
-  static Pool* p = new Pool(default_threads());  // leaked on purpose: no join during static teardown
+  static Pool* p = new Pool(default_threads() - 1);  // leaked on purpose: no join during static teardown
   return *p;
 }
 
 }  // namespace
 
-int num_threads() { return pool().size(); }
+int default_threads() {
+  static const int threads = [] {
+    const char* env = std::getenv("DLF_NUM_THREADS");
+    if (env && *env) {
+      char* end = nullptr;
+      long n = std::strtol(env, &end, 10);
+      if (end && *end == '\0' && n >= 1 && n <= 256) return static_cast<int>(n);
+    }
+    unsigned hc = std::thread::hardware_concurrency();
+    return hc == 0 ? 1 : static_cast<int>(std::min(hc, 256u));
+  }();
+  return threads;
+}
 
-void set_num_threads(int n) { pool().resize(std::clamp(n, 1, 256)); }
+int num_threads() { return current_env().threads; }
+
+void set_num_threads(int n) {
+  n = std::clamp(n, 1, 256);
+  pool().reserve(n - 1);
+  current_env().threads = n;
+}
 
 void parallel_chunks(int num_chunks, const std::function<void(int, int)>& fn) {
   if (num_chunks <= 0) return;
@@ -181,7 +206,8 @@ void parallel_chunks(int num_chunks, const std::function<void(int, int)>& fn) {
     for (int c = 0; c < num_chunks; ++c) fn(c, num_chunks);
     return;
   }
-  pool().run(num_chunks, fn);
+  EnvState& env = current_env();
+  pool().run(num_chunks, fn, &env, env.threads - 1);
 }
 
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {

@@ -1,17 +1,22 @@
-// A persistent thread pool. Workers sleep on a condition variable when idle (after a short spin),
-// so a busy machine is not burdened by spinning regions. Work is split statically: chunk i always
-// covers the same range for a given size and thread count, which keeps results deterministic; the
-// threads claim chunks from a shared counter, so a late worker delays nobody.
+// A persistent thread pool, shared by every environment (main thread and worker threads). Workers
+// sleep on a condition variable when idle (after a short spin), so a busy machine is not burdened by
+// spinning regions. Work is split statically: chunk i always covers the same range for a given size
+// and thread count, which keeps results deterministic; the threads claim chunks from a shared
+// counter, so a late worker delays nobody. One job runs at a time: a thread that finds the pool busy
+// with another environment's job runs its own chunks itself. Workers run a job in the submitter's
+// environment (runtime/env_state.h), so they use its kernel table and count to its memory account.
 #pragma once
 #include <cstdint>
 #include <functional>
 
 namespace dlf {
 
-/** Threads used by parallel_for, the caller included. From DLF_NUM_THREADS, default: the cores. */
+/** Threads the current environment's parallel ops use, the caller included (DLF_NUM_THREADS, default: the cores). */
 int num_threads();
-/** Changes the number of threads (1..256). Not to be called while a parallel_for runs. */
+/** Sets the current environment's thread count (1..256); other environments keep theirs. */
 void set_num_threads(int n);
+/** The thread count a new environment starts with. */
+int default_threads();
 
 /**
  * Runs fn(begin, end) over [0, n) split into at most num_threads() contiguous chunks of at least

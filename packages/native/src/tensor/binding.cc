@@ -227,9 +227,10 @@ Napi::Value Release(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// [sync] memoryStats() -> { liveBlocks, liveBytes, cachedBytes, systemAllocations }
+// [sync] memoryStats() -> { liveBlocks, liveBytes, cachedBytes, systemAllocations }: the blocks of
+// tensors this environment created (wherever they are freed); the cache is the process's.
 Napi::Value MemoryStatsJs(const Napi::CallbackInfo& info) {
-  const MemoryStats s = memory_stats();
+  const MemoryStats s = memory_stats(*current_env().memory);
   auto obj = Napi::Object::New(info.Env());
   obj.Set("liveBlocks", Napi::Number::New(info.Env(), static_cast<double>(s.live_blocks)));
   obj.Set("liveBytes", Napi::Number::New(info.Env(), static_cast<double>(s.live_bytes)));
@@ -253,13 +254,8 @@ Napi::Value SetNumThreads(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// [sync] simd() -> "avx512" | "avx2" | "base"; selectSimd(name) -> boolean
+// [sync] simd() -> "avx512" | "avx2" | "base": the calling thread's kernel table
 Napi::Value Simd(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), kernels().name); }
-Napi::Value SelectSimd(const Napi::CallbackInfo& info) {
-  DLF_THROW_TYPE_IF(info.Length() < 1 || !info[0].IsString(), "Expected a string for simd");
-  const std::string name = info[0].As<Napi::String>().Utf8Value();
-  return Napi::Boolean::New(info.Env(), select_kernels(name.c_str()));
-}
 
 }  // namespace
 
@@ -286,7 +282,6 @@ void init_tensor(Napi::Env env, Napi::Object exports) {
   DLF_EXPORT(exports, "numThreads", NumThreads);
   DLF_EXPORT(exports, "setNumThreads", SetNumThreads);
   DLF_EXPORT(exports, "simd", Simd);
-  DLF_EXPORT(exports, "selectSimd", SelectSimd);
 }
 
 }  // namespace dlf

@@ -4,6 +4,7 @@
 #include <limits>
 
 #include "runtime/alloc.h"
+#include "runtime/env_state.h"
 #include "runtime/threadpool.h"
 
 namespace dlf {
@@ -36,8 +37,8 @@ DType dtype_from_int(int32_t code) {
   return static_cast<DType>(code);
 }
 
-Storage::Storage(size_t n) : nbytes(n) { data = aligned_alloc_cached(n); }
-Storage::~Storage() { aligned_free_cached(data, nbytes); }
+Storage::Storage(size_t n) : nbytes(n), account(current_env().memory) { data = aligned_alloc_cached(n, *account); }
+Storage::~Storage() { aligned_free_cached(data, nbytes, *account); }
 
 int64_t checked_numel(const Shape& shape) {
   constexpr int64_t kMax = int64_t{1} << 53;

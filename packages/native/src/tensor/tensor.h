@@ -16,7 +16,12 @@ size_t dtype_size(DType dtype);
 const char* dtype_name(DType dtype);
 DType dtype_from_int(int32_t code);  // throws TypeError for unknown codes
 
-/** A block of 64-byte aligned memory. Freed (back to the cache) when the last reference goes. */
+struct MemoryAccount;
+
+/**
+ * A block of 64-byte aligned memory. Freed (back to the cache) when the last reference goes, on
+ * whichever thread that is; counted to the account of the environment that created it.
+ */
 struct Storage {
   explicit Storage(size_t nbytes);
   ~Storage();
@@ -24,6 +29,7 @@ struct Storage {
   Storage& operator=(const Storage&) = delete;
   void* data = nullptr;
   size_t nbytes = 0;
+  std::shared_ptr<MemoryAccount> account;  // kept alive by the storage: it may outlive its environment
 };
 
 using Shape = std::vector<int64_t>;

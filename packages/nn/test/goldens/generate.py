@@ -16,51 +16,36 @@ d(sum(output * upstream)) / d(input) from PyTorch autograd. Conventions (see REA
 """
 
 import json
-import math
 import os
 import sys
-import zlib
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, 'ops.json')
-SIG_DIGITS = 7
+sys.path.insert(0, os.path.join(HERE, '..', '..', '..', 'testing', 'python'))
+import dlf_goldens as G  # noqa: E402  (found through the path above)
 
-torch.set_num_threads(1)
+OUT = os.path.join(HERE, 'ops.json')
 
 
 # --------------------------------------------------------------------------------------------------
 # input generators: all return float32 numpy arrays whose values have few decimals
 
 
-class Gen:
-    def __init__(self, name):
-        self.rs = np.random.RandomState(zlib.crc32(name.encode('utf-8')))
-
-    @staticmethod
-    def _f32(x, decimals=4):
-        return np.round(np.asarray(x, dtype=np.float64), decimals).astype(np.float32)
-
-    def normal(self, shape, scale=1.0):
-        return self._f32(self.rs.standard_normal(shape) * scale)
-
-    def uniform(self, shape, lo, hi, decimals=4):
-        return self._f32(self.rs.uniform(lo, hi, size=shape), decimals)
-
+class Gen(G.Gen):
     def away_from_zero(self, shape, lo=0.05, hi=2.0):
         """|x| in [lo, hi], random sign: keeps relu/leakyRelu/div away from their kinks and poles."""
         mag = self.rs.uniform(lo, hi, size=shape)
         sign = np.where(self.rs.uniform(size=shape) < 0.5, -1.0, 1.0)
-        return self._f32(sign * mag)
+        return self.f32(sign * mag)
 
     def distinct(self, shape, lo=-2.0, hi=2.0):
         """All values distinct, spaced >= (hi-lo)/n apart: no ties for max / maxPool2d."""
         n = int(np.prod(shape)) if len(shape) else 1
         grid = lo + (hi - lo) * (np.arange(n) + 0.5) / n
-        vals = self._f32(self.rs.permutation(grid).reshape(shape))
+        vals = self.f32(self.rs.permutation(grid).reshape(shape))
         assert len(np.unique(vals)) == n, 'distinct() produced ties'
         return vals
 
@@ -118,6 +103,7 @@ OPS = {
     'exp': lambda i, a: torch.exp(i[0]),
     'log': lambda i, a: torch.log(i[0]),
     'sqrt': lambda i, a: torch.sqrt(i[0]),
+    'abs': lambda i, a: torch.abs(i[0]),
     'relu': lambda i, a: torch.relu(i[0]),
     'sigmoid': lambda i, a: torch.sigmoid(i[0]),
     'tanh': lambda i, a: torch.tanh(i[0]),
@@ -152,46 +138,21 @@ OPS = {
 # serialisation
 
 
-def f32_list(arr):
-    """Shortest decimal that round-trips each float32 value."""
-    return [float(str(v)) for v in np.asarray(arr, dtype=np.float32).reshape(-1)]
-
-
-def f64_list(t):
-    out = []
-    for v in t.detach().reshape(-1).tolist():
-        assert math.isfinite(v), 'non-finite value in a golden'
-        r = float('%.*g' % (SIG_DIGITS, v))
-        out.append(0.0 if r == 0 else r)  # no -0.0 in the file
-    return out
-
-
-def tensor_entry(shape, data):
-    return {'shape': [int(s) for s in shape], 'data': data}
-
-
 def make_case(name, op, inputs, attrs, differentiable=None, extra_fn=None):
     """inputs: list of float32 numpy arrays. differentiable: per-input bools (default all True)."""
-    g = Gen(name + '/upstream')
     if differentiable is None:
         differentiable = [True] * len(inputs)
     ts = [torch.tensor(x.astype(np.float64), requires_grad=d) for x, d in zip(inputs, differentiable)]
     out = OPS[op](ts, attrs)
-    upstream = g.normal(tuple(out.shape))
-    up = torch.tensor(upstream.astype(np.float64))
-    diff_ts = [t for t in ts if t.requires_grad]
-    grads_iter = iter(torch.autograd.grad((out * up).sum(), diff_ts)) if diff_ts else iter(())
-    grads = []
-    for t in ts:
-        grads.append(tensor_entry(t.shape, f64_list(next(grads_iter))) if t.requires_grad else None)
+    upstream, grads = G.upstream_and_grads(name, out, ts)
     case = {
         'name': name,
         'op': op,
-        'inputs': [tensor_entry(x.shape, f32_list(x)) for x in inputs],
+        'inputs': [G.tensor_entry(x.shape, G.f32_list(x)) for x in inputs],
         'attrs': attrs,
-        'output': tensor_entry(out.shape, f64_list(out)),
-        'upstream': tensor_entry(upstream.shape, f32_list(upstream)),
-        'grads': grads,
+        'output': G.tensor_entry(out.shape, G.f64_list(out)),
+        'upstream': G.tensor_entry(upstream.shape, G.f32_list(upstream)),
+        'grads': [G.tensor_entry(t.shape, G.f64_list(g)) if g is not None else None for t, g in zip(ts, grads)],
     }
     if extra_fn is not None:
         case['extra'] = extra_fn(inputs, attrs)
@@ -237,6 +198,8 @@ def build_cases():
         add(f'{op}/3d', op, lambda g: [g.uniform([2, 3, 4], 0.5, 2.0)])
     add('relu/2d', 'relu', lambda g: [g.away_from_zero([3, 4])])
     add('relu/4d', 'relu', lambda g: [g.away_from_zero([2, 3, 2, 2])])
+    add('abs/2d', 'abs', lambda g: [g.away_from_zero([3, 4])])
+    add('abs/3d', 'abs', lambda g: [g.away_from_zero([2, 3, 4])])
     add('leakyRelu/2d', 'leakyRelu', lambda g: [g.away_from_zero([3, 4])], {'negativeSlope': 0.1})
     add('leakyRelu/3d', 'leakyRelu', lambda g: [g.away_from_zero([2, 3, 4])], {'negativeSlope': 0.1})
     # hardswish has kinks at -3 and 3: inputs stay clear of them
@@ -366,8 +329,8 @@ def build_cases():
             'training': training,
             'eps': 1e-5,
             'momentum': 0.1,
-            'runningMean': f32_list(g0.normal([c], 0.5)),
-            'runningVar': f32_list(g0.uniform([c], 0.5, 2.0)),
+            'runningMean': G.f32_list(g0.normal([c], 0.5)),
+            'runningVar': G.f32_list(g0.uniform([c], 0.5, 2.0)),
         }
 
         def extra(inputs, attrs):
@@ -376,7 +339,7 @@ def build_cases():
             w = torch.tensor(inputs[1].astype(np.float64))
             b = torch.tensor(inputs[2].astype(np.float64))
             _batchnorm([x, w, b], attrs, (rm, rv))  # updates rm/rv in place when training
-            return {'runningMeanAfter': f64_list(rm), 'runningVarAfter': f64_list(rv)}
+            return {'runningMeanAfter': G.f64_list(rm), 'runningVarAfter': G.f64_list(rv)}
 
         add(f'batchNorm2d/{name}', 'batchNorm2d',
             lambda g: [g.normal(shape, 2.0) + np.float32(0.5), g.uniform([c], 0.5, 1.5), g.normal([c], 0.5)],
@@ -399,12 +362,7 @@ def dump(cases):
         'convention': 'inputs/upstream: float32 (decode as float32); output/grads: float64 autograd, '
                       '7 significant digits; grads[i] = d sum(output*upstream) / d inputs[i]',
     }
-    lines = ['{"meta":' + json.dumps(meta, separators=(',', ':'), allow_nan=False) + ',"cases":[']
-    for i, c in enumerate(cases):
-        sep = ',' if i + 1 < len(cases) else ''
-        lines.append(json.dumps(c, separators=(',', ':'), allow_nan=False) + sep)
-    lines.append(']}')
-    return '\n'.join(lines) + '\n'
+    return G.cases_document(meta, cases)
 
 
 def check(path):
@@ -417,11 +375,9 @@ def check(path):
     for c in doc['cases']:
         assert c['name'] not in names, 'duplicate name ' + c['name']
         names.add(c['name'])
-        xs = [torch.tensor(np.array(t['data'], dtype=np.float32).reshape(t['shape']), requires_grad=g is not None)
-              for t, g in zip(c['inputs'], c['grads'])]
+        xs = [G.decode_f32(t, requires_grad=g is not None) for t, g in zip(c['inputs'], c['grads'])]
         out = OPS[c['op']](xs, c['attrs'])
-        up = torch.tensor(np.array(c['upstream']['data'], dtype=np.float32).reshape(c['upstream']['shape']))
-        assert list(out.shape) == c['output']['shape'], c['name']
+        up = G.decode_f32(c['upstream'])
         assert list(up.shape) == c['output']['shape'], c['name']
         pairs = [(out, c['output'])]
         diff = [x for x in xs if x.requires_grad]
@@ -430,9 +386,7 @@ def check(path):
             if g is not None:
                 pairs.append((next(gs), g))
         for got, want in pairs:
-            w = np.array(want['data'], dtype=np.float64).reshape(want['shape'])
-            err = np.abs(got.detach().double().numpy() - w) / (1e-3 + np.abs(w))
-            m = float(err.max()) if err.size else 0.0
+            m = G.float32_error(got, want)
             if m > worst[0]:
                 worst = (m, c['name'])
     print(f'{len(doc["cases"])} cases, worst float32 error |got-want|/(1e-3+|want|) = {worst[0]:.2e} ({worst[1]})')

@@ -20,11 +20,9 @@ numpy's legacy RandomState seeded with crc32 of a name; torch single-threaded: r
 byte-identical file.
 """
 
-import json
-import math
 import os
+import sys
 import warnings
-import zlib
 
 import numpy as np
 import torch
@@ -32,45 +30,34 @@ import torch.nn.functional as F
 from torch.optim import SGD, Adam, AdamW, lr_scheduler as L
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', '..', '..', 'testing', 'python'))
+import dlf_goldens as G  # noqa: E402  (found through the path above)
+
 OUT = os.path.join(HERE, 'optim.json')
 STEPS = 50
 CHECKPOINTS = [1, 2, 3, 5, 10, 20, 30, 40, 50]
+SIG_DIGITS = 8
 
-torch.set_num_threads(1)
 warnings.filterwarnings('ignore')  # PyTorch's "step(epoch) is deprecated" from SequentialLR
 
 
-def rs(name):
-    return np.random.RandomState(zlib.crc32(name.encode('utf-8')))
-
-
-def f32(x, decimals=4):
-    return np.round(np.asarray(x, dtype=np.float64), decimals).astype(np.float32)
-
-
-def f32_list(arr):
-    return [float(str(v)) for v in np.asarray(arr, dtype=np.float32).reshape(-1)]
-
-
-def sig(v, digits=8):
-    assert math.isfinite(v)
-    r = float('%.*g' % (digits, v))
-    return 0.0 if r == 0 else r
+def sig(v):
+    return G.sig(v, SIG_DIGITS)
 
 
 # ---------------------------------------------------------------------------------------------------
 # the problem
 
 def make_problem():
-    g = rs('optim/problem')
-    x = f32(g.standard_normal((8, 3)))
+    g = G.seeded('optim/problem')
+    x = G.round_f32(g.standard_normal((8, 3)))
     y = g.randint(0, 3, size=8)
     params = {
-        'fc1.weight': f32(g.uniform(-0.6, 0.6, (4, 3))),
-        'fc1.bias': f32(g.uniform(-0.6, 0.6, (4,))),
-        'fc2.weight': f32(g.uniform(-0.5, 0.5, (3, 4))),
-        'fc2.bias': f32(g.uniform(-0.5, 0.5, (3,))),
-        'unused': f32(g.uniform(-1, 1, (2,))),  # never receives a gradient: every optimizer must skip it
+        'fc1.weight': G.round_f32(g.uniform(-0.6, 0.6, (4, 3))),
+        'fc1.bias': G.round_f32(g.uniform(-0.6, 0.6, (4,))),
+        'fc2.weight': G.round_f32(g.uniform(-0.5, 0.5, (3, 4))),
+        'fc2.bias': G.round_f32(g.uniform(-0.5, 0.5, (3,))),
+        'unused': G.round_f32(g.uniform(-1, 1, (2,))),  # never receives a gradient: every optimizer must skip it
     }
     return x, y, params
 
@@ -205,7 +192,7 @@ class Dummy(torch.nn.Module):
 
 
 def plateau_metrics(name, n):
-    g = rs(name)
+    g = G.seeded(name)
     base = np.concatenate([np.linspace(1.0, 0.5, n // 3), np.full(n - n // 3, 0.5)])
     return [float(v) for v in np.round(base + g.uniform(-0.02, 0.02, n), 4)]
 
@@ -313,19 +300,13 @@ def main():
                           'schedules: lrs[0] after construction, lrs[i] after i steps (exact doubles)',
         },
         'problem': {
-            'x': {'shape': list(x.shape), 'data': f32_list(x)},
+            'x': {'shape': list(x.shape), 'data': G.f32_list(x)},
             'y': [int(v) for v in y],
-            'params': [{'name': k, 'shape': list(v.shape), 'data': f32_list(v)} for k, v in init.items()],
+            'params': [{'name': k, 'shape': list(v.shape), 'data': G.f32_list(v)} for k, v in init.items()],
         },
     }
-    lines = ['{"meta":' + json.dumps(doc['meta'], separators=(',', ':')) + ',',
-             '"problem":' + json.dumps(doc['problem'], separators=(',', ':')) + ',', '"trajectories":[']
-    lines += [json.dumps(t, separators=(',', ':'), allow_nan=False) + (',' if i + 1 < len(trajectories) else '')
-              for i, t in enumerate(trajectories)]
-    lines += ['],', '"schedules":[']
-    lines += [json.dumps(s, separators=(',', ':'), allow_nan=False) + (',' if i + 1 < len(schedules) else '')
-              for i, s in enumerate(schedules)]
-    lines += [']}']
+    lines = ['{"meta":' + G.compact(doc['meta']) + ',', '"problem":' + G.compact(doc['problem']) + ',',
+             '"trajectories":[', *G.list_lines(trajectories), '],', '"schedules":[', *G.list_lines(schedules), ']}']
     text = '\n'.join(lines) + '\n'
     with open(OUT, 'w') as f:
         f.write(text)

@@ -1,9 +1,8 @@
 import { decodeImage } from '@dlf/data';
-import { noGrad, type Sequential } from '@dlf/nn';
+import { type ModelInfo, noGrad, type Sequential } from '@dlf/nn';
 import { tensor, tidy } from '@dlf/tensor-core';
 import { AbortError, FileError } from './errors.js';
 import { yieldToEventLoop } from './evaluate.js';
-import type { ModelInfo } from './model-file.js';
 
 /** One class and its probability. */
 export interface ClassScore {

@@ -31,7 +31,7 @@ import type { OptimizerState } from './optim-adapter.js';
 export interface CheckpointState {
   format: 'dlf.checkpoint';
   version: 1;
-  /** @dlf/cli version that wrote it. */
+  /** @dlf/train version that wrote it. */
   dlfVersion: string;
   /** Completed epochs. */
   epoch: number;

@@ -1,7 +1,7 @@
 /**
  * The one place where the trainer builds its optimizer and learning-rate schedule and saves or
  * restores their state, on top of @dlf/optim (SGD, Adam, AdamW; CosineAnnealingLR, LinearLR,
- * MultiStepLR; state dicts that continue a run bit for bit). The rest of @dlf/cli sees only
+ * MultiStepLR; state dicts that continue a run bit for bit). The rest of @dlf/train sees only
  * {@link Training}.
  *
  * Schedules step once per optimizer step (per batch), so the rate changes smoothly within epochs.

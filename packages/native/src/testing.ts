@@ -1,0 +1,33 @@
+/**
+ * `@dlf/native/testing`: test-only switches that change how the calling thread computes, never
+ * what, so tests can check one kernel path against another. Each applies to the calling thread
+ * (the main thread or one worker thread) only; other threads keep their own settings.
+ *
+ * @example
+ * ```ts
+ * import { testing } from '@dlf/native/testing';
+ * const previous = testing.setConvFastPath(false); // the general im2col + GEMM convolution
+ * try {
+ *   // ... compute the reference ...
+ * } finally {
+ *   testing.setConvFastPath(previous);
+ * }
+ * ```
+ *
+ * @packageDocumentation
+ */
+import { loadNative } from './load.js';
+
+/** The testing slice's entry points. */
+export interface TestingSlice {
+  /** Enables or disables the direct-convolution fast path; returns the previous setting. */
+  setConvFastPath(enabled: boolean): boolean;
+  /**
+   * Switches the kernel table to "avx512", "avx2" or "base"; false (and no change) when the CPU
+   * lacks the instructions. `DLF_SIMD` caps the table every thread starts with.
+   */
+  selectSimd(name: string): boolean;
+}
+
+/** The testing slice of the loaded addon. */
+export const testing: TestingSlice = loadNative().testing;

@@ -1,0 +1,35 @@
+// testing/ entry points (`binding.testing`, `@dlf/native/testing`): switches that change how the
+// calling thread computes, never what, so tests can check one path against another. Each applies to
+// the calling thread's environment only (runtime/env_state.h): other worker threads keep theirs.
+#include <string>
+
+#include "nn/conv_fast.h"
+#include "runtime/napi_util.h"
+#include "runtime/simd.h"
+
+namespace dlf {
+namespace {
+
+// [sync] setConvFastPath(enabled) -> boolean (the previous setting). Off forces the general im2col
+// path for every convolution; tests use it to check the fast kernels against it.
+Napi::Value SetConvFastPath(const Napi::CallbackInfo& info) {
+  const bool prev = conv_fast_enabled();
+  set_conv_fast_enabled(napi::read_bool(info, 0, "enabled"));
+  return Napi::Boolean::New(info.Env(), prev);
+}
+
+// [sync] selectSimd(name) -> boolean: switches the kernel table; false when the CPU lacks it.
+Napi::Value SelectSimd(const Napi::CallbackInfo& info) {
+  DLF_THROW_TYPE_IF(info.Length() < 1 || !info[0].IsString(), "Expected a string for simd");
+  const std::string name = info[0].As<Napi::String>().Utf8Value();
+  return Napi::Boolean::New(info.Env(), select_kernels(name.c_str()));
+}
+
+}  // namespace
+
+void init_testing(Napi::Env env, Napi::Object exports) {
+  DLF_EXPORT(exports, "setConvFastPath", SetConvFastPath);
+  DLF_EXPORT(exports, "selectSimd", SelectSimd);
+}
+
+}  // namespace dlf

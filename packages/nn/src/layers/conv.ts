@@ -1,0 +1,134 @@
+import { checkInt, invalidParam, type Tensor, zeros } from '@dlf/tensor-core';
+import * as F from '../functional.js';
+import { kaimingUniform_ } from '../init.js';
+import { type LayerDescription, Module, Parameter } from '../module.js';
+import {
+  type InitOptions,
+  type LayerSpec,
+  registerLayer,
+  specBool,
+  specNumber,
+  specSize2,
+  stateSize,
+  stateSizePair,
+} from './registry.js';
+import { defaultBias } from './shared.js';
+
+/** Options for {@link Conv2d}. */
+export interface Conv2dLayerOptions extends InitOptions {
+  stride?: F.Size2;
+  padding?: F.Size2;
+  dilation?: F.Size2;
+  groups?: number;
+  bias?: boolean;
+}
+
+/**
+ * 2-D convolution over (N, C, H, W) input, with PyTorch's default initialisation.
+ *
+ * @example
+ * ```ts
+ * const conv = new Conv2d(3, 8, 3, { padding: 1 });
+ * conv.forward(randn([64, 3, 32, 32])).shape; // [64, 8, 32, 32]
+ * ```
+ */
+export class Conv2d extends Module {
+  readonly weight: Parameter;
+  readonly bias: Parameter | null;
+  readonly kernelSize: [number, number];
+  readonly stride: [number, number];
+  readonly padding: [number, number];
+  readonly dilation: [number, number];
+  readonly groups: number;
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernelSize: F.Size2,
+    options: Conv2dLayerOptions = {},
+  ) {
+    super();
+    checkInt('inChannels', inChannels, 1);
+    checkInt('outChannels', outChannels, 1);
+    this.kernelSize = F.pair('kernelSize', kernelSize, 1);
+    this.stride = F.pair('stride', options.stride ?? 1, 1);
+    this.padding = F.pair('padding', options.padding ?? 0, 0);
+    this.dilation = F.pair('dilation', options.dilation ?? 1, 1);
+    this.groups = checkInt('groups', options.groups ?? 1, 1);
+    if (inChannels % this.groups !== 0 || outChannels % this.groups !== 0) {
+      throw invalidParam(
+        'groups',
+        `a divisor of inChannels (${inChannels}) and outChannels (${outChannels})`,
+        this.groups,
+      );
+    }
+    const w = zeros([outChannels, inChannels / this.groups, ...this.kernelSize]);
+    kaimingUniform_(w, { a: Math.sqrt(5), generator: options.generator });
+    this.weight = this.registerParameter('weight', new Parameter(w));
+    w.dispose();
+    if (options.bias ?? true) {
+      const b = zeros([outChannels]);
+      defaultBias(b, (inChannels / this.groups) * this.kernelSize[0] * this.kernelSize[1], options.generator);
+      this.bias = this.registerParameter('bias', new Parameter(b));
+      b.dispose();
+    } else {
+      this.bias = this.registerParameter('bias', null);
+    }
+  }
+  forward(x: Tensor, options: { relu?: boolean; maxPool2x2?: boolean } = {}): Tensor {
+    return F.conv2d(x, this.weight, this.bias, {
+      stride: this.stride,
+      padding: this.padding,
+      dilation: this.dilation,
+      groups: this.groups,
+      relu: options.relu === true,
+      maxPool2x2: options.maxPool2x2 === true,
+    });
+  }
+  override describe(inputShape: readonly number[]): LayerDescription {
+    const [c, h, w] = inputShape as [number, number, number];
+    if (inputShape.length !== 3 || c !== this.inChannels) {
+      throw new RangeError(
+        `Conv2d(${this.inChannels} -> ${this.outChannels}) received input shape [${inputShape.join(', ')}]`,
+      );
+    }
+    const p = F.convOutputSize(h, this.kernelSize[0], this.stride[0], this.padding[0], this.dilation[0]);
+    const q = F.convOutputSize(w, this.kernelSize[1], this.stride[1], this.padding[1], this.dilation[1]);
+    const perOutput = (this.inChannels / this.groups) * this.kernelSize[0] * this.kernelSize[1];
+    return { outputShape: [this.outChannels, p, q], macs: this.outChannels * p * q * perOutput };
+  }
+  toSpec(): LayerSpec {
+    return {
+      type: 'Conv2d',
+      inChannels: this.inChannels,
+      outChannels: this.outChannels,
+      kernelSize: this.kernelSize,
+      stride: this.stride,
+      padding: this.padding,
+      dilation: this.dilation,
+      groups: this.groups,
+      bias: this.bias !== null,
+    };
+  }
+}
+
+registerLayer({
+  type: 'Conv2d',
+  fromJSON: (l, { generator }) =>
+    new Conv2d(specNumber(l, 'inChannels'), specNumber(l, 'outChannels'), specSize2(l, 'kernelSize'), {
+      stride: specSize2(l, 'stride', 1),
+      padding: specSize2(l, 'padding', 0),
+      dilation: specSize2(l, 'dilation', 1),
+      groups: specNumber(l, 'groups', 1),
+      bias: specBool(l, 'bias', true),
+      generator,
+    }),
+  stateShapes: (l): Record<string, number[]> => {
+    const inC = stateSize(l, 'inChannels');
+    const outC = stateSize(l, 'outChannels');
+    const groups = stateSize(l, 'groups', 1);
+    const [kh, kw] = stateSizePair(l, 'kernelSize');
+    if (inC % groups !== 0) throw new Error('groups that do not divide inChannels');
+    const weight = [outC, inC / groups, kh, kw];
+    return (l.bias ?? true) ? { weight, bias: [outC] } : { weight };
+  },
+});

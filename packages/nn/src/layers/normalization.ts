@@ -1,0 +1,93 @@
+import { checkInt, checkNumber, ones, type Tensor, zeros } from '@dlf/tensor-core';
+import * as F from '../functional.js';
+import { type LayerDescription, Module, Parameter } from '../module.js';
+import { type LayerSpec, registerLayer, specBool, specNumber, stateSize } from './registry.js';
+
+/** Options for {@link BatchNorm2d}. */
+export interface BatchNormLayerOptions {
+  eps?: number;
+  momentum?: number;
+  affine?: boolean;
+  trackRunningStats?: boolean;
+}
+
+/**
+ * Batch normalisation per channel: batch statistics in training (running statistics updated),
+ * running statistics in evaluation.
+ *
+ * @example
+ * ```ts
+ * const bn = new BatchNorm2d(16);
+ * bn.forward(randn([8, 16, 4, 4]));
+ * ```
+ */
+export class BatchNorm2d extends Module {
+  readonly weight: Parameter | null;
+  readonly bias: Parameter | null;
+  readonly runningMean: Tensor | null;
+  readonly runningVar: Tensor | null;
+  readonly eps: number;
+  readonly momentum: number;
+  constructor(
+    readonly numFeatures: number,
+    options: BatchNormLayerOptions = {},
+  ) {
+    super();
+    checkInt('numFeatures', numFeatures, 1);
+    this.eps = checkNumber('eps', options.eps ?? 1e-5, 0);
+    this.momentum = checkNumber('momentum', options.momentum ?? 0.1, 0, 1);
+    const affine = options.affine ?? true;
+    const track = options.trackRunningStats ?? true;
+    const mk = (t: Tensor): Parameter => {
+      const p = new Parameter(t);
+      t.dispose();
+      return p;
+    };
+    this.weight = this.registerParameter('weight', affine ? mk(ones([numFeatures])) : null);
+    this.bias = this.registerParameter('bias', affine ? mk(zeros([numFeatures])) : null);
+    this.runningMean = this.registerBuffer('runningMean', track ? zeros([numFeatures]) : null);
+    this.runningVar = this.registerBuffer('runningVar', track ? ones([numFeatures]) : null);
+  }
+  forward(x: Tensor): Tensor {
+    return F.batchNorm2d(x, {
+      weight: this.weight,
+      bias: this.bias,
+      runningMean: this.runningMean,
+      runningVar: this.runningVar,
+      training: this.training || this.runningMean === null,
+      momentum: this.momentum,
+      eps: this.eps,
+    });
+  }
+  override describe(inputShape: readonly number[]): LayerDescription {
+    return { outputShape: [...inputShape], macs: 0 };
+  }
+  toSpec(): LayerSpec {
+    return {
+      type: 'BatchNorm2d',
+      numFeatures: this.numFeatures,
+      eps: this.eps,
+      momentum: this.momentum,
+      affine: this.weight !== null,
+      trackRunningStats: this.runningMean !== null,
+    };
+  }
+}
+
+registerLayer({
+  type: 'BatchNorm2d',
+  fromJSON: (l) =>
+    new BatchNorm2d(specNumber(l, 'numFeatures'), {
+      eps: specNumber(l, 'eps', 1e-5),
+      momentum: specNumber(l, 'momentum', 0.1),
+      affine: specBool(l, 'affine', true),
+      trackRunningStats: specBool(l, 'trackRunningStats', true),
+    }),
+  stateShapes: (l) => {
+    const n = stateSize(l, 'numFeatures');
+    return {
+      ...((l.affine ?? true) ? { weight: [n], bias: [n] } : {}),
+      ...((l.trackRunningStats ?? true) ? { runningMean: [n], runningVar: [n] } : {}),
+    };
+  },
+});

@@ -1,0 +1,81 @@
+import type { Tensor } from '@dlf/tensor-core';
+import * as F from '../functional.js';
+import { type LayerDescription, Module } from '../module.js';
+import { type LayerSpec, registerLayer, specSize2 } from './registry.js';
+
+abstract class Pool extends Module {
+  readonly kernelSize: [number, number];
+  readonly stride: [number, number];
+  readonly padding: [number, number];
+  constructor(kernelSize: F.Size2, options: { stride?: F.Size2; padding?: F.Size2 } = {}) {
+    super();
+    this.kernelSize = F.pair('kernelSize', kernelSize, 1);
+    this.stride = F.pair('stride', options.stride ?? this.kernelSize, 1);
+    this.padding = F.pair('padding', options.padding ?? 0, 0);
+  }
+  override describe(inputShape: readonly number[]): LayerDescription {
+    const [c, h, w] = inputShape as [number, number, number];
+    const p = F.convOutputSize(h, this.kernelSize[0], this.stride[0], this.padding[0]);
+    const q = F.convOutputSize(w, this.kernelSize[1], this.stride[1], this.padding[1]);
+    return { outputShape: [c, p, q], macs: 0 };
+  }
+  protected spec(type: string): LayerSpec {
+    return { type, kernelSize: this.kernelSize, stride: this.stride, padding: this.padding };
+  }
+}
+
+/** 2-D max pooling. @example `new MaxPool2d(2)` */
+export class MaxPool2d extends Pool {
+  forward(x: Tensor): Tensor {
+    return F.maxPool2d(x, { kernelSize: this.kernelSize, stride: this.stride, padding: this.padding });
+  }
+  toSpec(): LayerSpec {
+    return this.spec('MaxPool2d');
+  }
+}
+
+/** 2-D average pooling. @example `new AvgPool2d(2)` */
+export class AvgPool2d extends Pool {
+  forward(x: Tensor): Tensor {
+    return F.avgPool2d(x, { kernelSize: this.kernelSize, stride: this.stride, padding: this.padding });
+  }
+  toSpec(): LayerSpec {
+    return this.spec('AvgPool2d');
+  }
+}
+
+/** Adaptive average pooling to a fixed size (1: global average). @example `new AdaptiveAvgPool2d(1)` */
+export class AdaptiveAvgPool2d extends Module {
+  readonly outputSize: [number, number];
+  constructor(outputSize: F.Size2 = 1) {
+    super();
+    this.outputSize = F.pair('outputSize', outputSize, 1);
+  }
+  forward(x: Tensor): Tensor {
+    return F.adaptiveAvgPool2d(x, this.outputSize);
+  }
+  override describe(inputShape: readonly number[]): LayerDescription {
+    return { outputShape: [inputShape[0]!, ...this.outputSize], macs: 0 };
+  }
+  toSpec(): LayerSpec {
+    return { type: 'AdaptiveAvgPool2d', outputSize: this.outputSize };
+  }
+}
+
+/** The options of a pooling layer's description (the stride defaults to the kernel size). */
+function poolOptions(l: LayerSpec): { stride: F.Size2; padding: F.Size2 } {
+  return { stride: specSize2(l, 'stride', specSize2(l, 'kernelSize')), padding: specSize2(l, 'padding', 0) };
+}
+
+registerLayer({
+  type: 'MaxPool2d',
+  fromJSON: (l) => new MaxPool2d(specSize2(l, 'kernelSize'), poolOptions(l)),
+});
+registerLayer({
+  type: 'AvgPool2d',
+  fromJSON: (l) => new AvgPool2d(specSize2(l, 'kernelSize'), poolOptions(l)),
+});
+registerLayer({
+  type: 'AdaptiveAvgPool2d',
+  fromJSON: (l) => new AdaptiveAvgPool2d(specSize2(l, 'outputSize', 1)),
+});

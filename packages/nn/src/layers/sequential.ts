@@ -1,0 +1,139 @@
+import { invalidParam, type Tensor } from '@dlf/tensor-core';
+import * as F from '../functional.js';
+import { type LayerDescription, Module } from '../module.js';
+import { ReLU } from './activation.js';
+import { Conv2d } from './conv.js';
+import { Linear } from './linear.js';
+import { MaxPool2d } from './pool.js';
+import { type InitOptions, type LayerSpec, layerRegistry } from './registry.js';
+// Registered for sequentialFromJSON although Sequential itself does not refer to them.
+import './dropout.js';
+import './normalization.js';
+import './reshape.js';
+
+function isMaxPool2x2(layer: Module | undefined): boolean {
+  if (!(layer instanceof MaxPool2d)) return false;
+  const { kernelSize: k, stride: s, padding: p } = layer;
+  return k[0] === 2 && k[1] === 2 && s[0] === 2 && s[1] === 2 && p[0] === 0 && p[1] === 0;
+}
+
+// The fused op pools a conv output of at least 2x2 (smaller inputs keep the separate ops and their errors).
+function convOutputAtLeast2x2(conv: Conv2d, x: Tensor): boolean {
+  if (x.rank !== 4) return false;
+  const side = (d: 0 | 1): number =>
+    F.convOutputSize(x.shape[2 + d]!, conv.kernelSize[d], conv.stride[d], conv.padding[d], conv.dilation[d]);
+  return side(0) >= 2 && side(1) >= 2;
+}
+
+/** Hooks a training loop can install to time each layer (see {@link Sequential.onLayer}). */
+export type LayerHook = (index: number, layer: Module, phase: 'start' | 'end') => void;
+
+/**
+ * Layers applied in order. Conv2d or Linear followed by ReLU run as one fused op, and Conv2d + ReLU +
+ * MaxPool2d(2) (stride 2, no padding) as one op too. Intermediate
+ * outputs are released as soon as the next layer has consumed them (the recorded graph keeps what
+ * backward needs).
+ *
+ * @example
+ * ```ts
+ * const model = new Sequential(new Linear(4, 8), new ReLU(), new Linear(8, 2));
+ * model.forward(randn([16, 4])).shape; // [16, 2]
+ * ```
+ */
+export class Sequential extends Module {
+  readonly layers: Module[];
+  /** Set to time layers; called before and after each layer (fused pairs and triples report once). */
+  onLayer: LayerHook | null = null;
+  /** Fuse Conv2d/Linear + ReLU pairs and Conv2d + ReLU + MaxPool2d(2) triples (default true). */
+  fuse = true;
+  constructor(...layers: Module[]) {
+    super();
+    this.layers = layers;
+    layers.forEach((l, i) => this.registerModule(String(i), l));
+  }
+  forward(x: Tensor): Tensor {
+    let h = x;
+    for (let i = 0; i < this.layers.length; i++) {
+      const layer = this.layers[i]!;
+      const next = this.layers[i + 1];
+      const fused = this.fuse && next instanceof ReLU && (layer instanceof Conv2d || layer instanceof Linear);
+      const pooled =
+        fused &&
+        layer instanceof Conv2d &&
+        isMaxPool2x2(this.layers[i + 2]) &&
+        convOutputAtLeast2x2(layer, h);
+      this.onLayer?.(i, layer, 'start');
+      const y = pooled
+        ? (layer as Conv2d).forward(h, { relu: true, maxPool2x2: true })
+        : fused
+          ? (layer as Conv2d | Linear).forward(h, { relu: true })
+          : layer.forward(h);
+      this.onLayer?.(i, layer, 'end');
+      if (fused) i++;
+      if (pooled) i++;
+      if (h !== x && h !== y) h.dispose();
+      h = y;
+    }
+    return h === x ? x.clone() : h;
+  }
+  override describe(inputShape: readonly number[]): LayerDescription {
+    let shape = [...inputShape];
+    let macs = 0;
+    for (const l of this.layers) {
+      const d = l.describe(shape);
+      shape = d.outputShape;
+      macs += d.macs;
+    }
+    return { outputShape: shape, macs };
+  }
+  /** The architecture as JSON-serialisable data (see {@link sequentialFromJSON}). */
+  toJSON(): SequentialSpec {
+    return {
+      format: 'dlf.sequential',
+      version: 1,
+      layers: this.layers.map((l) => {
+        const spec = (l as Module & { toSpec?: () => LayerSpec }).toSpec;
+        if (typeof spec !== 'function')
+          throw new TypeError(`Layer ${l.constructor.name} cannot be described as JSON`);
+        return spec.call(l);
+      }),
+    };
+  }
+}
+
+/** The JSON form of a {@link Sequential} model. */
+export interface SequentialSpec {
+  format: 'dlf.sequential';
+  version: 1;
+  layers: LayerSpec[];
+}
+
+/**
+ * Builds a {@link Sequential} model from its JSON form. Weights are freshly initialised from the
+ * generator; load trained weights with {@link Module.loadStateDict}.
+ *
+ * @example
+ * ```ts
+ * const copy = sequentialFromJSON(model.toJSON());
+ * ```
+ */
+export function sequentialFromJSON(spec: unknown, options: InitOptions = {}): Sequential {
+  const s = typeof spec === 'string' ? (JSON.parse(spec) as unknown) : spec;
+  if (typeof s !== 'object' || s === null || (s as SequentialSpec).format !== 'dlf.sequential') {
+    throw invalidParam('spec', "a model description with format 'dlf.sequential'", s, 'type');
+  }
+  const { version, layers } = s as SequentialSpec;
+  if (version !== 1) throw invalidParam('spec.version', '1', version);
+  if (!Array.isArray(layers)) throw invalidParam('spec.layers', 'an array of layers', layers, 'type');
+  const g = options.generator;
+  return new Sequential(
+    ...layers.map((l, i): Module => {
+      if (typeof l !== 'object' || l === null || typeof l.type !== 'string') {
+        throw invalidParam(`spec.layers[${i}]`, 'a layer object with a type', l, 'type');
+      }
+      const layerType = layerRegistry.get(l.type);
+      if (!layerType) throw invalidParam(`spec.layers[${i}].type`, 'a known layer type', l.type);
+      return layerType.fromJSON(l, { generator: g });
+    }),
+  );
+}

@@ -1,0 +1,183 @@
+/**
+ * The settings of a training run: what decides its result, their defaults and checks, and reading
+ * them back from a run folder to resume it.
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { datasetSource } from '@dlf/data';
+import { readIfExists } from './checkpoint.js';
+import { FileError, UsageError } from './errors.js';
+import {
+  OPTIMIZERS,
+  type OptimizerName,
+  optimizerDefaults,
+  SCHEDULES,
+  type ScheduleName,
+} from './optim-adapter.js';
+
+/** Augmentations `--augment` accepts. */
+export const AUGMENTATIONS = ['crop', 'flip'] as const;
+
+/** What a training run is: the settings that decide its result. */
+export interface TrainConfig {
+  /** A dataset folder; `'mnist'` (or omitted) for the bundled MNIST. */
+  data: string;
+  /** `seed-cnn`, a model.json description or a .safetensors model to fine-tune. */
+  model: string;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  optimizer: OptimizerName;
+  /** SGD momentum. */
+  momentum: number;
+  weightDecay: number;
+  schedule: ScheduleName;
+  /** Training augmentation: any of 'crop' (random crop, padding 1/8 of the side) and 'flip'. */
+  augment: string[];
+  seed: number;
+  /** Fraction of the training set held out for validation when the data has no val/ folder. */
+  valSplit: number;
+  /** Image side for image folders (default 32) or to resize MNIST/CIFAR. */
+  size?: number;
+  /** 1 (grey) or 3 (RGB) for image folders (default 3) or to convert MNIST/CIFAR. */
+  channels?: 1 | 3;
+  /** Stop after this many epochs without a better validation accuracy. */
+  earlyStop?: number;
+}
+
+/**
+ * The defaults. The reference recipe (seed-cnn, SGD at 0.05, batch 64) is kept, with momentum 0.9,
+ * weight decay 5e-4 and a cosine schedule added: measured to reach ≥ 99 % on MNIST in 10 epochs
+ * (see the README). Adam/AdamW default to lr 1e-3 (0.05 is far too large for them).
+ */
+export const DEFAULTS: Readonly<TrainConfig> = Object.freeze({
+  data: 'mnist',
+  model: 'seed-cnn',
+  epochs: 10,
+  batchSize: 64,
+  lr: 0.05,
+  optimizer: 'sgd',
+  momentum: 0.9,
+  weightDecay: 5e-4,
+  schedule: 'cosine',
+  augment: [],
+  seed: 0,
+  valSplit: 0.1,
+});
+
+/** Settings that do not change what a run computes per epoch (a resumed run may change them). */
+const SEMANTIC_EXCLUDED = new Set(['epochs', 'earlyStop']);
+
+/** The settings that decide a run's result, for the checkpoint configuration hash. */
+export function semantic(config: TrainConfig): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(config).filter(([k, v]) => !SEMANTIC_EXCLUDED.has(k) && v !== undefined),
+  );
+}
+
+/** Checks a (partial) configuration; every problem is a {@link UsageError} naming the flag. */
+export function checkConfig(c: Partial<TrainConfig>): void {
+  const bad = (flag: string, expected: string, value: unknown): never => {
+    throw new UsageError(
+      `Expected ${expected} for --${flag} but received ${JSON.stringify(value)}.`,
+      'train',
+    );
+  };
+  const int = (flag: string, v: number | undefined, min: number, max = Number.MAX_SAFE_INTEGER): void => {
+    if (v !== undefined && (!Number.isInteger(v) || v < min || v > max)) {
+      bad(
+        flag,
+        max === Number.MAX_SAFE_INTEGER ? `an integer ≥ ${min}` : `an integer in [${min}, ${max}]`,
+        v,
+      );
+    }
+  };
+  int('epochs', c.epochs, 0, 1_000_000);
+  int('batch-size', c.batchSize, 1, 65536);
+  int('seed', c.seed, 0);
+  int('size', c.size, 4, 4096);
+  int('early-stop', c.earlyStop, 1);
+  if (c.lr !== undefined && !(Number.isFinite(c.lr) && c.lr > 0)) bad('lr', 'a positive number', c.lr);
+  if (c.momentum !== undefined && !(c.momentum >= 0 && c.momentum < 1))
+    bad('momentum', 'a number in [0, 1)', c.momentum);
+  if (c.weightDecay !== undefined && !(Number.isFinite(c.weightDecay) && c.weightDecay >= 0)) {
+    bad('weight-decay', 'a non-negative number', c.weightDecay);
+  }
+  if (c.valSplit !== undefined && !(c.valSplit >= 0 && c.valSplit < 1))
+    bad('val-split', 'a fraction in [0, 1)', c.valSplit);
+  if (c.optimizer !== undefined && !(OPTIMIZERS as readonly string[]).includes(c.optimizer)) {
+    bad('optimizer', OPTIMIZERS.join(', '), c.optimizer);
+  }
+  if (c.schedule !== undefined && !(SCHEDULES as readonly string[]).includes(c.schedule)) {
+    bad('schedule', SCHEDULES.join(', '), c.schedule);
+  }
+  if (c.channels !== undefined && c.channels !== 1 && c.channels !== 3) bad('channels', '1 or 3', c.channels);
+  for (const a of c.augment ?? []) {
+    if (!(AUGMENTATIONS as readonly string[]).includes(a))
+      bad('augment', `none or a list of ${AUGMENTATIONS.join(', ')}`, a);
+  }
+}
+
+/** Fills in defaults (optimizer-dependent ones included). */
+export function resolveConfig(partial: Partial<TrainConfig>): TrainConfig {
+  checkConfig(partial);
+  const optimizer = partial.optimizer ?? DEFAULTS.optimizer;
+  const od = optimizerDefaults(optimizer);
+  const c: TrainConfig = {
+    ...DEFAULTS,
+    augment: [],
+    ...Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined)),
+    optimizer,
+    lr: partial.lr ?? od.lr,
+    weightDecay: partial.weightDecay ?? od.weightDecay,
+  } as TrainConfig;
+  c.augment = [...new Set(c.augment)].sort();
+  // A named source ('mnist': the bundled MNIST) stays a name; a folder becomes an absolute path.
+  if (!datasetSource(c.data)) c.data = resolve(c.data);
+  if (/\.(json|safetensors)$/i.test(c.model)) c.model = resolve(c.model);
+  return c;
+}
+
+/** The configuration of the run in `runDir`, with the settings given now checked against it. */
+export async function loadRunConfig(runDir: string, explicit: Partial<TrainConfig>): Promise<TrainConfig> {
+  const file = join(runDir, 'config.json');
+  if (!existsSync(runDir)) throw new FileError(runDir, `The run folder ${runDir} does not exist.`);
+  const text = await readIfExists(file);
+  if (text === undefined) {
+    throw new FileError(
+      runDir,
+      `${runDir} is not a dlf run folder (it has no config.json); pass the folder dlf train wrote.`,
+    );
+  }
+  let saved: TrainConfig;
+  try {
+    saved = JSON.parse(text) as TrainConfig;
+  } catch {
+    throw new FileError(file, `The run configuration ${file} is not valid JSON.`);
+  }
+  checkConfig(explicit);
+  const flag: Record<string, string> = {
+    batchSize: 'batch-size',
+    weightDecay: 'weight-decay',
+    valSplit: 'val-split',
+    earlyStop: 'early-stop',
+  };
+  const given = resolveConfig({ ...saved, ...explicit });
+  for (const [k, v] of Object.entries(explicit)) {
+    if (v === undefined || SEMANTIC_EXCLUDED.has(k)) continue;
+    const a = JSON.stringify((given as unknown as Record<string, unknown>)[k]);
+    const b = JSON.stringify((saved as unknown as Record<string, unknown>)[k]);
+    if (a !== b) {
+      const name = k === 'data' ? 'the data argument' : `--${flag[k] ?? k}`;
+      throw new UsageError(
+        `${name} (${a}) differs from the run being resumed (${b}); a resumed run keeps its settings, so drop the flag or start a new run.`,
+        'train',
+      );
+    }
+  }
+  return {
+    ...saved,
+    epochs: explicit.epochs ?? saved.epochs,
+    earlyStop: explicit.earlyStop ?? saved.earlyStop,
+  };
+}

@@ -1,0 +1,150 @@
+/**
+ * The run folder stage: naming and creating the folder of a new run or reopening one to resume
+ * (its checkpoint, its metrics trimmed to that checkpoint), and the metrics log.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { basename, join, resolve } from 'node:path';
+import { getNumThreads } from '@dlf/tensor-core';
+import {
+  cleanTemporary,
+  disposeCheckpoint,
+  findResumeCheckpoint,
+  type LoadedCheckpoint,
+  readIfExists,
+  writeJsonAtomic,
+  writeTextAtomic,
+} from './checkpoint.js';
+import { semantic, type TrainConfig } from './config.js';
+import { FileError, UsageError } from './errors.js';
+import { configHash } from './fit.js';
+import type { TrainEvent } from './train.js';
+
+/** `<date>-<time>-<data>-<model>`, the default name of a new run folder. */
+function runName(config: TrainConfig, modelName: string): string {
+  const d = new Date();
+  const p = (n: number): string => String(n).padStart(2, '0');
+  const stamp = `${d.getFullYear()}${p(d.getMonth() + 1)}${p(d.getDate())}-${p(d.getHours())}${p(d.getMinutes())}${p(d.getSeconds())}`;
+  const data = basename(config.data).replace(/[^A-Za-z0-9._-]+/g, '_');
+  return `${stamp}-${data}-${modelName.replace(/[^A-Za-z0-9._-]+/g, '_')}`;
+}
+
+/** Keeps the metrics lines up to a checkpoint (a resumed run writes the rest again). */
+async function rewriteMetrics(file: string, keepUntil: { step: number; epoch: number }): Promise<void> {
+  const text = await readIfExists(file);
+  if (text === undefined) return;
+  const kept = text
+    .split('\n')
+    .filter((line) => {
+      if (!line.trim()) return false;
+      try {
+        const r = JSON.parse(line) as { type?: string; step?: number; epoch?: number };
+        if (r.type === 'step') return (r.step ?? Infinity) <= keepUntil.step;
+        if (r.type === 'epoch') return (r.epoch ?? Infinity) <= keepUntil.epoch;
+        return false;
+      } catch {
+        return false;
+      }
+    })
+    .map((l) => `${l}\n`)
+    .join('');
+  const dir = join(file, '..');
+  await writeTextAtomic(dir, basename(file), kept);
+}
+
+/** The training-loss records of a metrics file, by step. */
+export function readSteps(file: string): { step: number; loss: number }[] {
+  try {
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.includes('"type":"step"'))
+      .map((l) => JSON.parse(l) as { step: number; loss: number })
+      .sort((a, b) => a.step - b.step);
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * metrics.jsonl, appended one JSON line per record. Appends are chained so that lines land in the
+ * order the events happened.
+ */
+export class MetricsLog {
+  #tail: Promise<void> = Promise.resolve();
+  constructor(readonly file: string) {}
+  /** Appends a record; the promise settles once it (and every earlier one) is written. */
+  append(record: Record<string, unknown>): Promise<void> {
+    this.#tail = this.#tail.then(() => writeFile(this.file, `${JSON.stringify(record)}\n`, { flag: 'a' }));
+    return this.#tail;
+  }
+}
+
+/** What {@link prepareRunFolder} gives the later stages. */
+export interface RunFolder {
+  runDir: string;
+  metrics: MetricsLog;
+  /** The checkpoint a resumed run continues from (the fit stage disposes it). */
+  resume: LoadedCheckpoint | undefined;
+}
+
+/**
+ * Stage 2 of {@link train}: creates the run folder (or reopens it with `resumeDir`), finds the
+ * checkpoint to resume from, trims the metrics to it and writes config.json.
+ */
+export async function prepareRunFolder(
+  config: TrainConfig,
+  where: {
+    resumeDir?: string | undefined;
+    out?: string | undefined;
+    runsDir?: string | undefined;
+    modelName: string;
+  },
+  emit: (event: TrainEvent) => void,
+): Promise<RunFolder> {
+  const { resumeDir } = where;
+  const runDir =
+    resumeDir ?? resolve(where.out ?? join(where.runsDir ?? 'runs', runName(config, where.modelName)));
+  if (!resumeDir && existsSync(join(runDir, 'config.json'))) {
+    throw new UsageError(
+      `${runDir} already holds a run; continue it with --resume ${runDir} or choose another --out.`,
+      'train',
+    );
+  }
+  await mkdir(runDir, { recursive: true });
+  await cleanTemporary(runDir);
+  const metricsFile = join(runDir, 'metrics.jsonl');
+  let resume: LoadedCheckpoint | undefined;
+  if (resumeDir) {
+    resume = await findResumeCheckpoint(runDir);
+    if (resume) {
+      if (resume.state.configHash !== configHash(semantic(config))) {
+        disposeCheckpoint(resume);
+        throw new FileError(
+          join(resume.path, 'state.json'),
+          `The checkpoint ${resume.path} was written with other settings than ${join(runDir, 'config.json')} holds; it cannot be resumed.`,
+        );
+      }
+      if (resume.state.threads !== getNumThreads()) {
+        emit({
+          type: 'warning',
+          message: `The run used ${resume.state.threads} kernel threads and continues with ${getNumThreads()}; pass --threads ${resume.state.threads} for a bit-identical continuation.`,
+        });
+      }
+      emit({
+        type: 'resume',
+        checkpoint: resume.path,
+        epoch: resume.state.epoch,
+        batch: resume.state.batch,
+        step: resume.state.step,
+      });
+      await rewriteMetrics(metricsFile, { step: resume.state.step, epoch: resume.state.epoch });
+    } else {
+      await rewriteMetrics(metricsFile, { step: 0, epoch: 0 });
+    }
+  } else {
+    await writeFile(metricsFile, '');
+  }
+  await writeJsonAtomic(runDir, 'config.json', config);
+  emit({ type: 'config', config, runDir, resumed: resume !== undefined, threads: getNumThreads() });
+  return { runDir, metrics: new MetricsLog(metricsFile), resume };
+}

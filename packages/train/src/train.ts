@@ -1,0 +1,233 @@
+/**
+ * `train()`: the whole of `dlf train` as a library call, in four stages: {@link prepareData} opens
+ * the data, {@link prepareRunFolder} creates (or reopens) the run folder, {@link fitStage} runs
+ * {@link fit} with checkpoints, and {@link finishRun} writes the final model, metrics, plots and the
+ * report. The command line only parses flags and prints the events.
+ */
+import { resolve } from 'node:path';
+import { formatSummary, type ModelSummary, summary } from '@dlf/nn';
+import { setNumThreads } from '@dlf/tensor-core';
+import { disposeCheckpoint, type CheckpointHooks, loadCheckpoint } from './checkpoint.js';
+import { loadRunConfig, resolveConfig, semantic, type TrainConfig } from './config.js';
+import { describeData, type PreparedData, prepareData } from './data.js';
+import { AbortError, UsageError } from './errors.js';
+import type { Evaluation } from './evaluate.js';
+import { type EpochRecord, type FitEvent, type FitResult, fit } from './fit.js';
+import { finishRun } from './finish.js';
+import { type BuiltModel, buildModel } from './model.js';
+import type { DataFacts } from './report.js';
+import { prepareRunFolder, type RunFolder } from './run-folder.js';
+
+export {
+  AUGMENTATIONS,
+  checkConfig,
+  DEFAULTS,
+  resolveConfig,
+  type TrainConfig,
+} from './config.js';
+export { channelStats, openData } from './data.js';
+
+/** How a run is carried out (not part of what decides its result). */
+export interface TrainOptions {
+  /** The run folder (default `runs/<date>-<data>-<model>`). */
+  out?: string;
+  /** Continue the run in this folder (its config.json decides the settings; `epochs` may grow). */
+  resume?: string;
+  /** Parent of new run folders (default `runs`). */
+  runsDir?: string;
+  /** Kernel threads (default: DLF_NUM_THREADS or the cores). */
+  threads?: number;
+  /** Time each part of the step and each layer. */
+  profile?: boolean;
+  /** Checkpoints kept besides the best (default 3). */
+  keep?: number;
+  /** Cancels at the next batch, after writing a checkpoint (the promise rejects with an AbortError). */
+  signal?: AbortSignal;
+  /** Progress events. */
+  onEvent?: (event: TrainEvent) => void;
+  /** Decode cache folder for image folders. */
+  cacheDir?: string;
+  /** @internal Checkpoint test hooks. */
+  hooks?: CheckpointHooks;
+}
+
+/** What {@link train} returns. */
+export interface TrainResult {
+  runDir: string;
+  /** The final model file. */
+  modelPath: string;
+  reportPath: string;
+  /** Accuracy of the final model on the training set (evaluation mode, no augmentation), in [0, 1]. */
+  trainAccuracy: number;
+  /** Accuracy of the final model on the test set, in [0, 1]. */
+  testAccuracy: number;
+  testLoss: number;
+  test: Evaluation;
+  history: EpochRecord[];
+  stoppedEarly: boolean;
+  bestEpoch: number;
+  /** Training seconds per epoch (mean over the epochs of the run). */
+  secondsPerEpoch: number;
+  config: TrainConfig;
+  files: Record<string, string>;
+}
+
+/** Events of {@link train}: the trainer's own and {@link FitEvent}s. */
+export type TrainEvent =
+  | FitEvent
+  | { type: 'config'; config: TrainConfig; runDir: string; resumed: boolean; threads: number }
+  | { type: 'loading'; data: string }
+  | { type: 'data'; facts: DataFacts }
+  | { type: 'summary'; summary: ModelSummary; text: string }
+  | { type: 'resume'; checkpoint: string; epoch: number; batch: number; step: number }
+  | { type: 'warning'; message: string }
+  | { type: 'finalEvaluation'; split: 'test' | 'train'; examples: number }
+  | { type: 'done'; result: TrainResult };
+
+/** Everything the stages after the run folder share. */
+export interface TrainingRun {
+  config: TrainConfig;
+  options: TrainOptions;
+  emit: (event: TrainEvent) => void;
+  data: PreparedData;
+  built: BuiltModel;
+  facts: DataFacts;
+  folder: RunFolder;
+}
+
+/**
+ * Stage 3 of {@link train}: runs {@link fit} with checkpoints in the run folder, logging steps and
+ * epochs to metrics.jsonl. With early stopping the model ends with the best epoch's weights.
+ */
+export async function fitStage(run: TrainingRun): Promise<FitResult> {
+  const { config, options, emit, data, built } = run;
+  const { runDir, metrics, resume } = run.folder;
+  const { model } = built;
+  const modelMeta = {
+    'dlf.format': 'dlf.model/1',
+    'dlf.classes': JSON.stringify(data.opened.classes),
+    'dlf.inputShape': JSON.stringify(data.shape),
+    'dlf.preprocess': JSON.stringify(data.preprocess),
+    'dlf.seed': String(config.seed),
+  };
+  const pending: Promise<void>[] = [];
+  let result: FitResult;
+  try {
+    result = await fit({
+      model,
+      train: data.train,
+      ...(data.val ? { val: data.val } : {}),
+      epochs: config.epochs,
+      batchSize: config.batchSize,
+      seed: config.seed,
+      optimizer: {
+        name: config.optimizer,
+        lr: config.lr,
+        momentum: config.momentum,
+        weightDecay: config.weightDecay,
+      },
+      schedule: { name: config.schedule },
+      transforms: data.transforms.train,
+      evalTransforms: data.transforms.eval,
+      generator: built.generator,
+      checkpoints: {
+        dir: runDir,
+        keep: options.keep ?? 3,
+        modelMetadata: modelMeta,
+        config: semantic(config),
+        ...(options.hooks ? { hooks: options.hooks } : {}),
+      },
+      ...(resume ? { resume } : {}),
+      ...(config.earlyStop !== undefined ? { earlyStop: config.earlyStop } : {}),
+      ...(options.profile ? { profile: true } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      onEvent: (e) => {
+        if (e.type === 'log') {
+          pending.push(
+            metrics.append({
+              type: 'step',
+              step: e.step,
+              epoch: Number(e.epoch.toFixed(4)),
+              loss: e.loss,
+              accuracy: e.accuracy,
+              lr: e.lr,
+            }),
+          );
+        } else if (e.type === 'epoch') {
+          const { profile: _p, ...rec } = e.record;
+          pending.push(metrics.append({ type: 'epoch', ...rec }));
+        }
+        emit(e);
+      },
+    });
+  } finally {
+    await Promise.all(pending);
+    if (resume) disposeCheckpoint(resume);
+  }
+
+  // With early stopping, the final model is the best epoch's.
+  if (result.stoppedEarly && result.bestCheckpoint) {
+    const best = await loadCheckpoint(result.bestCheckpoint);
+    try {
+      model.loadStateDict(best.model);
+    } finally {
+      disposeCheckpoint(best);
+    }
+  }
+  if (options.signal?.aborted) throw new AbortError('Training was interrupted.', result.lastCheckpoint);
+  return result;
+}
+
+/**
+ * Trains a model as `dlf train` does and writes the run folder:
+ * `model.safetensors` (final weights; metadata: architecture, class names, input shape,
+ * preprocessing), `ckpt-e*` checkpoints with `last`/`best` pointers, `config.json`, `metrics.jsonl`,
+ * `loss.png`, `accuracy.png`, `confusion.png`, `summary.txt` and `report.html`.
+ *
+ * @example
+ * ```ts
+ * const ac = new AbortController();
+ * const r = await train({ epochs: 2 }, { out: 'runs/demo', signal: ac.signal, onEvent: console.log });
+ * r.testAccuracy; // e.g. 0.985
+ * ```
+ */
+export async function train(
+  partial: Partial<TrainConfig> = {},
+  options: TrainOptions = {},
+): Promise<TrainResult> {
+  const emit = options.onEvent ?? (() => {});
+  const resumeDir = options.resume ? resolve(options.resume) : undefined;
+  const config = resumeDir ? await loadRunConfig(resumeDir, partial) : resolveConfig(partial);
+  if (options.threads !== undefined) {
+    if (!Number.isInteger(options.threads) || options.threads < 1 || options.threads > 256) {
+      throw new UsageError(
+        `Expected an integer in [1, 256] for --threads but received ${options.threads}.`,
+        'train',
+      );
+    }
+    setNumThreads(options.threads);
+  }
+
+  const data = await prepareData(config, options, emit);
+  const built = await buildModel(config.model, {
+    classes: data.opened.classes.length,
+    inputShape: data.shape,
+    seed: config.seed,
+  });
+  try {
+    const s = summary(built.model, data.shape);
+    emit({ type: 'summary', summary: s, text: formatSummary(s) });
+    const facts = describeData(config, data);
+    emit({ type: 'data', facts });
+    const folder = await prepareRunFolder(
+      config,
+      { resumeDir, out: options.out, runsDir: options.runsDir, modelName: built.name },
+      emit,
+    );
+    const run: TrainingRun = { config, options, emit, data, built, facts, folder };
+    const result = await fitStage(run);
+    return await finishRun(run, result);
+  } finally {
+    built.model.dispose();
+  }
+}
