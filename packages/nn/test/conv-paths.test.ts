@@ -4,7 +4,7 @@
 // reach exactly the outputs they should; the same bits twice and at any thread count; strided
 // (non-contiguous) inputs. PyTorch goldens and gradcheck for these paths are in ops.test.ts.
 
-import { tensor as native } from '@dlf/native/tensor';
+import { testing } from '@dlf/native/testing';
 import {
   Generator,
   getNumThreads,
@@ -149,7 +149,7 @@ function checkWith(c: Case, x: Tensor, seed: number): void {
   expectMatches(got.db, want.db, `db ${tag}`);
 }
 
-const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => native.selectSimd(name));
+const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => testing.selectSimd(name));
 const startSimd = getSimd();
 const startThreads = getNumThreads();
 afterAll(() => {

@@ -4,11 +4,11 @@ import { type LayerDescription, Module } from '../module.js';
 import { ReLU } from './activation.js';
 import { Conv2d } from './conv.js';
 import { Linear } from './linear.js';
+import { BatchNorm2d } from './normalization.js';
 import { MaxPool2d } from './pool.js';
 import { type InitOptions, type LayerSpec, layerRegistry } from './registry.js';
 // Registered for sequentialFromJSON although Sequential itself does not refer to them.
 import './dropout.js';
-import './normalization.js';
 import './reshape.js';
 
 function isMaxPool2x2(layer: Module | undefined): boolean {
@@ -29,8 +29,8 @@ function convOutputAtLeast2x2(conv: Conv2d, x: Tensor): boolean {
 export type LayerHook = (index: number, layer: Module, phase: 'start' | 'end') => void;
 
 /**
- * Layers applied in order. Conv2d or Linear followed by ReLU run as one fused op, and Conv2d + ReLU +
- * MaxPool2d(2) (stride 2, no padding) as one op too. Intermediate
+ * Layers applied in order. Conv2d, Linear or BatchNorm2d followed by ReLU run as one fused op, and
+ * Conv2d + ReLU + MaxPool2d(2) (stride 2, no padding) as one op too. Intermediate
  * outputs are released as soon as the next layer has consumed them (the recorded graph keeps what
  * backward needs).
  *
@@ -44,7 +44,7 @@ export class Sequential extends Module {
   readonly layers: Module[];
   /** Set to time layers; called before and after each layer (fused pairs and triples report once). */
   onLayer: LayerHook | null = null;
-  /** Fuse Conv2d/Linear + ReLU pairs and Conv2d + ReLU + MaxPool2d(2) triples (default true). */
+  /** Fuse Conv2d/Linear/BatchNorm2d + ReLU pairs and Conv2d + ReLU + MaxPool2d(2) triples (default true). */
   fuse = true;
   constructor(...layers: Module[]) {
     super();
@@ -56,7 +56,10 @@ export class Sequential extends Module {
     for (let i = 0; i < this.layers.length; i++) {
       const layer = this.layers[i]!;
       const next = this.layers[i + 1];
-      const fused = this.fuse && next instanceof ReLU && (layer instanceof Conv2d || layer instanceof Linear);
+      const fused =
+        this.fuse &&
+        next instanceof ReLU &&
+        (layer instanceof Conv2d || layer instanceof Linear || layer instanceof BatchNorm2d);
       const pooled =
         fused &&
         layer instanceof Conv2d &&
@@ -66,7 +69,7 @@ export class Sequential extends Module {
       const y = pooled
         ? (layer as Conv2d).forward(h, { relu: true, maxPool2x2: true })
         : fused
-          ? (layer as Conv2d | Linear).forward(h, { relu: true })
+          ? (layer as Conv2d | Linear | BatchNorm2d).forward(h, { relu: true })
           : layer.forward(h);
       this.onLayer?.(i, layer, 'end');
       if (fused) i++;
