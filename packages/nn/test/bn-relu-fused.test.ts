@@ -53,7 +53,7 @@ describe('batchNorm2d with a fused ReLU', () => {
     });
   }
 
-  it('is what Sequential runs for BatchNorm2d + ReLU, matching the unfused model', () => {
+  it('is what Sequential runs for BatchNorm2d + ReLU in evaluation mode, matching the unfused model', () => {
     const build = () =>
       new Sequential(
         new Conv2d(3, 8, 3, { padding: 1, bias: false, generator: new Generator(7) }),
@@ -61,7 +61,7 @@ describe('batchNorm2d with a fused ReLU', () => {
         new ReLU(),
       );
     const results = [true, false].map((fuse) => {
-      const model = build();
+      const model = build().eval();
       model.fuse = fuse;
       const x = randn([4, 3, 6, 6], 3);
       const y = model.forward(x);
