@@ -156,6 +156,7 @@ try {
   for (let i = 0; i < warmup && (i === 0 || performance.now() - warmStart < 500 * seconds); i++) step();
   const tensorsBefore = typeof memory === 'function' ? memory().numTensors : null;
   const stepMs = [];
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   for (let i = 0; i < iters && (i < 3 || performance.now() - t0 < 1000 * seconds); i++) {
     const t = performance.now();
@@ -163,6 +164,7 @@ try {
     stepMs.push(performance.now() - t);
   }
   const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
   iters = stepMs.length;
   stepMs.sort((p, q) => p - q);
   const mid = stepMs.length >> 1;
@@ -178,6 +180,8 @@ try {
     imagesPerSec: Math.round(((BATCH * iters) / (ms / 1000)) * 100) / 100,
     msPerStep: Math.round((ms / iters) * 1000) / 1000,
     msPerStepMedian: Math.round(medianMs * 1000) / 1000,
+    // CPU time of the process per step (all threads): at 1 thread, robust to a busy machine
+    cpuMsPerStep: Math.round((cpu.user + cpu.system) / iters) / 1000,
     dlf: version,
     batch: BATCH,
     warmup,

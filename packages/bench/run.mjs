@@ -204,6 +204,7 @@ for (const model of models) {
             samples: [],
             stepMedians: [],
             rss: [],
+            cpu: [],
             errors: [],
           });
         }
@@ -263,6 +264,7 @@ for (let rep = 0; rep < reps && configs.length > 0; rep++) {
       c.samples.push(result.imagesPerSec);
       if (typeof result.msPerStepMedian === 'number') c.stepMedians.push(result.msPerStepMedian);
       if (typeof result.peakRssMB === 'number') c.rss.push(result.peakRssMB);
+      if (typeof result.cpuMsPerStep === 'number') c.cpu.push(result.cpuMsPerStep);
       if (c.framework === 'pytorch') {
         versions.pytorch = result.torch ?? versions.pytorch;
         if (typeof result.mkldnn === 'boolean') mkldnn = result.mkldnn;
@@ -302,6 +304,7 @@ for (const model of models) {
               : null,
             spread: med === null ? null : (Math.max(...c.samples) - Math.min(...c.samples)) / med,
             peakRssMB: median(c.rss),
+            cpuMsPerStep: median(c.cpu),
             errors: c.errors,
           };
         }
@@ -312,6 +315,12 @@ for (const model of models) {
         row.bestPytorch = best ? { variant: best.k, imagesPerSec: best.v } : null;
         const d = row.results.dlf?.imagesPerSec ?? null;
         row.dlfOverBestPytorch = best && d !== null ? d / best.v : null;
+        // The same ratios from CPU time per step (meaningful at 1 thread on a busy machine).
+        const cpuOf = (k) => row.results[k]?.cpuMsPerStep ?? null;
+        const ptCpu = ['pytorch-nchw', 'pytorch-channels_last'].map(cpuOf).filter((v) => v !== null);
+        row.cpuRatioOverBestPytorch = ptCpu.length && cpuOf('dlf') ? Math.min(...ptCpu) / cpuOf('dlf') : null;
+        row.cpuRatioOverBaseline =
+          cpuOf('dlf-baseline') && cpuOf('dlf') ? cpuOf('dlf-baseline') / cpuOf('dlf') : null;
         const before = row.results['dlf-baseline']?.imagesPerSec ?? null;
         row.dlfOverBaseline = before && d !== null ? d / before : null;
         rows.push(row);
@@ -367,9 +376,9 @@ if (opts.json) {
     'dlf',
     'dlf / best PyTorch',
   ];
-  header.push('RSS MB (PT NCHW/CL/dlf)');
+  header.push('RSS MB (PT NCHW/CL/dlf)', 'by CPU time');
   const withBaseline = variants.some((v) => v.key === 'dlf-baseline');
-  if (withBaseline) header.push('dlf baseline', 'dlf / baseline');
+  if (withBaseline) header.push('dlf baseline', 'dlf / baseline', 'by CPU time');
   const body = rows.map((r) => [
     r.model,
     String(r.batch),
@@ -380,10 +389,12 @@ if (opts.json) {
     dlf.available ? fmt(r.results.dlf) : status(dlf),
     r.dlfOverBestPytorch === null ? '—' : r.dlfOverBestPytorch.toFixed(2) + 'x',
     `${rss(r.results['pytorch-nchw'])}/${rss(r.results['pytorch-channels_last'])}/${rss(r.results.dlf)}`,
+    r.cpuRatioOverBestPytorch === null ? '—' : `${r.cpuRatioOverBestPytorch.toFixed(2)}x`,
     ...(withBaseline
       ? [
           fmt(r.results['dlf-baseline']),
           r.dlfOverBaseline === null ? '—' : `${r.dlfOverBaseline.toFixed(2)}x`,
+          r.cpuRatioOverBaseline === null ? '—' : `${r.cpuRatioOverBaseline.toFixed(2)}x`,
         ]
       : []),
   ]);
@@ -419,7 +430,9 @@ if (opts.json) {
   for (const b of body) out.push(line(b));
   out.push('');
   out.push(
-    '± = half the min–max range of the runs, relative to the median. RSS: peak resident set, median of runs.',
+    '± = half the min–max range of the runs, relative to the median. RSS: peak resident set, median of runs.\n' +
+      '"by CPU time": the same ratio from CPU time per step (median of runs); at 1 thread it is close to what\n' +
+      'a quiet machine shows.',
   );
   process.stdout.write(out.join('\n') + '\n');
 }

@@ -109,6 +109,7 @@ def main(argv):
             break
         step()
     step_ms = []
+    cpu0 = time.process_time()
     t0 = time.perf_counter()
     for i in range(args.iters):
         if i >= 3 and time.perf_counter() - t0 >= args.seconds:
@@ -117,6 +118,7 @@ def main(argv):
         step()
         step_ms.append(1000 * (time.perf_counter() - t))
     seconds = time.perf_counter() - t0
+    cpu_seconds = time.process_time() - cpu0
     args.iters = len(step_ms)
 
     print(json.dumps({
@@ -128,6 +130,7 @@ def main(argv):
         'imagesPerSec': round(args.batch * args.iters / seconds, 2),
         'msPerStep': round(1000 * seconds / args.iters, 3),
         'msPerStepMedian': round(statistics.median(step_ms), 3),
+        'cpuMsPerStep': round(1000 * cpu_seconds / args.iters, 3),
         'torch': torch.__version__,
         'batch': args.batch,
         'peakRssMB': round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
