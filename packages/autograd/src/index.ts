@@ -13,6 +13,7 @@
  * x.grad!.toArray(); // [2, 4, 6]
  * ```
  *
+ * @module @dlf/autograd
  * @packageDocumentation
  */
 import { autograd as native } from '@dlf/native/autograd';

@@ -15,6 +15,7 @@
  * console.log(r.testAccuracy, r.modelPath);
  * ```
  *
+ * @module @dlf/cli
  * @packageDocumentation
  */
 export {

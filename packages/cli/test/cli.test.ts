@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanup, isolateCache, jsonLines, makeShapes, runCli, tempDir, writeTinyModel } from './helpers.js';
+import { cleanup, jsonLines, runCli, shapesFixture } from './helpers.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -12,14 +12,9 @@ const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url),
 const ANSI = new RegExp(String.fromCharCode(27) + '\\[');
 const ANSI_COLOR = new RegExp(`${String.fromCharCode(27)}\\[3\\dm`);
 
-let dir: string;
-let data: string;
-let tiny: string;
+let dir: string, data: string, tiny: string;
 beforeAll(async () => {
-  dir = tempDir();
-  isolateCache(dir);
-  data = await makeShapes(join(dir, 'shapes'), { train: 8, test: 3 });
-  tiny = writeTinyModel(dir);
+  ({ dir, data, tiny } = await shapesFixture({ train: 8, test: 3 }));
 });
 afterAll(() => cleanup(dir));
 

@@ -1,6 +1,9 @@
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { main } from '../src/cli/main.js';
 import type { CliIO } from '../src/cli/output.js';
+
+import { isolateCache, makeShapes, tempDir, writeTinyModel } from '../../train/test/helpers.js';
 
 // The data and model fixtures are the trainer's tests' own.
 export {
@@ -44,4 +47,17 @@ export async function runCli(
   };
   const code = await main(argv, io);
   return { code, stdout: stdout.text, stderr: stderr.text };
+}
+
+/**
+ * A temporary folder (the decode cache inside it) holding a shapes dataset (`data`) and the tiny
+ * model description (`tiny`); remove it with `cleanup(dir)`.
+ */
+export async function shapesFixture(counts: {
+  train: number;
+  test: number;
+}): Promise<{ dir: string; data: string; tiny: string }> {
+  const dir = tempDir();
+  isolateCache(dir);
+  return { dir, data: await makeShapes(join(dir, 'shapes'), counts), tiny: writeTinyModel(dir) };
 }

@@ -4,17 +4,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AbortError, type TrainConfig, type TrainEvent, train } from '@dlf/train';
-import { cleanup, isolateCache, jsonLines, makeShapes, runCli, tempDir, writeTinyModel } from './helpers.js';
+import { cleanup, jsonLines, runCli, shapesFixture } from './helpers.js';
 
-let dir: string;
-let data: string;
-let tiny: string;
-
+let dir: string, data: string, tiny: string;
 beforeAll(async () => {
-  dir = tempDir();
-  isolateCache(dir);
-  data = await makeShapes(join(dir, 'shapes'), { train: 30, test: 6 });
-  tiny = writeTinyModel(dir);
+  ({ dir, data, tiny } = await shapesFixture({ train: 30, test: 6 }));
 });
 afterAll(() => cleanup(dir));
 

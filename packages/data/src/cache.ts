@@ -62,8 +62,11 @@ export interface CacheMeta {
  * ```
  */
 export interface CacheContents {
+  /** What the cache holds: the key, the splits, the skipped files. */
   meta: CacheMeta;
+  /** One class index per image. */
   labels: Int32Array;
+  /** The decoded pixels, image after image (uint8, C×H×W each). */
   images: Uint8Array;
 }
 

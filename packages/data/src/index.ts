@@ -14,6 +14,7 @@
  * }
  * ```
  *
+ * @module @dlf/data
  * @packageDocumentation
  */
 

@@ -11,8 +11,11 @@ import { Rng } from './rng.js';
  * ```
  */
 export interface NormalizeTransform {
+  /** Marks a normalisation. */
   readonly kind: 'normalize';
+  /** Per-channel mean subtracted (in [0, 1] pixel units). */
   readonly mean: readonly number[];
+  /** Per-channel standard deviation divided by. */
   readonly std: readonly number[];
 }
 
@@ -25,9 +28,13 @@ export interface NormalizeTransform {
  * ```
  */
 export interface RandomCropTransform {
+  /** Marks a random crop. */
   readonly kind: 'randomCrop';
+  /** Crop height and width. */
   readonly size: readonly [number, number];
+  /** Pixels of `fill` added on each side before cropping. */
   readonly padding: number;
+  /** Value of the padding pixels. */
   readonly fill: number;
 }
 
@@ -40,7 +47,9 @@ export interface RandomCropTransform {
  * ```
  */
 export interface HorizontalFlipTransform {
+  /** Marks a horizontal flip. */
   readonly kind: 'horizontalFlip';
+  /** Probability of flipping a sample. */
   readonly p: number;
 }
 
@@ -75,8 +84,11 @@ export interface TransformContext {
  * ```
  */
 export interface CustomTransform {
+  /** Marks a custom transform. */
   readonly kind: 'custom';
+  /** A name for messages. */
   readonly name: string;
+  /** Changes one sample in place: its float pixels, its shape [C, H, W] and the context (seeded random numbers). */
   readonly apply: (x: Float32Array, shape: readonly number[], ctx: TransformContext) => void;
 }
 

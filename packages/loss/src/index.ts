@@ -10,6 +10,7 @@
  * loss.backward();
  * ```
  *
+ * @module @dlf/loss
  * @packageDocumentation
  */
 import '@dlf/autograd';

@@ -10,6 +10,7 @@
  * console.log(loadNative().version);
  * ```
  *
+ * @module @dlf/native
  * @packageDocumentation
  */
 export type { Handle, NativeBinding, NativeLayout, NativeMemoryStats, NativeTypedArray } from './binding.js';

@@ -12,6 +12,7 @@
  * const logits = model.forward(randn([8, 3, 32, 32]));
  * ```
  *
+ * @module @dlf/nn
  * @packageDocumentation
  */
 export * from './functional.js';

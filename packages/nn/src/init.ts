@@ -43,8 +43,11 @@ export const ones_ = (t: Tensor): Tensor => constant_(t, 1);
 export interface KaimingOptions {
   /** Negative slope of the following leaky ReLU (PyTorch's default layers use sqrt(5)). */
   a?: number;
+  /** Preserve the variance of the forward pass (`'fanIn'`, default) or of the backward pass (`'fanOut'`). */
   mode?: 'fanIn' | 'fanOut';
+  /** The activation that follows, for the gain (default `'leakyRelu'` with `a`). */
   nonlinearity?: 'relu' | 'leakyRelu' | 'linear';
+  /** Where the random values come from (default: the global generator). */
   generator?: Generator;
 }
 

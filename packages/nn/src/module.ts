@@ -12,7 +12,11 @@ import { invalidParam, isTensor, keep, Tensor, zeros } from '@dlf/tensor-core';
  * ```
  */
 export class Parameter extends Tensor {
-  /** Wraps `data`'s memory (shared, not copied) as a trainable leaf. */
+  /**
+   * Wraps `data`'s memory (shared, not copied) as a trainable leaf.
+   *
+   * @param data - A float32 tensor; the parameter keeps its own handle, so `data` may be disposed.
+   */
   constructor(data: Tensor) {
     if (!isTensor(data)) throw invalidParam('data', 'a Tensor', data, 'type');
     if (data.dtype !== 'float32') throw invalidParam('data', 'a float32 tensor', data.dtype, 'type');
@@ -27,6 +31,7 @@ export class Parameter extends Tensor {
 
 /** What {@link Module.describe} reports for a layer given its input shape (batch dim excluded). */
 export interface LayerDescription {
+  /** Shape of one output example (batch dim excluded). */
   outputShape: number[];
   /** Multiply-accumulates per example. */
   macs: number;

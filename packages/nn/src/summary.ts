@@ -6,9 +6,11 @@ import type { Module } from './module.js';
 export interface SummaryRow {
   /** Position and type, e.g. "0: Conv2d". */
   name: string;
+  /** The layer's class name, e.g. `Conv2d`. */
   type: string;
   /** Output shape per example (batch excluded). */
   outputShape: number[];
+  /** Parameters of this layer. */
   params: number;
   /** Multiply-accumulates per example. */
   macs: number;
@@ -18,12 +20,19 @@ export interface SummaryRow {
 
 /** A model's per-layer and total size and cost. */
 export interface ModelSummary {
+  /** Shape of one input example, [C, H, W]. */
   inputShape: number[];
+  /** Shape of one output example. */
   outputShape: number[];
+  /** One row per layer, in order. */
   rows: SummaryRow[];
+  /** Parameters of the whole model. */
   totalParams: number;
+  /** Parameters that require gradients. */
   trainableParams: number;
+  /** Multiply-accumulates per example (forward pass). */
   totalMacs: number;
+  /** Floating-point operations per example (forward pass; 2 per MAC). */
   totalFlops: number;
 }
 

@@ -66,6 +66,12 @@ export class Adam extends Optimizer {
   #maxExpAvgSq: (Tensor | null)[];
   #steps: Float64Array;
 
+  /**
+   * Creates the optimizer.
+   *
+   * @param params - The parameters to update (each once), e.g. `model.parameters()`.
+   * @param options - Learning rate, betas, eps, weight decay and amsgrad (PyTorch's defaults).
+   */
   constructor(params: Iterable<Parameter>, options: AdamOptions = {}) {
     if (options === null || typeof options !== 'object')
       throw invalidParam('options', 'an object', options, 'type');

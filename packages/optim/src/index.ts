@@ -17,6 +17,7 @@
  * }
  * ```
  *
+ * @module @dlf/optim
  * @packageDocumentation
  */
 export { Optimizer, type JsonValue, type StateDict } from './optimizer.js';

@@ -49,6 +49,12 @@ export class SGD extends Optimizer {
   #weightDecay: number;
   #buffers: (Tensor | null)[];
 
+  /**
+   * Creates the optimizer.
+   *
+   * @param params - The parameters to update (each once), e.g. `model.parameters()`.
+   * @param options - Learning rate (required), momentum, dampening, weight decay and Nesterov.
+   */
   constructor(params: Iterable<Parameter>, options: SGDOptions) {
     if (options === null || typeof options !== 'object') {
       throw invalidParam('options', 'an object with at least lr', options, 'type');

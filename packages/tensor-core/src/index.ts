@@ -10,6 +10,7 @@
  * console.log(y.shape, memory().numTensors);
  * ```
  *
+ * @module @dlf/tensor-core
  * @packageDocumentation
  */
 

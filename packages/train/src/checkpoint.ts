@@ -29,7 +29,9 @@ import type { OptimizerState } from './optim-adapter.js';
 
 /** The JSON state saved with every checkpoint. */
 export interface CheckpointState {
+  /** Marks a dlf checkpoint. */
   format: 'dlf.checkpoint';
+  /** Version of the checkpoint layout. */
   version: 1;
   /** @dlf/train version that wrote it. */
   dlfVersion: string;
@@ -53,7 +55,9 @@ export interface CheckpointState {
   trainer: Record<string, unknown>;
   /** The training configuration and its hash (resume refuses a different configuration). */
   config: Record<string, unknown>;
+  /** Hash of the settings that decide the result; resuming with other settings is refused. */
   configHash: string;
+  /** When it was written (ISO 8601). */
   createdAt: string;
 }
 
@@ -61,10 +65,15 @@ export interface CheckpointState {
 export interface LoadedCheckpoint {
   /** The checkpoint folder. */
   path: string;
+  /** The checkpoint folder's name, e.g. `ckpt-e0003`. */
   name: string;
+  /** The model weights by parameter name. */
   model: Map<string, Tensor>;
+  /** The metadata of its model file. */
   modelMetadata: Record<string, string>;
+  /** The optimizer state (moments, step counts). */
   optimizer: OptimizerState;
+  /** Epoch, step, schedule, random state and the rest of `state.json`. */
   state: CheckpointState;
 }
 

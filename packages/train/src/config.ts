@@ -24,16 +24,23 @@ export interface TrainConfig {
   data: string;
   /** `seed-cnn`, a model.json description or a .safetensors model to fine-tune. */
   model: string;
+  /** Epochs to train (default 10). */
   epochs: number;
+  /** Examples per step (default 64). */
   batchSize: number;
+  /** Learning rate (default 0.05 for SGD, 0.001 for Adam/AdamW). */
   lr: number;
+  /** `'sgd'` (default), `'adam'` or `'adamw'`. */
   optimizer: OptimizerName;
   /** SGD momentum. */
   momentum: number;
+  /** Weight decay (default 5e-4 for SGD, 0 for Adam, 0.01 for AdamW). */
   weightDecay: number;
+  /** Learning-rate schedule: `'cosine'` (default), `'constant'`, `'linear'` or `'step'`. */
   schedule: ScheduleName;
   /** Training augmentation: any of 'crop' (random crop, padding 1/8 of the side) and 'flip'. */
   augment: string[];
+  /** Seeds initialisation, shuffling, augmentation and dropout (default 0). */
   seed: number;
   /** Fraction of the training set held out for validation when the data has no val/ folder. */
   valSplit: number;

@@ -62,7 +62,12 @@ export function channelStats(ds: Dataset): { mean: number[]; std: number[] } {
  */
 export async function openData(
   config: Pick<TrainConfig, 'data' | 'size' | 'channels' | 'seed'>,
-  options: { cacheDir?: string; onWarning?: (message: string) => void } = {},
+  options: {
+    cacheDir?: string;
+    onWarning?: (message: string) => void;
+    /** Decode progress of an image folder: images done and total (not called on a cache hit). */
+    onProgress?: (done: number, total: number) => void;
+  } = {},
 ): Promise<OpenedDataset & { seconds: number }> {
   const t0 = performance.now();
   const opened = await openDataset(config.data, {
@@ -71,6 +76,7 @@ export async function openData(
     seed: config.seed,
     ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
     onWarning: options.onWarning ?? ((m) => process.emitWarning(m, { code: 'DLF_DATA' })),
+    ...(options.onProgress ? { onProgress: options.onProgress } : {}),
   });
   return { ...opened, seconds: (performance.now() - t0) / 1000 };
 }
@@ -118,6 +124,7 @@ export async function prepareData(
   const opened = await openData(config, {
     ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
     onWarning: (message) => emit({ type: 'warning', message }),
+    onProgress: (done, total) => emit({ type: 'decoding', done, total }),
   });
   let train = opened.train;
   let val: Dataset | undefined = opened.val;

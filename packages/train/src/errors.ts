@@ -6,6 +6,12 @@
 export class UsageError extends Error {
   /** The command the error is about (for the "see --help" hint). */
   readonly command: string | undefined;
+  /**
+   * Creates the error.
+   *
+   * @param message - One sentence saying what is wrong and what to pass instead.
+   * @param command - The `dlf` command concerned, for the "Run 'dlf <command> --help'" hint.
+   */
   constructor(message: string, command?: string) {
     super(message);
     this.name = 'UsageError';
@@ -23,6 +29,12 @@ export { FileError } from '@dlf/nn';
 export class AbortError extends Error {
   /** The checkpoint written before stopping, if any. */
   checkpoint: string | undefined;
+  /**
+   * Creates the error.
+   *
+   * @param message - Why the work stopped.
+   * @param checkpoint - The checkpoint written before stopping, if any.
+   */
   constructor(message = 'The operation was aborted.', checkpoint?: string) {
     super(message);
     this.name = 'AbortError';

@@ -6,9 +6,13 @@ import { AbortError } from './errors.js';
 
 /** Precision, recall and F1 of one class. */
 export interface ClassMetrics {
+  /** The class name. */
   class: string;
+  /** Correct among the examples predicted as this class, in [0, 1]. */
   precision: number;
+  /** Found among the examples of this class, in [0, 1]. */
   recall: number;
+  /** Harmonic mean of precision and recall. */
   f1: number;
   /** Examples of this class in the data. */
   support: number;
@@ -24,10 +28,13 @@ export interface Evaluation {
   count: number;
   /** `confusion[true][predicted]` counts. */
   confusion: number[][];
+  /** Precision, recall, F1 and support of each class. */
   perClass: ClassMetrics[];
   /** Unweighted mean of the per-class F1 scores. */
   macroF1: number;
+  /** Wall time of the evaluation. */
   seconds: number;
+  /** Examples evaluated per second. */
   imagesPerSecond: number;
 }
 

@@ -25,12 +25,19 @@ import { VERSION } from './version.js';
 
 /** Time spent per part of a training step, summed over an epoch (milliseconds). */
 export interface EpochProfile {
+  /** Training batches timed. */
   batches: number;
+  /** Milliseconds assembling batches. */
   dataMs: number;
+  /** Milliseconds in the forward pass. */
   forwardMs: number;
+  /** Milliseconds computing the loss. */
   lossMs: number;
+  /** Milliseconds in the backward pass. */
   backwardMs: number;
+  /** Milliseconds in optimizer steps. */
   optimizerMs: number;
+  /** Milliseconds evaluating the validation set. */
   validationMs: number;
   /** Forward time per layer (a Conv2d/Linear fused with the ReLU after it counts once). */
   layers: { name: string; ms: number }[];
@@ -42,8 +49,11 @@ export interface EpochRecord {
   epoch: number;
   /** Mean training loss and accuracy over the epoch (while the weights were changing). */
   trainLoss: number;
+  /** Running training accuracy over the epoch, in [0, 1]. */
   trainAccuracy: number;
+  /** Validation loss, when there is validation data. */
   valLoss?: number;
+  /** Validation accuracy in [0, 1], when there is validation data. */
   valAccuracy?: number;
   /** Learning rate of the epoch's last step. */
   lr: number;
@@ -53,9 +63,11 @@ export interface EpochRecord {
   seconds: number;
   /** Validation time. */
   valSeconds: number;
+  /** Training examples per second. */
   imagesPerSecond: number;
   /** True when this epoch is the best so far. */
   best: boolean;
+  /** Where the time went, with `profile: true`. */
   profile?: EpochProfile;
 }
 
@@ -106,15 +118,19 @@ export interface CheckpointOptions {
 
 /** Options for {@link fit}. */
 export interface FitOptions {
+  /** The model to train (its weights change in place). */
   model: Sequential;
+  /** The training data. */
   train: Dataset;
   /** Evaluated after every epoch (it drives `best` and early stopping). */
   val?: Dataset;
+  /** Epochs to train in all (a resumed run continues up to this). */
   epochs: number;
   /** Default 64. */
   batchSize?: number;
   /** Drives shuffling and augmentation (default 0). Initialisation is seeded where the model is built. */
   seed?: number;
+  /** The optimizer and its settings. */
   optimizer: OptimizerConfig;
   /** Default constant. */
   schedule?: ScheduleConfig;
@@ -142,14 +158,17 @@ export interface FitOptions {
 
 /** What {@link fit} returns. */
 export interface FitResult {
+  /** One record per epoch, the resumed ones included. */
   history: EpochRecord[];
   /** Optimizer steps taken in total. */
   steps: number;
+  /** True when early stopping ended the run. */
   stoppedEarly: boolean;
   /** 1-based epoch with the best validation result (0 when none). */
   bestEpoch: number;
   /** Checkpoint folders (when checkpoints are kept). */
   lastCheckpoint?: string;
+  /** The checkpoint with the best validation accuracy, if any was written. */
   bestCheckpoint?: string;
   /** Wall time of this call. */
   seconds: number;

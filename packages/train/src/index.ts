@@ -16,6 +16,7 @@
  * console.log(r.testAccuracy, r.modelPath);
  * ```
  *
+ * @module @dlf/train
  * @packageDocumentation
  */
 export {

@@ -44,6 +44,7 @@ export async function saveModelFile(
 
 /** What {@link buildModel} makes. */
 export interface BuiltModel {
+  /** The model, freshly initialised (or loaded, for a model file). */
   model: Sequential;
   /** Drives initialisation (JSON models) and dropout; its state goes into checkpoints. */
   generator: Generator;

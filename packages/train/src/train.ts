@@ -53,22 +53,31 @@ export interface TrainOptions {
 
 /** What {@link train} returns. */
 export interface TrainResult {
+  /** The run folder. */
   runDir: string;
   /** The final model file. */
   modelPath: string;
+  /** The HTML report. */
   reportPath: string;
   /** Accuracy of the final model on the training set (evaluation mode, no augmentation), in [0, 1]. */
   trainAccuracy: number;
   /** Accuracy of the final model on the test set, in [0, 1]. */
   testAccuracy: number;
+  /** Cross-entropy of the final model on the test set. */
   testLoss: number;
+  /** The full evaluation of the final model on the test set. */
   test: Evaluation;
+  /** One record per epoch. */
   history: EpochRecord[];
+  /** True when early stopping ended the run. */
   stoppedEarly: boolean;
+  /** The epoch with the best validation accuracy. */
   bestEpoch: number;
   /** Training seconds per epoch (mean over the epochs of the run). */
   secondsPerEpoch: number;
+  /** The settings of the run, defaults filled in. */
   config: TrainConfig;
+  /** Every file the run wrote, by role. */
   files: Record<string, string>;
 }
 
@@ -77,6 +86,8 @@ export type TrainEvent =
   | FitEvent
   | { type: 'config'; config: TrainConfig; runDir: string; resumed: boolean; threads: number }
   | { type: 'loading'; data: string }
+  /** Decoding an image folder (not sent on a decode-cache hit): images done and total. */
+  | { type: 'decoding'; done: number; total: number }
   | { type: 'data'; facts: DataFacts }
   | { type: 'summary'; summary: ModelSummary; text: string }
   | { type: 'resume'; checkpoint: string; epoch: number; batch: number; step: number }

@@ -20,17 +20,119 @@ export interface Parsed {
 }
 
 /**
+ * The edit distance between two strings (insertions, deletions, substitutions and swaps of
+ * neighbours each cost 1).
+ *
+ * @example
+ * ```ts
+ * editDistance('epoch', 'epochs'); // 1
+ * editDistance('trian', 'train');  // 1 (a swap)
+ * ```
+ */
+export function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        best = Math.min(best, d[i - 2]![j - 2]! + 1);
+      d[i]![j] = best;
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/**
+ * The closest of `candidates` to a misspelled `word`, when it is close enough to be a likely typo
+ * (at most a third of the word's letters apart, or one is a prefix of the other).
+ *
+ * @example
+ * ```ts
+ * closest('epoch', ['epochs', 'lr']); // 'epochs'
+ * closest('zzz', ['epochs', 'lr']);   // undefined
+ * ```
+ */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  const w = word.toLowerCase();
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const distance = editDistance(w, c.toLowerCase());
+    if (distance < bestDistance) {
+      best = c;
+      bestDistance = distance;
+    }
+  }
+  if (best === undefined) return undefined;
+  const limit = Math.max(1, Math.floor(Math.max(w.length, best.length) / 3));
+  const prefix = w.length >= 3 && best.toLowerCase().startsWith(w);
+  return bestDistance <= limit || prefix ? best : undefined;
+}
+
+/** Ends a sentence: `; did you mean X?` when there is a suggestion, else a full stop. */
+export function didYouMean(suggestion: string | undefined): string {
+  return suggestion === undefined ? '.' : `; did you mean ${suggestion}?`;
+}
+
+/** A number as an option value: `-1`, `-0.5`, `-.5`, `-1e-3`. */
+const NEGATIVE_NUMBER = /^-(\d|\.\d)[\d.eE+-]*$/;
+
+/**
+ * Joins a string option and a following negative number (`--lr -1` → `--lr=-1`) so the number is
+ * the option's value (and gets the option's own validation message) rather than "ambiguous".
+ */
+function attachNegativeValues(argv: readonly string[], options: Options): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const next = argv[i + 1];
+    const long = /^--([^=]+)$/.exec(arg)?.[1];
+    const short = /^-([^-])$/.exec(arg)?.[1];
+    const name = long ?? (short ? Object.keys(options).find((k) => options[k]!.short === short) : undefined);
+    if (name && options[name]?.type === 'string' && next !== undefined && NEGATIVE_NUMBER.test(next)) {
+      out.push(`--${name}=${next}`);
+      i++;
+    } else {
+      out.push(arg);
+    }
+    if (arg === '--') {
+      out.push(...argv.slice(i + 1));
+      break;
+    }
+  }
+  return out;
+}
+
+/**
  * Parses a command's arguments strictly (unknown flags and missing values are usage errors that
- * name the flag).
+ * name the flag; a misspelled flag gets a "did you mean"; a negative number is a value).
  */
 export function parse(command: string, argv: string[], options: Options, maxPositionals: number): Parsed {
   let r: ReturnType<typeof parseArgs>;
+  const all = { ...COMMON, ...options };
   try {
-    r = parseArgs({ args: argv, options: { ...COMMON, ...options }, allowPositionals: true, strict: true });
+    r = parseArgs({
+      args: attachNegativeValues(argv, all),
+      options: all,
+      allowPositionals: true,
+      strict: true,
+    });
   } catch (e) {
     const msg = (e as Error).message.split('\n')[0]!;
     const unknown = /Unknown option '([^']+)'/.exec(msg);
-    if (unknown) throw new UsageError(`Unknown option ${unknown[1]} for dlf ${command}.`, command);
+    if (unknown) {
+      const flag = unknown[1]!;
+      const suggestion = flag.startsWith('--')
+        ? closest(flag.slice(2).replace(/=.*$/, ''), Object.keys(all))
+        : undefined;
+      throw new UsageError(
+        `Unknown option ${flag} for dlf ${command}${didYouMean(suggestion && `--${suggestion}`)}`,
+        command,
+      );
+    }
     const missing = /Option '([^']+)' argument missing/.exec(msg);
     if (missing)
       throw new UsageError(
@@ -108,7 +210,7 @@ export function choiceFlag<T extends string>(
   const s = String(v).trim().toLowerCase();
   if (!(choices as readonly string[]).includes(s)) {
     throw new UsageError(
-      `Expected one of ${choices.join(', ')} for --${name} but received '${String(v)}'.`,
+      `Expected one of ${choices.join(', ')} for --${name} but received '${String(v)}'${didYouMean(closest(s, choices))}`,
       command,
     );
   }

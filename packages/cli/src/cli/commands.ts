@@ -14,9 +14,10 @@ import {
 import { setNumThreads } from '@dlf/tensor-core';
 import { confusionSvg, evaluate, openData, PRESETS, predict, svgToPng } from '@dlf/train';
 import { FileError, UsageError } from '../errors.js';
-import { choiceFlag, intFlag, type Parsed, parse, parseInputShape } from './args.js';
+import { choiceFlag, closest, didYouMean, intFlag, type Parsed, parse, parseInputShape } from './args.js';
 import { EVALUATE_HELP, EXPORT_HELP, PREDICT_HELP, SUMMARY_HELP } from './help.js';
 import { type CliIO, columns, int, Output, percent } from './output.js';
+import { decodeProgress } from './progress.js';
 import { dataName, shown } from './train-command.js';
 
 function outputFor(io: CliIO, v: Parsed['values']): Output {
@@ -87,8 +88,9 @@ export async function evaluateCommand(argv: string[], io: CliIO): Promise<number
         channels: ch === 1 ? 1 : 3,
         seed,
       },
-      { onWarning: (m) => out.warn(m) },
+      { onWarning: (m) => out.warn(m), onProgress: decodeProgress(out) },
     );
+    out.clearProgress();
     const ds = split === 'test' ? data.test : split === 'train' ? data.train : data.val;
     if (!ds) throw new UsageError(`${data.path} has no val/ split; use --split test or train.`, c);
     const same =
@@ -214,8 +216,11 @@ export async function summaryCommand(argv: string[], io: CliIO): Promise<number>
     model = r.model;
     shape = input ?? r.info.inputShape;
   } else {
+    const suggestion = closest(spec, PRESETS);
     throw new UsageError(
-      `Unknown model '${spec}'; give a preset (${PRESETS.join(', ')}), a model.json or a .safetensors file.`,
+      suggestion
+        ? `Unknown model '${spec}'${didYouMean(suggestion)}`
+        : `Unknown model '${spec}'; give a preset (${PRESETS.join(', ')}), a model.json or a .safetensors file.`,
       c,
     );
   }
@@ -294,8 +299,9 @@ export async function exportCommand(argv: string[], io: CliIO): Promise<number> 
       ...(channels !== undefined ? { channels: channels as 1 | 3 } : {}),
       seed: 0,
     },
-    { onWarning: (m) => out.warn(m) },
+    { onWarning: (m) => out.warn(m), onProgress: decodeProgress(out) },
   );
+  out.clearProgress();
   const splits = { train: data.train, ...(data.val ? { val: data.val } : {}), test: data.test };
   if (data.val && data.val === data.test) delete (splits as Record<string, unknown>).val;
   let last = 0;

@@ -10,6 +10,7 @@ Commands:
   summary <model|preset>    layers, output shapes, parameters, MACs and FLOPs
   predict <model> <image…>  the most likely classes of images
   export <data> <folder>    write a dataset as a folder of PNG images
+  onnx export|import        a model file to ONNX, or an ONNX model to a model file
 
 Data is a folder: train/ and test/ (or val/) holding <class>/ folders of images, <class>/ folders
 (split here, seeded), MNIST idx files or CIFAR-10/100 binary batches; 'mnist' is the bundled MNIST.

@@ -1,7 +1,9 @@
 import { EXIT, FileError, isAbortError, oneSentence, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
 import { evaluateCommand, exportCommand, predictCommand, summaryCommand } from './commands.js';
+import { closest, didYouMean } from './args.js';
 import { MAIN_HELP } from './help.js';
+import { onnxCommand } from './onnx-command.js';
 import { type CliIO, colorEnabled, makeColors } from './output.js';
 import { trainCommand } from './train-command.js';
 
@@ -12,7 +14,13 @@ const COMMANDS: Record<string, (argv: string[], io: CliIO) => Promise<number>> =
   summary: summaryCommand,
   predict: predictCommand,
   export: exportCommand,
+  onnx: onnxCommand,
 };
+
+/** The command a misspelled one most likely meant. */
+function suggestCommand(word: string): string | undefined {
+  return closest(word, [...Object.keys(COMMANDS), 'help', 'version']);
+}
 
 function write(stream: CliIO['stderr'], text: string): void {
   try {
@@ -42,7 +50,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
       const topic = first === 'help' ? rest[0] : undefined;
       if (topic && COMMANDS[topic]) return await COMMANDS[topic]!(['--help'], io);
-      if (topic) throw new UsageError(`Unknown command '${topic}'.`);
+      if (topic) throw new UsageError(`Unknown command '${topic}'${didYouMean(suggestCommand(topic))}`);
       write(io.stdout, `${MAIN_HELP}\n`);
       return first === undefined ? EXIT.usage : EXIT.ok;
     }
@@ -56,7 +64,9 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       throw new UsageError(
         first.startsWith('-')
           ? `Unknown option ${first}; options go after the command (dlf <command> [options]).`
-          : `Unknown command '${first}'; the commands are train, evaluate, summary, predict and export.`,
+          : suggestCommand(first)
+            ? `Unknown command '${first}'${didYouMean(suggestCommand(first))}`
+            : `Unknown command '${first}'; the commands are train, evaluate, summary, predict, export and onnx.`,
       );
     }
     return await run(rest, io);

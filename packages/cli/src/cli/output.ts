@@ -116,6 +116,15 @@ export class Output {
     safeWrite(this.#io.stderr, `${line}\n`);
   }
 
+  /**
+   * A message on stderr that `--quiet` does not hide: what the user must know to continue
+   * (an interruption, where the checkpoint is, a resumed run).
+   */
+  notice(line: string): void {
+    this.clearProgress();
+    safeWrite(this.#io.stderr, `${line}\n`);
+  }
+
   /** A warning on stderr (always) and as a JSON event. */
   warn(message: string): void {
     this.clearProgress();

@@ -1,19 +1,22 @@
+import { existsSync } from 'node:fs';
 import { relative } from 'node:path';
 import { datasetSource } from '@dlf/data';
-import { AbortError, UsageError } from '../errors.js';
+import { AbortError, FileError, UsageError } from '../errors.js';
 import {
   AUGMENTATIONS,
   type EpochProfile,
   OPTIMIZERS,
+  PRESETS,
   SCHEDULES,
   type TrainConfig,
   type TrainEvent,
   train,
 } from '@dlf/train';
 import { VERSION } from '../version.js';
-import { choiceFlag, intFlag, numFlag, parse } from './args.js';
+import { choiceFlag, closest, didYouMean, intFlag, numFlag, parse } from './args.js';
 import { TRAIN_HELP } from './help.js';
 import { bar, type CliIO, columns, duration, int, Output, percent } from './output.js';
+import { decodeProgress } from './progress.js';
 
 const TRAIN_OPTIONS = {
   model: { type: 'string' },
@@ -46,6 +49,26 @@ export function shown(path: string): string {
 export function dataName(data: string): string {
   const source = datasetSource(data);
   return source ? `${source.title} (${source.origin})` : data;
+}
+
+/**
+ * Checks `--model` before any data is read: a preset the trainer knows (read at run time, so
+ * presets added to `@dlf/train` are accepted), or an existing model.json / .safetensors file.
+ */
+export function checkModelSpec(command: string, spec: string): void {
+  const presets = PRESETS as readonly string[];
+  if (presets.includes(spec)) return;
+  if (/\.(json|safetensors)$/i.test(spec)) {
+    if (!existsSync(spec)) throw new FileError(spec, `The model file ${spec} does not exist.`);
+    return;
+  }
+  const suggestion = closest(spec, presets);
+  throw new UsageError(
+    suggestion
+      ? `Unknown model '${spec}'${didYouMean(suggestion)}`
+      : `Unknown model '${spec}'; use a preset (${presets.join(', ')}), a model.json description or a .safetensors model file.`,
+    command,
+  );
 }
 
 function profileLines(p: EpochProfile, out: Output): string[] {
@@ -131,6 +154,8 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   }
   const threads = intFlag(c, v, 'threads', 1, 256);
   const keep = intFlag(c, v, 'keep', 1, 1000);
+  if (config.model !== undefined) checkModelSpec(c, config.model);
+  const onDecode = decodeProgress(out);
 
   // Progress state.
   let phase: 'setup' | 'training' | 'final' = 'setup';
@@ -140,12 +165,12 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   const onAbort = (): void => {
     if (phase === 'setup') {
       out.clearProgress();
-      out.note('Interrupted before training started; nothing to save.');
+      out.notice('Interrupted before training started; nothing to save.');
       out.event({ event: 'interrupted', checkpoint: null });
       io.exit?.(130);
     } else if (phase === 'training') {
       out.clearProgress();
-      out.note('Interrupted: saving a checkpoint at the end of this batch… (Ctrl-C again to quit at once)');
+      out.notice('Interrupted: saving a checkpoint at the end of this batch… (Ctrl-C again to quit at once)');
     }
   };
   io.signal?.addEventListener('abort', onAbort, { once: true });
@@ -154,6 +179,9 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
     switch (e.type) {
       case 'loading':
         out.note(out.err.dim(`Loading ${dataName(e.data)}…`));
+        break;
+      case 'decoding':
+        onDecode(e.done, e.total);
         break;
       case 'warning':
         out.warn(e.message);
@@ -190,7 +218,7 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
         break;
       }
       case 'resume':
-        out.note(
+        out.notice(
           `Resuming from ${shown(e.checkpoint)} (epoch ${e.epoch}${e.batch ? ` + ${e.batch} batches` : ''}, step ${int(e.step)}).`,
         );
         out.event({
@@ -312,7 +340,7 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
     if (e instanceof AbortError) {
       const where = e.checkpoint ? shown(e.checkpoint) : undefined;
       const run = e.checkpoint ? shown(e.checkpoint.replace(/[\\/][^\\/]+$/, '')) : undefined;
-      out.note(
+      out.notice(
         where
           ? `Interrupted. Checkpoint saved in ${where}; continue with: dlf train --resume ${run}`
           : 'Interrupted before the first batch finished; nothing to save.',

@@ -19,6 +19,7 @@ export class ReLU extends Elementwise {
   forward(x: Tensor): Tensor {
     return F.relu(x);
   }
+  /** This layer as a JSON layer description (an entry of a `dlf.sequential` model.json). */
   toSpec(): LayerSpec {
     return { type: 'ReLU' };
   }
@@ -26,6 +27,11 @@ export class ReLU extends Elementwise {
 
 /** Leaky ReLU. @example `new LeakyReLU(0.1)` */
 export class LeakyReLU extends Elementwise {
+  /**
+   * Creates the layer.
+   *
+   * @param negativeSlope - Slope for negative inputs (default 0.01).
+   */
   constructor(readonly negativeSlope = 0.01) {
     super();
     checkNumber('negativeSlope', negativeSlope);
@@ -33,6 +39,7 @@ export class LeakyReLU extends Elementwise {
   forward(x: Tensor): Tensor {
     return F.leakyRelu(x, this.negativeSlope);
   }
+  /** This layer as a JSON layer description (an entry of a `dlf.sequential` model.json). */
   toSpec(): LayerSpec {
     return { type: 'LeakyReLU', negativeSlope: this.negativeSlope };
   }
@@ -43,6 +50,7 @@ export class Sigmoid extends Elementwise {
   forward(x: Tensor): Tensor {
     return F.sigmoid(x);
   }
+  /** This layer as a JSON layer description (an entry of a `dlf.sequential` model.json). */
   toSpec(): LayerSpec {
     return { type: 'Sigmoid' };
   }
@@ -53,6 +61,7 @@ export class Tanh extends Elementwise {
   forward(x: Tensor): Tensor {
     return F.tanh(x);
   }
+  /** This layer as a JSON layer description (an entry of a `dlf.sequential` model.json). */
   toSpec(): LayerSpec {
     return { type: 'Tanh' };
   }
@@ -63,6 +72,7 @@ export class GELU extends Elementwise {
   forward(x: Tensor): Tensor {
     return F.gelu(x);
   }
+  /** This layer as a JSON layer description (an entry of a `dlf.sequential` model.json). */
   toSpec(): LayerSpec {
     return { type: 'GELU' };
   }
@@ -73,6 +83,7 @@ export class SiLU extends Elementwise {
   forward(x: Tensor): Tensor {
     return F.silu(x);
   }
+  /** This layer as a JSON layer description (an entry of a `dlf.sequential` model.json). */
   toSpec(): LayerSpec {
     return { type: 'SiLU' };
   }
@@ -83,6 +94,7 @@ export class Hardswish extends Elementwise {
   forward(x: Tensor): Tensor {
     return F.hardswish(x);
   }
+  /** This layer as a JSON layer description (an entry of a `dlf.sequential` model.json). */
   toSpec(): LayerSpec {
     return { type: 'Hardswish' };
   }

@@ -16,10 +16,15 @@ import { defaultBias } from './shared.js';
 
 /** Options for {@link Conv2d}. */
 export interface Conv2dLayerOptions extends InitOptions {
+  /** Step between kernel positions (default 1). */
   stride?: F.Size2;
+  /** Zeros added on each side (default 0). */
   padding?: F.Size2;
+  /** Spacing between kernel taps (default 1). */
   dilation?: F.Size2;
+  /** Channel groups; must divide both channel counts (default 1). */
   groups?: number;
+  /** Add a learned bias per output channel (default true). */
   bias?: boolean;
 }
 
@@ -33,13 +38,28 @@ export interface Conv2dLayerOptions extends InitOptions {
  * ```
  */
 export class Conv2d extends Module {
+  /** The kernels, [outChannels, inChannels / groups, kH, kW]. */
   readonly weight: Parameter;
+  /** One bias per output channel, or null with `bias: false`. */
   readonly bias: Parameter | null;
+  /** Kernel height and width. */
   readonly kernelSize: [number, number];
+  /** Step between kernel positions, vertical and horizontal. */
   readonly stride: [number, number];
+  /** Zeros added on each side, vertical and horizontal. */
   readonly padding: [number, number];
+  /** Spacing between kernel taps, vertical and horizontal. */
   readonly dilation: [number, number];
+  /** Channel groups (1: every output sees every input channel). */
   readonly groups: number;
+  /**
+   * Creates the layer with freshly initialised weights.
+   *
+   * @param inChannels - Channels of the input (C of N, C, H, W).
+   * @param outChannels - Channels of the output: the number of kernels.
+   * @param kernelSize - Kernel side, or [height, width].
+   * @param options - Stride, padding, dilation, groups, bias and the generator for initialisation.
+   */
   constructor(
     readonly inChannels: number,
     readonly outChannels: number,
@@ -96,6 +116,7 @@ export class Conv2d extends Module {
     const perOutput = (this.inChannels / this.groups) * this.kernelSize[0] * this.kernelSize[1];
     return { outputShape: [this.outChannels, p, q], macs: this.outChannels * p * q * perOutput };
   }
+  /** This layer as a JSON layer description (an entry of a `dlf.sequential` model.json). */
   toSpec(): LayerSpec {
     return {
       type: 'Conv2d',

@@ -13,7 +13,14 @@ import { type InitOptions, type LayerSpec, registerLayer, specNumber } from './r
  * ```
  */
 export class Dropout extends Module {
+  /** Where the masks come from (the default generator when undefined). */
   readonly generator: Generator | undefined;
+  /**
+   * Creates the layer.
+   *
+   * @param p - Probability of zeroing an element, in [0, 1] (default 0.5).
+   * @param options - `generator` to seed the masks.
+   */
   constructor(
     readonly p = 0.5,
     options: InitOptions = {},
@@ -28,6 +35,7 @@ export class Dropout extends Module {
   override describe(inputShape: readonly number[]): LayerDescription {
     return { outputShape: [...inputShape], macs: 0 };
   }
+  /** This layer as a JSON layer description (an entry of a `dlf.sequential` model.json). */
   toSpec(): LayerSpec {
     return { type: 'Dropout', p: this.p };
   }

@@ -22,8 +22,17 @@ import { defaultBias, prod } from './shared.js';
  * ```
  */
 export class Linear extends Module {
+  /** The weight matrix, [outFeatures, inFeatures]. */
   readonly weight: Parameter;
+  /** The bias, [outFeatures], or null with `bias: false`. */
   readonly bias: Parameter | null;
+  /**
+   * Creates the layer with freshly initialised weights.
+   *
+   * @param inFeatures - Features of each input row.
+   * @param outFeatures - Features of each output row.
+   * @param options - `bias: false` for no bias; `generator` seeds the initialisation.
+   */
   constructor(
     readonly inFeatures: number,
     readonly outFeatures: number,
@@ -60,6 +69,7 @@ export class Linear extends Module {
       macs: rows * this.inFeatures * this.outFeatures,
     };
   }
+  /** This layer as a JSON layer description (an entry of a `dlf.sequential` model.json). */
   toSpec(): LayerSpec {
     return {
       type: 'Linear',

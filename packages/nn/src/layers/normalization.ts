@@ -5,9 +5,13 @@ import { type LayerSpec, registerLayer, specBool, specNumber, stateSize } from '
 
 /** Options for {@link BatchNorm2d}. */
 export interface BatchNormLayerOptions {
+  /** Added to the variance for numerical stability (default 1e-5). */
   eps?: number;
+  /** Weight of each new batch in the running statistics (default 0.1). */
   momentum?: number;
+  /** Learn a per-channel scale and shift (default true). */
   affine?: boolean;
+  /** Keep running statistics for evaluation (default true). */
   trackRunningStats?: boolean;
 }
 
@@ -22,12 +26,24 @@ export interface BatchNormLayerOptions {
  * ```
  */
 export class BatchNorm2d extends Module {
+  /** Per-channel scale (γ), or null when not affine. */
   readonly weight: Parameter | null;
+  /** Per-channel shift (β), or null when not affine. */
   readonly bias: Parameter | null;
+  /** Running mean used in evaluation, or null without running statistics. */
   readonly runningMean: Tensor | null;
+  /** Running variance used in evaluation, or null without running statistics. */
   readonly runningVar: Tensor | null;
+  /** Added to the variance for numerical stability (default 1e-5). */
   readonly eps: number;
+  /** Weight of the new batch in the running statistics (default 0.1). */
   readonly momentum: number;
+  /**
+   * Creates the layer: γ = 1, β = 0, running mean 0 and variance 1.
+   *
+   * @param numFeatures - Channels of the input (C of N, C, H, W).
+   * @param options - `eps`, `momentum`, `affine` (learn γ and β) and `trackRunningStats`.
+   */
   constructor(
     readonly numFeatures: number,
     options: BatchNormLayerOptions = {},
@@ -64,6 +80,7 @@ export class BatchNorm2d extends Module {
   override describe(inputShape: readonly number[]): LayerDescription {
     return { outputShape: [...inputShape], macs: 0 };
   }
+  /** This layer as a JSON layer description (an entry of a `dlf.sequential` model.json). */
   toSpec(): LayerSpec {
     return {
       type: 'BatchNorm2d',

@@ -4,9 +4,18 @@ import { type LayerDescription, Module } from '../module.js';
 import { type LayerSpec, registerLayer, specSize2 } from './registry.js';
 
 abstract class Pool extends Module {
+  /** Window height and width. */
   readonly kernelSize: [number, number];
+  /** Step between windows, vertical and horizontal (default: the window). */
   readonly stride: [number, number];
+  /** Padding on each side, vertical and horizontal. */
   readonly padding: [number, number];
+  /**
+   * Creates the layer.
+   *
+   * @param kernelSize - Window side, or [height, width].
+   * @param options - `stride` (default: the window) and `padding` (default 0).
+   */
   constructor(kernelSize: F.Size2, options: { stride?: F.Size2; padding?: F.Size2 } = {}) {
     super();
     this.kernelSize = F.pair('kernelSize', kernelSize, 1);
@@ -29,6 +38,7 @@ export class MaxPool2d extends Pool {
   forward(x: Tensor): Tensor {
     return F.maxPool2d(x, { kernelSize: this.kernelSize, stride: this.stride, padding: this.padding });
   }
+  /** This layer as a JSON layer description (an entry of a `dlf.sequential` model.json). */
   toSpec(): LayerSpec {
     return this.spec('MaxPool2d');
   }
@@ -39,6 +49,7 @@ export class AvgPool2d extends Pool {
   forward(x: Tensor): Tensor {
     return F.avgPool2d(x, { kernelSize: this.kernelSize, stride: this.stride, padding: this.padding });
   }
+  /** This layer as a JSON layer description (an entry of a `dlf.sequential` model.json). */
   toSpec(): LayerSpec {
     return this.spec('AvgPool2d');
   }
@@ -46,7 +57,13 @@ export class AvgPool2d extends Pool {
 
 /** Adaptive average pooling to a fixed size (1: global average). @example `new AdaptiveAvgPool2d(1)` */
 export class AdaptiveAvgPool2d extends Module {
+  /** Output height and width. */
   readonly outputSize: [number, number];
+  /**
+   * Creates the layer.
+   *
+   * @param outputSize - Output side, or [height, width] (default 1: a global average).
+   */
   constructor(outputSize: F.Size2 = 1) {
     super();
     this.outputSize = F.pair('outputSize', outputSize, 1);
@@ -57,6 +74,7 @@ export class AdaptiveAvgPool2d extends Module {
   override describe(inputShape: readonly number[]): LayerDescription {
     return { outputShape: [inputShape[0]!, ...this.outputSize], macs: 0 };
   }
+  /** This layer as a JSON layer description (an entry of a `dlf.sequential` model.json). */
   toSpec(): LayerSpec {
     return { type: 'AdaptiveAvgPool2d', outputSize: this.outputSize };
   }

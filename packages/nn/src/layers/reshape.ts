@@ -6,6 +6,11 @@ import { prod } from './shared.js';
 
 /** Flattens all dims from `startDim` (default 1: keep the batch). @example `new Flatten()` */
 export class Flatten extends Module {
+  /**
+   * Creates the layer.
+   *
+   * @param startDim - The first dimension flattened (default 1: keep the batch).
+   */
   constructor(readonly startDim = 1) {
     super();
     checkInt('startDim', startDim, 0);
@@ -17,6 +22,7 @@ export class Flatten extends Module {
     const s = Math.max(this.startDim - 1, 0);
     return { outputShape: [...inputShape.slice(0, s), prod(inputShape.slice(s))], macs: 0 };
   }
+  /** This layer as a JSON layer description (an entry of a `dlf.sequential` model.json). */
   toSpec(): LayerSpec {
     return { type: 'Flatten', startDim: this.startDim };
   }

@@ -42,11 +42,17 @@ export type LayerHook = (index: number, layer: Module, phase: 'start' | 'end') =
  * ```
  */
 export class Sequential extends Module {
+  /** The layers, in the order they run. */
   readonly layers: Module[];
   /** Set to time layers; called before and after each layer (fused pairs and triples report once). */
   onLayer: LayerHook | null = null;
   /** Fuse Conv2d/Linear (+ BatchNorm2d in eval mode) + ReLU pairs and Conv2d + ReLU + MaxPool2d(2) triples (default true). */
   fuse = true;
+  /**
+   * Creates the model.
+   *
+   * @param layers - The layers, in the order they run.
+   */
   constructor(...layers: Module[]) {
     super();
     this.layers = layers;

@@ -14,6 +14,13 @@
 export class FileError extends Error {
   /** The file or folder at fault. */
   readonly path: string;
+  /**
+   * Creates the error.
+   *
+   * @param path - The file or folder at fault.
+   * @param message - One sentence naming the file and what is wrong.
+   * @param options - The underlying error as `cause`.
+   */
   constructor(path: string, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = 'FileError';

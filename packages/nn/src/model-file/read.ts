@@ -23,6 +23,7 @@ export interface Preprocess {
   scale: number;
   /** Per-channel mean and standard deviation subtracted and divided after scaling. */
   mean: number[];
+  /** Per-channel standard deviation divided by after subtracting the mean. */
   std: number[];
 }
 
@@ -32,6 +33,7 @@ export interface ModelInfo {
   classes: string[];
   /** Input shape of one example, [C, H, W]. */
   inputShape: [number, number, number];
+  /** How images become input: resize, channels, normalisation. */
   preprocess: Preprocess;
   /** Every metadata entry of the file. */
   metadata: Record<string, string>;

@@ -19,9 +19,13 @@ export function pair(name: string, v: Size2, min: number): [number, number] {
 
 /** Options for {@link conv2d}. */
 export interface Conv2dOptions {
+  /** Step between kernel positions (default 1). */
   stride?: Size2;
+  /** Zeros added on each side (default 0). */
   padding?: Size2;
+  /** Spacing between kernel taps (default 1). */
   dilation?: Size2;
+  /** Channel groups; must divide both channel counts (default 1). */
   groups?: number;
   /** Fuse a ReLU into the op. */
   relu?: boolean;

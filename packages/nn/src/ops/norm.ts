@@ -4,13 +4,19 @@ import { floatResult } from './common.js';
 
 /** Options for {@link batchNorm2d}. */
 export interface BatchNormOptions {
+  /** Per-channel scale (γ); none when null or omitted. */
   weight?: Tensor | null;
+  /** Per-channel shift (β); none when null or omitted. */
   bias?: Tensor | null;
+  /** Running mean: updated in training, used in evaluation. */
   runningMean?: Tensor | null;
+  /** Running variance: updated in training, used in evaluation. */
   runningVar?: Tensor | null;
   /** Batch statistics (and running-stat updates) when true; running statistics when false. */
   training?: boolean;
+  /** Weight of the batch in the running statistics (default 0.1). */
   momentum?: number;
+  /** Added to the variance for numerical stability (default 1e-5). */
   eps?: number;
   /** Fuse a ReLU into the same pass: `relu(batchNorm2d(x, ...))` without the intermediate tensor. */
   relu?: boolean;

@@ -6,9 +6,11 @@ import { floatResult } from './common.js';
 
 /** Options for {@link maxPool2d} and {@link avgPool2d}. */
 export interface Pool2dOptions {
+  /** Window side, or [height, width]. */
   kernelSize: Size2;
   /** Defaults to the kernel size. */
   stride?: Size2;
+  /** Padding on each side (default 0). */
   padding?: Size2;
 }
 

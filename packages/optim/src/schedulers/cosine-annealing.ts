@@ -36,6 +36,12 @@ export class CosineAnnealingLR extends LRScheduler {
   #tMax: number;
   #etaMin: number;
 
+  /**
+   * Creates the schedule and sets the optimizer's learning rate for step 0.
+   *
+   * @param optimizer - The optimizer whose learning rate is scheduled.
+   * @param options - `tMax` (steps per half cosine) and `etaMin`.
+   */
   constructor(optimizer: Optimizer, options: CosineAnnealingLROptions) {
     super(optimizer);
     this.#tMax = checkInt('tMax', options?.tMax, 1);

@@ -26,6 +26,12 @@ export interface ExponentialLROptions {
 export class ExponentialLR extends LRScheduler {
   #gamma: number;
 
+  /**
+   * Creates the schedule and sets the optimizer's learning rate for step 0.
+   *
+   * @param optimizer - The optimizer whose learning rate is scheduled.
+   * @param options - `gamma`, the factor per step.
+   */
   constructor(optimizer: Optimizer, options: ExponentialLROptions) {
     super(optimizer);
     this.#gamma = checkNumber('gamma', options?.gamma, 0);

@@ -35,6 +35,12 @@ export class LinearLR extends LRScheduler {
   #endFactor: number;
   #totalIters: number;
 
+  /**
+   * Creates the schedule and sets the optimizer's learning rate for step 0.
+   *
+   * @param optimizer - The optimizer whose learning rate is scheduled.
+   * @param options - `startFactor`, `endFactor` and `totalIters`.
+   */
   constructor(optimizer: Optimizer, options: LinearLROptions = {}) {
     super(optimizer);
     this.#startFactor = checkNumber('startFactor', options.startFactor ?? 1 / 3, 0, 1);

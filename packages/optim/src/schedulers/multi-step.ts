@@ -34,6 +34,12 @@ export class MultiStepLR extends LRScheduler {
   #milestones: number[];
   #gamma: number;
 
+  /**
+   * Creates the schedule and sets the optimizer's learning rate for step 0.
+   *
+   * @param optimizer - The optimizer whose learning rate is scheduled.
+   * @param options - `milestones` and `gamma`.
+   */
   constructor(optimizer: Optimizer, options: MultiStepLROptions) {
     super(optimizer);
     this.#milestones = checkMilestones('milestones', options?.milestones);

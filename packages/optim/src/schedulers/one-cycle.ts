@@ -71,6 +71,12 @@ export class OneCycleLR extends LRScheduler {
   #momenta = { max: 0, base: 0 };
   #settings: SchedulerState = {};
 
+  /**
+   * Creates the schedule and sets the optimizer's learning rate for step 0.
+   *
+   * @param optimizer - The optimizer whose learning rate is scheduled.
+   * @param options - `maxLr`, `totalSteps` (or `epochs` × `stepsPerEpoch`) and the phase settings.
+   */
   constructor(optimizer: Optimizer, options: OneCycleLROptions) {
     super(optimizer);
     if (options === null || typeof options !== 'object')

@@ -53,6 +53,12 @@ export class ReduceLROnPlateau extends LRScheduler {
   #numBadEpochs = 0;
   #cooldownCounter = 0;
 
+  /**
+   * Creates the schedule; the learning rate changes only when {@link ReduceLROnPlateau.step} sees no improvement.
+   *
+   * @param optimizer - The optimizer whose learning rate is scheduled.
+   * @param options - `mode`, `factor`, `patience`, `threshold`, `cooldown` and `minLr`.
+   */
   constructor(optimizer: Optimizer, options: ReduceLROnPlateauOptions = {}) {
     super(optimizer, false);
     if (options === null || typeof options !== 'object')

@@ -34,6 +34,12 @@ export class SequentialLR extends LRScheduler {
   readonly #schedulers: readonly LRScheduler[];
   #milestones: number[];
 
+  /**
+   * Creates the schedule and sets the optimizer's learning rate for step 0.
+   *
+   * @param optimizer - The optimizer whose learning rate is scheduled.
+   * @param options - `schedulers` and the `milestones` where each takes over.
+   */
   constructor(optimizer: Optimizer, options: SequentialLROptions) {
     super(optimizer);
     const schedulers = options?.schedulers;

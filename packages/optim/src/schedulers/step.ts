@@ -29,6 +29,12 @@ export class StepLR extends LRScheduler {
   #stepSize: number;
   #gamma: number;
 
+  /**
+   * Creates the schedule and sets the optimizer's learning rate for step 0.
+   *
+   * @param optimizer - The optimizer whose learning rate is scheduled.
+   * @param options - `stepSize` and `gamma`.
+   */
   constructor(optimizer: Optimizer, options: StepLROptions) {
     super(optimizer);
     this.#stepSize = checkInt('stepSize', options?.stepSize, 1);
