@@ -64,7 +64,7 @@ export class BatchNorm2d extends Module {
     this.runningMean = this.registerBuffer('runningMean', track ? zeros([numFeatures]) : null);
     this.runningVar = this.registerBuffer('runningVar', track ? ones([numFeatures]) : null);
   }
-  /** `options.relu` fuses a following ReLU (Sequential does this for BatchNorm2d + ReLU). */
+  /** `options.relu` fuses a following ReLU (Sequential does this for BatchNorm2d + ReLU in evaluation mode). */
   forward(x: Tensor, options: { relu?: boolean } = {}): Tensor {
     return F.batchNorm2d(x, {
       relu: options.relu === true,
