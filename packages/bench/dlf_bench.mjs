@@ -1,16 +1,18 @@
-// dlf side of the seed-cnn benchmark: the same model, batch, data shape, optimiser and loss as
-// torch_bench.py. Prints one JSON line:
-//   {"framework":"dlf","threads":1,"format":"nchw","mode":"train","imagesPerSec":...,"msPerStep":...,"dlf":"0.1.0"}
+// dlf side of the benchmark zoo (models in models.mjs): the same model, batch, data shape, optimiser
+// and loss as torch_bench.py. Prints one JSON line:
+//   {"framework":"dlf","model":"seed-cnn","threads":1,"format":"nchw","mode":"train","imagesPerSec":...,
+//    "msPerStep":...,"dlf":"0.1.0","peakRssMB":...}
 //
-//   node dlf_bench.mjs --threads 1 --mode train --warmup 5 --iters 20
+//   node dlf_bench.mjs --model vgg-bn --batch 64 --threads 1 --mode train --warmup 5 --iters 20
+//   node dlf_bench.mjs --model vgg-bn --profile   # per-layer table (profile.mjs) instead of timing
 //   node dlf_bench.mjs --check     # only verifies that the dlf packages load (exit 0) or not (exit 2)
 //
 // Exit codes: 0 ok, 1 bad arguments or a failure while running, 2 dlf packages not built/installed.
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
+import { buildModel, CLASSES, MODELS } from './models.mjs';
+import { formatProfile, profileModel } from './profile.mjs';
 
-const BATCH = 64;
-const CLASSES = 10;
 const LR = 0.05;
 const EXIT_UNAVAILABLE = 2;
 
@@ -23,11 +25,16 @@ let args;
 try {
   ({ values: args } = parseArgs({
     options: {
+      model: { type: 'string', default: 'seed-cnn' },
+      batch: { type: 'string', default: '64' },
+      profile: { type: 'boolean', default: false },
       threads: { type: 'string', default: '1' },
       format: { type: 'string', default: 'nchw' },
       mode: { type: 'string', default: 'train' },
       warmup: { type: 'string', default: '5' },
       iters: { type: 'string', default: '20' },
+      // stop timing once this many seconds have passed (after at least 3 steps); warm-up stops at half
+      seconds: { type: 'string', default: 'Infinity' },
       check: { type: 'boolean', default: false },
     },
   }));
@@ -35,8 +42,13 @@ try {
   fail(error.message);
 }
 const threads = Number(args.threads);
+const BATCH = Number(args.batch);
+if (!Number.isInteger(BATCH) || BATCH < 1) fail(`--batch must be an integer >= 1, got ${args.batch}`);
+if (!MODELS.includes(args.model)) fail(`--model must be one of ${MODELS.join(', ')}, got ${args.model}`);
 const warmup = Number(args.warmup);
-const iters = Number(args.iters);
+let iters = Number(args.iters);
+const seconds = Number(args.seconds);
+if (!(seconds > 0)) fail(`--seconds must be a positive number, got ${args.seconds}`);
 if (!Number.isInteger(threads) || threads < 1) fail(`--threads must be an integer >= 1, got ${args.threads}`);
 if (!Number.isInteger(warmup) || warmup < 0) fail(`--warmup must be an integer >= 0, got ${args.warmup}`);
 if (!Number.isInteger(iters) || iters < 1) fail(`--iters must be an integer >= 1, got ${args.iters}`);
@@ -69,7 +81,7 @@ try {
 }
 const { randn, randint, tidy, setNumThreads, memory, manualSeed } = core;
 const { noGrad } = autograd;
-const { seedCnn } = nn;
+const { seedCnn, Conv2d } = nn;
 const { crossEntropy } = loss;
 const { SGD } = optim;
 for (const [name, value] of Object.entries({
@@ -79,6 +91,7 @@ for (const [name, value] of Object.entries({
   setNumThreads,
   noGrad,
   seedCnn,
+  Conv2d,
   crossEntropy,
   SGD,
 })) {
@@ -101,7 +114,19 @@ if (args.check) {
 setNumThreads(threads);
 if (typeof manualSeed === 'function') manualSeed(0);
 
-const model = seedCnn({ classes: CLASSES, seed: 0 });
+const model = buildModel(args.model, { nn, core });
+if (args.profile) {
+  if (args.mode === 'infer') model.eval();
+  // One thread: CPU time, which a busy machine disturbs far less than wall time.
+  const cpu = threads === 1;
+  const rows = profileModel({ core, nn }, model, [BATCH, 3, 32, 32], { cpu });
+  process.stdout.write(
+    `${args.model}, batch ${BATCH}, ${threads} thread(s), ${args.mode === 'infer' ? 'eval' : 'training'}-mode layers\n` +
+      formatProfile(rows, threads, { cpu }) +
+      '\n',
+  );
+  process.exit(0);
+}
 const opt = new SGD(model.parameters(), { lr: LR });
 const x = randn([BATCH, 3, 32, 32]);
 const y = randint([BATCH], 0, CLASSES);
@@ -127,16 +152,20 @@ if (args.mode === 'train') {
 }
 
 try {
-  for (let i = 0; i < warmup; i++) step();
+  const warmStart = performance.now();
+  for (let i = 0; i < warmup && (i === 0 || performance.now() - warmStart < 500 * seconds); i++) step();
   const tensorsBefore = typeof memory === 'function' ? memory().numTensors : null;
   const stepMs = [];
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
-  for (let i = 0; i < iters; i++) {
+  for (let i = 0; i < iters && (i < 3 || performance.now() - t0 < 1000 * seconds); i++) {
     const t = performance.now();
     step();
     stepMs.push(performance.now() - t);
   }
   const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  iters = stepMs.length;
   stepMs.sort((p, q) => p - q);
   const mid = stepMs.length >> 1;
   const medianMs = stepMs.length % 2 ? stepMs[mid] : (stepMs[mid - 1] + stepMs[mid]) / 2;
@@ -144,16 +173,21 @@ try {
 
   const result = {
     framework: 'dlf',
+    model: args.model,
     threads,
     format: 'nchw',
     mode: args.mode,
     imagesPerSec: Math.round(((BATCH * iters) / (ms / 1000)) * 100) / 100,
     msPerStep: Math.round((ms / iters) * 1000) / 1000,
     msPerStepMedian: Math.round(medianMs * 1000) / 1000,
+    // CPU time of the process per step (all threads): at 1 thread, robust to a busy machine
+    cpuMsPerStep: Math.round((cpu.user + cpu.system) / iters) / 1000,
     dlf: version,
     batch: BATCH,
     warmup,
     iters,
+    // resourceUsage reports kilobytes
+    peakRssMB: Math.round(process.resourceUsage().maxRSS / 102.4) / 10,
   };
   if (tensorsBefore !== null) result.leakedTensors = tensorsAfter - tensorsBefore;
   process.stdout.write(JSON.stringify(result) + '\n');

@@ -1,6 +1,9 @@
-// seed-cnn benchmark orchestrator: dlf vs PyTorch (NCHW and channels_last), train and inference.
+// Benchmark-zoo orchestrator: dlf vs PyTorch (NCHW and channels_last), train and inference, for each
+// model of models.mjs / torch_models.py at each batch size.
 //
-//   node run.mjs                  # threads 1 and 2, train and infer, 5 interleaved repetitions
+//   node run.mjs                  # seed-cnn, batch 64, threads 1 and 2, train and infer, 5 reps
+//   node run.mjs --models all --batches 64,256 --reps 3    # the whole zoo
+//   node run.mjs --models vgg-bn --profile --threads 1     # dlf per-layer profile, no timing runs
 //   node run.mjs --json           # machine-readable result on stdout (progress goes to stderr)
 //   node run.mjs --reps 7 --threads 1,2 --modes train --warmup 5 --iters 30
 //   node run.mjs --quick          # smoke run: 2 reps, 1 warm-up step, 3 timed steps (not for quoting)
@@ -18,6 +21,7 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { MODELS } from './models.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const RUN_TIMEOUT_MS = 10 * 60 * 1000;
@@ -36,6 +40,12 @@ try {
       reps: { type: 'string' },
       warmup: { type: 'string' },
       iters: { type: 'string' },
+      models: { type: 'string', default: 'seed-cnn' },
+      batches: { type: 'string', default: '64' },
+      profile: { type: 'boolean', default: false },
+      seconds: { type: 'string' },
+      // a second dlf build (a dlf.node) run beside the current one, e.g. a copy from before a change
+      'baseline-native': { type: 'string' },
       threads: { type: 'string', default: '1,2' },
       modes: { type: 'string', default: 'train,infer' },
       only: { type: 'string' },
@@ -49,7 +59,9 @@ try {
 if (opts.help) {
   process.stdout.write(
     'usage: node run.mjs [--json] [--quick] [--reps N] [--warmup K] [--iters M] [--threads 1,2]\n' +
-      '                   [--modes train,infer] [--only pytorch|dlf] [--python /usr/bin/python3]\n',
+      '                   [--modes train,infer] [--only pytorch|dlf] [--python /usr/bin/python3]\n' +
+      `                   [--models all|${MODELS.join(',')}] [--batches 64,256] [--seconds S] [--profile]\n` +
+      '                   [--baseline-native path/to/dlf.node]\n',
   );
   process.exit(0);
 }
@@ -65,8 +77,16 @@ const warmup = positiveInt('warmup', opts.warmup, opts.quick ? 1 : 5, 0);
 const DEFAULT_ITERS = { train: 30, infer: 100 };
 const itersOverride = positiveInt('iters', opts.iters, opts.quick ? 3 : undefined);
 const itersFor = (mode) => itersOverride ?? DEFAULT_ITERS[mode];
+// Each run stops after this many seconds of timed steps (at least 3 steps): the zoo's larger models
+// at batch 256 would otherwise take minutes a run.
+const seconds = opts.seconds === undefined ? (opts.quick ? 0.5 : 2) : Number(opts.seconds);
+if (!(seconds > 0)) usageError(`--seconds must be a positive number, got ${opts.seconds}`);
 const threadList = opts.threads.split(',').map((t) => positiveInt('threads', t.trim(), 1));
 const modes = opts.modes.split(',').map((m) => m.trim());
+const models = opts.models === 'all' ? MODELS : opts.models.split(',').map((m) => m.trim());
+for (const m of models)
+  if (!MODELS.includes(m)) usageError(`--models takes ${MODELS.join(', ')} or all, got ${m}`);
+const batches = opts.batches.split(',').map((b) => positiveInt('batches', b.trim(), 64));
 for (const m of modes) {
   if (m !== 'train' && m !== 'infer') usageError(`--modes takes train and/or infer, got ${m}`);
 }
@@ -123,6 +143,29 @@ for (const [name, fw] of [
     log(skipped(fw) ? `${name} ${fw.reason}` : `${name} unavailable, skipping it: ${fw.reason}`);
 }
 
+// ---- profile: the dlf per-layer table for each model, batch and thread count, then exit
+
+if (opts.profile) {
+  if (!dlf.available) usageError(`--profile needs dlf: ${dlf.reason}`);
+  for (const model of models) {
+    for (const batch of batches) {
+      for (const threads of threadList) {
+        const argv = [join(here, 'dlf_bench.mjs'), '--profile', '--model', model, '--batch', String(batch)];
+        argv.push('--threads', String(threads), '--mode', modes[0]);
+        const env = { ...process.env, DLF_NUM_THREADS: String(threads) };
+        const r = spawnSync(process.execPath, argv, {
+          cwd: here,
+          env,
+          encoding: 'utf8',
+          timeout: RUN_TIMEOUT_MS,
+        });
+        process.stdout.write(r.status === 0 ? `${r.stdout}\n` : `${model}: FAILED ${errorLine(r.stderr)}\n`);
+      }
+    }
+  }
+  process.exit(0);
+}
+
 // ---- configurations
 
 const variants = [];
@@ -136,17 +179,44 @@ if (pytorch.available) {
   });
 }
 if (dlf.available) variants.push({ key: 'dlf', label: 'dlf', framework: 'dlf', format: 'nchw' });
+if (dlf.available && opts['baseline-native']) {
+  variants.push({
+    key: 'dlf-baseline',
+    label: 'dlf baseline',
+    framework: 'dlf',
+    format: 'nchw',
+    native: opts['baseline-native'],
+  });
+}
 
 const configs = [];
-for (const threads of threadList) {
-  for (const mode of modes) {
-    for (const v of variants) configs.push({ ...v, threads, mode, samples: [], stepMedians: [], errors: [] });
+for (const model of models) {
+  for (const batch of batches) {
+    for (const threads of threadList) {
+      for (const mode of modes) {
+        for (const v of variants) {
+          configs.push({
+            ...v,
+            model,
+            batch,
+            threads,
+            mode,
+            samples: [],
+            stepMedians: [],
+            rss: [],
+            cpu: [],
+            errors: [],
+          });
+        }
+      }
+    }
   }
 }
 
 function runOnce(c) {
   const common = ['--threads', String(c.threads), '--mode', c.mode, '--warmup', String(warmup)];
-  const tail = ['--iters', String(itersFor(c.mode)), '--format', c.format];
+  const tail = ['--iters', String(itersFor(c.mode)), '--format', c.format, '--seconds', String(seconds)];
+  tail.push('--model', c.model, '--batch', String(c.batch));
   const [cmd, argv] =
     c.framework === 'pytorch'
       ? [opts.python, [join(here, 'torch_bench.py'), ...common, ...tail]]
@@ -157,6 +227,7 @@ function runOnce(c) {
     MKL_NUM_THREADS: String(c.threads),
     OPENBLAS_NUM_THREADS: String(c.threads),
     DLF_NUM_THREADS: String(c.threads),
+    ...(c.native ? { DLF_NATIVE_PATH: c.native } : {}),
   };
   const r = spawnSync(cmd, argv, { cwd: here, env, encoding: 'utf8', timeout: RUN_TIMEOUT_MS });
   if (r.error) return { error: r.error.message };
@@ -183,23 +254,28 @@ const started = Date.now();
 const loadavgAtStart = loadavg().map((l) => Math.round(l * 100) / 100);
 const versions = { pytorch: pytorch.version ?? null, dlf: dlf.version ?? null };
 let mkldnn = null;
+let blas = null;
 for (let rep = 0; rep < reps && configs.length > 0; rep++) {
   const order = configs.map((_, i) => configs[(i + rep) % configs.length]);
   for (const c of order) {
     const { result, error } = runOnce(c);
+    const name = `${c.model} b=${c.batch} ${c.label} t=${c.threads} ${c.mode}`;
     if (result) {
       c.samples.push(result.imagesPerSec);
       if (typeof result.msPerStepMedian === 'number') c.stepMedians.push(result.msPerStepMedian);
+      if (typeof result.peakRssMB === 'number') c.rss.push(result.peakRssMB);
+      if (typeof result.cpuMsPerStep === 'number') c.cpu.push(result.cpuMsPerStep);
       if (c.framework === 'pytorch') {
         versions.pytorch = result.torch ?? versions.pytorch;
         if (typeof result.mkldnn === 'boolean') mkldnn = result.mkldnn;
+        if (typeof result.blas === 'string') blas = result.blas;
       }
       log(
-        `[${rep + 1}/${reps}] ${c.label} t=${c.threads} ${c.mode}: ${result.imagesPerSec.toFixed(1)} img/s`,
+        `[${rep + 1}/${reps}] ${name}: ${result.imagesPerSec.toFixed(1)} img/s (load ${loadavg()[0].toFixed(1)})`,
       );
     } else {
       c.errors.push(error);
-      log(`[${rep + 1}/${reps}] ${c.label} t=${c.threads} ${c.mode}: FAILED ${error}`);
+      log(`[${rep + 1}/${reps}] ${name}: FAILED ${error}`);
     }
   }
 }
@@ -207,32 +283,49 @@ for (let rep = 0; rep < reps && configs.length > 0; rep++) {
 // ---- report
 
 const rows = [];
-for (const threads of threadList) {
-  for (const mode of modes) {
-    const row = { threads, mode, results: {} };
-    for (const c of configs.filter((x) => x.threads === threads && x.mode === mode)) {
-      const med = median(c.samples);
-      row.results[c.key] = {
-        imagesPerSec: med,
-        msPerStep: med === null ? null : Math.round((64 * 1e6) / med) / 1000,
-        samples: c.samples,
-        best: c.samples.length ? Math.max(...c.samples) : null,
-        // images/s from each run's median step: insensitive to a few descheduled steps
-        medianStepImagesPerSec: c.stepMedians.length
-          ? Math.round((64 * 1000 * 100) / median(c.stepMedians)) / 100
-          : null,
-        spread: med === null ? null : (Math.max(...c.samples) - Math.min(...c.samples)) / med,
-        errors: c.errors,
-      };
+for (const model of models) {
+  for (const batch of batches) {
+    for (const threads of threadList) {
+      for (const mode of modes) {
+        const row = { model, batch, threads, mode, results: {} };
+        const mine = configs.filter(
+          (x) => x.model === model && x.batch === batch && x.threads === threads && x.mode === mode,
+        );
+        for (const c of mine) {
+          const med = median(c.samples);
+          row.results[c.key] = {
+            imagesPerSec: med,
+            msPerStep: med === null ? null : Math.round((batch * 1e6) / med) / 1000,
+            samples: c.samples,
+            best: c.samples.length ? Math.max(...c.samples) : null,
+            // images/s from each run's median step: insensitive to a few descheduled steps
+            medianStepImagesPerSec: c.stepMedians.length
+              ? Math.round((batch * 1000 * 100) / median(c.stepMedians)) / 100
+              : null,
+            spread: med === null ? null : (Math.max(...c.samples) - Math.min(...c.samples)) / med,
+            peakRssMB: median(c.rss),
+            cpuMsPerStep: median(c.cpu),
+            errors: c.errors,
+          };
+        }
+        const pt = ['pytorch-nchw', 'pytorch-channels_last']
+          .map((k) => ({ k, v: row.results[k]?.imagesPerSec ?? null }))
+          .filter((e) => e.v !== null);
+        const best = pt.length ? pt.reduce((a, b) => (b.v > a.v ? b : a)) : null;
+        row.bestPytorch = best ? { variant: best.k, imagesPerSec: best.v } : null;
+        const d = row.results.dlf?.imagesPerSec ?? null;
+        row.dlfOverBestPytorch = best && d !== null ? d / best.v : null;
+        // The same ratios from CPU time per step (meaningful at 1 thread on a busy machine).
+        const cpuOf = (k) => row.results[k]?.cpuMsPerStep ?? null;
+        const ptCpu = ['pytorch-nchw', 'pytorch-channels_last'].map(cpuOf).filter((v) => v !== null);
+        row.cpuRatioOverBestPytorch = ptCpu.length && cpuOf('dlf') ? Math.min(...ptCpu) / cpuOf('dlf') : null;
+        row.cpuRatioOverBaseline =
+          cpuOf('dlf-baseline') && cpuOf('dlf') ? cpuOf('dlf-baseline') / cpuOf('dlf') : null;
+        const before = row.results['dlf-baseline']?.imagesPerSec ?? null;
+        row.dlfOverBaseline = before && d !== null ? d / before : null;
+        rows.push(row);
+      }
     }
-    const pt = ['pytorch-nchw', 'pytorch-channels_last']
-      .map((k) => ({ k, v: row.results[k]?.imagesPerSec ?? null }))
-      .filter((e) => e.v !== null);
-    const best = pt.length ? pt.reduce((a, b) => (b.v > a.v ? b : a)) : null;
-    row.bestPytorch = best ? { variant: best.k, imagesPerSec: best.v } : null;
-    const d = row.results.dlf?.imagesPerSec ?? null;
-    row.dlfOverBestPytorch = best && d !== null ? d / best.v : null;
-    rows.push(row);
   }
 }
 
@@ -243,13 +336,16 @@ const environment = {
   loadavgAtStart,
   loadavgAtEnd: loadavg().map((l) => Math.round(l * 100) / 100),
   mkldnn,
+  blas,
 };
 const report = {
-  benchmark: 'seed-cnn',
-  batch: 64,
+  benchmark: 'zoo',
+  models,
+  batches,
   reps,
   warmup,
   iters: Object.fromEntries(modes.map((m) => [m, itersFor(m)])),
+  secondsPerRun: seconds,
   quick: opts.quick,
   seconds: Math.round((Date.now() - started) / 100) / 10,
   frameworks: {
@@ -268,18 +364,39 @@ if (opts.json) {
     if (r.imagesPerSec === null) return r.errors.length ? 'failed' : 'n/a';
     return `${r.imagesPerSec.toFixed(1)} ±${((r.spread * 100) / 2).toFixed(1)}%`;
   };
-  const header = ['threads', 'mode', 'PyTorch NCHW', 'PyTorch CL', 'dlf', 'dlf / best PyTorch'];
+  const rss = (r) => (r?.peakRssMB == null ? '—' : `${Math.round(r.peakRssMB)}`);
+  const status = (fw) => (skipped(fw) ? 'skipped' : 'unavailable');
+  const header = [
+    'model',
+    'batch',
+    'threads',
+    'mode',
+    'PyTorch NCHW',
+    'PyTorch CL',
+    'dlf',
+    'dlf / best PyTorch',
+  ];
+  header.push('RSS MB (PT NCHW/CL/dlf)', 'by CPU time');
+  const withBaseline = variants.some((v) => v.key === 'dlf-baseline');
+  if (withBaseline) header.push('dlf baseline', 'dlf / baseline', 'by CPU time');
   const body = rows.map((r) => [
+    r.model,
+    String(r.batch),
     String(r.threads),
     r.mode,
-    pytorch.available ? fmt(r.results['pytorch-nchw']) : skipped(pytorch) ? 'skipped' : 'unavailable',
-    pytorch.available
-      ? fmt(r.results['pytorch-channels_last'])
-      : skipped(pytorch)
-        ? 'skipped'
-        : 'unavailable',
-    dlf.available ? fmt(r.results.dlf) : skipped(dlf) ? 'skipped' : 'unavailable',
+    pytorch.available ? fmt(r.results['pytorch-nchw']) : status(pytorch),
+    pytorch.available ? fmt(r.results['pytorch-channels_last']) : status(pytorch),
+    dlf.available ? fmt(r.results.dlf) : status(dlf),
     r.dlfOverBestPytorch === null ? '—' : r.dlfOverBestPytorch.toFixed(2) + 'x',
+    `${rss(r.results['pytorch-nchw'])}/${rss(r.results['pytorch-channels_last'])}/${rss(r.results.dlf)}`,
+    r.cpuRatioOverBestPytorch === null ? '—' : `${r.cpuRatioOverBestPytorch.toFixed(2)}x`,
+    ...(withBaseline
+      ? [
+          fmt(r.results['dlf-baseline']),
+          r.dlfOverBaseline === null ? '—' : `${r.dlfOverBaseline.toFixed(2)}x`,
+          r.cpuRatioOverBaseline === null ? '—' : `${r.cpuRatioOverBaseline.toFixed(2)}x`,
+        ]
+      : []),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells) =>
@@ -289,16 +406,17 @@ if (opts.json) {
       .trimEnd();
   const out = [];
   out.push(
-    `seed-cnn, batch 64: images/s, median of ${reps} interleaved runs (warmup ${warmup}; timed steps: ${modes.map((m) => `${m} ${itersFor(m)}`).join(', ')})` +
+    `images/s, median of ${reps} interleaved runs (warmup ${warmup}; timed steps: ${modes.map((m) => `${m} ${itersFor(m)}`).join(', ')}, at most ${seconds} s a run)` +
       (opts.quick ? ' [QUICK: not for quoting]' : ''),
   );
   out.push(
-    `PyTorch: ${pytorch.available ? `${versions.pytorch}${mkldnn === null ? '' : `, mkldnn ${mkldnn ? 'on' : 'off'}`}` : skipped(pytorch) ? pytorch.reason : `unavailable (${pytorch.reason})`}`,
+    `PyTorch: ${pytorch.available ? `${versions.pytorch}${mkldnn === null ? '' : `, mkldnn ${mkldnn ? 'on' : 'off'}`}, BLAS ${blas ?? 'unknown'}` : skipped(pytorch) ? pytorch.reason : `unavailable (${pytorch.reason})`}`,
   );
   out.push(
     `dlf: ${dlf.available ? versions.dlf : skipped(dlf) ? dlf.reason : `unavailable (${dlf.reason})`}`,
   );
   out.push(`machine: ${environment.cpu}, ${environment.cores} cores, node ${environment.node}`);
+  out.push(`load average at start ${loadavgAtStart.join(' ')}, at end ${environment.loadavgAtEnd.join(' ')}`);
   // Only the load before the first run is free of this benchmark's own processes.
   if (loadavgAtStart[0] > environment.cores / 2) {
     out.push(
@@ -311,7 +429,11 @@ if (opts.json) {
   out.push(line(widths.map((w) => '-'.repeat(w))));
   for (const b of body) out.push(line(b));
   out.push('');
-  out.push('± = half the min–max range of the runs, relative to the median.');
+  out.push(
+    '± = half the min–max range of the runs, relative to the median. RSS: peak resident set, median of runs.\n' +
+      '"by CPU time": the same ratio from CPU time per step (median of runs); at 1 thread it is close to what\n' +
+      'a quiet machine shows.',
+  );
   process.stdout.write(out.join('\n') + '\n');
 }
 

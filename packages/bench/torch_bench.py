@@ -1,64 +1,61 @@
 #!/usr/bin/python3
-"""PyTorch side of the seed-cnn benchmark. Run with Debian's interpreter:
+"""PyTorch side of the benchmark zoo (models in torch_models.py). Run with Debian's interpreter:
 
-    /usr/bin/python3 packages/bench/torch_bench.py --threads 1 --format nchw --mode train --warmup 5 --iters 30
+    /usr/bin/python3 packages/bench/torch_bench.py --model vgg-bn --batch 64 --threads 1 --format nchw \
+        --mode train --warmup 5 --iters 30
 
 Prints one JSON line:
     {"framework":"pytorch","threads":1,"format":"nchw","mode":"train","imagesPerSec":...,"msPerStep":...,
-     "torch":"1.13.0a0", ...}
+     "torch":"1.13.0a0","blas":"...openblas...","peakRssMB":..., ...}
+`blas` is the BLAS library the process mapped (linear layers run on it; convolutions run on oneDNN).
 `--probe` prints which convolution kernels run (profiler op names) instead of timing.
 """
 
 import argparse
 import json
+import resource
 import statistics
 import sys
 import time
 
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 
-BATCH = 64
-CLASSES = 10
+from torch_models import CLASSES, MODELS, build_model
+
 LR = 0.05
 
 
 def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--model', choices=MODELS, default='seed-cnn')
+    p.add_argument('--batch', type=int, default=64)
     p.add_argument('--threads', type=int, default=1)
     p.add_argument('--format', choices=['nchw', 'channels_last'], default='nchw')
     p.add_argument('--mode', choices=['train', 'infer'], default='train')
     p.add_argument('--warmup', type=int, default=5)
     p.add_argument('--iters', type=int, default=20)
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--seconds', type=float, default=float('inf'),
+                   help='stop timing after this many seconds (at least 3 steps); warm-up stops at half')
     p.add_argument('--probe', action='store_true', help='print the aten ops one step runs, no timing')
     return p.parse_args(argv)
 
 
-def seed_cnn():
-    """seed-cnn: 3x32x32 -> conv3-8 relu -> conv8-8 relu -> maxpool2 -> conv8-16 relu -> maxpool2
-    -> flatten(1024) -> linear 1024-128 relu -> linear 128-10."""
-    return nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1),
-        nn.ReLU(),
-        nn.Conv2d(8, 8, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Conv2d(8, 16, 3, padding=1),
-        nn.ReLU(),
-        nn.MaxPool2d(2),
-        nn.Flatten(),
-        nn.Linear(16 * 8 * 8, 128),
-        nn.ReLU(),
-        nn.Linear(128, CLASSES),
-    )
+
+def loaded_blas():
+    """The BLAS shared library this process mapped (torch links libblas.so.3, which Debian's
+    alternatives point at the reference BLAS or at OpenBLAS)."""
+    with open('/proc/self/maps') as maps:
+        libs = {line.split()[-1] for line in maps if 'blas' in line.split()[-1].lower()}
+    core = sorted(lib for lib in libs if 'openblas' in lib.rsplit('/', 1)[-1]) or sorted(libs)
+    return ', '.join(core) or 'none mapped'
 
 
 def main(argv):
     args = parse_args(argv)
-    if args.threads < 1 or args.iters < 1 or args.warmup < 0:
-        sys.exit('torch_bench.py: --threads and --iters must be >= 1, --warmup >= 0')
+    if args.threads < 1 or args.iters < 1 or args.warmup < 0 or args.batch < 1:
+        sys.exit('torch_bench.py: --threads, --batch and --iters must be >= 1, --warmup >= 0')
 
     # Inter-op parallelism is irrelevant for one sequential model; it can only be set before any
     # parallel work has started, hence first thing.
@@ -70,9 +67,9 @@ def main(argv):
     torch.set_num_threads(args.threads)
 
     torch.manual_seed(args.seed)
-    model = seed_cnn()
-    x = torch.randn(BATCH, 3, 32, 32)
-    y = torch.randint(0, CLASSES, (BATCH,))
+    model = build_model(args.model)
+    x = torch.randn(args.batch, 3, 32, 32)
+    y = torch.randint(0, CLASSES, (args.batch,))
     if args.format == 'channels_last':
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
@@ -106,26 +103,38 @@ def main(argv):
         }, separators=(',', ':')))
         return
 
-    for _ in range(args.warmup):
+    warm_start = time.perf_counter()
+    for i in range(args.warmup):
+        if i > 0 and time.perf_counter() - warm_start >= args.seconds / 2:
+            break
         step()
     step_ms = []
+    cpu0 = time.process_time()
     t0 = time.perf_counter()
-    for _ in range(args.iters):
+    for i in range(args.iters):
+        if i >= 3 and time.perf_counter() - t0 >= args.seconds:
+            break
         t = time.perf_counter()
         step()
         step_ms.append(1000 * (time.perf_counter() - t))
     seconds = time.perf_counter() - t0
+    cpu_seconds = time.process_time() - cpu0
+    args.iters = len(step_ms)
 
     print(json.dumps({
         'framework': 'pytorch',
+        'model': args.model,
         'threads': args.threads,
         'format': args.format,
         'mode': args.mode,
-        'imagesPerSec': round(BATCH * args.iters / seconds, 2),
+        'imagesPerSec': round(args.batch * args.iters / seconds, 2),
         'msPerStep': round(1000 * seconds / args.iters, 3),
         'msPerStepMedian': round(statistics.median(step_ms), 3),
+        'cpuMsPerStep': round(1000 * cpu_seconds / args.iters, 3),
         'torch': torch.__version__,
-        'batch': BATCH,
+        'batch': args.batch,
+        'peakRssMB': round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        'blas': loaded_blas(),
         'warmup': args.warmup,
         'iters': args.iters,
         'mkldnn': torch.backends.mkldnn.is_available(),

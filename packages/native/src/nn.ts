@@ -55,6 +55,7 @@ export interface NnSlice {
     training: boolean,
     momentum: number,
     eps: number,
+    relu?: boolean,
   ): Handle;
 }
 

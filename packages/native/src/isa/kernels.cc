@@ -6,6 +6,7 @@
 #include "isa/kernels.h"
 
 #include "isa/conv.h"
+#include "isa/conv_depthwise.h"
 #include "isa/gemm.h"
 #include "isa/pool.h"
 
@@ -27,6 +28,9 @@ const Kernels* DLF_CAT(kernels_, DLF_ISA)() {
       &DLF_ISA_NS::conv_packed_floats,
       &DLF_ISA_NS::conv_pad,
       &DLF_ISA_NS::conv_wgrad,
+      &DLF_ISA_NS::conv_dw_forward,
+      &DLF_ISA_NS::conv_dw_backward_data,
+      &DLF_ISA_NS::conv_dw_wgrad,
       &DLF_ISA_NS::maxpool2x2,
       &DLF_ISA_NS::maxpool2x2_backward,
   };

@@ -13,6 +13,15 @@ struct DirectConv {
   int64_t P, Q;        // output rows and columns
 };
 
+// Geometry of one depthwise plane (isa/conv_depthwise.h): input (H,W) -> output (P,Q) through an
+// R x S kernel, and the zero-padded phase buffer (sw, Hp, Wph) the driver fills from the input.
+struct DwPlane {
+  int64_t H, W, R, S, P, Q;
+  int64_t sh, sw, ph, pw, dh, dw;  // stride, padding, dilation
+  int64_t Hp, Wph;                 // phase buffer rows and row length
+};
+constexpr int64_t kDwMaxTaps = 64;  // R * S limit of the depthwise kernels
+
 // Bytes per row of a ReLU bit mask over Q columns (the same for every instruction set).
 inline int64_t relu_bits_stride(int64_t Q) { return 2 * ((Q + 15) / 16); }
 
@@ -54,6 +63,14 @@ struct Kernels {
   //   -> dwv: (K,C,R,S,vector_floats) += per-lane partial sums of the weight gradient (= if !accumulate)
   void (*conv_wgrad)(const DirectConv& g, const float* xb, const float* gb, int64_t top, int64_t left, int64_t gHb,
                      int64_t gWb, int64_t nimg, int64_t xstride, int64_t gstride, bool accumulate, float* dwv);
+
+  // Depthwise convolution, one plane (isa/conv_depthwise.h): buf is the phase buffer of one input plane.
+  // buf, w: (R*S), bias -> y: (P,Q) (+ReLU)
+  void (*conv_dw_forward)(const DwPlane& g, const float* buf, const float* w, float bias, bool relu, float* y);
+  // gy: (P, ceil(Q/vector_floats)*vector_floats), w: (R*S) -> dbuf (phase layout) += input gradient
+  void (*conv_dw_backward_data)(const DwPlane& g, const float* gy, const float* w, float* dbuf);
+  // buf, gy as above -> dwv: (R*S, vector_floats) += per-lane partial sums of the weight gradient
+  void (*conv_dw_wgrad)(const DwPlane& g, const float* buf, const float* gy, float* dwv);
 
   // 2x2 max pooling, stride 2, no padding (isa/pool.h); needs 2P <= H and 2Q <= W.
   // x: (planes,H,W) -> y: (planes,P,Q), argmax: (planes,P,Q) index in the (H,W) plane, or null

@@ -79,12 +79,14 @@ Napi::Value Dropout(const Napi::CallbackInfo& info) {
                                   static_cast<uint64_t>(offset)));
 }
 
-// [sync] batchNorm2d(x, weight|null, bias|null, runningMean|null, runningVar|null, training, momentum, eps) -> handle
+// [sync] batchNorm2d(x, weight|null, bias|null, runningMean|null, runningVar|null, training, momentum, eps,
+//                    relu?) -> handle
 Napi::Value BatchNorm2d(const Napi::CallbackInfo& info) {
+  const bool relu = info.Length() > 8 && read_bool(info, 8, "relu");
   return wrap(info.Env(), batch_norm2d(unwrap(info, 0, "input"), unwrap_optional(info, 1, "weight"),
                                        unwrap_optional(info, 2, "bias"), unwrap_optional(info, 3, "runningMean"),
                                        unwrap_optional(info, 4, "runningVar"), read_bool(info, 5, "training"),
-                                       read_number(info, 6, "momentum"), read_number(info, 7, "eps")));
+                                       read_number(info, 6, "momentum"), read_number(info, 7, "eps"), relu));
 }
 
 }  // namespace

@@ -33,8 +33,9 @@ TensorPtr adaptive_avg_pool2d(const TensorPtr& x, int64_t out_h, int64_t out_w);
 /** Inverted dropout: zeroes with probability p, scales the rest by 1/(1-p). */
 TensorPtr dropout(const TensorPtr& x, double p, uint64_t seed, uint64_t offset);
 
-/** Batch norm over (N, H, W) per channel; updates running stats in place when training. */
+/** Batch norm over (N, H, W) per channel; updates running stats in place when training. `relu` fuses
+ * a ReLU into the same pass (its backward recomputes the mask from the saved normalised input). */
 TensorPtr batch_norm2d(const TensorPtr& x, const TensorPtr& weight, const TensorPtr& bias, const TensorPtr& running_mean,
-                       const TensorPtr& running_var, bool training, double momentum, double eps);
+                       const TensorPtr& running_var, bool training, double momentum, double eps, bool relu = false);
 
 }  // namespace dlf

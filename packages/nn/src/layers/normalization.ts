@@ -64,8 +64,10 @@ export class BatchNorm2d extends Module {
     this.runningMean = this.registerBuffer('runningMean', track ? zeros([numFeatures]) : null);
     this.runningVar = this.registerBuffer('runningVar', track ? ones([numFeatures]) : null);
   }
-  forward(x: Tensor): Tensor {
+  /** `options.relu` fuses a following ReLU (Sequential does this for BatchNorm2d + ReLU in evaluation mode). */
+  forward(x: Tensor, options: { relu?: boolean } = {}): Tensor {
     return F.batchNorm2d(x, {
+      relu: options.relu === true,
       weight: this.weight,
       bias: this.bias,
       runningMean: this.runningMean,

@@ -4,18 +4,19 @@ import { ReLU } from './activation.js';
 import { Conv2d } from './conv.js';
 import { Linear } from './linear.js';
 import { convOutputAtLeast2x2, isMaxPool2x2 } from './fusion.js';
+import { BatchNorm2d } from './normalization.js';
 import { type InitOptions, type LayerSpec, layerRegistry } from './registry.js';
 // Registered for sequentialFromJSON although Sequential itself does not refer to them.
 import './dropout.js';
-import './normalization.js';
 import './reshape.js';
 
 /** Hooks a training loop can install to time each layer (see {@link Sequential.onLayer}). */
 export type LayerHook = (index: number, layer: Module, phase: 'start' | 'end') => void;
 
 /**
- * Layers applied in order. Conv2d or Linear followed by ReLU run as one fused op, and Conv2d + ReLU +
- * MaxPool2d(2) (stride 2, no padding) as one op too. Intermediate
+ * Layers applied in order. Conv2d or Linear followed by ReLU run as one fused op (BatchNorm2d + ReLU
+ * too in evaluation mode: its fused backward is correct but not yet faster than two passes), and
+ * Conv2d + ReLU + MaxPool2d(2) (stride 2, no padding) as one op too. Intermediate
  * outputs are released as soon as the next layer has consumed them (the recorded graph keeps what
  * backward needs).
  *
@@ -30,7 +31,7 @@ export class Sequential extends Module {
   readonly layers: Module[];
   /** Set to time layers; called before and after each layer (fused pairs and triples report once). */
   onLayer: LayerHook | null = null;
-  /** Fuse Conv2d/Linear + ReLU pairs and Conv2d + ReLU + MaxPool2d(2) triples (default true). */
+  /** Fuse Conv2d/Linear (+ BatchNorm2d in eval mode) + ReLU pairs and Conv2d + ReLU + MaxPool2d(2) triples (default true). */
   fuse = true;
   /**
    * Creates the model.
@@ -47,7 +48,12 @@ export class Sequential extends Module {
     for (let i = 0; i < this.layers.length; i++) {
       const layer = this.layers[i]!;
       const next = this.layers[i + 1];
-      const fused = this.fuse && next instanceof ReLU && (layer instanceof Conv2d || layer instanceof Linear);
+      const fused =
+        this.fuse &&
+        next instanceof ReLU &&
+        (layer instanceof Conv2d ||
+          layer instanceof Linear ||
+          (layer instanceof BatchNorm2d && !layer.training));
       const pooled =
         fused &&
         layer instanceof Conv2d &&
@@ -57,7 +63,7 @@ export class Sequential extends Module {
       const y = pooled
         ? (layer as Conv2d).forward(h, { relu: true, maxPool2x2: true })
         : fused
-          ? (layer as Conv2d | Linear).forward(h, { relu: true })
+          ? (layer as Conv2d | Linear | BatchNorm2d).forward(h, { relu: true })
           : layer.forward(h);
       this.onLayer?.(i, layer, 'end');
       if (fused) i++;

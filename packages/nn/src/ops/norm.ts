@@ -18,6 +18,8 @@ export interface BatchNormOptions {
   momentum?: number;
   /** Added to the variance for numerical stability (default 1e-5). */
   eps?: number;
+  /** Fuse a ReLU into the same pass: `relu(batchNorm2d(x, ...))` without the intermediate tensor. */
+  relu?: boolean;
 }
 
 /**
@@ -59,6 +61,7 @@ export function batchNorm2d(x: Tensor, options: BatchNormOptions = {}): Tensor {
       training,
       momentum,
       eps,
+      options.relu === true,
     ),
     x.shape,
   );

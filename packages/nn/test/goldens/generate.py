@@ -292,6 +292,15 @@ def build_cases():
     conv('batch1', 1, 3, 6, 6, 4, 3, 3, padding=(1, 1))
     conv('kernel1x1', 2, 4, 4, 4, 3, 1, 1)
     conv('seed_cnn_shapes', 2, 3, 8, 8, 8, 3, 3, padding=(1, 1))
+    # Depthwise kernels (nn/conv_depthwise.cc): stride 2 on odd sizes, dilation, 5x5, multiplier 3.
+    conv('depthwise_stride2_odd', 2, 5, 9, 11, 5, 3, 3, stride=(2, 2), padding=(1, 1), groups=5)
+    conv('depthwise_5x5_dilation2', 1, 4, 12, 10, 4, 5, 5, padding=(2, 2), dilation=(2, 2), groups=4)
+    conv('depthwise_multiplier3_stride1x2', 2, 2, 7, 9, 6, 3, 3, stride=(1, 2), groups=2, bias=False)
+    # Batched im2col + GEMM (nn/conv_gemm.cc): several images per GEMM, a short last batch,
+    # a grouped 1x1 (no im2col).
+    conv('batched_stride2_small_planes', 3, 8, 7, 7, 12, 3, 3, stride=(2, 2), padding=(1, 1))
+    conv('batched_groups2_short_last_batch', 5, 4, 14, 14, 6, 3, 3, groups=2)
+    conv('batched_pointwise_groups2', 3, 6, 5, 7, 4, 1, 1, groups=2)
 
     # ---- pooling
     def pool(op, name, shape, k, s, p):

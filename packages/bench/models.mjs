@@ -1,0 +1,130 @@
+// The benchmark zoo, dlf side: the same architectures as torch_models.py, built with the library API
+// (Sequential plus hand-written residual blocks). Every model takes (N, 3, 32, 32) and ends in 10
+// logits. Convolutions followed by BatchNorm have no bias, as in the PyTorch models.
+//
+//   seed-cnn   nn.seedCnn: 3x3 convs of 8-16 channels, fused ReLU + pool, two linear layers
+//   vgg-bn     VGG-style: (3x3 conv, BN, ReLU) x2 per stage, 32-64-128 channels, 2x2 max pools
+//   resnet20   ResNet-20 for CIFAR (He et al. 2016): 3 stages of 3 basic blocks, 16-32-64 channels,
+//              1x1 conv + BN projection shortcuts where the shape changes (~0.27M parameters)
+//   mobilenet  MobileNetV2-style: inverted residuals (1x1 expand, 3x3 depthwise, 1x1 project) for 32x32
+export const MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet'];
+export const CLASSES = 10;
+
+/** Builds one zoo model from the loaded dlf packages (`nn`, `core` = @dlf/nn, @dlf/tensor-core). */
+export function buildModel(name, { nn, core }) {
+  const { Sequential, Conv2d, BatchNorm2d, ReLU, MaxPool2d, Flatten, Linear, AdaptiveAvgPool2d, Module } = nn;
+  const generator = new core.Generator(0);
+  const conv = (cin, cout, k, stride = 1, groups = 1) =>
+    new Conv2d(cin, cout, k, { stride, padding: (k - 1) >> 1, groups, bias: false, generator });
+  const convBnRelu = (cin, cout, k, stride = 1, groups = 1) => [
+    conv(cin, cout, k, stride, groups),
+    new BatchNorm2d(cout),
+    new ReLU(),
+  ];
+
+  // out = relu(body(x) + shortcut(x)), the shortcut the identity or a projection.
+  class Residual extends Module {
+    constructor(body, shortcut, relu) {
+      super();
+      this.body = this.registerModule('body', body);
+      this.shortcut = shortcut ? this.registerModule('shortcut', shortcut) : null;
+      this.relu = relu;
+    }
+    forward(x) {
+      return core.tidy(() => {
+        const y = this.body.forward(x);
+        const s = this.shortcut ? this.shortcut.forward(x) : x;
+        const sum = core.add(y, s);
+        return this.relu ? nn.relu(sum) : sum;
+      });
+    }
+    describe(inputShape) {
+      const d = this.body.describe(inputShape);
+      const s = this.shortcut ? this.shortcut.describe(inputShape).macs : 0;
+      return { outputShape: d.outputShape, macs: d.macs + s };
+    }
+  }
+
+  switch (name) {
+    case 'seed-cnn':
+      return nn.seedCnn({ classes: CLASSES, seed: 0 });
+    case 'vgg-bn': {
+      const layers = [];
+      let cin = 3;
+      for (const cout of [32, 64, 128]) {
+        layers.push(...convBnRelu(cin, cout, 3), ...convBnRelu(cout, cout, 3), new MaxPool2d(2));
+        cin = cout;
+      }
+      return new Sequential(...layers, new Flatten(), new Linear(128 * 4 * 4, CLASSES, { generator }));
+    }
+    case 'resnet20': {
+      const basic = (cin, cout, stride) => {
+        const body = new Sequential(
+          ...convBnRelu(cin, cout, 3, stride),
+          conv(cout, cout, 3),
+          new BatchNorm2d(cout),
+        );
+        const shortcut =
+          stride !== 1 || cin !== cout
+            ? new Sequential(conv(cin, cout, 1, stride), new BatchNorm2d(cout))
+            : null;
+        return new Residual(body, shortcut, true);
+      };
+      const blocks = [];
+      let cin = 16;
+      for (const [cout, stride] of [
+        [16, 1],
+        [32, 2],
+        [64, 2],
+      ]) {
+        for (let i = 0; i < 3; i++) {
+          blocks.push(basic(cin, cout, i === 0 ? stride : 1));
+          cin = cout;
+        }
+      }
+      return new Sequential(
+        ...convBnRelu(3, 16, 3),
+        ...blocks,
+        new AdaptiveAvgPool2d(1),
+        new Flatten(),
+        new Linear(64, CLASSES, { generator }),
+      );
+    }
+    case 'mobilenet': {
+      // (expansion t, output channels c, repeats n, first stride s), CIFAR-sized (no stem stride).
+      const settings = [
+        [1, 16, 1, 1],
+        [6, 24, 2, 1],
+        [6, 32, 3, 2],
+        [6, 64, 3, 2],
+        [6, 96, 2, 1],
+      ];
+      const blocks = [];
+      let cin = 32;
+      for (const [t, c, n, s] of settings) {
+        for (let i = 0; i < n; i++) {
+          const stride = i === 0 ? s : 1;
+          const hidden = cin * t;
+          const body = new Sequential(
+            ...(t === 1 ? [] : convBnRelu(cin, hidden, 1)),
+            ...convBnRelu(hidden, hidden, 3, stride, hidden),
+            conv(hidden, c, 1),
+            new BatchNorm2d(c),
+          );
+          blocks.push(stride === 1 && cin === c ? new Residual(body, null, false) : body);
+          cin = c;
+        }
+      }
+      return new Sequential(
+        ...convBnRelu(3, 32, 3),
+        ...blocks,
+        ...convBnRelu(cin, 256, 1),
+        new AdaptiveAvgPool2d(1),
+        new Flatten(),
+        new Linear(256, CLASSES, { generator }),
+      );
+    }
+    default:
+      throw new RangeError(`unknown model ${name}; expected one of ${MODELS.join(', ')}`);
+  }
+}

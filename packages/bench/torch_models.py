@@ -1,0 +1,88 @@
+"""The benchmark zoo, PyTorch side: the same architectures as models.mjs (see there for the list).
+Every model takes (N, 3, 32, 32) and ends in 10 logits."""
+
+import torch.nn as nn
+
+MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet']
+CLASSES = 10
+
+
+def conv(cin, cout, k, stride=1, groups=1):
+    return nn.Conv2d(cin, cout, k, stride=stride, padding=(k - 1) // 2, groups=groups, bias=False)
+
+
+def conv_bn_relu(cin, cout, k, stride=1, groups=1):
+    return [conv(cin, cout, k, stride, groups), nn.BatchNorm2d(cout), nn.ReLU()]
+
+
+class Residual(nn.Module):
+    """out = relu(body(x) + shortcut(x)); the shortcut is the identity or a projection."""
+
+    def __init__(self, body, shortcut, relu):
+        super().__init__()
+        self.body = body
+        self.shortcut = shortcut
+        self.relu = relu
+
+    def forward(self, x):
+        y = self.body(x) + (self.shortcut(x) if self.shortcut is not None else x)
+        return nn.functional.relu(y) if self.relu else y
+
+
+def seed_cnn():
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(),
+        nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(16 * 8 * 8, 128), nn.ReLU(), nn.Linear(128, CLASSES),
+    )
+
+
+def vgg_bn():
+    layers, cin = [], 3
+    for cout in (32, 64, 128):
+        layers += conv_bn_relu(cin, cout, 3) + conv_bn_relu(cout, cout, 3) + [nn.MaxPool2d(2)]
+        cin = cout
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(128 * 4 * 4, CLASSES))
+
+
+def resnet20():
+    def basic(cin, cout, stride):
+        body = nn.Sequential(*conv_bn_relu(cin, cout, 3, stride), conv(cout, cout, 3), nn.BatchNorm2d(cout))
+        shortcut = None
+        if stride != 1 or cin != cout:
+            shortcut = nn.Sequential(conv(cin, cout, 1, stride), nn.BatchNorm2d(cout))
+        return Residual(body, shortcut, True)
+
+    blocks, cin = [], 16
+    for cout, stride in ((16, 1), (32, 2), (64, 2)):
+        for i in range(3):
+            blocks.append(basic(cin, cout, stride if i == 0 else 1))
+            cin = cout
+    return nn.Sequential(*conv_bn_relu(3, 16, 3), *blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(64, CLASSES))
+
+
+def mobilenet():
+    settings = ((1, 16, 1, 1), (6, 24, 2, 1), (6, 32, 3, 2), (6, 64, 3, 2), (6, 96, 2, 1))
+    blocks, cin = [], 32
+    for t, c, n, s in settings:
+        for i in range(n):
+            stride = s if i == 0 else 1
+            hidden = cin * t
+            body = nn.Sequential(
+                *([] if t == 1 else conv_bn_relu(cin, hidden, 1)),
+                *conv_bn_relu(hidden, hidden, 3, stride, hidden),
+                conv(hidden, c, 1), nn.BatchNorm2d(c),
+            )
+            blocks.append(Residual(body, None, False) if stride == 1 and cin == c else body)
+            cin = c
+    return nn.Sequential(*conv_bn_relu(3, 32, 3), *blocks, *conv_bn_relu(cin, 256, 1),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(256, CLASSES))
+
+
+def build_model(name):
+    builders = {'seed-cnn': seed_cnn, 'vgg-bn': vgg_bn, 'resnet20': resnet20, 'mobilenet': mobilenet}
+    if name not in builders:
+        raise ValueError(f'unknown model {name}; expected one of {", ".join(MODELS)}')
+    return builders[name]()

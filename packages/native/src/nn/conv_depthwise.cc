@@ -1,0 +1,144 @@
+#include "nn/conv_depthwise.h"
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "nn/conv_fast.h"
+#include "runtime/simd.h"
+#include "runtime/threadpool.h"
+
+namespace dlf {
+namespace {
+
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+DwPlane plane_geometry(const ConvDwShape& s, int64_t vw) {
+  const Conv2dParams& p = s.p;
+  DwPlane g{};
+  g.H = s.H;
+  g.W = s.W;
+  g.R = s.R;
+  g.S = s.S;
+  g.sh = p.stride_h;
+  g.sw = p.stride_w;
+  g.ph = p.pad_h;
+  g.pw = p.pad_w;
+  g.dh = p.dil_h;
+  g.dw = p.dil_w;
+  g.P = (s.H + 2 * p.pad_h - p.dil_h * (s.R - 1) - 1) / p.stride_h + 1;
+  g.Q = (s.W + 2 * p.pad_w - p.dil_w * (s.S - 1) - 1) / p.stride_w + 1;
+  // Every row a tap reads, and every input row, has a place; likewise columns (+ whole vectors).
+  g.Hp = std::max((g.P - 1) * g.sh + (g.R - 1) * g.dh + 1, s.H + g.ph);
+  const int64_t cols = std::max(round_up(g.Q, vw) + (g.S - 1) * g.dw / g.sw, (s.W + g.pw + g.sw - 1) / g.sw);
+  g.Wph = round_up(cols, vw) + vw;
+  return g;
+}
+
+int64_t phase_floats(const DwPlane& g) { return g.sw * g.Hp * g.Wph; }
+
+// x plane (H,W) -> buf (phase layout) with zeros around; the whole buffer is written.
+void pack_phases(const DwPlane& g, const float* x, float* buf) {
+  std::memset(buf, 0, sizeof(float) * static_cast<size_t>(phase_floats(g)));
+  for (int64_t h = 0; h < g.H; ++h) {
+    const float* xr = x + h * g.W;
+    for (int64_t f = 0; f < g.sw; ++f) {
+      float* row = buf + (f * g.Hp + h + g.ph) * g.Wph;
+      // column w sits at padded column w + pw = j * sw + f (no division per element: it costs ~10x)
+      const int64_t w0 = ((f - g.pw) % g.sw + g.sw) % g.sw;
+      float* out = row + (w0 + g.pw) / g.sw;
+      for (int64_t w = w0, j = 0; w < g.W; w += g.sw, ++j) out[j] = xr[w];
+    }
+  }
+}
+
+// buf (phase layout) -> dx plane (H,W): the inverse of pack_phases' placement.
+void unpack_phases(const DwPlane& g, const float* buf, float* dx) {
+  for (int64_t h = 0; h < g.H; ++h) {
+    float* dr = dx + h * g.W;
+    for (int64_t f = 0; f < g.sw; ++f) {
+      const int64_t w0 = ((f - g.pw) % g.sw + g.sw) % g.sw;
+      const float* in = buf + (f * g.Hp + h + g.ph) * g.Wph + (w0 + g.pw) / g.sw;
+      for (int64_t w = w0, j = 0; w < g.W; w += g.sw, ++j) dr[w] = in[j];
+    }
+  }
+}
+
+// A thread's scratch floats, reused across calls (no allocation in a steady state).
+float* scratch(int slot, int64_t floats) {
+  thread_local std::vector<float> buffers[3];
+  auto& b = buffers[slot];
+  if (static_cast<int64_t>(b.size()) < floats) b.resize(static_cast<size_t>(floats));
+  return b.data();
+}
+
+}  // namespace
+
+bool conv_depthwise_applies(const ConvDwShape& s) {
+  if (!conv_fast_enabled()) return false;
+  return s.p.groups > 1 && s.p.groups == s.C && s.K % s.C == 0 && s.R * s.S <= kDwMaxTaps && s.N >= 1 &&
+         s.H >= 1 && s.W >= 1;
+}
+
+void conv_depthwise_forward(const ConvDwShape& s, const float* x, const float* w, const float* b, float* y,
+                            bool relu) {
+  const Kernels& kt = kernels();
+  const DwPlane g = plane_geometry(s, kt.vector_floats);
+  const int64_t mult = s.K / s.C, xplane = s.H * s.W, yplane = g.P * g.Q;
+  parallel_for(s.N * s.C, 1, [&](int64_t i0, int64_t i1) {
+    float* buf = scratch(0, phase_floats(g));
+    for (int64_t i = i0; i < i1; ++i) {
+      pack_phases(g, x + i * xplane, buf);
+      const int64_t c = i % s.C, n = i / s.C;
+      for (int64_t m = 0; m < mult; ++m) {
+        const int64_t k = c * mult + m;
+        kt.conv_dw_forward(g, buf, w + k * s.R * s.S, b ? b[k] : 0.f, relu, y + (n * s.K + k) * yplane);
+      }
+    }
+  });
+}
+
+void conv_depthwise_backward(const ConvDwShape& s, const float* x, const float* w, const float* gy, float* dx,
+                             float* dw) {
+  const Kernels& kt = kernels();
+  const int64_t vw = kt.vector_floats;
+  const DwPlane g = plane_geometry(s, vw);
+  const int64_t mult = s.K / s.C, xplane = s.H * s.W, yplane = g.P * g.Q, Qv = round_up(g.Q, vw);
+  const int64_t taps = s.R * s.S;
+  // One channel (its input plane and its `mult` output planes) per task, all images in order.
+  parallel_for(s.C, 1, [&](int64_t c0, int64_t c1) {
+    float* xbuf = scratch(0, phase_floats(g));
+    float* dbuf = scratch(1, phase_floats(g));
+    float* gbuf = scratch(2, g.P * Qv + mult * taps * vw);
+    float* dwv = gbuf + g.P * Qv;
+    for (int64_t c = c0; c < c1; ++c) {
+      std::fill(dwv, dwv + mult * taps * vw, 0.f);
+      for (int64_t n = 0; n < s.N; ++n) {
+        if (dw) pack_phases(g, x + (n * s.C + c) * xplane, xbuf);
+        if (dx) std::memset(dbuf, 0, sizeof(float) * static_cast<size_t>(phase_floats(g)));
+        for (int64_t m = 0; m < mult; ++m) {
+          const int64_t k = c * mult + m;
+          const float* gp = gy + (n * s.K + k) * yplane;
+          for (int64_t p = 0; p < g.P; ++p) {
+            std::memcpy(gbuf + p * Qv, gp + p * g.Q, sizeof(float) * static_cast<size_t>(g.Q));
+            std::fill(gbuf + p * Qv + g.Q, gbuf + (p + 1) * Qv, 0.f);
+          }
+          if (dw) kt.conv_dw_wgrad(g, xbuf, gbuf, dwv + m * taps * vw);
+          if (dx) kt.conv_dw_backward_data(g, gbuf, w + k * taps, dbuf);
+        }
+        if (dx) unpack_phases(g, dbuf, dx + (n * s.C + c) * xplane);
+      }
+      if (dw) {
+        for (int64_t m = 0; m < mult; ++m)
+          for (int64_t t = 0; t < taps; ++t) {
+            const float* lanes = dwv + (m * taps + t) * vw;
+            float sum = 0.f;
+            for (int64_t l = 0; l < vw; ++l) sum += lanes[l];
+            dw[(c * mult + m) * taps + t] = sum;
+          }
+      }
+    }
+  });
+}
+
+}  // namespace dlf

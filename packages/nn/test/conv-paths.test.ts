@@ -1,0 +1,203 @@
+// The depthwise kernels (native nn/conv_depthwise.cc, isa/conv_depthwise.h) and the batched
+// im2col + GEMM path (nn/conv_gemm.cc) against a float64 reference written here: forward, input,
+// weight and bias gradients, on every instruction set this CPU has, at 1 and 2 threads; NaN and Inf
+// reach exactly the outputs they should; the same bits twice and at any thread count; strided
+// (non-contiguous) inputs. PyTorch goldens and gradcheck for these paths are in ops.test.ts.
+
+import { testing } from '@dlf/native/testing';
+import {
+  Generator,
+  getNumThreads,
+  getSimd,
+  permute,
+  randn as randnDefault,
+  setNumThreads,
+  setSimd,
+  type Tensor,
+  tensor,
+} from '@dlf/tensor-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { conv2d, mul, sum } from '@dlf/nn';
+
+const randn = (shape: readonly number[], seed: number) =>
+  randnDefault(shape, 0, 1, { generator: new Generator(seed) });
+
+interface Case {
+  n: number;
+  c: number;
+  h: number;
+  w: number;
+  k: number;
+  r: number;
+  s: number;
+  stride: [number, number];
+  pad: [number, number];
+  dil: [number, number];
+  groups: number;
+}
+
+const cases: Case[] = [
+  // depthwise: odd sizes, stride 1/2/3, padding 0/1/2/3, dilation, channel multipliers, batch 1
+  { n: 2, c: 5, h: 9, w: 11, k: 5, r: 3, s: 3, stride: [1, 1], pad: [1, 1], dil: [1, 1], groups: 5 },
+  { n: 1, c: 17, h: 32, w: 31, k: 17, r: 3, s: 3, stride: [2, 2], pad: [1, 1], dil: [1, 1], groups: 17 },
+  { n: 3, c: 4, h: 13, w: 40, k: 8, r: 5, s: 5, stride: [2, 1], pad: [2, 2], dil: [1, 1], groups: 4 },
+  { n: 2, c: 3, h: 12, w: 12, k: 9, r: 3, s: 3, stride: [1, 2], pad: [0, 2], dil: [2, 2], groups: 3 },
+  { n: 1, c: 2, h: 19, w: 17, k: 2, r: 7, s: 7, stride: [3, 3], pad: [3, 3], dil: [1, 1], groups: 2 },
+  { n: 2, c: 6, h: 5, w: 5, k: 6, r: 1, s: 1, stride: [1, 1], pad: [0, 0], dil: [1, 1], groups: 6 },
+  // the last input column is read by no output, only by the last vector's unused lanes
+  { n: 2, c: 3, h: 9, w: 32, k: 3, r: 3, s: 3, stride: [2, 2], pad: [0, 0], dil: [1, 1], groups: 3 },
+  // batched im2col + GEMM: wide layers on narrow planes (several images per GEMM, a short last
+  // batch), stride 2, groups, 1x1 (no im2col), 7x7 stem
+  { n: 5, c: 40, h: 8, w: 8, k: 33, r: 3, s: 3, stride: [1, 1], pad: [1, 1], dil: [1, 1], groups: 1 },
+  { n: 3, c: 24, h: 15, w: 15, k: 19, r: 3, s: 3, stride: [2, 2], pad: [1, 1], dil: [1, 1], groups: 1 },
+  { n: 3, c: 8, h: 11, w: 9, k: 12, r: 3, s: 3, stride: [1, 1], pad: [2, 0], dil: [1, 1], groups: 4 },
+  { n: 4, c: 12, h: 6, w: 7, k: 10, r: 1, s: 1, stride: [1, 1], pad: [0, 0], dil: [1, 1], groups: 2 },
+  { n: 2, c: 3, h: 21, w: 20, k: 8, r: 7, s: 7, stride: [2, 2], pad: [3, 3], dil: [1, 1], groups: 1 },
+  { n: 1, c: 4, h: 10, w: 10, k: 6, r: 3, s: 3, stride: [1, 1], pad: [2, 2], dil: [2, 2], groups: 1 },
+];
+
+const outSize = (i: number, k: number, st: number, p: number, d: number) =>
+  Math.floor((i + 2 * p - d * (k - 1) - 1) / st) + 1;
+
+// Float64 reference: y, and the gradients of sum(y * g) with respect to x, w and b.
+function reference(c: Case, x: Float32Array, w: Float32Array, b: Float32Array, g: Float32Array) {
+  const P = outSize(c.h, c.r, c.stride[0], c.pad[0], c.dil[0]);
+  const Q = outSize(c.w, c.s, c.stride[1], c.pad[1], c.dil[1]);
+  const cg = c.c / c.groups;
+  const kg = c.k / c.groups;
+  const y = new Float64Array(c.n * c.k * P * Q);
+  const dx = new Float64Array(x.length);
+  const dw = new Float64Array(w.length);
+  const db = new Float64Array(c.k);
+  for (let n = 0; n < c.n; n++)
+    for (let k = 0; k < c.k; k++) {
+      const grp = Math.floor(k / kg);
+      for (let p = 0; p < P; p++)
+        for (let q = 0; q < Q; q++) {
+          const o = ((n * c.k + k) * P + p) * Q + q;
+          let acc = b[k]!;
+          const gv = g[o]!;
+          db[k] += gv;
+          for (let ci = 0; ci < cg; ci++)
+            for (let r = 0; r < c.r; r++) {
+              const ih = p * c.stride[0] - c.pad[0] + r * c.dil[0];
+              if (ih < 0 || ih >= c.h) continue;
+              for (let s = 0; s < c.s; s++) {
+                const iw = q * c.stride[1] - c.pad[1] + s * c.dil[1];
+                if (iw < 0 || iw >= c.w) continue;
+                const xi = ((n * c.c + grp * cg + ci) * c.h + ih) * c.w + iw;
+                const wi = ((k * cg + ci) * c.r + r) * c.s + s;
+                acc += x[xi]! * w[wi]!;
+                dx[xi] += gv * w[wi]!;
+                dw[wi] += gv * x[xi]!;
+              }
+            }
+          y[o] = acc;
+        }
+    }
+  return { y, dx, dw, db };
+}
+
+function run(c: Case, x: Tensor, seed: number) {
+  const xg = x.requiresGrad_();
+  const w = randn([c.k, c.c / c.groups, c.r, c.s], seed + 1).requiresGrad_();
+  const b = randn([c.k], seed + 2).requiresGrad_();
+  const y = conv2d(xg, w, b, { stride: c.stride, padding: c.pad, dilation: c.dil, groups: c.groups });
+  const g = randn(y.shape, seed + 3);
+  sum(mul(y, g)).backward();
+  const f = (t: Tensor) => t.toTypedArray() as Float32Array;
+  return { x: f(x), w: f(w), b: f(b), g: f(g), y: f(y), dx: f(xg.grad!), dw: f(w.grad!), db: f(b.grad!) };
+}
+
+// NaN where the reference has NaN, the same infinity where it has one, else within tolerance.
+function expectMatches(got: Float32Array, want: Float64Array, what: string): void {
+  expect(got.length, what).toBe(want.length);
+  let scale = 1;
+  for (const v of want) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v));
+  for (let i = 0; i < got.length; i++) {
+    const gv = got[i]!;
+    const wv = want[i]!;
+    if (Number.isNaN(wv)) expect(Number.isNaN(gv), `${what}[${i}] should be NaN, got ${gv}`).toBe(true);
+    else if (!Number.isFinite(wv)) expect(gv, `${what}[${i}]`).toBe(wv);
+    else if (!(Math.abs(gv - wv) <= 1e-4 * scale)) {
+      expect.fail(`${what}[${i}]: got ${gv}, want ${wv} (scale ${scale})`);
+    }
+  }
+}
+
+function checkCase(c: Case, seed: number, poison = false): void {
+  let x = randn([c.n, c.c, c.h, c.w], seed);
+  if (poison) {
+    // NaN in the first image, +Inf in the last column of the last image (read only by the vector
+    // tails of strided layers: it must not turn into 0 * Inf = NaN in the weight gradient).
+    const data = x.toTypedArray() as Float32Array;
+    data[c.w + 1] = Number.NaN;
+    data[data.length - 1] = Number.POSITIVE_INFINITY;
+    x.dispose();
+    x = tensor(data, { shape: [c.n, c.c, c.h, c.w] });
+  }
+  checkWith(c, x, seed);
+}
+
+function checkWith(c: Case, x: Tensor, seed: number): void {
+  const got = run(c, x, seed);
+  const want = reference(c, got.x, got.w, got.b, got.g);
+  const tag = JSON.stringify(c);
+  expectMatches(got.y, want.y, `y ${tag}`);
+  expectMatches(got.dx, want.dx, `dx ${tag}`);
+  expectMatches(got.dw, want.dw, `dw ${tag}`);
+  expectMatches(got.db, want.db, `db ${tag}`);
+}
+
+const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => testing.selectSimd(name));
+const startSimd = getSimd();
+const startThreads = getNumThreads();
+afterAll(() => {
+  setSimd(startSimd as 'avx512' | 'avx2' | 'base');
+  setNumThreads(startThreads);
+});
+
+describe('conv2d depthwise and batched GEMM paths', () => {
+  for (const isa of isas) {
+    for (const threads of [1, 2]) {
+      it(`match a float64 reference (${isa}, ${threads} thread(s))`, () => {
+        setSimd(isa);
+        setNumThreads(threads);
+        cases.forEach((c, i) => checkCase(c, 100 * i));
+      });
+    }
+    it(`propagate NaN and Inf exactly where they belong (${isa})`, () => {
+      setSimd(isa);
+      cases.forEach((c, i) => checkCase(c, 100 * i + 50, true));
+    });
+  }
+
+  it('give the same bits twice, and at 1 and 2 threads off the direct path', () => {
+    for (const [i, c] of cases.entries()) {
+      const runs = [2, 2, 1].map((threads) => {
+        setNumThreads(threads);
+        return run(c, randn([c.n, c.c, c.h, c.w], i), i);
+      });
+      // The direct stride-1 path (conv_fast.cc) may split its weight-gradient sums by thread count;
+      // the depthwise and batched GEMM paths never do.
+      const direct = c.groups === 1 && c.stride[0] === 1 && c.stride[1] === 1 && c.dil[0] === 1;
+      for (const key of ['y', 'dx', 'dw', 'db'] as const) {
+        for (const other of direct ? runs.slice(1, 2) : runs.slice(1)) {
+          const same = Buffer.compare(Buffer.from(runs[0]![key].buffer), Buffer.from(other[key].buffer));
+          expect(same, `${key} ${JSON.stringify(c)}`).toBe(0);
+        }
+      }
+    }
+  });
+
+  it('read non-contiguous inputs like their contiguous copies', () => {
+    for (const [i, c] of cases.entries()) {
+      const base = randn([c.n, c.h, c.c, c.w], i);
+      const strided = permute(base, [0, 2, 1, 3]);
+      const a = run(c, strided, i);
+      const b = run(c, permute(randn([c.n, c.h, c.c, c.w], i), [0, 2, 1, 3]).contiguous(), i);
+      expect(Buffer.compare(Buffer.from(a.y.buffer), Buffer.from(b.y.buffer))).toBe(0);
+      expect(Buffer.compare(Buffer.from(a.dw.buffer), Buffer.from(b.dw.buffer))).toBe(0);
+    }
+  });
+});
