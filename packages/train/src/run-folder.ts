@@ -133,7 +133,11 @@ export async function prepareRunFolder(
   const runDir =
     resumeDir ?? resolve(where.out ?? join(where.runsDir ?? 'runs', runName(config, where.modelName)));
   if (!resumeDir) refuseNonRunFolder(runDir);
-  await mkdir(runDir, { recursive: true });
+  try {
+    await mkdir(runDir, { recursive: true });
+  } catch (e) {
+    throw new FileError(runDir, describeFsError(e, 'create the run folder', runDir), { cause: e });
+  }
   // From here on this process owns the folder: a second trainer or a resume is refused.
   const lock = acquireRunLock(runDir, resumeDir ? 'resume' : 'train');
   try {
