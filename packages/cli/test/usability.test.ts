@@ -2,6 +2,7 @@
  * Issue 15: the command line never makes a user guess. One table of argv → exit code and message,
  * then the cases that need a run: the decode progress, and the notices --quiet keeps.
  */
+import { fileURLToPath } from 'node:url';
 import { Writable } from 'node:stream';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -56,6 +57,11 @@ describe('argv → exit code and message', () => {
     ],
     [['evaluate', 'd', 'm', '--split', 'tset'], 2, /did you mean test\?$/],
     [['trian'], 2, /^error: Unknown command 'trian'; did you mean train\?$/],
+    [
+      ['train', 'no-such-data', '--out', `${fileURLToPath(import.meta.url)}/run`],
+      1,
+      /^error: Cannot create the run folder .*usability\.test\.ts\/run: a part of the path is a file, not a folder \(ENOTDIR\)\.$/,
+    ],
     [['evalute', 'd', 'm'], 2, /did you mean evaluate\?$/],
     [['help', 'sumary'], 2, /^error: Unknown command 'sumary'; did you mean summary\?$/],
     [['frobnicate'], 2, /the commands are train, evaluate, summary, predict, export and onnx\.$/],

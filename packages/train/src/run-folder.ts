@@ -2,9 +2,9 @@
  * The run folder stage: naming and creating the folder of a new run or reopening one to resume
  * (its checkpoint, its metrics trimmed to that checkpoint), and the metrics log.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { describeFsError, getNumThreads, getSimd } from '@dlf/tensor-core';
 import {
   cleanTemporary,
@@ -147,6 +147,31 @@ export async function prepareRunFolder(
   } catch (e) {
     lock.release();
     throw e;
+  }
+}
+
+/**
+ * Checks, before any data is loaded, that a run folder can be made at `out`: no part of the path may
+ * be a file. Throws the same one-sentence {@link FileError} that creating it would.
+ *
+ * @example
+ * ```ts
+ * checkRunFolderPath('runs/demo'); // fine; 'notes.txt/run' would throw
+ * ```
+ */
+export function checkRunFolderPath(out: string): void {
+  const target = resolve(out);
+  for (let p = target; ; p = dirname(p)) {
+    if (existsSync(p)) {
+      if (p !== target && !statSync(p).isDirectory()) {
+        const cause = Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${target}'`), {
+          code: 'ENOTDIR',
+        });
+        throw new FileError(target, describeFsError(cause, 'create the run folder', target), { cause });
+      }
+      return;
+    }
+    if (dirname(p) === p) return;
   }
 }
 

@@ -17,7 +17,7 @@ import type { FitDistributed } from './distributed.js';
 import { finishRun, intact } from './finish.js';
 import { type BuiltModel, buildModel } from './model.js';
 import type { DataFacts } from './report.js';
-import { followerRunFolder, prepareRunFolder, type RunFolder } from './run-folder.js';
+import { checkRunFolderPath, followerRunFolder, prepareRunFolder, type RunFolder } from './run-folder.js';
 
 export {
   AUGMENTATIONS,
@@ -235,6 +235,7 @@ export async function train(
     setNumThreads(options.threads);
   }
 
+  if (!resumeDir && options.out !== undefined) checkRunFolderPath(options.out);
   const data = await prepareData(config, options, emit);
   const built = await buildModel(config.model, {
     classes: data.opened.classes.length,

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileError, resolveConfig } from '@dlf/train';
 import { afterAll, describe, expect, it } from 'vitest';
-import { prepareRunFolder } from '../src/run-folder.js';
+import { checkRunFolderPath, prepareRunFolder } from '../src/run-folder.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dlf-run-folder-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -19,5 +19,10 @@ describe('the run folder', () => {
     expect(error.message).toBe(
       `Cannot create the run folder ${out}: a part of the path is a file, not a folder (ENOTDIR).`,
     );
+    // The same sentence before any data is loaded; a fresh path passes.
+    expect(() => checkRunFolderPath(join(out, 'deeper'))).toThrow(
+      `Cannot create the run folder ${join(out, 'deeper')}: a part of the path is a file, not a folder (ENOTDIR).`,
+    );
+    expect(() => checkRunFolderPath(join(dir, 'new', 'run'))).not.toThrow();
   });
 });
