@@ -41,6 +41,11 @@ export interface OptimSlice {
     amsgrad: boolean,
     decoupled: boolean,
   ): ([Handle, Handle, Handle | null] | null)[];
+  /**
+   * Moves each average towards its source in place: `average = decay · average + (1 - decay) · source`
+   * (contiguous float32 pairs of one shape; decay in [0, 1]). Nothing is changed when a pair is invalid.
+   */
+  emaUpdate(averages: readonly Handle[], sources: readonly Handle[], decay: number): void;
 }
 
 /** The optim slice of the loaded addon. */

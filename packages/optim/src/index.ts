@@ -23,6 +23,7 @@
 export { Optimizer, type JsonValue, type StateDict } from './optimizer.js';
 export { SGD, type SGDOptions } from './sgd.js';
 export { Adam, AdamW, type AdamOptions } from './adam.js';
+export { ExponentialMovingAverage, type EmaOptions } from './ema.js';
 export {
   CosineAnnealingLR,
   ExponentialLR,

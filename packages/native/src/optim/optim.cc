@@ -190,11 +190,41 @@ Napi::Value AdamStep(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// ema: a (the average), s (its source), same shape.
+//   a = decay a + (1 - decay) s   (PyTorch's a.mul_(decay).add_(s, alpha=1 - decay))
+// In place, so keeping an average allocates nothing after its tensors exist.
+// [sync] emaUpdate(averages[], sources[], decay in [0, 1]) -> undefined
+Napi::Value EmaUpdate(const Napi::CallbackInfo& info) {
+  auto averages = napi::read_tensor_list(info, 0, "averages");
+  auto sources = napi::read_tensor_list(info, 1, "sources");
+  DLF_THROW_RANGE_IF(averages.size() != sources.size(), "emaUpdate: ", averages.size(), " averages but ",
+                     sources.size(), " sources");
+  const double decay = napi::read_number(info, 2, "decay");
+  DLF_THROW_RANGE_IF(!(decay >= 0.0 && decay <= 1.0), "emaUpdate: decay must be in [0, 1], not ", decay);
+  // Validate everything before touching anything, so an error leaves every average unchanged.
+  for (size_t i = 0; i < averages.size(); ++i) {
+    expect_f32(sources[i], "source");
+    DLF_THROW_IF(!sources[i]->is_contiguous(), "emaUpdate: source ", i, " is not contiguous");
+    check_state(averages[i], sources[i], i, "average");
+  }
+  const float keep = static_cast<float>(decay);
+  const float take = static_cast<float>(1.0 - decay);
+  for (size_t i = 0; i < averages.size(); ++i) {
+    float* a = averages[i]->f32();
+    const float* s = sources[i]->f32();
+    parallel_for(averages[i]->numel(), kGrain, [&](int64_t k0, int64_t k1) {
+      for (int64_t k = k0; k < k1; ++k) a[k] = a[k] * keep + take * s[k];
+    });
+  }
+  return info.Env().Undefined();
+}
+
 }  // namespace
 
 void init_optim(Napi::Env env, Napi::Object exports) {
   DLF_EXPORT(exports, "sgdStep", SgdStep);
   DLF_EXPORT(exports, "adamStep", AdamStep);
+  DLF_EXPORT(exports, "emaUpdate", EmaUpdate);
 }
 
 }  // namespace dlf
