@@ -2,7 +2,7 @@
  * Atomic checkpoints in a run folder:
  *
  * ```
- * runs/<id>/ckpt-e0007/{model.safetensors, optimizer.safetensors, state.json}
+ * runs/<id>/ckpt-e0007/{model.safetensors, optimizer.safetensors, [ema.safetensors,] state.json}
  * runs/<id>/last   (a pointer file: "ckpt-e0007")
  * runs/<id>/best
  * ```
@@ -13,7 +13,7 @@
  * the previous checkpoint and pointer intact; stale `.tmp-*` entries are ignored and cleaned up.
  * An interrupted epoch gets a checkpoint named `ckpt-e0007-b000123` (7 epochs and 123 batches done).
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -24,6 +24,7 @@ import {
   type Tensor,
   writeFileAtomic,
 } from '@dlf/tensor-core';
+import type { EmaState } from './ema.js';
 import { FileError } from './errors.js';
 import type { OptimizerState } from './optim-adapter.js';
 
@@ -75,6 +76,8 @@ export interface LoadedCheckpoint {
   modelMetadata: Record<string, string>;
   /** The optimizer state (moments, step counts). */
   optimizer: OptimizerState;
+  /** The weight average (ema.safetensors), when the run keeps one. */
+  ema?: EmaState;
   /** Epoch, step, schedule, random state and the rest of `state.json`. */
   state: CheckpointState;
 }
@@ -105,6 +108,7 @@ export async function writeCheckpoint(
     model: Map<string, Tensor>;
     modelMetadata: Record<string, string>;
     optimizer: OptimizerState;
+    ema?: EmaState;
     state: CheckpointState;
   },
   hooks: CheckpointHooks = {},
@@ -129,6 +133,12 @@ export async function writeCheckpoint(
         'dlf.optimizer': JSON.stringify(content.optimizer.meta),
       }),
     );
+    const ema = content.ema;
+    if (ema) {
+      await step('ema.safetensors', () =>
+        saveSafetensors(join(tmp, 'ema.safetensors'), ema.tensors, { 'dlf.ema': JSON.stringify(ema.meta) }),
+      );
+    }
     await step('state.json', () =>
       writeFileAtomic(join(tmp, 'state.json'), `${JSON.stringify(content.state, null, 2)}\n`),
     );
@@ -208,6 +218,7 @@ function disposeMap(m: Map<string, Tensor> | undefined): void {
 export function disposeCheckpoint(c: LoadedCheckpoint): void {
   disposeMap(c.model);
   disposeMap(c.optimizer.tensors);
+  disposeMap(c.ema?.tensors);
 }
 
 /** Reads a checkpoint folder; every problem is a {@link FileError} naming the file. */
@@ -266,14 +277,41 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
       `The checkpoint file ${join(dir, 'optimizer.safetensors')} has no optimizer description.`,
     );
   }
+  let ema: EmaState | undefined;
+  try {
+    ema = await readEma(dir, read);
+  } catch (e) {
+    disposeMap(model.tensors);
+    disposeMap(opt.tensors);
+    throw e;
+  }
   return {
     path: dir,
     name,
     model: model.tensors,
     modelMetadata: model.metadata,
     optimizer: { tensors: opt.tensors, meta },
+    ...(ema ? { ema } : {}),
     state,
   };
+}
+
+/** A checkpoint's ema.safetensors, or undefined when the run keeps no weight average. */
+async function readEma(
+  dir: string,
+  read: (file: string) => Promise<{ tensors: Map<string, Tensor>; metadata: Record<string, string> }>,
+): Promise<EmaState | undefined> {
+  const p = join(dir, 'ema.safetensors');
+  if (!existsSync(p)) return undefined;
+  const file = await read('ema.safetensors');
+  try {
+    const meta = JSON.parse(file.metadata['dlf.ema'] ?? 'null') as Record<string, unknown>;
+    if (typeof meta !== 'object' || meta === null) throw new Error('missing');
+    return { tensors: file.tensors, meta };
+  } catch {
+    disposeMap(file.tensors);
+    throw new FileError(p, `The checkpoint file ${p} has no weight-average description.`);
+  }
 }
 
 /**

@@ -59,6 +59,11 @@ export interface TrainConfig {
   labelSmoothing?: number;
   /** Evaluate on each image and its mirror, averaging the logits (flip test-time augmentation). */
   tta?: boolean;
+  /**
+   * Decay of an exponential moving average of the weights (e.g. 0.999), used for validation, the
+   * test evaluation and the saved model; 0 or absent: none.
+   */
+  ema?: number;
 }
 
 /**
@@ -130,6 +135,7 @@ export function checkConfig(c: Partial<TrainConfig>): void {
   if (c.labelSmoothing !== undefined && !(c.labelSmoothing >= 0 && c.labelSmoothing < 1)) {
     bad('label-smoothing', 'a number in [0, 1)', c.labelSmoothing);
   }
+  if (c.ema !== undefined && !(c.ema >= 0 && c.ema < 1)) bad('ema', 'a decay in [0, 1) (0: off)', c.ema);
   if (c.recipe !== undefined && !RECIPES.has(c.recipe))
     bad('recipe', [...RECIPES.keys()].join(', '), c.recipe);
   if (c.channels !== undefined && c.channels !== 1 && c.channels !== 3) bad('channels', '1 or 3', c.channels);

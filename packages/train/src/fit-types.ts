@@ -4,6 +4,7 @@ import type { DescribedModel } from '@dlf/nn';
 import type { Generator } from '@dlf/tensor-core';
 import type { CheckpointHooks, LoadedCheckpoint } from './checkpoint.js';
 import type { FitDistributed } from './distributed.js';
+import type { EmaConfig } from './ema.js';
 import type { OptimizerConfig, ScheduleConfig } from './optim-adapter.js';
 
 /** Time spent per part of a training step, summed over an epoch (milliseconds). */
@@ -141,6 +142,13 @@ export interface FitOptions {
   labelSmoothing?: number;
   /** Validate with flip test-time augmentation (see `EvaluateOptions.tta`). */
   tta?: boolean;
+  /**
+   * Keep an exponential moving average of the weights and batch-norm statistics, updated after every
+   * optimizer step (e.g. `{ decay: 0.999 }`). Validation measures the average, checkpoints store it
+   * (ema.safetensors, so a resumed run continues it bit for bit), and when `fit` returns the model
+   * holds the averaged weights.
+   */
+  ema?: EmaConfig;
   /**
    * Data-parallel training: `batchSize` is per process, each global batch of `batchSize × worldSize` is
    * sharded across the ranks, gradients are averaged, and only rank 0 writes checkpoints (the others

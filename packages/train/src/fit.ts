@@ -17,6 +17,7 @@ import {
   writeCheckpoint,
 } from './checkpoint.js';
 import { checkSameStart, distributedStep, shardBatch } from './distributed.js';
+import { checkEma, type EmaConfig, WeightAverage } from './ema.js';
 import { AbortError, isAbortError } from './errors.js';
 import { evaluate, yieldToEventLoop } from './evaluate.js';
 import { createTraining, type Training } from './optim-adapter.js';
@@ -87,6 +88,25 @@ function layerGroups(
   });
 }
 
+/** The run's weight average, continued from the checkpoint when resuming. */
+function startAverage(model: DescribedModel, config: EmaConfig, resume: FitOptions['resume']): WeightAverage {
+  const average = new WeightAverage(model, config);
+  try {
+    if (resume) {
+      if (!resume.ema) {
+        throw new RangeError(
+          `The checkpoint ${resume.path} has no weight average (ema.safetensors); resume it without ema.`,
+        );
+      }
+      average.load(resume.ema);
+    }
+    return average;
+  } catch (e) {
+    average.dispose();
+    throw e;
+  }
+}
+
 /** Is `a` better than `b`? Keys are [accuracy, -loss]. */
 function better(a: [number, number], b: [number, number] | null): boolean {
   if (b === null) return true;
@@ -121,6 +141,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   const epochs = checkInt('epochs', options.epochs, 0);
   const batchSize = checkInt('batchSize', options.batchSize ?? 64, 1);
   const seed = checkInt('seed', options.seed ?? 0, 0);
+  const emaConfig = checkEma(options.ema);
   const emit = options.onEvent ?? (() => {});
   const ck = options.checkpoints;
   const keep = checkInt('keep', ck?.keep ?? 3, 1);
@@ -187,6 +208,8 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     await checkSameStart(dist, [startEpoch, startBatch, step]);
     await dist.broadcastParameters(model.parameters());
   }
+  // Started after the ranks agree on the weights, so every rank keeps the same average.
+  const average = emaConfig ? startAverage(model, emaConfig, resume) : undefined;
 
   const reported = new Set<number>();
   const snapshot = (
@@ -235,6 +258,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
           model: model.stateDict(),
           modelMetadata,
           optimizer: optState,
+          ...(average ? { ema: average.state() } : {}),
           state: snapshot(epochDone, batch, optState.meta),
         },
         ck!.hooks,
@@ -327,6 +351,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
           x.dispose();
           y.dispose();
         }
+        average?.update();
         const t5 = performance.now();
         if (!Number.isFinite(lossValue)) {
           throw new Error(
@@ -385,7 +410,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
       if (val && val.length > 0 && dist) {
         // Rank 0 validates for everyone: the ranks must agree on `best` and on early stopping.
         const r = writes
-          ? await evaluate(model, val, {
+          ? await evaluate(average?.model ?? model, val, {
               transforms: options.evalTransforms ?? [],
               ...(options.tta ? { tta: true } : {}),
             })
@@ -397,7 +422,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
       } else if (val && val.length > 0) {
         emit({ type: 'validating', epoch: epoch + 1, examples: val.length });
         try {
-          const r = await evaluate(model, val, {
+          const r = await evaluate(average?.model ?? model, val, {
             transforms: options.evalTransforms ?? [],
             signal,
             ...(options.tta ? { tta: true } : {}),
@@ -448,9 +473,12 @@ export async function fit(options: FitOptions): Promise<FitResult> {
         emit({ type: 'earlyStop', epoch: epoch + 1, patience: options.earlyStop!, bestEpoch: st.bestEpoch });
       }
     }
+    // The run's result is the average: what validation measured and what the caller saves.
+    if (average) model.loadStateDict(average.model.stateDict());
   } finally {
     if (options.profile) model.onLayer = null;
     opt.dispose();
+    average?.dispose();
   }
   return {
     history: st.history,

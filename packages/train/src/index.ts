@@ -29,6 +29,7 @@ export {
   loadCheckpoint,
   readPointer,
 } from './checkpoint.js';
+export { type EmaConfig, type EmaState, WeightAverage } from './ema.js';
 export { AbortError, FileError, isAbortError, UsageError } from './errors.js';
 export {
   type DistributedStep,

@@ -149,6 +149,7 @@ export async function fitStage(run: TrainingRun): Promise<FitResult> {
       },
       ...(config.labelSmoothing ? { labelSmoothing: config.labelSmoothing } : {}),
       ...(config.tta ? { tta: true } : {}),
+      ...(config.ema ? { ema: { decay: config.ema } } : {}),
       schedule: { name: config.schedule },
       transforms: data.transforms.train,
       evalTransforms: data.transforms.eval,
@@ -192,11 +193,11 @@ export async function fitStage(run: TrainingRun): Promise<FitResult> {
   }
   await metrics.check(intact(result.lastCheckpoint));
 
-  // With early stopping, the final model is the best epoch's.
+  // With early stopping, the final model is the best epoch's (its weight average, when kept).
   if (result.stoppedEarly && result.bestCheckpoint && writes) {
     const best = await loadCheckpoint(result.bestCheckpoint);
     try {
-      model.loadStateDict(best.model);
+      model.loadStateDict(best.ema?.tensors ?? best.model);
     } finally {
       disposeCheckpoint(best);
     }
