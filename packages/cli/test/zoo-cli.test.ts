@@ -1,8 +1,8 @@
-import { writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readModelFile } from '@dlf/nn';
-import { cleanup, isolateCache, makeShapes, runCli, tempDir } from './helpers.js';
+import { cleanup, isolateCache, jsonLines, makeShapes, runCli, tempDir } from './helpers.js';
 
 let dir: string;
 let data: string;
@@ -39,7 +39,7 @@ describe('presets, graph descriptions and recipes on the command line', () => {
     expect(r.stderr).toMatch(/node '(a|b)' \(ReLU\) is part of a cycle/);
   });
 
-  it('dlf train --model <preset> trains a zoo graph model with a recipe and writes a graph model file', async () => {
+  it('dlf train --model <preset> trains a zoo graph model with a recipe and --ema; dlf evaluate --tta matches its test result', async () => {
     const out = join(dir, 'run');
     const r = await runCli([
       'train',
@@ -58,15 +58,35 @@ describe('presets, graph descriptions and recipes on the command line', () => {
       out,
       '--threads',
       '1',
+      '--ema',
+      '0.9',
     ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr + r.stdout).toMatch(
-      /recipe cifar10-fast, label smoothing 0.2, flip test-time augmentation/,
+      /recipe cifar10-fast, label smoothing 0.2, flip test-time augmentation, weight average \(EMA decay 0.9\)/,
     );
-    const { model, info } = await readModelFile(join(out, 'model.safetensors'));
+    expect(existsSync(join(out, 'ckpt-e0001', 'ema.safetensors'))).toBe(true);
+    const modelFile = join(out, 'model.safetensors');
+    const { model, info } = await readModelFile(modelFile);
     expect(model.toJSON().format).toBe('dlf.graph');
     expect(info.inputShape).toEqual([3, 16, 16]);
     model.dispose();
+
+    // The recipe evaluated the test set with flip TTA; dlf evaluate --tta computes the same.
+    const final = jsonLines(readFileSync(join(out, 'metrics.jsonl'), 'utf8')).find(
+      (e) => e.type === 'final',
+    )!;
+    const withTta = await runCli(['evaluate', data, modelFile, '--tta', '--json', '--threads', '1']);
+    expect(withTta.code, withTta.stderr).toBe(0);
+    const doc = JSON.parse(withTta.stdout) as { tta: boolean; accuracy: number; loss: number };
+    expect(doc.tta).toBe(true);
+    expect(doc.accuracy).toBe(final.testAccuracy);
+    expect(doc.loss).toBe(final.testLoss);
+    const plain = JSON.parse((await runCli(['evaluate', data, modelFile, '--json'])).stdout) as typeof doc;
+    expect(plain.tta).toBe(false);
+    expect(plain.loss).not.toBe(doc.loss);
+    const human = await runCli(['evaluate', data, modelFile, '--tta', '--no-color']);
+    expect(human.stdout).toMatch(/\(test, 12 images, flip test-time augmentation\)/);
   });
 
   it('dlf train --help lists each recipe with what it sets; bad values are usage errors', async () => {
@@ -78,5 +98,12 @@ describe('presets, graph descriptions and recipes on the command line', () => {
     expect(bad.stderr).toMatch(/--recipe/);
     const both = await runCli(['train', '--tta', '--no-tta']);
     expect(both.code).toBe(2);
+    expect(help.stdout).toMatch(/--ema <decay>/);
+    // Checked before any data is read: the folder does not exist, yet the flag is what is reported.
+    for (const value of ['1', '-0.1', 'x']) {
+      const ema = await runCli(['train', join(dir, 'missing'), '--ema', value]);
+      expect(ema.code).toBe(2);
+      expect(ema.stderr).toMatch(/Expected a number in \[0, 1\) for --ema but received/);
+    }
   });
 });

@@ -61,6 +61,7 @@ export async function evaluateCommand(argv: string[], io: CliIO): Promise<number
       'batch-size': { type: 'string' },
       seed: { type: 'string' },
       plot: { type: 'string' },
+      tta: { type: 'boolean' },
     },
     2,
   );
@@ -72,6 +73,7 @@ export async function evaluateCommand(argv: string[], io: CliIO): Promise<number
   need(c, positionals, ['data', 'model']);
   const split = choiceFlag(c, v, 'split', ['test', 'train', 'val'] as const) ?? 'test';
   const batchSize = intFlag(c, v, 'batch-size', 1, 65536) ?? 256;
+  const tta = v.tta === true;
   applyThreads(c, v);
   const [dataArg, modelArg] = positionals as [string, string];
   const modelPath = resolve(modelArg);
@@ -110,6 +112,7 @@ export async function evaluateCommand(argv: string[], io: CliIO): Promise<number
     const r = await evaluate(model, ds, {
       batchSize,
       transforms: [normalize(pre.mean, pre.std)],
+      tta,
       ...(io.signal ? { signal: io.signal } : {}),
       onProgress: (d, total) => {
         out.progress(`evaluating ${int(d)}/${int(total)} images…`);
@@ -131,6 +134,7 @@ export async function evaluateCommand(argv: string[], io: CliIO): Promise<number
       model: modelPath,
       data: data.path,
       split,
+      tta,
       count: r.count,
       accuracy: r.accuracy,
       loss: r.loss,
@@ -142,7 +146,9 @@ export async function evaluateCommand(argv: string[], io: CliIO): Promise<number
       confusion: r.confusion,
       confusionPlot: plot,
     });
-    out.result(`${shown(modelPath)} on ${shown(data.path)} (${split}, ${int(r.count)} images)`);
+    out.result(
+      `${shown(modelPath)} on ${shown(data.path)} (${split}, ${int(r.count)} images${tta ? ', flip test-time augmentation' : ''})`,
+    );
     out.result(
       `accuracy ${out.out.green(percent(r.accuracy))}   loss ${r.loss.toFixed(4)}   macro F1 ${r.macroF1.toFixed(4)}   ${int(r.imagesPerSecond)} images/s`,
     );

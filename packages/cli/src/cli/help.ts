@@ -33,6 +33,9 @@ Model and optimisation:
   --nesterov, --no-nesterov  Nesterov momentum for SGD (default off)
   --label-smoothing <s>    label smoothing of the training loss, in [0, 1) (default 0)
   --tta, --no-tta          evaluate each image and its mirror, averaging the outputs (default off)
+  --ema <decay>            keep an exponential moving average of the weights and batch-norm
+                           statistics (e.g. 0.999), updated every step; validation, the test
+                           evaluation and the saved model use it (default 0: off)
   --recipe <name>          a named set of the settings above; flags given explicitly win:
 ${recipeLines()}
   --seed <n>               seeds initialisation, shuffling, augmentation and dropout (default 0)
@@ -88,6 +91,8 @@ Options:
   --seed <n>            seed of the train/test split for folders of class folders
                         (default: the seed the model was trained with)
   --plot <file.png>     also draw the confusion matrix to this PNG file
+  --tta                 flip test-time augmentation: classify each image and its mirror and average
+                        the two outputs (logits), as dlf train --tta does (twice the work)
   --threads <n>         kernel threads
   --json                one JSON object: accuracy, loss, perClass, confusion, …
   -q, --quiet           only the headline numbers

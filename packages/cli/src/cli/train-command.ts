@@ -44,6 +44,7 @@ const TRAIN_OPTIONS = {
   'label-smoothing': { type: 'string' },
   tta: { type: 'boolean' },
   'no-tta': { type: 'boolean' },
+  ema: { type: 'string' },
   ...DISTRIBUTED_OPTIONS,
 } as const;
 
@@ -160,9 +161,11 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
     nesterov: switchFlag(c, v, 'nesterov'),
     labelSmoothing: numFlag(c, v, 'label-smoothing', 0, 1),
     tta: switchFlag(c, v, 'tta'),
+    ema: numFlag(c, v, 'ema', 0, 1),
   };
   if (config.momentum === 1)
     throw new UsageError(`Expected a number in [0, 1) for --momentum but received '1'.`, c);
+  if (config.ema === 1) throw new UsageError(`Expected a number in [0, 1) for --ema but received '1'.`, c);
   if (config.valSplit === 1)
     throw new UsageError(`Expected a number in [0, 1) for --val-split but received '1'.`, c);
   for (const k of Object.keys(config) as (keyof TrainConfig)[]) if (config[k] === undefined) delete config[k];
@@ -262,6 +265,7 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
           k.recipe ? `recipe ${k.recipe}` : '',
           k.labelSmoothing ? `label smoothing ${k.labelSmoothing}` : '',
           k.tta ? 'flip test-time augmentation' : '',
+          k.ema ? `weight average (EMA decay ${k.ema})` : '',
         ].filter(Boolean);
         if (extras.length > 0) out.info(`  ${extras.join(', ')}`);
         out.info(`  run folder ${shown(e.runDir)}`);
