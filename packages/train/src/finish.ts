@@ -82,13 +82,15 @@ export async function finishRun(run: TrainingRun, result: FitResult): Promise<Tr
       'dlf.seed': String(config.seed),
     },
   );
+  // Flip TTA is for the test result; on the training set (a diagnostic) it would double the
+  // forward passes over 50,000 images for nothing.
   const finalEval = async (ds: Dataset, split: 'test' | 'train'): Promise<Evaluation> => {
     emit({ type: 'finalEvaluation', split, examples: ds.length });
     try {
       return await evaluate(model, ds, {
         transforms: data.transforms.eval,
         ...(signal ? { signal } : {}),
-        ...(config.tta ? { tta: true } : {}),
+        ...(config.tta && split === 'test' ? { tta: true } : {}),
       });
     } catch (e) {
       if (e instanceof AbortError) throw new AbortError('Training was interrupted.', result.lastCheckpoint);
