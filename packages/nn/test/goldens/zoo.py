@@ -142,21 +142,26 @@ MODELS = {
     'fast-cifar': FastCifar,
 }
 
-out = {}
-for name, make in MODELS.items():
-    m = make().eval()
-    with torch.no_grad():
-        y = m(torch.zeros(2, 3, 32, 32))
-    out[name] = {
-        'input': [3, 32, 32],
-        'classes': 10,
-        'params': sum(p.numel() for p in m.parameters()),
-        'paramShapes': sorted(list(p.shape) for p in m.parameters()),
-        'bufferValues': sum(b.numel() for n, b in m.named_buffers() if not n.endswith('num_batches_tracked')),
-        'outputShape': list(y.shape[1:]),
-    }
-path = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'zoo.json')
-with open(path, 'w') as f:
-    json.dump({'generator': 'packages/nn/test/goldens/zoo.py', 'torch': torch.__version__, 'models': out}, f, indent=1)
-    f.write('\n')
-print('wrote', path)
+def main():
+    out = {}
+    for name, make in MODELS.items():
+        m = make().eval()
+        with torch.no_grad():
+            y = m(torch.zeros(2, 3, 32, 32))
+        out[name] = {
+            'input': [3, 32, 32],
+            'classes': 10,
+            'params': sum(p.numel() for p in m.parameters()),
+            'paramShapes': sorted(list(p.shape) for p in m.parameters()),
+            'bufferValues': sum(b.numel() for n, b in m.named_buffers() if not n.endswith('num_batches_tracked')),
+            'outputShape': list(y.shape[1:]),
+        }
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'zoo.json')
+    with open(path, 'w') as f:
+        json.dump({'generator': 'packages/nn/test/goldens/zoo.py', 'torch': torch.__version__, 'models': out}, f, indent=1)
+        f.write('\n')
+    print('wrote', path)
+
+
+if __name__ == '__main__':  # importable: scripts reuse the PyTorch definitions
+    main()

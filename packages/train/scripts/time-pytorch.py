@@ -1,0 +1,91 @@
+"""PyTorch 1.13's time for the cifar10-fast recipe's training step, to compare with dlf's
+(packages/train/scripts/time-dlf.mjs prints the same lines for dlf).
+
+Builds fast-cifar from the PyTorch definition the zoo goldens use (packages/nn/test/goldens/zoo.py),
+then times training steps at the recipe's settings: batch 256, SGD with Nesterov momentum 0.9,
+lr 0.2, weight decay 5e-4, cross-entropy with label smoothing 0.2, optionally an EMA of the weights
+and BN statistics. The data are synthetic tensors made once (random normal images, random labels), so
+decoding, batch assembly and augmentation (crop, flip) cost nothing here: this is the model's step
+alone. The one-cycle schedule's per-step cost is negligible and left out.
+
+Prints, for each thread count, ms per step and the projected training time of the recipe's epochs
+over 50,000 images (steps per epoch x ms per step x epochs; no evaluation, no decoding).
+
+    nice -n 10 /usr/bin/python3 packages/train/scripts/time-pytorch.py --steps 20 --threads 1,2
+
+Measure on an idle machine: figures taken while other work runs are only indicative.
+"""
+
+import argparse
+import os
+import sys
+import time
+
+sys.dont_write_bytecode = True  # no __pycache__ beside the goldens
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'nn', 'test', 'goldens'))
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+
+from zoo import FastCifar  # noqa: E402
+
+IMAGES = 50_000
+
+
+def parse():
+    p = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    p.add_argument('--steps', type=int, default=20, help='timed steps per thread count (default 20)')
+    p.add_argument('--warmup', type=int, default=3, help='untimed steps first (default 3)')
+    p.add_argument('--threads', default='1,2', help='thread counts, comma-separated (default 1,2)')
+    p.add_argument('--batch-size', type=int, default=256, help='the recipe: 256')
+    p.add_argument('--epochs', type=int, default=10, help="the recipe's epochs: 10")
+    p.add_argument('--ema', type=float, default=0.0, help='also update an EMA with this decay (default 0: none)')
+    return p.parse_args()
+
+
+def time_steps(threads, args):
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = FastCifar().train()
+    opt = torch.optim.SGD(model.parameters(), lr=0.2, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=0.2)
+    x = torch.randn(args.batch_size, 3, 32, 32)
+    y = torch.randint(0, 10, (args.batch_size,))
+    averaged = [t.detach().clone() for t in model.state_dict().values() if t.is_floating_point()]
+    sources = [t for t in model.state_dict().values() if t.is_floating_point()]
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x), y)
+        loss.backward()
+        opt.step()
+        if args.ema:
+            with torch.no_grad():
+                torch._foreach_mul_(averaged, args.ema)
+                torch._foreach_add_(averaged, sources, alpha=1 - args.ema)
+        return loss.item()
+
+    for _ in range(args.warmup):
+        step()
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        step()
+    return (time.perf_counter() - start) * 1000 / args.steps
+
+
+def main():
+    args = parse()
+    steps_per_epoch = IMAGES / args.batch_size
+    print(f'PyTorch {torch.__version__}: fast-cifar training step, batch {args.batch_size}, SGD Nesterov, '
+          f'label smoothing 0.2{f", EMA {args.ema}" if args.ema else ""}; synthetic tensors (no decoding, '
+          f'no augmentation cost); {args.warmup} warm-up + {args.steps} timed steps')
+    for threads in [int(t) for t in args.threads.split(',')]:
+        ms = time_steps(threads, args)
+        epoch = ms * steps_per_epoch / 1000
+        print(f'  {threads} thread{"s" if threads > 1 else " "}: {ms:8.1f} ms/step  {args.batch_size * 1000 / ms:6.0f} '
+              f'images/s  epoch of {IMAGES:,} images {epoch:6.1f} s  {args.epochs} epochs {epoch * args.epochs / 60:5.1f} min')
+    print(f'load average while measuring: {" ".join(f"{v:.2f}" for v in os.getloadavg())}')
+
+
+if __name__ == '__main__':
+    main()
