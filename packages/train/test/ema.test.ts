@@ -5,9 +5,9 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fromArrays, normalize } from '@dlf/data';
+import { normalize } from '@dlf/data';
 import { BatchNorm2d, Conv2d, Flatten, Linear, ReLU, Sequential } from '@dlf/nn';
-import { Generator, loadSafetensors, randint } from '@dlf/tensor-core';
+import { Generator, loadSafetensors } from '@dlf/tensor-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disposeCheckpoint, loadCheckpoint } from '../src/checkpoint.js';
 import { resolveConfig, type TrainConfig } from '../src/config.js';
@@ -15,21 +15,16 @@ import { AbortError, UsageError } from '../src/errors.js';
 import { evaluate } from '../src/evaluate.js';
 import { fit } from '../src/fit.js';
 import { train } from '../src/train.js';
-import { cleanup, isolateCache, makeShapes, tempDir, TINY_MODEL } from './helpers.js';
-
-function toyData(n: number, seed = 1) {
-  const x = randint([n, 1, 8, 8], 0, 256, { generator: new Generator(seed) }).toTypedArray();
-  const labels = new Int32Array(n);
-  const images = new Uint8Array(n * 64);
-  for (let i = 0; i < n; i++) {
-    labels[i] = i % 2;
-    for (let p = 0; p < 64; p++) {
-      const lit = labels[i] ? p < 32 : p >= 32;
-      images[i * 64 + p] = Math.min(255, Number(x[i * 64 + p]) / 2 + (lit ? 120 : 0));
-    }
-  }
-  return fromArrays(images, labels, [1, 8, 8], { classes: ['top', 'bottom'] });
-}
+import {
+  abortAt,
+  cleanup,
+  isolateCache,
+  makeShapes,
+  TINY_MODEL,
+  TOY_TRAINING,
+  tempDir,
+  toyData,
+} from './helpers.js';
 
 /** Conv, batch norm (running statistics to average), ReLU, a linear classifier. */
 const bnNet = (): Sequential => {
@@ -59,9 +54,7 @@ describe('fit with ema', () => {
       val: toyData(16, 2),
       epochs: 2,
       batchSize: 8,
-      optimizer: { name: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 0 },
-      transforms: [normalize(0.3, 0.3)],
-      evalTransforms: [normalize(0.3, 0.3)],
+      ...TOY_TRAINING,
       ema: { decay },
       onEvent: (e) => {
         if (e.type !== 'batch') return;
@@ -176,15 +169,9 @@ describe('train with ema', () => {
 
   it('interrupted mid-epoch and resumed, ends with the same bytes as an uninterrupted run', async () => {
     const run = join(dir, 'interrupted');
-    const ac = new AbortController();
-    const err = await train(config(modelJson), {
-      out: run,
-      threads: 1,
-      signal: ac.signal,
-      onEvent: (e) => {
-        if (e.type === 'batch' && e.epoch === 2 && e.batch === 4) ac.abort();
-      },
-    }).catch((e: unknown) => e);
+    const err = await train(config(modelJson), { out: run, threads: 1, ...abortAt(2, 4) }).catch(
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(AbortError);
     await expect(train({ ema: 0.9 }, { resume: run, threads: 1 })).rejects.toThrow(
       /--ema \(0.9\) differs from the run being resumed \(0.8\)/,

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig, type TrainConfig } from '../src/config.js';
 import { AbortError } from '../src/errors.js';
 import { train } from '../src/train.js';
-import { cleanup, isolateCache, makeShapes, tempDir } from './helpers.js';
+import { abortAt, cleanup, isolateCache, makeShapes, tempDir } from './helpers.js';
 
 let dir: string;
 let data: string;
@@ -88,15 +88,7 @@ describe('a residual graph model in the trainer', () => {
 
   it('checkpoints and resumes exactly (interrupted mid-epoch, with Nesterov, smoothing, one-cycle)', async () => {
     const run = join(dir, 'interrupted');
-    const ac = new AbortController();
-    const err = await train(config(), {
-      out: run,
-      threads: 1,
-      signal: ac.signal,
-      onEvent: (e) => {
-        if (e.type === 'batch' && e.epoch === 2 && e.batch === 4) ac.abort();
-      },
-    }).catch((e: unknown) => e);
+    const err = await train(config(), { out: run, threads: 1, ...abortAt(2, 4) }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AbortError);
     await train({}, { resume: run, threads: 1 });
     expect(bytes(run).equals(bytes(reference))).toBe(true);

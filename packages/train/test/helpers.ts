@@ -1,6 +1,8 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fromArrays, normalize } from '@dlf/data';
+import { Generator, randint } from '@dlf/tensor-core';
 import sharp from 'sharp';
 
 /** A fresh temporary folder. */
@@ -82,6 +84,42 @@ export function writeTinyModel(dir: string): string {
   writeFileSync(p, JSON.stringify(TINY_MODEL));
   return p;
 }
+
+/** Training options that abort a run once batch `batch` of epoch `epoch` (both 1-based) is done. */
+export function abortAt(
+  epoch: number,
+  batch: number,
+): { signal: AbortSignal; onEvent: (e: { type: string; epoch?: number; batch?: number }) => void } {
+  const ac = new AbortController();
+  return {
+    signal: ac.signal,
+    onEvent: (e) => {
+      if (e.type === 'batch' && e.epoch === epoch && e.batch === batch) ac.abort();
+    },
+  };
+}
+
+/** `n` 1×8×8 images of two classes: class 1 lights the top half, class 0 the bottom, over noise. */
+export function toyData(n: number, seed = 1) {
+  const x = randint([n, 1, 8, 8], 0, 256, { generator: new Generator(seed) }).toTypedArray();
+  const labels = new Int32Array(n);
+  const images = new Uint8Array(n * 64);
+  for (let i = 0; i < n; i++) {
+    labels[i] = i % 2;
+    for (let p = 0; p < 64; p++) {
+      const lit = labels[i] ? p < 32 : p >= 32;
+      images[i * 64 + p] = Math.min(255, Number(x[i * 64 + p]) / 2 + (lit ? 120 : 0));
+    }
+  }
+  return fromArrays(images, labels, [1, 8, 8], { classes: ['top', 'bottom'] });
+}
+
+/** fit() settings for {@link toyData}: plain SGD with momentum, the same normalisation for both. */
+export const TOY_TRAINING = {
+  optimizer: { name: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 0 },
+  transforms: [normalize(0.3, 0.3)],
+  evalTransforms: [normalize(0.3, 0.3)],
+} as const;
 
 /** Parses JSON Lines. */
 export function jsonLines(text: string): Record<string, unknown>[] {

@@ -1,4 +1,3 @@
-import { fromArrays, normalize } from '@dlf/data';
 import { crossEntropy } from '@dlf/loss';
 import { seedCnn, Sequential, Linear, Flatten, ReLU } from '@dlf/nn';
 import { Generator, randint, randn, tidy } from '@dlf/tensor-core';
@@ -8,22 +7,7 @@ import { classMetrics, evaluate } from '../src/evaluate.js';
 import { fit } from '../src/fit.js';
 import { createTraining, type Training } from '../src/optim-adapter.js';
 import { softmax } from '../src/predict.js';
-
-function toyData(n: number, seed = 1) {
-  const g = new Generator(seed);
-  const x = randint([n, 1, 8, 8], 0, 256, { generator: g }).toTypedArray();
-  const labels = new Int32Array(n);
-  const images = new Uint8Array(n * 64);
-  for (let i = 0; i < n; i++) {
-    labels[i] = i % 2;
-    for (let p = 0; p < 64; p++)
-      images[i * 64 + p] = Math.min(
-        255,
-        Number(x[i * 64 + p]) / 2 + (labels[i] ? (p < 32 ? 120 : 0) : p >= 32 ? 120 : 0),
-      );
-  }
-  return fromArrays(images, labels, [1, 8, 8], { classes: ['top', 'bottom'] });
-}
+import { TOY_TRAINING, toyData } from './helpers.js';
 
 const mlp = () => {
   const g = new Generator(4);
@@ -45,9 +29,7 @@ describe('fit', () => {
       val: toyData(32, 2),
       epochs: 3,
       batchSize: 16,
-      optimizer: { name: 'sgd', lr: 0.05, momentum: 0.9, weightDecay: 0 },
-      transforms: [normalize(0.3, 0.3)],
-      evalTransforms: [normalize(0.3, 0.3)],
+      ...TOY_TRAINING,
       onEvent: (e) => events.push(e.type),
     });
     expect(r.history).toHaveLength(3);
