@@ -9,8 +9,9 @@ repo=$(cd "$(dirname "$0")/../.." && pwd)
 bin=$repo/node_modules/.bin
 failed=0
 for dir in packages/native packages/tensor-core packages/autograd packages/nn packages/loss packages/optim \
-  packages/data packages/train packages/cli npm/linux-x64-gnu npm/linux-arm64-gnu; do
-  [ -f "$repo/$dir/dlf.node" ] || [[ $dir != npm/* ]] || { echo "$dir: no staged binary, skipped"; continue; }
+  packages/data packages/train packages/cli npm/linux-x64-gnu npm/linux-arm64-gnu npm/distributed-linux-x64-gnu; do
+  [[ $dir != npm/* ]] || [ -f "$repo/$dir/$(cd "$repo/$dir" && node -p 'require("./package.json").main')" ] ||
+    { echo "$dir: no staged binary, skipped"; continue; }
   cd "$repo/$dir"
   if out=$("$bin/publint" --strict 2>&1) && echo "$out" | grep -q 'All good'; then publint=ok; else publint=FAIL; failed=1; echo "$out"; fi
   types=n/a

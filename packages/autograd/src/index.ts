@@ -27,6 +27,28 @@ export interface BackwardOptions {
   grad?: Tensor;
   /** Keep saved tensors so backward can run through the same graph again. */
   retainGraph?: boolean;
+  /**
+   * Leaves to watch (parameters, each listed once) for {@link BackwardOptions.onGradReady}. Without
+   * them backward makes no call into JavaScript, so it costs nothing extra.
+   */
+  watch?: readonly Tensor[];
+  /**
+   * Called with `i`, exactly once for each `watch[i]`, as soon as its gradient is final: every
+   * contribution of this backward has been summed into its `.grad`, and backward will not write it
+   * again. It runs synchronously on the calling thread from inside backward: first for the leaves this
+   * backward does not reach (their `.grad` stays as it is), then in the order the engine finishes the
+   * others (a layer's parameters before those of the layers in front of it). Reading `.grad` (even its
+   * `data()`) is safe here; an exception ends backward and is rethrown by it. Data-parallel training
+   * starts the allreduce of a bucket of gradients from here, so communication overlaps the rest of
+   * backward.
+   *
+   * @example
+   * ```ts
+   * const params = model.parameters();
+   * loss.backward({ watch: params, onGradReady: (i) => console.log('ready:', i) });
+   * ```
+   */
+  onGradReady?: (index: number) => void;
 }
 
 declare module '@dlf/tensor-core' {
@@ -98,7 +120,23 @@ Tensor.prototype.requiresGrad_ = function requiresGrad_<T extends Tensor>(this: 
 };
 
 Tensor.prototype.backward = function backward(this: Tensor, options: BackwardOptions = {}): void {
-  native.backward(this.handle, options.grad ? options.grad.handle : null, options.retainGraph === true);
+  const grad = options.grad ? options.grad.handle : null;
+  const retainGraph = options.retainGraph === true;
+  const { watch, onGradReady } = options;
+  if (watch === undefined && onGradReady === undefined) {
+    native.backward(this.handle, grad, retainGraph);
+    return;
+  }
+  if (!Array.isArray(watch) || typeof onGradReady !== 'function') {
+    throw new TypeError('backward: watch (an array of tensors) and onGradReady (a function) go together');
+  }
+  native.backward(
+    this.handle,
+    grad,
+    retainGraph,
+    watch.map((t) => t.handle),
+    onGradReady,
+  );
 };
 
 Tensor.prototype.detach = function detach(this: Tensor): Tensor {

@@ -2,12 +2,17 @@
 // Linux with Node has) beside dlf_distributed.node. The addon is linked with DT_RPATH=$ORIGIN, which
 // glibc also applies to its dependencies' dependencies, so a packaged build needs no system package.
 // The copies get RPATH $ORIGIN too when patchelf is available. Linux only; elsewhere a no-op.
+//   node scripts/bundle-libs.mjs [releaseDir]     (default build/Release)
+// DLF_GLOO_LIBRARY_PATH (colon-separated folders) is where the libraries are looked up instead of the
+// system's: the release build's unpacked Gloo (scripts/portable/build-release.sh).
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, realpathSync, rmSync, readdirSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const release = join(dirname(fileURLToPath(import.meta.url)), '..', 'build', 'Release');
+const release = resolve(
+  process.argv[2] ?? join(dirname(fileURLToPath(import.meta.url)), '..', 'build', 'Release'),
+);
 const addon = join(release, 'dlf_distributed.node');
 const SYSTEM =
   /^(linux-vdso|ld-linux|libc\.so|libm\.so|libdl\.so|libpthread\.so|librt\.so|libstdc\+\+\.so|libgcc_s\.so)/;
@@ -19,12 +24,15 @@ if (!existsSync(addon)) {
 }
 for (const f of readdirSync(release)) if (/\.so(\.|$)/.test(f)) rmSync(join(release, f));
 // Resolve against the system libraries (not earlier copies), then copy each under its soname.
-const ldd = execFileSync('ldd', [addon], { encoding: 'utf8', env: { ...process.env, LD_LIBRARY_PATH: '' } });
+const ldd = execFileSync('ldd', [addon], {
+  encoding: 'utf8',
+  env: { ...process.env, LD_LIBRARY_PATH: process.env.DLF_GLOO_LIBRARY_PATH ?? '' },
+});
 const copied = [];
 for (const line of ldd.split('\n')) {
-  const m = /^\s*(\S+) => (\S+) \(/.exec(line);
+  const m = /^\s*(\S+) => (not found|\S+(?= \())/.exec(line);
   if (!m || SYSTEM.test(m[1])) continue;
-  if (m[2] === 'not') {
+  if (m[2] === 'not found') {
     console.error(`bundle-libs: ${m[1]} is not found; install libgloo-dev`);
     process.exit(1);
   }

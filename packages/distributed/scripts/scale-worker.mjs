@@ -83,7 +83,10 @@ if (world > 1) {
     masterPort: env.masterPort,
     ...(job.iface ? { iface: job.iface } : {}),
   });
-  ddp = new DistributedDataParallel(group);
+  ddp = new DistributedDataParallel(group, {
+    overlap: job.overlap ?? true,
+    ...(job.bucketBytes ? { bucketBytes: job.bucketBytes } : {}),
+  });
   await ddp.broadcastParameters(params);
 }
 const warmup = job.warmup ?? 3;
@@ -97,11 +100,15 @@ for (let s = 0; s < warmup + steps; s++) {
     }
     started = performance.now();
   }
+  let reduced;
   tidy(() => {
     opt.zeroGrad();
-    crossEntropy(model.forward(x), y).backward();
+    const loss = crossEntropy(model.forward(x), y);
+    // As fit() does: with DDP the gradient allreduce starts during backward (unless overlap: false).
+    if (ddp) reduced = ddp.backward(loss, params, 1 / world);
+    else loss.backward();
   });
-  if (ddp) await ddp.reduceGradients(params, 1 / world);
+  await reduced;
   tidy(() => opt.step());
 }
 if (ddp) await ddp.barrier();
@@ -124,6 +131,7 @@ if ((env?.rank ?? 0) === 0) {
     JSON.stringify({
       model: job.model ?? 'seed-cnn',
       processes: world,
+      overlap: ddp ? (job.overlap ?? true) : undefined,
       threads: getNumThreads(),
       globalBatch: batch * world,
       imagesPerSecond: Math.round((batch * world * steps) / (ms / 1000)),

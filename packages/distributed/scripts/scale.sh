@@ -3,13 +3,17 @@
 #   bash scripts/scale.sh loopback            # 1 process × 1 thread, 1 × 2, 2 × 1 on 127.0.0.1
 #   bash scripts/scale.sh netns               # 2 "hosts": network namespaces joined by a veth pair,
 #                                             # shaped with a token-bucket filter to 1 and 10 Gbit/s
-# MODELS (default "seed-cnn resnet20"), STEPS_SEED (30), STEPS_RESNET (4) tune the runs.
+# MODELS (default "seed-cnn resnet20"), STEPS_SEED (30), STEPS_RESNET (4) tune the runs; OVERLAP=false
+# reduces gradients after backward instead of during it, BUCKET_BYTES sets the bucket size (1 MiB),
+# RATES the shaped link rates of netns (default "1gbit 10gbit").
 # Traffic stays on loopback or inside the two namespaces (10.231.0.0/24, no route out).
 set -euo pipefail
 cd "$(dirname "$0")"
 MODELS=${MODELS:-"seed-cnn resnet20"}
 steps() { if [ "$1" = resnet20 ]; then echo "${STEPS_RESNET:-4}"; else echo "${STEPS_SEED:-30}"; fi; }
-job() { echo "{\"model\":\"$1\",\"batch\":$2,\"steps\":$(steps "$1"),\"warmup\":2}"; }
+job() {
+  echo "{\"model\":\"$1\",\"batch\":$2,\"steps\":$(steps "$1"),\"warmup\":2,\"overlap\":${OVERLAP:-true},\"bucketBytes\":${BUCKET_BYTES:-1048576}}"
+}
 
 pair() { # $1 model, $2 "ns" or "", $3 master address
   local port=$((29600 + RANDOM % 300)) pids=()
@@ -40,7 +44,7 @@ else
     ip -n "dlfns$r" addr add "10.231.0.$((r + 1))/24" dev "dlfv$r"
     ip -n "dlfns$r" link set "dlfv$r" up && ip -n "dlfns$r" link set lo up
   done
-  for rate in 1gbit 10gbit; do
+  for rate in ${RATES:-1gbit 10gbit}; do
     # netem is missing from this kernel ("Specified qdisc kind is unknown"); tbf enforces the rate.
     for r in 0 1; do
       tc -n "dlfns$r" qdisc replace dev "dlfv$r" root tbf rate "$rate" burst 1mb latency 50ms

@@ -20,4 +20,5 @@
 export { type DataParallelOptions, DistributedDataParallel } from './ddp.js';
 export { type DistributedEnv, distributedEnv } from './env.js';
 export { DistributedError, initProcessGroup, ProcessGroup, type ProcessGroupOptions } from './group.js';
+export { distributedNativeLocation } from './native.js';
 export { type ChildExit, type LaunchOptions, type LaunchResult, launch } from './launch.js';

@@ -6,6 +6,9 @@ import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { currentTarget, describeTarget, platformPackageName } from '@dlf/native';
+
+const require = createRequire(import.meta.url);
 
 /** Options of the native process group (already checked and resolved by {@link initProcessGroup}). */
 export interface NativeGroupOptions {
@@ -39,30 +42,62 @@ interface NativeDistributed {
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 let cached: NativeDistributed | undefined;
+let cachedFrom: string | undefined;
+
+/** Where the loader looks, best first: `DLF_DISTRIBUTED_NATIVE_PATH` alone, or a local build, then the platform package. */
+function candidates(): { what: string; path: string | undefined }[] {
+  const explicit = process.env['DLF_DISTRIBUTED_NATIVE_PATH'];
+  if (explicit) return [{ what: 'DLF_DISTRIBUTED_NATIVE_PATH', path: explicit }];
+  const name = platformPackageName(currentTarget(), '@dlf/distributed');
+  let packaged: string | undefined;
+  try {
+    packaged = join(dirname(require.resolve(`${name}/package.json`)), 'dlf_distributed.node');
+  } catch {
+    packaged = undefined;
+  }
+  return [
+    { what: 'local build', path: join(packageRoot, 'build', 'Release', 'dlf_distributed.node') },
+    { what: `package ${name}`, path: packaged },
+  ];
+}
+
+/** Where the loaded addon came from (`undefined` before the first process group). */
+export function distributedNativeLocation(): string | undefined {
+  return cachedFrom;
+}
 
 /** Loads the addon once; the error says what to install or build when it cannot. */
 export function loadDistributedNative(): NativeDistributed {
   if (cached) return cached;
-  const require = createRequire(import.meta.url);
-  const path =
-    process.env['DLF_DISTRIBUTED_NATIVE_PATH'] ||
-    join(packageRoot, 'build', 'Release', 'dlf_distributed.node');
-  try {
-    if (!existsSync(path)) throw new Error(`${path} does not exist`);
-    cached = require(path) as NativeDistributed;
-    return cached;
-  } catch (cause) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
-    throw new Error(
-      [
-        `Could not load the dlf distributed addon (Gloo) for ${process.platform}-${process.arch}.`,
-        `Reason: ${reason}`,
-        'Possible solutions:',
-        '- In a clone of the dlf repository: `apt-get install libgloo-dev`, then `pnpm run build`.',
-        '- A packaged build carries libgloo beside the .node; check that build/Release holds libgloo.so.0.',
-        '- Set DLF_DISTRIBUTED_NATIVE_PATH to a dlf_distributed.node built for this platform.',
-      ].join('\n'),
-      { cause },
-    );
+  const tried: string[] = [];
+  let lastError: unknown;
+  for (const { what, path } of candidates()) {
+    if (!path || !existsSync(path)) {
+      tried.push(`${what}: ${path ? `${path} does not exist` : 'not installed'}`);
+      continue;
+    }
+    try {
+      cached = require(path) as NativeDistributed;
+      cachedFrom = path;
+      return cached;
+    } catch (cause) {
+      lastError = cause;
+      tried.push(
+        `${what}: ${path} did not load: ${cause instanceof Error ? cause.message.split('\n')[0] : cause}`,
+      );
+    }
   }
+  const name = platformPackageName(currentTarget(), '@dlf/distributed');
+  throw new Error(
+    [
+      `Could not load the dlf distributed addon (Gloo) for ${describeTarget()}.`,
+      'Tried:',
+      ...tried.map((line) => `  - ${line}`),
+      'Possible solutions:',
+      `- Prebuilt: the optional dependency ${name} carries the addon and libgloo; reinstall without --no-optional / --omit=optional.`,
+      '- In a clone of the dlf repository: `apt-get install libgloo-dev`, then `pnpm run build`.',
+      '- Set DLF_DISTRIBUTED_NATIVE_PATH to a dlf_distributed.node built for this platform.',
+    ].join('\n'),
+    lastError === undefined ? undefined : { cause: lastError },
+  );
 }

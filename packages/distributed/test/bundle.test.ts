@@ -33,3 +33,18 @@ describe.runIf(process.platform === 'linux')('bundled shared libraries', () => {
     }
   });
 });
+
+describe('loading the addon', () => {
+  it('says what it tried and names the platform package when no addon serves', () => {
+    const script = `import('@dlf/distributed').then((d) => d.initProcessGroup({ rank: 0, worldSize: 1 }))
+      .catch((e) => { console.log(e.message); });`;
+    const out = execFileSync(process.execPath, ['-e', script], {
+      encoding: 'utf8',
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      env: { ...process.env, DLF_DISTRIBUTED_NATIVE_PATH: '/nonexistent/dlf_distributed.node' },
+    });
+    expect(out).toContain('Could not load the dlf distributed addon (Gloo)');
+    expect(out).toContain('DLF_DISTRIBUTED_NATIVE_PATH: /nonexistent/dlf_distributed.node does not exist');
+    expect(out).toMatch(/optional dependency @dlf\/distributed-(linux|darwin|win32)-/);
+  });
+});

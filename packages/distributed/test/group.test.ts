@@ -4,18 +4,8 @@ import { join } from 'node:path';
 import { tensor } from '@dlf/tensor-core';
 import { describe, expect, it } from 'vitest';
 import { distributedEnv } from '../src/env.js';
-import { DistributedError, initProcessGroup, type ProcessGroup } from '../src/group.js';
-import { freePort } from './helpers.js';
-
-/** `size` ranks of one group inside this process (each rank has its own communication thread). */
-async function groups(size: number, timeoutMs = 5000): Promise<ProcessGroup[]> {
-  const masterPort = await freePort();
-  return Promise.all(
-    Array.from({ length: size }, (_, rank) =>
-      initProcessGroup({ rank, worldSize: size, masterAddr: '127.0.0.1', masterPort, timeoutMs }),
-    ),
-  );
-}
+import { DistributedError, initProcessGroup } from '../src/group.js';
+import { freePort, groups } from './helpers.js';
 
 describe('process groups over Gloo', () => {
   it('allreduces (sum, avg), broadcasts and meets at barriers on tensors, in place', async () => {

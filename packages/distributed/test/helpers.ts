@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { initProcessGroup, type ProcessGroup } from '../src/group.js';
 import { type LaunchResult, launch } from '../src/launch.js';
 
 export const WORKER = fileURLToPath(new URL('./fixtures/fit-worker.mjs', import.meta.url));
@@ -18,6 +19,16 @@ export function freePort(): Promise<number> {
       server.close(() => resolve(port));
     });
   });
+}
+
+/** `size` ranks of one group inside this process (each rank has its own communication thread). */
+export async function groups(size: number, timeoutMs = 5000): Promise<ProcessGroup[]> {
+  const masterPort = await freePort();
+  return Promise.all(
+    Array.from({ length: size }, (_, rank) =>
+      initProcessGroup({ rank, worldSize: size, masterAddr: '127.0.0.1', masterPort, timeoutMs }),
+    ),
+  );
 }
 
 export function tempDir(): string {

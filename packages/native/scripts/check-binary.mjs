@@ -6,8 +6,8 @@
 // dependency has its binary staged, so a release cannot reference empty platform packages.
 // DLF_PACK_HOST_BINARY=1 (the packed-install smoke test only; never for publishing) lets a binary
 // built against this machine's newer glibc through and checks only this machine's platform package.
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compareVersions, GLIBC_FLOOR, highestGlibc } from './glibc.mjs';
 
@@ -17,26 +17,33 @@ const nativeRoot = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Problems with the binary of a platform package directory; empty when it may be packed. */
 export function platformProblems(dir) {
   const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-  const binary = join(dir, 'dlf.node');
+  // The addon is the package's main (dlf.node, or dlf_distributed.node with its bundled libraries).
+  const binary = join(dir, pkg.main ?? 'dlf.node');
   if (!existsSync(binary))
     return [`${pkg.name}: ${binary} is missing; build and stage it first (see npm/README.md)`];
-  const head = readFileSync(binary).subarray(0, 64);
+  const bundled = readdirSync(dir).filter((f) => /\.so\./.test(f));
+  return [binary, ...bundled.map((f) => join(dir, f))].flatMap((file) => fileProblems(pkg, file));
+}
+
+function fileProblems(pkg, file) {
+  const name = basename(file);
+  const head = readFileSync(file).subarray(0, 64);
   const [os] = pkg.os;
   const [cpu] = pkg.cpu;
   if (os === 'linux') {
-    if (head.readUInt32BE(0) !== 0x7f454c46) return [`${pkg.name}: dlf.node is not an ELF file`];
+    if (head.readUInt32BE(0) !== 0x7f454c46) return [`${pkg.name}: ${name} is not an ELF file`];
     const machine = head.readUInt16LE(18);
     if (machine !== ELF_MACHINES[cpu])
-      return [`${pkg.name}: dlf.node is for ELF machine 0x${machine.toString(16)}, not ${cpu}`];
+      return [`${pkg.name}: ${name} is for ELF machine 0x${machine.toString(16)}, not ${cpu}`];
     if (pkg.libc?.[0] === 'glibc') {
-      const highest = highestGlibc(binary);
+      const highest = highestGlibc(file);
       if (
         highest &&
         compareVersions(highest.version, GLIBC_FLOOR) > 0 &&
         process.env.DLF_PACK_HOST_BINARY !== '1'
       )
         return [
-          `${pkg.name}: dlf.node needs glibc ${highest.version} (${highest.symbol}); the floor is ${GLIBC_FLOOR} (build it with scripts/portable/build-release.sh)`,
+          `${pkg.name}: ${name} needs glibc ${highest.version} (${highest.symbol}); the floor is ${GLIBC_FLOOR} (build it with scripts/portable/build-release.sh)`,
         ];
     }
   }

@@ -14,8 +14,17 @@ export interface AutogradSlice {
   gradFnName(h: Handle): string | null;
   grad(h: Handle): Handle | null;
   setGrad(h: Handle, grad: Handle | null): void;
-  /** Runs backward from `h` in one call; `grad` may be null for one-element tensors. */
-  backward(h: Handle, grad: Handle | null, retainGraph: boolean): void;
+  /**
+   * Runs backward from `h` in one call; `grad` may be null for one-element tensors. With `watched`
+   * leaves, `onGradReady(i)` runs synchronously inside the call once `watched[i]`'s gradient is final.
+   */
+  backward(
+    h: Handle,
+    grad: Handle | null,
+    retainGraph: boolean,
+    watched?: readonly Handle[],
+    onGradReady?: (index: number) => void,
+  ): void;
   detach(h: Handle): Handle;
   /** Sets grad mode and returns the previous mode. */
   setGradEnabled(enabled: boolean): boolean;

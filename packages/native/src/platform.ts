@@ -30,17 +30,18 @@ export function currentTarget(): PlatformTarget {
 
 /**
  * The name of the binary package for a platform, e.g. `@dlf/native-linux-x64-gnu`,
- * `@dlf/native-darwin-arm64`, `@dlf/native-win32-x64-msvc`.
+ * `@dlf/native-darwin-arm64`, `@dlf/native-win32-x64-msvc`; `base` names another addon's packages
+ * (`@dlf/distributed` gives `@dlf/distributed-linux-x64-gnu`).
  *
  * @example
  * ```ts
  * platformPackageName({ platform: 'linux', arch: 'arm64', libc: 'gnu' }); // '@dlf/native-linux-arm64-gnu'
  * ```
  */
-export function platformPackageName(target: PlatformTarget = currentTarget()): string {
+export function platformPackageName(target: PlatformTarget = currentTarget(), base = '@dlf/native'): string {
   const abi =
     target.platform === 'linux' ? `-${target.libc ?? 'gnu'}` : target.platform === 'win32' ? '-msvc' : '';
-  return `@dlf/native-${target.platform}-${target.arch}${abi}`;
+  return `${base}-${target.platform}-${target.arch}${abi}`;
 }
 
 /** A readable platform, e.g. `linux-arm64 (glibc)`. */

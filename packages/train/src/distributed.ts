@@ -29,6 +29,13 @@ export interface FitDistributed {
    * share of the global batch, so the result is the gradient of the global batch's mean loss).
    */
   reduceGradients(parameters: readonly Tensor[], weight: number): Promise<void>;
+  /**
+   * Optional: runs `loss.backward()` and does what {@link FitDistributed.reduceGradients} does, starting
+   * the communication while backward still runs. Backward is over when it returns; the Promise
+   * settles once the reduced gradients are in place. Without it, fit runs backward and then
+   * `reduceGradients`.
+   */
+  backward?(loss: Tensor, parameters: readonly Tensor[], weight: number): Promise<void>;
   /** Element-wise sums over ranks. */
   sum(values: readonly number[]): Promise<number[]>;
   /** Rank 0's values, on every rank. */
@@ -81,9 +88,8 @@ export interface DistributedStep {
 
 /**
  * One training step of rank `dist.rank`: forward and backward on its shard, gradients averaged over
- * the global batch (after backward: the engine's backward is one native call with no per-gradient hook
- * yet, so communication does not overlap it), a local optimizer step, and the step's metrics summed
- * over ranks together with every rank's stop request.
+ * the global batch (started during backward when `dist` has a `backward` method), a local optimizer
+ * step, and the step's metrics summed over ranks together with every rank's stop request.
  */
 export async function distributedStep(
   dist: FitDistributed,
@@ -96,19 +102,21 @@ export async function distributedStep(
 ): Promise<DistributedStep> {
   const { batch, count, weight } = shard;
   const times = { forwardEnd: 0, lossEnd: 0, backwardEnd: 0 };
+  let reduced: Promise<void> | undefined;
   const local = tidy(() => {
     opt.zeroGrad();
     const logits = forward(batch.x);
     times.forwardEnd = performance.now();
     const loss = crossEntropy(logits, batch.y, lossOptions);
     times.lossEnd = performance.now();
-    loss.backward();
+    if (dist.backward) reduced = dist.backward(loss, parameters, weight);
+    else loss.backward();
     times.backwardEnd = performance.now();
     return count > 0
       ? { lossSum: loss.item() * count, correct: countCorrect(logits, batch.y).correct }
       : null;
   });
-  await dist.reduceGradients(parameters, weight);
+  await (reduced ?? dist.reduceGradients(parameters, weight));
   tidy(() => opt.step());
   const [lossSum, correct, seen, stops] = await dist.sum([
     local?.lossSum ?? 0,

@@ -59,11 +59,25 @@ Napi::Value SetGrad(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// [sync] backward(handle, grad | null, retainGraph). Walks the graph once, iteratively.
+// [sync] backward(handle, grad | null, retainGraph, watched?: handle[], onGradReady?: (i) => void).
+// Walks the graph once, iteratively. With watched leaves, onGradReady(i) is called synchronously,
+// from inside the walk, once watched[i]'s gradient is final; an exception it throws ends backward.
 Napi::Value Backward(const Napi::CallbackInfo& info) {
   auto t = unwrap(info, 0, "tensor");
   auto g = napi::unwrap_optional(info, 1, "gradient");
-  run_backward(t, g, napi::read_bool(info, 2, "retainGraph"));
+  const bool retain = napi::read_bool(info, 2, "retainGraph");
+  if (info.Length() < 4 || info[3].IsUndefined() || info[3].IsNull()) {
+    run_backward(t, g, retain);
+  } else {
+    DLF_THROW_TYPE_IF(info.Length() < 5 || !info[4].IsFunction(), "Expected a function for onGradReady");
+    const Napi::Env env = info.Env();
+    const Napi::Function on_ready = info[4].As<Napi::Function>();
+    GradReadyHook hook{napi::read_tensor_list(info, 3, "watched"), [&](size_t i) {
+                         Napi::HandleScope scope(env);
+                         on_ready.Call({Napi::Number::New(env, static_cast<double>(i))});
+                       }};
+    run_backward(t, g, retain, &hook);
+  }
   napi::report_external_memory(info.Env());
   return info.Env().Undefined();
 }

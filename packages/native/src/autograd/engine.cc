@@ -1,4 +1,5 @@
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "autograd/node.h"
@@ -103,9 +104,33 @@ TensorPtr add_out_of_place(const TensorPtr& a, const TensorPtr& b) {
   return out;
 }
 
+// Maps the AccumulateGrad node of each watched leaf this backward reaches to the leaf's index, and
+// notifies the other leaves at once: this backward leaves their .grad as it is, so it is final now
+// (data-parallel training can send an unused parameter's bucket without waiting for the walk's end).
+std::unordered_map<Node*, size_t> watch_leaves(const GradReadyHook& hook,
+                                               const std::unordered_map<Node*, int>& reached) {
+  std::unordered_map<Node*, size_t> index;
+  std::unordered_set<const TensorImpl*> seen;
+  std::vector<size_t> unreached;
+  for (size_t i = 0; i < hook.leaves.size(); ++i) {
+    const TensorPtr& leaf = hook.leaves[i];
+    DLF_THROW_RANGE_IF(!seen.insert(leaf.get()).second, "backward: watched tensor ", i,
+                       " is the same tensor as an earlier one; list each leaf once");
+    auto acc = leaf->grad_fn ? nullptr : leaf->grad_accumulator.lock();
+    if (acc && reached.count(acc.get()) != 0) {
+      index.emplace(acc.get(), i);
+    } else {
+      unreached.push_back(i);
+    }
+  }
+  for (size_t i : unreached) hook.notify(i);
+  return index;
+}
+
 }  // namespace
 
-void run_backward(const TensorPtr& root, const TensorPtr& grad_in, bool retain_graph) {
+void run_backward(const TensorPtr& root, const TensorPtr& grad_in, bool retain_graph,
+                  const GradReadyHook* hook) {
   DLF_THROW_IF(!root->requires_grad, "backward: the tensor does not require grad and has no grad_fn");
   TensorPtr grad = grad_in;
   if (!grad) {
@@ -142,6 +167,9 @@ void run_backward(const TensorPtr& root, const TensorPtr& grad_in, bool retain_g
     }
   }
 
+  std::unordered_map<Node*, size_t> watched;
+  if (hook) watched = watch_leaves(*hook, deps);
+
   std::unordered_map<Node*, TensorPtr> buffers;
   buffers[start.get()] = grad;
   // Keep every node alive while it waits in `ready` (edges hold shared_ptrs; the root holds the start).
@@ -160,6 +188,10 @@ void run_backward(const TensorPtr& root, const TensorPtr& grad_in, bool retain_g
     if (!retain_graph && dynamic_cast<AccumulateGrad*>(node.get()) == nullptr) {
       node->release_saved();
       node->released = true;
+    }
+    if (!watched.empty()) {
+      auto w = watched.find(node.get());
+      if (w != watched.end()) hook->notify(w->second);
     }
     for (size_t i = 0; i < node->next.size(); ++i) {
       const auto& child = node->next[i];

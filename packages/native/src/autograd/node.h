@@ -2,6 +2,7 @@
 // requires grad creates one Node: it keeps what backward needs (saved tensors, attributes) and one
 // edge per input: that input's grad_fn, the leaf's AccumulateGrad, or null when no gradient flows.
 #pragma once
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -58,9 +59,22 @@ void attach_list(const TensorPtr& out, const std::shared_ptr<Node>& node, const 
 inline TensorPtr save(const TensorPtr& t) { return t ? alias(t) : nullptr; }
 
 /**
- * Runs backward from `root`. `grad` may be null for a one-element root. Accumulates into leaves'
- * .grad; releases saved tensors unless retain_graph.
+ * Leaves whose gradients someone wants as soon as they are final (data-parallel training starts a
+ * leaf's allreduce while backward continues). `notify(i)` runs exactly once for each `leaves[i]`: for
+ * a leaf the graph reaches, right after its AccumulateGrad ran (every contribution has been summed into
+ * .grad and this backward writes it no more); for any other, before the walk starts.
  */
-void run_backward(const TensorPtr& root, const TensorPtr& grad, bool retain_graph);
+struct GradReadyHook {
+  std::vector<TensorPtr> leaves;
+  std::function<void(size_t)> notify;
+};
+
+/**
+ * Runs backward from `root`. `grad` may be null for a one-element root. Accumulates into leaves'
+ * .grad; releases saved tensors unless retain_graph. With no `hook` the walk does no per-node work
+ * for it beyond one null check.
+ */
+void run_backward(const TensorPtr& root, const TensorPtr& grad, bool retain_graph,
+                  const GradReadyHook* hook = nullptr);
 
 }  // namespace dlf
