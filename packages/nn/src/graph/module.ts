@@ -7,6 +7,7 @@ import { ReLU } from '../layers/activation.js';
 import { Conv2d } from '../layers/conv.js';
 import { convOutputAtLeast2x2, isMaxPool2x2 } from '../layers/fusion.js';
 import { Linear } from '../layers/linear.js';
+import { BatchNorm2d } from '../layers/normalization.js';
 import { type InitOptions, type LayerSpec, layerRegistry } from '../layers/registry.js';
 import type { LayerHook } from '../layers/sequential.js';
 import { type LayerDescription, Module } from '../module.js';
@@ -52,8 +53,8 @@ function specOf(module: Module): LayerSpec {
 /**
  * A model whose layers form a DAG of named nodes. The topological order is computed once; each
  * intermediate value is freed as soon as its last reader has run (the recorded autograd graph keeps
- * what backward needs). A Conv2d or Linear read only by a ReLU runs fused with it (and with a
- * following 2x2 max pool), as in `Sequential`. Parameters are named `<node>.<param>`.
+ * what backward needs). A Conv2d, Linear or BatchNorm2d read only by a ReLU runs fused with it (a
+ * Conv2d also with a following 2x2 max pool), as in `Sequential`. Parameters are named `<node>.<param>`.
  *
  * @example
  * ```ts
@@ -140,7 +141,7 @@ export class GraphModule extends Module {
 
   #planFusion(): (Fusion | null)[] {
     return this.layers.map((layer, p) => {
-      if (!(layer instanceof Conv2d || layer instanceof Linear)) return null;
+      if (!(layer instanceof Conv2d || layer instanceof Linear || layer instanceof BatchNorm2d)) return null;
       const relu = this.#soleReader(p);
       if (relu < 0 || !(this.layers[relu] instanceof ReLU)) return null;
       const pool = layer instanceof Conv2d ? this.#soleReader(relu) : -1;
@@ -168,7 +169,7 @@ export class GraphModule extends Module {
         if (f) {
           y = pooled
             ? (layer as Conv2d).forward(args[0]!, { relu: true, maxPool2x2: true })
-            : (layer as Conv2d | Linear).forward(args[0]!, { relu: true });
+            : (layer as Conv2d | Linear | BatchNorm2d).forward(args[0]!, { relu: true });
           at = pooled ? f.pool : f.relu;
           done[f.relu] = 1;
           if (pooled) done[f.pool] = 1;

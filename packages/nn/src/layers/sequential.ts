@@ -14,8 +14,7 @@ import './reshape.js';
 export type LayerHook = (index: number, layer: Module, phase: 'start' | 'end') => void;
 
 /**
- * Layers applied in order. Conv2d or Linear followed by ReLU run as one fused op (BatchNorm2d + ReLU
- * too in evaluation mode: its fused backward is correct but not yet faster than two passes), and
+ * Layers applied in order. Conv2d, Linear or BatchNorm2d followed by ReLU run as one fused op, and
  * Conv2d + ReLU + MaxPool2d(2) (stride 2, no padding) as one op too. Intermediate
  * outputs are released as soon as the next layer has consumed them (the recorded graph keeps what
  * backward needs).
@@ -31,7 +30,7 @@ export class Sequential extends Module {
   readonly layers: Module[];
   /** Set to time layers; called before and after each layer (fused pairs and triples report once). */
   onLayer: LayerHook | null = null;
-  /** Fuse Conv2d/Linear (+ BatchNorm2d in eval mode) + ReLU pairs and Conv2d + ReLU + MaxPool2d(2) triples (default true). */
+  /** Fuse Conv2d/Linear/BatchNorm2d + ReLU pairs and Conv2d + ReLU + MaxPool2d(2) triples (default true). */
   fuse = true;
   /**
    * Creates the model.
@@ -51,9 +50,7 @@ export class Sequential extends Module {
       const fused =
         this.fuse &&
         next instanceof ReLU &&
-        (layer instanceof Conv2d ||
-          layer instanceof Linear ||
-          (layer instanceof BatchNorm2d && !layer.training));
+        (layer instanceof Conv2d || layer instanceof Linear || layer instanceof BatchNorm2d);
       const pooled =
         fused &&
         layer instanceof Conv2d &&
