@@ -28,6 +28,11 @@ export interface TestingSlice {
    */
   setConvWinograd(enabled: boolean): boolean;
   /**
+   * GFLOP/s one thread reaches running chained fused multiply-adds with the current kernel table for
+   * about 50 ms: the machine's practical FMA peak per core (the benchmark's "% of peak").
+   */
+  measureFmaPeak(): number;
+  /**
    * Switches the kernel table to "avx512", "avx2" or "base" (x86-64), "neon" or "base" (arm64);
    * false (and no change) when the CPU lacks the instructions. `DLF_SIMD` caps the table every thread starts with.
    */

@@ -105,8 +105,10 @@ inline void a4(const vf* u, int us, vf* o, int os) {
   o[5 * os] = u3;
 }
 
-// x: (N,C,H,W) -> V: (36,C,TB), tiles t0..t0+count in lanes 0..count-1, zero beyond.
-inline void wino_input(const WinoGeom& g, const float* x, int64_t t0, int64_t count, float* V) {
+// x: (N,C,H,W) -> V: (36,C,TB) with positions estride and channels cstride floats apart, tiles
+// t0..t0+count in lanes 0..count-1, zero beyond.
+inline void wino_input(const WinoGeom& g, const float* x, int64_t t0, int64_t count, int64_t estride, int64_t cstride,
+                       float* V) {
   vf d[36], rows[36];
   const int64_t plane = g.H * g.W;
   for (int v = 0; v < NV; ++v) {
@@ -121,7 +123,7 @@ inline void wino_input(const WinoGeom& g, const float* x, int64_t t0, int64_t co
         for (int j = 0; j < 6; ++j) d[i * 6 + j] = gather_masked(base + i * g.W + j, ln.in, mask[i * 6 + j]);
       for (int j = 0; j < 6; ++j) bt6(d + j, 6, rows + j, 6);          // columns: B^T d
       for (int i = 0; i < 6; ++i) bt6(rows + i * 6, 1, d + i * 6, 1);  // rows: (B^T d) B
-      for (int e = 0; e < 36; ++e) store(V + (e * g.C + c) * TB + v * W, d[e]);
+      for (int e = 0; e < 36; ++e) store(V + e * estride + c * cstride + v * W, d[e]);
     }
   }
 }
@@ -185,8 +187,10 @@ inline void wino_output(const WinoGeom& g, const float* M, int64_t K, int64_t Kp
   }
 }
 
-// gy: (N,K,P,Q) -> Gt: (36,K,TB) = A u A^T of the 4x4 tiles t0..t0+count (zero past P, Q and count).
-inline void wino_grad_tiles(const WinoGeom& g, const float* gy, int64_t K, int64_t t0, int64_t count, float* Gt) {
+// gy: (N,K,P,Q) -> Gt: (36,K,TB) with positions estride and channels kstride floats apart = A u A^T
+// of the 4x4 tiles t0..t0+count (zero past P, Q and count).
+inline void wino_grad_tiles(const WinoGeom& g, const float* gy, int64_t K, int64_t t0, int64_t count, int64_t estride,
+                            int64_t kstride, float* Gt) {
   vf u[16], t[24], o[36];
   const int64_t plane = g.P * g.Q;
   for (int v = 0; v < NV; ++v) {
@@ -201,55 +205,61 @@ inline void wino_grad_tiles(const WinoGeom& g, const float* gy, int64_t K, int64
         for (int j = 0; j < 4; ++j) u[i * 4 + j] = gather_masked(base + i * g.Q + j, ln.out, mask[i * 4 + j]);
       for (int j = 0; j < 4; ++j) a4(u + j, 4, t + j, 4);          // columns: A u -> t: (6,4)
       for (int i = 0; i < 6; ++i) a4(t + i * 4, 1, o + i * 6, 1);  // rows: (A u) A^T -> (6,6)
-      for (int e = 0; e < 36; ++e) store(Gt + (e * K + k) * TB + v * W, o[e]);
+      for (int e = 0; e < 36; ++e) store(Gt + e * estride + k * kstride + v * W, o[e]);
     }
   }
 }
 
-// One BK x BC block of the weight-gradient GEMM for position e: dot products over nb blocks of TB tiles.
+// Tiles the weight-gradient GEMM sums at a time: a 4-row panel of them is 16 KB, so a panel stays
+// in L1 while the other operand's panels stream past it.
+constexpr int64_t kWgradTiles = 1024;
+
+// dW[k0.., c0..] += sum over tiles [l0, l1) of Gt[k][l] * V[c][l] for a BK x BC block (rows L apart).
 template <int BK, int BC>
-inline void wgrad_block(const float* Gt, const float* V, int64_t nb, int64_t K, int64_t C, int e, int64_t k0,
-                        int64_t c0, float* dWt) {
+inline void wgrad_block(const float* Gt, const float* V, int64_t L, int64_t C, int64_t k0, int64_t c0, int64_t l0,
+                        int64_t l1, float* dW) {
   vf acc[BK][BC];
 #pragma GCC unroll 4
   for (int i = 0; i < BK; ++i)
 #pragma GCC unroll 4
     for (int j = 0; j < BC; ++j) acc[i][j] = vf{};
-  const int64_t gblock = 36 * K * TB, vblock = 36 * C * TB;
-  for (int64_t b = 0; b < nb; ++b) {
-    const float* gk = Gt + b * gblock + (e * K + k0) * TB;
-    const float* vc = V + b * vblock + (e * C + c0) * TB;
-    for (int q = 0; q < NV; ++q) {
-      vf gv[BK], xv[BC];
+  const float* gk = Gt + k0 * L;
+  const float* vc = V + c0 * L;
+  for (int64_t l = l0; l < l1; l += W) {
+    vf gv[BK], xv[BC];
 #pragma GCC unroll 4
-      for (int i = 0; i < BK; ++i) gv[i] = load_aligned(gk + i * TB + q * W);
+    for (int i = 0; i < BK; ++i) gv[i] = load_aligned(gk + i * L + l);
 #pragma GCC unroll 4
-      for (int j = 0; j < BC; ++j) xv[j] = load_aligned(vc + j * TB + q * W);
+    for (int j = 0; j < BC; ++j) xv[j] = load_aligned(vc + j * L + l);
 #pragma GCC unroll 4
-      for (int i = 0; i < BK; ++i)
+    for (int i = 0; i < BK; ++i)
 #pragma GCC unroll 4
-        for (int j = 0; j < BC; ++j) acc[i][j] += gv[i] * xv[j];
-    }
+      for (int j = 0; j < BC; ++j) acc[i][j] += gv[i] * xv[j];
   }
   for (int i = 0; i < BK; ++i)
-    for (int j = 0; j < BC; ++j) dWt[(e * K + k0 + i) * C + c0 + j] += hsum(acc[i][j]);
+    for (int j = 0; j < BC; ++j) dW[(k0 + i) * C + c0 + j] += hsum(acc[i][j]);
 }
 
-// Gt: nb x (36,K,TB), V: nb x (36,C,TB) -> dWt: (36,K,C) += the sums over the nb blocks, for e in [e0,e1).
-inline void wino_wgrad_gemm(const float* Gt, const float* V, int64_t nb, int64_t K, int64_t C, int64_t e0,
-                            int64_t e1, float* dWt) {
+// Gt: (36,K,L), V: (36,C,L), L a multiple of TB -> dWt: (36,K,C) += Gt_e V_e^T, for e in [e0,e1).
+inline void wino_wgrad_gemm(const float* Gt, const float* V, int64_t L, int64_t K, int64_t C, int64_t e0, int64_t e1,
+                            float* dWt) {
   for (int64_t e = e0; e < e1; ++e) {
-    const int ei = static_cast<int>(e);
-    int64_t k = 0;
-    for (; k + WK <= K; k += WK) {
-      int64_t c = 0;
-      for (; c + WC <= C; c += WC) wgrad_block<WK, WC>(Gt, V, nb, K, C, ei, k, c, dWt);
-      for (; c < C; ++c) wgrad_block<WK, 1>(Gt, V, nb, K, C, ei, k, c, dWt);
-    }
-    for (; k < K; ++k) {
-      int64_t c = 0;
-      for (; c + WC <= C; c += WC) wgrad_block<1, WC>(Gt, V, nb, K, C, ei, k, c, dWt);
-      for (; c < C; ++c) wgrad_block<1, 1>(Gt, V, nb, K, C, ei, k, c, dWt);
+    const float* Ge = Gt + e * K * L;
+    const float* Ve = V + e * C * L;
+    float* dW = dWt + e * K * C;
+    for (int64_t l0 = 0; l0 < L; l0 += kWgradTiles) {
+      const int64_t l1 = std::min(L, l0 + kWgradTiles);
+      int64_t k = 0;
+      for (; k + WK <= K; k += WK) {
+        int64_t c = 0;
+        for (; c + WC <= C; c += WC) wgrad_block<WK, WC>(Ge, Ve, L, C, k, c, l0, l1, dW);
+        for (; c < C; ++c) wgrad_block<WK, 1>(Ge, Ve, L, C, k, c, l0, l1, dW);
+      }
+      for (; k < K; ++k) {
+        int64_t c = 0;
+        for (; c + WC <= C; c += WC) wgrad_block<1, WC>(Ge, Ve, L, C, k, c, l0, l1, dW);
+        for (; c < C; ++c) wgrad_block<1, 1>(Ge, Ve, L, C, k, c, l0, l1, dW);
+      }
     }
   }
 }

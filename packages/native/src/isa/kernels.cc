@@ -10,6 +10,7 @@
 #include "isa/conv_wino43.h"
 #include "isa/gemm.h"
 #include "isa/norm.h"
+#include "isa/peak.h"
 #include "isa/pool.h"
 
 #define DLF_STR2(x) #x
@@ -44,6 +45,7 @@ const Kernels* DLF_CAT(kernels_, DLF_ISA)() {
       &DLF_ISA_NS::bn_row_apply,
       &DLF_ISA_NS::bn_row_grad_sums,
       &DLF_ISA_NS::bn_row_grad_input,
+      &DLF_ISA_NS::fma_peak_gflops,
       &DLF_ISA_NS::maxpool2x2,
       &DLF_ISA_NS::maxpool2x2_backward,
   };

@@ -85,7 +85,7 @@ void run_forward(const WinoGeom& g, int64_t N, const float* x, const float* U, i
     float* V = scratch(0, 36 * g.C * TB);
     float* M = scratch(1, 36 * Kp * TB);
     const int64_t t0 = bi * TB, count = std::min(TB, tiles - t0);
-    kt.wino_input(g, x, t0, count, V);
+    kt.wino_input(g, x, t0, count, g.C * TB, TB, V);
     kt.wino_gemm(U, V, g.C, Kp, M);
     kt.wino_output(g, M, K, Kp, t0, count, bias, relu, y);
   });
@@ -140,14 +140,16 @@ void conv_wino_backward(const ConvGeom& g, const float* x, const float* w, const
     auto vbuf = empty({std::min(chunk, blocks) * 36 * g.C * TB});
     float* pdWt = dWt->f32();
     for (int64_t b0 = 0; b0 < blocks; b0 += chunk) {
-      const int64_t nb = std::min(chunk, blocks - b0);
+      // Per position e: Gt_e (K, L) and V_e (C, L), L = nb*TB tiles side by side, so that
+      // dWt_e += Gt_e V_e^T is one GEMM over the tiles (a fixed chunking: the same sums at any thread count).
+      const int64_t nb = std::min(chunk, blocks - b0), L = nb * TB;
       parallel_chunks(static_cast<int>(nb), [&](int i, int) {
         const int64_t t0 = (b0 + i) * TB, count = std::min(TB, tiles - t0);
-        kt.wino_input(wg, x, t0, count, vbuf->f32() + i * 36 * g.C * TB);
-        kt.wino_grad_tiles(wg, gy, g.K, t0, count, gbuf->f32() + i * 36 * g.K * TB);
+        kt.wino_input(wg, x, t0, count, g.C * L, L, vbuf->f32() + i * TB);
+        kt.wino_grad_tiles(wg, gy, g.K, t0, count, g.K * L, L, gbuf->f32() + i * TB);
       });
       parallel_for(36, 1, [&](int64_t e0, int64_t e1) {
-        kt.wino_wgrad_gemm(gbuf->f32(), vbuf->f32(), nb, g.K, g.C, e0, e1, pdWt);
+        kt.wino_wgrad_gemm(gbuf->f32(), vbuf->f32(), L, g.K, g.C, e0, e1, pdWt);
       });
     }
     // dw = G^T dWt G per channel pair.

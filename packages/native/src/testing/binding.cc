@@ -27,6 +27,12 @@ Napi::Value SetConvWinograd(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), prev);
 }
 
+// [sync] measureFmaPeak() -> number: GFLOP/s of one thread running chained FMAs with the current
+// kernel table for ~50 ms (the benchmark's "% of peak" denominator).
+Napi::Value MeasureFmaPeak(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), kernels().fma_peak_gflops(0.05));
+}
+
 // [sync] selectSimd(name) -> boolean: switches the kernel table; false when the CPU lacks it.
 Napi::Value SelectSimd(const Napi::CallbackInfo& info) {
   DLF_THROW_TYPE_IF(info.Length() < 1 || !info[0].IsString(), "Expected a string for simd");
@@ -39,6 +45,7 @@ Napi::Value SelectSimd(const Napi::CallbackInfo& info) {
 void init_testing(Napi::Env env, Napi::Object exports) {
   DLF_EXPORT(exports, "setConvFastPath", SetConvFastPath);
   DLF_EXPORT(exports, "setConvWinograd", SetConvWinograd);
+  DLF_EXPORT(exports, "measureFmaPeak", MeasureFmaPeak);
   DLF_EXPORT(exports, "selectSimd", SelectSimd);
 }
 
