@@ -11,7 +11,7 @@
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { buildModel, CLASSES, MODELS } from './models.mjs';
-import { formatProfile, profileModel } from './profile.mjs';
+import { formatProfile, measurePeakPerCore, profileModel } from './profile.mjs';
 
 const LR = 0.05;
 const EXIT_UNAVAILABLE = 2;
@@ -120,9 +120,11 @@ if (args.profile) {
   // One thread: CPU time, which a busy machine disturbs far less than wall time.
   const cpu = threads === 1;
   const rows = profileModel({ core, nn }, model, [BATCH, 3, 32, 32], { cpu });
+  const { testing } = await import('@dlf/native/testing');
+  const peakPerCore = measurePeakPerCore(testing);
   process.stdout.write(
     `${args.model}, batch ${BATCH}, ${threads} thread(s), ${args.mode === 'infer' ? 'eval' : 'training'}-mode layers\n` +
-      formatProfile(rows, threads, { cpu }) +
+      formatProfile(rows, threads, { cpu, peakPerCore, isa: core.getSimd() }) +
       '\n',
   );
   process.exit(0);

@@ -7,9 +7,11 @@
 // time excludes the forward. GFLOP/s counts direct-convolution FLOPs (2 per multiply-add), the same
 // count for all three passes; layers without multiply-adds show time only.
 
-// Practical fp32 FMA peak per core on the development machine (AMD Zen 4: 2 x 256-bit FMA pipes per
-// cycle at ~3.5 GHz; AVX-512 and AVX2 reach the same, see the toolchain notes).
-export const PEAK_GFLOPS_PER_CORE = 113;
+// The machine's practical fp32 FMA peak per core, measured with the kernel table in use (chained
+// FMAs, the best of three ~50 ms runs): the "% of peak" denominator.
+export function measurePeakPerCore(testing) {
+  return Math.max(testing.measureFmaPeak(), testing.measureFmaPeak(), testing.measureFmaPeak());
+}
 
 // The fastest of `reps` calls of fn after `warmup` calls, in ms: on a shared machine the minimum is
 // the least disturbed estimate of what the kernel costs (a median still moves with the load). With
@@ -117,9 +119,12 @@ export function profileModel({ core, nn }, model, xShape, options = {}) {
   return rows;
 }
 
-/** The profile as a text table; GFLOP/s and % of `threads` cores' FMA peak for layers with MACs. */
-export function formatProfile(rows, threads, { cpu = false } = {}) {
-  const peak = PEAK_GFLOPS_PER_CORE * threads;
+/**
+ * The profile as a text table; GFLOP/s and % of `threads` cores' FMA peak (`peakPerCore` GFLOP/s
+ * each, from measurePeakPerCore; `isa` names the kernel table) for layers with MACs.
+ */
+export function formatProfile(rows, threads, { cpu = false, peakPerCore, isa }) {
+  const peak = peakPerCore * threads;
   const cell = (ms, macs) => {
     if (ms === null) return '—';
     if (!macs) return `${ms.toFixed(3)} ms`;
@@ -151,7 +156,7 @@ export function formatProfile(rows, threads, { cpu = false } = {}) {
       .join('  ')
       .trimEnd();
   return [
-    `per layer call, fastest of 7 runs in ms of ${cpu ? 'CPU' : 'wall'} time; GF = GFLOP/s (direct-convolution FLOPs), % of ${peak} GFLOP/s (${threads} x ${PEAK_GFLOPS_PER_CORE})`,
+    `per layer call, fastest of 7 runs in ms of ${cpu ? 'CPU' : 'wall'} time; GF = GFLOP/s (direct-convolution FLOPs), % of ${peak.toFixed(0)} GFLOP/s (${threads} x ${peakPerCore.toFixed(0)} measured, ${isa} FMA peak)`,
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
     ...body.map(line),

@@ -23,6 +23,16 @@ export interface TestingSlice {
   /** Enables or disables the direct-convolution fast path; returns the previous setting. */
   setConvFastPath(enabled: boolean): boolean;
   /**
+   * Enables or disables Winograd F(4x4,3x3) for stride-1 3x3 layers of 16 or more channels (off: they
+   * take the direct or general path); returns the previous setting. Off also when the fast path is off.
+   */
+  setConvWinograd(enabled: boolean): boolean;
+  /**
+   * GFLOP/s one thread reaches running chained fused multiply-adds with the current kernel table for
+   * about 50 ms: the machine's practical FMA peak per core (the benchmark's "% of peak").
+   */
+  measureFmaPeak(): number;
+  /**
    * Switches the kernel table to "avx512", "avx2" or "base" (x86-64), "neon" or "base" (arm64);
    * false (and no change) when the CPU lacks the instructions. `DLF_SIMD` caps the table every thread starts with.
    */

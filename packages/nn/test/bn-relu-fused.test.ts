@@ -1,11 +1,24 @@
 // Batch norm with a fused ReLU (one native pass; its backward recomputes the ReLU mask from the saved
 // normalised input) against batchNorm2d followed by relu: outputs, all gradients and running
-// statistics, in training and evaluation mode; and Sequential's BatchNorm2d + ReLU fusion against
-// the same model unfused.
+// statistics, in training and evaluation mode; Sequential's and GraphModule's BatchNorm2d + ReLU
+// fusion, and their evaluation-mode folding of BatchNorm2d into the conv before it, against the
+// same models unfused.
 
 import { Generator, randn as randnDefault, type Tensor, tensor } from '@dlf/tensor-core';
 import { describe, expect, it } from 'vitest';
-import { BatchNorm2d, batchNorm2d, Conv2d, mul, ReLU, relu, Sequential, sum } from '@dlf/nn';
+import {
+  BatchNorm2d,
+  batchNorm2d,
+  Conv2d,
+  GraphBuilder,
+  MaxPool2d,
+  type Module,
+  mul,
+  ReLU,
+  relu,
+  Sequential,
+  sum,
+} from '@dlf/nn';
 
 const randn = (shape: readonly number[], seed: number) =>
   randnDefault(shape, 0, 1, { generator: new Generator(seed) });
@@ -69,5 +82,88 @@ describe('batchNorm2d with a fused ReLU', () => {
       return [arr(y), ...model.parameters().map((p) => arr(p.grad!))];
     });
     results[0]!.forEach((v, k) => expectClose(v, results[1]![k]!, `tensor ${k}`));
+  });
+
+  let bnCalls = 0;
+  // Conv (with and without bias) -> BN (affine or not, non-trivial running statistics) -> ReLU -> pool.
+  const convBn = (seed: number, bias: boolean, affine: boolean, groups = 1) => {
+    const conv = new Conv2d(4, 8, 3, { padding: 1, bias, groups, generator: new Generator(seed) });
+    const bn = new BatchNorm2d(8, { affine });
+    const forward = bn.forward.bind(bn);
+    bn.forward = (x, options) => {
+      bnCalls++;
+      return forward(x, options);
+    };
+    bn.runningMean!.write(arr(randn([8], seed + 1)));
+    bn.runningVar!.write(Float32Array.from({ length: 8 }, (_, i) => 0.5 + 0.25 * i));
+    if (affine) {
+      bn.weight!.write(arr(randn([8], seed + 2)));
+      bn.bias!.write(arr(randn([8], seed + 3)));
+    }
+    return [conv, bn] as const;
+  };
+  const compare = (build: () => Module & { fuse: boolean }, what: string, clipped = true, folds = true) => {
+    const results = [true, false].map((fuse) => {
+      const model = build().eval();
+      model.fuse = fuse;
+      const x = randn([3, 4, 10, 10], 5);
+      bnCalls = 0;
+      const y = model.forward(x);
+      // Folded: the BatchNorm2d layer itself never ran.
+      expect(bnCalls, `${what}: BatchNorm2d calls with fuse ${fuse}`).toBe(fuse && folds ? 0 : 1);
+      sum(mul(y, randn(y.shape, 6))).backward();
+      return [arr(y), ...model.parameters().map((p) => arr(p.grad!))];
+    });
+    results[0]!.forEach((v, k) => expectClose(v, results[1]![k]!, `${what} tensor ${k}`));
+    // With a ReLU some outputs were clipped, so the fused mask mattered.
+    if (clipped) expect(results[0]![0]!.some((v) => v === 0)).toBe(true);
+  };
+
+  for (const [bias, affine, groups] of [
+    [true, true, 1],
+    [false, true, 1],
+    [true, false, 1],
+    [false, true, 2],
+  ] as const) {
+    const tag = `bias ${bias}, affine ${affine}, groups ${groups}`;
+    it(`folds an eval-mode BatchNorm2d into the conv before it, matching the unfused model (${tag})`, () => {
+      compare(
+        () => new Sequential(...convBn(11, bias, affine, groups), new ReLU(), new MaxPool2d(2)),
+        `Sequential ${tag}`,
+      );
+      compare(
+        () => new Sequential(...convBn(12, bias, affine, groups)),
+        `Sequential without ReLU ${tag}`,
+        false,
+      );
+      compare(() => {
+        const g = new GraphBuilder();
+        const [conv, bn] = convBn(13, bias, affine, groups);
+        const c = g.node(conv, g.input, 'conv');
+        const b = g.node(bn, c, 'bn');
+        return g.build(g.node(new MaxPool2d(2), g.node(new ReLU(), b, 'relu'), 'pool'));
+      }, `GraphModule ${tag}`);
+    });
+  }
+
+  it('does not fold a BatchNorm2d whose conv output is also read elsewhere, or in training mode', () => {
+    compare(
+      () => {
+        const g = new GraphBuilder();
+        const [conv, bn] = convBn(14, true, true);
+        const c = g.node(conv, g.input, 'conv');
+        const b = g.node(new ReLU(), g.node(bn, c, 'bn'), 'relu');
+        return g.build(g.add([b, c], 'sum'));
+      },
+      'shared conv output',
+      false,
+      false,
+    );
+    const [conv, bn] = convBn(15, true, true);
+    const model = new Sequential(conv, bn, new ReLU());
+    const before = arr(bn.runningMean!);
+    model.forward(randn([3, 4, 10, 10], 5));
+    // In training mode the BN layer ran itself: its running statistics moved.
+    expect(arr(bn.runningMean!)).not.toEqual(before);
   });
 });

@@ -18,23 +18,10 @@ import {
 } from '@dlf/tensor-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { conv2d, mul, sum } from '@dlf/nn';
+import { type Case, expectMatches, reference } from './conv-reference.js';
 
 const randn = (shape: readonly number[], seed: number) =>
   randnDefault(shape, 0, 1, { generator: new Generator(seed) });
-
-interface Case {
-  n: number;
-  c: number;
-  h: number;
-  w: number;
-  k: number;
-  r: number;
-  s: number;
-  stride: [number, number];
-  pad: [number, number];
-  dil: [number, number];
-  groups: number;
-}
 
 const cases: Case[] = [
   // depthwise: odd sizes, stride 1/2/3, padding 0/1/2/3, dilation, channel multipliers, batch 1
@@ -56,48 +43,6 @@ const cases: Case[] = [
   { n: 1, c: 4, h: 10, w: 10, k: 6, r: 3, s: 3, stride: [1, 1], pad: [2, 2], dil: [2, 2], groups: 1 },
 ];
 
-const outSize = (i: number, k: number, st: number, p: number, d: number) =>
-  Math.floor((i + 2 * p - d * (k - 1) - 1) / st) + 1;
-
-// Float64 reference: y, and the gradients of sum(y * g) with respect to x, w and b.
-function reference(c: Case, x: Float32Array, w: Float32Array, b: Float32Array, g: Float32Array) {
-  const P = outSize(c.h, c.r, c.stride[0], c.pad[0], c.dil[0]);
-  const Q = outSize(c.w, c.s, c.stride[1], c.pad[1], c.dil[1]);
-  const cg = c.c / c.groups;
-  const kg = c.k / c.groups;
-  const y = new Float64Array(c.n * c.k * P * Q);
-  const dx = new Float64Array(x.length);
-  const dw = new Float64Array(w.length);
-  const db = new Float64Array(c.k);
-  for (let n = 0; n < c.n; n++)
-    for (let k = 0; k < c.k; k++) {
-      const grp = Math.floor(k / kg);
-      for (let p = 0; p < P; p++)
-        for (let q = 0; q < Q; q++) {
-          const o = ((n * c.k + k) * P + p) * Q + q;
-          let acc = b[k]!;
-          const gv = g[o]!;
-          db[k] += gv;
-          for (let ci = 0; ci < cg; ci++)
-            for (let r = 0; r < c.r; r++) {
-              const ih = p * c.stride[0] - c.pad[0] + r * c.dil[0];
-              if (ih < 0 || ih >= c.h) continue;
-              for (let s = 0; s < c.s; s++) {
-                const iw = q * c.stride[1] - c.pad[1] + s * c.dil[1];
-                if (iw < 0 || iw >= c.w) continue;
-                const xi = ((n * c.c + grp * cg + ci) * c.h + ih) * c.w + iw;
-                const wi = ((k * cg + ci) * c.r + r) * c.s + s;
-                acc += x[xi]! * w[wi]!;
-                dx[xi] += gv * w[wi]!;
-                dw[wi] += gv * x[xi]!;
-              }
-            }
-          y[o] = acc;
-        }
-    }
-  return { y, dx, dw, db };
-}
-
 function run(c: Case, x: Tensor, seed: number) {
   const xg = x.requiresGrad_();
   const w = randn([c.k, c.c / c.groups, c.r, c.s], seed + 1).requiresGrad_();
@@ -107,22 +52,6 @@ function run(c: Case, x: Tensor, seed: number) {
   sum(mul(y, g)).backward();
   const f = (t: Tensor) => t.toTypedArray() as Float32Array;
   return { x: f(x), w: f(w), b: f(b), g: f(g), y: f(y), dx: f(xg.grad!), dw: f(w.grad!), db: f(b.grad!) };
-}
-
-// NaN where the reference has NaN, the same infinity where it has one, else within tolerance.
-function expectMatches(got: Float32Array, want: Float64Array, what: string): void {
-  expect(got.length, what).toBe(want.length);
-  let scale = 1;
-  for (const v of want) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v));
-  for (let i = 0; i < got.length; i++) {
-    const gv = got[i]!;
-    const wv = want[i]!;
-    if (Number.isNaN(wv)) expect(Number.isNaN(gv), `${what}[${i}] should be NaN, got ${gv}`).toBe(true);
-    else if (!Number.isFinite(wv)) expect(gv, `${what}[${i}]`).toBe(wv);
-    else if (!(Math.abs(gv - wv) <= 1e-4 * scale)) {
-      expect.fail(`${what}[${i}]: got ${gv}, want ${wv} (scale ${scale})`);
-    }
-  }
 }
 
 function checkCase(c: Case, seed: number, poison = false): void {
@@ -152,9 +81,12 @@ function checkWith(c: Case, x: Tensor, seed: number): void {
 const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => testing.selectSimd(name));
 const startSimd = getSimd();
 const startThreads = getNumThreads();
+// These are the general path's shapes; Winograd F(4x4,3x3) has its own test (conv-winograd.test.ts).
+const startWinograd = testing.setConvWinograd(false);
 afterAll(() => {
   setSimd(startSimd as 'avx512' | 'avx2' | 'base');
   setNumThreads(startThreads);
+  testing.setConvWinograd(startWinograd);
 });
 
 describe('conv2d depthwise and batched GEMM paths', () => {

@@ -19,8 +19,10 @@ using namespace dlf::simd;
 // v with the lanes from `valid` on set to zero: tail lanes past Q read real input columns, and a
 // 0 * Inf there must not reach a gradient.
 inline vf first_lanes(vf v, int64_t valid) {
-  for (int64_t i = valid; i < W; ++i) v[i] = 0.f;
-  return v;
+  // A compare and a blend (a lane-by-lane loop cost ~W scalar inserts, most of an 8x8 plane's time).
+  vf lane;
+  for (int i = 0; i < W; ++i) lane[i] = static_cast<float>(i);
+  return lane < broadcast(static_cast<float>(valid)) ? v : vf{};
 }
 
 // Where tap (r, s) of output (p, q) reads: buf + tap_offset(r, s) + p * sh * Wph + q.

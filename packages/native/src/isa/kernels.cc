@@ -7,7 +7,10 @@
 
 #include "isa/conv.h"
 #include "isa/conv_depthwise.h"
+#include "isa/conv_wino43.h"
 #include "isa/gemm.h"
+#include "isa/norm.h"
+#include "isa/peak.h"
 #include "isa/pool.h"
 
 #define DLF_STR2(x) #x
@@ -31,6 +34,18 @@ const Kernels* DLF_CAT(kernels_, DLF_ISA)() {
       &DLF_ISA_NS::conv_dw_forward,
       &DLF_ISA_NS::conv_dw_backward_data,
       &DLF_ISA_NS::conv_dw_wgrad,
+      DLF_ISA_NS::wino::TB,
+      DLF_ISA_NS::wino::RK,
+      &DLF_ISA_NS::wino_input,
+      &DLF_ISA_NS::wino_gemm,
+      &DLF_ISA_NS::wino_output,
+      &DLF_ISA_NS::wino_grad_tiles,
+      &DLF_ISA_NS::wino_wgrad_gemm,
+      &DLF_ISA_NS::bn_row_stats,
+      &DLF_ISA_NS::bn_row_apply,
+      &DLF_ISA_NS::bn_row_grad_sums,
+      &DLF_ISA_NS::bn_row_grad_input,
+      &DLF_ISA_NS::fma_peak_gflops,
       &DLF_ISA_NS::maxpool2x2,
       &DLF_ISA_NS::maxpool2x2_backward,
   };

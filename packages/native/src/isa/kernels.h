@@ -22,6 +22,13 @@ struct DwPlane {
 };
 constexpr int64_t kDwMaxTaps = 64;  // R * S limit of the depthwise kernels
 
+// Geometry of a Winograd F(4x4,3x3) convolution (isa/conv_wino43.h): input planes (C,H,W) with
+// zero padding (pad_h, pad_w) at the top and left, output planes (P,Q), tiles per image th x tw
+// (ceil(P/4), ceil(Q/4)). Tiles are numbered across the batch: (image, tile row, tile column).
+struct WinoGeom {
+  int64_t C, H, W, pad_h, pad_w, P, Q, th, tw;
+};
+
 // Bytes per row of a ReLU bit mask over Q columns (the same for every instruction set).
 inline int64_t relu_bits_stride(int64_t Q) { return 2 * ((Q + 15) / 16); }
 
@@ -71,6 +78,44 @@ struct Kernels {
   void (*conv_dw_backward_data)(const DwPlane& g, const float* gy, const float* w, float* dbuf);
   // buf, gy as above -> dwv: (R*S, vector_floats) += per-lane partial sums of the weight gradient
   void (*conv_dw_wgrad)(const DwPlane& g, const float* buf, const float* gy, float* dwv);
+
+  // Winograd F(4x4,3x3), TB = wino_tiles tiles at a time (isa/conv_wino43.h); weights transformed
+  // by the caller into U: (36, Kp/wino_kblock, C, wino_kblock), Kp = K rounded up to wino_kblock.
+  int wino_tiles;
+  int wino_kblock;
+  // x: (N,C,H,W) -> V: (36,C,TB), positions estride and channels cstride floats apart, the tiles
+  // t0..t0+count (count <= TB) in lanes, zero beyond
+  void (*wino_input)(const WinoGeom& g, const float* x, int64_t t0, int64_t count, int64_t estride, int64_t cstride,
+                     float* V);
+  // U, V -> M: (36,Kp,TB), the transformed output tiles
+  void (*wino_gemm)(const float* U, const float* V, int64_t C, int64_t Kp, float* M);
+  // M -> y: (N,K,P,Q) at tiles t0..t0+count, + bias (or null), then ReLU when `relu`
+  void (*wino_output)(const WinoGeom& g, const float* M, int64_t K, int64_t Kp, int64_t t0, int64_t count,
+                      const float* bias, bool relu, float* y);
+  // gy: (N,K,P,Q) -> Gt: (36,K,TB), positions estride and channels kstride floats apart, the
+  // transformed output-gradient tiles (zero beyond count)
+  void (*wino_grad_tiles)(const WinoGeom& g, const float* gy, int64_t K, int64_t t0, int64_t count, int64_t estride,
+                          int64_t kstride, float* Gt);
+  // Gt: (36,K,L), V: (36,C,L), L tiles a multiple of wino_tiles -> dWt: (36,K,C) += Gt_e V_e^T for
+  // positions e in [e0,e1) (a fixed order: the same bits for any split of e)
+  void (*wino_wgrad_gemm)(const float* Gt, const float* V, int64_t L, int64_t K, int64_t C, int64_t e0, int64_t e1,
+                          float* dWt);
+
+  // Batch-norm rows (isa/norm.h): one (image, channel) plane of n values each.
+  // x -> sum of x and of (x - mean)^2 (each skipped when null)
+  void (*bn_row_stats)(const float* x, int64_t n, float mean, double* sum, double* sq);
+  // x -> y = (x - mean) * invstd * gamma + beta (then ReLU when `relu`), xhat = (x - mean) * invstd (or null)
+  void (*bn_row_apply)(const float* x, int64_t n, float mean, float invstd, float gamma, float beta, bool relu, float* y,
+                       float* xhat);
+  // g, xhat -> sums of g' and g' * xhat, g' = g masked by the fused ReLU (xhat * gamma + beta > 0) when `relu`
+  void (*bn_row_grad_sums)(const float* g, const float* h, int64_t n, float gamma, float beta, bool relu, double* sb,
+                           double* sg);
+  // g, xhat -> dx = k * (M * g' - mb - xhat * mg) (training) or k * g' (evaluation)
+  void (*bn_row_grad_input)(const float* g, const float* h, int64_t n, float gamma, float beta, bool relu,
+                            bool training, float k, float M, float mb, float mg, float* dx);
+
+  // GFLOP/s one thread reaches with chained FMAs of this table's width, measured over `seconds` (isa/peak.h).
+  double (*fma_peak_gflops)(double seconds);
 
   // 2x2 max pooling, stride 2, no padding (isa/pool.h); needs 2P <= H and 2Q <= W.
   // x: (planes,H,W) -> y: (planes,P,Q), argmax: (planes,P,Q) index in the (H,W) plane, or null

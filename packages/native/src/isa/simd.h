@@ -37,6 +37,23 @@ inline vf load_aligned(const float* p) { return *reinterpret_cast<const vf*>(p);
 
 namespace dlf::simd {
 
+#ifndef DLF_SIMD_HAS_GATHER
+// Lane i = base[idx[i]] where bit i of mask is set, else 0; masked-off lanes are never read.
+inline vf gather_masked(const float* base, const int32_t* idx, uint32_t mask) {
+  vf v = vf{};
+  for (int i = 0; i < W; ++i)
+    if (mask >> i & 1u) v[i] = base[idx[i]];
+  return v;
+}
+#endif
+#ifndef DLF_SIMD_HAS_SCATTER
+// base[idx[i]] = lane i where bit i of mask is set; other places are not touched.
+inline void scatter_masked(float* base, const int32_t* idx, uint32_t mask, vf v) {
+  for (int i = 0; i < W; ++i)
+    if (mask >> i & 1u) base[idx[i]] = v[i];
+}
+#endif
+
 inline vf vmax(vf a, vf b) { return a > b ? a : b; }
 inline vf vmin(vf a, vf b) { return a < b ? a : b; }
 inline float hsum(vf v) {

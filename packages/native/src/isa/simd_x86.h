@@ -26,6 +26,29 @@ inline uint32_t positive_bits(vf v) {
   return static_cast<uint32_t>(_mm_movemask_ps(_mm_cmpgt_ps(reinterpret_cast<__m128>(v), _mm_setzero_ps())));
 #endif
 }
+// Lane i = base[idx[i]] where bit i of mask is set, else 0; masked-off lanes are never read.
+#if defined(__AVX512F__)
+#define DLF_SIMD_HAS_GATHER 1
+#define DLF_SIMD_HAS_SCATTER 1
+inline vf gather_masked(const float* base, const int32_t* idx, uint32_t mask) {
+  const __m512i vi = _mm512_loadu_si512(idx);
+  return reinterpret_cast<vf>(_mm512_mask_i32gather_ps(_mm512_setzero_ps(), static_cast<__mmask16>(mask), vi, base, 4));
+}
+// base[idx[i]] = lane i where bit i of mask is set; other places are not touched.
+inline void scatter_masked(float* base, const int32_t* idx, uint32_t mask, vf v) {
+  const __m512i vi = _mm512_loadu_si512(idx);
+  _mm512_mask_i32scatter_ps(base, static_cast<__mmask16>(mask), vi, reinterpret_cast<__m512>(v), 4);
+}
+#elif defined(__AVX2__)
+#define DLF_SIMD_HAS_GATHER 1
+inline vf gather_masked(const float* base, const int32_t* idx, uint32_t mask) {
+  const __m256i vi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx));
+  const __m256i lane_bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+  const __m256i m = _mm256_cmpeq_epi32(_mm256_and_si256(_mm256_set1_epi32(static_cast<int>(mask)), lane_bits), lane_bits);
+  return reinterpret_cast<vf>(_mm256_mask_i32gather_ps(_mm256_setzero_ps(), base, vi, _mm256_castsi256_ps(m), 4));
+}
+#endif
+
 // Forces v into a register here: stops the compiler from folding one load into several FMAs
 // as separate memory operands (which multiplies the loads).
 inline vf in_register(vf v) {

@@ -40,6 +40,11 @@ int64_t phase_floats(const DwPlane& g) { return g.sw * g.Hp * g.Wph; }
 // x plane (H,W) -> buf (phase layout) with zeros around; the whole buffer is written.
 void pack_phases(const DwPlane& g, const float* x, float* buf) {
   std::memset(buf, 0, sizeof(float) * static_cast<size_t>(phase_floats(g)));
+  if (g.sw == 1) {  // one phase: rows are plain copies (the strided loop below cost most of a forward)
+    for (int64_t h = 0; h < g.H; ++h)
+      std::memcpy(buf + (h + g.ph) * g.Wph + g.pw, x + h * g.W, sizeof(float) * static_cast<size_t>(g.W));
+    return;
+  }
   for (int64_t h = 0; h < g.H; ++h) {
     const float* xr = x + h * g.W;
     for (int64_t f = 0; f < g.sw; ++f) {
@@ -54,6 +59,11 @@ void pack_phases(const DwPlane& g, const float* x, float* buf) {
 
 // buf (phase layout) -> dx plane (H,W): the inverse of pack_phases' placement.
 void unpack_phases(const DwPlane& g, const float* buf, float* dx) {
+  if (g.sw == 1) {
+    for (int64_t h = 0; h < g.H; ++h)
+      std::memcpy(dx + h * g.W, buf + (h + g.ph) * g.Wph + g.pw, sizeof(float) * static_cast<size_t>(g.W));
+    return;
+  }
   for (int64_t h = 0; h < g.H; ++h) {
     float* dr = dx + h * g.W;
     for (int64_t f = 0; f < g.sw; ++f) {

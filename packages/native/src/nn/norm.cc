@@ -3,6 +3,7 @@
 
 #include "autograd/node.h"
 #include "nn/ops.h"
+#include "runtime/simd.h"
 #include "runtime/threadpool.h"
 #include "tensor/random.h"
 
@@ -23,22 +24,6 @@ struct DropoutBackward final : Node {
   }
   void release_saved() override { mask.reset(); }
 };
-
-// Sums in double over 8 interleaved lanes, combined in a fixed order: vectorisable (a single
-// running sum is a serial dependency chain, ~8x slower) and the same bits at any thread count.
-constexpr int kLanes = 8;
-
-template <typename Term>
-double lane_sum(int64_t n, Term term) {
-  double acc[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int l = 0; l < kLanes; ++l) acc[l] += term(i + l);
-  for (int l = 0; i < n; ++i, ++l) acc[l] += term(i);
-  double s = 0.0;
-  for (int l = 0; l < kLanes; ++l) s += acc[l];
-  return s;
-}
 
 // Per-channel work in parallel: each channel is reduced by one thread, over the images in order.
 template <typename Fn>
@@ -66,35 +51,26 @@ struct BatchNormBackward final : Node {
     float* pd = dx ? dx->f32() : nullptr;
     const float* gamma_p = weight ? weight->f32() : nullptr;
     const float* beta_p = bias ? bias->f32() : nullptr;
+    const Kernels& kt = kernels();
     for_each_channel(C, N * HW, [&](int64_t c) {
       const float gamma = gamma_p ? gamma_p[c] : 1.f, beta = beta_p ? beta_p[c] : 0.f;
-      // The gradient reaching the normalisation: behind a fused ReLU, zero where the output was.
-      const auto grad = [&](const float* gr, const float* hr, int64_t i) {
-        return !relu || hr[i] * gamma + beta > 0.f ? gr[i] : 0.f;
-      };
+      // The gradient reaching the normalisation is masked, behind a fused ReLU, where the output was 0.
       double sb = 0.0, sg = 0.0;
       for (int64_t n = 0; n < N; ++n) {
-        const float* gr = pg + (n * C + c) * HW;
-        const float* hr = ph + (n * C + c) * HW;
-        sb += lane_sum(HW, [&](int64_t i) { return static_cast<double>(grad(gr, hr, i)); });
-        sg += lane_sum(HW, [&](int64_t i) { return static_cast<double>(grad(gr, hr, i)) * hr[i]; });
+        double b = 0.0, q = 0.0;
+        const int64_t o = (n * C + c) * HW;
+        kt.bn_row_grad_sums(pg + o, ph + o, HW, gamma, beta, relu, &b, &q);
+        sb += b;
+        sg += q;
       }
       dbeta[c] = sb;
       dgamma[c] = sg;
       if (!pd) return;
+      const float k = training ? static_cast<float>(gamma * invstd[c] / M) : gamma * invstd[c];
       for (int64_t n = 0; n < N; ++n) {
-        const float* gr = pg + (n * C + c) * HW;
-        const float* hr = ph + (n * C + c) * HW;
-        float* dr = pd + (n * C + c) * HW;
-        if (training) {
-          const float k = static_cast<float>(gamma * invstd[c] / M);
-          const float mb = static_cast<float>(sb), mg = static_cast<float>(sg);
-          const float Mf = static_cast<float>(M);
-          for (int64_t i = 0; i < HW; ++i) dr[i] = k * (Mf * grad(gr, hr, i) - mb - hr[i] * mg);
-        } else {
-          const float k = gamma * invstd[c];
-          for (int64_t i = 0; i < HW; ++i) dr[i] = k * grad(gr, hr, i);
-        }
+        const int64_t o = (n * C + c) * HW;
+        kt.bn_row_grad_input(pg + o, ph + o, HW, gamma, beta, relu, training, k, static_cast<float>(M),
+                             static_cast<float>(sb), static_cast<float>(sg), pd + o);
       }
     });
     gin[0] = dx;
@@ -164,21 +140,21 @@ TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const Ten
   std::vector<double> mean(C, 0.0), var(C, 0.0);
   const double M = static_cast<double>(N * HW);
   if (training) {
-    // Two passes per channel (mean, then squared deviations): as exact as before, now vectorised.
+    // Two passes per channel (mean, then squared deviations).
+    const Kernels& kt = kernels();
     for_each_channel(C, N * HW, [&](int64_t c) {
       double sum = 0.0;
       for (int64_t n = 0; n < N; ++n) {
-        const float* r = px + (n * C + c) * HW;
-        sum += lane_sum(HW, [&](int64_t i) { return static_cast<double>(r[i]); });
+        double r = 0.0;
+        kt.bn_row_stats(px + (n * C + c) * HW, HW, 0.f, &r, nullptr);
+        sum += r;
       }
       const double m = sum / M;
       double sq = 0.0;
       for (int64_t n = 0; n < N; ++n) {
-        const float* r = px + (n * C + c) * HW;
-        sq += lane_sum(HW, [&](int64_t i) {
-          const double d = r[i] - m;
-          return d * d;
-        });
+        double r = 0.0;
+        kt.bn_row_stats(px + (n * C + c) * HW, HW, static_cast<float>(m), nullptr, &r);
+        sq += r;
       }
       mean[c] = m;
       var[c] = sq / M;
@@ -207,28 +183,13 @@ TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const Ten
   float* ph = xhat ? xhat->f32() : nullptr;
   const float* gamma_p = weight ? weight->f32() : nullptr;
   const float* beta_p = bias ? bias->f32() : nullptr;
+  const Kernels& kt = kernels();
   for_each_channel(C, N * HW, [&](int64_t c) {
     const float m = static_cast<float>(mean[c]), is = invstd[c];
     const float gamma = gamma_p ? gamma_p[c] : 1.f, beta = beta_p ? beta_p[c] : 0.f;
     for (int64_t n = 0; n < N; ++n) {
       const int64_t o = (n * C + c) * HW;
-      const float* r = px + o;
-      float* yr = py + o;
-      // ReLU as everywhere in dlf: v > 0 ? v : 0
-      if (ph) {
-        float* hr = ph + o;
-        for (int64_t i = 0; i < HW; ++i) {
-          const float h = (r[i] - m) * is;
-          hr[i] = h;
-          const float v = h * gamma + beta;
-          yr[i] = relu ? (v > 0.f ? v : 0.f) : v;
-        }
-      } else {
-        for (int64_t i = 0; i < HW; ++i) {
-          const float v = (r[i] - m) * is * gamma + beta;
-          yr[i] = relu ? (v > 0.f ? v : 0.f) : v;
-        }
-      }
+      kt.bn_row_apply(px + o, HW, m, is, gamma, beta, relu, py + o, ph ? ph + o : nullptr);
     }
   });
   if (grad) {

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "nn/conv_fast.h"
+#include "nn/conv_wino.h"
 #include "runtime/napi_util.h"
 #include "runtime/simd.h"
 
@@ -18,6 +19,20 @@ Napi::Value SetConvFastPath(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), prev);
 }
 
+// [sync] setConvWinograd(enabled) -> boolean (the previous setting). Off keeps 3x3 layers off
+// Winograd F(4x4,3x3) (they take the direct or general path); tests compare the two.
+Napi::Value SetConvWinograd(const Napi::CallbackInfo& info) {
+  const bool prev = conv_wino_enabled();
+  set_conv_wino_enabled(napi::read_bool(info, 0, "enabled"));
+  return Napi::Boolean::New(info.Env(), prev);
+}
+
+// [sync] measureFmaPeak() -> number: GFLOP/s of one thread running chained FMAs with the current
+// kernel table for ~50 ms (the benchmark's "% of peak" denominator).
+Napi::Value MeasureFmaPeak(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), kernels().fma_peak_gflops(0.05));
+}
+
 // [sync] selectSimd(name) -> boolean: switches the kernel table; false when the CPU lacks it.
 Napi::Value SelectSimd(const Napi::CallbackInfo& info) {
   DLF_THROW_TYPE_IF(info.Length() < 1 || !info[0].IsString(), "Expected a string for simd");
@@ -29,6 +44,8 @@ Napi::Value SelectSimd(const Napi::CallbackInfo& info) {
 
 void init_testing(Napi::Env env, Napi::Object exports) {
   DLF_EXPORT(exports, "setConvFastPath", SetConvFastPath);
+  DLF_EXPORT(exports, "setConvWinograd", SetConvWinograd);
+  DLF_EXPORT(exports, "measureFmaPeak", MeasureFmaPeak);
   DLF_EXPORT(exports, "selectSimd", SelectSimd);
 }
 

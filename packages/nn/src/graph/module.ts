@@ -5,8 +5,14 @@
 import { invalidParam, type Tensor } from '@dlf/tensor-core';
 import { ReLU } from '../layers/activation.js';
 import { Conv2d } from '../layers/conv.js';
-import { convOutputAtLeast2x2, isMaxPool2x2 } from '../layers/fusion.js';
+import {
+  convOutputAtLeast2x2,
+  convWithFoldedBatchNorm,
+  isFoldableBatchNorm,
+  isMaxPool2x2,
+} from '../layers/fusion.js';
 import { Linear } from '../layers/linear.js';
+import { BatchNorm2d } from '../layers/normalization.js';
 import { type InitOptions, type LayerSpec, layerRegistry } from '../layers/registry.js';
 import type { LayerHook } from '../layers/sequential.js';
 import { type LayerDescription, Module } from '../module.js';
@@ -38,8 +44,12 @@ export const MAX_NODE_OUTPUT = 2 ** 26;
 /** The most values all nodes together may output per example (2^28 float32, 1 GiB). */
 export const MAX_GRAPH_OUTPUT = 2 ** 28;
 
-/** What the conv/linear node at a position runs fused with: the indices its fused followers hold. */
-type Fusion = { relu: number; pool: number };
+/**
+ * What the conv/linear/BN node at a position runs fused with: the positions of its fused followers,
+ * -1 for none. `bn` (a conv's BatchNorm2d) folds in only while that layer is in evaluation mode;
+ * `relu` and `pool` follow the BN when there is one.
+ */
+type Fusion = { bn: number; relu: number; pool: number };
 
 function specOf(module: Module): LayerSpec {
   const toSpec = (module as Module & { toSpec?: () => LayerSpec }).toSpec;
@@ -52,8 +62,9 @@ function specOf(module: Module): LayerSpec {
 /**
  * A model whose layers form a DAG of named nodes. The topological order is computed once; each
  * intermediate value is freed as soon as its last reader has run (the recorded autograd graph keeps
- * what backward needs). A Conv2d or Linear read only by a ReLU runs fused with it (and with a
- * following 2x2 max pool), as in `Sequential`. Parameters are named `<node>.<param>`.
+ * what backward needs). A Conv2d, Linear or BatchNorm2d read only by a ReLU runs fused with it (a
+ * Conv2d also with a following 2x2 max pool), and in evaluation mode a BatchNorm2d that alone reads
+ * a Conv2d folds into it, as in `Sequential`. Parameters are named `<node>.<param>`.
  *
  * @example
  * ```ts
@@ -140,11 +151,14 @@ export class GraphModule extends Module {
 
   #planFusion(): (Fusion | null)[] {
     return this.layers.map((layer, p) => {
-      if (!(layer instanceof Conv2d || layer instanceof Linear)) return null;
-      const relu = this.#soleReader(p);
-      if (relu < 0 || !(this.layers[relu] instanceof ReLU)) return null;
-      const pool = layer instanceof Conv2d ? this.#soleReader(relu) : -1;
-      return { relu, pool: pool >= 0 && isMaxPool2x2(this.layers[pool]) ? pool : -1 };
+      if (!(layer instanceof Conv2d || layer instanceof Linear || layer instanceof BatchNorm2d)) return null;
+      const after = this.#soleReader(p);
+      const bn = layer instanceof Conv2d && this.layers[after] instanceof BatchNorm2d ? after : -1;
+      const next = bn >= 0 ? this.#soleReader(bn) : after;
+      const relu = next >= 0 && this.layers[next] instanceof ReLU ? next : -1;
+      const pool = layer instanceof Conv2d && relu >= 0 ? this.#soleReader(relu) : -1;
+      if (bn < 0 && relu < 0) return null;
+      return { bn, relu, pool: pool >= 0 && isMaxPool2x2(this.layers[pool]) ? pool : -1 };
     });
   }
 
@@ -160,20 +174,31 @@ export class GraphModule extends Module {
         const ins = this.#inputs[p]!;
         const args = ins.map((j) => (j < 0 ? x : values[j]!));
         const f = this.fuse ? this.#fusion[p] : null;
-        const pooled =
-          f !== null && f !== undefined && f.pool >= 0 && convOutputAtLeast2x2(layer as Conv2d, args[0]!);
+        // A conv's BatchNorm2d folds in only in evaluation mode; in training the BN node runs
+        // itself (fused with its ReLU by its own plan).
+        const fold = f !== null && f !== undefined && f.bn >= 0 && isFoldableBatchNorm(this.layers[f.bn]);
+        const fused = f !== null && f !== undefined && (f.bn < 0 || fold) && f.relu >= 0;
+        const pooled = fused && f!.pool >= 0 && convOutputAtLeast2x2(layer as Conv2d, args[0]!);
         this.onLayer?.(p, layer, 'start');
         let y: Tensor;
         let at = p;
-        if (f) {
+        if (fold) {
+          y = convWithFoldedBatchNorm(layer as Conv2d, this.layers[f!.bn] as BatchNorm2d, args[0]!, {
+            relu: fused,
+            maxPool2x2: pooled,
+          });
+          done[f!.bn] = 1;
+        } else if (fused) {
           y = pooled
             ? (layer as Conv2d).forward(args[0]!, { relu: true, maxPool2x2: true })
-            : (layer as Conv2d | Linear).forward(args[0]!, { relu: true });
-          at = pooled ? f.pool : f.relu;
-          done[f.relu] = 1;
-          if (pooled) done[f.pool] = 1;
+            : (layer as Conv2d | Linear | BatchNorm2d).forward(args[0]!, { relu: true });
         } else {
           y = layer instanceof MultiInputModule ? layer.forwardMany(args) : layer.forward(args[0]!);
+        }
+        if (fold || fused) {
+          at = pooled ? f!.pool : fused ? f!.relu : f!.bn;
+          if (fused) done[f!.relu] = 1;
+          if (pooled) done[f!.pool] = 1;
         }
         // A value is freed once; a layer that hands back its input gets its own copy.
         if (args.includes(y)) y = y.clone();

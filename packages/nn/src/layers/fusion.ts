@@ -1,8 +1,9 @@
 /** When consecutive layers run as one fused native op (shared by Sequential and GraphModule). */
-import type { Tensor } from '@dlf/tensor-core';
+import { add, mul, pow, reshape, sub, type Tensor, tidy } from '@dlf/tensor-core';
 import * as F from '../functional.js';
 import type { Module } from '../module.js';
 import type { Conv2d } from './conv.js';
+import { BatchNorm2d } from './normalization.js';
 import { MaxPool2d } from './pool.js';
 
 /** A 2x2 max pool with stride 2 and no padding (the fused conv op can apply it). */
@@ -18,4 +19,41 @@ export function convOutputAtLeast2x2(conv: Conv2d, x: Tensor): boolean {
   const side = (d: 0 | 1): number =>
     F.convOutputSize(x.shape[2 + d]!, conv.kernelSize[d], conv.stride[d], conv.padding[d], conv.dilation[d]);
   return side(0) >= 2 && side(1) >= 2;
+}
+
+/** A BatchNorm2d that normalises with its running statistics now (evaluation mode): foldable into the conv before it. */
+export function isFoldableBatchNorm(layer: Module | undefined): layer is BatchNorm2d {
+  return (
+    layer instanceof BatchNorm2d && !layer.training && layer.runningMean !== null && layer.runningVar !== null
+  );
+}
+
+/**
+ * `bn(conv(x))` in evaluation mode as one convolution: the normalisation folded into the weights
+ * (w * s per output channel, s = gamma / sqrt(var + eps)) and the bias ((b - mean) * s + beta), so
+ * inference skips a pass over the activations; `relu` and `maxPool2x2` fuse as in `Conv2d.forward`.
+ */
+export function convWithFoldedBatchNorm(
+  conv: Conv2d,
+  bn: BatchNorm2d,
+  x: Tensor,
+  options: { relu: boolean; maxPool2x2: boolean },
+): Tensor {
+  return tidy(() => {
+    const k = conv.outChannels;
+    const invStd = pow(add(bn.runningVar!, bn.eps), -0.5);
+    const scale = bn.weight ? mul(bn.weight, invStd) : invStd;
+    const weight = mul(conv.weight, reshape(scale, [k, 1, 1, 1]));
+    const shifted = conv.bias ? sub(conv.bias, bn.runningMean!) : mul(bn.runningMean!, -1);
+    const scaledBias = mul(shifted, scale);
+    const bias = bn.bias ? add(scaledBias, bn.bias) : scaledBias;
+    return F.conv2d(x, weight, bias, {
+      stride: conv.stride,
+      padding: conv.padding,
+      dilation: conv.dilation,
+      groups: conv.groups,
+      relu: options.relu,
+      maxPool2x2: options.maxPool2x2,
+    });
+  });
 }

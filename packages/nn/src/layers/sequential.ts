@@ -3,7 +3,12 @@ import { type LayerDescription, Module } from '../module.js';
 import { ReLU } from './activation.js';
 import { Conv2d } from './conv.js';
 import { Linear } from './linear.js';
-import { convOutputAtLeast2x2, isMaxPool2x2 } from './fusion.js';
+import {
+  convOutputAtLeast2x2,
+  convWithFoldedBatchNorm,
+  isFoldableBatchNorm,
+  isMaxPool2x2,
+} from './fusion.js';
 import { BatchNorm2d } from './normalization.js';
 import { type InitOptions, type LayerSpec, layerRegistry } from './registry.js';
 // Registered for sequentialFromJSON although Sequential itself does not refer to them.
@@ -14,8 +19,8 @@ import './reshape.js';
 export type LayerHook = (index: number, layer: Module, phase: 'start' | 'end') => void;
 
 /**
- * Layers applied in order. Conv2d or Linear followed by ReLU run as one fused op (BatchNorm2d + ReLU
- * too in evaluation mode: its fused backward is correct but not yet faster than two passes), and
+ * Layers applied in order. Conv2d, Linear or BatchNorm2d followed by ReLU run as one fused op, in
+ * evaluation mode a Conv2d's following BatchNorm2d folds into its weights, and
  * Conv2d + ReLU + MaxPool2d(2) (stride 2, no padding) as one op too. Intermediate
  * outputs are released as soon as the next layer has consumed them (the recorded graph keeps what
  * backward needs).
@@ -31,7 +36,7 @@ export class Sequential extends Module {
   readonly layers: Module[];
   /** Set to time layers; called before and after each layer (fused pairs and triples report once). */
   onLayer: LayerHook | null = null;
-  /** Fuse Conv2d/Linear (+ BatchNorm2d in eval mode) + ReLU pairs and Conv2d + ReLU + MaxPool2d(2) triples (default true). */
+  /** Fold eval-mode BatchNorm2d into the Conv2d before it; fuse Conv2d/Linear/BatchNorm2d + ReLU pairs and Conv2d + ReLU + MaxPool2d(2) triples (default true). */
   fuse = true;
   /**
    * Creates the model.
@@ -47,27 +52,31 @@ export class Sequential extends Module {
     let h = x;
     for (let i = 0; i < this.layers.length; i++) {
       const layer = this.layers[i]!;
-      const next = this.layers[i + 1];
+      // Conv2d + BatchNorm2d in evaluation mode run as one conv with the normalisation folded in.
+      const bn = this.fuse && layer instanceof Conv2d && isFoldableBatchNorm(this.layers[i + 1]) ? 1 : 0;
+      const next = this.layers[i + 1 + bn];
       const fused =
         this.fuse &&
         next instanceof ReLU &&
-        (layer instanceof Conv2d ||
-          layer instanceof Linear ||
-          (layer instanceof BatchNorm2d && !layer.training));
+        (layer instanceof Conv2d || layer instanceof Linear || layer instanceof BatchNorm2d);
       const pooled =
         fused &&
         layer instanceof Conv2d &&
-        isMaxPool2x2(this.layers[i + 2]) &&
+        isMaxPool2x2(this.layers[i + 2 + bn]) &&
         convOutputAtLeast2x2(layer, h);
       this.onLayer?.(i, layer, 'start');
-      const y = pooled
-        ? (layer as Conv2d).forward(h, { relu: true, maxPool2x2: true })
-        : fused
-          ? (layer as Conv2d | Linear | BatchNorm2d).forward(h, { relu: true })
-          : layer.forward(h);
+      const y = bn
+        ? convWithFoldedBatchNorm(layer as Conv2d, this.layers[i + 1] as BatchNorm2d, h, {
+            relu: fused,
+            maxPool2x2: pooled,
+          })
+        : pooled
+          ? (layer as Conv2d).forward(h, { relu: true, maxPool2x2: true })
+          : fused
+            ? (layer as Conv2d | Linear | BatchNorm2d).forward(h, { relu: true })
+            : layer.forward(h);
       this.onLayer?.(i, layer, 'end');
-      if (fused) i++;
-      if (pooled) i++;
+      i += bn + (fused ? 1 : 0) + (pooled ? 1 : 0);
       if (h !== x && h !== y) h.dispose();
       h = y;
     }

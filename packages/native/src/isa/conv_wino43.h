@@ -1,0 +1,275 @@
+// Winograd F(4x4,3x3) (Lavin & Gray 2016) for stride-1 3x3 convolutions of many channels. A 6x6
+// input tile d and a 3x3 kernel g give a 4x4 output tile y = A^T [(G g G^T) . (B^T d B)] A: 36
+// products per channel pair where the direct convolution needs 144, so the work becomes 36 GEMMs
+// (one per transformed position e) between the transformed weights and the transformed tiles.
+// Tiles are numbered across the batch (image, tile row, tile column) and handled TB at a time, one
+// tile per vector lane, so the transforms are vector code and narrow planes fill every lane.
+// The weight gradient uses the same transforms: dg = G^T [(A u A^T) . (B^T d B)] G for a 4x4
+// output-gradient tile u, summed over tiles in the transformed domain (one GEMM per e).
+#pragma once
+#include <algorithm>
+
+#include "isa/kernels.h"
+#include "isa/simd.h"
+
+namespace dlf::DLF_ISA_NS {
+
+using namespace dlf::simd;
+
+namespace wino {
+
+#if defined(__AVX512F__)
+constexpr int NV = 4;  // tile vectors per block: 64 tiles; 6 x 4 accumulators in the GEMM
+constexpr int WK = 4;  // weight-gradient GEMM: 4 x 4 accumulators
+constexpr int WC = 4;
+#else
+constexpr int NV = 2;  // 16 registers on AVX2 and SSE: 6 x 2 accumulators, 3 x 3 in the gradient GEMM
+constexpr int WK = 3;
+constexpr int WC = 3;
+#endif
+constexpr int TB = NV * W;  // tiles per block
+constexpr int RK = 6;       // output channels per GEMM micro-tile
+
+// One vector of tiles: where each lane's tile sits, as int32 offsets (conv_wino_applies keeps
+// every offset in range) and lane masks of the rows and columns that lie inside the planes, so the
+// transforms gather and scatter with zero padding and ragged edges and never read out of bounds.
+struct Lanes {
+  alignas(64) int32_t in[W];   // (image, r0, c0) in the input: n*in_channels*H*W + r0*W + c0
+  alignas(64) int32_t out[W];  // (image, orow, ocol) in the output: n*out_channels*P*Q + orow*Q + ocol
+  uint32_t in_rows[6], in_cols[6], out_rows[4], out_cols[4];
+  uint32_t any;  // bit per lane that holds a tile
+};
+
+// Lanes for tiles t0+v*W .. of the block (count tiles in all), input and output channel counts.
+inline void make_lanes(const WinoGeom& g, int64_t t0, int64_t count, int v, int64_t in_ch, int64_t out_ch,
+                       Lanes& ln) {
+  const int64_t per_image = g.th * g.tw;
+  ln.any = 0;
+  for (int i = 0; i < 6; ++i) ln.in_rows[i] = ln.in_cols[i] = 0;
+  for (int i = 0; i < 4; ++i) ln.out_rows[i] = ln.out_cols[i] = 0;
+  for (int l = 0; l < W; ++l) {
+    const int64_t i = v * W + l;
+    ln.in[l] = ln.out[l] = 0;
+    if (i >= count) continue;
+    const int64_t t = t0 + i, n = t / per_image, rem = t % per_image;
+    const int64_t orow = rem / g.tw * 4, ocol = rem % g.tw * 4, r0 = orow - g.pad_h, c0 = ocol - g.pad_w;
+    ln.in[l] = static_cast<int32_t>(n * in_ch * g.H * g.W + r0 * g.W + c0);
+    ln.out[l] = static_cast<int32_t>(n * out_ch * g.P * g.Q + orow * g.Q + ocol);
+    const uint32_t bit = 1u << l;
+    ln.any |= bit;
+    for (int k = 0; k < 6; ++k) {
+      if (r0 + k >= 0 && r0 + k < g.H) ln.in_rows[k] |= bit;
+      if (c0 + k >= 0 && c0 + k < g.W) ln.in_cols[k] |= bit;
+    }
+    for (int k = 0; k < 4; ++k) {
+      if (orow + k < g.P) ln.out_rows[k] |= bit;
+      if (ocol + k < g.Q) ln.out_cols[k] |= bit;
+    }
+  }
+}
+
+// B^T applied to 6 vectors 'stride' apart: d -> b (Lavin's F(4,3) input transform).
+inline void bt6(const vf* d, int ds, vf* b, int bs) {
+  const vf d0 = d[0], d1 = d[ds], d2 = d[2 * ds], d3 = d[3 * ds], d4 = d[4 * ds], d5 = d[5 * ds];
+  const vf four = broadcast(4.f), five = broadcast(5.f), two = broadcast(2.f);
+  b[0] = four * d0 - five * d2 + d4;
+  const vf s12 = d4 - four * d2, s34 = d3 - four * d1;  // shared by rows 1 and 2
+  b[bs] = s12 + s34;
+  b[2 * bs] = s12 - s34;
+  const vf s42 = d4 - d2, s13 = two * (d3 - d1);
+  b[3 * bs] = s42 + s13;
+  b[4 * bs] = s42 - s13;
+  b[5 * bs] = four * d1 - five * d3 + d5;
+}
+
+// A^T applied to 6 vectors 'stride' apart: m -> 4 outputs (the output transform).
+inline void at6(const vf* m, int ms, vf* o, int os) {
+  const vf m0 = m[0], m1 = m[ms], m2 = m[2 * ms], m3 = m[3 * ms], m4 = m[4 * ms], m5 = m[5 * ms];
+  const vf p12 = m1 + m2, d12 = m1 - m2, p34 = m3 + m4, d34 = m3 - m4;
+  o[0] = m0 + p12 + p34;
+  o[os] = d12 + broadcast(2.f) * d34;
+  o[2 * os] = p12 + broadcast(4.f) * p34;
+  o[3 * os] = d12 + broadcast(8.f) * d34 + m5;
+}
+
+// A applied to 4 vectors 'stride' apart: u -> 6 (the output-gradient transform).
+inline void a4(const vf* u, int us, vf* o, int os) {
+  const vf u0 = u[0], u1 = u[us], u2 = u[2 * us], u3 = u[3 * us];
+  const vf p02 = u0 + u2, p13 = u1 + u3;
+  const vf q02 = u0 + broadcast(4.f) * u2, q13 = broadcast(2.f) * u1 + broadcast(8.f) * u3;
+  o[0] = u0;
+  o[os] = p02 + p13;
+  o[2 * os] = p02 - p13;
+  o[3 * os] = q02 + q13;
+  o[4 * os] = q02 - q13;
+  o[5 * os] = u3;
+}
+
+// x: (N,C,H,W) -> V: (36,C,TB) with positions estride and channels cstride floats apart, tiles
+// t0..t0+count in lanes 0..count-1, zero beyond.
+inline void wino_input(const WinoGeom& g, const float* x, int64_t t0, int64_t count, int64_t estride, int64_t cstride,
+                       float* V) {
+  vf d[36], rows[36];
+  const int64_t plane = g.H * g.W;
+  for (int v = 0; v < NV; ++v) {
+    Lanes ln;
+    make_lanes(g, t0, count, v, g.C, 0, ln);
+    uint32_t mask[36];
+    for (int i = 0; i < 6; ++i)
+      for (int j = 0; j < 6; ++j) mask[i * 6 + j] = ln.in_rows[i] & ln.in_cols[j];
+    for (int64_t c = 0; c < g.C; ++c) {
+      const float* base = x + c * plane;
+      for (int i = 0; i < 6; ++i)
+        for (int j = 0; j < 6; ++j) d[i * 6 + j] = gather_masked(base + i * g.W + j, ln.in, mask[i * 6 + j]);
+      for (int j = 0; j < 6; ++j) bt6(d + j, 6, rows + j, 6);          // columns: B^T d
+      for (int i = 0; i < 6; ++i) bt6(rows + i * 6, 1, d + i * 6, 1);  // rows: (B^T d) B
+      for (int e = 0; e < 36; ++e) store(V + e * estride + c * cstride + v * W, d[e]);
+    }
+  }
+}
+
+// U: (36, Kp/RK, C, RK), V: (36,C,TB) -> M: (36,Kp,TB)
+inline void wino_gemm(const float* U, const float* V, int64_t C, int64_t Kp, float* M) {
+  for (int e = 0; e < 36; ++e) {
+    const float* Ve = V + e * C * TB;
+    for (int64_t kb = 0; kb < Kp; kb += RK) {
+      const float* u = U + (e * Kp + kb) * C;
+      vf acc[RK][NV];
+#pragma GCC unroll 8
+      for (int r = 0; r < RK; ++r)
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) acc[r][j] = vf{};
+      for (int64_t c = 0; c < C; ++c) {
+        vf b[NV];
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) b[j] = load_aligned(Ve + c * TB + j * W);
+#pragma GCC unroll 8
+        for (int r = 0; r < RK; ++r) {
+          const vf a = broadcast(u[c * RK + r]);
+#pragma GCC unroll 4
+          for (int j = 0; j < NV; ++j) acc[r][j] += a * b[j];
+        }
+      }
+      float* out = M + (e * Kp + kb) * TB;
+#pragma GCC unroll 8
+      for (int r = 0; r < RK; ++r)
+#pragma GCC unroll 4
+        for (int j = 0; j < NV; ++j) store(out + r * TB + j * W, acc[r][j]);
+    }
+  }
+}
+
+// M: (36,Kp,TB) -> y: (N,K,P,Q) for tiles t0..t0+count, + bias (or null), ReLU when `relu`.
+inline void wino_output(const WinoGeom& g, const float* M, int64_t K, int64_t Kp, int64_t t0, int64_t count,
+                        const float* bias, bool relu, float* y) {
+  vf m[36], t[24], o[16];
+  const int64_t plane = g.P * g.Q;
+  for (int v = 0; v < NV; ++v) {
+    Lanes ln;
+    make_lanes(g, t0, count, v, 0, K, ln);
+    if (ln.any == 0) break;
+    uint32_t mask[16];
+    for (int i = 0; i < 4; ++i)
+      for (int j = 0; j < 4; ++j) mask[i * 4 + j] = ln.out_rows[i] & ln.out_cols[j];
+    for (int64_t k = 0; k < K; ++k) {
+      for (int e = 0; e < 36; ++e) m[e] = load_aligned(M + (e * Kp + k) * TB + v * W);
+      for (int j = 0; j < 6; ++j) at6(m + j, 6, t + j, 6);        // columns: A^T m -> t: (4,6)
+      for (int i = 0; i < 4; ++i) at6(t + i * 6, 1, o + i * 4, 1);  // rows: (A^T m) A -> (4,4)
+      const vf bv = broadcast(bias ? bias[k] : 0.f);
+      float* base = y + k * plane;
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j) {
+          vf r = o[i * 4 + j] + bv;
+          if (relu) r = vmax(r, vf{});
+          scatter_masked(base + i * g.Q + j, ln.out, mask[i * 4 + j], r);
+        }
+    }
+  }
+}
+
+// gy: (N,K,P,Q) -> Gt: (36,K,TB) with positions estride and channels kstride floats apart = A u A^T
+// of the 4x4 tiles t0..t0+count (zero past P, Q and count).
+inline void wino_grad_tiles(const WinoGeom& g, const float* gy, int64_t K, int64_t t0, int64_t count, int64_t estride,
+                            int64_t kstride, float* Gt) {
+  vf u[16], t[24], o[36];
+  const int64_t plane = g.P * g.Q;
+  for (int v = 0; v < NV; ++v) {
+    Lanes ln;
+    make_lanes(g, t0, count, v, 0, K, ln);
+    uint32_t mask[16];
+    for (int i = 0; i < 4; ++i)
+      for (int j = 0; j < 4; ++j) mask[i * 4 + j] = ln.out_rows[i] & ln.out_cols[j];
+    for (int64_t k = 0; k < K; ++k) {
+      const float* base = gy + k * plane;
+      for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j) u[i * 4 + j] = gather_masked(base + i * g.Q + j, ln.out, mask[i * 4 + j]);
+      for (int j = 0; j < 4; ++j) a4(u + j, 4, t + j, 4);          // columns: A u -> t: (6,4)
+      for (int i = 0; i < 6; ++i) a4(t + i * 4, 1, o + i * 6, 1);  // rows: (A u) A^T -> (6,6)
+      for (int e = 0; e < 36; ++e) store(Gt + e * estride + k * kstride + v * W, o[e]);
+    }
+  }
+}
+
+// Tiles the weight-gradient GEMM sums at a time: a 4-row panel of them is 16 KB, so a panel stays
+// in L1 while the other operand's panels stream past it.
+constexpr int64_t kWgradTiles = 1024;
+
+// dW[k0.., c0..] += sum over tiles [l0, l1) of Gt[k][l] * V[c][l] for a BK x BC block (rows L apart).
+template <int BK, int BC>
+inline void wgrad_block(const float* Gt, const float* V, int64_t L, int64_t C, int64_t k0, int64_t c0, int64_t l0,
+                        int64_t l1, float* dW) {
+  vf acc[BK][BC];
+#pragma GCC unroll 4
+  for (int i = 0; i < BK; ++i)
+#pragma GCC unroll 4
+    for (int j = 0; j < BC; ++j) acc[i][j] = vf{};
+  const float* gk = Gt + k0 * L;
+  const float* vc = V + c0 * L;
+  for (int64_t l = l0; l < l1; l += W) {
+    vf gv[BK], xv[BC];
+#pragma GCC unroll 4
+    for (int i = 0; i < BK; ++i) gv[i] = load_aligned(gk + i * L + l);
+#pragma GCC unroll 4
+    for (int j = 0; j < BC; ++j) xv[j] = load_aligned(vc + j * L + l);
+#pragma GCC unroll 4
+    for (int i = 0; i < BK; ++i)
+#pragma GCC unroll 4
+      for (int j = 0; j < BC; ++j) acc[i][j] += gv[i] * xv[j];
+  }
+  for (int i = 0; i < BK; ++i)
+    for (int j = 0; j < BC; ++j) dW[(k0 + i) * C + c0 + j] += hsum(acc[i][j]);
+}
+
+// Gt: (36,K,L), V: (36,C,L), L a multiple of TB -> dWt: (36,K,C) += Gt_e V_e^T, for e in [e0,e1).
+inline void wino_wgrad_gemm(const float* Gt, const float* V, int64_t L, int64_t K, int64_t C, int64_t e0, int64_t e1,
+                            float* dWt) {
+  for (int64_t e = e0; e < e1; ++e) {
+    const float* Ge = Gt + e * K * L;
+    const float* Ve = V + e * C * L;
+    float* dW = dWt + e * K * C;
+    for (int64_t l0 = 0; l0 < L; l0 += kWgradTiles) {
+      const int64_t l1 = std::min(L, l0 + kWgradTiles);
+      int64_t k = 0;
+      for (; k + WK <= K; k += WK) {
+        int64_t c = 0;
+        for (; c + WC <= C; c += WC) wgrad_block<WK, WC>(Ge, Ve, L, C, k, c, l0, l1, dW);
+        for (; c < C; ++c) wgrad_block<WK, 1>(Ge, Ve, L, C, k, c, l0, l1, dW);
+      }
+      for (; k < K; ++k) {
+        int64_t c = 0;
+        for (; c + WC <= C; c += WC) wgrad_block<1, WC>(Ge, Ve, L, C, k, c, l0, l1, dW);
+        for (; c < C; ++c) wgrad_block<1, 1>(Ge, Ve, L, C, k, c, l0, l1, dW);
+      }
+    }
+  }
+}
+
+}  // namespace wino
+
+using wino::wino_gemm;
+using wino::wino_grad_tiles;
+using wino::wino_input;
+using wino::wino_output;
+using wino::wino_wgrad_gemm;
+
+}  // namespace dlf::DLF_ISA_NS

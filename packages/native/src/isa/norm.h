@@ -1,0 +1,112 @@
+// Batch-norm rows (nn/norm.cc drives them over channels and images): each row is one (image,
+// channel) plane. Sums accumulate in float vectors within a row (a few thousand values) and come
+// back as doubles the caller adds up over rows in a fixed order.
+#pragma once
+#include "isa/simd.h"
+
+namespace dlf::DLF_ISA_NS {
+
+using namespace dlf::simd;
+
+namespace norm {
+
+// Two accumulators per vector step: half the dependency chain, and the same order every call.
+template <typename Term>
+inline double row_sum(int64_t n, Term term) {
+  vf a0 = vf{}, a1 = vf{};
+  int64_t i = 0;
+  for (; i + 2 * W <= n; i += 2 * W) {
+    a0 += term(i);
+    a1 += term(i + W);
+  }
+  if (i + W <= n) {
+    a0 += term(i);
+    i += W;
+  }
+  double s = static_cast<double>(hsum(a0 + a1));
+  return s;
+}
+
+}  // namespace norm
+
+// x: (n) -> the sum of x and of (x - mean)^2 (the second only when `sq` is given)
+inline void bn_row_stats(const float* x, int64_t n, float mean, double* sum, double* sq) {
+  const int64_t body = n / W * W;
+  if (sum) {
+    double s = norm::row_sum(body, [&](int64_t i) { return load(x + i); });
+    for (int64_t i = body; i < n; ++i) s += x[i];
+    *sum = s;
+  }
+  if (sq) {
+    const vf m = broadcast(mean);
+    double s = norm::row_sum(body, [&](int64_t i) {
+      const vf d = load(x + i) - m;
+      return d * d;
+    });
+    for (int64_t i = body; i < n; ++i) s += static_cast<double>(x[i] - mean) * (x[i] - mean);
+    *sq = s;
+  }
+}
+
+// x: (n) -> y = (x - mean) * invstd * gamma + beta (ReLU: v > 0 ? v : 0), xhat = (x - mean) * invstd (or null)
+inline void bn_row_apply(const float* x, int64_t n, float mean, float invstd, float gamma, float beta, bool relu,
+                         float* y, float* xhat) {
+  const vf m = broadcast(mean), is = broadcast(invstd), ga = broadcast(gamma), be = broadcast(beta);
+  const int64_t body = n / W * W;
+  for (int64_t i = 0; i < body; i += W) {
+    const vf h = (load(x + i) - m) * is;
+    vf v = h * ga + be;
+    if (relu) v = v > vf{} ? v : vf{};
+    store(y + i, v);
+    if (xhat) store(xhat + i, h);
+  }
+  for (int64_t i = body; i < n; ++i) {
+    const float h = (x[i] - mean) * invstd;
+    const float v = h * gamma + beta;
+    y[i] = relu ? (v > 0.f ? v : 0.f) : v;
+    if (xhat) xhat[i] = h;
+  }
+}
+
+// g, h: (n) -> sum of g' and of g' * h, g' = g where the fused ReLU passed (h * gamma + beta > 0), else 0
+inline void bn_row_grad_sums(const float* g, const float* h, int64_t n, float gamma, float beta, bool relu, double* sb,
+                             double* sg) {
+  const vf ga = broadcast(gamma), be = broadcast(beta);
+  const int64_t body = n / W * W;
+  vf b0 = vf{}, s0 = vf{};
+  for (int64_t i = 0; i < body; i += W) {
+    const vf hv = load(h + i);
+    vf gv = load(g + i);
+    if (relu) gv = hv * ga + be > vf{} ? gv : vf{};
+    b0 += gv;
+    s0 += gv * hv;
+  }
+  double b = static_cast<double>(hsum(b0)), s = static_cast<double>(hsum(s0));
+  for (int64_t i = body; i < n; ++i) {
+    const float gv = !relu || h[i] * gamma + beta > 0.f ? g[i] : 0.f;
+    b += gv;
+    s += static_cast<double>(gv) * h[i];
+  }
+  *sb = b;
+  *sg = s;
+}
+
+// g, h: (n) -> dx = k * (M * g' - mb - h * mg) in training, k * g' in evaluation (g' as above)
+inline void bn_row_grad_input(const float* g, const float* h, int64_t n, float gamma, float beta, bool relu,
+                              bool training, float k, float M, float mb, float mg, float* dx) {
+  const vf ga = broadcast(gamma), be = broadcast(beta), kv = broadcast(k), Mv = broadcast(M), mbv = broadcast(mb),
+           mgv = broadcast(mg);
+  const int64_t body = n / W * W;
+  for (int64_t i = 0; i < body; i += W) {
+    const vf hv = load(h + i);
+    vf gv = load(g + i);
+    if (relu) gv = hv * ga + be > vf{} ? gv : vf{};
+    store(dx + i, training ? kv * (Mv * gv - mbv - hv * mgv) : kv * gv);
+  }
+  for (int64_t i = body; i < n; ++i) {
+    const float gv = !relu || h[i] * gamma + beta > 0.f ? g[i] : 0.f;
+    dx[i] = training ? k * (M * gv - mb - h[i] * mg) : k * gv;
+  }
+}
+
+}  // namespace dlf::DLF_ISA_NS

@@ -1,0 +1,193 @@
+#include "nn/conv_wino.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <memory>
+#include <new>
+
+#include "runtime/env_state.h"
+#include "runtime/simd.h"
+#include "runtime/threadpool.h"
+
+namespace dlf {
+namespace {
+
+// Below this many channels the transforms cost more than the products they save: the direct
+// kernels (conv_fast.cc) win.
+constexpr int64_t kMinChannels = 16;
+// Weight-gradient tile blocks are transformed this many floats at a time (a fixed count, so the
+// sums run in the same order at any thread count).
+constexpr int64_t kWgradChunkFloats = int64_t{6} << 20;
+
+// A thread's 64-byte aligned scratch, grown once and reused (no allocation in a steady state).
+float* scratch(int slot, int64_t floats) {
+  struct Buffer {
+    std::unique_ptr<float, void (*)(void*)> data{nullptr, std::free};
+    int64_t floats = 0;
+  };
+  thread_local Buffer buffers[2];
+  Buffer& b = buffers[slot];
+  if (b.floats < floats) {
+    const size_t bytes = (static_cast<size_t>(floats) * sizeof(float) + 63) / 64 * 64;
+    float* p = static_cast<float*>(std::aligned_alloc(64, bytes));
+    if (!p) throw std::bad_alloc();
+    b.data.reset(p);
+    b.floats = floats;
+  }
+  return b.data.get();
+}
+
+int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+// w: (K,C,3,3) -> U: (36, Kp/rk, C, rk) = G g G^T per channel pair, zero for k >= K. With `flip` the
+// kernel of the input gradient: input channels K, output channels C, each kernel rotated 180 degrees.
+void transform_weights(const float* w, int64_t K, int64_t C, bool flip, int64_t rk, float* U) {
+  const int64_t outs = flip ? C : K, ins = flip ? K : C, outs_p = round_up(outs, rk);
+  static const double G[6][3] = {{0.25, 0, 0},
+                                 {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                 {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                 {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                 {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                 {0, 0, 1}};
+  parallel_for(outs_p, 4, [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o) {
+      const int64_t kb = o / rk * rk, r = o % rk;
+      for (int64_t i = 0; i < ins; ++i) {
+        double g[3][3] = {};
+        if (o < outs) {
+          const float* src = flip ? w + (i * C + o) * 9 : w + (o * C + i) * 9;
+          for (int a = 0; a < 3; ++a)
+            for (int b = 0; b < 3; ++b) g[a][b] = flip ? src[(2 - a) * 3 + (2 - b)] : src[a * 3 + b];
+        }
+        double gg[6][3];  // G g
+        for (int e = 0; e < 6; ++e)
+          for (int b = 0; b < 3; ++b) gg[e][b] = G[e][0] * g[0][b] + G[e][1] * g[1][b] + G[e][2] * g[2][b];
+        for (int e = 0; e < 6; ++e)
+          for (int f = 0; f < 6; ++f) {
+            const double u = gg[e][0] * G[f][0] + gg[e][1] * G[f][1] + gg[e][2] * G[f][2];
+            U[((e * 6 + f) * outs_p + kb) * ins + i * rk + r] = static_cast<float>(u);
+          }
+      }
+    }
+  });
+}
+
+WinoGeom wino_geom(int64_t C, int64_t H, int64_t W, int64_t pad_h, int64_t pad_w, int64_t P, int64_t Q) {
+  return WinoGeom{C, H, W, pad_h, pad_w, P, Q, (P + 3) / 4, (Q + 3) / 4};
+}
+
+// x: (N, g.C, g.H, g.W) -> y: (N, K, g.P, g.Q) through transformed weights U (Kp output rows).
+void run_forward(const WinoGeom& g, int64_t N, const float* x, const float* U, int64_t K, int64_t Kp,
+                 const float* bias, bool relu, float* y) {
+  const Kernels& kt = kernels();
+  const int64_t TB = kt.wino_tiles, tiles = N * g.th * g.tw, blocks = (tiles + TB - 1) / TB;
+  parallel_chunks(static_cast<int>(blocks), [&](int bi, int) {
+    float* V = scratch(0, 36 * g.C * TB);
+    float* M = scratch(1, 36 * Kp * TB);
+    const int64_t t0 = bi * TB, count = std::min(TB, tiles - t0);
+    kt.wino_input(g, x, t0, count, g.C * TB, TB, V);
+    kt.wino_gemm(U, V, g.C, Kp, M);
+    kt.wino_output(g, M, K, Kp, t0, count, bias, relu, y);
+  });
+}
+
+}  // namespace
+
+void set_conv_wino_enabled(bool enabled) { current_env().conv_winograd = enabled; }
+bool conv_wino_enabled() { return current_env().conv_winograd; }
+
+bool conv_wino_applies(const ConvGeom& g) {
+  if (!conv_wino_enabled() || !current_env().conv_fast_path) return false;
+  const auto& p = g.p;
+  if (g.R != 3 || g.S != 3 || p.stride_h != 1 || p.stride_w != 1 || p.dil_h != 1 || p.dil_w != 1 || g.G != 1)
+    return false;
+  // Padding up to 2 keeps the input gradient a Winograd convolution too (padding 2 - pad).
+  if (p.pad_h > 2 || p.pad_w > 2 || g.P < 1 || g.Q < 1) return false;
+  if (g.C < kMinChannels || g.K < kMinChannels) return false;
+  // The tile kernels address a batch with int32 offsets.
+  constexpr int64_t kMaxOffset = int64_t{1} << 31;
+  if (g.N * g.C * g.H * g.W >= kMaxOffset || g.N * g.K * g.P * g.Q >= kMaxOffset) return false;
+  // Fewer tiles than half a block would leave most lanes idle.
+  return 2 * g.N * ((g.P + 3) / 4) * ((g.Q + 3) / 4) >= kernels().wino_tiles;
+}
+
+void conv_wino_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y, bool relu) {
+  const int64_t rk = kernels().wino_kblock, Kp = round_up(g.K, rk);
+  auto U = empty({36 * Kp * g.C});
+  transform_weights(w, g.K, g.C, false, rk, U->f32());
+  run_forward(wino_geom(g.C, g.H, g.W, g.p.pad_h, g.p.pad_w, g.P, g.Q), g.N, x, U->f32(), g.K, Kp, b, relu, y);
+}
+
+void conv_wino_backward(const ConvGeom& g, const float* x, const float* w, const float* gy, float* dx, float* dw,
+                        float* db) {
+  const Kernels& kt = kernels();
+  const int64_t rk = kt.wino_kblock, TB = kt.wino_tiles;
+  if (dx) {
+    // The input gradient is the convolution of gy with the flipped kernel, padded by 2 - pad.
+    const int64_t Cp = round_up(g.C, rk);
+    auto U = empty({36 * Cp * g.K});
+    transform_weights(w, g.K, g.C, true, rk, U->f32());
+    run_forward(wino_geom(g.K, g.P, g.Q, 2 - g.p.pad_h, 2 - g.p.pad_w, g.H, g.W), g.N, gy, U->f32(), g.C, Cp,
+                nullptr, false, dx);
+  }
+  if (dw) {
+    const WinoGeom wg = wino_geom(g.C, g.H, g.W, g.p.pad_h, g.p.pad_w, g.P, g.Q);
+    const int64_t tiles = g.N * wg.th * wg.tw, blocks = (tiles + TB - 1) / TB;
+    const int64_t block_floats = 36 * (g.K + g.C) * TB;
+    const int64_t chunk = std::max<int64_t>(2, kWgradChunkFloats / block_floats);
+    auto dWt = zeros({36 * g.K * g.C});
+    auto gbuf = empty({std::min(chunk, blocks) * 36 * g.K * TB});
+    auto vbuf = empty({std::min(chunk, blocks) * 36 * g.C * TB});
+    float* pdWt = dWt->f32();
+    for (int64_t b0 = 0; b0 < blocks; b0 += chunk) {
+      // Per position e: Gt_e (K, L) and V_e (C, L), L = nb*TB tiles side by side, so that
+      // dWt_e += Gt_e V_e^T is one GEMM over the tiles (a fixed chunking: the same sums at any thread count).
+      const int64_t nb = std::min(chunk, blocks - b0), L = nb * TB;
+      parallel_chunks(static_cast<int>(nb), [&](int i, int) {
+        const int64_t t0 = (b0 + i) * TB, count = std::min(TB, tiles - t0);
+        kt.wino_input(wg, x, t0, count, g.C * L, L, vbuf->f32() + i * TB);
+        kt.wino_grad_tiles(wg, gy, g.K, t0, count, g.K * L, L, gbuf->f32() + i * TB);
+      });
+      parallel_for(36, 1, [&](int64_t e0, int64_t e1) {
+        kt.wino_wgrad_gemm(gbuf->f32(), vbuf->f32(), L, g.K, g.C, e0, e1, pdWt);
+      });
+    }
+    // dw = G^T dWt G per channel pair.
+    static const double GT[3][6] = {{0.25, -1.0 / 6, -1.0 / 6, 1.0 / 24, 1.0 / 24, 0},
+                                    {0, -1.0 / 6, 1.0 / 6, 1.0 / 12, -1.0 / 12, 0},
+                                    {0, -1.0 / 6, -1.0 / 6, 1.0 / 6, 1.0 / 6, 1}};
+    const int64_t pairs = g.K * g.C;
+    parallel_for(pairs, 64, [&](int64_t q0, int64_t q1) {
+      for (int64_t q = q0; q < q1; ++q) {
+        double t[3][6];
+        for (int r = 0; r < 3; ++r)
+          for (int f = 0; f < 6; ++f) {
+            double s = 0.0;
+            for (int e = 0; e < 6; ++e) s += GT[r][e] * pdWt[(e * 6 + f) * pairs + q];
+            t[r][f] = s;
+          }
+        for (int r = 0; r < 3; ++r)
+          for (int c = 0; c < 3; ++c) {
+            double s = 0.0;
+            for (int f = 0; f < 6; ++f) s += t[r][f] * GT[c][f];
+            dw[q * 9 + r * 3 + c] = static_cast<float>(s);
+          }
+      }
+    });
+  }
+  if (db) {
+    const int64_t pq = g.P * g.Q;
+    parallel_for(g.K, 1, [&](int64_t k0, int64_t k1) {
+      for (int64_t k = k0; k < k1; ++k) {
+        double s = 0.0;
+        for (int64_t n = 0; n < g.N; ++n) {
+          const float* row = gy + (n * g.K + k) * pq;
+          for (int64_t i = 0; i < pq; ++i) s += row[i];
+        }
+        db[k] = static_cast<float>(s);
+      }
+    });
+  }
+}
+
+}  // namespace dlf

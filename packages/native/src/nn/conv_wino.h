@@ -1,0 +1,24 @@
+// Winograd F(4x4,3x3) convolution for stride-1 3x3 layers of many channels (isa/conv_wino43.h has
+// the kernels): forward, input gradient (the forward of the flipped, transposed kernel) and weight
+// gradient (summed over tiles in the transformed domain). conv.cc asks conv_wino_applies() first.
+#pragma once
+#include <cstdint>
+
+#include "nn/conv_gemm.h"
+
+namespace dlf {
+
+/** True when Winograd F(4x4,3x3) is the algorithm for this geometry (and it is enabled). */
+bool conv_wino_applies(const ConvGeom& g);
+/** Turns Winograd F(4x4,3x3) on or off in the current environment (tests compare the paths). */
+void set_conv_wino_enabled(bool enabled);
+bool conv_wino_enabled();
+
+// x: (N,C,H,W), w: (K,C,3,3), b: (K) or null -> y: (N,K,P,Q), ReLU fused when `relu`
+void conv_wino_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y, bool relu);
+
+// gy: (N,K,P,Q) -> dx: (N,C,H,W), dw: (K,C,3,3), db: (K); each overwritten, each may be null
+void conv_wino_backward(const ConvGeom& g, const float* x, const float* w, const float* gy, float* dx, float* dw,
+                        float* db);
+
+}  // namespace dlf

@@ -1,0 +1,198 @@
+// Winograd F(4x4,3x3) (native nn/conv_wino.cc, isa/conv_wino43.h) against the float64 reference:
+// forward, input, weight and bias gradients, on every instruction set this CPU has, at 1 and 2
+// threads; channel counts that are not multiples of any block, odd sizes, padding 0/1/2 and
+// asymmetric, batch 1; with a fused ReLU against the other paths; NaN and Inf reach the output;
+// the same bits twice and (beyond 32 x 32 channels) at any thread count; strided inputs. The reference and the comparison are
+// in conv-reference.ts.
+
+import { testing } from '@dlf/native/testing';
+import {
+  Generator,
+  getNumThreads,
+  getSimd,
+  permute,
+  randn as randnDefault,
+  setNumThreads,
+  setSimd,
+  type Tensor,
+  tensor,
+} from '@dlf/tensor-core';
+import { afterAll, describe, expect, it } from 'vitest';
+import { conv2d, mul, sum } from '@dlf/nn';
+import { type Case, expectMatches, outSize, reference } from './conv-reference.js';
+
+const randn = (shape: readonly number[], seed: number) =>
+  randnDefault(shape, 0, 1, { generator: new Generator(seed) });
+const arr = (t: Tensor) => t.toTypedArray() as Float32Array;
+
+const conv3 = (n: number, c: number, h: number, w: number, k: number, pad: [number, number]): Case => ({
+  n,
+  c,
+  h,
+  w,
+  k,
+  r: 3,
+  s: 3,
+  stride: [1, 1],
+  pad,
+  dil: [1, 1],
+  groups: 1,
+});
+
+// Each has enough 4x4 output tiles for the widest block (64 tiles with AVX-512) to be chosen.
+const cases: Case[] = [
+  conv3(2, 16, 17, 19, 16, [1, 1]), // odd planes: ragged tiles at the right and bottom
+  conv3(1, 19, 32, 30, 21, [0, 2]), // batch 1, asymmetric padding, C and K off every block size
+  conv3(3, 33, 13, 9, 70, [2, 2]), // padding 2 (the input gradient then has padding 0), K > 64
+  conv3(20, 64, 6, 6, 17, [1, 0]), // 6x4 outputs: one and a half tiles per plane
+  conv3(8, 130, 8, 8, 24, [1, 1]), // C > 128
+];
+
+function run(c: Case, x: Tensor, seed: number, relu = false) {
+  const xg = x.requiresGrad_();
+  const w = randn([c.k, c.c, 3, 3], seed + 1).requiresGrad_();
+  const b = randn([c.k], seed + 2).requiresGrad_();
+  const y = conv2d(xg, w, b, { padding: c.pad, relu });
+  const g = randn(y.shape, seed + 3);
+  sum(mul(y, g)).backward();
+  return {
+    x: arr(x),
+    w: arr(w),
+    b: arr(b),
+    g: arr(g),
+    y: arr(y),
+    dx: arr(xg.grad!),
+    dw: arr(w.grad!),
+    db: arr(b.grad!),
+  };
+}
+
+const withWinograd = <T>(on: boolean, fn: () => T): T => {
+  const prev = testing.setConvWinograd(on);
+  try {
+    return fn();
+  } finally {
+    testing.setConvWinograd(prev);
+  }
+};
+
+const sameBits = (a: Float32Array, b: Float32Array) =>
+  Buffer.compare(Buffer.from(a.buffer), Buffer.from(b.buffer)) === 0;
+
+const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => testing.selectSimd(name));
+const startSimd = getSimd();
+const startThreads = getNumThreads();
+afterAll(() => {
+  setSimd(startSimd as 'avx512' | 'avx2' | 'base');
+  setNumThreads(startThreads);
+});
+
+describe('conv2d with Winograd F(4x4,3x3)', () => {
+  for (const isa of isas) {
+    for (const threads of [1, 2]) {
+      it(`matches a float64 reference (${isa}, ${threads} thread(s))`, () => {
+        setSimd(isa);
+        setNumThreads(threads);
+        for (const [i, c] of cases.entries()) {
+          const got = run(c, randn([c.n, c.c, c.h, c.w], 100 * i), 100 * i);
+          const want = reference(c, got.x, got.w, got.b, got.g);
+          const tag = JSON.stringify(c);
+          for (const key of ['y', 'dx', 'dw', 'db'] as const)
+            expectMatches(got[key], want[key], `${key} ${tag}`);
+          // The Winograd path ran: the direct and general paths round differently.
+          const other = withWinograd(false, () => run(c, randn([c.n, c.c, c.h, c.w], 100 * i), 100 * i));
+          expect(sameBits(got.y, other.y), `y ${tag} took another path`).toBe(false);
+        }
+      });
+    }
+
+    it(`fuses the ReLU like the other paths (${isa})`, () => {
+      setSimd(isa);
+      for (const [i, c] of cases.entries()) {
+        const a = run(c, randn([c.n, c.c, c.h, c.w], i), i, true);
+        const b = withWinograd(false, () => run(c, randn([c.n, c.c, c.h, c.w], i), i, true));
+        for (const key of ['y', 'dx', 'dw', 'db'] as const)
+          expectMatches(a[key], Float64Array.from(b[key]), `${key} relu ${JSON.stringify(c)}`);
+        expect(a.y.some((v) => v === 0)).toBe(true);
+      }
+    });
+
+    it(`lets NaN and Inf reach the outputs they touch (${isa})`, () => {
+      setSimd(isa);
+      for (const [i, c] of cases.entries()) {
+        const data = arr(randn([c.n, c.c, c.h, c.w], 7 * i));
+        data[c.w + 1] = Number.NaN;
+        data[data.length - 1] = Number.POSITIVE_INFINITY;
+        const got = run(c, tensor(data, { shape: [c.n, c.c, c.h, c.w] }), 7 * i);
+        const want = reference(c, got.x, got.w, got.b, got.g);
+        const P = outSize(c.h, 3, 1, c.pad[0], 1);
+        const Q = outSize(c.w, 3, 1, c.pad[1], 1);
+        const tag = JSON.stringify(c);
+        // A tile's transform mixes its inputs, so a non-finite input spreads over its 4x4 output
+        // tile (y) or over its channel pair's 3x3 kernel (dw); nowhere else.
+        const yTile = (o: number) => {
+          const plane = Math.floor(o / (P * Q));
+          const p = Math.floor((o % (P * Q)) / Q);
+          const q = o % Q;
+          return `${plane}:${p >> 2}:${q >> 2}`;
+        };
+        expectReaches(got.y, want.y, yTile, `y ${tag}`);
+        expectReaches(got.dw, want.dw, (o) => `${Math.floor(o / 9)}`, `dw ${tag}`);
+        expectMatches(got.dx, want.dx, `dx ${tag}`);
+      }
+    });
+  }
+
+  it('gives the same bits twice, and at 1 and 2 threads', () => {
+    for (const [i, c] of cases.entries()) {
+      const [a2, b2, a1, b1] = [2, 2, 1, 1].map((threads) => {
+        setNumThreads(threads);
+        return run(c, randn([c.n, c.c, c.h, c.w], i), i);
+      });
+      // Up to 32 x 32 channels the weight gradient comes from the direct kernel, whose sums follow
+      // the thread count; Winograd's own sums never do.
+      const winogradWgrad = c.c * c.k > 32 * 32;
+      for (const key of ['y', 'dx', 'dw', 'db'] as const) {
+        const tag = `${key} ${JSON.stringify(c)}`;
+        expect(sameBits(a2![key], b2![key]), tag).toBe(true);
+        expect(sameBits(a1![key], b1![key]), tag).toBe(true);
+        if (winogradWgrad || key === 'y' || key === 'dx')
+          expect(sameBits(a2![key], a1![key]), tag).toBe(true);
+      }
+    }
+  });
+
+  it('reads non-contiguous inputs like their contiguous copies', () => {
+    for (const [i, c] of cases.entries()) {
+      const strided = permute(randn([c.n, c.h, c.c, c.w], i), [0, 2, 1, 3]);
+      const a = run(c, strided, i);
+      const b = run(c, permute(randn([c.n, c.h, c.c, c.w], i), [0, 2, 1, 3]).contiguous(), i);
+      for (const key of ['y', 'dx', 'dw'] as const) expect(sameBits(a[key], b[key]), key).toBe(true);
+    }
+  });
+});
+
+// Every non-finite reference value is non-finite here; a finite one is within tolerance unless its
+// group (a tile, a kernel) holds a non-finite reference value.
+function expectReaches(
+  got: Float32Array,
+  want: Float64Array,
+  group: (i: number) => string,
+  what: string,
+): void {
+  const poisoned = new Set<string>();
+  want.forEach((v, i) => {
+    if (!Number.isFinite(v)) poisoned.add(group(i));
+  });
+  expect(poisoned.size, `${what}: the poison reached the reference`).toBeGreaterThan(0);
+  let scale = 1;
+  for (const v of want) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v));
+  for (let i = 0; i < got.length; i++) {
+    const gv = got[i]!;
+    const wv = want[i]!;
+    if (!Number.isFinite(wv))
+      expect(Number.isFinite(gv), `${what}[${i}] should be non-finite, got ${gv}`).toBe(false);
+    else if (!poisoned.has(group(i)) && !(Math.abs(gv - wv) <= 1e-4 * scale))
+      expect.fail(`${what}[${i}]: got ${gv}, want ${wv} (scale ${scale})`);
+  }
+}
