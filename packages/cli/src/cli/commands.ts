@@ -12,6 +12,7 @@ import {
   summary,
 } from '@dlf/nn';
 import { describeFsError, setNumThreads } from '@dlf/tensor-core';
+import { escapeControl } from '@dlf/tensor-core/text';
 import { confusionSvg, evaluate, openData, PRESETS, predict, svgToPng } from '@dlf/train';
 import { FileError, UsageError } from '../errors.js';
 import { choiceFlag, closest, didYouMean, intFlag, type Parsed, parse, parseInputShape } from './args.js';
@@ -39,7 +40,8 @@ function need(command: string, positionals: string[], names: string[]): void {
 }
 
 /** Prints a confusion matrix as aligned text (class names abbreviated for many classes). */
-function confusionText(confusion: number[][], classes: readonly string[]): string[] {
+function confusionText(confusion: number[][], names: readonly string[]): string[] {
+  const classes = names.map(escapeControl);
   const k = classes.length;
   const label = (s: string): string => (s.length > 10 ? `${s.slice(0, 9)}…` : s);
   const head = ['true\\pred', ...classes.map((c, i) => (k > 12 ? String(i) : label(c)))];
@@ -151,7 +153,7 @@ export async function evaluateCommand(argv: string[], io: CliIO): Promise<number
       const rows = [
         ['class', 'precision', 'recall', 'F1', 'support'],
         ...r.perClass.map((m) => [
-          m.class,
+          escapeControl(m.class),
           percent(m.precision, 1),
           percent(m.recall, 1),
           m.f1.toFixed(3),
@@ -273,13 +275,15 @@ export async function predictCommand(argv: string[], io: CliIO): Promise<number>
       ...(io.signal ? { signal: io.signal } : {}),
     });
     out.document({ model: resolve(modelPath), predictions: preds });
-    const width = Math.min(60, Math.max(...preds.map((p) => p.image.length)));
-    for (const p of preds) {
+    // Text lines show names with control characters escaped; the JSON document above keeps them raw.
+    const shownImages = preds.map((p) => escapeControl(p.image));
+    const width = Math.min(60, Math.max(...shownImages.map((name) => name.length)));
+    preds.forEach((p, i) => {
       const scores = p.top
-        .map((t) => `${out.out.bold(t.class)} ${percent(t.probability, 1)}`)
+        .map((t) => `${out.out.bold(escapeControl(t.class))} ${percent(t.probability, 1)}`)
         .join(out.out.dim('  ·  '));
-      out.result(`${p.image.padEnd(width)}  ${scores}`);
-    }
+      out.result(`${shownImages[i]!.padEnd(width)}  ${scores}`);
+    });
     return 0;
   } finally {
     model.dispose();

@@ -1,3 +1,4 @@
+import { escapeControl } from '@dlf/tensor-core/text';
 import { EXIT, oneSentence } from '../exit.js';
 import { VERSION } from '../version.js';
 import { closest, didYouMean } from './suggest.js';
@@ -97,7 +98,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     }
     if (e instanceof UsageError) {
       const cmd = e.command ?? command;
-      write(io.stderr, `${red('error:')} ${oneSentence(e)}\n`);
+      write(io.stderr, `${red('error:')} ${escapeControl(oneSentence(e))}\n`);
       write(io.stderr, `Run 'dlf ${cmd ? `${cmd} ` : ''}--help' for usage.\n`);
       if (debug && e.stack) write(io.stderr, `${e.stack}\n`);
       return EXIT.usage;
@@ -106,7 +107,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       write(io.stderr, 'Interrupted.\n');
       return EXIT.interrupted;
     }
-    write(io.stderr, `${red('error:')} ${oneSentence(e)}\n`);
+    write(io.stderr, `${red('error:')} ${escapeControl(oneSentence(e))}\n`);
     if (debug) {
       let err: unknown = e;
       while (err instanceof Error) {

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { relative } from 'node:path';
 import { datasetSource } from '@dlf/data';
+import { escapeControl } from '@dlf/tensor-core/text';
 import { AbortError, FileError, UsageError } from '../errors.js';
 import {
   AUGMENTATIONS,
@@ -55,16 +56,19 @@ function switchFlag(command: string, v: Record<string, unknown>, name: string): 
   return v[name] === true ? true : v[`no-${name}`] === true ? false : undefined;
 }
 
-/** Display path: relative to the working directory when shorter. */
+/**
+ * Display path: relative to the working directory when shorter, control characters escaped (a file
+ * name must not drive the terminal). For text output only; JSON keeps the raw path.
+ */
 export function shown(path: string): string {
   const rel = relative(process.cwd(), path);
-  return rel && !rel.startsWith('..') && rel.length < path.length ? rel : path;
+  return escapeControl(rel && !rel.startsWith('..') && rel.length < path.length ? rel : path);
 }
 
 /** How a data argument is named in messages: a named source by its title and origin, else as given. */
 export function dataName(data: string): string {
   const source = datasetSource(data);
-  return source ? `${source.title} (${source.origin})` : data;
+  return source ? `${source.title} (${source.origin})` : escapeControl(data);
 }
 
 /**
@@ -226,7 +230,7 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
       case 'data': {
         const f = e.facts;
         out.info(out.out.bold('Data'));
-        out.info(`  ${f.format} from ${f.path}`);
+        out.info(`  ${f.format} from ${escapeControl(f.path)}`);
         out.info(
           `  ${f.classes.length} classes; ${int(f.train)} train, ${int(f.val)} validation (${f.valSource === 'split' ? 'held out from train' : f.valSource === 'folder' ? 'val/ folder' : 'none'}), ${int(f.test)} test; input ${f.shape.join('×')}`,
         );

@@ -1,0 +1,59 @@
+/**
+ * Issue 16: class and file names reach the terminal with control characters escaped. A class folder
+ * and an image named with an escape character train, evaluate and predict; the text lines show
+ * `\x1b`, never the raw character, and the JSON documents keep the names as they are.
+ */
+import { readdirSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cleanup, runCli, shapesFixture } from './helpers.js';
+
+const HOSTILE = 'cir\u001b[2Jcle';
+const ESCAPED = 'cir\\x1b[2Jcle';
+
+let dir: string, data: string, tiny: string, model: string, image: string;
+beforeAll(async () => {
+  ({ dir, data, tiny } = await shapesFixture({ train: 6, test: 3 }));
+  for (const split of ['train', 'test']) renameSync(join(data, split, 'circle'), join(data, split, HOSTILE));
+  const folder = join(data, 'test', HOSTILE);
+  const first = readdirSync(folder)[0]!;
+  image = join(folder, `x\u001b]0;title\u0007${first}`);
+  renameSync(join(folder, first), image);
+  const out = join(dir, 'run');
+  const r = await runCli(['train', data, '--model', tiny, '--epochs', '1', '--size', '16', '--out', out, '--quiet']);
+  expect(r.code, r.stderr).toBe(0);
+  model = join(out, 'model.safetensors');
+}, 120_000);
+afterAll(() => cleanup(dir));
+
+describe('control characters in names', () => {
+  it('dlf evaluate escapes class names in its text output; --json keeps them raw', async () => {
+    const r = await runCli(['evaluate', data, model]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toMatch(/\u001b/);
+    expect(r.stdout).toContain(ESCAPED);
+    const j = await runCli(['evaluate', data, model, '--json']);
+    expect(j.code).toBe(0);
+    const doc = JSON.parse(j.stdout) as { classes: string[] };
+    expect(doc.classes).toContain(HOSTILE);
+  });
+
+  it('dlf predict escapes the image name and the class names; --json keeps them raw', async () => {
+    const r = await runCli(['predict', model, image, '--top', '3']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/);
+    expect(r.stdout).toContain('x\\x1b]0;title\\x07');
+    expect(r.stdout).toContain(ESCAPED);
+    const j = await runCli(['predict', model, image, '--top', '3', '--json']);
+    const doc = JSON.parse(j.stdout) as { predictions: { image: string; top: { class: string }[] }[] };
+    expect(doc.predictions[0]!.image).toBe(image);
+    expect(doc.predictions[0]!.top.map((t) => t.class)).toContain(HOSTILE);
+  });
+
+  it('an error naming such a file prints it escaped', async () => {
+    const r = await runCli(['predict', join(dir, `no\u001b[31m.safetensors`), image]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).not.toMatch(/\u001b/);
+    expect(r.stderr).toContain('no\\x1b[31m.safetensors');
+  });
+});
