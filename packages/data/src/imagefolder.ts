@@ -14,7 +14,7 @@ import { Dataset } from './dataset.js';
 import {
   checkDecodeOptions,
   DECODE_PIPELINE_VERSION,
-  type DEFAULT_MAX_PIXELS,
+  DEFAULT_MAX_PIXELS,
   decodeImages,
   type FitMode,
 } from './decode.js';
@@ -173,6 +173,9 @@ export async function openImageFolder(
     pipeline: DECODE_PIPELINE_VERSION,
     sharp: sharp.versions.sharp,
     vips: sharp.versions.vips,
+    // A raised pixel budget decodes images a default run skipped: a cache of its own. (The default
+    // adds nothing, so existing caches stay valid.)
+    ...(decode.maxPixels !== DEFAULT_MAX_PIXELS ? { maxPixels: decode.maxPixels } : {}),
   };
   const useCache = options.cache ?? true;
   const cacheFile = join(

@@ -5,7 +5,7 @@
  * report. The command line only parses flags and prints the events.
  */
 import { join, resolve } from 'node:path';
-import { formatSummary, type ModelSummary, summary } from '@dlf/nn';
+import { formatSummary, type ModelBudget, type ModelSummary, summary } from '@dlf/nn';
 import { describeFsError, errnoCode, setNumThreads } from '@dlf/tensor-core';
 import { type CheckpointHooks, disposeCheckpoint, loadCheckpoint, readPointer } from './checkpoint.js';
 import { loadRunConfig, resolveConfig, semantic, type TrainConfig } from './config.js';
@@ -48,6 +48,10 @@ export interface TrainOptions {
   onEvent?: (event: TrainEvent) => void;
   /** Decode cache folder for image folders. */
   cacheDir?: string;
+  /** The most pixels decoded from one image (default 40 million); larger images are skipped. */
+  maxImagePixels?: number;
+  /** What the model may cost per example (activation bytes, MACs, parameters); see `ModelBudget`. */
+  modelBudget?: ModelBudget;
   /** @internal Checkpoint test hooks. */
   hooks?: CheckpointHooks;
   /**
@@ -241,6 +245,7 @@ export async function train(
     classes: data.opened.classes.length,
     inputShape: data.shape,
     seed: config.seed,
+    ...(options.modelBudget ? { budget: options.modelBudget } : {}),
   });
   let folder: RunFolder | undefined;
   try {

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { datasetSource, exportImageFolder, normalize } from '@dlf/data';
 import {
   buildPreset,
+  checkParamBudget,
   type DescribedModel,
   formatSummary,
   impliedStateShapes,
@@ -16,6 +17,7 @@ import { escapeControl } from '@dlf/tensor-core/text';
 import { confusionSvg, evaluate, openData, PRESETS, predict, svgToPng } from '@dlf/train';
 import { FileError, UsageError } from '../errors.js';
 import { choiceFlag, closest, didYouMean, intFlag, type Parsed, parse, parseInputShape } from './args.js';
+import { IMAGE_BUDGET_OPTIONS, imageBudget, MODEL_BUDGET_OPTIONS, modelBudget } from './budgets.js';
 import { EVALUATE_HELP, EXPORT_HELP, PREDICT_HELP, SUMMARY_HELP } from './help.js';
 import { type CliIO, columns, int, Output, percent } from './output.js';
 import { decodeProgress } from './progress.js';
@@ -63,6 +65,8 @@ export async function evaluateCommand(argv: string[], io: CliIO): Promise<number
       'batch-size': { type: 'string' },
       seed: { type: 'string' },
       plot: { type: 'string' },
+      ...IMAGE_BUDGET_OPTIONS,
+      ...MODEL_BUDGET_OPTIONS,
     },
     2,
   );
@@ -74,10 +78,12 @@ export async function evaluateCommand(argv: string[], io: CliIO): Promise<number
   need(c, positionals, ['data', 'model']);
   const split = choiceFlag(c, v, 'split', ['test', 'train', 'val'] as const) ?? 'test';
   const batchSize = intFlag(c, v, 'batch-size', 1, 65536) ?? 256;
+  const maxPixels = imageBudget(c, v);
+  const budget = modelBudget(c, v);
   applyThreads(c, v);
   const [dataArg, modelArg] = positionals as [string, string];
   const modelPath = resolve(modelArg);
-  const { model, info } = await readModelFile(modelPath);
+  const { model, info } = await readModelFile(modelPath, budget);
   try {
     const [ch, h, w] = info.inputShape;
     if (h !== w)
@@ -95,7 +101,11 @@ export async function evaluateCommand(argv: string[], io: CliIO): Promise<number
         channels: ch === 1 ? 1 : 3,
         seed,
       },
-      { onWarning: (m) => out.warn(m), onProgress: decodeProgress(out) },
+      {
+        onWarning: (m) => out.warn(m),
+        onProgress: decodeProgress(out),
+        ...(maxPixels !== undefined ? { maxPixels } : {}),
+      },
     );
     out.clearProgress();
     const ds = split === 'test' ? data.test : split === 'train' ? data.train : data.val;
@@ -179,7 +189,7 @@ export async function summaryCommand(argv: string[], io: CliIO): Promise<number>
   const { values: v, positionals } = parse(
     c,
     argv,
-    { input: { type: 'string' }, classes: { type: 'string' } },
+    { input: { type: 'string' }, classes: { type: 'string' }, ...MODEL_BUDGET_OPTIONS },
     1,
   );
   const out = outputFor(io, v);
@@ -191,6 +201,7 @@ export async function summaryCommand(argv: string[], io: CliIO): Promise<number>
   const spec = positionals[0]!;
   const input = v.input !== undefined ? parseInputShape(String(v.input)) : undefined;
   const classes = intFlag(c, v, 'classes', 1, 100_000);
+  const budget = modelBudget(c, v);
   let model: DescribedModel;
   let shape: [number, number, number];
   let s: ModelSummary;
@@ -219,16 +230,17 @@ export async function summaryCommand(argv: string[], io: CliIO): Promise<number>
       );
     }
     try {
-      impliedStateShapes(json);
+      checkParamBudget(spec, impliedStateShapes(json), budget);
       model = modelFromJSON(json);
     } catch (e) {
+      if (e instanceof FileError) throw e;
       throw new FileError(spec, `The model description ${spec} is invalid: ${(e as Error).message}.`);
     }
     shape = input ?? [3, 32, 32];
   } else if (existsSync(spec) || /\.safetensors$/i.test(spec)) {
     if (classes !== undefined)
       throw new UsageError('--classes applies to presets; a model file fixes its own outputs.', c);
-    const r = await readModelFile(spec);
+    const r = await readModelFile(spec, budget);
     model = r.model;
     shape = input ?? r.info.inputShape;
   } else {
@@ -258,7 +270,12 @@ export async function summaryCommand(argv: string[], io: CliIO): Promise<number>
 /** `dlf predict <model> <image…>`. */
 export async function predictCommand(argv: string[], io: CliIO): Promise<number> {
   const c = 'predict';
-  const { values: v, positionals } = parse(c, argv, { top: { type: 'string' } }, Number.MAX_SAFE_INTEGER);
+  const { values: v, positionals } = parse(
+    c,
+    argv,
+    { top: { type: 'string' }, ...IMAGE_BUDGET_OPTIONS, ...MODEL_BUDGET_OPTIONS },
+    Number.MAX_SAFE_INTEGER,
+  );
   const out = outputFor(io, v);
   if (v.help) {
     io.stdout.write(`${PREDICT_HELP}\n`);
@@ -266,12 +283,15 @@ export async function predictCommand(argv: string[], io: CliIO): Promise<number>
   }
   need(c, positionals, ['model', 'image']);
   const top = intFlag(c, v, 'top', 1, 1000) ?? 1;
+  const maxPixels = imageBudget(c, v);
+  const budget = modelBudget(c, v);
   applyThreads(c, v);
   const [modelPath, ...images] = positionals as [string, ...string[]];
-  const { model, info } = await readModelFile(modelPath);
+  const { model, info } = await readModelFile(modelPath, budget);
   try {
     const preds = await predict(model, info, images, {
       topK: top,
+      ...(maxPixels !== undefined ? { maxPixels } : {}),
       ...(io.signal ? { signal: io.signal } : {}),
     });
     out.document({ model: resolve(modelPath), predictions: preds });
@@ -296,7 +316,12 @@ export async function exportCommand(argv: string[], io: CliIO): Promise<number> 
   const { values: v, positionals } = parse(
     c,
     argv,
-    { overwrite: { type: 'boolean' }, size: { type: 'string' }, channels: { type: 'string' } },
+    {
+      overwrite: { type: 'boolean' },
+      size: { type: 'string' },
+      channels: { type: 'string' },
+      ...IMAGE_BUDGET_OPTIONS,
+    },
     2,
   );
   const out = outputFor(io, v);
@@ -308,6 +333,7 @@ export async function exportCommand(argv: string[], io: CliIO): Promise<number> 
   const size = intFlag(c, v, 'size', 1, 4096);
   const channels = intFlag(c, v, 'channels', 1, 3);
   if (channels === 2) throw new UsageError(`Expected 1 or 3 for --channels but received '2'.`, c);
+  const maxPixels = imageBudget(c, v);
   const [dataArg, folder] = positionals as [string, string];
   out.note(out.err.dim(`Loading ${dataName(dataArg)}…`));
   const data = await openData(
@@ -317,7 +343,11 @@ export async function exportCommand(argv: string[], io: CliIO): Promise<number> 
       ...(channels !== undefined ? { channels: channels as 1 | 3 } : {}),
       seed: 0,
     },
-    { onWarning: (m) => out.warn(m), onProgress: decodeProgress(out) },
+    {
+      onWarning: (m) => out.warn(m),
+      onProgress: decodeProgress(out),
+      ...(maxPixels !== undefined ? { maxPixels } : {}),
+    },
   );
   out.clearProgress();
   const splits = { train: data.train, ...(data.val ? { val: data.val } : {}), test: data.test };

@@ -1,9 +1,13 @@
 import { escapeControl } from '@dlf/tensor-core/text';
-import { EXIT, oneSentence } from '../exit.js';
+import { EXIT, oneSentence as sentence } from '../exit.js';
+import { withFlagNames } from './flag-names.js';
 import { VERSION } from '../version.js';
 import { closest, didYouMean } from './suggest.js';
 import { MAIN_HELP } from './main-help.js';
 import { type CliIO, colorEnabled, makeColors } from './output.js';
+
+/** One sentence for an error, in command-line words (flags, not library options). */
+const oneSentence = (e: unknown): string => withFlagNames(sentence(e));
 
 type Command = (argv: string[], io: CliIO) => Promise<number>;
 // Each command module (and through it the native addon) loads only when that command runs, so

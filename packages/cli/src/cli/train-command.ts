@@ -15,6 +15,7 @@ import {
 } from '@dlf/train';
 import { VERSION } from '../version.js';
 import { choiceFlag, closest, didYouMean, intFlag, numFlag, parse } from './args.js';
+import { IMAGE_BUDGET_OPTIONS, imageBudget, MODEL_BUDGET_OPTIONS, modelBudget } from './budgets.js';
 import { DISTRIBUTED_OPTIONS, isFollowerRank, joinIfLaunched, launchIfAsked } from './distributed.js';
 import { TRAIN_HELP } from './help.js';
 import { bar, type CliIO, columns, duration, int, Output, percent } from './output.js';
@@ -46,6 +47,8 @@ const TRAIN_OPTIONS = {
   tta: { type: 'boolean' },
   'no-tta': { type: 'boolean' },
   ...DISTRIBUTED_OPTIONS,
+  ...IMAGE_BUDGET_OPTIONS,
+  ...MODEL_BUDGET_OPTIONS,
 } as const;
 
 /** A yes/no setting from `--name` and `--no-name` (undefined when neither is given). */
@@ -178,6 +181,8 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   }
   const threads = intFlag(c, v, 'threads', 1, 256);
   const keep = intFlag(c, v, 'keep', 1, 1000);
+  const maxImagePixels = imageBudget(c, v);
+  const budget = modelBudget(c, v);
   if (config.model !== undefined) checkModelSpec(c, config.model);
   const launched = await launchIfAsked(c, v, (m) => out.warn(m));
   if (launched !== undefined) return launched;
@@ -364,6 +369,8 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
       ...(v.resume !== undefined ? { resume: String(v.resume) } : {}),
       ...(threads !== undefined ? { threads } : {}),
       ...(keep !== undefined ? { keep } : {}),
+      ...(maxImagePixels !== undefined ? { maxImagePixels } : {}),
+      modelBudget: budget,
       ...(v.profile ? { profile: true } : {}),
       ...(io.signal ? { signal: io.signal } : {}),
       ...(dist ? { distributed: dist.distributed } : {}),
