@@ -12,7 +12,9 @@ import { withFlagNames } from '../src/cli/flag-names.js';
 import { cleanup, runCli, shapesFixture } from './helpers.js';
 
 // sharp is @dlf/data's dependency; the test borrows it to write a large (but small on disk) image.
-const sharp = createRequire(new URL('../../data/package.json', import.meta.url))('sharp') as typeof import('sharp');
+const sharp = createRequire(new URL('../../data/package.json', import.meta.url))(
+  'sharp',
+) as typeof import('sharp');
 
 let dir: string, data: string, tiny: string, trained: string;
 
@@ -42,7 +44,19 @@ const classifierHead = (channels: number) => [
 beforeAll(async () => {
   ({ dir, data, tiny } = await shapesFixture({ train: 4, test: 2 }));
   const out = join(dir, 'run');
-  const r = await runCli(['train', data, '--model', tiny, '--epochs', '1', '--size', '16', '--out', out, '-q']);
+  const r = await runCli([
+    'train',
+    data,
+    '--model',
+    tiny,
+    '--epochs',
+    '1',
+    '--size',
+    '16',
+    '--out',
+    out,
+    '-q',
+  ]);
   expect(r.code, r.stderr).toBe(0);
   trained = join(out, 'model.safetensors');
 }, 120_000);
@@ -93,7 +107,9 @@ describe('budget flags', () => {
     expect(refused.code).toBe(1);
     const event = JSON.parse(refused.stdout.trim()) as { message: string; path: string };
     expect(event.path).toBe(file);
-    expect(event.message).toMatch(/activations take 1\.\d GiB per example .* raise it with --max-model-activations/);
+    expect(event.message).toMatch(
+      /activations take 1\.\d GiB per example .* raise it with --max-model-activations/,
+    );
     const accepted = await runCli(['summary', file, '--max-model-activations', '2e9']);
     expect(accepted.code, accepted.stderr).toBe(0);
   });
@@ -101,7 +117,9 @@ describe('budget flags', () => {
   it('a model description past --max-model-params is refused naming the flag', async () => {
     const r = await runCli(['summary', tiny, '--max-model-params', '10']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/^error: The model .*tiny\.json declares \d+ parameters, more than the 10 budget .*raise it with --max-model-params/);
+    expect(r.stderr).toMatch(
+      /^error: The model .*tiny\.json declares \d+ parameters, more than the 10 budget .*raise it with --max-model-params/,
+    );
   });
 
   it('bad budget values are usage errors naming the flag, before anything is read', async () => {
@@ -115,13 +133,17 @@ describe('budget flags', () => {
       const r = await runCli([...argv]);
       expect(r.code, argv.join(' ')).toBe(2);
       expect(r.stderr.split('\n')[0]).toMatch(
-        new RegExp(`^error: Expected a whole number ≥ 1 \\(e\\.g\\. 80000000 or 8e7\\) for --${flag} but received '`),
+        new RegExp(
+          `^error: Expected a whole number ≥ 1 \\(e\\.g\\. 80000000 or 8e7\\) for --${flag} but received '`,
+        ),
       );
     }
   });
 
   it('library option names become flag names in messages', () => {
-    expect(withFlagNames('(raise maxPixels to read it)')).toBe('(raise it with --max-image-pixels to read it)');
+    expect(withFlagNames('(raise maxPixels to read it)')).toBe(
+      '(raise it with --max-image-pixels to read it)',
+    );
     expect(withFlagNames('raise maxActivationBytes if')).toBe('raise it with --max-model-activations if');
     expect(withFlagNames('maxMacs stays when not raised')).toBe('maxMacs stays when not raised');
   });

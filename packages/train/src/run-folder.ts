@@ -151,8 +151,10 @@ export async function prepareRunFolder(
 }
 
 /**
- * Checks, before any data is loaded, that a run folder can be made at `out`: no part of the path may
- * be a file. Throws the same one-sentence {@link FileError} that creating it would.
+ * Checks, before any data is loaded, that a new run can go in `out`: no part of the path may be a
+ * file (the same one-sentence {@link FileError} that creating it would throw), and an existing folder
+ * must not hold a run or files a run would overwrite (a {@link UsageError}). Checked again under
+ * the run-folder lock when the run starts.
  *
  * @example
  * ```ts
@@ -163,12 +165,16 @@ export function checkRunFolderPath(out: string): void {
   const target = resolve(out);
   for (let p = target; ; p = dirname(p)) {
     if (existsSync(p)) {
-      if (p !== target && !statSync(p).isDirectory()) {
+      if (p === target && !statSync(p).isDirectory()) {
+        throw new FileError(target, `Cannot create the run folder ${target}: it is a file.`);
+      }
+      if (!statSync(p).isDirectory()) {
         const cause = Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${target}'`), {
           code: 'ENOTDIR',
         });
         throw new FileError(target, describeFsError(cause, 'create the run folder', target), { cause });
       }
+      if (p === target) refuseNonRunFolder(target);
       return;
     }
     if (dirname(p) === p) return;

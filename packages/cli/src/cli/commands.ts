@@ -20,6 +20,7 @@ import { choiceFlag, closest, didYouMean, intFlag, type Parsed, parse, parseInpu
 import { IMAGE_BUDGET_OPTIONS, imageBudget, MODEL_BUDGET_OPTIONS, modelBudget } from './budgets.js';
 import { EVALUATE_HELP, EXPORT_HELP, PREDICT_HELP, SUMMARY_HELP } from './help.js';
 import { type CliIO, columns, int, Output, percent } from './output.js';
+import { checkExportFolder, checkPlotPath } from './preflight.js';
 import { decodeProgress } from './progress.js';
 import { dataName, shown } from './train-command.js';
 
@@ -80,6 +81,8 @@ export async function evaluateCommand(argv: string[], io: CliIO): Promise<number
   const batchSize = intFlag(c, v, 'batch-size', 1, 65536) ?? 256;
   const maxPixels = imageBudget(c, v);
   const budget = modelBudget(c, v);
+  const seedFlag = intFlag(c, v, 'seed', 0);
+  const plotFlag = typeof v.plot === 'string' ? checkPlotPath(c, v.plot) : undefined;
   applyThreads(c, v);
   const [dataArg, modelArg] = positionals as [string, string];
   const modelPath = resolve(modelArg);
@@ -92,7 +95,7 @@ export async function evaluateCommand(argv: string[], io: CliIO): Promise<number
         c,
       );
     const seedMeta = Number(info.metadata['dlf.seed']);
-    const seed = intFlag(c, v, 'seed', 0) ?? (Number.isInteger(seedMeta) && seedMeta >= 0 ? seedMeta : 0);
+    const seed = seedFlag ?? (Number.isInteger(seedMeta) && seedMeta >= 0 ? seedMeta : 0);
     out.note(out.err.dim(`Loading ${dataName(dataArg)}…`));
     const data = await openData(
       {
@@ -130,7 +133,7 @@ export async function evaluateCommand(argv: string[], io: CliIO): Promise<number
     out.clearProgress();
     // Nothing is written beside the model (its folder may be read-only, or a run whose own plot this
     // would replace): the plot only goes where --plot says, and failing to draw it costs a warning.
-    let plot: string | undefined = typeof v.plot === 'string' ? resolve(v.plot) : undefined;
+    let plot = plotFlag;
     if (plot) {
       try {
         await svgToPng(confusionSvg(r.confusion, ds.classes, `Confusion matrix (${split} set)`), plot);
@@ -335,6 +338,7 @@ export async function exportCommand(argv: string[], io: CliIO): Promise<number> 
   if (channels === 2) throw new UsageError(`Expected 1 or 3 for --channels but received '2'.`, c);
   const maxPixels = imageBudget(c, v);
   const [dataArg, folder] = positionals as [string, string];
+  checkExportFolder(c, folder, v.overwrite === true);
   out.note(out.err.dim(`Loading ${dataName(dataArg)}…`));
   const data = await openData(
     {

@@ -1,13 +1,13 @@
-import { existsSync } from 'node:fs';
 import { relative } from 'node:path';
 import { datasetSource } from '@dlf/data';
 import { escapeControl } from '@dlf/tensor-core/text';
-import { AbortError, FileError, UsageError } from '../errors.js';
+import { AbortError, UsageError } from '../errors.js';
 import {
   AUGMENTATIONS,
   type EpochProfile,
   OPTIMIZERS,
   PRESETS,
+  RECIPES,
   SCHEDULES,
   type TrainConfig,
   type TrainEvent,
@@ -19,6 +19,7 @@ import { IMAGE_BUDGET_OPTIONS, imageBudget, MODEL_BUDGET_OPTIONS, modelBudget } 
 import { DISTRIBUTED_OPTIONS, isFollowerRank, joinIfLaunched, launchIfAsked } from './distributed.js';
 import { TRAIN_HELP } from './help.js';
 import { bar, type CliIO, columns, duration, int, Output, percent } from './output.js';
+import { checkModelFile, checkTrainFlags } from './preflight.js';
 import { decodeProgress } from './progress.js';
 
 const TRAIN_OPTIONS = {
@@ -82,7 +83,7 @@ export function checkModelSpec(command: string, spec: string): void {
   const presets = PRESETS as readonly string[];
   if (presets.includes(spec)) return;
   if (/\.(json|safetensors)$/i.test(spec)) {
-    if (!existsSync(spec)) throw new FileError(spec, `The model file ${spec} does not exist.`);
+    checkModelFile(command, spec);
     return;
   }
   const suggestion = closest(spec, presets);
@@ -163,7 +164,7 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
     size: intFlag(c, v, 'size', 4, 4096),
     channels: channels as 1 | 3 | undefined,
     earlyStop: intFlag(c, v, 'early-stop', 1),
-    ...(v.recipe !== undefined ? { recipe: String(v.recipe) } : {}),
+    recipe: choiceFlag(c, v, 'recipe', [...RECIPES.keys()]),
     nesterov: switchFlag(c, v, 'nesterov'),
     labelSmoothing: numFlag(c, v, 'label-smoothing', 0, 1),
     tta: switchFlag(c, v, 'tta'),
@@ -184,6 +185,7 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   const maxImagePixels = imageBudget(c, v);
   const budget = modelBudget(c, v);
   if (config.model !== undefined) checkModelSpec(c, config.model);
+  await checkTrainFlags(c, v, config, v.nproc !== undefined || v.nnodes !== undefined);
   const launched = await launchIfAsked(c, v, (m) => out.warn(m));
   if (launched !== undefined) return launched;
   const dist = await joinIfLaunched(c, v);
