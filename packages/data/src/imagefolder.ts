@@ -8,7 +8,7 @@ import {
   defaultCacheDir,
   hashKey,
   startCacheRead,
-  writeCache,
+  writeCacheAsync,
 } from './cache.js';
 import { Dataset } from './dataset.js';
 import {
@@ -29,9 +29,10 @@ export {
   SPLIT_NAMES,
   type SkippedEntry,
   scanImageFolder,
+  scanImageFolderAsync,
 } from './scan.js';
 
-import { type ImageFolderScan, scanImageFolder } from './scan.js';
+import { type ImageFolderScan, scanImageFolderAsync } from './scan.js';
 
 /**
  * Options for reading an image folder.
@@ -137,7 +138,7 @@ export function resolveImageOptions(options: ImageFolderOptions) {
 }
 
 /**
- * Opens an image folder: scans it ({@link scanImageFolder}), decodes every image with sharp to the
+ * Opens an image folder: scans it ({@link scanImageFolderAsync}), decodes every image with sharp to the
  * configured size and channels (spread over all cores), or loads the decoded images from the cache
  * when nothing changed. The cache key covers every file's path, size and modification time and the
  * preprocessing, so adding, removing or touching a file, or changing the size, re-decodes.
@@ -191,7 +192,7 @@ export async function openImageFolder(
         ),
       )
     : undefined;
-  const scan = scanImageFolder(folder);
+  const scan = await scanImageFolderAsync(folder);
   for (const s of scan.skipped) warn(`Skipped ${s.path}: ${s.reason}.`, s.path);
   const key = hashKey({
     format: 1,
@@ -251,7 +252,7 @@ export async function openImageFolder(
     checkClassesSurvived(scan, result.ok);
     if (useCache) {
       try {
-        writeCache(cacheFile, {
+        await writeCacheAsync(cacheFile, {
           meta: { key, count: n, shape, classes: scan.classes, splits, skipped, source: root },
           labels,
           images,
