@@ -8,6 +8,7 @@ import { datasetSource } from '@dlf/data';
 import { readIfExists } from './checkpoint.js';
 import { FileError, UsageError } from './errors.js';
 import { RECIPES } from './recipes.js';
+import { refuseIfLocked } from './run-lock.js';
 import {
   OPTIMIZERS,
   type OptimizerName,
@@ -168,6 +169,8 @@ export function resolveConfig(given: Partial<TrainConfig>): TrainConfig {
 export async function loadRunConfig(runDir: string, explicit: Partial<TrainConfig>): Promise<TrainConfig> {
   const file = join(runDir, 'config.json');
   if (!existsSync(runDir)) throw new FileError(runDir, `The run folder ${runDir} does not exist.`);
+  // A run still starting has no config.json yet: say who holds it rather than "not a run folder".
+  refuseIfLocked(runDir);
   const text = await readIfExists(file);
   if (text === undefined) {
     throw new FileError(

@@ -132,6 +132,23 @@ export function acquireRunLock(runDir: string, purpose: string): RunLock {
   throw busy(runDir, file, readOwner(file));
 }
 
+/**
+ * Throws the {@link UsageError} naming the holder when another live process holds the run folder's lock,
+ * so that a folder in use is reported as such (not as "already holds a run" or "has no
+ * config.json" while its first trainer is still writing them). Taking the lock stays the real check.
+ *
+ * @example
+ * ```ts
+ * refuseIfLocked('runs/demo'); // throws while another `dlf train` runs there
+ * ```
+ */
+export function refuseIfLocked(runDir: string): void {
+  // Only other processes count: this one's own lock is checked (and refused) when it is taken.
+  const file = join(runDir, LOCK_NAME);
+  const owner = readOwner(file);
+  if (owner && !isStale(owner) && owner.pid !== process.pid) throw busy(runDir, file, owner);
+}
+
 function busy(runDir: string, file: string, owner: LockOwner | undefined): UsageError {
   const who = owner
     ? `process ${owner.pid} on ${owner.host === hostname() ? 'this host' : `host ${owner.host}`} (${owner.purpose}, since ${owner.since})`

@@ -17,7 +17,14 @@ import type { FitDistributed } from './distributed.js';
 import { finishRun, intact } from './finish.js';
 import { type BuiltModel, buildModel } from './model.js';
 import type { DataFacts } from './report.js';
-import { checkRunFolderPath, followerRunFolder, prepareRunFolder, type RunFolder } from './run-folder.js';
+import {
+  abandonEarlyLock,
+  checkRunFolderPath,
+  followerRunFolder,
+  lockNamedRunFolder,
+  prepareRunFolder,
+  type RunFolder,
+} from './run-folder.js';
 
 export {
   AUGMENTATIONS,
@@ -240,26 +247,36 @@ export async function train(
   }
 
   if (!resumeDir && options.out !== undefined) checkRunFolderPath(options.out);
-  const data = await prepareData(config, options, emit);
-  const built = await buildModel(config.model, {
-    classes: data.opened.classes.length,
-    inputShape: data.shape,
-    seed: config.seed,
-    ...(options.modelBudget ? { budget: options.modelBudget } : {}),
-  });
+  const dist = options.distributed;
+  // A folder named up front is locked before the data loads (rank 0 alone holds it).
+  const early =
+    dist && dist.rank !== 0 ? undefined : await lockNamedRunFolder({ resumeDir, out: options.out });
+  let data: PreparedData;
+  let built: BuiltModel;
+  try {
+    data = await prepareData(config, options, emit);
+    built = await buildModel(config.model, {
+      classes: data.opened.classes.length,
+      inputShape: data.shape,
+      seed: config.seed,
+      ...(options.modelBudget ? { budget: options.modelBudget } : {}),
+    });
+  } catch (e) {
+    abandonEarlyLock(early);
+    throw e;
+  }
   let folder: RunFolder | undefined;
   try {
     const s = summary(built.model, data.shape);
     emit({ type: 'summary', summary: s, text: formatSummary(s) });
     const facts = describeData(config, data);
     emit({ type: 'data', facts });
-    const dist = options.distributed;
     folder =
       dist && dist.rank !== 0
         ? await followerRunFolder(config, resumeDir, emit)
         : await prepareRunFolder(
             config,
-            { resumeDir, out: options.out, runsDir: options.runsDir, modelName: built.name },
+            { resumeDir, out: options.out, runsDir: options.runsDir, modelName: built.name, lock: early },
             emit,
           );
     const run: TrainingRun = { config, options, emit, data, built, facts, folder };
@@ -269,7 +286,8 @@ export async function train(
   } catch (e) {
     throw folder ? asFileError(e, folder.runDir) : e;
   } finally {
-    folder?.lock?.release();
+    if (folder) folder.lock?.release();
+    else abandonEarlyLock(early);
     built.model.dispose();
   }
 }

@@ -97,6 +97,28 @@ describe('the run-folder lock', () => {
     expect((e as Error).message).toMatch(/is in use by process 1 on host elsewhere/);
   });
 
+  it('a folder in use is refused before any data is read; a new folder is removed when the data fails', async () => {
+    const busy = join(dir, 'in-use');
+    mkdirSync(busy);
+    writeFileSync(
+      join(busy, '.lock'),
+      JSON.stringify({ pid: 1, host: 'elsewhere', since: 'x', purpose: 'train' }),
+    );
+    const missingData = join(dir, 'no-such-data');
+    // The data does not exist: had it been opened first, that would be the error.
+    for (const options of [{ out: busy }, { resume: busy }]) {
+      const e = await train(config({ data: missingData, epochs: 1 }), options).catch((x: unknown) => x);
+      expect(e, JSON.stringify(options)).toBeInstanceOf(UsageError);
+      expect((e as Error).message).toMatch(
+        /in-use is in use by process 1 on host elsewhere \(train, since x\)/,
+      );
+    }
+    const fresh = join(dir, 'fresh');
+    const e = await train(config({ data: missingData, epochs: 1 }), { out: fresh }).catch((x: unknown) => x);
+    expect((e as Error).message).toMatch(/does not exist/);
+    expect(existsSync(fresh)).toBe(false);
+  });
+
   it('--out refuses a folder that is not a run but holds a model or a report', async () => {
     const mine = join(dir, 'mine');
     mkdirSync(mine);
