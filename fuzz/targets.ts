@@ -8,10 +8,13 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CIFAR10_CLASSES, DatasetError, decodeImages, readCifarBatches, readIdx } from '@dlf/data';
-import { FileError, impliedStateShapes, readModelFile } from '@dlf/nn';
+import { buildPreset, FileError, impliedStateShapes, modelFromJSON, readModelFile } from '@dlf/nn';
+import { exportOnnx, importOnnx, OnnxError } from '@dlf/onnx';
+import { buildModel, UsageError } from '@dlf/train';
 import { loadSafetensors, SafetensorsError, saveSafetensorsSync, zeros } from '@dlf/tensor-core';
 import { createRequire } from 'node:module';
 import { type Rng, mutate, mutateJson } from './mutate.js';
+import { mutateOnnx } from './mutate-onnx.js';
 
 /** One format under fuzzing. */
 export interface FuzzTarget {
@@ -207,6 +210,126 @@ registerFuzzTarget({
     readCifarBatches([file], 1, 0, CIFAR10_CLASSES);
   },
   expected: (e) => e instanceof DatasetError,
+});
+
+/** A graph model description (dlf.graph) with branches: a residual Add and a channel Concat. */
+const BRANCHY_GRAPH = {
+  format: 'dlf.graph',
+  version: 1,
+  nodes: [
+    {
+      name: 'stem',
+      op: 'Conv2d',
+      inputs: ['input'],
+      attrs: { inChannels: 3, outChannels: 4, kernelSize: 3, padding: 1 },
+    },
+    { name: 'bn', op: 'BatchNorm2d', inputs: ['stem'], attrs: { numFeatures: 4 } },
+    { name: 'act', op: 'ReLU', inputs: ['bn'] },
+    {
+      name: 'branch',
+      op: 'Conv2d',
+      inputs: ['act'],
+      attrs: { inChannels: 4, outChannels: 4, kernelSize: 3, padding: 1 },
+    },
+    { name: 'sum', op: 'Add', inputs: ['act', 'branch'] },
+    { name: 'cat', op: 'Concat', inputs: ['sum', 'act'] },
+    { name: 'pool', op: 'MaxPool2d', inputs: ['cat'], attrs: { kernelSize: 2 } },
+    { name: 'gap', op: 'GlobalAvgPool2d', inputs: ['pool'] },
+    { name: 'out', op: 'Linear', inputs: ['gap'], attrs: { inFeatures: 8, outFeatures: 3 } },
+  ],
+  output: 'out',
+};
+
+/** What a fuzzed model may cost: far below the defaults, so a case stays within the harness's budget. */
+const FUZZ_MODEL_BUDGET = { maxParams: 1 << 22, maxActivationBytes: 64 * 2 ** 20, maxMacs: 2e9 };
+
+const json = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value));
+
+registerFuzzTarget({
+  name: 'graph',
+  ext: '.json',
+  async seeds() {
+    const resnet = buildPreset('resnet8', { classes: 3, inChannels: 3, inputSize: 16 });
+    const spec = (resnet as unknown as { toJSON(): unknown }).toJSON();
+    resnet.dispose();
+    return [json(BRANCHY_GRAPH), json(spec)];
+  },
+  mutate(seed, rng) {
+    // Mostly structured (a mutated description that still parses); sometimes raw bytes.
+    if (rng.int(4) === 0) return mutate(seed, rng);
+    const spec = JSON.parse(new TextDecoder().decode(seed)) as { nodes: unknown[] };
+    // Usually one node changed thoroughly (its attributes, op, inputs), else the whole description.
+    if (rng.int(3) > 0 && spec.nodes.length) {
+      const i = rng.int(spec.nodes.length);
+      spec.nodes[i] = mutateJson(mutateJson(spec.nodes[i], rng), rng);
+      return json(spec);
+    }
+    return json(mutateJson(spec, rng));
+  },
+  async run(file) {
+    // The path dlf train takes for --model <file.json>: parse, check, budget, build, summarise.
+    const { model } = await buildModel(file, {
+      classes: 3,
+      inputShape: [3, 16, 16],
+      seed: 0,
+      budget: FUZZ_MODEL_BUDGET,
+    });
+    model.dispose();
+  },
+  expected: (e) => e instanceof FileError || e instanceof UsageError,
+});
+
+registerFuzzTarget({
+  name: 'onnx',
+  ext: '.onnx',
+  async seeds() {
+    const preprocess = {
+      size: [16, 16] as [number, number],
+      channels: 3 as const,
+      fit: 'fill' as const,
+      scale: 1 / 255,
+      mean: [0.5],
+      std: [0.25],
+    };
+    const out: Uint8Array[] = [];
+    for (const [arch, opset, foldBatchNorm] of [
+      [BRANCHY_GRAPH, 13, false],
+      [BRANCHY_GRAPH, 17, true],
+      [
+        {
+          ...TINY_CNN,
+          layers: TINY_CNN.layers.map((l) =>
+            l.type === 'Conv2d'
+              ? { ...l, inChannels: 3 }
+              : l.type === 'Linear'
+                ? { ...l, inFeatures: 128 }
+                : l,
+          ),
+        },
+        13,
+        false,
+      ],
+    ] as const) {
+      const model = modelFromJSON(arch);
+      out.push(
+        exportOnnx(model, {
+          inputShape: [3, 16, 16],
+          classes: ['a', 'b', 'c'],
+          preprocess,
+          opset,
+          foldBatchNorm,
+        }),
+      );
+      model.dispose();
+    }
+    return out;
+  },
+  mutate: mutateOnnx,
+  async run(file) {
+    const { model } = await importOnnx(file);
+    model.dispose();
+  },
+  expected: (e) => e instanceof OnnxError,
 });
 
 /** Writes a case's bytes where its target reads them. */
