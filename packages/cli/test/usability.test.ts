@@ -163,6 +163,10 @@ function flagFamilies(): [string[], number, RegExp][] {
     [['summary', 'seed-cnn', '--classes', '0'], 2, /for --classes but received '0'\.$/],
     [['summary', 'seed-cnn', '--input', '3x0x2'], 2, /^error: Expected --input as CxHxW/],
     [['summary', 'seed-cnn', '--max-model-params', '0'], 2, /for --max-model-params but received '0'\.$/],
+    [['summary', 'seed-cnn', '--threads', 'abc'], 2, /for --threads but received 'abc'\.$/],
+    [['export', data, join(dir, 'out'), '--threads', '0'], 2, /for --threads but received '0'\.$/],
+    [['onnx', 'export', model, 'm.onnx', '--threads', '-2'], 2, /for --threads but received '-2'\.$/],
+    [['predict', model, 'x.png', '--threads', '1.5'], 2, /for --threads but received '1\.5'\.$/],
     [['export', data, join(dir, 'out'), '--size', '0'], 2, /for --size but received '0'\.$/],
     [['export', data, join(dir, 'out'), '--channels', '2'], 2, /for --channels but received '2'\.$/],
     [

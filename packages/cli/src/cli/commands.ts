@@ -205,6 +205,7 @@ export async function summaryCommand(argv: string[], io: CliIO): Promise<number>
   const input = v.input !== undefined ? parseInputShape(String(v.input)) : undefined;
   const classes = intFlag(c, v, 'classes', 1, 100_000);
   const budget = modelBudget(c, v);
+  applyThreads(c, v);
   let model: DescribedModel;
   let shape: [number, number, number];
   let s: ModelSummary;
@@ -337,6 +338,7 @@ export async function exportCommand(argv: string[], io: CliIO): Promise<number> 
   const channels = intFlag(c, v, 'channels', 1, 3);
   if (channels === 2) throw new UsageError(`Expected 1 or 3 for --channels but received '2'.`, c);
   const maxPixels = imageBudget(c, v);
+  applyThreads(c, v);
   const [dataArg, folder] = positionals as [string, string];
   checkExportFolder(c, folder, v.overwrite === true);
   out.note(out.err.dim(`Loading ${dataName(dataArg)}…`));

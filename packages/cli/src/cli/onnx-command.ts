@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type DescribedModel, type Preprocess, readModelFile } from '@dlf/nn';
 import { exportOnnx, importOnnx, OnnxError, OPSETS } from '@dlf/onnx';
-import { writeFileAtomic } from '@dlf/tensor-core';
+import { setNumThreads, writeFileAtomic } from '@dlf/tensor-core';
 import { saveModelFile } from '@dlf/train';
 import { FileError, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
@@ -94,6 +94,8 @@ function start(
       'onnx',
     );
   }
+  const threads = intFlag(`onnx ${sub}`, v, 'threads', 1, 256);
+  if (threads !== undefined) setNumThreads(threads);
   const out = new Output(io, {
     json: v.json === true,
     quiet: v.quiet === true,
