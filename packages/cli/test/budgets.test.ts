@@ -80,6 +80,22 @@ describe('budget flags', () => {
     expect(accepted.stdout).toMatch(/large\.png\s+\S+ \d/);
   }, 60_000);
 
+  it('images of a dataset past the pixel budget are skipped with a warning naming the file and the flag', async () => {
+    // The shapes are 16 × 16 = 256 pixels: a budget of 255 skips every one of them.
+    const r = await runCli(['evaluate', data, trained, '--max-image-pixels', '255']);
+    const skipped = r.stderr.split('\n').filter((l) => l.startsWith('warning: Skipped '));
+    expect(skipped.length).toBeGreaterThan(0);
+    for (const line of skipped) {
+      expect(line).toMatch(
+        /^warning: Skipped .*\.png: it could not be read or decoded \(its header announces 16×16 pixels, more than the 255-pixel budget \(raise it with --max-image-pixels to read it\)\)\.$/,
+      );
+    }
+    expect(r.code).toBe(1);
+    const ok = await runCli(['evaluate', data, trained, '--max-image-pixels', '256']);
+    expect(ok.code, ok.stderr).toBe(0);
+    expect(ok.stderr).not.toMatch(/Skipped/);
+  });
+
   it('a model past the MAC budget is refused naming the file and --max-model-macs; the flag admits it', async () => {
     // One 33×33 convolution to 3 channels over 8192×8192: 218 G MACs per image (the default is 200 G),
     // 0.8 GiB of activations (under the 1 GiB default).
