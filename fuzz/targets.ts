@@ -218,13 +218,13 @@ const BRANCHY_GRAPH = {
   version: 1,
   nodes: [
     {
-      name: 'stem',
+      name: 'conv',
       op: 'Conv2d',
       inputs: ['input'],
       attrs: { inChannels: 3, outChannels: 4, kernelSize: 3, padding: 1 },
     },
-    { name: 'bn', op: 'BatchNorm2d', inputs: ['stem'], attrs: { numFeatures: 4 } },
-    { name: 'act', op: 'ReLU', inputs: ['bn'] },
+    { name: 'norm', op: 'BatchNorm2d', inputs: ['conv'], attrs: { numFeatures: 4 } },
+    { name: 'act', op: 'ReLU', inputs: ['norm'] },
     {
       name: 'branch',
       op: 'Conv2d',

@@ -9,7 +9,7 @@ import { modelFromJSON } from '@dlf/nn';
 import { saveModelFile } from '@dlf/train';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withFlagNames } from '../src/cli/flag-names.js';
-import { cleanup, runCli, shapesFixture } from './helpers.js';
+import { cleanup, runCli, trainedFixture } from './helpers.js';
 
 // sharp is @dlf/data's dependency; the test borrows it to write a large (but small on disk) image.
 const sharp = createRequire(new URL('../../data/package.json', import.meta.url))(
@@ -42,23 +42,7 @@ const classifierHead = (channels: number) => [
 ];
 
 beforeAll(async () => {
-  ({ dir, data, tiny } = await shapesFixture({ train: 4, test: 2 }));
-  const out = join(dir, 'run');
-  const r = await runCli([
-    'train',
-    data,
-    '--model',
-    tiny,
-    '--epochs',
-    '1',
-    '--size',
-    '16',
-    '--out',
-    out,
-    '-q',
-  ]);
-  expect(r.code, r.stderr).toBe(0);
-  trained = join(out, 'model.safetensors');
+  ({ dir, data, tiny, model: trained } = await trainedFixture({ train: 4, test: 2 }));
 }, 120_000);
 afterAll(() => cleanup(dir));
 

@@ -6,7 +6,7 @@
 import { readdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cleanup, runCli, shapesFixture } from './helpers.js';
+import { cleanup, runCli, trainedFixture } from './helpers.js';
 
 const HOSTILE = 'cir\u001b[2Jcle';
 const ESCAPED = 'cir\\x1b[2Jcle';
@@ -17,30 +17,16 @@ const hasControl = (text: string): boolean =>
     return (c < 32 && c !== 9 && c !== 10) || (c >= 0x7f && c <= 0x9f);
   });
 
-let dir: string, data: string, tiny: string, model: string, image: string;
+let dir: string, data: string, model: string, image: string;
 beforeAll(async () => {
-  ({ dir, data, tiny } = await shapesFixture({ train: 6, test: 3 }));
-  for (const split of ['train', 'test']) renameSync(join(data, split, 'circle'), join(data, split, HOSTILE));
-  const folder = join(data, 'test', HOSTILE);
-  const first = readdirSync(folder)[0]!;
-  image = join(folder, `x\u001b]0;title\u0007${first}`);
-  renameSync(join(folder, first), image);
-  const out = join(dir, 'run');
-  const r = await runCli([
-    'train',
-    data,
-    '--model',
-    tiny,
-    '--epochs',
-    '1',
-    '--size',
-    '16',
-    '--out',
-    out,
-    '--quiet',
-  ]);
-  expect(r.code, r.stderr).toBe(0);
-  model = join(out, 'model.safetensors');
+  ({ dir, data, model } = await trainedFixture({ train: 6, test: 3 }, (folder) => {
+    for (const split of ['train', 'test'])
+      renameSync(join(folder, split, 'circle'), join(folder, split, HOSTILE));
+    const classFolder = join(folder, 'test', HOSTILE);
+    const first = readdirSync(classFolder)[0]!;
+    image = join(classFolder, `x\u001b]0;title\u0007${first}`);
+    renameSync(join(classFolder, first), image);
+  }));
 }, 120_000);
 afterAll(() => cleanup(dir));
 

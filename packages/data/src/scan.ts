@@ -339,12 +339,18 @@ function* scanSteps(folder: string): Scan<ImageFolderScan> {
   return { root, layout, splits: groups.map((g) => g.split), classes, files, skipped };
 }
 
+/** What a driver hands back to the scan: the request's result, or the error it threw. */
+type Answer = { value: unknown } | { error: unknown };
+
+function advance<T>(steps: Scan<T>, answer: Answer): IteratorResult<FsRequest, T> {
+  return 'error' in answer ? steps.throw(answer.error) : steps.next(answer.value);
+}
+
 /** Runs a scan with synchronous file-system calls. */
 function runSync<T>(steps: Scan<T>): T {
-  let answer: { value: unknown } | { error: unknown } = { value: undefined };
+  let answer: Answer = { value: undefined };
   for (;;) {
-    const r: IteratorResult<FsRequest, T> =
-      'error' in answer ? steps.throw(answer.error) : steps.next(answer.value);
+    const r = advance(steps, answer);
     if (r.done) return r.value;
     try {
       answer = { value: answerSync(r.value) };
@@ -377,10 +383,9 @@ const STAT_CONCURRENCY = 64;
 
 /** Runs a scan with file-system calls on libuv's threads; the event loop runs between them. */
 async function runAsync<T>(steps: Scan<T>): Promise<T> {
-  let answer: { value: unknown } | { error: unknown } = { value: undefined };
+  let answer: Answer = { value: undefined };
   for (;;) {
-    const r: IteratorResult<FsRequest, T> =
-      'error' in answer ? steps.throw(answer.error) : steps.next(answer.value);
+    const r = advance(steps, answer);
     if (r.done) return r.value;
     try {
       answer = { value: await answerAsync(r.value) };
