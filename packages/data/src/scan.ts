@@ -350,7 +350,7 @@ function advance<T>(steps: Scan<T>, answer: Answer): IteratorResult<FsRequest, T
 function runSync<T>(steps: Scan<T>): T {
   let answer: Answer = { value: undefined };
   for (;;) {
-    const r = advance(steps, answer);
+    const r: IteratorResult<FsRequest, T> = advance(steps, answer);
     if (r.done) return r.value;
     try {
       answer = { value: answerSync(r.value) };
@@ -385,7 +385,7 @@ const STAT_CONCURRENCY = 64;
 async function runAsync<T>(steps: Scan<T>): Promise<T> {
   let answer: Answer = { value: undefined };
   for (;;) {
-    const r = advance(steps, answer);
+    const r: IteratorResult<FsRequest, T> = advance(steps, answer);
     if (r.done) return r.value;
     try {
       answer = { value: await answerAsync(r.value) };

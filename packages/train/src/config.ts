@@ -165,7 +165,18 @@ export function resolveConfig(given: Partial<TrainConfig>): TrainConfig {
   return c;
 }
 
-/** The configuration of the run in `runDir`, with the settings given now checked against it. */
+/**
+ * The configuration of the run in `runDir`, with the settings given now checked against it: a
+ * resumed run keeps its settings (only `epochs` and `earlyStop` may change). Throws a
+ * {@link FileError} for a folder that is missing or not a run, a {@link UsageError} naming the flag
+ * that differs, or naming the process that holds the folder.
+ *
+ * @example
+ * ```ts
+ * const config = await loadRunConfig('runs/demo', { epochs: 20 });
+ * config.epochs; // 20, the rest as the run was started
+ * ```
+ */
 export async function loadRunConfig(runDir: string, explicit: Partial<TrainConfig>): Promise<TrainConfig> {
   const file = join(runDir, 'config.json');
   if (!existsSync(runDir)) throw new FileError(runDir, `The run folder ${runDir} does not exist.`);
