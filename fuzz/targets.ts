@@ -8,10 +8,19 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CIFAR10_CLASSES, DatasetError, decodeImages, readCifarBatches, readIdx } from '@dlf/data';
-import { buildPreset, FileError, impliedStateShapes, modelFromJSON, readModelFile } from '@dlf/nn';
+import {
+  buildPreset,
+  checkBudget,
+  FileError,
+  impliedStateShapes,
+  modelFromJSON,
+  noGrad,
+  readModelFile,
+  summary,
+} from '@dlf/nn';
 import { exportOnnx, importOnnx, OnnxError } from '@dlf/onnx';
 import { buildModel, UsageError } from '@dlf/train';
-import { loadSafetensors, SafetensorsError, saveSafetensorsSync, zeros } from '@dlf/tensor-core';
+import { loadSafetensors, SafetensorsError, saveSafetensorsSync, tidy, zeros } from '@dlf/tensor-core';
 import { createRequire } from 'node:module';
 import { type Rng, mutate, mutateJson } from './mutate.js';
 import { mutateOnnx } from './mutate-onnx.js';
@@ -241,7 +250,7 @@ const BRANCHY_GRAPH = {
 };
 
 /** What a fuzzed model may cost: far below the defaults, so a case stays within the harness's budget. */
-const FUZZ_MODEL_BUDGET = { maxParams: 1 << 22, maxActivationBytes: 64 * 2 ** 20, maxMacs: 2e9 };
+const FUZZ_MODEL_BUDGET = { maxParams: 1 << 22, maxActivationBytes: 64 * 2 ** 20, maxMacs: 5e7 };
 
 const json = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value));
 
@@ -267,14 +276,20 @@ registerFuzzTarget({
     return json(mutateJson(spec, rng));
   },
   async run(file) {
-    // The path dlf train takes for --model <file.json>: parse, check, budget, build, summarise.
+    // The path dlf train takes for --model <file.json>: parse, check, budget, build, summarise;
+    // then one forward pass, so a description the checks accept must also run (in evaluation mode).
     const { model } = await buildModel(file, {
       classes: 3,
       inputShape: [3, 16, 16],
       seed: 0,
       budget: FUZZ_MODEL_BUDGET,
     });
-    model.dispose();
+    try {
+      model.eval();
+      tidy(() => noGrad(() => model.forward(zeros([1, 3, 16, 16])).toTypedArray()));
+    } finally {
+      model.dispose();
+    }
   },
   expected: (e) => e instanceof FileError || e instanceof UsageError,
 });
@@ -326,10 +341,18 @@ registerFuzzTarget({
   },
   mutate: mutateOnnx,
   async run(file) {
-    const { model } = await importOnnx(file);
-    model.dispose();
+    // What dlf onnx import, then evaluate or predict, do: import, check the cost as readModelFile
+    // would (with the fuzz budget), and run one example.
+    const { model, inputShape } = await importOnnx(file);
+    try {
+      checkBudget(file, summary(model, inputShape), FUZZ_MODEL_BUDGET);
+      model.eval();
+      tidy(() => noGrad(() => model.forward(zeros([1, ...inputShape])).toTypedArray()));
+    } finally {
+      model.dispose();
+    }
   },
-  expected: (e) => e instanceof OnnxError,
+  expected: (e) => e instanceof OnnxError || e instanceof FileError,
 });
 
 /** Writes a case's bytes where its target reads them. */
