@@ -2,8 +2,8 @@
  * The fuzz targets: each names a file format, gives seed inputs, and runs one input through the
  * dlf code that reads that format. A target passes a case when the reader returns, or throws the
  * typed error it documents for bad input; anything else (another error, a crash, a hang, memory past
- * the budget) is a finding. Formats that land later (graph JSON, ONNX) add themselves with
- * {@link registerFuzzTarget}.
+ * the budget) is a finding. Graph JSON and ONNX run the model once too, so a description the checks
+ * accept must also run. New formats add themselves with {@link registerFuzzTarget}.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -140,6 +140,23 @@ describe('budget flags', () => {
     }
   });
 
+  it("each command's help lists the budget flags it takes", async () => {
+    const image = ['--max-image-pixels'];
+    const model = ['--max-model-activations', '--max-model-macs', '--max-model-params'];
+    for (const [argv, flags] of [
+      [['train'], [...image, ...model]],
+      [['evaluate'], [...image, ...model]],
+      [['predict'], [...image, ...model]],
+      [['summary'], model],
+      [['export'], image],
+      [['onnx', 'export'], model],
+    ] as const) {
+      const r = await runCli([...argv, '--help']);
+      for (const flag of flags)
+        expect(r.stdout, `${argv.join(' ')} --help`).toMatch(new RegExp(`^  ${flag} <`, 'm'));
+    }
+  });
+
   it('library option names become flag names in messages', () => {
     expect(withFlagNames('(raise maxPixels to read it)')).toBe(
       '(raise it with --max-image-pixels to read it)',

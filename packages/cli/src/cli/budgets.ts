@@ -19,13 +19,46 @@ export const MODEL_BUDGET_OPTIONS = {
   'max-model-params': { type: 'string' },
 } as const;
 
-/** The help lines of the budget flags. */
-export const IMAGE_BUDGET_HELP = `  --max-image-pixels <n>   the most pixels (width × height, from its header) decoded from one
-                           image (default 40000000); a larger image is skipped (or refused)`;
-export const MODEL_BUDGET_HELP = `  --max-model-activations <bytes>  the most bytes of activations per example a model may need
-                           (default 1073741824, 1 GiB)
-  --max-model-macs <n>     the most multiply-accumulates per example (default 2e11)
-  --max-model-params <n>   the most parameters a model description may declare (default 2^30)`;
+const BUDGET_FLAGS = {
+  image: [
+    [
+      '--max-image-pixels <n>',
+      'the most pixels (width × height, from its header) decoded from one image (default 40000000); a larger image is skipped (or refused)',
+    ],
+  ],
+  model: [
+    [
+      '--max-model-activations <bytes>',
+      'the most bytes of activations per example a model may need (default 1073741824, 1 GiB)',
+    ],
+    ['--max-model-macs <n>', 'the most multiply-accumulates per example (default 2e11)'],
+    ['--max-model-params <n>', 'the most parameters a model description may declare (default 2^30)'],
+  ],
+} as const;
+
+/**
+ * The help lines of the budget flags, descriptions starting at `column` (each command's help has its
+ * own) and wrapped before 100 characters; a flag too long for the column puts its text below it.
+ */
+export function budgetHelp(which: keyof typeof BUDGET_FLAGS, column: number): string {
+  const lines: string[] = [];
+  for (const [flag, text] of BUDGET_FLAGS[which]) {
+    let line = `  ${flag}`;
+    if (line.length + 1 > column) {
+      lines.push(line);
+      line = '';
+    }
+    for (const word of text.split(' ')) {
+      if (line.length > column && line.length + 1 + word.length > 99) {
+        lines.push(line);
+        line = '';
+      }
+      line = line.length < column ? `${line.padEnd(column)}${word}` : `${line} ${word}`;
+    }
+    lines.push(line);
+  }
+  return lines.join('\n');
+}
 
 /** A positive whole count: digits or a number in e-notation (`2e11`), at most 2^53. */
 function countFlag(command: string, v: Parsed['values'], name: string): number | undefined {

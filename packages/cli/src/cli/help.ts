@@ -1,6 +1,6 @@
 /** Help texts, one per command. */
 import { RECIPES } from '@dlf/train';
-import { IMAGE_BUDGET_HELP, MODEL_BUDGET_HELP } from './budgets.js';
+import { budgetHelp } from './budgets.js';
 
 /** The recipes, each with what it sets, wrapped for the help text. */
 function recipeLines(): string {
@@ -54,8 +54,8 @@ Run:
   --profile                time each layer's forward pass, the backward pass, the optimizer and data
 
 Budgets (a file past one is refused or skipped, naming the file and the flag that raises it):
-${IMAGE_BUDGET_HELP}
-${MODEL_BUDGET_HELP}
+${budgetHelp('image', 27)}
+${budgetHelp('model', 27)}
 
 Distributed (data parallel on Gloo; --batch-size is per process):
   --nproc <n>              train on n local processes (the threads are split between them)
@@ -94,8 +94,8 @@ Options:
                         (default: the seed the model was trained with)
   --plot <file.png>     also draw the confusion matrix to this PNG file
   --threads <n>         kernel threads
-${IMAGE_BUDGET_HELP}
-${MODEL_BUDGET_HELP}
+${budgetHelp('image', 24)}
+${budgetHelp('model', 24)}
   --json                one JSON object: accuracy, loss, perClass, confusion, …
   -q, --quiet           only the headline numbers
   --no-color            no colour
@@ -110,7 +110,7 @@ give --input. Presets: seed-cnn, resnet8, resnet20, resnet56, vgg11-bn, mobilene
 Options:
   --input <CxHxW>       input shape (default: the model file's, else 3x32x32)
   --classes <n>         classes of a preset (default 10)
-${MODEL_BUDGET_HELP}
+${budgetHelp('model', 24)}
   --json                the summary as JSON
   -h, --help            this help
 
@@ -126,8 +126,8 @@ probabilities. Images are decoded and prepared as in training (size, channels, n
 
 Options:
   --top <k>             classes per image (default 1)
-${IMAGE_BUDGET_HELP}
-${MODEL_BUDGET_HELP}
+${budgetHelp('image', 24)}
+${budgetHelp('model', 24)}
   --json                one JSON object with every prediction
   -h, --help            this help
 
@@ -144,7 +144,7 @@ Options:
   --overwrite           replace an existing non-empty folder
   --size <px>           image side for image-folder input (default 32)
   --channels <1|3>      channels for image-folder input (default 3)
-${IMAGE_BUDGET_HELP}
+${budgetHelp('image', 24)}
   --json                the result as JSON
   -q, --quiet           no progress
   -h, --help            this help

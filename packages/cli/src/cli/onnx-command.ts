@@ -7,7 +7,7 @@ import { setNumThreads, writeFileAtomic } from '@dlf/tensor-core';
 import { saveModelFile } from '@dlf/train';
 import { FileError, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
-import { MODEL_BUDGET_HELP, MODEL_BUDGET_OPTIONS, modelBudget } from './budgets.js';
+import { budgetHelp, MODEL_BUDGET_OPTIONS, modelBudget } from './budgets.js';
 import { choiceFlag, intFlag, type Parsed, parse, parseInputShape } from './args.js';
 import { type CliIO, Output } from './output.js';
 import { shown } from './train-command.js';
@@ -29,7 +29,7 @@ Export options:
   --opset <n>             ONNX opset, ${OPSETS.min} to ${OPSETS.max} (default ${OPSETS.default})
   --fold-batchnorm        fold BatchNorm layers into the convolution before them
   --batch-size <n>        a fixed batch size (default: a symbolic batch dimension)
-${MODEL_BUDGET_HELP}
+${budgetHelp('model', 26)}
 
 Import options:
   --classes <a,b,…>       class names, in output order (default: the file's, else 0, 1, …)
