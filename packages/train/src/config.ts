@@ -177,11 +177,18 @@ export function resolveConfig(given: Partial<TrainConfig>): TrainConfig {
  * config.epochs; // 20, the rest as the run was started
  * ```
  */
-export async function loadRunConfig(runDir: string, explicit: Partial<TrainConfig>): Promise<TrainConfig> {
+export async function loadRunConfig(
+  runDir: string,
+  explicit: Partial<TrainConfig>,
+  options: {
+    /** Refuse a folder another process holds (default true; off for a data-parallel run's other ranks, whose rank 0 holds it). */
+    checkLock?: boolean;
+  } = {},
+): Promise<TrainConfig> {
   const file = join(runDir, 'config.json');
   if (!existsSync(runDir)) throw new FileError(runDir, `The run folder ${runDir} does not exist.`);
   // A run still starting has no config.json yet: say who holds it rather than "not a run folder".
-  refuseIfLocked(runDir);
+  if (options.checkLock !== false) refuseIfLocked(runDir);
   const text = await readIfExists(file);
   if (text === undefined) {
     throw new FileError(

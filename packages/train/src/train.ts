@@ -235,7 +235,13 @@ export async function train(
 ): Promise<TrainResult> {
   const emit = options.onEvent ?? (() => {});
   const resumeDir = options.resume ? resolve(options.resume) : undefined;
-  const config = resumeDir ? await loadRunConfig(resumeDir, partial) : resolveConfig(partial);
+  const dist = options.distributed;
+  // The other ranks of a data-parallel run share rank 0's folder, which rank 0 locks: they neither
+  // check nor take the lock.
+  const follower = dist !== undefined && dist.rank !== 0;
+  const config = resumeDir
+    ? await loadRunConfig(resumeDir, partial, { checkLock: !follower })
+    : resolveConfig(partial);
   if (options.threads !== undefined) {
     if (!Number.isInteger(options.threads) || options.threads < 1 || options.threads > 256) {
       throw new UsageError(
@@ -246,11 +252,9 @@ export async function train(
     setNumThreads(options.threads);
   }
 
-  if (!resumeDir && options.out !== undefined) checkRunFolderPath(options.out);
-  const dist = options.distributed;
+  if (!follower && !resumeDir && options.out !== undefined) checkRunFolderPath(options.out);
   // A folder named up front is locked before the data loads (rank 0 alone holds it).
-  const early =
-    dist && dist.rank !== 0 ? undefined : await lockNamedRunFolder({ resumeDir, out: options.out });
+  const early = follower ? undefined : await lockNamedRunFolder({ resumeDir, out: options.out });
   let data: PreparedData;
   let built: BuiltModel;
   try {

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { FileError, type TrainConfig, train, UsageError } from '@dlf/train';
+import { FileError, loadRunConfig, resolveConfig, type TrainConfig, train, UsageError } from '@dlf/train';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, isolateCache, makeShapes, tempDir, writeTinyModel } from './helpers.js';
 
@@ -117,6 +117,22 @@ describe('the run-folder lock', () => {
     const e = await train(config({ data: missingData, epochs: 1 }), { out: fresh }).catch((x: unknown) => x);
     expect((e as Error).message).toMatch(/does not exist/);
     expect(existsSync(fresh)).toBe(false);
+  });
+
+  it("a data-parallel run's other ranks read rank 0's locked run folder without refusing it", async () => {
+    const shared = join(dir, 'shared');
+    mkdirSync(shared);
+    writeFileSync(join(shared, 'config.json'), JSON.stringify(resolveConfig(config({ epochs: 1 }))));
+    writeFileSync(
+      join(shared, '.lock'),
+      JSON.stringify({ pid: 1, host: 'elsewhere', since: 'x', purpose: 'train' }),
+    );
+    await expect(loadRunConfig(shared, {})).rejects.toThrow(
+      /shared is in use by process 1 on host elsewhere/,
+    );
+    const loaded = await loadRunConfig(shared, { epochs: 3 }, { checkLock: false });
+    expect(loaded.epochs).toBe(3);
+    expect(loaded.model).toBe(tiny);
   });
 
   it('--out refuses a folder that is not a run but holds a model or a report', async () => {

@@ -10,6 +10,7 @@ import { datasetSource } from '@dlf/data';
 import { checkRunFolderPath, loadRunConfig, resolveConfig, type TrainConfig } from '@dlf/train';
 import { FileError, oneSentence, UsageError } from '../errors.js';
 import { closest, didYouMean, intFlag, type Parsed } from './args.js';
+import { isFollowerRank } from './distributed.js';
 
 /**
  * A file-system problem with a flag's value as a usage error that names the flag; other errors
@@ -78,12 +79,15 @@ export async function checkTrainFlags(
   launching: boolean,
 ): Promise<void> {
   checkDistributedFlags(command, v);
+  // A launched rank other than 0 uses rank 0's run folder (rank 0 checks and locks it).
+  const follower = isFollowerRank();
   if (v.resume !== undefined) {
-    await asFlag(command, 'resume', () => loadRunConfig(resolve(String(v.resume)), config));
+    const runDir = resolve(String(v.resume));
+    await asFlag(command, 'resume', () => loadRunConfig(runDir, config, { checkLock: !follower }));
   } else {
     resolveConfig(config);
   }
-  if (v.out !== undefined) await asFlag(command, 'out', () => checkRunFolderPath(String(v.out)));
+  if (v.out !== undefined && !follower) await asFlag(command, 'out', () => checkRunFolderPath(String(v.out)));
   const data = config.data;
   if (launching && data !== undefined && !datasetSource(data) && !existsSync(resolve(data))) {
     throw new FileError(resolve(data), `The dataset folder ${resolve(data)} does not exist.`);
