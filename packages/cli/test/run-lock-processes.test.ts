@@ -107,4 +107,14 @@ describe('run-folder lock across processes', () => {
       for (const t of trainers) if (t.child.exitCode === null) t.child.kill('SIGKILL');
     }
   }, 120_000);
+
+  it('Ctrl-C while the data loads exits at once and leaves no lock behind', async () => {
+    const out = join(dir, 'interrupted-run');
+    const run = dlf(['train', data, '--model', tiny, '--size', '16', '--epochs', '1', '--out', out]);
+    await lockHolder(out);
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    expect(r.code, r.stderr).toBe(130);
+    expect(existsSync(join(out, '.lock'))).toBe(false);
+  }, 60_000);
 });

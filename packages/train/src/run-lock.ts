@@ -34,6 +34,22 @@ export interface RunLock {
 /** Locks taken by this process, by file: a second `train()` into one folder in one process is refused too. */
 const held = new Set<string>();
 
+let exitHook = false;
+/**
+ * Removes this process's locks when it exits without releasing them (`process.exit` after Ctrl-C
+ * while the data loads): the next run would take them over as stale anyway, but a folder should
+ * not say it is in use by a process that is gone.
+ */
+function releaseOnExit(): void {
+  if (exitHook) return;
+  exitHook = true;
+  process.on('exit', () => {
+    for (const file of held) {
+      if (readOwner(file)?.pid === process.pid) rmSync(file, { force: true });
+    }
+  });
+}
+
 function readOwner(file: string): LockOwner | undefined {
   try {
     const o = JSON.parse(readFileSync(file, 'utf8')) as Partial<LockOwner>;
@@ -116,6 +132,7 @@ export function acquireRunLock(runDir: string, purpose: string): RunLock {
       closeSync(fd);
     }
     held.add(file);
+    releaseOnExit();
     let released = false;
     return {
       file,
