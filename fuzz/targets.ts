@@ -2,16 +2,28 @@
  * The fuzz targets: each names a file format, gives seed inputs, and runs one input through the
  * dlf code that reads that format. A target passes a case when the reader returns, or throws the
  * typed error it documents for bad input; anything else (another error, a crash, a hang, memory past
- * the budget) is a finding. Formats that land later (graph JSON, ONNX) add themselves with
- * {@link registerFuzzTarget}.
+ * the budget) is a finding. Graph JSON and ONNX run the model once too, so a description the checks
+ * accept must also run. New formats add themselves with {@link registerFuzzTarget}.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CIFAR10_CLASSES, DatasetError, decodeImages, readCifarBatches, readIdx } from '@dlf/data';
-import { FileError, impliedStateShapes, readModelFile } from '@dlf/nn';
-import { loadSafetensors, SafetensorsError, saveSafetensorsSync, zeros } from '@dlf/tensor-core';
+import {
+  buildPreset,
+  checkBudget,
+  FileError,
+  impliedStateShapes,
+  modelFromJSON,
+  noGrad,
+  readModelFile,
+  summary,
+} from '@dlf/nn';
+import { exportOnnx, importOnnx, OnnxError } from '@dlf/onnx';
+import { buildModel, UsageError } from '@dlf/train';
+import { loadSafetensors, SafetensorsError, saveSafetensorsSync, tidy, zeros } from '@dlf/tensor-core';
 import { createRequire } from 'node:module';
 import { type Rng, mutate, mutateJson } from './mutate.js';
+import { mutateOnnx } from './mutate-onnx.js';
 
 /** One format under fuzzing. */
 export interface FuzzTarget {
@@ -207,6 +219,140 @@ registerFuzzTarget({
     readCifarBatches([file], 1, 0, CIFAR10_CLASSES);
   },
   expected: (e) => e instanceof DatasetError,
+});
+
+/** A graph model description (dlf.graph) with branches: a residual Add and a channel Concat. */
+const BRANCHY_GRAPH = {
+  format: 'dlf.graph',
+  version: 1,
+  nodes: [
+    {
+      name: 'conv',
+      op: 'Conv2d',
+      inputs: ['input'],
+      attrs: { inChannels: 3, outChannels: 4, kernelSize: 3, padding: 1 },
+    },
+    { name: 'norm', op: 'BatchNorm2d', inputs: ['conv'], attrs: { numFeatures: 4 } },
+    { name: 'act', op: 'ReLU', inputs: ['norm'] },
+    {
+      name: 'branch',
+      op: 'Conv2d',
+      inputs: ['act'],
+      attrs: { inChannels: 4, outChannels: 4, kernelSize: 3, padding: 1 },
+    },
+    { name: 'sum', op: 'Add', inputs: ['act', 'branch'] },
+    { name: 'cat', op: 'Concat', inputs: ['sum', 'act'] },
+    { name: 'pool', op: 'MaxPool2d', inputs: ['cat'], attrs: { kernelSize: 2 } },
+    { name: 'gap', op: 'GlobalAvgPool2d', inputs: ['pool'] },
+    { name: 'out', op: 'Linear', inputs: ['gap'], attrs: { inFeatures: 8, outFeatures: 3 } },
+  ],
+  output: 'out',
+};
+
+/** What a fuzzed model may cost: far below the defaults, so a case stays within the harness's budget. */
+const FUZZ_MODEL_BUDGET = { maxParams: 1 << 22, maxActivationBytes: 64 * 2 ** 20, maxMacs: 5e7 };
+
+const json = (value: unknown): Uint8Array => new TextEncoder().encode(JSON.stringify(value));
+
+registerFuzzTarget({
+  name: 'graph',
+  ext: '.json',
+  async seeds() {
+    const resnet = buildPreset('resnet8', { classes: 3, inChannels: 3, inputSize: 16 });
+    const spec = (resnet as unknown as { toJSON(): unknown }).toJSON();
+    resnet.dispose();
+    return [json(BRANCHY_GRAPH), json(spec)];
+  },
+  mutate(seed, rng) {
+    // Mostly structured (a mutated description that still parses); sometimes raw bytes.
+    if (rng.int(4) === 0) return mutate(seed, rng);
+    const spec = JSON.parse(new TextDecoder().decode(seed)) as { nodes: unknown[] };
+    // Usually one node changed thoroughly (its attributes, op, inputs), else the whole description.
+    if (rng.int(3) > 0 && spec.nodes.length) {
+      const i = rng.int(spec.nodes.length);
+      spec.nodes[i] = mutateJson(mutateJson(spec.nodes[i], rng), rng);
+      return json(spec);
+    }
+    return json(mutateJson(spec, rng));
+  },
+  async run(file) {
+    // The path dlf train takes for --model <file.json>: parse, check, budget, build, summarise;
+    // then one forward pass, so a description the checks accept must also run (in evaluation mode).
+    const { model } = await buildModel(file, {
+      classes: 3,
+      inputShape: [3, 16, 16],
+      seed: 0,
+      budget: FUZZ_MODEL_BUDGET,
+    });
+    try {
+      model.eval();
+      tidy(() => noGrad(() => model.forward(zeros([1, 3, 16, 16])).toTypedArray()));
+    } finally {
+      model.dispose();
+    }
+  },
+  expected: (e) => e instanceof FileError || e instanceof UsageError,
+});
+
+registerFuzzTarget({
+  name: 'onnx',
+  ext: '.onnx',
+  async seeds() {
+    const preprocess = {
+      size: [16, 16] as [number, number],
+      channels: 3 as const,
+      fit: 'fill' as const,
+      scale: 1 / 255,
+      mean: [0.5],
+      std: [0.25],
+    };
+    const out: Uint8Array[] = [];
+    for (const [arch, opset, foldBatchNorm] of [
+      [BRANCHY_GRAPH, 13, false],
+      [BRANCHY_GRAPH, 17, true],
+      [
+        {
+          ...TINY_CNN,
+          layers: TINY_CNN.layers.map((l) =>
+            l.type === 'Conv2d'
+              ? { ...l, inChannels: 3 }
+              : l.type === 'Linear'
+                ? { ...l, inFeatures: 128 }
+                : l,
+          ),
+        },
+        13,
+        false,
+      ],
+    ] as const) {
+      const model = modelFromJSON(arch);
+      out.push(
+        exportOnnx(model, {
+          inputShape: [3, 16, 16],
+          classes: ['a', 'b', 'c'],
+          preprocess,
+          opset,
+          foldBatchNorm,
+        }),
+      );
+      model.dispose();
+    }
+    return out;
+  },
+  mutate: mutateOnnx,
+  async run(file) {
+    // What dlf onnx import, then evaluate or predict, do: import, check the cost as readModelFile
+    // would (with the fuzz budget), and run one example.
+    const { model, inputShape } = await importOnnx(file);
+    try {
+      checkBudget(file, summary(model, inputShape), FUZZ_MODEL_BUDGET);
+      model.eval();
+      tidy(() => noGrad(() => model.forward(zeros([1, ...inputShape])).toTypedArray()));
+    } finally {
+      model.dispose();
+    }
+  },
+  expected: (e) => e instanceof OnnxError || e instanceof FileError,
 });
 
 /** Writes a case's bytes where its target reads them. */

@@ -185,7 +185,8 @@ describe('dlf train → evaluate → predict → summary on a generated image fo
     expect(o.files).toBe(78);
     expect(existsSync(join(out, 'train', 'cross'))).toBe(true);
     const again = await runCli(['export', data, out, '--size', '16']);
-    expect(again.code).toBe(1);
-    expect(again.stderr).toMatch(/already exists/);
+    // Refused before the data loads: a usage error that names --overwrite.
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/already exists and is not empty; add --overwrite to replace it\./);
   });
 });

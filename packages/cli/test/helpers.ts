@@ -61,3 +61,20 @@ export async function shapesFixture(counts: {
   isolateCache(dir);
   return { dir, data: await makeShapes(join(dir, 'shapes'), counts), tiny: writeTinyModel(dir) };
 }
+
+/**
+ * {@link shapesFixture} plus a model trained on it for one epoch (the tiny model, 16×16 images);
+ * `prepare` may change the data first (rename classes or files).
+ */
+export async function trainedFixture(
+  counts: { train: number; test: number },
+  prepare: (data: string) => void = () => {},
+): Promise<{ dir: string; data: string; tiny: string; model: string }> {
+  const fixture = await shapesFixture(counts);
+  prepare(fixture.data);
+  const out = join(fixture.dir, 'run');
+  const args = ['train', fixture.data, '--model', fixture.tiny, '--epochs', '1', '--size', '16'];
+  const r = await runCli([...args, '--out', out, '--quiet']);
+  if (r.code !== 0) throw new Error(`training the fixture failed: ${r.stderr}`);
+  return { ...fixture, model: join(out, 'model.safetensors') };
+}

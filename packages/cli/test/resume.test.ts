@@ -191,8 +191,8 @@ describe('resume', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--lr .* differs from the run being resumed/);
     const missing = await runCli(['train', '--resume', join(dir, 'nope')]);
-    expect(missing.code).toBe(1);
-    expect(missing.stderr).toMatch(/does not exist/);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/^error: The run folder .*nope does not exist; check --resume\.$/m);
   });
 });
 

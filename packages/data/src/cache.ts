@@ -1,8 +1,9 @@
 import { createHash } from 'node:crypto';
 import { close, closeSync, fstatSync, mkdirSync, openSync, read, readSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { endianness, homedir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { writeFileAtomicSync } from '@dlf/tensor-core';
+import { writeFileAtomic, writeFileAtomicSync } from '@dlf/tensor-core';
 
 /**
  * The decode cache: decoded uint8 images and int32 labels in one file, so a second run skips
@@ -304,6 +305,21 @@ export function startCacheRead(
   return { meta, labels, images, done };
 }
 
+/** A cache file's bytes: the header, the labels (padded to 8 bytes) and the pixels. */
+function cacheChunks(contents: CacheContents): Uint8Array[] {
+  const { meta, labels, images } = contents;
+  const json = Buffer.from(JSON.stringify(meta), 'utf8');
+  const hlen = pad8(json.length);
+  const header = Buffer.alloc(16 + hlen, 0x20);
+  header.write(MAGIC, 0, 'latin1');
+  header.writeUInt32LE(VERSION, 8);
+  header.writeUInt32LE(hlen, 12);
+  json.copy(header, 16);
+  const labelBytes = Buffer.alloc(pad8(labels.length * 4));
+  Buffer.from(labels.buffer, labels.byteOffset, labels.byteLength).copy(labelBytes);
+  return [header, labelBytes, images];
+}
+
 /**
  * Writes a cache file atomically with `writeFileAtomicSync`: into a temporary file next to the
  * target, flushed with `fsync`, then renamed over the target (and the folder synced, where the
@@ -315,16 +331,16 @@ export function startCacheRead(
  * ```
  */
 export function writeCache(file: string, contents: CacheContents): void {
-  const { meta, labels, images } = contents;
   mkdirSync(dirname(file), { recursive: true });
-  const json = Buffer.from(JSON.stringify(meta), 'utf8');
-  const hlen = pad8(json.length);
-  const header = Buffer.alloc(16 + hlen, 0x20);
-  header.write(MAGIC, 0, 'latin1');
-  header.writeUInt32LE(VERSION, 8);
-  header.writeUInt32LE(hlen, 12);
-  json.copy(header, 16);
-  const labelBytes = Buffer.alloc(pad8(labels.length * 4));
-  Buffer.from(labels.buffer, labels.byteOffset, labels.byteLength).copy(labelBytes);
-  writeFileAtomicSync(file, [header, labelBytes, images]);
+  writeFileAtomicSync(file, cacheChunks(contents));
+}
+
+/**
+ * {@link writeCache} on libuv's threads (`writeFileAtomic`): a large cache is written and flushed
+ * without holding the event loop.
+ * @internal
+ */
+export async function writeCacheAsync(file: string, contents: CacheContents): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  await writeFileAtomic(file, cacheChunks(contents));
 }

@@ -242,7 +242,7 @@ export async function decodeImages(paths: readonly string[], options: DecodeOpti
   const failures: DecodeResult['failures'] = [];
   let next = 0;
   let done = 0;
-  let unyielded = 0;
+  let lastYield = performance.now();
   const onProgress = options.onProgress;
   const worker = async (): Promise<void> => {
     while (next < n) {
@@ -251,10 +251,11 @@ export async function decodeImages(paths: readonly string[], options: DecodeOpti
       try {
         const sync = await decodeInto(await readRegularFile(path, o.maxFileBytes), o, images, i * size);
         ok[i] = 1;
-        // Decodes done in JavaScript never wait: let the event loop (and sharp's callbacks) run.
-        if (sync && ++unyielded >= 64) {
-          unyielded = 0;
+        // Decodes done in JavaScript never wait: every 10 ms of them, let the event loop (and sharp's
+        // callbacks) run. Each image has its own slot, so when this yields never changes the result.
+        if (sync && performance.now() - lastYield > 10) {
           await new Promise((r) => setImmediate(r));
+          lastYield = performance.now();
         }
       } catch (e) {
         failures.push({ index: i, path, reason: reason(e) });

@@ -8,13 +8,13 @@ import {
   defaultCacheDir,
   hashKey,
   startCacheRead,
-  writeCache,
+  writeCacheAsync,
 } from './cache.js';
 import { Dataset } from './dataset.js';
 import {
   checkDecodeOptions,
   DECODE_PIPELINE_VERSION,
-  type DEFAULT_MAX_PIXELS,
+  DEFAULT_MAX_PIXELS,
   decodeImages,
   type FitMode,
 } from './decode.js';
@@ -29,9 +29,10 @@ export {
   SPLIT_NAMES,
   type SkippedEntry,
   scanImageFolder,
+  scanImageFolderAsync,
 } from './scan.js';
 
-import { type ImageFolderScan, scanImageFolder } from './scan.js';
+import { type ImageFolderScan, scanImageFolderAsync } from './scan.js';
 
 /**
  * Options for reading an image folder.
@@ -137,7 +138,7 @@ export function resolveImageOptions(options: ImageFolderOptions) {
 }
 
 /**
- * Opens an image folder: scans it ({@link scanImageFolder}), decodes every image with sharp to the
+ * Opens an image folder: scans it ({@link scanImageFolderAsync}), decodes every image with sharp to the
  * configured size and channels (spread over all cores), or loads the decoded images from the cache
  * when nothing changed. The cache key covers every file's path, size and modification time and the
  * preprocessing, so adding, removing or touching a file, or changing the size, re-decodes.
@@ -173,6 +174,9 @@ export async function openImageFolder(
     pipeline: DECODE_PIPELINE_VERSION,
     sharp: sharp.versions.sharp,
     vips: sharp.versions.vips,
+    // A raised pixel budget decodes images a default run skipped: a cache of its own. (The default
+    // adds nothing, so existing caches stay valid.)
+    ...(decode.maxPixels !== DEFAULT_MAX_PIXELS ? { maxPixels: decode.maxPixels } : {}),
   };
   const useCache = options.cache ?? true;
   const cacheFile = join(
@@ -188,7 +192,7 @@ export async function openImageFolder(
         ),
       )
     : undefined;
-  const scan = scanImageFolder(folder);
+  const scan = await scanImageFolderAsync(folder);
   for (const s of scan.skipped) warn(`Skipped ${s.path}: ${s.reason}.`, s.path);
   const key = hashKey({
     format: 1,
@@ -248,7 +252,7 @@ export async function openImageFolder(
     checkClassesSurvived(scan, result.ok);
     if (useCache) {
       try {
-        writeCache(cacheFile, {
+        await writeCacheAsync(cacheFile, {
           meta: { key, count: n, shape, classes: scan.classes, splits, skipped, source: root },
           labels,
           images,

@@ -70,6 +70,7 @@ export {
   SPLIT_NAMES,
   type SkippedEntry,
   scanImageFolder,
+  scanImageFolderAsync,
 } from './imagefolder.js';
 export { DEFAULT_MAX_FILE_BYTES } from './files.js';
 export { type Batch, DataLoader, type DataLoaderOptions } from './loader.js';

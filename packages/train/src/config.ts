@@ -8,6 +8,7 @@ import { datasetSource } from '@dlf/data';
 import { readIfExists } from './checkpoint.js';
 import { FileError, UsageError } from './errors.js';
 import { RECIPES } from './recipes.js';
+import { refuseIfLocked } from './run-lock.js';
 import {
   OPTIMIZERS,
   type OptimizerName,
@@ -170,10 +171,30 @@ export function resolveConfig(given: Partial<TrainConfig>): TrainConfig {
   return c;
 }
 
-/** The configuration of the run in `runDir`, with the settings given now checked against it. */
-export async function loadRunConfig(runDir: string, explicit: Partial<TrainConfig>): Promise<TrainConfig> {
+/**
+ * The configuration of the run in `runDir`, with the settings given now checked against it: a
+ * resumed run keeps its settings (only `epochs` and `earlyStop` may change). Throws a
+ * {@link FileError} for a folder that is missing or not a run, a {@link UsageError} naming the flag
+ * that differs, or naming the process that holds the folder.
+ *
+ * @example
+ * ```ts
+ * const config = await loadRunConfig('runs/demo', { epochs: 20 });
+ * config.epochs; // 20, the rest as the run was started
+ * ```
+ */
+export async function loadRunConfig(
+  runDir: string,
+  explicit: Partial<TrainConfig>,
+  options: {
+    /** Refuse a folder another process holds (default true; off for a data-parallel run's other ranks, whose rank 0 holds it). */
+    checkLock?: boolean;
+  } = {},
+): Promise<TrainConfig> {
   const file = join(runDir, 'config.json');
   if (!existsSync(runDir)) throw new FileError(runDir, `The run folder ${runDir} does not exist.`);
+  // A run still starting has no config.json yet: say who holds it rather than "not a run folder".
+  if (options.checkLock !== false) refuseIfLocked(runDir);
   const text = await readIfExists(file);
   if (text === undefined) {
     throw new FileError(

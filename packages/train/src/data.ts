@@ -67,6 +67,8 @@ export async function openData(
     onWarning?: (message: string) => void;
     /** Decode progress of an image folder: images done and total (not called on a cache hit). */
     onProgress?: (done: number, total: number) => void;
+    /** The most pixels decoded from one image (default: `@dlf/data`'s `DEFAULT_MAX_PIXELS`). */
+    maxPixels?: number;
   } = {},
 ): Promise<OpenedDataset & { seconds: number }> {
   const t0 = performance.now();
@@ -77,6 +79,7 @@ export async function openData(
     ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
     onWarning: options.onWarning ?? ((m) => process.emitWarning(m, { code: 'DLF_DATA' })),
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
+    ...(options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : {}),
   });
   return { ...opened, seconds: (performance.now() - t0) / 1000 };
 }
@@ -117,12 +120,13 @@ export interface PreparedData {
 /** Stage 1 of {@link train}: opens the data, holds out validation data and derives the preprocessing. */
 export async function prepareData(
   config: TrainConfig,
-  options: { cacheDir?: string },
+  options: { cacheDir?: string; maxImagePixels?: number },
   emit: (event: TrainEvent) => void,
 ): Promise<PreparedData> {
   emit({ type: 'loading', data: config.data });
   const opened = await openData(config, {
     ...(options.cacheDir ? { cacheDir: options.cacheDir } : {}),
+    ...(options.maxImagePixels !== undefined ? { maxPixels: options.maxImagePixels } : {}),
     onWarning: (message) => emit({ type: 'warning', message }),
     onProgress: (done, total) => emit({ type: 'decoding', done, total }),
   });

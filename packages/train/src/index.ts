@@ -68,6 +68,8 @@ export {
   type Training,
 } from './optim-adapter.js';
 export { confusionSvg, lineChartSvg, svgToPng } from './plots.js';
+export { checkRunFolderPath } from './run-folder.js';
+export { loadRunConfig } from './config.js';
 export { RECIPES, type Recipe } from './recipes.js';
 export { type ClassScore, type Prediction, type PredictOptions, predict } from './predict.js';
 export type { DataFacts } from './report.js';

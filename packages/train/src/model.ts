@@ -10,6 +10,7 @@ import {
   type DescribedModel,
   impliedStateShapes,
   META,
+  type ModelBudget,
   type ModelSummary,
   modelFromJSON,
   modelPresets,
@@ -67,8 +68,15 @@ export interface BuiltModel {
  */
 export async function buildModel(
   spec: string,
-  options: { classes: number; inputShape: readonly [number, number, number]; seed: number },
+  options: {
+    classes: number;
+    inputShape: readonly [number, number, number];
+    seed: number;
+    /** What the model may cost per example (default `DEFAULT_MODEL_BUDGET`). */
+    budget?: ModelBudget;
+  },
 ): Promise<BuiltModel> {
+  const budget = options.budget ?? {};
   const [c, h, w] = options.inputShape;
   const generator = new Generator(options.seed);
   let model: DescribedModel;
@@ -100,7 +108,7 @@ export async function buildModel(
       throw new FileError(spec, `The model description ${spec} is not valid JSON (${(e as Error).message}).`);
     }
     try {
-      checkParamBudget(spec, impliedStateShapes(json), {});
+      checkParamBudget(spec, impliedStateShapes(json), budget);
       model = modelFromJSON(json, { generator });
     } catch (e) {
       if (e instanceof FileError) throw e;
@@ -108,7 +116,7 @@ export async function buildModel(
     }
     name = spec.replace(/^.*[\\/]/, '').replace(/\.json$/i, '');
   } else if (/\.safetensors$/i.test(spec)) {
-    ({ model } = await readModelFile(spec));
+    ({ model } = await readModelFile(spec, budget));
     name = spec.replace(/^.*[\\/]/, '').replace(/\.safetensors$/i, '');
   } else {
     throw new UsageError(
@@ -127,7 +135,7 @@ export async function buildModel(
     );
   }
   try {
-    checkBudget(spec, s, {});
+    checkBudget(spec, s, budget);
   } catch (e) {
     model.dispose();
     throw e;

@@ -30,6 +30,8 @@ export interface PredictOptions {
   batchSize?: number;
   /** Stops between batches (the promise rejects with an AbortError). */
   signal?: AbortSignal;
+  /** The most pixels decoded from one image (default: `@dlf/data`'s `DEFAULT_MAX_PIXELS`). */
+  maxPixels?: number;
 }
 
 /** Softmax of one row of logits, in double precision. */
@@ -78,7 +80,13 @@ export async function predict(
         const name = typeof input === 'string' ? input : `#${start + i}`;
         let pixels: Uint8Array;
         try {
-          pixels = await decodeImage(input, { width: w, height: h, channels: c, fit: pre.fit });
+          pixels = await decodeImage(input, {
+            width: w,
+            height: h,
+            channels: c,
+            fit: pre.fit,
+            ...(options.maxPixels !== undefined ? { maxPixels: options.maxPixels } : {}),
+          });
         } catch (e) {
           const code = (e as NodeJS.ErrnoException).code;
           throw new FileError(

@@ -2,7 +2,7 @@
  * The run folder stage: naming and creating the folder of a new run or reopening one to resume
  * (its checkpoint, its metrics trimmed to that checkpoint), and the metrics log.
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmdirSync, statSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { describeFsError, getNumThreads, getSimd } from '@dlf/tensor-core';
@@ -18,7 +18,7 @@ import {
 import { semantic, type TrainConfig } from './config.js';
 import { FileError, UsageError } from './errors.js';
 import { configHash } from './fit.js';
-import { acquireRunLock, type RunLock } from './run-lock.js';
+import { acquireRunLock, refuseIfLocked, type RunLock } from './run-lock.js';
 import type { TrainEvent } from './train.js';
 
 /** `<date>-<time>-<data>-<model>`, the default name of a new run folder. */
@@ -126,20 +126,18 @@ export async function prepareRunFolder(
     out?: string | undefined;
     runsDir?: string | undefined;
     modelName: string;
+    /** The folder's lock when {@link lockNamedRunFolder} took it already. */
+    lock?: EarlyLock | undefined;
   },
   emit: (event: TrainEvent) => void,
 ): Promise<RunFolder> {
   const { resumeDir } = where;
   const runDir =
-    resumeDir ?? resolve(where.out ?? join(where.runsDir ?? 'runs', runName(config, where.modelName)));
-  if (!resumeDir) refuseNonRunFolder(runDir);
-  try {
-    await mkdir(runDir, { recursive: true });
-  } catch (e) {
-    throw new FileError(runDir, describeFsError(e, 'create the run folder', runDir), { cause: e });
-  }
+    where.lock?.runDir ??
+    resumeDir ??
+    resolve(where.out ?? join(where.runsDir ?? 'runs', runName(config, where.modelName)));
   // From here on this process owns the folder: a second trainer or a resume is refused.
-  const lock = acquireRunLock(runDir, resumeDir ? 'resume' : 'train');
+  const lock = where.lock?.lock ?? (await createAndLock(runDir, resumeDir !== undefined)).lock;
   try {
     // Checked again under the lock: another trainer may have started the run meanwhile.
     if (!resumeDir) refuseNonRunFolder(runDir);
@@ -150,9 +148,75 @@ export async function prepareRunFolder(
   }
 }
 
+/** A run folder locked before its data is loaded. */
+export interface EarlyLock {
+  runDir: string;
+  lock: RunLock;
+  /** True when this process created the folder (removed again if the run never starts). */
+  created: boolean;
+}
+
+/** Creates the run folder (a new run's) and takes its lock. */
+async function createAndLock(runDir: string, resuming: boolean): Promise<EarlyLock> {
+  if (!resuming) refuseNonRunFolder(runDir);
+  const created = !existsSync(runDir);
+  try {
+    await mkdir(runDir, { recursive: true });
+  } catch (e) {
+    throw new FileError(runDir, describeFsError(e, 'create the run folder', runDir), { cause: e });
+  }
+  try {
+    return { runDir, lock: acquireRunLock(runDir, resuming ? 'resume' : 'train'), created };
+  } catch (e) {
+    if (created) rmEmptyFolder(runDir);
+    throw e;
+  }
+}
+
 /**
- * Checks, before any data is loaded, that a run folder can be made at `out`: no part of the path may
- * be a file. Throws the same one-sentence {@link FileError} that creating it would.
+ * Locks a run folder named up front (`--out` or `--resume`) before any data is loaded, so that a
+ * second trainer or a resume of a folder in use is refused at once, naming the process that holds
+ * it, rather than after minutes of decoding. Undefined when the folder is named only later (the
+ * default `runs/<date>-<data>-<model>`).
+ *
+ * @example
+ * ```ts
+ * const early = await lockNamedRunFolder({ out: 'runs/demo' });
+ * // … load the data; if that fails: abandonEarlyLock(early)
+ * ```
+ */
+export async function lockNamedRunFolder(where: {
+  resumeDir?: string | undefined;
+  out?: string | undefined;
+}): Promise<EarlyLock | undefined> {
+  const runDir = where.resumeDir ?? (where.out !== undefined ? resolve(where.out) : undefined);
+  if (runDir === undefined) return undefined;
+  return createAndLock(runDir, where.resumeDir !== undefined);
+}
+
+/**
+ * Releases an early lock of a run that never started (its data or model failed): the folder is
+ * removed again when this process created it and it is still empty.
+ */
+export function abandonEarlyLock(early: EarlyLock | undefined): void {
+  if (!early) return;
+  early.lock.release();
+  if (early.created) rmEmptyFolder(early.runDir);
+}
+
+function rmEmptyFolder(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch {
+    // Not empty (someone else's files) or already gone: left as it is.
+  }
+}
+
+/**
+ * Checks, before any data is loaded, that a new run can go in `out`: no part of the path may be a
+ * file (the same one-sentence {@link FileError} that creating it would throw), and an existing folder
+ * must not hold a run or files a run would overwrite (a {@link UsageError}). Checked again under
+ * the run-folder lock when the run starts.
  *
  * @example
  * ```ts
@@ -163,12 +227,16 @@ export function checkRunFolderPath(out: string): void {
   const target = resolve(out);
   for (let p = target; ; p = dirname(p)) {
     if (existsSync(p)) {
-      if (p !== target && !statSync(p).isDirectory()) {
+      if (p === target && !statSync(p).isDirectory()) {
+        throw new FileError(target, `Cannot create the run folder ${target}: it is a file.`);
+      }
+      if (!statSync(p).isDirectory()) {
         const cause = Object.assign(new Error(`ENOTDIR: not a directory, mkdir '${target}'`), {
           code: 'ENOTDIR',
         });
         throw new FileError(target, describeFsError(cause, 'create the run folder', target), { cause });
       }
+      if (p === target) refuseNonRunFolder(target);
       return;
     }
     if (dirname(p) === p) return;
@@ -177,6 +245,7 @@ export function checkRunFolderPath(out: string): void {
 
 /** A new run goes into an empty folder or a fresh one, never over a run or a model's files. */
 function refuseNonRunFolder(runDir: string): void {
+  refuseIfLocked(runDir);
   if (existsSync(join(runDir, 'config.json'))) {
     throw new UsageError(
       `${runDir} already holds a run; continue it with --resume ${runDir} or choose another --out.`,

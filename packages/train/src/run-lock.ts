@@ -34,6 +34,22 @@ export interface RunLock {
 /** Locks taken by this process, by file: a second `train()` into one folder in one process is refused too. */
 const held = new Set<string>();
 
+let exitHook = false;
+/**
+ * Removes this process's locks when it exits without releasing them (`process.exit` after Ctrl-C
+ * while the data loads): the next run would take them over as stale anyway, but a folder should
+ * not say it is in use by a process that is gone.
+ */
+function releaseOnExit(): void {
+  if (exitHook) return;
+  exitHook = true;
+  process.on('exit', () => {
+    for (const file of held) {
+      if (readOwner(file)?.pid === process.pid) rmSync(file, { force: true });
+    }
+  });
+}
+
 function readOwner(file: string): LockOwner | undefined {
   try {
     const o = JSON.parse(readFileSync(file, 'utf8')) as Partial<LockOwner>;
@@ -116,6 +132,7 @@ export function acquireRunLock(runDir: string, purpose: string): RunLock {
       closeSync(fd);
     }
     held.add(file);
+    releaseOnExit();
     let released = false;
     return {
       file,
@@ -130,6 +147,23 @@ export function acquireRunLock(runDir: string, purpose: string): RunLock {
     };
   }
   throw busy(runDir, file, readOwner(file));
+}
+
+/**
+ * Throws the {@link UsageError} naming the holder when another live process holds the run folder's lock,
+ * so that a folder in use is reported as such (not as "already holds a run" or "has no
+ * config.json" while its first trainer is still writing them). Taking the lock stays the real check.
+ *
+ * @example
+ * ```ts
+ * refuseIfLocked('runs/demo'); // throws while another `dlf train` runs there
+ * ```
+ */
+export function refuseIfLocked(runDir: string): void {
+  // Only other processes count: this one's own lock is checked (and refused) when it is taken.
+  const file = join(runDir, LOCK_NAME);
+  const owner = readOwner(file);
+  if (owner && !isStale(owner) && owner.pid !== process.pid) throw busy(runDir, file, owner);
 }
 
 function busy(runDir: string, file: string, owner: LockOwner | undefined): UsageError {

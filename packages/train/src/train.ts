@@ -5,7 +5,7 @@
  * report. The command line only parses flags and prints the events.
  */
 import { join, resolve } from 'node:path';
-import { formatSummary, type ModelSummary, summary } from '@dlf/nn';
+import { formatSummary, type ModelBudget, type ModelSummary, summary } from '@dlf/nn';
 import { describeFsError, errnoCode, setNumThreads } from '@dlf/tensor-core';
 import { type CheckpointHooks, disposeCheckpoint, loadCheckpoint, readPointer } from './checkpoint.js';
 import { loadRunConfig, resolveConfig, semantic, type TrainConfig } from './config.js';
@@ -17,7 +17,14 @@ import type { FitDistributed } from './distributed.js';
 import { finishRun, intact } from './finish.js';
 import { type BuiltModel, buildModel } from './model.js';
 import type { DataFacts } from './report.js';
-import { checkRunFolderPath, followerRunFolder, prepareRunFolder, type RunFolder } from './run-folder.js';
+import {
+  abandonEarlyLock,
+  checkRunFolderPath,
+  followerRunFolder,
+  lockNamedRunFolder,
+  prepareRunFolder,
+  type RunFolder,
+} from './run-folder.js';
 
 export {
   AUGMENTATIONS,
@@ -48,6 +55,10 @@ export interface TrainOptions {
   onEvent?: (event: TrainEvent) => void;
   /** Decode cache folder for image folders. */
   cacheDir?: string;
+  /** The most pixels decoded from one image (default 40 million); larger images are skipped. */
+  maxImagePixels?: number;
+  /** What the model may cost per example (activation bytes, MACs, parameters); see `ModelBudget`. */
+  modelBudget?: ModelBudget;
   /** @internal Checkpoint test hooks. */
   hooks?: CheckpointHooks;
   /**
@@ -225,7 +236,13 @@ export async function train(
 ): Promise<TrainResult> {
   const emit = options.onEvent ?? (() => {});
   const resumeDir = options.resume ? resolve(options.resume) : undefined;
-  const config = resumeDir ? await loadRunConfig(resumeDir, partial) : resolveConfig(partial);
+  const dist = options.distributed;
+  // The other ranks of a data-parallel run share rank 0's folder, which rank 0 locks: they neither
+  // check nor take the lock.
+  const follower = dist !== undefined && dist.rank !== 0;
+  const config = resumeDir
+    ? await loadRunConfig(resumeDir, partial, { checkLock: !follower })
+    : resolveConfig(partial);
   if (options.threads !== undefined) {
     if (!Number.isInteger(options.threads) || options.threads < 1 || options.threads > 256) {
       throw new UsageError(
@@ -236,26 +253,35 @@ export async function train(
     setNumThreads(options.threads);
   }
 
-  if (!resumeDir && options.out !== undefined) checkRunFolderPath(options.out);
-  const data = await prepareData(config, options, emit);
-  const built = await buildModel(config.model, {
-    classes: data.opened.classes.length,
-    inputShape: data.shape,
-    seed: config.seed,
-  });
+  if (!follower && !resumeDir && options.out !== undefined) checkRunFolderPath(options.out);
+  // A folder named up front is locked before the data loads (rank 0 alone holds it).
+  const early = follower ? undefined : await lockNamedRunFolder({ resumeDir, out: options.out });
+  let data: PreparedData;
+  let built: BuiltModel;
+  try {
+    data = await prepareData(config, options, emit);
+    built = await buildModel(config.model, {
+      classes: data.opened.classes.length,
+      inputShape: data.shape,
+      seed: config.seed,
+      ...(options.modelBudget ? { budget: options.modelBudget } : {}),
+    });
+  } catch (e) {
+    abandonEarlyLock(early);
+    throw e;
+  }
   let folder: RunFolder | undefined;
   try {
     const s = summary(built.model, data.shape);
     emit({ type: 'summary', summary: s, text: formatSummary(s) });
     const facts = describeData(config, data);
     emit({ type: 'data', facts });
-    const dist = options.distributed;
     folder =
       dist && dist.rank !== 0
         ? await followerRunFolder(config, resumeDir, emit)
         : await prepareRunFolder(
             config,
-            { resumeDir, out: options.out, runsDir: options.runsDir, modelName: built.name },
+            { resumeDir, out: options.out, runsDir: options.runsDir, modelName: built.name, lock: early },
             emit,
           );
     const run: TrainingRun = { config, options, emit, data, built, facts, folder };
@@ -265,7 +291,8 @@ export async function train(
   } catch (e) {
     throw folder ? asFileError(e, folder.runDir) : e;
   } finally {
-    folder?.lock?.release();
+    if (folder) folder.lock?.release();
+    else abandonEarlyLock(early);
     built.model.dispose();
   }
 }

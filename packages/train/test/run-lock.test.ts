@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { FileError, type TrainConfig, train, UsageError } from '@dlf/train';
+import { FileError, loadRunConfig, resolveConfig, type TrainConfig, train, UsageError } from '@dlf/train';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanup, isolateCache, makeShapes, tempDir, writeTinyModel } from './helpers.js';
 
@@ -95,6 +95,44 @@ describe('the run-folder lock', () => {
     );
     const e = await train(config({ epochs: 1 }), { out: remote, threads: 1 }).catch((x: unknown) => x);
     expect((e as Error).message).toMatch(/is in use by process 1 on host elsewhere/);
+  });
+
+  it('a folder in use is refused before any data is read; a new folder is removed when the data fails', async () => {
+    const busy = join(dir, 'in-use');
+    mkdirSync(busy);
+    writeFileSync(
+      join(busy, '.lock'),
+      JSON.stringify({ pid: 1, host: 'elsewhere', since: 'x', purpose: 'train' }),
+    );
+    const missingData = join(dir, 'no-such-data');
+    // The data does not exist: had it been opened first, that would be the error.
+    for (const options of [{ out: busy }, { resume: busy }]) {
+      const e = await train(config({ data: missingData, epochs: 1 }), options).catch((x: unknown) => x);
+      expect(e, JSON.stringify(options)).toBeInstanceOf(UsageError);
+      expect((e as Error).message).toMatch(
+        /in-use is in use by process 1 on host elsewhere \(train, since x\)/,
+      );
+    }
+    const fresh = join(dir, 'fresh');
+    const e = await train(config({ data: missingData, epochs: 1 }), { out: fresh }).catch((x: unknown) => x);
+    expect((e as Error).message).toMatch(/does not exist/);
+    expect(existsSync(fresh)).toBe(false);
+  });
+
+  it("a data-parallel run's other ranks read rank 0's locked run folder without refusing it", async () => {
+    const shared = join(dir, 'shared');
+    mkdirSync(shared);
+    writeFileSync(join(shared, 'config.json'), JSON.stringify(resolveConfig(config({ epochs: 1 }))));
+    writeFileSync(
+      join(shared, '.lock'),
+      JSON.stringify({ pid: 1, host: 'elsewhere', since: 'x', purpose: 'train' }),
+    );
+    await expect(loadRunConfig(shared, {})).rejects.toThrow(
+      /shared is in use by process 1 on host elsewhere/,
+    );
+    const loaded = await loadRunConfig(shared, { epochs: 3 }, { checkLock: false });
+    expect(loaded.epochs).toBe(3);
+    expect(loaded.model).toBe(tiny);
   });
 
   it('--out refuses a folder that is not a run but holds a model or a report', async () => {

@@ -84,6 +84,9 @@ export function parse(command: string, argv: string[], options: Options, maxPosi
         `The option ${missing[1]!.replace(/^-\w, /, '').replace(/ <value>$/, '')} needs a value.`,
         command,
       );
+    const noValue = /Option '([^']+)' does not take an argument/.exec(msg);
+    if (noValue)
+      throw new UsageError(`The option ${noValue[1]!.replace(/^-\w, /, '')} takes no value.`, command);
     const positional = /Unexpected argument '([^']+)'/.exec(msg);
     if (positional)
       throw new UsageError(`Unexpected argument '${positional[1]}' for dlf ${command}.`, command);

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { datasetSource, exportImageFolder, normalize } from '@dlf/data';
 import {
   buildPreset,
+  checkParamBudget,
   type DescribedModel,
   formatSummary,
   impliedStateShapes,
@@ -12,11 +13,14 @@ import {
   summary,
 } from '@dlf/nn';
 import { describeFsError, setNumThreads } from '@dlf/tensor-core';
+import { escapeControl } from '@dlf/tensor-core/text';
 import { confusionSvg, evaluate, openData, PRESETS, predict, svgToPng } from '@dlf/train';
 import { FileError, UsageError } from '../errors.js';
 import { choiceFlag, closest, didYouMean, intFlag, type Parsed, parse, parseInputShape } from './args.js';
+import { IMAGE_BUDGET_OPTIONS, imageBudget, MODEL_BUDGET_OPTIONS, modelBudget } from './budgets.js';
 import { EVALUATE_HELP, EXPORT_HELP, PREDICT_HELP, SUMMARY_HELP } from './help.js';
 import { type CliIO, columns, int, Output, percent } from './output.js';
+import { checkExportFolder, checkPlotPath } from './preflight.js';
 import { decodeProgress } from './progress.js';
 import { dataName, shown } from './train-command.js';
 
@@ -39,7 +43,8 @@ function need(command: string, positionals: string[], names: string[]): void {
 }
 
 /** Prints a confusion matrix as aligned text (class names abbreviated for many classes). */
-function confusionText(confusion: number[][], classes: readonly string[]): string[] {
+function confusionText(confusion: number[][], names: readonly string[]): string[] {
+  const classes = names.map(escapeControl);
   const k = classes.length;
   const label = (s: string): string => (s.length > 10 ? `${s.slice(0, 9)}…` : s);
   const head = ['true\\pred', ...classes.map((c, i) => (k > 12 ? String(i) : label(c)))];
@@ -62,6 +67,8 @@ export async function evaluateCommand(argv: string[], io: CliIO): Promise<number
       seed: { type: 'string' },
       plot: { type: 'string' },
       tta: { type: 'boolean' },
+      ...IMAGE_BUDGET_OPTIONS,
+      ...MODEL_BUDGET_OPTIONS,
     },
     2,
   );
@@ -74,10 +81,14 @@ export async function evaluateCommand(argv: string[], io: CliIO): Promise<number
   const split = choiceFlag(c, v, 'split', ['test', 'train', 'val'] as const) ?? 'test';
   const batchSize = intFlag(c, v, 'batch-size', 1, 65536) ?? 256;
   const tta = v.tta === true;
+  const maxPixels = imageBudget(c, v);
+  const budget = modelBudget(c, v);
+  const seedFlag = intFlag(c, v, 'seed', 0);
+  const plotFlag = typeof v.plot === 'string' ? checkPlotPath(c, v.plot) : undefined;
   applyThreads(c, v);
   const [dataArg, modelArg] = positionals as [string, string];
   const modelPath = resolve(modelArg);
-  const { model, info } = await readModelFile(modelPath);
+  const { model, info } = await readModelFile(modelPath, budget);
   try {
     const [ch, h, w] = info.inputShape;
     if (h !== w)
@@ -86,7 +97,7 @@ export async function evaluateCommand(argv: string[], io: CliIO): Promise<number
         c,
       );
     const seedMeta = Number(info.metadata['dlf.seed']);
-    const seed = intFlag(c, v, 'seed', 0) ?? (Number.isInteger(seedMeta) && seedMeta >= 0 ? seedMeta : 0);
+    const seed = seedFlag ?? (Number.isInteger(seedMeta) && seedMeta >= 0 ? seedMeta : 0);
     out.note(out.err.dim(`Loading ${dataName(dataArg)}…`));
     const data = await openData(
       {
@@ -95,7 +106,11 @@ export async function evaluateCommand(argv: string[], io: CliIO): Promise<number
         channels: ch === 1 ? 1 : 3,
         seed,
       },
-      { onWarning: (m) => out.warn(m), onProgress: decodeProgress(out) },
+      {
+        onWarning: (m) => out.warn(m),
+        onProgress: decodeProgress(out),
+        ...(maxPixels !== undefined ? { maxPixels } : {}),
+      },
     );
     out.clearProgress();
     const ds = split === 'test' ? data.test : split === 'train' ? data.train : data.val;
@@ -121,7 +136,7 @@ export async function evaluateCommand(argv: string[], io: CliIO): Promise<number
     out.clearProgress();
     // Nothing is written beside the model (its folder may be read-only, or a run whose own plot this
     // would replace): the plot only goes where --plot says, and failing to draw it costs a warning.
-    let plot: string | undefined = typeof v.plot === 'string' ? resolve(v.plot) : undefined;
+    let plot = plotFlag;
     if (plot) {
       try {
         await svgToPng(confusionSvg(r.confusion, ds.classes, `Confusion matrix (${split} set)`), plot);
@@ -157,7 +172,7 @@ export async function evaluateCommand(argv: string[], io: CliIO): Promise<number
       const rows = [
         ['class', 'precision', 'recall', 'F1', 'support'],
         ...r.perClass.map((m) => [
-          m.class,
+          escapeControl(m.class),
           percent(m.precision, 1),
           percent(m.recall, 1),
           m.f1.toFixed(3),
@@ -183,7 +198,7 @@ export async function summaryCommand(argv: string[], io: CliIO): Promise<number>
   const { values: v, positionals } = parse(
     c,
     argv,
-    { input: { type: 'string' }, classes: { type: 'string' } },
+    { input: { type: 'string' }, classes: { type: 'string' }, ...MODEL_BUDGET_OPTIONS },
     1,
   );
   const out = outputFor(io, v);
@@ -195,6 +210,8 @@ export async function summaryCommand(argv: string[], io: CliIO): Promise<number>
   const spec = positionals[0]!;
   const input = v.input !== undefined ? parseInputShape(String(v.input)) : undefined;
   const classes = intFlag(c, v, 'classes', 1, 100_000);
+  const budget = modelBudget(c, v);
+  applyThreads(c, v);
   let model: DescribedModel;
   let shape: [number, number, number];
   let s: ModelSummary;
@@ -223,16 +240,17 @@ export async function summaryCommand(argv: string[], io: CliIO): Promise<number>
       );
     }
     try {
-      impliedStateShapes(json);
+      checkParamBudget(spec, impliedStateShapes(json), budget);
       model = modelFromJSON(json);
     } catch (e) {
+      if (e instanceof FileError) throw e;
       throw new FileError(spec, `The model description ${spec} is invalid: ${(e as Error).message}.`);
     }
     shape = input ?? [3, 32, 32];
   } else if (existsSync(spec) || /\.safetensors$/i.test(spec)) {
     if (classes !== undefined)
       throw new UsageError('--classes applies to presets; a model file fixes its own outputs.', c);
-    const r = await readModelFile(spec);
+    const r = await readModelFile(spec, budget);
     model = r.model;
     shape = input ?? r.info.inputShape;
   } else {
@@ -262,7 +280,12 @@ export async function summaryCommand(argv: string[], io: CliIO): Promise<number>
 /** `dlf predict <model> <image…>`. */
 export async function predictCommand(argv: string[], io: CliIO): Promise<number> {
   const c = 'predict';
-  const { values: v, positionals } = parse(c, argv, { top: { type: 'string' } }, Number.MAX_SAFE_INTEGER);
+  const { values: v, positionals } = parse(
+    c,
+    argv,
+    { top: { type: 'string' }, ...IMAGE_BUDGET_OPTIONS, ...MODEL_BUDGET_OPTIONS },
+    Number.MAX_SAFE_INTEGER,
+  );
   const out = outputFor(io, v);
   if (v.help) {
     io.stdout.write(`${PREDICT_HELP}\n`);
@@ -270,22 +293,27 @@ export async function predictCommand(argv: string[], io: CliIO): Promise<number>
   }
   need(c, positionals, ['model', 'image']);
   const top = intFlag(c, v, 'top', 1, 1000) ?? 1;
+  const maxPixels = imageBudget(c, v);
+  const budget = modelBudget(c, v);
   applyThreads(c, v);
   const [modelPath, ...images] = positionals as [string, ...string[]];
-  const { model, info } = await readModelFile(modelPath);
+  const { model, info } = await readModelFile(modelPath, budget);
   try {
     const preds = await predict(model, info, images, {
       topK: top,
+      ...(maxPixels !== undefined ? { maxPixels } : {}),
       ...(io.signal ? { signal: io.signal } : {}),
     });
     out.document({ model: resolve(modelPath), predictions: preds });
-    const width = Math.min(60, Math.max(...preds.map((p) => p.image.length)));
-    for (const p of preds) {
+    // Text lines show names with control characters escaped; the JSON document above keeps them raw.
+    const shownImages = preds.map((p) => escapeControl(p.image));
+    const width = Math.min(60, Math.max(...shownImages.map((name) => name.length)));
+    preds.forEach((p, i) => {
       const scores = p.top
-        .map((t) => `${out.out.bold(t.class)} ${percent(t.probability, 1)}`)
+        .map((t) => `${out.out.bold(escapeControl(t.class))} ${percent(t.probability, 1)}`)
         .join(out.out.dim('  ·  '));
-      out.result(`${p.image.padEnd(width)}  ${scores}`);
-    }
+      out.result(`${shownImages[i]!.padEnd(width)}  ${scores}`);
+    });
     return 0;
   } finally {
     model.dispose();
@@ -298,7 +326,12 @@ export async function exportCommand(argv: string[], io: CliIO): Promise<number> 
   const { values: v, positionals } = parse(
     c,
     argv,
-    { overwrite: { type: 'boolean' }, size: { type: 'string' }, channels: { type: 'string' } },
+    {
+      overwrite: { type: 'boolean' },
+      size: { type: 'string' },
+      channels: { type: 'string' },
+      ...IMAGE_BUDGET_OPTIONS,
+    },
     2,
   );
   const out = outputFor(io, v);
@@ -310,7 +343,10 @@ export async function exportCommand(argv: string[], io: CliIO): Promise<number> 
   const size = intFlag(c, v, 'size', 1, 4096);
   const channels = intFlag(c, v, 'channels', 1, 3);
   if (channels === 2) throw new UsageError(`Expected 1 or 3 for --channels but received '2'.`, c);
+  const maxPixels = imageBudget(c, v);
+  applyThreads(c, v);
   const [dataArg, folder] = positionals as [string, string];
+  checkExportFolder(c, folder, v.overwrite === true);
   out.note(out.err.dim(`Loading ${dataName(dataArg)}…`));
   const data = await openData(
     {
@@ -319,7 +355,11 @@ export async function exportCommand(argv: string[], io: CliIO): Promise<number> 
       ...(channels !== undefined ? { channels: channels as 1 | 3 } : {}),
       seed: 0,
     },
-    { onWarning: (m) => out.warn(m), onProgress: decodeProgress(out) },
+    {
+      onWarning: (m) => out.warn(m),
+      onProgress: decodeProgress(out),
+      ...(maxPixels !== undefined ? { maxPixels } : {}),
+    },
   );
   out.clearProgress();
   const splits = { train: data.train, ...(data.val ? { val: data.val } : {}), test: data.test };

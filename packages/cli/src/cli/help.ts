@@ -1,5 +1,6 @@
 /** Help texts, one per command. */
 import { RECIPES } from '@dlf/train';
+import { budgetHelp } from './budgets.js';
 
 /** The recipes, each with what it sets, wrapped for the help text. */
 function recipeLines(): string {
@@ -55,6 +56,10 @@ Run:
   --threads <n>            kernel threads (default: DLF_NUM_THREADS or all cores)
   --profile                time each layer's forward pass, the backward pass, the optimizer and data
 
+Budgets (a file past one is refused or skipped, naming the file and the flag that raises it):
+${budgetHelp('image', 27)}
+${budgetHelp('model', 27)}
+
 Distributed (data parallel on Gloo; --batch-size is per process):
   --nproc <n>              train on n local processes (the threads are split between them)
   --nnodes <m>             hosts in the job (default 1); run the same command on each host with
@@ -94,6 +99,8 @@ Options:
   --tta                 flip test-time augmentation: classify each image and its mirror and average
                         the two outputs (logits), as dlf train --tta does (twice the work)
   --threads <n>         kernel threads
+${budgetHelp('image', 24)}
+${budgetHelp('model', 24)}
   --json                one JSON object: accuracy, loss, perClass, confusion, …
   -q, --quiet           only the headline numbers
   --no-color            no colour
@@ -108,6 +115,7 @@ give --input. Presets: seed-cnn, resnet8, resnet20, resnet56, vgg11-bn, mobilene
 Options:
   --input <CxHxW>       input shape (default: the model file's, else 3x32x32)
   --classes <n>         classes of a preset (default 10)
+${budgetHelp('model', 24)}
   --json                the summary as JSON
   -h, --help            this help
 
@@ -123,6 +131,8 @@ probabilities. Images are decoded and prepared as in training (size, channels, n
 
 Options:
   --top <k>             classes per image (default 1)
+${budgetHelp('image', 24)}
+${budgetHelp('model', 24)}
   --json                one JSON object with every prediction
   -h, --help            this help
 
@@ -139,6 +149,7 @@ Options:
   --overwrite           replace an existing non-empty folder
   --size <px>           image side for image-folder input (default 32)
   --channels <1|3>      channels for image-folder input (default 3)
+${budgetHelp('image', 24)}
   --json                the result as JSON
   -q, --quiet           no progress
   -h, --help            this help

@@ -1,8 +1,13 @@
-import { EXIT, oneSentence } from '../exit.js';
+import { escapeControl } from '@dlf/tensor-core/text';
+import { EXIT, oneSentence as sentence } from '../exit.js';
+import { withFlagNames } from './flag-names.js';
 import { VERSION } from '../version.js';
 import { closest, didYouMean } from './suggest.js';
 import { MAIN_HELP } from './main-help.js';
 import { type CliIO, colorEnabled, makeColors } from './output.js';
+
+/** One sentence for an error, in command-line words (flags, not library options). */
+const oneSentence = (e: unknown): string => withFlagNames(sentence(e));
 
 type Command = (argv: string[], io: CliIO) => Promise<number>;
 // Each command module (and through it the native addon) loads only when that command runs, so
@@ -97,7 +102,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     }
     if (e instanceof UsageError) {
       const cmd = e.command ?? command;
-      write(io.stderr, `${red('error:')} ${oneSentence(e)}\n`);
+      write(io.stderr, `${red('error:')} ${escapeControl(oneSentence(e))}\n`);
       write(io.stderr, `Run 'dlf ${cmd ? `${cmd} ` : ''}--help' for usage.\n`);
       if (debug && e.stack) write(io.stderr, `${e.stack}\n`);
       return EXIT.usage;
@@ -106,7 +111,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
       write(io.stderr, 'Interrupted.\n');
       return EXIT.interrupted;
     }
-    write(io.stderr, `${red('error:')} ${oneSentence(e)}\n`);
+    write(io.stderr, `${red('error:')} ${escapeControl(oneSentence(e))}\n`);
     if (debug) {
       let err: unknown = e;
       while (err instanceof Error) {

@@ -3,10 +3,11 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type DescribedModel, type Preprocess, readModelFile } from '@dlf/nn';
 import { exportOnnx, importOnnx, OnnxError, OPSETS } from '@dlf/onnx';
-import { writeFileAtomic } from '@dlf/tensor-core';
+import { setNumThreads, writeFileAtomic } from '@dlf/tensor-core';
 import { saveModelFile } from '@dlf/train';
 import { FileError, UsageError } from '../errors.js';
 import { VERSION } from '../version.js';
+import { budgetHelp, MODEL_BUDGET_OPTIONS, modelBudget } from './budgets.js';
 import { choiceFlag, intFlag, type Parsed, parse, parseInputShape } from './args.js';
 import { type CliIO, Output } from './output.js';
 import { shown } from './train-command.js';
@@ -28,6 +29,7 @@ Export options:
   --opset <n>             ONNX opset, ${OPSETS.min} to ${OPSETS.max} (default ${OPSETS.default})
   --fold-batchnorm        fold BatchNorm layers into the convolution before them
   --batch-size <n>        a fixed batch size (default: a symbolic batch dimension)
+${budgetHelp('model', 26)}
 
 Import options:
   --classes <a,b,…>       class names, in output order (default: the file's, else 0, 1, …)
@@ -92,6 +94,8 @@ function start(
       'onnx',
     );
   }
+  const threads = intFlag(`onnx ${sub}`, v, 'threads', 1, 256);
+  if (threads !== undefined) setNumThreads(threads);
   const out = new Output(io, {
     json: v.json === true,
     quiet: v.quiet === true,
@@ -106,6 +110,7 @@ async function exportSub(argv: string[], io: CliIO): Promise<number> {
     opset: { type: 'string' },
     'fold-batchnorm': { type: 'boolean' },
     'batch-size': { type: 'string' },
+    ...MODEL_BUDGET_OPTIONS,
   } as const;
   const started = start('export', argv, options, ['model.safetensors', 'out.onnx'], io);
   if (!started) return 0;
@@ -113,7 +118,7 @@ async function exportSub(argv: string[], io: CliIO): Promise<number> {
   const [modelPath, outPath] = started.paths;
   const opset = intFlag(c, v, 'opset', OPSETS.min, OPSETS.max) ?? OPSETS.default;
   const batchSize = intFlag(c, v, 'batch-size', 1, 1 << 20);
-  const { model, info } = await readModelFile(modelPath);
+  const { model, info } = await readModelFile(modelPath, modelBudget(c, v));
   try {
     let bytes: Uint8Array;
     try {

@@ -5,6 +5,7 @@
  */
 import type { Writable } from 'node:stream';
 import { escapeControl } from '@dlf/tensor-core/text';
+import { withFlagNames } from './flag-names.js';
 
 /** A stream as the CLI sees it. */
 export type OutStream = Writable & { isTTY?: boolean; columns?: number };
@@ -127,7 +128,8 @@ export class Output {
   }
 
   /** A warning on stderr (always) and as a JSON event. */
-  warn(message: string): void {
+  warn(text: string): void {
+    const message = withFlagNames(text);
     this.clearProgress();
     safeWrite(this.#io.stderr, `${this.err.yellow('warning:')} ${escapeControl(message)}\n`);
     this.event({ event: 'warning', message });

@@ -1,12 +1,13 @@
-import { existsSync } from 'node:fs';
 import { relative } from 'node:path';
 import { datasetSource } from '@dlf/data';
-import { AbortError, FileError, UsageError } from '../errors.js';
+import { escapeControl } from '@dlf/tensor-core/text';
+import { AbortError, UsageError } from '../errors.js';
 import {
   AUGMENTATIONS,
   type EpochProfile,
   OPTIMIZERS,
   PRESETS,
+  RECIPES,
   SCHEDULES,
   type TrainConfig,
   type TrainEvent,
@@ -14,9 +15,11 @@ import {
 } from '@dlf/train';
 import { VERSION } from '../version.js';
 import { choiceFlag, closest, didYouMean, intFlag, numFlag, parse } from './args.js';
+import { IMAGE_BUDGET_OPTIONS, imageBudget, MODEL_BUDGET_OPTIONS, modelBudget } from './budgets.js';
 import { DISTRIBUTED_OPTIONS, isFollowerRank, joinIfLaunched, launchIfAsked } from './distributed.js';
 import { TRAIN_HELP } from './help.js';
 import { bar, type CliIO, columns, duration, int, Output, percent } from './output.js';
+import { checkModelFile, checkTrainFlags } from './preflight.js';
 import { decodeProgress } from './progress.js';
 
 const TRAIN_OPTIONS = {
@@ -46,6 +49,8 @@ const TRAIN_OPTIONS = {
   'no-tta': { type: 'boolean' },
   ema: { type: 'string' },
   ...DISTRIBUTED_OPTIONS,
+  ...IMAGE_BUDGET_OPTIONS,
+  ...MODEL_BUDGET_OPTIONS,
 } as const;
 
 /** A yes/no setting from `--name` and `--no-name` (undefined when neither is given). */
@@ -56,16 +61,19 @@ function switchFlag(command: string, v: Record<string, unknown>, name: string): 
   return v[name] === true ? true : v[`no-${name}`] === true ? false : undefined;
 }
 
-/** Display path: relative to the working directory when shorter. */
+/**
+ * Display path: relative to the working directory when shorter, control characters escaped (a file
+ * name must not drive the terminal). For text output only; JSON keeps the raw path.
+ */
 export function shown(path: string): string {
   const rel = relative(process.cwd(), path);
-  return rel && !rel.startsWith('..') && rel.length < path.length ? rel : path;
+  return escapeControl(rel && !rel.startsWith('..') && rel.length < path.length ? rel : path);
 }
 
 /** How a data argument is named in messages: a named source by its title and origin, else as given. */
 export function dataName(data: string): string {
   const source = datasetSource(data);
-  return source ? `${source.title} (${source.origin})` : data;
+  return source ? `${source.title} (${source.origin})` : escapeControl(data);
 }
 
 /**
@@ -76,7 +84,7 @@ export function checkModelSpec(command: string, spec: string): void {
   const presets = PRESETS as readonly string[];
   if (presets.includes(spec)) return;
   if (/\.(json|safetensors)$/i.test(spec)) {
-    if (!existsSync(spec)) throw new FileError(spec, `The model file ${spec} does not exist.`);
+    checkModelFile(command, spec);
     return;
   }
   const suggestion = closest(spec, presets);
@@ -157,7 +165,7 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
     size: intFlag(c, v, 'size', 4, 4096),
     channels: channels as 1 | 3 | undefined,
     earlyStop: intFlag(c, v, 'early-stop', 1),
-    ...(v.recipe !== undefined ? { recipe: String(v.recipe) } : {}),
+    recipe: choiceFlag(c, v, 'recipe', [...RECIPES.keys()]),
     nesterov: switchFlag(c, v, 'nesterov'),
     labelSmoothing: numFlag(c, v, 'label-smoothing', 0, 1),
     tta: switchFlag(c, v, 'tta'),
@@ -177,7 +185,10 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
   }
   const threads = intFlag(c, v, 'threads', 1, 256);
   const keep = intFlag(c, v, 'keep', 1, 1000);
+  const maxImagePixels = imageBudget(c, v);
+  const budget = modelBudget(c, v);
   if (config.model !== undefined) checkModelSpec(c, config.model);
+  await checkTrainFlags(c, v, config, v.nproc !== undefined || v.nnodes !== undefined);
   const launched = await launchIfAsked(c, v, (m) => out.warn(m));
   if (launched !== undefined) return launched;
   const dist = await joinIfLaunched(c, v);
@@ -229,7 +240,7 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
       case 'data': {
         const f = e.facts;
         out.info(out.out.bold('Data'));
-        out.info(`  ${f.format} from ${f.path}`);
+        out.info(`  ${f.format} from ${escapeControl(f.path)}`);
         out.info(
           `  ${f.classes.length} classes; ${int(f.train)} train, ${int(f.val)} validation (${f.valSource === 'split' ? 'held out from train' : f.valSource === 'folder' ? 'val/ folder' : 'none'}), ${int(f.test)} test; input ${f.shape.join('×')}`,
         );
@@ -364,6 +375,8 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
       ...(v.resume !== undefined ? { resume: String(v.resume) } : {}),
       ...(threads !== undefined ? { threads } : {}),
       ...(keep !== undefined ? { keep } : {}),
+      ...(maxImagePixels !== undefined ? { maxImagePixels } : {}),
+      modelBudget: budget,
       ...(v.profile ? { profile: true } : {}),
       ...(io.signal ? { signal: io.signal } : {}),
       ...(dist ? { distributed: dist.distributed } : {}),

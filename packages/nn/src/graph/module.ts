@@ -239,6 +239,11 @@ export class GraphModule extends Module {
       } catch (e) {
         throw new RangeError(`node '${name}' (${op}): ${(e as Error).message}`);
       }
+      if (!d.outputShape.every((x) => Number.isSafeInteger(x) && x > 0)) {
+        throw new RangeError(
+          `node '${name}' (${op}) turns [${ins[0]!.join(', ')}] into [${d.outputShape.join(', ')}], which is not a valid shape`,
+        );
+      }
       const size = d.outputShape.reduce((a, b) => a * b, 1);
       if (!(size <= MAX_NODE_OUTPUT)) {
         throw new RangeError(

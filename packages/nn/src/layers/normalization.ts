@@ -78,6 +78,13 @@ export class BatchNorm2d extends Module {
     });
   }
   override describe(inputShape: readonly number[]): LayerDescription {
+    // Checked here, as Conv2d and Linear check theirs, so that a model file or description whose
+    // BatchNorm2d does not match its input is refused when loaded, not when it first runs.
+    if (inputShape.length !== 3 || inputShape[0] !== this.numFeatures) {
+      throw new RangeError(
+        `BatchNorm2d(${this.numFeatures}) received input shape [${inputShape.join(', ')}]`,
+      );
+    }
     return { outputShape: [...inputShape], macs: 0 };
   }
   /** This layer as a JSON layer description (an entry of a `dlf.sequential` model.json). */

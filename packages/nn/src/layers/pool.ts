@@ -23,6 +23,12 @@ abstract class Pool extends Module {
     this.padding = F.pair('padding', options.padding ?? 0, 0);
   }
   override describe(inputShape: readonly number[]): LayerDescription {
+    // What the pooling op itself refuses, refused when the model is described (loaded), not run.
+    const name = `${this.constructor.name}(${this.kernelSize.join('×')})`;
+    if (inputShape.length !== 3)
+      throw new RangeError(`${name} received input shape [${inputShape.join(', ')}]`);
+    if (this.padding[0] * 2 > this.kernelSize[0] || this.padding[1] * 2 > this.kernelSize[1])
+      throw new RangeError(`${name} has padding ${this.padding.join('×')}, more than half its window`);
     const [c, h, w] = inputShape as [number, number, number];
     const p = F.convOutputSize(h, this.kernelSize[0], this.stride[0], this.padding[0]);
     const q = F.convOutputSize(w, this.kernelSize[1], this.stride[1], this.padding[1]);
