@@ -39,34 +39,35 @@ float* scratch(int slot, int64_t floats) {
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
+// G applied to 3 values (Lavin's F(4,3) kernel transform): (g0,g1,g2) -> 6 values.
+inline void g3(float g0, float g1, float g2, float* t, int ts) {
+  const float even = g0 + g2, q0 = g0 * (1.f / 24), q2 = g2 * (1.f / 6);
+  t[0] = g0 * 0.25f;
+  t[ts] = -(even + g1) * (1.f / 6);
+  t[2 * ts] = -(even - g1) * (1.f / 6);
+  t[3 * ts] = q0 + g1 * (1.f / 12) + q2;
+  t[4 * ts] = q0 - g1 * (1.f / 12) + q2;
+  t[5 * ts] = g2;
+}
+
 // w: (K,C,3,3) -> U: (36, Kp/rk, C, rk) = G g G^T per channel pair, zero for k >= K. With `flip` the
 // kernel of the input gradient: input channels K, output channels C, each kernel rotated 180 degrees.
 void transform_weights(const float* w, int64_t K, int64_t C, bool flip, int64_t rk, float* U) {
   const int64_t outs = flip ? C : K, ins = flip ? K : C, outs_p = round_up(outs, rk);
-  static const double G[6][3] = {{0.25, 0, 0},
-                                 {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                 {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                                 {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                 {1.0 / 24, -1.0 / 12, 1.0 / 6},
-                                 {0, 0, 1}};
+  const int64_t estride = outs_p * ins;
   parallel_for(outs_p, 4, [&](int64_t o0, int64_t o1) {
     for (int64_t o = o0; o < o1; ++o) {
-      const int64_t kb = o / rk * rk, r = o % rk;
-      for (int64_t i = 0; i < ins; ++i) {
-        double g[3][3] = {};
+      float* dst = U + o / rk * rk * ins + o % rk;
+      for (int64_t i = 0; i < ins; ++i, dst += rk) {
+        float g[9] = {};
         if (o < outs) {
           const float* src = flip ? w + (i * C + o) * 9 : w + (o * C + i) * 9;
-          for (int a = 0; a < 3; ++a)
-            for (int b = 0; b < 3; ++b) g[a][b] = flip ? src[(2 - a) * 3 + (2 - b)] : src[a * 3 + b];
+          for (int t = 0; t < 9; ++t) g[t] = flip ? src[8 - t] : src[t];
         }
-        double gg[6][3];  // G g
-        for (int e = 0; e < 6; ++e)
-          for (int b = 0; b < 3; ++b) gg[e][b] = G[e][0] * g[0][b] + G[e][1] * g[1][b] + G[e][2] * g[2][b];
-        for (int e = 0; e < 6; ++e)
-          for (int f = 0; f < 6; ++f) {
-            const double u = gg[e][0] * G[f][0] + gg[e][1] * G[f][1] + gg[e][2] * G[f][2];
-            U[((e * 6 + f) * outs_p + kb) * ins + i * rk + r] = static_cast<float>(u);
-          }
+        float gg[18], u[36];  // G g: (6,3), then (G g) G^T: (6,6)
+        for (int b = 0; b < 3; ++b) g3(g[b], g[3 + b], g[6 + b], gg + b, 3);
+        for (int e = 0; e < 6; ++e) g3(gg[e * 3], gg[e * 3 + 1], gg[e * 3 + 2], u + e * 6, 1);
+        for (int e = 0; e < 36; ++e) dst[e * estride] = u[e];
       }
     }
   });
