@@ -128,12 +128,13 @@ inline void wino_input(const WinoGeom& g, const float* x, int64_t t0, int64_t co
   }
 }
 
-// U: (36, Kp/RK, C, RK), V: (36,C,TB) -> M: (36,Kp,TB)
-inline void wino_gemm(const float* U, const float* V, int64_t C, int64_t Kp, float* M) {
+// U: (36, Kp/RK, C, RK), V: (36,C,TB) -> M: (36,Kp,TB), positions us, vs and ms floats apart
+inline void wino_gemm(const float* U, int64_t us, const float* V, int64_t vs, int64_t C, int64_t Kp, float* M,
+                      int64_t ms) {
   for (int e = 0; e < 36; ++e) {
-    const float* Ve = V + e * C * TB;
+    const float* Ve = V + e * vs;
     for (int64_t kb = 0; kb < Kp; kb += RK) {
-      const float* u = U + (e * Kp + kb) * C;
+      const float* u = U + e * us + kb * C;
       vf acc[RK][NV];
 #pragma GCC unroll 8
       for (int r = 0; r < RK; ++r)
@@ -150,7 +151,7 @@ inline void wino_gemm(const float* U, const float* V, int64_t C, int64_t Kp, flo
           for (int j = 0; j < NV; ++j) acc[r][j] += a * b[j];
         }
       }
-      float* out = M + (e * Kp + kb) * TB;
+      float* out = M + e * ms + kb * TB;
 #pragma GCC unroll 8
       for (int r = 0; r < RK; ++r)
 #pragma GCC unroll 4
@@ -159,8 +160,9 @@ inline void wino_gemm(const float* U, const float* V, int64_t C, int64_t Kp, flo
   }
 }
 
-// M: (36,Kp,TB) -> y: (N,K,P,Q) for tiles t0..t0+count, + bias (or null), ReLU when `relu`.
-inline void wino_output(const WinoGeom& g, const float* M, int64_t K, int64_t Kp, int64_t t0, int64_t count,
+// M: (36,K,TB), positions ms floats apart -> y: (N,K,P,Q) for tiles t0..t0+count, + bias (or null),
+// ReLU when `relu`.
+inline void wino_output(const WinoGeom& g, const float* M, int64_t ms, int64_t K, int64_t t0, int64_t count,
                         const float* bias, bool relu, float* y) {
   vf m[36], t[24], o[16];
   const int64_t plane = g.P * g.Q;
@@ -172,7 +174,7 @@ inline void wino_output(const WinoGeom& g, const float* M, int64_t K, int64_t Kp
     for (int i = 0; i < 4; ++i)
       for (int j = 0; j < 4; ++j) mask[i * 4 + j] = ln.out_rows[i] & ln.out_cols[j];
     for (int64_t k = 0; k < K; ++k) {
-      for (int e = 0; e < 36; ++e) m[e] = load_aligned(M + (e * Kp + k) * TB + v * W);
+      for (int e = 0; e < 36; ++e) m[e] = load_aligned(M + e * ms + k * TB + v * W);
       for (int j = 0; j < 6; ++j) at6(m + j, 6, t + j, 6);        // columns: A^T m -> t: (4,6)
       for (int i = 0; i < 4; ++i) at6(t + i * 6, 1, o + i * 4, 1);  // rows: (A^T m) A -> (4,4)
       const vf bv = broadcast(bias ? bias[k] : 0.f);
@@ -240,12 +242,13 @@ inline void wgrad_block(const float* Gt, const float* V, int64_t L, int64_t C, i
     for (int j = 0; j < BC; ++j) dW[(k0 + i) * C + c0 + j] += hsum(acc[i][j]);
 }
 
-// Gt: (36,K,L), V: (36,C,L), L a multiple of TB -> dWt: (36,K,C) += Gt_e V_e^T, for e in [e0,e1).
-inline void wino_wgrad_gemm(const float* Gt, const float* V, int64_t L, int64_t K, int64_t C, int64_t e0, int64_t e1,
-                            float* dWt) {
+// Gt: (36,K,L), V: (36,C,L), positions gs and vs floats apart, L a multiple of TB
+//   -> dWt: (36,K,C) += Gt_e V_e^T, for e in [e0,e1).
+inline void wino_wgrad_gemm(const float* Gt, int64_t gs, const float* V, int64_t vs, int64_t L, int64_t K, int64_t C,
+                            int64_t e0, int64_t e1, float* dWt) {
   for (int64_t e = e0; e < e1; ++e) {
-    const float* Ge = Gt + e * K * L;
-    const float* Ve = V + e * C * L;
+    const float* Ge = Gt + e * gs;
+    const float* Ve = V + e * vs;
     float* dW = dWt + e * K * C;
     for (int64_t l0 = 0; l0 < L; l0 += kWgradTiles) {
       const int64_t l1 = std::min(L, l0 + kWgradTiles);

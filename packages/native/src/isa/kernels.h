@@ -87,19 +87,20 @@ struct Kernels {
   // t0..t0+count (count <= TB) in lanes, zero beyond
   void (*wino_input)(const WinoGeom& g, const float* x, int64_t t0, int64_t count, int64_t estride, int64_t cstride,
                      float* V);
-  // U, V -> M: (36,Kp,TB), the transformed output tiles
-  void (*wino_gemm)(const float* U, const float* V, int64_t C, int64_t Kp, float* M);
-  // M -> y: (N,K,P,Q) at tiles t0..t0+count, + bias (or null), then ReLU when `relu`
-  void (*wino_output)(const WinoGeom& g, const float* M, int64_t K, int64_t Kp, int64_t t0, int64_t count,
+  // U, V -> M: (36,Kp,TB), the transformed output tiles; positions us, vs and ms floats apart
+  void (*wino_gemm)(const float* U, int64_t us, const float* V, int64_t vs, int64_t C, int64_t Kp, float* M,
+                    int64_t ms);
+  // M (positions ms apart) -> y: (N,K,P,Q) at tiles t0..t0+count, + bias (or null), then ReLU when `relu`
+  void (*wino_output)(const WinoGeom& g, const float* M, int64_t ms, int64_t K, int64_t t0, int64_t count,
                       const float* bias, bool relu, float* y);
   // gy: (N,K,P,Q) -> Gt: (36,K,TB), positions estride and channels kstride floats apart, the
   // transformed output-gradient tiles (zero beyond count)
   void (*wino_grad_tiles)(const WinoGeom& g, const float* gy, int64_t K, int64_t t0, int64_t count, int64_t estride,
                           int64_t kstride, float* Gt);
-  // Gt: (36,K,L), V: (36,C,L), L tiles a multiple of wino_tiles -> dWt: (36,K,C) += Gt_e V_e^T for
-  // positions e in [e0,e1) (a fixed order: the same bits for any split of e)
-  void (*wino_wgrad_gemm)(const float* Gt, const float* V, int64_t L, int64_t K, int64_t C, int64_t e0, int64_t e1,
-                          float* dWt);
+  // Gt: (36,K,L), V: (36,C,L) (positions gs and vs apart), L tiles a multiple of wino_tiles
+  //   -> dWt: (36,K,C) += Gt_e V_e^T for positions e in [e0,e1) (a fixed order: the same bits for any split of e)
+  void (*wino_wgrad_gemm)(const float* Gt, int64_t gs, const float* V, int64_t vs, int64_t L, int64_t K, int64_t C,
+                          int64_t e0, int64_t e1, float* dWt);
 
   // Batch-norm rows (isa/norm.h): one (image, channel) plane of n values each.
   // x -> sum of x and of (x - mean)^2 (each skipped when null)

@@ -103,6 +103,51 @@ void lower_batch(const ConvGeom& g, const float* x, int64_t n0, int64_t count, i
   }
 }
 
+// One image a GEMM (planes of at least kTargetColumns outputs): the GEMM reads a 1x1 layer's input
+// and writes every output in place, with no copies through scratch buffers.
+void forward_one_image(const ConvGeom& g, const float* x, const float* w, const float* b, int64_t n, float* y) {
+  const int64_t rows = g.col_rows(), pq = g.pq();
+  float* col = g.is_pointwise() ? nullptr : scratch(0, rows * pq);
+  for (int64_t grp = 0; grp < g.G; ++grp) {
+    const float* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
+    if (col) im2col(xg, g, col, pq);
+    float* yg = y + (n * g.K + grp * g.Kg) * pq;
+    gemm(false, false, g.Kg, pq, rows, w + grp * g.Kg * rows, rows, col ? col : xg, pq, 0.f, yg, pq);
+    if (b)
+      for (int64_t k = 0; k < g.Kg; ++k) {
+        const float bias = b[grp * g.Kg + k];
+        float* row = yg + k * pq;
+        for (int64_t j = 0; j < pq; ++j) row[j] += bias;
+      }
+  }
+}
+
+// The backward of forward_one_image: gy read in place, a 1x1 layer's dx written in place.
+void backward_one_image(const ConvGeom& g, const float* x, const float* w, const float* gy, int64_t n, float* dx,
+                        float* dw_part) {
+  const int64_t rows = g.col_rows(), pq = g.pq();
+  float* col = g.is_pointwise() ? nullptr : scratch(0, rows * pq);
+  for (int64_t grp = 0; grp < g.G; ++grp) {
+    const float* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
+    const float* gyg = gy + (n * g.K + grp * g.Kg) * pq;
+    const float* wg = w + grp * g.Kg * rows;
+    if (dw_part) {
+      if (col) im2col(xg, g, col, pq);
+      gemm(false, true, g.Kg, rows, pq, gyg, pq, col ? col : xg, pq, 0.f, dw_part + grp * g.Kg * rows, rows);
+    }
+    if (dx) {
+      float* dxg = dx + (n * g.C + grp * g.Cg) * g.H * g.W;
+      if (!col) {
+        gemm(true, false, rows, pq, g.Kg, wg, rows, gyg, pq, 0.f, dxg, pq);
+      } else {
+        gemm(true, false, rows, pq, g.Kg, wg, rows, gyg, pq, 0.f, col, pq);
+        std::fill(dxg, dxg + g.Cg * g.H * g.W, 0.f);
+        col2im(col, g, pq, dxg);
+      }
+    }
+  }
+}
+
 }  // namespace
 
 void conv_forward_general(const ConvGeom& g, const float* x, const float* w, const float* b, float* y) {
@@ -110,6 +155,10 @@ void conv_forward_general(const ConvGeom& g, const float* x, const float* w, con
   const int64_t batches = (g.N + nb - 1) / nb;
   parallel_chunks(static_cast<int>(batches), [&](int bi, int) {
     const int64_t n0 = bi * nb, count = std::min(nb, g.N - n0), cols = count * pq;
+    if (nb == 1) {
+      forward_one_image(g, x, w, b, n0, y);
+      return;
+    }
     float* col = scratch(0, rows * L);
     float* out = scratch(1, g.Kg * L);
     for (int64_t grp = 0; grp < g.G; ++grp) {
@@ -135,6 +184,10 @@ void conv_backward_general(const ConvGeom& g, const float* x, const float* w, co
   TensorPtr partial = dw ? empty({batches * wsize}) : nullptr;
   parallel_chunks(static_cast<int>(batches), [&](int bi, int) {
     const int64_t n0 = bi * nb, count = std::min(nb, g.N - n0), cols = count * pq;
+    if (nb == 1) {
+      backward_one_image(g, x, w, gy, n0, dx, dw ? partial->f32() + bi * wsize : nullptr);
+      return;
+    }
     float* col = scratch(0, rows * L);
     float* gyt = scratch(1, g.Kg * L);
     for (int64_t grp = 0; grp < g.G; ++grp) {

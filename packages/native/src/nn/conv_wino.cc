@@ -39,34 +39,49 @@ float* scratch(int slot, int64_t floats) {
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
+// Floats between consecutive positions e of a transformed buffer holding `plane` floats each: one
+// 64-byte line more than the plane, so the 36 positions a transform touches at once fall in
+// different L1 sets (planes a multiple of 4 KB apart all share one set and evict each other).
+int64_t position_stride(int64_t plane) { return round_up(plane, 16) + 16; }
+
+// G applied to 3 values (Lavin's F(4,3) kernel transform): (g0,g1,g2) -> 6 values.
+inline void g3(float g0, float g1, float g2, float* t, int ts) {
+  const float even = g0 + g2, q0 = g0 * (1.f / 24), q2 = g2 * (1.f / 6);
+  t[0] = g0 * 0.25f;
+  t[ts] = -(even + g1) * (1.f / 6);
+  t[2 * ts] = -(even - g1) * (1.f / 6);
+  t[3 * ts] = q0 + g1 * (1.f / 12) + q2;
+  t[4 * ts] = q0 - g1 * (1.f / 12) + q2;
+  t[5 * ts] = g2;
+}
+
 // w: (K,C,3,3) -> U: (36, Kp/rk, C, rk) = G g G^T per channel pair, zero for k >= K. With `flip` the
 // kernel of the input gradient: input channels K, output channels C, each kernel rotated 180 degrees.
+// U's positions are position_stride(Kp * C) floats apart.
 void transform_weights(const float* w, int64_t K, int64_t C, bool flip, int64_t rk, float* U) {
   const int64_t outs = flip ? C : K, ins = flip ? K : C, outs_p = round_up(outs, rk);
-  static const double G[6][3] = {{0.25, 0, 0},
-                                 {-1.0 / 6, -1.0 / 6, -1.0 / 6},
-                                 {-1.0 / 6, 1.0 / 6, -1.0 / 6},
-                                 {1.0 / 24, 1.0 / 12, 1.0 / 6},
-                                 {1.0 / 24, -1.0 / 12, 1.0 / 6},
-                                 {0, 0, 1}};
-  parallel_for(outs_p, 4, [&](int64_t o0, int64_t o1) {
-    for (int64_t o = o0; o < o1; ++o) {
-      const int64_t kb = o / rk * rk, r = o % rk;
-      for (int64_t i = 0; i < ins; ++i) {
-        double g[3][3] = {};
-        if (o < outs) {
-          const float* src = flip ? w + (i * C + o) * 9 : w + (o * C + i) * 9;
-          for (int a = 0; a < 3; ++a)
-            for (int b = 0; b < 3; ++b) g[a][b] = flip ? src[(2 - a) * 3 + (2 - b)] : src[a * 3 + b];
-        }
-        double gg[6][3];  // G g
-        for (int e = 0; e < 6; ++e)
-          for (int b = 0; b < 3; ++b) gg[e][b] = G[e][0] * g[0][b] + G[e][1] * g[1][b] + G[e][2] * g[2][b];
-        for (int e = 0; e < 6; ++e)
-          for (int f = 0; f < 6; ++f) {
-            const double u = gg[e][0] * G[f][0] + gg[e][1] * G[f][1] + gg[e][2] * G[f][2];
-            U[((e * 6 + f) * outs_p + kb) * ins + i * rk + r] = static_cast<float>(u);
+  const int64_t estride = position_stride(outs_p * ins);
+  // By blocks of rk output channels: the rk values of a position sit side by side, so each of the 36
+  // positions is written as one sequential stream (scattered single floats cost most of the time).
+  parallel_for(outs_p / rk, 1, [&](int64_t b0, int64_t b1) {
+    for (int64_t kb = b0 * rk; kb < b1 * rk; kb += rk) {
+      float* dst = U + kb * ins;
+      for (int64_t i = 0; i < ins; ++i, dst += rk) {
+        float u[36][8];  // [position][output channel of the block], rk <= 8
+        for (int64_t r = 0; r < rk; ++r) {
+          const int64_t o = kb + r;
+          float g[9] = {};
+          if (o < outs) {
+            const float* src = flip ? w + (i * C + o) * 9 : w + (o * C + i) * 9;
+            for (int t = 0; t < 9; ++t) g[t] = flip ? src[8 - t] : src[t];
           }
+          float gg[18], ue[36];  // G g: (6,3), then (G g) G^T: (6,6)
+          for (int b = 0; b < 3; ++b) g3(g[b], g[3 + b], g[6 + b], gg + b, 3);
+          for (int e = 0; e < 6; ++e) g3(gg[e * 3], gg[e * 3 + 1], gg[e * 3 + 2], ue + e * 6, 1);
+          for (int e = 0; e < 36; ++e) u[e][r] = ue[e];
+        }
+        for (int e = 0; e < 36; ++e)
+          for (int64_t r = 0; r < rk; ++r) dst[e * estride + r] = u[e][r];
       }
     }
   });
@@ -82,12 +97,13 @@ void run_forward(const WinoGeom& g, int64_t N, const float* x, const float* U, i
   const Kernels& kt = kernels();
   const int64_t TB = kt.wino_tiles, tiles = N * g.th * g.tw, blocks = (tiles + TB - 1) / TB;
   parallel_chunks(static_cast<int>(blocks), [&](int bi, int) {
-    float* V = scratch(0, 36 * g.C * TB);
-    float* M = scratch(1, 36 * Kp * TB);
+    const int64_t vs = position_stride(g.C * TB), ms = position_stride(Kp * TB);
+    float* V = scratch(0, 36 * vs);
+    float* M = scratch(1, 36 * ms);
     const int64_t t0 = bi * TB, count = std::min(TB, tiles - t0);
-    kt.wino_input(g, x, t0, count, g.C * TB, TB, V);
-    kt.wino_gemm(U, V, g.C, Kp, M);
-    kt.wino_output(g, M, K, Kp, t0, count, bias, relu, y);
+    kt.wino_input(g, x, t0, count, vs, TB, V);
+    kt.wino_gemm(U, position_stride(Kp * g.C), V, vs, g.C, Kp, M, ms);
+    kt.wino_output(g, M, ms, K, t0, count, bias, relu, y);
   });
 }
 
@@ -113,7 +129,7 @@ bool conv_wino_applies(const ConvGeom& g) {
 
 void conv_wino_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y, bool relu) {
   const int64_t rk = kernels().wino_kblock, Kp = round_up(g.K, rk);
-  auto U = empty({36 * Kp * g.C});
+  auto U = empty({36 * position_stride(Kp * g.C)});
   transform_weights(w, g.K, g.C, false, rk, U->f32());
   run_forward(wino_geom(g.C, g.H, g.W, g.p.pad_h, g.p.pad_w, g.P, g.Q), g.N, x, U->f32(), g.K, Kp, b, relu, y);
 }
@@ -125,7 +141,7 @@ void conv_wino_backward(const ConvGeom& g, const float* x, const float* w, const
   if (dx) {
     // The input gradient is the convolution of gy with the flipped kernel, padded by 2 - pad.
     const int64_t Cp = round_up(g.C, rk);
-    auto U = empty({36 * Cp * g.K});
+    auto U = empty({36 * position_stride(Cp * g.K)});
     transform_weights(w, g.K, g.C, true, rk, U->f32());
     run_forward(wino_geom(g.K, g.P, g.Q, 2 - g.p.pad_h, 2 - g.p.pad_w, g.H, g.W), g.N, gy, U->f32(), g.C, Cp,
                 nullptr, false, dx);
@@ -136,20 +152,22 @@ void conv_wino_backward(const ConvGeom& g, const float* x, const float* w, const
     const int64_t block_floats = 36 * (g.K + g.C) * TB;
     const int64_t chunk = std::max<int64_t>(2, kWgradChunkFloats / block_floats);
     auto dWt = zeros({36 * g.K * g.C});
-    auto gbuf = empty({std::min(chunk, blocks) * 36 * g.K * TB});
-    auto vbuf = empty({std::min(chunk, blocks) * 36 * g.C * TB});
+    const int64_t most = std::min(chunk, blocks) * TB;  // tiles in a chunk
+    auto gbuf = empty({36 * position_stride(g.K * most)});
+    auto vbuf = empty({36 * position_stride(g.C * most)});
     float* pdWt = dWt->f32();
     for (int64_t b0 = 0; b0 < blocks; b0 += chunk) {
       // Per position e: Gt_e (K, L) and V_e (C, L), L = nb*TB tiles side by side, so that
       // dWt_e += Gt_e V_e^T is one GEMM over the tiles (a fixed chunking: the same sums at any thread count).
       const int64_t nb = std::min(chunk, blocks - b0), L = nb * TB;
+      const int64_t gs = position_stride(g.K * L), vs = position_stride(g.C * L);
       parallel_chunks(static_cast<int>(nb), [&](int i, int) {
         const int64_t t0 = (b0 + i) * TB, count = std::min(TB, tiles - t0);
-        kt.wino_input(wg, x, t0, count, g.C * L, L, vbuf->f32() + i * TB);
-        kt.wino_grad_tiles(wg, gy, g.K, t0, count, g.K * L, L, gbuf->f32() + i * TB);
+        kt.wino_input(wg, x, t0, count, vs, L, vbuf->f32() + i * TB);
+        kt.wino_grad_tiles(wg, gy, g.K, t0, count, gs, L, gbuf->f32() + i * TB);
       });
       parallel_for(36, 1, [&](int64_t e0, int64_t e1) {
-        kt.wino_wgrad_gemm(gbuf->f32(), vbuf->f32(), L, g.K, g.C, e0, e1, pdWt);
+        kt.wino_wgrad_gemm(gbuf->f32(), gs, vbuf->f32(), vs, L, g.K, g.C, e0, e1, pdWt);
       });
     }
     // dw = G^T dWt G per channel pair.
