@@ -146,6 +146,25 @@ describe('optimizer adapter', () => {
     });
   }
 
+  it('the onecycle schedule works for runs of any length, a few steps included', () => {
+    const cfg = { name: 'sgd' as const, lr: 0.2, momentum: 0.9, weightDecay: 0 };
+    for (let total = 1; total <= 12; total++) {
+      const model = mlp();
+      const t = createTraining(model.parameters(), cfg, { name: 'onecycle' }, total, total);
+      const lrs: number[] = [];
+      for (let i = 0; i < total; i++) {
+        lrs.push(t.lr);
+        t.zeroGrad();
+        t.step();
+      }
+      expect(
+        lrs.every((lr) => Number.isFinite(lr) && lr > 0 && lr <= cfg.lr + 1e-12),
+        `${total} steps`,
+      ).toBe(true);
+      model.dispose();
+    }
+  });
+
   it('a longer run than planned rebuilds the schedule for the new length', () => {
     const model = mlp();
     const cfg = { name: 'sgd' as const, lr: 0.1, momentum: 0, weightDecay: 0 };
