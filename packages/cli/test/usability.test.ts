@@ -90,6 +90,8 @@ function flagFamilies(): [string[], number, RegExp][] {
       2,
       /for --recipe but received 'cifar10-fats'; did you mean cifar10-fast\?$/,
     ],
+    [t('--ema', '1.5'), 2, /^error: Expected a number in \[0, 1\) for --ema but received '1\.5'\.$/],
+    [t('--ema', 'x'), 2, /^error: Expected a number in \[0, 1\) for --ema but received 'x'\.$/],
     [t('--tta', '--no-tta'), 2, /^error: Pass --tta or --no-tta, not both\.$/],
     [t('--profile=yes'), 2, /^error: The option --profile takes no value\.$/],
     // dlf train: files and folders
