@@ -112,9 +112,18 @@ export function acquireRunLock(runDir: string, purpose: string): RunLock {
   const owner: LockOwner = { pid: process.pid, host: hostname(), since: new Date().toISOString(), purpose };
   for (let attempt = 0; attempt < 3; attempt++) {
     if (held.has(file)) break;
-    let fd: number;
+    // The owner is written to a file of our own first and then linked into place: the lock appears
+    // with its contents complete, so no other process ever reads an empty lock (it would not know
+    // whom to name, nor whether the holder is alive).
+    const draft = `${file}.${process.pid}.${Date.now()}.tmp`;
     try {
-      fd = openSync(file, 'wx');
+      const fd = openSync(draft, 'wx');
+      try {
+        writeSync(fd, `${JSON.stringify(owner)}\n`);
+      } finally {
+        closeSync(fd);
+      }
+      linkSync(draft, file);
     } catch (e) {
       if (errnoCode(e) !== 'EEXIST') {
         throw new FileError(file, describeFsError(e, 'lock the run folder with', file));
@@ -125,11 +134,8 @@ export function acquireRunLock(runDir: string, purpose: string): RunLock {
         continue;
       }
       throw busy(runDir, file, current);
-    }
-    try {
-      writeSync(fd, `${JSON.stringify(owner)}\n`);
     } finally {
-      closeSync(fd);
+      rmSync(draft, { force: true });
     }
     held.add(file);
     releaseOnExit();
