@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "autograd/node.h"
+#include "runtime/threadpool.h"
 #include "tensor/reduce.h"
 
 namespace dlf {
@@ -97,10 +98,23 @@ struct GradModeGuard {
   ~GradModeGuard() { t_grad_enabled = prev; }
 };
 
-TensorPtr add_out_of_place(const TensorPtr& a, const TensorPtr& b) {
+// The sum of two gradients reaching one node (a branch, a residual). The engine's own buffer is
+// added to in place when nothing else holds it (most gradients are a kernel's fresh output);
+// otherwise one pass writes the sum (a copy then an add cost a second pass over memory).
+TensorPtr sum_gradients(const TensorPtr& a, const TensorPtr& b) {
+  if (a.use_count() == 1 && a->storage.use_count() == 1 && a->offset == 0 && a->is_contiguous() &&
+      !a->requires_grad) {
+    add_inplace(a, b);
+    return a;
+  }
   auto out = empty(a->shape);
-  copy_into(out, a);
-  add_inplace(out, b);
+  const TensorPtr ac = contiguous_data(a), bc = contiguous_data(b);
+  const float* pa = ac->f32();
+  const float* pb = bc->f32();
+  float* po = out->f32();
+  parallel_for(out->numel(), 32768, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i) po[i] = pa[i] + pb[i];
+  });
   return out;
 }
 
@@ -200,7 +214,7 @@ void run_backward(const TensorPtr& root, const TensorPtr& grad_in, bool retain_g
       if (gi) {
         if (gi->shape != node->input_shapes[i]) gi = sum_to_shape(gi, node->input_shapes[i]);
         auto& slot = buffers[child.get()];
-        slot = slot ? add_out_of_place(slot, gi) : gi;
+        slot = slot ? sum_gradients(slot, gi) : gi;
       }
       if (--deps[child.get()] == 0) ready.push_back(child);
     }
