@@ -10,21 +10,20 @@ using namespace dlf::simd;
 
 namespace norm {
 
-// Two accumulators per vector step: half the dependency chain, and the same order every call.
+// Four accumulators per step of four vectors: a quarter of the dependency chain (one chain ran at
+// the FMA latency, not its throughput), and the same order every call.
 template <typename Term>
 inline double row_sum(int64_t n, Term term) {
-  vf a0 = vf{}, a1 = vf{};
+  vf a0 = vf{}, a1 = vf{}, a2 = vf{}, a3 = vf{};
   int64_t i = 0;
-  for (; i + 2 * W <= n; i += 2 * W) {
+  for (; i + 4 * W <= n; i += 4 * W) {
     a0 += term(i);
     a1 += term(i + W);
+    a2 += term(i + 2 * W);
+    a3 += term(i + 3 * W);
   }
-  if (i + W <= n) {
-    a0 += term(i);
-    i += W;
-  }
-  double s = static_cast<double>(hsum(a0 + a1));
-  return s;
+  for (; i + W <= n; i += W) a0 += term(i);
+  return static_cast<double>(hsum((a0 + a1) + (a2 + a3)));
 }
 
 }  // namespace norm
@@ -73,19 +72,26 @@ inline void bn_row_grad_sums(const float* g, const float* h, int64_t n, float ga
                              double* sg) {
   const vf ga = broadcast(gamma), be = broadcast(beta);
   const int64_t body = n / W * W;
-  vf b0 = vf{}, s0 = vf{};
-  for (int64_t i = 0; i < body; i += W) {
+  // Four accumulator pairs (vectors i mod 4): a quarter of the dependency chain of one pair.
+  vf bs[4] = {vf{}, vf{}, vf{}, vf{}}, ss[4] = {vf{}, vf{}, vf{}, vf{}};
+  const auto add = [&](int64_t i, int lane) {
     const vf hv = load(h + i);
     vf gv = load(g + i);
     if (relu) gv = hv * ga + be > vf{} ? gv : vf{};
-    b0 += gv;
-    s0 += gv * hv;
-  }
+    bs[lane] += gv;
+    ss[lane] += gv * hv;
+  };
+  int64_t i = 0;
+  for (; i + 4 * W <= body; i += 4 * W)
+#pragma GCC unroll 4
+    for (int k = 0; k < 4; ++k) add(i + k * W, k);
+  for (; i < body; i += W) add(i, 0);
+  const vf b0 = (bs[0] + bs[1]) + (bs[2] + bs[3]), s0 = (ss[0] + ss[1]) + (ss[2] + ss[3]);
   double b = static_cast<double>(hsum(b0)), s = static_cast<double>(hsum(s0));
-  for (int64_t i = body; i < n; ++i) {
-    const float gv = !relu || h[i] * gamma + beta > 0.f ? g[i] : 0.f;
+  for (int64_t j = body; j < n; ++j) {
+    const float gv = !relu || h[j] * gamma + beta > 0.f ? g[j] : 0.f;
     b += gv;
-    s += static_cast<double>(gv) * h[i];
+    s += static_cast<double>(gv) * h[j];
   }
   *sb = b;
   *sg = s;
