@@ -18,6 +18,23 @@
 namespace dlf {
 namespace {
 
+// gy: (N,K,P,Q) -> db: (K), overwritten: each plane summed in double, added in image order.
+void bias_gradient(const ConvGeom& g, const float* gy, float* db) {
+  const int64_t pq = g.pq();
+  parallel_for(g.K, 1, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k) {
+      float acc = 0.f;
+      for (int64_t n = 0; n < g.N; ++n) {
+        double s = 0.0;
+        const float* row = gy + (n * g.K + k) * pq;
+        for (int64_t i = 0; i < pq; ++i) s += row[i];
+        acc += static_cast<float>(s);
+      }
+      db[k] = acc;
+    }
+  });
+}
+
 struct Conv2dBackward final : Node {
   TensorPtr x, w;
   TensorPtr y, relu_bits;  // with a fused ReLU: its output (general path) or a bit per output (fast path)
@@ -71,12 +88,13 @@ struct Conv2dBackward final : Node {
       // weight-gradient kernel is faster (measured: 16 channels on 32x32 planes, 1.8x).
       const bool direct_wgrad = dw && geom.C * geom.K <= 32 * 32 && conv_fast_applies(fs);
       conv_wino_backward(geom, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr,
-                         dw && !direct_wgrad ? dw->f32() : nullptr, direct_wgrad || !db ? nullptr : db->f32());
+                         direct_wgrad || !dw ? nullptr : dw->f32());
       if (direct_wgrad) {
         ConvGradSource src;
         src.gy = g->f32();
-        conv_fast_backward(fs, x->f32(), w->f32(), src, nullptr, dw->f32(), db ? db->f32() : nullptr);
+        conv_fast_backward(fs, x->f32(), w->f32(), src, nullptr, dw->f32(), nullptr);
       }
+      if (db) bias_gradient(geom, g->f32(), db->f32());
       gin[0] = dx;
       gin[1] = dw;
       gin[2] = db;
@@ -95,17 +113,8 @@ struct Conv2dBackward final : Node {
     gin[0] = dx;
     gin[1] = dw;
     if (needs_grad(2)) {
-      auto db = zeros({geom.K});
-      float* pb = db->f32();
-      const float* pg = g->f32();
-      const int64_t pq = geom.pq();
-      for (int64_t n = 0; n < geom.N; ++n)
-        for (int64_t k = 0; k < geom.K; ++k) {
-          double s = 0.0;
-          const float* row = pg + (n * geom.K + k) * pq;
-          for (int64_t i = 0; i < pq; ++i) s += row[i];
-          pb[k] += static_cast<float>(s);
-        }
+      auto db = empty({geom.K});
+      bias_gradient(geom, g->f32(), db->f32());
       gin[2] = db;
     }
   }
@@ -150,18 +159,7 @@ struct Conv2dReluPoolBackward final : Node {
           }
       if (dx) std::fill(dx->f32(), dx->f32() + dx->numel(), 0.f);
       conv_backward_general(geom, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr);
-      if (db) {
-        float* pb = db->f32();
-        std::fill(pb, pb + geom.K, 0.f);
-        const int64_t pq = geom.pq();
-        for (int64_t n = 0; n < geom.N; ++n)
-          for (int64_t k = 0; k < geom.K; ++k) {
-            double acc = 0.0;
-            const float* row = out + (n * geom.K + k) * pq;
-            for (int64_t i = 0; i < pq; ++i) acc += row[i];
-            pb[k] += static_cast<float>(acc);
-          }
-      }
+      if (db) bias_gradient(geom, out, db->f32());
     }
     gin[0] = dx;
     gin[1] = dw;

@@ -5,13 +5,12 @@
 #include <vector>
 
 #include "nn/conv_fast.h"
+#include "nn/conv_scratch.h"
 #include "runtime/simd.h"
 #include "runtime/threadpool.h"
 
 namespace dlf {
 namespace {
-
-int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 DwPlane plane_geometry(const ConvDwShape& s, int64_t vw) {
   const Conv2dParams& p = s.p;
@@ -74,14 +73,6 @@ void unpack_phases(const DwPlane& g, const float* buf, float* dx) {
   }
 }
 
-// A thread's scratch floats, reused across calls (no allocation in a steady state).
-float* scratch(int slot, int64_t floats) {
-  thread_local std::vector<float> buffers[3];
-  auto& b = buffers[slot];
-  if (static_cast<int64_t>(b.size()) < floats) b.resize(static_cast<size_t>(floats));
-  return b.data();
-}
-
 }  // namespace
 
 bool conv_depthwise_applies(const ConvDwShape& s) {
@@ -96,7 +87,7 @@ void conv_depthwise_forward(const ConvDwShape& s, const float* x, const float* w
   const DwPlane g = plane_geometry(s, kt.vector_floats);
   const int64_t mult = s.K / s.C, xplane = s.H * s.W, yplane = g.P * g.Q;
   parallel_for(s.N * s.C, 1, [&](int64_t i0, int64_t i1) {
-    float* buf = scratch(0, phase_floats(g));
+    float* buf = thread_scratch(0, phase_floats(g));
     for (int64_t i = i0; i < i1; ++i) {
       pack_phases(g, x + i * xplane, buf);
       const int64_t c = i % s.C, n = i / s.C;
@@ -117,9 +108,9 @@ void conv_depthwise_backward(const ConvDwShape& s, const float* x, const float* 
   const int64_t taps = s.R * s.S;
   // One channel (its input plane and its `mult` output planes) per task, all images in order.
   parallel_for(s.C, 1, [&](int64_t c0, int64_t c1) {
-    float* xbuf = scratch(0, phase_floats(g));
-    float* dbuf = scratch(1, phase_floats(g));
-    float* gbuf = scratch(2, g.P * Qv + mult * taps * vw);
+    float* xbuf = thread_scratch(0, phase_floats(g));
+    float* dbuf = thread_scratch(1, phase_floats(g));
+    float* gbuf = thread_scratch(2, g.P * Qv + mult * taps * vw);
     float* dwv = gbuf + g.P * Qv;
     for (int64_t c = c0; c < c1; ++c) {
       std::fill(dwv, dwv + mult * taps * vw, 0.f);

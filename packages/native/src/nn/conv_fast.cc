@@ -7,6 +7,7 @@
 #include <new>
 #include <vector>
 
+#include "nn/conv_scratch.h"
 #include "runtime/env_state.h"
 #include "runtime/errors.h"
 #include "runtime/simd.h"
@@ -33,7 +34,6 @@ struct Plan {
   DirectConv bwd;       // gy -> dx (weights transposed and flipped)
 };
 
-int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 // A thread's zero-padded plane buffer (planes, Hb, Wb) for one geometry. It is zero-filled when
 // created and the padding passes write only its interior (the same region every time), so the

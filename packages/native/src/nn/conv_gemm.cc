@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "nn/conv_scratch.h"
 #include "runtime/simd.h"
 #include "runtime/threadpool.h"
 
@@ -22,14 +23,6 @@ int64_t images_per_batch(const ConvGeom& g) {
   int64_t nb = std::max<int64_t>(1, (kTargetColumns + pq - 1) / pq);
   nb = std::min(nb, std::max<int64_t>(1, kMaxColFloats / std::max<int64_t>(1, g.col_rows() * pq)));
   return std::min(nb, g.N);
-}
-
-// A thread's scratch floats, reused from call to call (no allocation in a steady state).
-float* scratch(int slot, int64_t floats) {
-  thread_local std::vector<float> buffers[3];
-  auto& b = buffers[slot];
-  if (static_cast<int64_t>(b.size()) < floats) b.resize(static_cast<size_t>(floats));
-  return b.data();
 }
 
 // x: (Cg,H,W) -> col: (Cg*R*S, P*Q) with rows ld floats apart
@@ -107,7 +100,7 @@ void lower_batch(const ConvGeom& g, const float* x, int64_t n0, int64_t count, i
 // and writes every output in place, with no copies through scratch buffers.
 void forward_one_image(const ConvGeom& g, const float* x, const float* w, const float* b, int64_t n, float* y) {
   const int64_t rows = g.col_rows(), pq = g.pq();
-  float* col = g.is_pointwise() ? nullptr : scratch(0, rows * pq);
+  float* col = g.is_pointwise() ? nullptr : thread_scratch(0, rows * pq);
   for (int64_t grp = 0; grp < g.G; ++grp) {
     const float* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
     if (col) im2col(xg, g, col, pq);
@@ -126,7 +119,7 @@ void forward_one_image(const ConvGeom& g, const float* x, const float* w, const 
 void backward_one_image(const ConvGeom& g, const float* x, const float* w, const float* gy, int64_t n, float* dx,
                         float* dw_part) {
   const int64_t rows = g.col_rows(), pq = g.pq();
-  float* col = g.is_pointwise() ? nullptr : scratch(0, rows * pq);
+  float* col = g.is_pointwise() ? nullptr : thread_scratch(0, rows * pq);
   for (int64_t grp = 0; grp < g.G; ++grp) {
     const float* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
     const float* gyg = gy + (n * g.K + grp * g.Kg) * pq;
@@ -159,8 +152,8 @@ void conv_forward_general(const ConvGeom& g, const float* x, const float* w, con
       forward_one_image(g, x, w, b, n0, y);
       return;
     }
-    float* col = scratch(0, rows * L);
-    float* out = scratch(1, g.Kg * L);
+    float* col = thread_scratch(0, rows * L);
+    float* out = thread_scratch(1, g.Kg * L);
     for (int64_t grp = 0; grp < g.G; ++grp) {
       lower_batch(g, x, n0, count, grp, col, L);
       // The im2col matrix has `cols` columns when the last batch is short; its rows stay L apart.
@@ -188,8 +181,8 @@ void conv_backward_general(const ConvGeom& g, const float* x, const float* w, co
       backward_one_image(g, x, w, gy, n0, dx, dw ? partial->f32() + bi * wsize : nullptr);
       return;
     }
-    float* col = scratch(0, rows * L);
-    float* gyt = scratch(1, g.Kg * L);
+    float* col = thread_scratch(0, rows * L);
+    float* gyt = thread_scratch(1, g.Kg * L);
     for (int64_t grp = 0; grp < g.G; ++grp) {
       // gyt (Kg, cols): the batch's output gradient, images side by side like the im2col columns.
       for (int64_t i = 0; i < count; ++i)

@@ -1,11 +1,10 @@
 #include "nn/conv_wino.h"
 
 #include <algorithm>
-#include <cstdlib>
-#include <memory>
-#include <new>
 
+#include "nn/conv_scratch.h"
 #include "runtime/env_state.h"
+#include "runtime/errors.h"
 #include "runtime/simd.h"
 #include "runtime/threadpool.h"
 
@@ -18,26 +17,6 @@ constexpr int64_t kMinChannels = 16;
 // Weight-gradient tile blocks are transformed this many floats at a time (a fixed count, so the
 // sums run in the same order at any thread count).
 constexpr int64_t kWgradChunkFloats = int64_t{6} << 20;
-
-// A thread's 64-byte aligned scratch, grown once and reused (no allocation in a steady state).
-float* scratch(int slot, int64_t floats) {
-  struct Buffer {
-    std::unique_ptr<float, void (*)(void*)> data{nullptr, std::free};
-    int64_t floats = 0;
-  };
-  thread_local Buffer buffers[2];
-  Buffer& b = buffers[slot];
-  if (b.floats < floats) {
-    const size_t bytes = (static_cast<size_t>(floats) * sizeof(float) + 63) / 64 * 64;
-    float* p = static_cast<float*>(std::aligned_alloc(64, bytes));
-    if (!p) throw std::bad_alloc();
-    b.data.reset(p);
-    b.floats = floats;
-  }
-  return b.data.get();
-}
-
-int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 // Floats between consecutive positions e of a transformed buffer holding `plane` floats each: one
 // 64-byte line more than the plane, so the 36 positions a transform touches at once fall in
@@ -61,6 +40,7 @@ inline void g3(float g0, float g1, float g2, float* t, int ts) {
 void transform_weights(const float* w, int64_t K, int64_t C, bool flip, int64_t rk, float* U) {
   const int64_t outs = flip ? C : K, ins = flip ? K : C, outs_p = round_up(outs, rk);
   const int64_t estride = position_stride(outs_p * ins);
+  DLF_THROW_IF(rk < 1 || rk > 8, "conv2d: Winograd output block of ", rk, " channels (at most 8)");
   // By blocks of rk output channels: the rk values of a position sit side by side, so each of the 36
   // positions is written as one sequential stream (scattered single floats cost most of the time).
   parallel_for(outs_p / rk, 1, [&](int64_t b0, int64_t b1) {
@@ -98,8 +78,8 @@ void run_forward(const WinoGeom& g, int64_t N, const float* x, const float* U, i
   const int64_t TB = kt.wino_tiles, tiles = N * g.th * g.tw, blocks = (tiles + TB - 1) / TB;
   parallel_chunks(static_cast<int>(blocks), [&](int bi, int) {
     const int64_t vs = position_stride(g.C * TB), ms = position_stride(Kp * TB);
-    float* V = scratch(0, 36 * vs);
-    float* M = scratch(1, 36 * ms);
+    float* V = thread_scratch(0, 36 * vs);
+    float* M = thread_scratch(1, 36 * ms);
     const int64_t t0 = bi * TB, count = std::min(TB, tiles - t0);
     kt.wino_input(g, x, t0, count, vs, TB, V);
     kt.wino_gemm(U, position_stride(Kp * g.C), V, vs, g.C, Kp, M, ms);
@@ -134,8 +114,7 @@ void conv_wino_forward(const ConvGeom& g, const float* x, const float* w, const 
   run_forward(wino_geom(g.C, g.H, g.W, g.p.pad_h, g.p.pad_w, g.P, g.Q), g.N, x, U->f32(), g.K, Kp, b, relu, y);
 }
 
-void conv_wino_backward(const ConvGeom& g, const float* x, const float* w, const float* gy, float* dx, float* dw,
-                        float* db) {
+void conv_wino_backward(const ConvGeom& g, const float* x, const float* w, const float* gy, float* dx, float* dw) {
   const Kernels& kt = kernels();
   const int64_t rk = kt.wino_kblock, TB = kt.wino_tiles;
   if (dx) {
@@ -190,19 +169,6 @@ void conv_wino_backward(const ConvGeom& g, const float* x, const float* w, const
             for (int f = 0; f < 6; ++f) s += t[r][f] * GT[c][f];
             dw[q * 9 + r * 3 + c] = static_cast<float>(s);
           }
-      }
-    });
-  }
-  if (db) {
-    const int64_t pq = g.P * g.Q;
-    parallel_for(g.K, 1, [&](int64_t k0, int64_t k1) {
-      for (int64_t k = k0; k < k1; ++k) {
-        double s = 0.0;
-        for (int64_t n = 0; n < g.N; ++n) {
-          const float* row = gy + (n * g.K + k) * pq;
-          for (int64_t i = 0; i < pq; ++i) s += row[i];
-        }
-        db[k] = static_cast<float>(s);
       }
     });
   }

@@ -17,8 +17,7 @@ bool conv_wino_enabled();
 // x: (N,C,H,W), w: (K,C,3,3), b: (K) or null -> y: (N,K,P,Q), ReLU fused when `relu`
 void conv_wino_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y, bool relu);
 
-// gy: (N,K,P,Q) -> dx: (N,C,H,W), dw: (K,C,3,3), db: (K); each overwritten, each may be null
-void conv_wino_backward(const ConvGeom& g, const float* x, const float* w, const float* gy, float* dx, float* dw,
-                        float* db);
+// gy: (N,K,P,Q) -> dx: (N,C,H,W), dw: (K,C,3,3); each overwritten, each may be null
+void conv_wino_backward(const ConvGeom& g, const float* x, const float* w, const float* gy, float* dx, float* dw);
 
 }  // namespace dlf

@@ -1,0 +1,33 @@
+// Shared by the convolution paths (conv_gemm.cc, conv_depthwise.cc, conv_wino.cc, conv_fast.cc).
+#pragma once
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <new>
+
+namespace dlf {
+
+inline int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+// A thread's scratch floats: 64-byte aligned, grown when a call needs more and then kept, so a steady
+// state allocates nothing. Contents are not kept when a buffer grows. A path may hold slots 0..2 at
+// once within one call; no path keeps a slot across a call into another path.
+inline float* thread_scratch(int slot, int64_t floats) {
+  struct Buffer {
+    std::unique_ptr<float, void (*)(void*)> data{nullptr, std::free};
+    int64_t floats = 0;
+  };
+  thread_local Buffer buffers[3];
+  Buffer& b = buffers[slot];
+  if (b.floats < floats) {
+    const size_t bytes = (static_cast<size_t>(floats) * sizeof(float) + 63) / 64 * 64;
+    b.data.reset();  // the old buffer goes first: the peak holds one of them, not both
+    float* p = static_cast<float*>(std::aligned_alloc(64, bytes));
+    if (!p) throw std::bad_alloc();
+    b.data.reset(p);
+    b.floats = floats;
+  }
+  return b.data.get();
+}
+
+}  // namespace dlf
