@@ -5,12 +5,7 @@
 import { invalidParam, type Tensor } from '@dlf/tensor-core';
 import { ReLU } from '../layers/activation.js';
 import { Conv2d } from '../layers/conv.js';
-import {
-  convOutputAtLeast2x2,
-  convWithFoldedBatchNorm,
-  isFoldableBatchNorm,
-  isMaxPool2x2,
-} from '../layers/fusion.js';
+import { convOutputAtLeast2x2, forwardFused, isFoldableBatchNorm, isMaxPool2x2 } from '../layers/fusion.js';
 import { Linear } from '../layers/linear.js';
 import { BatchNorm2d } from '../layers/normalization.js';
 import { type InitOptions, type LayerSpec, layerRegistry } from '../layers/registry.js';
@@ -182,23 +177,18 @@ export class GraphModule extends Module {
         this.onLayer?.(p, layer, 'start');
         let y: Tensor;
         let at = p;
-        if (fold) {
-          y = convWithFoldedBatchNorm(layer as Conv2d, this.layers[f!.bn] as BatchNorm2d, args[0]!, {
+        if (fold || fused) {
+          y = forwardFused(layer as Conv2d | Linear | BatchNorm2d, args[0]!, {
+            bn: fold ? (this.layers[f!.bn] as BatchNorm2d) : null,
             relu: fused,
             maxPool2x2: pooled,
           });
-          done[f!.bn] = 1;
-        } else if (fused) {
-          y = pooled
-            ? (layer as Conv2d).forward(args[0]!, { relu: true, maxPool2x2: true })
-            : (layer as Conv2d | Linear | BatchNorm2d).forward(args[0]!, { relu: true });
-        } else {
-          y = layer instanceof MultiInputModule ? layer.forwardMany(args) : layer.forward(args[0]!);
-        }
-        if (fold || fused) {
           at = pooled ? f!.pool : fused ? f!.relu : f!.bn;
+          if (fold) done[f!.bn] = 1;
           if (fused) done[f!.relu] = 1;
           if (pooled) done[f!.pool] = 1;
+        } else {
+          y = layer instanceof MultiInputModule ? layer.forwardMany(args) : layer.forward(args[0]!);
         }
         // A value is freed once; a layer that hands back its input gets its own copy.
         if (args.includes(y)) y = y.clone();

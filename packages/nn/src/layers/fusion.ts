@@ -3,6 +3,7 @@ import { add, mul, pow, reshape, sub, type Tensor, tidy } from '@dlf/tensor-core
 import * as F from '../functional.js';
 import type { Module } from '../module.js';
 import type { Conv2d } from './conv.js';
+import type { Linear } from './linear.js';
 import { BatchNorm2d } from './normalization.js';
 import { MaxPool2d } from './pool.js';
 
@@ -56,4 +57,19 @@ export function convWithFoldedBatchNorm(
       maxPool2x2: options.maxPool2x2,
     });
   });
+}
+
+/** What runs fused with a layer: a folded evaluation-mode BatchNorm2d, then a ReLU, then a 2x2 max pool. */
+export interface FusedFollowers {
+  bn: BatchNorm2d | null;
+  relu: boolean;
+  maxPool2x2: boolean;
+}
+
+/** Runs a Conv2d, Linear or BatchNorm2d and its fused followers as one op (shared by Sequential and GraphModule). */
+export function forwardFused(layer: Conv2d | Linear | BatchNorm2d, x: Tensor, f: FusedFollowers): Tensor {
+  if (f.bn)
+    return convWithFoldedBatchNorm(layer as Conv2d, f.bn, x, { relu: f.relu, maxPool2x2: f.maxPool2x2 });
+  if (f.maxPool2x2) return (layer as Conv2d).forward(x, { relu: true, maxPool2x2: true });
+  return f.relu ? layer.forward(x, { relu: true }) : layer.forward(x);
 }

@@ -3,12 +3,7 @@ import { type LayerDescription, Module } from '../module.js';
 import { ReLU } from './activation.js';
 import { Conv2d } from './conv.js';
 import { Linear } from './linear.js';
-import {
-  convOutputAtLeast2x2,
-  convWithFoldedBatchNorm,
-  isFoldableBatchNorm,
-  isMaxPool2x2,
-} from './fusion.js';
+import { convOutputAtLeast2x2, forwardFused, isFoldableBatchNorm, isMaxPool2x2 } from './fusion.js';
 import { BatchNorm2d } from './normalization.js';
 import { type InitOptions, type LayerSpec, layerRegistry } from './registry.js';
 // Registered for sequentialFromJSON although Sequential itself does not refer to them.
@@ -53,30 +48,31 @@ export class Sequential extends Module {
     for (let i = 0; i < this.layers.length; i++) {
       const layer = this.layers[i]!;
       // Conv2d + BatchNorm2d in evaluation mode run as one conv with the normalisation folded in.
-      const bn = this.fuse && layer instanceof Conv2d && isFoldableBatchNorm(this.layers[i + 1]) ? 1 : 0;
-      const next = this.layers[i + 1 + bn];
+      const bn =
+        this.fuse && layer instanceof Conv2d && isFoldableBatchNorm(this.layers[i + 1])
+          ? this.layers[i + 1]
+          : null;
+      const at = bn ? i + 1 : i;
       const fused =
         this.fuse &&
-        next instanceof ReLU &&
+        this.layers[at + 1] instanceof ReLU &&
         (layer instanceof Conv2d || layer instanceof Linear || layer instanceof BatchNorm2d);
       const pooled =
         fused &&
         layer instanceof Conv2d &&
-        isMaxPool2x2(this.layers[i + 2 + bn]) &&
+        isMaxPool2x2(this.layers[at + 2]) &&
         convOutputAtLeast2x2(layer, h);
       this.onLayer?.(i, layer, 'start');
-      const y = bn
-        ? convWithFoldedBatchNorm(layer as Conv2d, this.layers[i + 1] as BatchNorm2d, h, {
-            relu: fused,
-            maxPool2x2: pooled,
-          })
-        : pooled
-          ? (layer as Conv2d).forward(h, { relu: true, maxPool2x2: true })
-          : fused
-            ? (layer as Conv2d | Linear | BatchNorm2d).forward(h, { relu: true })
-            : layer.forward(h);
+      const y =
+        bn || fused
+          ? forwardFused(layer as Conv2d | Linear | BatchNorm2d, h, {
+              bn: bn as BatchNorm2d | null,
+              relu: fused,
+              maxPool2x2: pooled,
+            })
+          : layer.forward(h);
       this.onLayer?.(i, layer, 'end');
-      i += bn + (fused ? 1 : 0) + (pooled ? 1 : 0);
+      i = at + (fused ? 1 : 0) + (pooled ? 1 : 0);
       if (h !== x && h !== y) h.dispose();
       h = y;
     }
