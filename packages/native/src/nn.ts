@@ -45,6 +45,8 @@ export interface NnSlice {
   maxPool2d(x: Handle, attributes: Pool2dAttributes): Handle;
   avgPool2d(x: Handle, attributes: Pool2dAttributes): Handle;
   adaptiveAvgPool2d(x: Handle, outH: number, outW: number): Handle;
+  /** max(a + b, 0) for a and b of one shape, in one pass (a residual block's join). */
+  addRelu(a: Handle, b: Handle): Handle;
   dropout(x: Handle, p: number, seed: number, offset: number): Handle;
   batchNorm2d(
     x: Handle,

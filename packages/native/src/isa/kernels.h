@@ -29,6 +29,12 @@ struct WinoGeom {
   int64_t C, H, W, pad_h, pad_w, P, Q, th, tw;
 };
 
+// One batch-norm channel: its statistics (training: the batch's; evaluation: the running ones)
+// and affine parameters (1 and 0 without them).
+struct BnChannel {
+  float mean, invstd, gamma, beta;
+};
+
 // Bytes per row of a ReLU bit mask over Q columns (the same for every instruction set).
 inline int64_t relu_bits_stride(int64_t Q) { return 2 * ((Q + 15) / 16); }
 
@@ -102,18 +108,17 @@ struct Kernels {
   void (*wino_wgrad_gemm)(const float* Gt, int64_t gs, const float* V, int64_t vs, int64_t L, int64_t K, int64_t C,
                           int64_t e0, int64_t e1, float* dWt);
 
-  // Batch-norm rows (isa/norm.h): one (image, channel) plane of n values each.
+  // Batch-norm rows (isa/norm.h): one (image, channel) plane of n values each; xhat = (x - mean) * invstd.
   // x -> sum of x and of (x - mean)^2 (each skipped when null)
   void (*bn_row_stats)(const float* x, int64_t n, float mean, double* sum, double* sq);
-  // x -> y = (x - mean) * invstd * gamma + beta (then ReLU when `relu`), xhat = (x - mean) * invstd (or null)
-  void (*bn_row_apply)(const float* x, int64_t n, float mean, float invstd, float gamma, float beta, bool relu, float* y,
-                       float* xhat);
-  // g, xhat -> sums of g' and g' * xhat, g' = g masked by the fused ReLU (xhat * gamma + beta > 0) when `relu`
-  void (*bn_row_grad_sums)(const float* g, const float* h, int64_t n, float gamma, float beta, bool relu, double* sb,
+  // x -> y = xhat * gamma + beta (then ReLU when `relu`)
+  void (*bn_row_apply)(const float* x, int64_t n, const BnChannel& ch, bool relu, float* y);
+  // g, x -> sums of g' and g' * xhat, g' = g masked by the fused ReLU (xhat * gamma + beta > 0) when `relu`
+  void (*bn_row_grad_sums)(const float* g, const float* x, int64_t n, const BnChannel& ch, bool relu, double* sb,
                            double* sg);
-  // g, xhat -> dx = k * (M * g' - mb - xhat * mg) (training) or k * g' (evaluation)
-  void (*bn_row_grad_input)(const float* g, const float* h, int64_t n, float gamma, float beta, bool relu,
-                            bool training, float k, float M, float mb, float mg, float* dx);
+  // g, x -> dx = k * (M * g' - mb - xhat * mg) (training) or k * g' (evaluation)
+  void (*bn_row_grad_input)(const float* g, const float* x, int64_t n, const BnChannel& ch, bool relu, bool training,
+                            float k, float M, float mb, float mg, float* dx);
 
   // GFLOP/s one thread reaches with chained FMAs of this table's width, measured over `seconds` (isa/peak.h).
   double (*fma_peak_gflops)(double seconds);

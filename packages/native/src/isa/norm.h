@@ -2,6 +2,7 @@
 // channel) plane. Sums accumulate in float vectors within a row (a few thousand values) and come
 // back as doubles the caller adds up over rows in a fixed order.
 #pragma once
+#include "isa/kernels.h"
 #include "isa/simd.h"
 
 namespace dlf::DLF_ISA_NS {
@@ -47,35 +48,33 @@ inline void bn_row_stats(const float* x, int64_t n, float mean, double* sum, dou
   }
 }
 
-// x: (n) -> y = (x - mean) * invstd * gamma + beta (ReLU: v > 0 ? v : 0), xhat = (x - mean) * invstd (or null)
-inline void bn_row_apply(const float* x, int64_t n, float mean, float invstd, float gamma, float beta, bool relu,
-                         float* y, float* xhat) {
-  const vf m = broadcast(mean), is = broadcast(invstd), ga = broadcast(gamma), be = broadcast(beta);
+// x: (n) -> y = xhat * gamma + beta (ReLU: v > 0 ? v : 0), xhat = (x - mean) * invstd
+inline void bn_row_apply(const float* x, int64_t n, const BnChannel& ch, bool relu, float* y) {
+  const vf m = broadcast(ch.mean), is = broadcast(ch.invstd), ga = broadcast(ch.gamma), be = broadcast(ch.beta);
   const int64_t body = n / W * W;
   for (int64_t i = 0; i < body; i += W) {
-    const vf h = (load(x + i) - m) * is;
-    vf v = h * ga + be;
+    vf v = (load(x + i) - m) * is * ga + be;
     if (relu) v = v > vf{} ? v : vf{};
     store(y + i, v);
-    if (xhat) store(xhat + i, h);
   }
   for (int64_t i = body; i < n; ++i) {
-    const float h = (x[i] - mean) * invstd;
-    const float v = h * gamma + beta;
+    const float v = (x[i] - ch.mean) * ch.invstd * ch.gamma + ch.beta;
     y[i] = relu ? (v > 0.f ? v : 0.f) : v;
-    if (xhat) xhat[i] = h;
   }
 }
 
-// g, h: (n) -> sum of g' and of g' * h, g' = g where the fused ReLU passed (h * gamma + beta > 0), else 0
-inline void bn_row_grad_sums(const float* g, const float* h, int64_t n, float gamma, float beta, bool relu, double* sb,
+// The backward rows recompute xhat from x (the forward keeps x, not a second tensor of xhat): h is
+// the same expression as in bn_row_apply, so the ReLU mask matches the forward's output bit for bit.
+
+// g, x: (n) -> sum of g' and of g' * xhat, g' = g where the fused ReLU passed (xhat * gamma + beta > 0), else 0
+inline void bn_row_grad_sums(const float* g, const float* x, int64_t n, const BnChannel& ch, bool relu, double* sb,
                              double* sg) {
-  const vf ga = broadcast(gamma), be = broadcast(beta);
+  const vf m = broadcast(ch.mean), is = broadcast(ch.invstd), ga = broadcast(ch.gamma), be = broadcast(ch.beta);
   const int64_t body = n / W * W;
   // Four accumulator pairs (vectors i mod 4): a quarter of the dependency chain of one pair.
   vf bs[4] = {vf{}, vf{}, vf{}, vf{}}, ss[4] = {vf{}, vf{}, vf{}, vf{}};
   const auto add = [&](int64_t i, int lane) {
-    const vf hv = load(h + i);
+    const vf hv = (load(x + i) - m) * is;
     vf gv = load(g + i);
     if (relu) gv = hv * ga + be > vf{} ? gv : vf{};
     bs[lane] += gv;
@@ -89,29 +88,31 @@ inline void bn_row_grad_sums(const float* g, const float* h, int64_t n, float ga
   const vf b0 = (bs[0] + bs[1]) + (bs[2] + bs[3]), s0 = (ss[0] + ss[1]) + (ss[2] + ss[3]);
   double b = static_cast<double>(hsum(b0)), s = static_cast<double>(hsum(s0));
   for (int64_t j = body; j < n; ++j) {
-    const float gv = !relu || h[j] * gamma + beta > 0.f ? g[j] : 0.f;
+    const float h = (x[j] - ch.mean) * ch.invstd;
+    const float gv = !relu || h * ch.gamma + ch.beta > 0.f ? g[j] : 0.f;
     b += gv;
-    s += static_cast<double>(gv) * h[j];
+    s += static_cast<double>(gv) * h;
   }
   *sb = b;
   *sg = s;
 }
 
-// g, h: (n) -> dx = k * (M * g' - mb - h * mg) in training, k * g' in evaluation (g' as above)
-inline void bn_row_grad_input(const float* g, const float* h, int64_t n, float gamma, float beta, bool relu,
-                              bool training, float k, float M, float mb, float mg, float* dx) {
-  const vf ga = broadcast(gamma), be = broadcast(beta), kv = broadcast(k), Mv = broadcast(M), mbv = broadcast(mb),
-           mgv = broadcast(mg);
+// g, x: (n) -> dx = k * (M * g' - mb - xhat * mg) in training, k * g' in evaluation (g' as above)
+inline void bn_row_grad_input(const float* g, const float* x, int64_t n, const BnChannel& ch, bool relu, bool training,
+                              float k, float M, float mb, float mg, float* dx) {
+  const vf m = broadcast(ch.mean), is = broadcast(ch.invstd), ga = broadcast(ch.gamma), be = broadcast(ch.beta);
+  const vf kv = broadcast(k), Mv = broadcast(M), mbv = broadcast(mb), mgv = broadcast(mg);
   const int64_t body = n / W * W;
   for (int64_t i = 0; i < body; i += W) {
-    const vf hv = load(h + i);
+    const vf hv = (load(x + i) - m) * is;
     vf gv = load(g + i);
     if (relu) gv = hv * ga + be > vf{} ? gv : vf{};
     store(dx + i, training ? kv * (Mv * gv - mbv - hv * mgv) : kv * gv);
   }
   for (int64_t i = body; i < n; ++i) {
-    const float gv = !relu || h[i] * gamma + beta > 0.f ? g[i] : 0.f;
-    dx[i] = training ? k * (M * gv - mb - h[i] * mg) : k * gv;
+    const float h = (x[i] - ch.mean) * ch.invstd;
+    const float gv = !relu || h * ch.gamma + ch.beta > 0.f ? g[i] : 0.f;
+    dx[i] = training ? k * (M * gv - mb - h * mg) : k * gv;
   }
 }
 

@@ -71,6 +71,11 @@ Napi::Value AdaptiveAvgPool2d(const Napi::CallbackInfo& info) {
               adaptive_avg_pool2d(unwrap(info, 0, "input"), read_int(info, 1, "outH"), read_int(info, 2, "outW")));
 }
 
+// [sync] addRelu(a, b) -> handle: max(a + b, 0), a and b of one shape
+Napi::Value AddRelu(const Napi::CallbackInfo& info) {
+  return wrap(info.Env(), add_relu(unwrap(info, 0, "a"), unwrap(info, 1, "b")));
+}
+
 // [sync] dropout(x, p, seed, offset) -> handle
 Napi::Value Dropout(const Napi::CallbackInfo& info) {
   const int64_t seed = read_int(info, 2, "seed"), offset = read_int(info, 3, "offset");
@@ -99,6 +104,7 @@ void init_nn(Napi::Env env, Napi::Object exports) {
   DLF_EXPORT(exports, "maxPool2d", MaxPool2d);
   DLF_EXPORT(exports, "avgPool2d", AvgPool2d);
   DLF_EXPORT(exports, "adaptiveAvgPool2d", AdaptiveAvgPool2d);
+  DLF_EXPORT(exports, "addRelu", AddRelu);
   DLF_EXPORT(exports, "dropout", Dropout);
   DLF_EXPORT(exports, "batchNorm2d", BatchNorm2d);
 }

@@ -34,9 +34,11 @@ void for_each_channel(int64_t C, int64_t planes_floats, Fn fn) {
   });
 }
 
+// Keeps the forward's input x and each channel's statistics; the rows recompute x-hat, which costs
+// an FMA per value instead of writing and re-reading a second activation-sized tensor.
 struct BatchNormBackward final : Node {
-  TensorPtr xhat, weight, bias;
-  std::vector<float> invstd;
+  TensorPtr x, weight, bias;
+  std::vector<float> mean, invstd;
   bool training = true;
   bool relu = false;  // fused: the gradient passes where xhat * gamma + beta > 0
   const char* name() const override { return "BatchNorm2dBackward"; }
@@ -45,7 +47,7 @@ struct BatchNormBackward final : Node {
     const int64_t N = s[0], C = s[1], HW = s[2] * s[3];
     const double M = static_cast<double>(N * HW);
     const float* pg = g->f32();
-    const float* ph = xhat->f32();
+    const float* px = x->f32();
     std::vector<double> dbeta(C, 0.0), dgamma(C, 0.0);
     TensorPtr dx = needs_grad(0) ? empty(s) : nullptr;
     float* pd = dx ? dx->f32() : nullptr;
@@ -53,24 +55,24 @@ struct BatchNormBackward final : Node {
     const float* beta_p = bias ? bias->f32() : nullptr;
     const Kernels& kt = kernels();
     for_each_channel(C, N * HW, [&](int64_t c) {
-      const float gamma = gamma_p ? gamma_p[c] : 1.f, beta = beta_p ? beta_p[c] : 0.f;
+      const BnChannel ch{mean[c], invstd[c], gamma_p ? gamma_p[c] : 1.f, beta_p ? beta_p[c] : 0.f};
       // The gradient reaching the normalisation is masked, behind a fused ReLU, where the output was 0.
       double sb = 0.0, sg = 0.0;
       for (int64_t n = 0; n < N; ++n) {
         double b = 0.0, q = 0.0;
         const int64_t o = (n * C + c) * HW;
-        kt.bn_row_grad_sums(pg + o, ph + o, HW, gamma, beta, relu, &b, &q);
+        kt.bn_row_grad_sums(pg + o, px + o, HW, ch, relu, &b, &q);
         sb += b;
         sg += q;
       }
       dbeta[c] = sb;
       dgamma[c] = sg;
       if (!pd) return;
-      const float k = training ? static_cast<float>(gamma * invstd[c] / M) : gamma * invstd[c];
+      const float k = training ? static_cast<float>(ch.gamma * ch.invstd / M) : ch.gamma * ch.invstd;
       for (int64_t n = 0; n < N; ++n) {
         const int64_t o = (n * C + c) * HW;
-        kt.bn_row_grad_input(pg + o, ph + o, HW, gamma, beta, relu, training, k, static_cast<float>(M),
-                             static_cast<float>(sb), static_cast<float>(sg), pd + o);
+        kt.bn_row_grad_input(pg + o, px + o, HW, ch, relu, training, k, static_cast<float>(M), static_cast<float>(sb),
+                             static_cast<float>(sg), pd + o);
       }
     });
     gin[0] = dx;
@@ -86,7 +88,7 @@ struct BatchNormBackward final : Node {
     }
   }
   void release_saved() override {
-    xhat.reset();
+    x.reset();
     weight.reset();
     bias.reset();
   }
@@ -137,12 +139,18 @@ TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const Ten
                      shape_str(x_in->shape));
   auto x = contiguous_data(x_in);
   const float* px = x->f32();
-  std::vector<double> mean(C, 0.0), var(C, 0.0);
   const double M = static_cast<double>(N * HW);
-  if (training) {
-    // Two passes per channel (mean, then squared deviations).
-    const Kernels& kt = kernels();
-    for_each_channel(C, N * HW, [&](int64_t c) {
+  std::vector<float> mean(C), invstd(C);
+  std::vector<double> batch_mean(training ? C : 0), batch_var(training ? C : 0);
+  auto y = empty(x->shape);
+  float* py = y->f32();
+  const float* gamma_p = weight ? weight->f32() : nullptr;
+  const float* beta_p = bias ? bias->f32() : nullptr;
+  const Kernels& kt = kernels();
+  // One channel at a time: its statistics (two passes: mean, then squared deviations), then y. A
+  // channel's planes (N * HW floats) stay in cache between the three passes, so x comes from memory once.
+  for_each_channel(C, N * HW, [&](int64_t c) {
+    if (training) {
       double sum = 0.0;
       for (int64_t n = 0; n < N; ++n) {
         double r = 0.0;
@@ -156,48 +164,33 @@ TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const Ten
         kt.bn_row_stats(px + (n * C + c) * HW, HW, static_cast<float>(m), nullptr, &r);
         sq += r;
       }
-      mean[c] = m;
-      var[c] = sq / M;
-    });
-    if (running_mean && running_var) {
-      float* rm = running_mean->f32();
-      float* rv = running_var->f32();
-      for (int64_t c = 0; c < C; ++c) {
-        rm[c] = static_cast<float>((1.0 - momentum) * rm[c] + momentum * mean[c]);
-        rv[c] = static_cast<float>((1.0 - momentum) * rv[c] + momentum * var[c] * M / (M - 1.0));
-      }
+      batch_mean[c] = m;
+      batch_var[c] = sq / M;
     }
-  } else {
-    for (int64_t c = 0; c < C; ++c) {
-      mean[c] = running_mean->f32()[c];
-      var[c] = running_var->f32()[c];
-    }
-  }
-  std::vector<float> invstd(C);
-  for (int64_t c = 0; c < C; ++c) invstd[c] = static_cast<float>(1.0 / std::sqrt(var[c] + eps));
-  const bool grad = any_requires_grad({&x_in, &weight, &bias});
-  auto y = empty(x->shape);
-  // x-hat is only kept for the backward pass.
-  auto xhat = grad ? empty(x->shape) : nullptr;
-  float* py = y->f32();
-  float* ph = xhat ? xhat->f32() : nullptr;
-  const float* gamma_p = weight ? weight->f32() : nullptr;
-  const float* beta_p = bias ? bias->f32() : nullptr;
-  const Kernels& kt = kernels();
-  for_each_channel(C, N * HW, [&](int64_t c) {
-    const float m = static_cast<float>(mean[c]), is = invstd[c];
-    const float gamma = gamma_p ? gamma_p[c] : 1.f, beta = beta_p ? beta_p[c] : 0.f;
+    const double var = training ? batch_var[c] : running_var->f32()[c];
+    mean[c] = training ? static_cast<float>(batch_mean[c]) : running_mean->f32()[c];
+    invstd[c] = static_cast<float>(1.0 / std::sqrt(var + eps));
+    const BnChannel ch{mean[c], invstd[c], gamma_p ? gamma_p[c] : 1.f, beta_p ? beta_p[c] : 0.f};
     for (int64_t n = 0; n < N; ++n) {
       const int64_t o = (n * C + c) * HW;
-      kt.bn_row_apply(px + o, HW, m, is, gamma, beta, relu, py + o, ph ? ph + o : nullptr);
+      kt.bn_row_apply(px + o, HW, ch, relu, py + o);
     }
   });
-  if (grad) {
+  if (training && running_mean && running_var) {
+    float* rm = running_mean->f32();
+    float* rv = running_var->f32();
+    for (int64_t c = 0; c < C; ++c) {
+      rm[c] = static_cast<float>((1.0 - momentum) * rm[c] + momentum * batch_mean[c]);
+      rv[c] = static_cast<float>((1.0 - momentum) * rv[c] + momentum * batch_var[c] * M / (M - 1.0));
+    }
+  }
+  if (any_requires_grad({&x_in, &weight, &bias})) {
     auto node = make_node<BatchNormBackward>();
-    node->xhat = xhat;
+    node->x = save(x);
     node->weight = save(weight);
     node->bias = relu ? save(bias) : nullptr;
-    node->invstd = invstd;
+    node->mean = std::move(mean);
+    node->invstd = std::move(invstd);
     node->training = training;
     node->relu = relu;
     attach(y, node, {&x_in, &weight, &bias});

@@ -30,6 +30,9 @@ TensorPtr max_pool2d(const TensorPtr& x, const Pool2dParams& p);
 TensorPtr avg_pool2d(const TensorPtr& x, const Pool2dParams& p);
 TensorPtr adaptive_avg_pool2d(const TensorPtr& x, int64_t out_h, int64_t out_w);
 
+/** max(a + b, 0) for two tensors of one shape (a residual block's join) in one pass. */
+TensorPtr add_relu(const TensorPtr& a, const TensorPtr& b);
+
 /** Inverted dropout: zeroes with probability p, scales the rest by 1/(1-p). */
 TensorPtr dropout(const TensorPtr& x, double p, uint64_t seed, uint64_t offset);
 

@@ -3,6 +3,7 @@
  * a `dlf.graph` description or from modules in TypeScript, and saved back to the same description.
  */
 import { invalidParam, type Tensor } from '@dlf/tensor-core';
+import * as F from '../functional.js';
 import { ReLU } from '../layers/activation.js';
 import { Conv2d } from '../layers/conv.js';
 import { convOutputAtLeast2x2, forwardFused, isFoldableBatchNorm, isMaxPool2x2 } from '../layers/fusion.js';
@@ -11,7 +12,7 @@ import { BatchNorm2d } from '../layers/normalization.js';
 import { type InitOptions, type LayerSpec, layerRegistry } from '../layers/registry.js';
 import type { LayerHook } from '../layers/sequential.js';
 import { type LayerDescription, Module } from '../module.js';
-import { MultiInputModule, graphOps } from './ops.js';
+import { Add, MultiInputModule, graphOps } from './ops.js';
 import {
   type CheckedGraph,
   checkGraphSpec,
@@ -42,9 +43,11 @@ export const MAX_GRAPH_OUTPUT = 2 ** 28;
 /**
  * What the conv/linear/BN node at a position runs fused with: the positions of its fused followers,
  * -1 for none. `bn` (a conv's BatchNorm2d) folds in only while that layer is in evaluation mode;
- * `relu` and `pool` follow the BN when there is one.
+ * `relu` and `pool` follow the BN when there is one. A two-input Add's only fusion is its `relu`.
  */
 type Fusion = { bn: number; relu: number; pool: number };
+
+const sameShape = (a: Tensor, b: Tensor): boolean => a.rank === b.rank && a.shape.every((d, i) => d === b.shape[i]);
 
 function specOf(module: Module): LayerSpec {
   const toSpec = (module as Module & { toSpec?: () => LayerSpec }).toSpec;
@@ -59,7 +62,8 @@ function specOf(module: Module): LayerSpec {
  * intermediate value is freed as soon as its last reader has run (the recorded autograd graph keeps
  * what backward needs). A Conv2d, Linear or BatchNorm2d read only by a ReLU runs fused with it (a
  * Conv2d also with a following 2x2 max pool), and in evaluation mode a BatchNorm2d that alone reads
- * a Conv2d folds into it, as in `Sequential`. Parameters are named `<node>.<param>`.
+ * a Conv2d folds into it, as in `Sequential`. An Add of two inputs read only by a ReLU (a residual
+ * block's join) runs as one `addRelu`. Parameters are named `<node>.<param>`.
  *
  * @example
  * ```ts
@@ -146,6 +150,10 @@ export class GraphModule extends Module {
 
   #planFusion(): (Fusion | null)[] {
     return this.layers.map((layer, p) => {
+      if (layer instanceof Add && this.#inputs[p]!.length === 2) {
+        const relu = this.#soleReader(p);
+        return relu >= 0 && this.layers[relu] instanceof ReLU ? { bn: -1, relu, pool: -1 } : null;
+      }
       if (!(layer instanceof Conv2d || layer instanceof Linear || layer instanceof BatchNorm2d)) return null;
       const after = this.#soleReader(p);
       const bn = layer instanceof Conv2d && this.layers[after] instanceof BatchNorm2d ? after : -1;
@@ -177,7 +185,13 @@ export class GraphModule extends Module {
         this.onLayer?.(p, layer, 'start');
         let y: Tensor;
         let at = p;
-        if (fold || fused) {
+        if (fused && layer instanceof Add && sameShape(args[0]!, args[1]!)) {
+          y = F.addRelu(args[0]!, args[1]!);
+          at = f!.relu;
+          done[f!.relu] = 1;
+        } else if (layer instanceof Add) {
+          y = layer.forwardMany(args);
+        } else if (fold || fused) {
           y = forwardFused(layer as Conv2d | Linear | BatchNorm2d, args[0]!, {
             bn: fold ? (this.layers[f!.bn] as BatchNorm2d) : null,
             relu: fused,

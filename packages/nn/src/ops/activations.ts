@@ -1,6 +1,6 @@
 import { type ActivationOp, type UnaryOpAttributes, UnaryOpCode } from '@dlf/native';
 import { nn as native } from '@dlf/native/nn';
-import { checkFloatTensor, checkNumber, type Tensor } from '@dlf/tensor-core';
+import { checkFloatTensor, checkNumber, shapeMismatch, type Tensor } from '@dlf/tensor-core';
 import { floatResult } from './common.js';
 
 /** Applies an activation of the op table (`packages/native/src/ops.def`). */
@@ -25,4 +25,21 @@ export const hardswish = (x: Tensor): Tensor => activation('hardswish', x, {});
 /** x for x > 0, `negativeSlope * x` otherwise. @example `leakyRelu(x, 0.1)` */
 export function leakyRelu(x: Tensor, negativeSlope = 0.01): Tensor {
   return activation('leakyRelu', x, { negativeSlope: checkNumber('negativeSlope', negativeSlope) });
+}
+
+/**
+ * max(a + b, 0) for two float tensors of one shape, in one pass: the join of a residual block
+ * (`relu(add(a, b))` reads and writes the block's output twice, forward and backward).
+ *
+ * @example
+ * ```ts
+ * const out = addRelu(branch, shortcut); // equals relu(add(branch, shortcut))
+ * ```
+ */
+export function addRelu(a: Tensor, b: Tensor): Tensor {
+  checkFloatTensor(a, 'a');
+  checkFloatTensor(b, 'b');
+  if (a.rank !== b.rank || a.shape.some((d, i) => d !== b.shape[i]))
+    throw shapeMismatch('addRelu', 'inputs of one shape', a.shape, b.shape);
+  return floatResult(native.addRelu(a.handle, b.handle), a.shape);
 }
