@@ -41,6 +41,13 @@ const cases: Case[] = [
   { n: 4, c: 12, h: 6, w: 7, k: 10, r: 1, s: 1, stride: [1, 1], pad: [0, 0], dil: [1, 1], groups: 2 },
   { n: 2, c: 3, h: 21, w: 20, k: 8, r: 7, s: 7, stride: [2, 2], pad: [3, 3], dil: [1, 1], groups: 1 },
   { n: 1, c: 4, h: 10, w: 10, k: 6, r: 3, s: 3, stride: [1, 1], pad: [2, 2], dil: [2, 2], groups: 1 },
+  // im2col's column ranges: strides 3 and (1, 3), stride 2 with dilation, padding wider than the
+  // kernel's reach (whole output columns in the padding), a plane smaller than the kernel span
+  { n: 2, c: 5, h: 7, w: 10, k: 6, r: 3, s: 3, stride: [3, 3], pad: [2, 2], dil: [2, 2], groups: 1 },
+  { n: 2, c: 6, h: 9, w: 14, k: 5, r: 3, s: 5, stride: [1, 3], pad: [1, 2], dil: [1, 1], groups: 1 },
+  { n: 1, c: 7, h: 12, w: 13, k: 9, r: 3, s: 3, stride: [2, 2], pad: [2, 2], dil: [2, 2], groups: 1 },
+  { n: 3, c: 3, h: 4, w: 4, k: 4, r: 3, s: 3, stride: [2, 2], pad: [2, 2], dil: [1, 1], groups: 1 },
+  { n: 2, c: 4, h: 3, w: 2, k: 3, r: 3, s: 3, stride: [2, 2], pad: [3, 3], dil: [2, 2], groups: 1 },
 ];
 
 function run(c: Case, x: Tensor, seed: number) {

@@ -25,6 +25,13 @@ int64_t images_per_batch(const ConvGeom& g) {
   return std::min(nb, g.N);
 }
 
+// The output columns [lo, hi) whose input column ow * stride + off lies in [0, W).
+void valid_columns(int64_t off, int64_t stride, int64_t W, int64_t Q, int64_t& lo, int64_t& hi) {
+  lo = off >= 0 ? 0 : std::min<int64_t>(Q, (-off + stride - 1) / stride);
+  hi = W - off <= 0 ? 0 : std::min<int64_t>(Q, (W - off + stride - 1) / stride);
+  hi = std::max(hi, lo);
+}
+
 // x: (Cg,H,W) -> col: (Cg*R*S, P*Q) with rows ld floats apart
 void im2col(const float* x, const ConvGeom& g, float* col, int64_t ld) {
   const auto& p = g.p;
@@ -32,6 +39,9 @@ void im2col(const float* x, const ConvGeom& g, float* col, int64_t ld) {
     for (int64_t r = 0; r < g.R; ++r)
       for (int64_t s = 0; s < g.S; ++s) {
         float* row = col + ((c * g.R + r) * g.S + s) * ld;
+        const int64_t off = s * p.dil_w - p.pad_w;
+        int64_t lo, hi;
+        valid_columns(off, p.stride_w, g.W, g.Q, lo, hi);
         for (int64_t oh = 0; oh < g.P; ++oh) {
           const int64_t ih = oh * p.stride_h - p.pad_h + r * p.dil_h;
           float* out = row + oh * g.Q;
@@ -40,19 +50,15 @@ void im2col(const float* x, const ConvGeom& g, float* col, int64_t ld) {
             continue;
           }
           const float* in = x + (c * g.H + ih) * g.W;
-          const int64_t off = s * p.dil_w - p.pad_w;
+          std::fill(out, out + lo, 0.f);
           if (p.stride_w == 1) {
-            // valid ow: 0 <= ow + off < W
-            const int64_t lo = std::clamp<int64_t>(-off, 0, g.Q), hi = std::clamp<int64_t>(g.W - off, 0, g.Q);
-            std::fill(out, out + lo, 0.f);
             if (hi > lo) std::memcpy(out + lo, in + lo + off, sizeof(float) * static_cast<size_t>(hi - lo));
-            std::fill(out + std::max(hi, lo), out + g.Q, 0.f);
+          } else if (p.stride_w == 2) {
+            for (int64_t ow = lo; ow < hi; ++ow) out[ow] = in[2 * ow + off];  // a constant stride vectorises
           } else {
-            for (int64_t ow = 0; ow < g.Q; ++ow) {
-              const int64_t iw = ow * p.stride_w + off;
-              out[ow] = (iw >= 0 && iw < g.W) ? in[iw] : 0.f;
-            }
+            for (int64_t ow = lo; ow < hi; ++ow) out[ow] = in[ow * p.stride_w + off];
           }
+          std::fill(out + hi, out + g.Q, 0.f);
         }
       }
 }
@@ -64,14 +70,20 @@ void col2im(const float* col, const ConvGeom& g, int64_t ld, float* dx) {
     for (int64_t r = 0; r < g.R; ++r)
       for (int64_t s = 0; s < g.S; ++s) {
         const float* row = col + ((c * g.R + r) * g.S + s) * ld;
+        const int64_t off = s * p.dil_w - p.pad_w;
+        int64_t lo, hi;
+        valid_columns(off, p.stride_w, g.W, g.Q, lo, hi);
         for (int64_t oh = 0; oh < g.P; ++oh) {
           const int64_t ih = oh * p.stride_h - p.pad_h + r * p.dil_h;
           if (ih < 0 || ih >= g.H) continue;
           float* out = dx + (c * g.H + ih) * g.W;
           const float* in = row + oh * g.Q;
-          for (int64_t ow = 0; ow < g.Q; ++ow) {
-            const int64_t iw = ow * p.stride_w - p.pad_w + s * p.dil_w;
-            if (iw >= 0 && iw < g.W) out[iw] += in[ow];
+          if (p.stride_w == 1) {
+            for (int64_t ow = lo; ow < hi; ++ow) out[ow + off] += in[ow];
+          } else if (p.stride_w == 2) {
+            for (int64_t ow = lo; ow < hi; ++ow) out[2 * ow + off] += in[ow];
+          } else {
+            for (int64_t ow = lo; ow < hi; ++ow) out[ow * p.stride_w + off] += in[ow];
           }
         }
       }
