@@ -22,11 +22,14 @@ import sys
 import time
 
 sys.dont_write_bytecode = True  # no __pycache__ beside the goldens
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', '..', 'nn', 'test', 'goldens'))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, '..', '..', 'nn', 'test', 'goldens'))
+sys.path.insert(0, os.path.join(HERE, '..', '..', 'bench'))
 
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 
+from torch_bench import loaded_blas  # noqa: E402
 from zoo import FastCifar  # noqa: E402
 
 IMAGES = 50_000
@@ -39,17 +42,20 @@ def parse():
     p.add_argument('--threads', default='1,2', help='thread counts, comma-separated (default 1,2)')
     p.add_argument('--batch-size', type=int, default=256, help='the recipe: 256')
     p.add_argument('--epochs', type=int, default=10, help="the recipe's epochs: 10")
+    p.add_argument('--layouts', default='nchw,channels_last',
+                   help='memory formats to time, comma-separated (default nchw,channels_last)')
     p.add_argument('--ema', type=float, default=0.0, help='also update an EMA with this decay (default 0: none)')
     return p.parse_args()
 
 
-def time_steps(threads, args):
+def time_steps(threads, layout, args):
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    model = FastCifar().train()
+    fmt = torch.channels_last if layout == 'channels_last' else torch.contiguous_format
+    model = FastCifar().train().to(memory_format=fmt)
     opt = torch.optim.SGD(model.parameters(), lr=0.2, momentum=0.9, nesterov=True, weight_decay=5e-4)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=0.2)
-    x = torch.randn(args.batch_size, 3, 32, 32)
+    x = torch.randn(args.batch_size, 3, 32, 32).contiguous(memory_format=fmt)
     y = torch.randint(0, 10, (args.batch_size,))
     averaged = [t.detach().clone() for t in model.state_dict().values() if t.is_floating_point()]
     sources = [t for t in model.state_dict().values() if t.is_floating_point()]
@@ -80,10 +86,13 @@ def main():
           f'label smoothing 0.2{f", EMA {args.ema}" if args.ema else ""}; synthetic tensors (no decoding, '
           f'no augmentation cost); {args.warmup} warm-up + {args.steps} timed steps')
     for threads in [int(t) for t in args.threads.split(',')]:
-        ms = time_steps(threads, args)
-        epoch = ms * steps_per_epoch / 1000
-        print(f'  {threads} thread{"s" if threads > 1 else " "}: {ms:8.1f} ms/step  {args.batch_size * 1000 / ms:6.0f} '
-              f'images/s  epoch of {IMAGES:,} images {epoch:6.1f} s  {args.epochs} epochs {epoch * args.epochs / 60:5.1f} min')
+        for layout in args.layouts.split(','):
+            ms = time_steps(threads, layout, args)
+            epoch = ms * steps_per_epoch / 1000
+            print(f'  {threads} thread{"s" if threads > 1 else " "} {layout:13}: {ms:8.1f} ms/step  '
+                  f'{args.batch_size * 1000 / ms:6.0f} images/s  epoch of {IMAGES:,} images {epoch:6.1f} s  '
+                  f'{args.epochs} epochs {epoch * args.epochs / 60:5.1f} min')
+    print(f'BLAS loaded: {loaded_blas()}; mkldnn: {torch.backends.mkldnn.is_available()}')
     print(f'load average while measuring: {" ".join(f"{v:.2f}" for v in os.getloadavg())}')
 
 
