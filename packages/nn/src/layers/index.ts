@@ -18,4 +18,5 @@ export {
   stateSizePair,
 } from './registry.js';
 export * from './reshape.js';
+export * from './scale.js';
 export * from './sequential.js';

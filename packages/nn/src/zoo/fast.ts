@@ -2,7 +2,9 @@ import { checkInt, Generator } from '@dlf/tensor-core';
 import { GraphBuilder } from '../graph/builder.js';
 import type { GraphModule } from '../graph/module.js';
 import { Linear } from '../layers/linear.js';
-import { GlobalAvgPool2d, MaxPool2d } from '../layers/pool.js';
+import { MaxPool2d } from '../layers/pool.js';
+import { Flatten } from '../layers/reshape.js';
+import { Scale } from '../layers/scale.js';
 import { Conv2d } from '../layers/conv.js';
 import { BatchNorm2d } from '../layers/normalization.js';
 import { ReLU } from '../layers/activation.js';
@@ -20,8 +22,9 @@ export interface FastCifarOptions extends ZooOptions {
  * CIFAR-10 training work (Page's "ResNet-9" for DAWNBench, Jordan's airbench): a conv-BN-ReLU stem,
  * then three stages of conv → 2x2 max pool → BN → ReLU (pooling before BN makes BN four times
  * cheaper), the first and last stage followed by a residual block of two conv-BN-ReLU layers, then
- * global average pooling and a linear layer without bias. At the default widths it costs about
- * 0.1 G multiply-accumulates per 32x32 image, a quarter of ResNet-9.
+ * global max pooling, a linear layer without bias and logits scaled by 1/8 (Page's head: the scale
+ * slows the classifier's effective learning rate against the layers below it). At the default
+ * widths it costs about 0.1 G multiply-accumulates per 32x32 image, a quarter of ResNet-9.
  *
  * @example
  * ```ts
@@ -49,6 +52,9 @@ export function fastCifarNet(options: FastCifarOptions = {}): GraphModule {
       h = g.add([h, r2], `${name}_add`);
     }
   }
-  const pooled = g.node(new GlobalAvgPool2d(), h, 'pool');
-  return g.build(g.node(new Linear(widths[3], classes, { bias: false, generator }), pooled, 'fc'));
+  // Three 2x2 pools leave side/8: one window over the whole plane.
+  const side = checkInt('inputSize', options.inputSize ?? 32, 8);
+  const pooled = g.node(new Flatten(), g.node(new MaxPool2d(Math.floor(side / 8)), h, 'pool'), 'flatten');
+  const logits = g.node(new Linear(widths[3], classes, { bias: false, generator }), pooled, 'fc');
+  return g.build(g.node(new Scale(0.125), logits, 'scale'));
 }
