@@ -27,6 +27,7 @@ import {
   Sequential,
   SiLU,
   Sigmoid,
+  Scale,
   saveModel,
   silu,
   sequentialFromJSON,
@@ -41,7 +42,7 @@ const dir = mkdtempSync(join(tmpdir(), 'dlf-registry-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 /** A layer from outside the package: y = x * scale, one weight per feature. */
-class Scale extends Module {
+class FeatureScale extends Module {
   readonly weight: Parameter;
   constructor(readonly features: number) {
     super();
@@ -53,12 +54,12 @@ class Scale extends Module {
     return mul(x, this.weight);
   }
   toSpec() {
-    return { type: 'Scale', features: this.features };
+    return { type: 'FeatureScale', features: this.features };
   }
 }
 registerLayer({
-  type: 'Scale',
-  fromJSON: (l) => new Scale(specNumber(l, 'features')),
+  type: 'FeatureScale',
+  fromJSON: (l) => new FeatureScale(specNumber(l, 'features')),
   stateShapes: (l) => ({ weight: [stateSize(l, 'features')] }),
 });
 
@@ -80,6 +81,7 @@ describe('the layer registry', () => {
       new Flatten(),
       new Dropout(0.1),
       new Linear(4, 2),
+      new Scale(0.5),
     );
     const spec = model.toJSON();
     for (const l of spec.layers) expect(layerRegistry.has(l.type), l.type).toBe(true);
@@ -107,12 +109,12 @@ describe('the layer registry', () => {
   });
 
   it('a registered layer type is built from JSON and read back from a model file', async () => {
-    const model = new Sequential(new Linear(3, 2), new Scale(2));
+    const model = new Sequential(new Linear(3, 2), new FeatureScale(2));
     const x = randn([4, 3]);
     const file = join(dir, 'scale.safetensors');
     await saveModel(file, model);
     const { model: loaded } = await loadModel(file);
-    expect(loaded.layers[1]).toBeInstanceOf(Scale);
+    expect(loaded.layers[1]).toBeInstanceOf(FeatureScale);
     expect(loaded.forward(x).toArray()).toEqual(model.forward(x).toArray());
     expect(impliedStateShapes(model.toJSON()).get('1.weight')).toEqual([2]);
     loaded.dispose();
@@ -120,14 +122,14 @@ describe('the layer registry', () => {
   });
 
   it("a registered type's state shapes are checked before the model is built", async () => {
-    const spec = { format: 'dlf.sequential', version: 1, layers: [{ type: 'Scale', features: 0 }] };
+    const spec = { format: 'dlf.sequential', version: 1, layers: [{ type: 'FeatureScale', features: 0 }] };
     expect(() => impliedStateShapes(spec)).toThrow(
-      'the architecture is invalid: layer 0 (Scale) has features = 0',
+      'the architecture is invalid: layer 0 (FeatureScale) has features = 0',
     );
     // Weights for 3 features under a description that claims 4.
-    const model = new Sequential(new Scale(3));
+    const model = new Sequential(new FeatureScale(3));
     const file = join(dir, 'mismatch.safetensors');
-    const claim = { format: 'dlf.sequential', version: 1, layers: [{ type: 'Scale', features: 4 }] };
+    const claim = { format: 'dlf.sequential', version: 1, layers: [{ type: 'FeatureScale', features: 4 }] };
     await saveSafetensors(file, model.stateDict(), { 'dlf.architecture': JSON.stringify(claim) });
     const err = await loadModel(file).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(FileError);

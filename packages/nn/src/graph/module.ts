@@ -47,7 +47,8 @@ export const MAX_GRAPH_OUTPUT = 2 ** 28;
  */
 type Fusion = { bn: number; relu: number; pool: number };
 
-const sameShape = (a: Tensor, b: Tensor): boolean => a.rank === b.rank && a.shape.every((d, i) => d === b.shape[i]);
+const sameShape = (a: Tensor, b: Tensor): boolean =>
+  a.rank === b.rank && a.shape.every((d, i) => d === b.shape[i]);
 
 function specOf(module: Module): LayerSpec {
   const toSpec = (module as Module & { toSpec?: () => LayerSpec }).toSpec;

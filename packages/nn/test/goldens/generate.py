@@ -105,6 +105,7 @@ OPS = {
     'sqrt': lambda i, a: torch.sqrt(i[0]),
     'abs': lambda i, a: torch.abs(i[0]),
     'relu': lambda i, a: torch.relu(i[0]),
+    'addRelu': lambda i, a: torch.relu(i[0] + i[1]),
     'sigmoid': lambda i, a: torch.sigmoid(i[0]),
     'tanh': lambda i, a: torch.tanh(i[0]),
     'leakyRelu': lambda i, a: F.leaky_relu(i[0], a['negativeSlope']),
@@ -198,6 +199,9 @@ def build_cases():
         add(f'{op}/3d', op, lambda g: [g.uniform([2, 3, 4], 0.5, 2.0)])
     add('relu/2d', 'relu', lambda g: [g.away_from_zero([3, 4])])
     add('relu/4d', 'relu', lambda g: [g.away_from_zero([2, 3, 2, 2])])
+    # b is small: a + b keeps a's sign and stays clear of ReLU's kink
+    add('addRelu/2d', 'addRelu', lambda g: [g.away_from_zero([3, 4]), g.uniform([3, 4], -0.02, 0.02)])
+    add('addRelu/4d', 'addRelu', lambda g: [g.away_from_zero([2, 3, 2, 2]), g.uniform([2, 3, 2, 2], -0.02, 0.02)])
     add('abs/2d', 'abs', lambda g: [g.away_from_zero([3, 4])])
     add('abs/3d', 'abs', lambda g: [g.away_from_zero([2, 3, 4])])
     add('leakyRelu/2d', 'leakyRelu', lambda g: [g.away_from_zero([3, 4])], {'negativeSlope': 0.1})

@@ -191,7 +191,15 @@ export const EMITTERS: ReadonlyMap<string, Emitter> = new Map<string, Emitter>([
   ['Hardswish', hardswish],
   ['Dropout', single('Identity')],
   ['Flatten', flatten],
-  ['Scale', (e) => e.g.node('Mul', [e.inputs[0]!, e.g.scalar(`${e.node.name}.factor`, Number(e.node.spec.factor))], e.node.name)],
+  [
+    'Scale',
+    (e) =>
+      e.g.node(
+        'Mul',
+        [e.inputs[0]!, e.g.scalar(`${e.node.name}.factor`, Number(e.node.spec.factor))],
+        e.node.name,
+      ),
+  ],
   ['Add', join('Add')],
   ['Concat', join('Concat')],
 ]);

@@ -476,7 +476,9 @@ class Converter {
           return;
         }
         // A layer output times a one-value constant: a Scale.
-        const k = node.input.findIndex((i) => this.constOf(i)?.float === true && scalarOf(this.constOf(i)) !== undefined);
+        const k = node.input.findIndex(
+          (i) => this.constOf(i)?.float === true && scalarOf(this.constOf(i)) !== undefined,
+        );
         const x = node.input[1 - k];
         if (node.input.length === 2 && k >= 0 && x !== undefined && this.made.has(x)) {
           this.add(node, { type: 'Scale', factor: scalarOf(this.constOf(node.input[k]!))! }, [x]);
