@@ -24,7 +24,8 @@ describe('presets, graph descriptions and recipes on the command line', () => {
     expect(doc.totalParams).toBe(272474);
     expect(doc.rows.map((row) => row.name)).toContain('s2b0_add: Add');
     const human = await runCli(['summary', 'fast-cifar']);
-    expect(human.stdout).toMatch(/s1_add: Add/);
+    expect(human.stdout).toMatch(/b2_conv2_conv: Conv2d/);
+    expect(human.stdout).toMatch(/scale: Scale/);
   });
 
   it('dlf summary <graph.json> names the node of a hostile description', async () => {

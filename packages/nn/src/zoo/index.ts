@@ -55,7 +55,8 @@ const presets: ModelPreset[] = [
   },
   {
     name: 'fast-cifar',
-    description: 'compact residual VGG-style net for time-to-accuracy on CIFAR-10 (the cifar10-fast recipe)',
+    description:
+      'compact VGG-style net after airbench, for time-to-accuracy on CIFAR-10 (the cifar10-fast recipe)',
     input: { multipleOf: 8 },
     build: (o) => fastCifarNet(o as FastCifarOptions),
   },

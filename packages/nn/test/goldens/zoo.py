@@ -109,28 +109,20 @@ class MobileNetV2(nn.Module):
 
 
 class FastCifar(nn.Module):
-    """Residual VGG-style net: stem, 3 stages conv-pool-BN-ReLU, residual blocks after stages 1 and 3,
-    global max pool, linear without bias, logits scaled by 1/8."""
+    """VGG-style net after airbench: stem, 3 blocks conv-pool-BN-ReLU-conv-BN-ReLU, global max pool,
+    linear without bias, logits scaled by 1/8."""
 
-    def __init__(self, classes=10, widths=(32, 64, 128, 256)):
+    def __init__(self, classes=10, widths=(24, 64, 192, 256)):
         super().__init__()
-        self.stem = conv_bn(3, widths[0])
-        self.stages = nn.ModuleList()
-        self.res = nn.ModuleList()
+        layers = [conv_bn(3, widths[0])]
         for i in range(1, 4):
-            self.stages.append(nn.Sequential(
-                nn.Conv2d(widths[i - 1], widths[i], 3, padding=1, bias=False), nn.MaxPool2d(2),
-                nn.BatchNorm2d(widths[i]), nn.ReLU()))
-            self.res.append(nn.Sequential(conv_bn(widths[i], widths[i]), conv_bn(widths[i], widths[i])) if i != 2 else None)
+            layers += [nn.Conv2d(widths[i - 1], widths[i], 3, padding=1, bias=False), nn.MaxPool2d(2),
+                       nn.BatchNorm2d(widths[i]), nn.ReLU(), conv_bn(widths[i], widths[i])]
+        self.body = nn.Sequential(*layers)
         self.fc = nn.Linear(widths[3], classes, bias=False)
 
     def forward(self, x):
-        h = self.stem(x)
-        for stage, res in zip(self.stages, self.res):
-            h = stage(h)
-            if res is not None:
-                h = h + res(h)
-        return self.fc(h.amax((2, 3))) * 0.125
+        return self.fc(self.body(x).amax((2, 3))) * 0.125
 
 
 MODELS = {
