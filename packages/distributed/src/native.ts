@@ -2,11 +2,10 @@
  * Loads the Gloo addon on first use only, so dlf users who never train on several processes never
  * need Gloo or its libraries.
  */
-import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { currentTarget, describeTarget, platformPackageName } from '@dlf/native';
+import { currentTarget, describeTarget, loadFirstAddon, platformPackageName } from '@dlf/native';
 
 const require = createRequire(import.meta.url);
 
@@ -69,24 +68,15 @@ export function distributedNativeLocation(): string | undefined {
 /** Loads the addon once; the error says what to install or build when it cannot. */
 export function loadDistributedNative(): NativeDistributed {
   if (cached) return cached;
-  const tried: string[] = [];
-  let lastError: unknown;
-  for (const { what, path } of candidates()) {
-    if (!path || !existsSync(path)) {
-      tried.push(`${what}: ${path ? `${path} does not exist` : 'not installed'}`);
-      continue;
-    }
-    try {
-      cached = require(path) as NativeDistributed;
-      cachedFrom = path;
-      return cached;
-    } catch (cause) {
-      lastError = cause;
-      tried.push(
-        `${what}: ${path} did not load: ${cause instanceof Error ? cause.message.split('\n')[0] : cause}`,
-      );
-    }
+  const found = loadFirstAddon<NativeDistributed>(candidates(), ({ path }) =>
+    path ? `${path} does not exist` : 'not installed',
+  );
+  if ('binding' in found) {
+    cached = found.binding;
+    cachedFrom = found.path;
+    return found.binding;
   }
+  const { tried, lastError } = found;
   const name = platformPackageName(currentTarget(), '@dlf/distributed');
   throw new Error(
     [

@@ -23,7 +23,14 @@ export {
   type UnaryOpAttributes,
   UnaryOpCode,
 } from './generated/ops.js';
-export { BUILD_FROM_SOURCE_COMMAND, loadNative, NativeLoadError, nativeLocation } from './load.js';
+export {
+  type AddonAttempt,
+  BUILD_FROM_SOURCE_COMMAND,
+  loadFirstAddon,
+  loadNative,
+  NativeLoadError,
+  nativeLocation,
+} from './load.js';
 export {
   currentTarget,
   describeTarget,

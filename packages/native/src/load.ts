@@ -108,25 +108,60 @@ export function nativeLocation(): string | undefined {
 export function loadNative(): NativeBinding {
   if (cached) return cached;
   const expected = (require(join(packageRoot, 'package.json')) as { version: string }).version;
+  const found = loadFirstAddon<NativeBinding, Candidate>(
+    nativeCandidates(),
+    (c) => `${c.missing}${c.path ? ` (${c.path})` : ''}`,
+    (binding) => {
+      if (binding.version !== expected)
+        throw new Error(`it is version ${binding.version}, @dlf/native is ${expected}`);
+    },
+  );
+  if ('tried' in found) throw failure(found.tried, found.lastError);
+  cached = found.binding;
+  cachedFrom = found.path;
+  return found.binding;
+}
+
+/** What {@link loadFirstAddon} found: a binding and its path, or each place tried and the last load error. */
+export type AddonAttempt<T> = { binding: T; path: string } | { tried: string[]; lastError: unknown };
+
+/**
+ * Loads the first candidate binary that exists, loads and passes `accept` (which throws to refuse
+ * one); otherwise returns each place tried, as `<what>: <why>`, for the caller's error message. The
+ * one load loop of dlf's addons (this package's and `@dlf/distributed`'s); each resolves its own
+ * candidates, since a platform package resolves only from the package that depends on it.
+ *
+ * @example
+ * ```ts
+ * const found = loadFirstAddon([{ what: 'local build', path: 'build/Release/x.node' }], () => 'not built');
+ * if ('binding' in found) console.log(found.path);
+ * ```
+ */
+export function loadFirstAddon<
+  T,
+  C extends { what: string; path: string | undefined } = { what: string; path: string | undefined },
+>(
+  candidates: readonly C[],
+  describeMissing: (candidate: C) => string,
+  accept: (binding: T) => void = () => {},
+): AddonAttempt<T> {
   const tried: string[] = [];
   let lastError: unknown;
-  for (const { what, path, missing } of nativeCandidates()) {
+  for (const candidate of candidates) {
+    const { what, path } = candidate;
     if (!path || !existsSync(path)) {
-      tried.push(`${what}: ${missing}${path ? ` (${path})` : ''}`);
+      tried.push(`${what}: ${describeMissing(candidate)}`);
       continue;
     }
     try {
-      const binding = require(path) as NativeBinding;
-      if (binding.version !== expected)
-        throw new Error(`it is version ${binding.version}, @dlf/native is ${expected}`);
-      cached = binding;
-      cachedFrom = path;
-      return binding;
+      const binding = require(path) as T;
+      accept(binding);
+      return { binding, path };
     } catch (error) {
       lastError = error;
       const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
       tried.push(`${what}: ${path} did not load: ${reason}`);
     }
   }
-  throw failure(tried, lastError);
+  return { tried, lastError };
 }

@@ -181,17 +181,21 @@ export class GraphModule extends Module {
         // A conv's BatchNorm2d folds in only in evaluation mode; in training the BN node runs
         // itself (fused with its ReLU by its own plan).
         const fold = f !== null && f !== undefined && f.bn >= 0 && isFoldableBatchNorm(this.layers[f.bn]);
-        const fused = f !== null && f !== undefined && (f.bn < 0 || fold) && f.relu >= 0;
+        // An Add fuses with its ReLU only over inputs of one shape (addRelu does not broadcast).
+        const fused =
+          f !== null &&
+          f !== undefined &&
+          (f.bn < 0 || fold) &&
+          f.relu >= 0 &&
+          (!(layer instanceof Add) || sameShape(args[0]!, args[1]!));
         const pooled = fused && f!.pool >= 0 && convOutputAtLeast2x2(layer as Conv2d, args[0]!);
         this.onLayer?.(p, layer, 'start');
         let y: Tensor;
         let at = p;
-        if (fused && layer instanceof Add && sameShape(args[0]!, args[1]!)) {
+        if (fused && layer instanceof Add) {
           y = F.addRelu(args[0]!, args[1]!);
           at = f!.relu;
           done[f!.relu] = 1;
-        } else if (layer instanceof Add) {
-          y = layer.forwardMany(args);
         } else if (fold || fused) {
           y = forwardFused(layer as Conv2d | Linear | BatchNorm2d, args[0]!, {
             bn: fold ? (this.layers[f!.bn] as BatchNorm2d) : null,
