@@ -93,7 +93,7 @@ describe('presets, graph descriptions and recipes on the command line', () => {
   it('dlf train --help lists each recipe with what it sets; bad values are usage errors', async () => {
     const help = await runCli(['train', '--help']);
     expect(help.stdout).toMatch(/--recipe <name>/);
-    expect(help.stdout).toMatch(/cifar10-fast: fast-cifar model, 10 epochs, batch 256, SGD Nesterov/);
+    expect(help.stdout).toMatch(/cifar10-fast: fast-cifar model, 10 epochs, batch \d+, SGD Nesterov/);
     const bad = await runCli(['train', '--recipe', 'nope']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--recipe/);
@@ -105,6 +105,12 @@ describe('presets, graph descriptions and recipes on the command line', () => {
       const ema = await runCli(['train', join(dir, 'missing'), '--ema', value]);
       expect(ema.code).toBe(2);
       expect(ema.stderr).toMatch(/Expected a number in \[0, 1\) for --ema but received/);
+    }
+    expect(help.stdout).toMatch(/--bn-lr-scale <k>/);
+    for (const value of ['0', '-2', 'x']) {
+      const scale = await runCli(['train', join(dir, 'missing'), '--bn-lr-scale', value]);
+      expect(scale.code).toBe(2);
+      expect(scale.stderr).toMatch(/for --bn-lr-scale but received/);
     }
   });
 });

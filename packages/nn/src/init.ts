@@ -97,3 +97,32 @@ export function xavierNormal_(t: Tensor, gainValue = 1, generator?: Generator): 
   const { fanIn, fanOut } = fans(t);
   return normal_(t, 0, gainValue * Math.sqrt(2 / (fanIn + fanOut)), generator);
 }
+
+/**
+ * Makes the first min(out, in) kernels of a convolution weight (out, in, kH, kW) pass their own
+ * input channel through unchanged: 1 at the centre tap of channel i for kernel i, 0 elsewhere in
+ * that kernel. The other kernels keep their values. At initialisation the layer then carries an
+ * implicit residual connection (airbench's partial Dirac initialisation). Needs odd kernel sides
+ * and groups 1.
+ *
+ * @example
+ * ```ts
+ * identityKernels_(conv.weight); // after the default initialisation
+ * ```
+ */
+export function identityKernels_(t: Tensor): Tensor {
+  const [out, inC, kh, kw] = t.shape as [number, number, number, number];
+  if (t.rank !== 4 || kh % 2 === 0 || kw % 2 === 0) {
+    throw new RangeError(
+      `identityKernels_ needs a (out, in, kH, kW) weight with odd kernel sides, got [${t.shape.join(', ')}]`,
+    );
+  }
+  const values = Float32Array.from(t.toTypedArray() as Float32Array);
+  const per = inC * kh * kw;
+  for (let k = 0; k < Math.min(out, inC); k++) {
+    values.fill(0, k * per, (k + 1) * per);
+    values[k * per + k * kh * kw + ((kh - 1) / 2) * kw + (kw - 1) / 2] = 1;
+  }
+  t.write(values);
+  return t;
+}

@@ -1,7 +1,14 @@
 import { optim as native } from '@dlf/native/optim';
 import type { Parameter } from '@dlf/nn';
 import { checkInt, checkNumber, invalidParam, keep, Tensor } from '@dlf/tensor-core';
-import { type JsonValue, Optimizer, type StateDict, stateBool, stateNumber } from './optimizer.js';
+import {
+  type JsonValue,
+  Optimizer,
+  type ParamGroup,
+  type StateDict,
+  stateBool,
+  stateNumber,
+} from './optimizer.js';
 
 /**
  * Options for {@link Adam} and {@link AdamW}.
@@ -69,10 +76,11 @@ export class Adam extends Optimizer {
   /**
    * Creates the optimizer.
    *
-   * @param params - The parameters to update (each once), e.g. `model.parameters()`.
+   * @param params - The parameters to update (each once), e.g. `model.parameters()`, or
+   *   {@link ParamGroup}s of them with their own rate multiplier and weight decay.
    * @param options - Learning rate, betas, eps, weight decay and amsgrad (PyTorch's defaults).
    */
-  constructor(params: Iterable<Parameter>, options: AdamOptions = {}) {
+  constructor(params: Iterable<Parameter> | readonly ParamGroup[], options: AdamOptions = {}) {
     if (options === null || typeof options !== 'object')
       throw invalidParam('options', 'an object', options, 'type');
     super(params, options.lr ?? 1e-3);
@@ -143,27 +151,30 @@ export class Adam extends Optimizer {
    * ```
    */
   step(): void {
-    const created = native.adamStep(
-      this.params.map((p) => p.handle),
-      this.#expAvg.map((t) => (t ? t.handle : null)),
-      this.#expAvgSq.map((t) => (t ? t.handle : null)),
-      this.#maxExpAvgSq.map((t) => (t ? t.handle : null)),
-      this.#steps,
-      this.lr,
-      this.#betas[0],
-      this.#betas[1],
-      this.#eps,
-      this.#weightDecay,
-      this.#amsgrad,
-      this.decoupled,
-    );
-    created.forEach((handles, i) => {
-      if (handles === null) return;
-      const shape = this.params[i]!.shape;
-      this.#expAvg[i] = keep(new Tensor(handles[0], shape, 'float32'));
-      this.#expAvgSq[i] = keep(new Tensor(handles[1], shape, 'float32'));
-      if (handles[2] !== null) this.#maxExpAvgSq[i] = keep(new Tensor(handles[2], shape, 'float32'));
-    });
+    for (const { start, end, lrScale, weightDecay } of this.groups) {
+      const created = native.adamStep(
+        this.params.slice(start, end).map((p) => p.handle),
+        this.#expAvg.slice(start, end).map((t) => (t ? t.handle : null)),
+        this.#expAvgSq.slice(start, end).map((t) => (t ? t.handle : null)),
+        this.#maxExpAvgSq.slice(start, end).map((t) => (t ? t.handle : null)),
+        this.#steps.subarray(start, end), // a view: the native call counts the steps in place
+        this.lr * lrScale,
+        this.#betas[0],
+        this.#betas[1],
+        this.#eps,
+        weightDecay ?? this.#weightDecay,
+        this.#amsgrad,
+        this.decoupled,
+      );
+      created.forEach((handles, j) => {
+        if (handles === null) return;
+        const i = start + j;
+        const shape = this.params[i]!.shape;
+        this.#expAvg[i] = keep(new Tensor(handles[0], shape, 'float32'));
+        this.#expAvgSq[i] = keep(new Tensor(handles[1], shape, 'float32'));
+        if (handles[2] !== null) this.#maxExpAvgSq[i] = keep(new Tensor(handles[2], shape, 'float32'));
+      });
+    }
     this.stepCount++;
   }
 

@@ -20,7 +20,7 @@
  * @module @dlf/optim
  * @packageDocumentation
  */
-export { Optimizer, type JsonValue, type StateDict } from './optimizer.js';
+export { Optimizer, type JsonValue, type ParamGroup, type StateDict } from './optimizer.js';
 export { SGD, type SGDOptions } from './sgd.js';
 export { Adam, AdamW, type AdamOptions } from './adam.js';
 export { ExponentialMovingAverage, type EmaOptions } from './ema.js';

@@ -37,6 +37,67 @@ export interface StateDict {
   tensors: Map<string, Tensor>;
 }
 
+/**
+ * A group of parameters with its own learning-rate multiplier and weight decay (PyTorch's param
+ * groups, relative to the optimizer's rate so that schedules keep driving every group).
+ *
+ * @example
+ * ```ts
+ * const opt = new SGD(
+ *   [{ params: convWeights }, { params: bnBiases, lrScale: 64, weightDecay: 5e-4 / 64 }],
+ *   { lr: 0.1, momentum: 0.9, weightDecay: 5e-4 },
+ * );
+ * ```
+ */
+export interface ParamGroup {
+  /** The group's parameters. */
+  params: Iterable<Parameter>;
+  /** Multiplies the optimizer's learning rate for this group (>= 0). Default 1. */
+  lrScale?: number;
+  /** This group's weight decay (>= 0). Default: the optimizer's. */
+  weightDecay?: number;
+}
+
+/** @internal A group as the optimizer keeps it: a range of {@link Optimizer.params}. */
+export interface GroupRange {
+  start: number;
+  end: number;
+  lrScale: number;
+  weightDecay: number | undefined;
+}
+
+function isGroupList(params: unknown): params is readonly ParamGroup[] {
+  return (
+    Array.isArray(params) &&
+    params.length > 0 &&
+    params.every((g) => g !== null && typeof g === 'object' && !isTensor(g) && 'params' in g)
+  );
+}
+
+/** @internal Splits the constructor's `params` into the flat list and the group ranges. */
+function checkGroups(params: Iterable<Parameter> | readonly ParamGroup[]): {
+  list: Parameter[];
+  groups: GroupRange[];
+} {
+  if (!isGroupList(params)) {
+    const list = checkParams(params as Iterable<Parameter>);
+    return { list, groups: [{ start: 0, end: list.length, lrScale: 1, weightDecay: undefined }] };
+  }
+  const flat: Parameter[] = [];
+  const groups: GroupRange[] = [];
+  params.forEach((g, i) => {
+    if (g.params === null || typeof g.params !== 'object' || !(Symbol.iterator in g.params))
+      throw invalidParam(`params[${i}].params`, 'an iterable of Parameters', g.params, 'type');
+    const members = [...g.params];
+    const lrScale = checkNumber(`params[${i}].lrScale`, g.lrScale ?? 1, 0);
+    const weightDecay =
+      g.weightDecay === undefined ? undefined : checkNumber(`params[${i}].weightDecay`, g.weightDecay, 0);
+    groups.push({ start: flat.length, end: flat.length + members.length, lrScale, weightDecay });
+    flat.push(...members);
+  });
+  return { list: checkParams(flat), groups };
+}
+
 /** @internal Parameters as a checked array: float32 tensors, no duplicates, at least one. */
 export function checkParams(params: Iterable<Parameter>): Parameter[] {
   if (
@@ -108,15 +169,24 @@ export abstract class Optimizer {
   initialLr: number | undefined;
   /** Calls of {@link Optimizer.step} so far (saved in the state dict). @example `opt.stepCount // 0` */
   stepCount = 0;
+  /** @internal The parameter groups, as ranges of {@link Optimizer.params} (one group when none were given). */
+  protected readonly groups: readonly GroupRange[];
   #lr: number;
 
   /**
-   * @param params - the parameters to update (each once)
+   * @param params - the parameters to update (each once), or {@link ParamGroup}s of them
    * @param lr - the learning rate (>= 0)
    */
-  protected constructor(params: Iterable<Parameter>, lr: unknown) {
-    this.params = Object.freeze(checkParams(params));
+  protected constructor(params: Iterable<Parameter> | readonly ParamGroup[], lr: unknown) {
+    const { list, groups } = checkGroups(params);
+    this.params = Object.freeze(list);
+    this.groups = Object.freeze(groups);
     this.#lr = checkNumber('lr', lr, 0);
+  }
+
+  /** @internal The groups as a state dict stores them: [size, lrScale, weightDecay or null] each. */
+  #groupsState(): JsonValue {
+    return this.groups.map((g) => [g.end - g.start, g.lrScale, g.weightDecay ?? null]);
   }
 
   /** A short name of the algorithm, stored as `state.type` in state dicts ("SGD", "Adam", "AdamW"). @example `opt.type` */
@@ -190,6 +260,11 @@ export abstract class Optimizer {
         lr: this.lr,
         initialLr: this.initialLr ?? null,
         stepCount: this.stepCount,
+        ...(this.groups.length > 1 ||
+        this.groups[0]!.lrScale !== 1 ||
+        this.groups[0]!.weightDecay !== undefined
+          ? { paramGroups: this.#groupsState() }
+          : {}),
         ...this.hyperParameters(),
       },
       tensors,
@@ -231,6 +306,11 @@ export abstract class Optimizer {
     const lr = stateNumber(state, 'lr', 0);
     const initialLr = state['initialLr'] === null ? undefined : stateNumber(state, 'initialLr', 0);
     const stepCount = checkInt('state.stepCount', state['stepCount'], 0);
+    // Groups are set when the optimizer is built: a state of other groups belongs to another set-up.
+    const groups = JSON.stringify(state['paramGroups'] ?? [[this.params.length, 1, null]]);
+    if (groups !== JSON.stringify(this.#groupsState())) {
+      throw invalidParam('state.paramGroups', JSON.stringify(this.#groupsState()), groups);
+    }
     // Check every tensor before copying any.
     const names = Object.keys(this.stateTensors());
     const known = new Set<string>();

@@ -1,7 +1,14 @@
 import { optim as native } from '@dlf/native/optim';
 import type { Parameter } from '@dlf/nn';
 import { checkNumber, invalidParam, keep, Tensor } from '@dlf/tensor-core';
-import { type JsonValue, Optimizer, type StateDict, stateBool, stateNumber } from './optimizer.js';
+import {
+  type JsonValue,
+  Optimizer,
+  type ParamGroup,
+  type StateDict,
+  stateBool,
+  stateNumber,
+} from './optimizer.js';
 
 /**
  * Options for {@link SGD}.
@@ -35,7 +42,8 @@ export interface SGDOptions {
  * p = p - lr · d
  * ```
  *
- * One native call updates every parameter; parameters without a gradient are skipped.
+ * One native call per parameter group updates its parameters; parameters without a gradient (frozen
+ * ones included) are skipped. A group's rate is `lr · lrScale`, its decay its own `weightDecay`.
  *
  * @example
  * ```ts
@@ -52,10 +60,11 @@ export class SGD extends Optimizer {
   /**
    * Creates the optimizer.
    *
-   * @param params - The parameters to update (each once), e.g. `model.parameters()`.
+   * @param params - The parameters to update (each once), e.g. `model.parameters()`, or
+   *   {@link ParamGroup}s of them with their own rate multiplier and weight decay.
    * @param options - Learning rate (required), momentum, dampening, weight decay and Nesterov.
    */
-  constructor(params: Iterable<Parameter>, options: SGDOptions) {
+  constructor(params: Iterable<Parameter> | readonly ParamGroup[], options: SGDOptions) {
     if (options === null || typeof options !== 'object') {
       throw invalidParam('options', 'an object with at least lr', options, 'type');
     }
@@ -116,18 +125,21 @@ export class SGD extends Optimizer {
    * ```
    */
   step(): void {
-    const created = native.sgdStep(
-      this.params.map((p) => p.handle),
-      this.#buffers.map((b) => (b ? b.handle : null)),
-      this.lr,
-      this.#momentum,
-      this.#dampening,
-      this.#nesterov,
-      this.#weightDecay,
-    );
-    created.forEach((h, i) => {
-      if (h !== null) this.#buffers[i] = keep(new Tensor(h, this.params[i]!.shape, 'float32'));
-    });
+    for (const { start, end, lrScale, weightDecay } of this.groups) {
+      const created = native.sgdStep(
+        this.params.slice(start, end).map((p) => p.handle),
+        this.#buffers.slice(start, end).map((b) => (b ? b.handle : null)),
+        this.lr * lrScale,
+        this.#momentum,
+        this.#dampening,
+        this.#nesterov,
+        weightDecay ?? this.#weightDecay,
+      );
+      created.forEach((h, j) => {
+        if (h !== null)
+          this.#buffers[start + j] = keep(new Tensor(h, this.params[start + j]!.shape, 'float32'));
+      });
+    }
     this.stepCount++;
   }
 

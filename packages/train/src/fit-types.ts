@@ -150,6 +150,18 @@ export interface FitOptions {
    */
   ema?: EmaConfig;
   /**
+   * Multiplies the learning rate of every BatchNorm2d parameter and divides its weight decay by the
+   * same factor, so the decay per step is unchanged (default 1: one group for every parameter).
+   */
+  bnLrScale?: number;
+  /**
+   * Before the first step of a run that is not resumed, fit the model's data-initialised layers
+   * (such as `Whiten2d`) to this many training examples, drawn in a seeded order and preprocessed
+   * with `evalTransforms` (no augmentation). 0 or absent: leave their weights as they are (a model
+   * loaded from a file keeps its fitted weights).
+   */
+  initFromData?: number;
+  /**
    * Data-parallel training: `batchSize` is per process, each global batch of `batchSize × worldSize` is
    * sharded across the ranks, gradients are averaged, and only rank 0 writes checkpoints (the others
    * wait at a barrier) and validates. Without it, training is the single-process loop, unchanged.

@@ -20,7 +20,8 @@ import { checkSameStart, distributedStep, shardBatch } from './distributed.js';
 import { checkEma, type EmaConfig, WeightAverage } from './ema.js';
 import { AbortError, isAbortError } from './errors.js';
 import { evaluate, yieldToEventLoop } from './evaluate.js';
-import { createTraining, type Training } from './optim-adapter.js';
+import { fitLayersToData } from './data-init.js';
+import { createTraining, paramGroups, type Training } from './optim-adapter.js';
 import type { EpochRecord, FitOptions, FitResult } from './fit-types.js';
 import { VERSION } from './version.js';
 
@@ -158,7 +159,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   const batches = loader.length;
   if (batches === 0) throw new RangeError('The training set is empty.');
   const opt: Training = createTraining(
-    model.parameters(),
+    paramGroups(model, options.bnLrScale ?? 1, options.optimizer.weightDecay),
     options.optimizer,
     options.schedule ?? { name: 'constant' },
     epochs * batches,
@@ -204,6 +205,9 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     lastName = resume.name;
   }
 
+  if (!resume && options.initFromData) {
+    fitLayersToData(model, train, options.evalTransforms ?? [], seed, options.initFromData);
+  }
   if (dist) {
     await checkSameStart(dist, [startEpoch, startBatch, step]);
     await dist.broadcastParameters(model.parameters());

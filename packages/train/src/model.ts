@@ -54,6 +54,8 @@ export interface BuiltModel {
   generator: Generator;
   /** A short name for messages and run folders. */
   name: string;
+  /** True for a freshly initialised model (a preset or description), false for a model file's weights. */
+  fresh: boolean;
 }
 
 /**
@@ -147,5 +149,5 @@ export async function buildModel(
       'train',
     );
   }
-  return { model, generator, name };
+  return { model, generator, name, fresh: !/\.safetensors$/i.test(spec) };
 }

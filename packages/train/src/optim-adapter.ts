@@ -6,7 +6,7 @@
  *
  * Schedules step once per optimizer step (per batch), so the rate changes smoothly within epochs.
  */
-import type { Parameter } from '@dlf/nn';
+import { BatchNorm2d, type Module, type Parameter } from '@dlf/nn';
 import {
   Adam,
   AdamW,
@@ -17,6 +17,7 @@ import {
   MultiStepLR,
   OneCycleLR,
   type Optimizer,
+  type ParamGroup,
   SGD,
   type SchedulerState,
 } from '@dlf/optim';
@@ -93,7 +94,33 @@ export function optimizerDefaults(name: OptimizerName): { lr: number; weightDeca
   return { lr: 0.05, weightDecay: 5e-4 };
 }
 
-function buildOptimizer(params: Parameter[], c: OptimizerConfig): Optimizer {
+/**
+ * The model's parameters as optimizer groups: every BatchNorm2d parameter at `bnLrScale` times the
+ * rate with its weight decay divided by the same factor (the decay per step stays), the rest as
+ * given. One group when the scale is 1 or the model has no batch norm.
+ *
+ * @example
+ * ```ts
+ * createTraining(paramGroups(model, 64, 5e-4), optimizer, schedule, steps, perEpoch);
+ * ```
+ */
+export function paramGroups(
+  model: Module,
+  bnLrScale: number,
+  weightDecay: number,
+): Parameter[] | ParamGroup[] {
+  const all = model.parameters();
+  checkNumber('bnLrScale', bnLrScale, 0);
+  if (bnLrScale === 1) return all;
+  const bn = new Set(model.modules().flatMap((m) => (m instanceof BatchNorm2d ? m.parameters() : [])));
+  if (bn.size === 0) return all;
+  return [
+    { params: all.filter((p) => !bn.has(p)) },
+    { params: all.filter((p) => bn.has(p)), lrScale: bnLrScale, weightDecay: weightDecay / bnLrScale },
+  ];
+}
+
+function buildOptimizer(params: Parameter[] | ParamGroup[], c: OptimizerConfig): Optimizer {
   if (!(OPTIMIZERS as readonly string[]).includes(c.name)) {
     throw invalidParam('optimizer', OPTIMIZERS.map((o) => `'${o}'`).join(', '), c.name);
   }
@@ -175,7 +202,7 @@ function buildSchedule(
  * ```
  */
 export function createTraining(
-  params: Parameter[],
+  params: Parameter[] | ParamGroup[],
   optimizer: OptimizerConfig,
   schedule: ScheduleConfig,
   totalSteps: number,

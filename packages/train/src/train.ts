@@ -35,6 +35,9 @@ export {
 } from './config.js';
 export { channelStats, openData } from './data.js';
 
+/** Training examples a fresh model's data-initialised layers (a whitening stem) are fitted to. */
+const DATA_INIT_SAMPLES = 5000;
+
 /** How a run is carried out (not part of what decides its result). */
 export interface TrainOptions {
   /** The run folder (default `runs/<date>-<data>-<model>`). */
@@ -161,6 +164,9 @@ export async function fitStage(run: TrainingRun): Promise<FitResult> {
       ...(config.labelSmoothing ? { labelSmoothing: config.labelSmoothing } : {}),
       ...(config.tta ? { tta: true } : {}),
       ...(config.ema ? { ema: { decay: config.ema } } : {}),
+      ...(config.bnLrScale !== undefined && config.bnLrScale !== 1 ? { bnLrScale: config.bnLrScale } : {}),
+      // Layers fitted to data (a whitening stem) start from the data in a fresh model; a model file's keep theirs.
+      ...(built.fresh ? { initFromData: DATA_INIT_SAMPLES } : {}),
       schedule: { name: config.schedule },
       transforms: data.transforms.train,
       evalTransforms: data.transforms.eval,

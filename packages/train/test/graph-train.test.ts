@@ -101,9 +101,10 @@ describe('recipes', () => {
     expect(c).toMatchObject({
       model: 'fast-cifar',
       epochs: 2,
-      batchSize: 256,
+      batchSize: 1024,
       optimizer: 'sgd',
       nesterov: true,
+      bnLrScale: 64,
       labelSmoothing: 0.2,
       schedule: 'onecycle',
       augment: ['crop', 'flip'],

@@ -37,6 +37,8 @@ Model and optimisation:
   --ema <decay>            keep an exponential moving average of the weights and batch-norm
                            statistics (e.g. 0.999), updated every step; validation, the test
                            evaluation and the saved model use it (default 0: off)
+  --bn-lr-scale <k>        multiply the learning rate of batch-norm parameters by k and divide
+                           their weight decay by k, so the decay per step stays (default 1)
   --recipe <name>          a named set of the settings above; flags given explicitly win:
 ${recipeLines()}
   --seed <n>               seeds initialisation, shuffling, augmentation and dropout (default 0)

@@ -48,6 +48,7 @@ const TRAIN_OPTIONS = {
   tta: { type: 'boolean' },
   'no-tta': { type: 'boolean' },
   ema: { type: 'string' },
+  'bn-lr-scale': { type: 'string' },
   ...DISTRIBUTED_OPTIONS,
   ...IMAGE_BUDGET_OPTIONS,
   ...MODEL_BUDGET_OPTIONS,
@@ -170,6 +171,7 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
     labelSmoothing: numFlag(c, v, 'label-smoothing', 0, 1),
     tta: switchFlag(c, v, 'tta'),
     ema: numFlag(c, v, 'ema', 0, 1),
+    bnLrScale: numFlag(c, v, 'bn-lr-scale', 0, Infinity, true),
   };
   if (config.momentum === 1)
     throw new UsageError(`Expected a number in [0, 1) for --momentum but received '1'.`, c);
@@ -277,6 +279,7 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
           k.labelSmoothing ? `label smoothing ${k.labelSmoothing}` : '',
           k.tta ? 'flip test-time augmentation' : '',
           k.ema ? `weight average (EMA decay ${k.ema})` : '',
+          k.bnLrScale !== undefined && k.bnLrScale !== 1 ? `batch-norm learning rate ×${k.bnLrScale}` : '',
         ].filter(Boolean);
         if (extras.length > 0) out.info(`  ${extras.join(', ')}`);
         out.info(`  run folder ${shown(e.runDir)}`);

@@ -20,3 +20,4 @@ export {
 export * from './reshape.js';
 export * from './scale.js';
 export * from './sequential.js';
+export * from './whiten.js';

@@ -109,20 +109,32 @@ class MobileNetV2(nn.Module):
 
 
 class FastCifar(nn.Module):
-    """VGG-style net after airbench: stem, 3 blocks conv-pool-BN-ReLU-conv-BN-ReLU, global max pool,
-    linear without bias, logits scaled by 1/8."""
+    """VGG-style net after airbench94: a frozen 2x2 whitening conv (24 channels, zero-padded below and
+    right to keep 32x32), ReLU, 3 blocks conv-pool-BN-ReLU-conv-BN-ReLU (BN learns only its shift,
+    eps 1e-12, momentum 0.4), global max pool, linear without bias, logits scaled by 1/9."""
 
-    def __init__(self, classes=10, widths=(24, 64, 192, 256)):
+    def __init__(self, classes=10, widths=(64, 192, 256)):
         super().__init__()
-        layers = [conv_bn(3, widths[0])]
-        for i in range(1, 4):
-            layers += [nn.Conv2d(widths[i - 1], widths[i], 3, padding=1, bias=False), nn.MaxPool2d(2),
-                       nn.BatchNorm2d(widths[i]), nn.ReLU(), conv_bn(widths[i], widths[i])]
+        self.whiten = nn.Conv2d(3, 24, 2, bias=True)
+        self.whiten.weight.requires_grad = False
+        layers = []
+        cin = 24
+        for w in widths:
+            layers += [nn.Conv2d(cin, w, 3, padding=1, bias=False), nn.MaxPool2d(2), FastBn(w), nn.ReLU(),
+                       nn.Conv2d(w, w, 3, padding=1, bias=False), FastBn(w), nn.ReLU()]
+            cin = w
         self.body = nn.Sequential(*layers)
-        self.fc = nn.Linear(widths[3], classes, bias=False)
+        self.fc = nn.Linear(widths[2], classes, bias=False)
 
     def forward(self, x):
-        return self.fc(self.body(x).amax((2, 3))) * 0.125
+        x = torch.relu(self.whiten(nn.functional.pad(x, (0, 1, 0, 1))))
+        return self.fc(self.body(x).amax((2, 3))) / 9
+
+
+def FastBn(channels):
+    bn = nn.BatchNorm2d(channels, eps=1e-12, momentum=0.4)
+    bn.weight.requires_grad = False
+    return bn
 
 
 MODELS = {

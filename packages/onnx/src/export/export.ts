@@ -131,7 +131,7 @@ function foldBatchNorms(list: NodeList): { list: NodeList; made: Tensor[] } {
  * depthwise) → Conv, Linear → Gemm (MatMul + Add for inputs that are not 2-D), pools,
  * AdaptiveAvgPool2d → GlobalAveragePool or AveragePool, BatchNorm2d → BatchNormalization
  * (inference), activations (GELU as its erf form, SiLU as x·sigmoid(x), Hardswish as HardSwish from
- * opset 14), Dropout → Identity, Flatten, Scale → Mul by a constant. What cannot be expressed is an {@link OnnxError}
+ * opset 14), Dropout → Identity, Flatten, Scale → Mul by a constant, Whiten2d → Conv with one-sided pads. What cannot be expressed is an {@link OnnxError}
  * naming the layer.
  *
  * @example

@@ -60,6 +60,20 @@ function conv(e: EmitInput): string {
   });
 }
 
+/** Whiten2d: a k×k Conv with "same" padding, the extra row and column below and to the right. */
+function whiten(e: EmitInput): string {
+  const k = Number(e.node.spec.kernelSize);
+  const before = (k - 1) >> 1;
+  const after = k - 1 - before;
+  return e.g.node('Conv', [e.inputs[0]!, stateTensor(e, 'weight'), stateTensor(e, 'bias')], e.node.name, {
+    kernel_shape: [k, k],
+    strides: [1, 1],
+    pads: [before, before, after, after],
+    dilations: [1, 1],
+    group: 1,
+  });
+}
+
 function linear(e: EmitInput): string {
   const x = e.inputs[0]!;
   const rank = e.shapes[0]!.length + 1;
@@ -170,6 +184,7 @@ function join(opType: 'Add' | 'Concat'): Emitter {
 /** Emitters by layer type; a type missing here cannot be exported. */
 export const EMITTERS: ReadonlyMap<string, Emitter> = new Map<string, Emitter>([
   ['Conv2d', conv],
+  ['Whiten2d', whiten],
   ['Linear', linear],
   ['MaxPool2d', pool('MaxPool')],
   ['AvgPool2d', pool('AveragePool')],
