@@ -107,6 +107,9 @@ describe('presets, graph descriptions and recipes on the command line', () => {
       expect(ema.stderr).toMatch(/Expected a number in \[0, 1\) for --ema but received/);
     }
     expect(help.stdout).toMatch(/--bn-lr-scale <k>/);
+    const crop = await runCli(['train', join(dir, 'missing'), '--crop-padding', '-1']);
+    expect(crop.code).toBe(2);
+    expect(crop.stderr).toMatch(/--crop-padding/);
     for (const value of ['0', '-2', 'x']) {
       const scale = await runCli(['train', join(dir, 'missing'), '--bn-lr-scale', value]);
       expect(scale.code).toBe(2);

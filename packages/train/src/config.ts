@@ -42,6 +42,8 @@ export interface TrainConfig {
   schedule: ScheduleName;
   /** Training augmentation: any of 'crop' (random crop, padding 1/8 of the side) and 'flip'. */
   augment: string[];
+  /** Pixels added on each side before the random crop (default 1/8 of the image side; 4 at 32x32). */
+  cropPadding?: number;
   /** Seeds initialisation, shuffling, augmentation and dropout (default 0). */
   seed: number;
   /** Fraction of the training set held out for validation when the data has no val/ folder. */
@@ -125,6 +127,7 @@ export function checkConfig(c: Partial<TrainConfig>): void {
   int('seed', c.seed, 0);
   int('size', c.size, 4, 4096);
   int('early-stop', c.earlyStop, 1);
+  int('crop-padding', c.cropPadding, 0, 1024);
   if (c.lr !== undefined && !(Number.isFinite(c.lr) && c.lr > 0)) bad('lr', 'a positive number', c.lr);
   if (c.momentum !== undefined && !(c.momentum >= 0 && c.momentum < 1))
     bad('momentum', 'a number in [0, 1)', c.momentum);
@@ -224,6 +227,7 @@ export async function loadRunConfig(
     valSplit: 'val-split',
     earlyStop: 'early-stop',
     bnLrScale: 'bn-lr-scale',
+    cropPadding: 'crop-padding',
   };
   const given = resolveConfig({ ...saved, ...explicit });
   for (const [k, v] of Object.entries(explicit)) {

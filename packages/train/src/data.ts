@@ -94,7 +94,8 @@ function transformsFor(
   const train: Transform[] = [];
   if (config.augment.includes('crop')) {
     const side = Math.min(shape[1]!, shape[2]!);
-    train.push(randomCrop([shape[1]!, shape[2]!], { padding: Math.max(1, Math.round(side / 8)) }));
+    const padding = config.cropPadding ?? Math.max(1, Math.round(side / 8));
+    train.push(randomCrop([shape[1]!, shape[2]!], { padding }));
   }
   if (config.augment.includes('flip')) train.push(randomHorizontalFlip());
   train.push(norm);

@@ -31,6 +31,7 @@ Model and optimisation:
   --schedule <name>        cosine (default), constant, linear, step, onecycle
   --augment <list>         none (default), crop, flip, or crop,flip (crop: random crop of the
                            image padded by 1/8 of its side, 4 px at 32x32)
+  --crop-padding <px>      pixels added on each side before the random crop (default 1/8 of the side)
   --nesterov, --no-nesterov  Nesterov momentum for SGD (default off)
   --label-smoothing <s>    label smoothing of the training loss, in [0, 1) (default 0)
   --tta, --no-tta          evaluate each image and its mirror, averaging the outputs (default off)
