@@ -123,16 +123,22 @@ export class ExponentialMovingAverage {
   }
 
   /**
-   * Moves every average one step towards its source (one native call, in place).
+   * Moves every average one step towards its source (one native call, in place). `decay` replaces
+   * the scheduled decay for this update, for averages whose decay follows a schedule of their own
+   * (lookahead's grows with training progress): 0 copies each source into its average, 1 leaves the
+   * averages as they are.
    *
+   * @param decay - This update's decay in [0, 1] (default: {@link ExponentialMovingAverage.decayAt}).
    * @example
    * ```ts
    * opt.step();
    * ema.update();
+   * ema.update(0.5); // halfway towards the sources
    * ```
    */
-  update(): void {
-    native.emaUpdate(this.#averageHandles, this.#sourceHandles, this.decayAt(this.#updates));
+  update(decay?: number): void {
+    const d = decay === undefined ? this.decayAt(this.#updates) : checkNumber('decay', decay, 0, 1);
+    native.emaUpdate(this.#averageHandles, this.#sourceHandles, d);
     this.#updates++;
   }
 

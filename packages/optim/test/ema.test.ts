@@ -50,6 +50,21 @@ describe('ExponentialMovingAverage', () => {
     expect(Number.isNaN(values(avg)[0])).toBe(true);
   });
 
+  it('takes one update’s decay as an argument (1 keeps the average, 0 copies), and checks it', () => {
+    const avg = f32([1, -3]);
+    const src = f32([5, 1]);
+    const ema = new ExponentialMovingAverage([avg], [src], { decay: 0.9 });
+    ema.update(0.25);
+    expect(values(avg)).toEqual([0.25 * 1 + 0.75 * 5, 0.25 * -3 + 0.75 * 1]);
+    ema.update(1);
+    expect(values(avg)).toEqual([4, 0]);
+    for (const bad of [-0.1, 1.5, Number.NaN]) expect(() => ema.update(bad)).toThrow(/decay/);
+    expect(values(avg)).toEqual([4, 0]);
+    expect(ema.updates).toBe(2);
+    ema.update(0);
+    expect(values(avg)).toEqual([5, 1]);
+  });
+
   it('rejects bad pairs and decays before touching anything', () => {
     const a = f32([1, 2]);
     expect(() => new ExponentialMovingAverage([a], [f32([1, 2, 3])], { decay: 0.9 })).toThrow(
