@@ -9,6 +9,7 @@ import { readIfExists } from './checkpoint.js';
 import { FileError, UsageError } from './errors.js';
 import { RECIPES } from './recipes.js';
 import { refuseIfLocked } from './run-lock.js';
+import type { TtaOption } from './tta.js';
 import {
   OPTIMIZERS,
   type OptimizerName,
@@ -60,8 +61,12 @@ export interface TrainConfig {
   nesterov?: boolean;
   /** Label smoothing of the training loss, in [0, 1) (default 0). */
   labelSmoothing?: number;
-  /** Evaluate on each image and its mirror, averaging the logits (flip test-time augmentation). */
-  tta?: boolean;
+  /**
+   * Test-time augmentation of validation and the test evaluation: `true` (or `'flip'`, stored as
+   * `true`) averages the logits of each image and its mirror; `'flip-translate'` also those of the
+   * image moved one pixel up-left and down-right (see `EvaluateOptions.tta`).
+   */
+  tta?: TtaOption;
   /**
    * Decay of an exponential moving average of the weights (e.g. 0.999), used for validation, the
    * test evaluation and the saved model; 0 or absent: none.
@@ -149,6 +154,9 @@ export function checkConfig(c: Partial<TrainConfig>): void {
   if (c.bnLrScale !== undefined && !(Number.isFinite(c.bnLrScale) && c.bnLrScale > 0)) {
     bad('bn-lr-scale', 'a positive number', c.bnLrScale);
   }
+  if (c.tta !== undefined && ![true, false, 'flip', 'flip-translate'].includes(c.tta)) {
+    bad('tta', "true, false, 'flip' or 'flip-translate'", c.tta);
+  }
   if (c.recipe !== undefined && !RECIPES.has(c.recipe))
     bad('recipe', [...RECIPES.keys()].join(', '), c.recipe);
   if (c.channels !== undefined && c.channels !== 1 && c.channels !== 3) bad('channels', '1 or 3', c.channels);
@@ -161,7 +169,7 @@ export function checkConfig(c: Partial<TrainConfig>): void {
 /** Fills in defaults: the recipe's settings first, then the optimizer-dependent ones. */
 export function resolveConfig(given: Partial<TrainConfig>): TrainConfig {
   checkConfig(given);
-  const recipe = given.recipe !== undefined ? RECIPES.get(given.recipe)!.settings : {};
+  const recipe = { ...(given.recipe !== undefined ? RECIPES.get(given.recipe)!.settings : {}) };
   const partial: Partial<TrainConfig> = {
     ...recipe,
     ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)),
@@ -177,6 +185,8 @@ export function resolveConfig(given: Partial<TrainConfig>): TrainConfig {
     weightDecay: partial.weightDecay ?? od.weightDecay,
   } as TrainConfig;
   c.augment = [...new Set(c.augment)].sort();
+  // One spelling per level, so a run's configuration hash does not depend on it.
+  if (c.tta === 'flip') c.tta = true;
   // A named source ('mnist': the bundled MNIST) stays a name; a folder becomes an absolute path.
   if (!datasetSource(c.data)) c.data = resolve(c.data);
   if (/\.(json|safetensors)$/i.test(c.model)) c.model = resolve(c.model);

@@ -1,8 +1,11 @@
 import { DataLoader, type Dataset, type Transform } from '@dlf/data';
 import { crossEntropy } from '@dlf/loss';
 import { type Module, noGrad } from '@dlf/nn';
-import { add, checkInt, mul, type Tensor, tensor, tidy } from '@dlf/tensor-core';
+import { checkInt, tidy } from '@dlf/tensor-core';
 import { AbortError } from './errors.js';
+import { type TtaOption, ttaLevel, ttaLogits } from './tta.js';
+
+export { mirrored } from './tta.js';
 
 /** Precision, recall and F1 of one class. */
 export interface ClassMetrics {
@@ -49,21 +52,12 @@ export interface EvaluateOptions {
   /** Called after each batch with examples done and the total. */
   onProgress?: (done: number, total: number) => void;
   /**
-   * Flip test-time augmentation: classify each image and its left-right mirror and average the
-   * two outputs (logits). Default false.
+   * Test-time augmentation (default false: none). `true` or `'flip'`: classify each image and its
+   * left-right mirror and average the two outputs (logits). `'flip-translate'` (airbench's level 2):
+   * ½ of that plus ¼ of the same for the image moved one pixel up-left and ¼ for it moved one pixel
+   * down-right (reflect padding at the edges): six forward passes per image. See {@link ttaLogits}.
    */
-  tta?: boolean;
-}
-
-/** The batch mirrored left to right (the last axis of (N, C, H, W)). */
-export function mirrored(x: Tensor): Tensor {
-  const src = x.toTypedArray() as Float32Array;
-  const w = x.shape[x.rank - 1]!;
-  const out = new Float32Array(src.length);
-  for (let row = 0; row < src.length; row += w) {
-    for (let i = 0; i < w; i++) out[row + i] = src[row + w - 1 - i]!;
-  }
-  return tensor(out, { shape: x.shape });
+  tta?: TtaOption;
 }
 
 /** Yields to the event loop (timers, I/O, signals) between batches. */
@@ -125,6 +119,7 @@ export async function evaluate(
   options: EvaluateOptions = {},
 ): Promise<Evaluation> {
   const batchSize = checkInt('batchSize', options.batchSize ?? 256, 1);
+  const level = ttaLevel(options.tta);
   const k = dataset.classes.length;
   const confusion = Array.from({ length: k }, () => new Array<number>(k).fill(0));
   const loader = new DataLoader(dataset, {
@@ -147,8 +142,7 @@ export async function evaluate(
       try {
         const { loss, logits, c } = tidy(() =>
           noGrad(() => {
-            const plain = model.forward(x);
-            const out = options.tta ? mul(add(plain, model.forward(mirrored(x))), 0.5) : plain;
+            const out = ttaLogits(model, x, level);
             const l = crossEntropy(out, y, { reduction: 'sum' }).item();
             return { loss: l, logits: out.toTypedArray() as Float32Array, c: out.shape[1]! };
           }),

@@ -82,7 +82,7 @@ export async function finishRun(run: TrainingRun, result: FitResult): Promise<Tr
       'dlf.seed': String(config.seed),
     },
   );
-  // Flip TTA is for the test result; on the training set (a diagnostic) it would double the
+  // TTA is for the test result; on the training set (a diagnostic) it would multiply the
   // forward passes over 50,000 images for nothing.
   const finalEval = async (ds: Dataset, split: 'test' | 'train'): Promise<Evaluation> => {
     emit({ type: 'finalEvaluation', split, examples: ds.length });
@@ -90,7 +90,7 @@ export async function finishRun(run: TrainingRun, result: FitResult): Promise<Tr
       return await evaluate(model, ds, {
         transforms: data.transforms.eval,
         ...(signal ? { signal } : {}),
-        ...(config.tta && split === 'test' ? { tta: true } : {}),
+        ...(config.tta && split === 'test' ? { tta: config.tta } : {}),
       });
     } catch (e) {
       if (e instanceof AbortError) throw new AbortError('Training was interrupted.', result.lastCheckpoint);

@@ -6,6 +6,7 @@ import type { CheckpointHooks, LoadedCheckpoint } from './checkpoint.js';
 import type { FitDistributed } from './distributed.js';
 import type { EmaConfig } from './ema.js';
 import type { OptimizerConfig, ScheduleConfig } from './optim-adapter.js';
+import type { TtaOption } from './tta.js';
 
 /** Time spent per part of a training step, summed over an epoch (milliseconds). */
 export interface EpochProfile {
@@ -140,8 +141,8 @@ export interface FitOptions {
   logEvery?: number;
   /** Label smoothing of the training loss (default 0). */
   labelSmoothing?: number;
-  /** Validate with flip test-time augmentation (see `EvaluateOptions.tta`). */
-  tta?: boolean;
+  /** Validate with test-time augmentation: `true`/`'flip'` or `'flip-translate'` (see `EvaluateOptions.tta`). */
+  tta?: TtaOption;
   /**
    * Keep an exponential moving average of the weights and batch-norm statistics, updated after every
    * optimizer step (e.g. `{ decay: 0.999 }`). Validation measures the average, checkpoints store it

@@ -22,6 +22,7 @@ import { AbortError, isAbortError } from './errors.js';
 import { evaluate, yieldToEventLoop } from './evaluate.js';
 import { fitLayersToData } from './data-init.js';
 import { createTraining, paramGroups, type Training } from './optim-adapter.js';
+import { ttaLevel } from './tta.js';
 import type { EpochRecord, FitOptions, FitResult } from './fit-types.js';
 import { VERSION } from './version.js';
 
@@ -143,6 +144,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   const batchSize = checkInt('batchSize', options.batchSize ?? 64, 1);
   const seed = checkInt('seed', options.seed ?? 0, 0);
   const emaConfig = checkEma(options.ema);
+  ttaLevel(options.tta); // checked now rather than at the first validation
   const emit = options.onEvent ?? (() => {});
   const ck = options.checkpoints;
   const keep = checkInt('keep', ck?.keep ?? 3, 1);
@@ -416,7 +418,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
         const r = writes
           ? await evaluate(average?.model ?? model, val, {
               transforms: options.evalTransforms ?? [],
-              ...(options.tta ? { tta: true } : {}),
+              ...(options.tta ? { tta: options.tta } : {}),
             })
           : undefined;
         const v = await dist.broadcast(r ? [r.loss, r.accuracy, r.seconds] : [0, 0, 0]);
@@ -429,7 +431,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
           const r = await evaluate(average?.model ?? model, val, {
             transforms: options.evalTransforms ?? [],
             signal,
-            ...(options.tta ? { tta: true } : {}),
+            ...(options.tta ? { tta: options.tta } : {}),
           });
           valLoss = r.loss;
           valAccuracy = r.accuracy;

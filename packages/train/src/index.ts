@@ -57,6 +57,15 @@ export {
 } from './fit.js';
 export { buildModel, type BuiltModel, PRESETS, saveModelFile } from './model.js';
 export {
+  mirrored,
+  translated,
+  type TtaLevel,
+  type TtaOption,
+  ttaDescription,
+  ttaLevel,
+  ttaLogits,
+} from './tta.js';
+export {
   createTraining,
   OPTIMIZERS,
   optimizerDefaults,

@@ -162,7 +162,7 @@ export async function fitStage(run: TrainingRun): Promise<FitResult> {
         ...(config.nesterov ? { nesterov: true } : {}),
       },
       ...(config.labelSmoothing ? { labelSmoothing: config.labelSmoothing } : {}),
-      ...(config.tta ? { tta: true } : {}),
+      ...(config.tta ? { tta: config.tta } : {}),
       ...(config.ema ? { ema: { decay: config.ema } } : {}),
       ...(config.bnLrScale !== undefined && config.bnLrScale !== 1 ? { bnLrScale: config.bnLrScale } : {}),
       // Layers fitted to data (a whitening stem) start from the data in a fresh model; a model file's keep theirs.
