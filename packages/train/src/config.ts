@@ -78,6 +78,11 @@ export interface TrainConfig {
    * Default 1.
    */
   bnLrScale?: number;
+  /**
+   * Lookahead weight averaging after airbench (see `FitOptions.lookahead`): from 30 % of the run,
+   * every 5 steps the weights are averaged into a slow copy that training continues from. Not with `ema`.
+   */
+  lookahead?: boolean;
 }
 
 /**
@@ -154,6 +159,14 @@ export function checkConfig(c: Partial<TrainConfig>): void {
   if (c.bnLrScale !== undefined && !(Number.isFinite(c.bnLrScale) && c.bnLrScale > 0)) {
     bad('bn-lr-scale', 'a positive number', c.bnLrScale);
   }
+  if (c.lookahead !== undefined && typeof c.lookahead !== 'boolean')
+    bad('lookahead', 'true or false', c.lookahead);
+  if (c.lookahead && c.ema) {
+    throw new UsageError(
+      '--ema and --lookahead both average the weights; pass one of them, not both.',
+      'train',
+    );
+  }
   if (c.tta !== undefined && ![true, false, 'flip', 'flip-translate'].includes(c.tta)) {
     bad('tta', "true, false, 'flip' or 'flip-translate'", c.tta);
   }
@@ -170,6 +183,9 @@ export function checkConfig(c: Partial<TrainConfig>): void {
 export function resolveConfig(given: Partial<TrainConfig>): TrainConfig {
   checkConfig(given);
   const recipe = { ...(given.recipe !== undefined ? RECIPES.get(given.recipe)!.settings : {}) };
+  // The weight averaging chosen explicitly replaces a recipe's of the other kind.
+  if (given.ema) delete recipe.lookahead;
+  if (given.lookahead) delete recipe.ema;
   const partial: Partial<TrainConfig> = {
     ...recipe,
     ...Object.fromEntries(Object.entries(given).filter(([, v]) => v !== undefined)),

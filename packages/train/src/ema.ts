@@ -108,6 +108,11 @@ export class WeightAverage {
    * ```
    */
   load(saved: EmaState): void {
+    if (saved.meta['type'] === 'lookahead') {
+      throw new RangeError(
+        "The checkpoint's weight average is a lookahead average, not an exponential moving average; resume it with lookahead instead of ema.",
+      );
+    }
     const decay = saved.meta['decay'];
     if (decay !== this.#ema.decay) {
       throw new RangeError(

@@ -163,6 +163,14 @@ export interface FitOptions {
    */
   initFromData?: number;
   /**
+   * Lookahead weight averaging after airbench (see `Lookahead`): from the first epoch at or
+   * after 30 % of the run, every 5 optimizer steps the slow weights move towards the trained ones
+   * (slow = rho · slow + (1 − rho) · fast, rho = 0.95⁵ · (step / total steps)³) and training continues
+   * from them; each epoch ends with the model set to the slow weights. Checkpoints store them
+   * (ema.safetensors) so a resumed run continues bit for bit. Not with `ema`.
+   */
+  lookahead?: boolean;
+  /**
    * Data-parallel training: `batchSize` is per process, each global batch of `batchSize × worldSize` is
    * sharded across the ranks, gradients are averaged, and only rank 0 writes checkpoints (the others
    * wait at a barrier) and validates. Without it, training is the single-process loop, unchanged.

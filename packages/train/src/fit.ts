@@ -21,6 +21,7 @@ import { checkEma, type EmaConfig, WeightAverage } from './ema.js';
 import { AbortError, isAbortError } from './errors.js';
 import { evaluate, yieldToEventLoop } from './evaluate.js';
 import { fitLayersToData } from './data-init.js';
+import { checkLookahead, startLookahead } from './lookahead.js';
 import { createTraining, paramGroups, type Training } from './optim-adapter.js';
 import { ttaLevel } from './tta.js';
 import type { EpochRecord, FitOptions, FitResult } from './fit-types.js';
@@ -144,6 +145,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   const batchSize = checkInt('batchSize', options.batchSize ?? 64, 1);
   const seed = checkInt('seed', options.seed ?? 0, 0);
   const emaConfig = checkEma(options.ema);
+  const lookaheadOn = checkLookahead(options.lookahead, emaConfig !== undefined);
   ttaLevel(options.tta); // checked now rather than at the first validation
   const emit = options.onEvent ?? (() => {});
   const ck = options.checkpoints;
@@ -216,6 +218,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
   }
   // Started after the ranks agree on the weights, so every rank keeps the same average.
   const average = emaConfig ? startAverage(model, emaConfig, resume) : undefined;
+  const lookahead = lookaheadOn ? startLookahead(model, epochs, batches, resume) : undefined;
 
   const reported = new Set<number>();
   const snapshot = (
@@ -255,6 +258,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
       return `${ck!.dir}/${name}`;
     }
     const optState = opt.stateDict();
+    const averaged = average?.state() ?? lookahead?.state();
     let path: string;
     try {
       path = await writeCheckpoint(
@@ -264,7 +268,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
           model: model.stateDict(),
           modelMetadata,
           optimizer: optState,
-          ...(average ? { ema: average.state() } : {}),
+          ...(averaged ? { ema: averaged } : {}),
           state: snapshot(epochDone, batch, optState.meta),
         },
         ck!.hooks,
@@ -358,6 +362,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
           y.dispose();
         }
         average?.update();
+        lookahead?.afterStep(epoch, step + 1);
         const t5 = performance.now();
         if (!Number.isFinite(lossValue)) {
           throw new Error(
@@ -408,6 +413,8 @@ export async function fit(options: FitOptions): Promise<FitResult> {
         await yieldToEventLoop();
         sums.seconds += (performance.now() - y0) / 1000;
       }
+      // Before any checkpoint of the epoch's end, which then holds the averaged model.
+      lookahead?.endEpoch();
       if (dist ? stopAgreed : signal?.aborted) await interrupt(epoch, batches);
 
       let valLoss: number | undefined;
@@ -485,6 +492,7 @@ export async function fit(options: FitOptions): Promise<FitResult> {
     if (options.profile) model.onLayer = null;
     opt.dispose();
     average?.dispose();
+    lookahead?.dispose();
   }
   return {
     history: st.history,

@@ -57,6 +57,13 @@ export {
 } from './fit.js';
 export { buildModel, type BuiltModel, PRESETS, saveModelFile } from './model.js';
 export {
+  LOOKAHEAD,
+  Lookahead,
+  type LookaheadPlan,
+  lookaheadPlan,
+  lookaheadRho,
+} from './lookahead.js';
+export {
   mirrored,
   translated,
   type TtaLevel,

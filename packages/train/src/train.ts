@@ -167,6 +167,7 @@ export async function fitStage(run: TrainingRun): Promise<FitResult> {
       ...(config.bnLrScale !== undefined && config.bnLrScale !== 1 ? { bnLrScale: config.bnLrScale } : {}),
       // Layers fitted to data (a whitening stem) start from the data in a fresh model; a model file's keep theirs.
       ...(built.fresh ? { initFromData: DATA_INIT_SAMPLES } : {}),
+      ...(config.lookahead ? { lookahead: true } : {}),
       schedule: { name: config.schedule },
       transforms: data.transforms.train,
       evalTransforms: data.transforms.eval,
