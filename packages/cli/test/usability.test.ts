@@ -93,6 +93,19 @@ function flagFamilies(): [string[], number, RegExp][] {
     [t('--ema', '1.5'), 2, /^error: Expected a number in \[0, 1\) for --ema but received '1\.5'\.$/],
     [t('--ema', 'x'), 2, /^error: Expected a number in \[0, 1\) for --ema but received 'x'\.$/],
     [t('--tta', '--no-tta'), 2, /^error: Pass --tta or --no-tta, not both\.$/],
+    [
+      t('--tta', '--tta-translate'),
+      2,
+      /^error: Pass --tta \(flip\) or --tta-translate \(flip and translate\), not --tta with --tta-translate\.$/,
+    ],
+    [t('--no-tta', '--tta-translate'), 2, /, not --no-tta with --tta-translate\.$/],
+    [t('--lookahead', '--no-lookahead'), 2, /^error: Pass --lookahead or --no-lookahead, not both\.$/],
+    [
+      t('--lookahead', '--ema', '0.99'),
+      2,
+      /^error: --ema and --lookahead both average the weights; pass one of them, not both\.$/,
+    ],
+    [t('--lookahead=yes'), 2, /^error: The option --lookahead takes no value\.$/],
     [t('--profile=yes'), 2, /^error: The option --profile takes no value\.$/],
     // dlf train: files and folders
     [
@@ -141,6 +154,11 @@ function flagFamilies(): [string[], number, RegExp][] {
     ],
     // dlf evaluate
     [e('--seed', 'x'), 2, /^error: Expected an integer ≥ 0 for --seed but received 'x'\.$/],
+    [
+      e('--tta', '--tta-translate'),
+      2,
+      /^error: Pass --tta \(flip\) or --tta-translate \(flip and translate\)/,
+    ],
     [e('--threads', '0'), 2, /for --threads but received '0'\.$/],
     [
       e('--plot', join(dir, 'confusion.svg')),

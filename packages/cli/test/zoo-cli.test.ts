@@ -90,6 +90,55 @@ describe('presets, graph descriptions and recipes on the command line', () => {
     expect(human.stdout).toMatch(/\(test, 12 images, flip test-time augmentation\)/);
   });
 
+  it('dlf train --lookahead --tta-translate keeps the slow weights in checkpoints; dlf evaluate --tta-translate matches the test result', async () => {
+    const out = join(dir, 'run-lookahead');
+    const r = await runCli([
+      'train',
+      data,
+      '--recipe',
+      'cifar10-fast',
+      '--model',
+      'resnet8',
+      '--size',
+      '16',
+      '--epochs',
+      '2',
+      '--batch-size',
+      '8',
+      '--out',
+      out,
+      '--threads',
+      '1',
+      '--lookahead',
+      '--tta-translate',
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr + r.stdout).toMatch(
+      /label smoothing 0.2, flip and translate test-time augmentation, lookahead weight averaging/,
+    );
+    // 24 images in batches of 8: the slow copy is taken at step 5 (in the second epoch).
+    expect(existsSync(join(out, 'ckpt-e0001', 'ema.safetensors'))).toBe(false);
+    expect(existsSync(join(out, 'ckpt-e0002', 'ema.safetensors'))).toBe(true);
+    const config = JSON.parse(readFileSync(join(out, 'config.json'), 'utf8')) as Record<string, unknown>;
+    expect(config).toMatchObject({ lookahead: true, tta: 'flip-translate' });
+    const final = jsonLines(readFileSync(join(out, 'metrics.jsonl'), 'utf8')).find(
+      (e) => e.type === 'final',
+    )!;
+    const modelFile = join(out, 'model.safetensors');
+    const ev = await runCli(['evaluate', data, modelFile, '--tta-translate', '--json', '--threads', '1']);
+    expect(ev.code, ev.stderr).toBe(0);
+    const doc = JSON.parse(ev.stdout) as { tta: unknown; accuracy: number; loss: number };
+    expect(doc.tta).toBe('flip-translate');
+    expect(doc.accuracy).toBe(final.testAccuracy);
+    expect(doc.loss).toBe(final.testLoss);
+    const flip = JSON.parse(
+      (await runCli(['evaluate', data, modelFile, '--tta', '--json'])).stdout,
+    ) as typeof doc;
+    expect(flip.loss).not.toBe(doc.loss);
+    const human = await runCli(['evaluate', data, modelFile, '--tta-translate', '--no-color']);
+    expect(human.stdout).toMatch(/\(test, 12 images, flip and translate test-time augmentation\)/);
+  });
+
   it('dlf train --help lists each recipe with what it sets; bad values are usage errors', async () => {
     const help = await runCli(['train', '--help']);
     expect(help.stdout).toMatch(/--recipe <name>/);
@@ -100,6 +149,11 @@ describe('presets, graph descriptions and recipes on the command line', () => {
     const both = await runCli(['train', '--tta', '--no-tta']);
     expect(both.code).toBe(2);
     expect(help.stdout).toMatch(/--ema <decay>/);
+    expect(help.stdout).toMatch(/--tta-translate {10}test-time augmentation after airbench/);
+    expect(help.stdout).toMatch(/--lookahead, --no-lookahead {2}lookahead weight averaging after airbench/);
+    expect(help.stdout).toMatch(/rho = 0\.95\^5/);
+    const evaluateHelp = await runCli(['evaluate', '--help']);
+    expect(evaluateHelp.stdout).toMatch(/--tta-translate {7}flip and translate test-time augmentation/);
     // Checked before any data is read: the folder does not exist, yet the flag is what is reported.
     for (const value of ['1', '-0.1', 'x']) {
       const ema = await runCli(['train', join(dir, 'missing'), '--ema', value]);

@@ -14,7 +14,16 @@ import {
 } from '@dlf/nn';
 import { describeFsError, setNumThreads } from '@dlf/tensor-core';
 import { escapeControl } from '@dlf/tensor-core/text';
-import { confusionSvg, evaluate, openData, PRESETS, predict, svgToPng } from '@dlf/train';
+import {
+  confusionSvg,
+  evaluate,
+  openData,
+  PRESETS,
+  predict,
+  svgToPng,
+  ttaDescription,
+  ttaLevel,
+} from '@dlf/train';
 import { FileError, UsageError } from '../errors.js';
 import { choiceFlag, closest, didYouMean, intFlag, type Parsed, parse, parseInputShape } from './args.js';
 import { IMAGE_BUDGET_OPTIONS, imageBudget, MODEL_BUDGET_OPTIONS, modelBudget } from './budgets.js';
@@ -22,7 +31,7 @@ import { EVALUATE_HELP, EXPORT_HELP, PREDICT_HELP, SUMMARY_HELP } from './help.j
 import { type CliIO, columns, int, Output, percent } from './output.js';
 import { checkExportFolder, checkPlotPath } from './preflight.js';
 import { decodeProgress } from './progress.js';
-import { dataName, shown } from './train-command.js';
+import { dataName, shown, ttaFlag } from './train-command.js';
 
 function outputFor(io: CliIO, v: Parsed['values']): Output {
   return new Output(io, { json: v.json === true, quiet: v.quiet === true, noColor: v['no-color'] === true });
@@ -67,6 +76,7 @@ export async function evaluateCommand(argv: string[], io: CliIO): Promise<number
       seed: { type: 'string' },
       plot: { type: 'string' },
       tta: { type: 'boolean' },
+      'tta-translate': { type: 'boolean' },
       ...IMAGE_BUDGET_OPTIONS,
       ...MODEL_BUDGET_OPTIONS,
     },
@@ -80,7 +90,7 @@ export async function evaluateCommand(argv: string[], io: CliIO): Promise<number
   need(c, positionals, ['data', 'model']);
   const split = choiceFlag(c, v, 'split', ['test', 'train', 'val'] as const) ?? 'test';
   const batchSize = intFlag(c, v, 'batch-size', 1, 65536) ?? 256;
-  const tta = v.tta === true;
+  const tta = ttaFlag(c, v) ?? false;
   const maxPixels = imageBudget(c, v);
   const budget = modelBudget(c, v);
   const seedFlag = intFlag(c, v, 'seed', 0);
@@ -162,7 +172,7 @@ export async function evaluateCommand(argv: string[], io: CliIO): Promise<number
       confusionPlot: plot,
     });
     out.result(
-      `${shown(modelPath)} on ${shown(data.path)} (${split}, ${int(r.count)} images${tta ? ', flip test-time augmentation' : ''})`,
+      `${shown(modelPath)} on ${shown(data.path)} (${split}, ${int(r.count)} images${tta ? `, ${ttaDescription(ttaLevel(tta))}` : ''})`,
     );
     out.result(
       `accuracy ${out.out.green(percent(r.accuracy))}   loss ${r.loss.toFixed(4)}   macro F1 ${r.macroF1.toFixed(4)}   ${int(r.imagesPerSecond)} images/s`,

@@ -35,11 +35,21 @@ Model and optimisation:
   --nesterov, --no-nesterov  Nesterov momentum for SGD (default off)
   --label-smoothing <s>    label smoothing of the training loss, in [0, 1) (default 0)
   --tta, --no-tta          evaluate each image and its mirror, averaging the outputs (default off)
+  --tta-translate          test-time augmentation after airbench: ½ · the --tta average of the
+                           image + ¼ · that of the image moved one pixel up-left + ¼ · moved one
+                           pixel down-right (edges reflected); six forward passes per image. Not
+                           with --tta or --no-tta
   --ema <decay>            keep an exponential moving average of the weights and batch-norm
                            statistics (e.g. 0.999), updated every step; validation, the test
                            evaluation and the saved model use it (default 0: off)
   --bn-lr-scale <k>        multiply the learning rate of batch-norm parameters by k and divide
                            their weight decay by k, so the decay per step stays (default 1)
+  --lookahead, --no-lookahead  lookahead weight averaging after airbench (default off): from the
+                           first epoch at or after 30 % of the run, every 5 steps slow weights
+                           move to rho · slow + (1 − rho) · weights, rho = 0.95^5 · (step / total
+                           steps)^3, and training continues from them; each epoch ends on the slow
+                           weights, which validation and the saved model use. Not with --ema (the
+                           one given replaces a recipe's other)
   --recipe <name>          a named set of the settings above; flags given explicitly win:
 ${recipeLines()}
   --seed <n>               seeds initialisation, shuffling, augmentation and dropout (default 0)
@@ -101,6 +111,9 @@ Options:
   --plot <file.png>     also draw the confusion matrix to this PNG file
   --tta                 flip test-time augmentation: classify each image and its mirror and average
                         the two outputs (logits), as dlf train --tta does (twice the work)
+  --tta-translate       flip and translate test-time augmentation, as dlf train --tta-translate
+                        does: ½ of the --tta average plus ¼ each of it for the image moved one
+                        pixel up-left and down-right (six times the work)
   --threads <n>         kernel threads
 ${budgetHelp('image', 24)}
 ${budgetHelp('model', 24)}

@@ -11,7 +11,10 @@ import {
   SCHEDULES,
   type TrainConfig,
   type TrainEvent,
+  type TtaOption,
   train,
+  ttaDescription,
+  ttaLevel,
 } from '@dlf/train';
 import { VERSION } from '../version.js';
 import { choiceFlag, closest, didYouMean, intFlag, numFlag, parse } from './args.js';
@@ -47,9 +50,12 @@ const TRAIN_OPTIONS = {
   'label-smoothing': { type: 'string' },
   tta: { type: 'boolean' },
   'no-tta': { type: 'boolean' },
+  'tta-translate': { type: 'boolean' },
   ema: { type: 'string' },
   'bn-lr-scale': { type: 'string' },
   'crop-padding': { type: 'string' },
+  lookahead: { type: 'boolean' },
+  'no-lookahead': { type: 'boolean' },
   ...DISTRIBUTED_OPTIONS,
   ...IMAGE_BUDGET_OPTIONS,
   ...MODEL_BUDGET_OPTIONS,
@@ -61,6 +67,28 @@ function switchFlag(command: string, v: Record<string, unknown>, name: string): 
     throw new UsageError(`Pass --${name} or --no-${name}, not both.`, command);
   }
   return v[name] === true ? true : v[`no-${name}`] === true ? false : undefined;
+}
+
+/**
+ * The test-time augmentation `--tta`, `--no-tta` and `--tta-translate` ask for: `true` (flip),
+ * `false`, `'flip-translate'`, or undefined when none is given. `--tta-translate` includes the flip,
+ * so it contradicts both `--tta` (flip only) and `--no-tta`.
+ *
+ * @example
+ * ```ts
+ * ttaFlag('evaluate', { 'tta-translate': true }); // 'flip-translate'
+ * ```
+ */
+export function ttaFlag(command: string, v: Record<string, unknown>): TtaOption | undefined {
+  const flip = switchFlag(command, v, 'tta');
+  if (v['tta-translate'] !== true) return flip;
+  if (flip !== undefined) {
+    throw new UsageError(
+      `Pass --tta (flip) or --tta-translate (flip and translate), not --${flip ? 'tta' : 'no-tta'} with --tta-translate.`,
+      command,
+    );
+  }
+  return 'flip-translate';
 }
 
 /**
@@ -171,9 +199,10 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
     recipe: choiceFlag(c, v, 'recipe', [...RECIPES.keys()]),
     nesterov: switchFlag(c, v, 'nesterov'),
     labelSmoothing: numFlag(c, v, 'label-smoothing', 0, 1),
-    tta: switchFlag(c, v, 'tta'),
+    tta: ttaFlag(c, v),
     ema: numFlag(c, v, 'ema', 0, 1),
     bnLrScale: numFlag(c, v, 'bn-lr-scale', 0, Infinity, true),
+    lookahead: switchFlag(c, v, 'lookahead'),
   };
   if (config.momentum === 1)
     throw new UsageError(`Expected a number in [0, 1) for --momentum but received '1'.`, c);
@@ -279,9 +308,10 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
         const extras = [
           k.recipe ? `recipe ${k.recipe}` : '',
           k.labelSmoothing ? `label smoothing ${k.labelSmoothing}` : '',
-          k.tta ? 'flip test-time augmentation' : '',
+          k.tta ? ttaDescription(ttaLevel(k.tta)) : '',
           k.ema ? `weight average (EMA decay ${k.ema})` : '',
           k.bnLrScale !== undefined && k.bnLrScale !== 1 ? `batch-norm learning rate ×${k.bnLrScale}` : '',
+          k.lookahead ? 'lookahead weight averaging' : '',
         ].filter(Boolean);
         if (extras.length > 0) out.info(`  ${extras.join(', ')}`);
         out.info(`  run folder ${shown(e.runDir)}`);
