@@ -15,6 +15,7 @@ import { resolveConfig, type TrainConfig } from '../src/config.js';
 import { AbortError, UsageError } from '../src/errors.js';
 import { fit } from '../src/fit.js';
 import { Lookahead, lookaheadPlan, lookaheadRho } from '../src/lookahead.js';
+import { RECIPES, type Recipe } from '../src/recipes.js';
 import { train } from '../src/train.js';
 import {
   abortAt,
@@ -180,6 +181,24 @@ describe('fit with lookahead', () => {
       await expect(fit({ ...options, model, lookahead: 'yes' as never })).rejects.toThrow(/lookahead/);
       expect(() => resolveConfig({ lookahead: true, ema: 0.99 })).toThrow(UsageError);
       expect(resolveConfig({ lookahead: true, ema: 0 }).lookahead).toBe(true);
+      // A recipe's weight averaging yields to the other kind given explicitly.
+      const recipes = RECIPES as Map<string, Recipe>;
+      recipes.set('test-lookahead', {
+        name: 'test-lookahead',
+        description: '',
+        settings: { lookahead: true },
+      });
+      recipes.set('test-ema', { name: 'test-ema', description: '', settings: { ema: 0.99 } });
+      try {
+        const withEma = resolveConfig({ recipe: 'test-lookahead', ema: 0.9 });
+        expect([withEma.ema, withEma.lookahead]).toEqual([0.9, undefined]);
+        expect(resolveConfig({ recipe: 'test-lookahead' }).lookahead).toBe(true);
+        const withLookahead = resolveConfig({ recipe: 'test-ema', lookahead: true });
+        expect([withLookahead.ema, withLookahead.lookahead]).toEqual([undefined, true]);
+      } finally {
+        recipes.delete('test-lookahead');
+        recipes.delete('test-ema');
+      }
     } finally {
       cleanup(dir);
       model.dispose();
