@@ -13,6 +13,13 @@ beforeAll(async () => {
 });
 afterAll(() => cleanup(dir));
 
+/** `dlf train` of resnet8 with the cifar10-fast recipe on the 16×16 shapes, batch 8, one thread. */
+const trainResnet8 = (out: string, epochs: number, extra: string[]) =>
+  runCli([
+    ...['train', data, '--recipe', 'cifar10-fast', '--model', 'resnet8', '--size', '16'],
+    ...['--epochs', String(epochs), '--batch-size', '8', '--out', out, '--threads', '1', ...extra],
+  ]);
+
 describe('presets, graph descriptions and recipes on the command line', () => {
   it('dlf summary <preset> reports the zoo models per node', async () => {
     const r = await runCli(['summary', 'resnet20', '--json']);
@@ -42,26 +49,7 @@ describe('presets, graph descriptions and recipes on the command line', () => {
 
   it('dlf train --model <preset> trains a zoo graph model with a recipe and --ema; dlf evaluate --tta matches its test result', async () => {
     const out = join(dir, 'run');
-    const r = await runCli([
-      'train',
-      data,
-      '--recipe',
-      'cifar10-fast',
-      '--model',
-      'resnet8',
-      '--size',
-      '16',
-      '--epochs',
-      '1',
-      '--batch-size',
-      '8',
-      '--out',
-      out,
-      '--threads',
-      '1',
-      '--ema',
-      '0.9',
-    ]);
+    const r = await trainResnet8(out, 1, ['--ema', '0.9']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr + r.stdout).toMatch(
       /recipe cifar10-fast, label smoothing 0.2, flip test-time augmentation, weight average \(EMA decay 0.9\)/,
@@ -92,26 +80,7 @@ describe('presets, graph descriptions and recipes on the command line', () => {
 
   it('dlf train --lookahead --tta-translate keeps the slow weights in checkpoints; dlf evaluate --tta-translate matches the test result', async () => {
     const out = join(dir, 'run-lookahead');
-    const r = await runCli([
-      'train',
-      data,
-      '--recipe',
-      'cifar10-fast',
-      '--model',
-      'resnet8',
-      '--size',
-      '16',
-      '--epochs',
-      '2',
-      '--batch-size',
-      '8',
-      '--out',
-      out,
-      '--threads',
-      '1',
-      '--lookahead',
-      '--tta-translate',
-    ]);
+    const r = await trainResnet8(out, 2, ['--lookahead', '--tta-translate']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr + r.stdout).toMatch(
       /label smoothing 0.2, flip and translate test-time augmentation, lookahead weight averaging/,

@@ -3,11 +3,11 @@
  * step (parameters and batch-norm statistics), validation and the returned model use it, and a run
  * interrupted mid-epoch resumes to the same bytes as an uninterrupted one.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { normalize } from '@dlf/data';
-import { BatchNorm2d, Conv2d, Flatten, Linear, ReLU, Sequential } from '@dlf/nn';
-import { Generator, loadSafetensors } from '@dlf/tensor-core';
+import type { Sequential } from '@dlf/nn';
+import { loadSafetensors } from '@dlf/tensor-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { disposeCheckpoint, loadCheckpoint } from '../src/checkpoint.js';
 import { resolveConfig, type TrainConfig } from '../src/config.js';
@@ -17,26 +17,15 @@ import { fit } from '../src/fit.js';
 import { train } from '../src/train.js';
 import {
   abortAt,
+  bnNet,
   cleanup,
   isolateCache,
   makeShapes,
-  TINY_MODEL,
   TOY_TRAINING,
   tempDir,
   toyData,
+  writeTinyBnModel,
 } from './helpers.js';
-
-/** Conv, batch norm (running statistics to average), ReLU, a linear classifier. */
-const bnNet = (): Sequential => {
-  const g = new Generator(3);
-  return new Sequential(
-    new Conv2d(1, 3, 3, { padding: 1, generator: g }),
-    new BatchNorm2d(3),
-    new ReLU(),
-    new Flatten(),
-    new Linear(192, 2, { generator: g }),
-  );
-};
 
 const snapshot = (m: Sequential): Map<string, Float64Array> =>
   new Map([...m.stateDict()].map(([k, t]) => [k, Float64Array.from(t.toTypedArray() as Float32Array)]));
@@ -139,10 +128,7 @@ describe('train with ema', () => {
     isolateCache(dir);
     data = await makeShapes(join(dir, 'shapes'), { train: 24, test: 6 });
     // The tiny model with a batch norm after its convolution, so running statistics are averaged.
-    modelJson = join(dir, 'tiny-bn.json');
-    const layers = [...TINY_MODEL.layers];
-    layers.splice(1, 0, { type: 'BatchNorm2d', numFeatures: 4 } as never);
-    writeFileSync(modelJson, JSON.stringify({ ...TINY_MODEL, layers }));
+    modelJson = writeTinyBnModel(dir);
     reference = join(dir, 'reference');
     await train(config(modelJson), { out: reference, threads: 1 });
   });

@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fromArrays, normalize } from '@dlf/data';
+import { BatchNorm2d, Conv2d, Flatten, Linear, ReLU, Sequential } from '@dlf/nn';
 import { Generator, randint } from '@dlf/tensor-core';
 import sharp from 'sharp';
 
@@ -78,6 +79,30 @@ export const TINY_MODEL = {
     { type: 'Linear', inFeatures: 256, outFeatures: 3 },
   ],
 };
+
+/**
+ * {@link TINY_MODEL} with a batch norm after its convolution (running statistics to average), written
+ * to `dir/tiny-bn.json`.
+ */
+export function writeTinyBnModel(dir: string): string {
+  const p = join(dir, 'tiny-bn.json');
+  const layers = [...TINY_MODEL.layers];
+  layers.splice(1, 0, { type: 'BatchNorm2d', numFeatures: 4 } as never);
+  writeFileSync(p, JSON.stringify({ ...TINY_MODEL, layers }));
+  return p;
+}
+
+/** For {@link toyData}: conv, batch norm (running statistics to average), ReLU, a linear classifier. */
+export function bnNet(): Sequential {
+  const g = new Generator(3);
+  return new Sequential(
+    new Conv2d(1, 3, 3, { padding: 1, generator: g }),
+    new BatchNorm2d(3),
+    new ReLU(),
+    new Flatten(),
+    new Linear(192, 2, { generator: g }),
+  );
+}
 
 export function writeTinyModel(dir: string): string {
   const p = join(dir, 'tiny.json');

@@ -7,8 +7,8 @@
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BatchNorm2d, Conv2d, Flatten, Linear, ReLU, Sequential } from '@dlf/nn';
-import { Generator, memory } from '@dlf/tensor-core';
+import type { Sequential } from '@dlf/nn';
+import { memory } from '@dlf/tensor-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkpointName, disposeCheckpoint, loadCheckpoint } from '../src/checkpoint.js';
 import { resolveConfig, type TrainConfig } from '../src/config.js';
@@ -19,26 +19,15 @@ import { RECIPES, type Recipe } from '../src/recipes.js';
 import { train } from '../src/train.js';
 import {
   abortAt,
+  bnNet,
   cleanup,
   isolateCache,
   makeShapes,
-  TINY_MODEL,
   TOY_TRAINING,
   tempDir,
   toyData,
+  writeTinyBnModel,
 } from './helpers.js';
-
-/** Conv, batch norm (running statistics to average), ReLU, a linear classifier. */
-const bnNet = (): Sequential => {
-  const g = new Generator(3);
-  return new Sequential(
-    new Conv2d(1, 3, 3, { padding: 1, generator: g }),
-    new BatchNorm2d(3),
-    new ReLU(),
-    new Flatten(),
-    new Linear(192, 2, { generator: g }),
-  );
-};
 
 type Snapshot = Map<string, Float32Array>;
 const snapshot = (m: Sequential): Snapshot =>
@@ -242,10 +231,7 @@ describe('train with lookahead', () => {
     isolateCache(dir);
     data = await makeShapes(join(dir, 'shapes'), { train: 24, test: 6 });
     // The tiny model (dropout included) with a batch norm after its convolution.
-    modelJson = join(dir, 'tiny-bn.json');
-    const layers = [...TINY_MODEL.layers];
-    layers.splice(1, 0, { type: 'BatchNorm2d', numFeatures: 4 } as never);
-    writeFileSync(modelJson, JSON.stringify({ ...TINY_MODEL, layers }));
+    modelJson = writeTinyBnModel(dir);
     reference = join(dir, 'reference');
     await train(config(), { out: reference, threads: 1 });
   });
