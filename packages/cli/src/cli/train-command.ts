@@ -310,8 +310,8 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
           k.labelSmoothing ? `label smoothing ${k.labelSmoothing}` : '',
           k.tta ? ttaDescription(ttaLevel(k.tta)) : '',
           k.ema ? `weight average (EMA decay ${k.ema})` : '',
-          k.bnLrScale !== undefined && k.bnLrScale !== 1 ? `batch-norm learning rate ×${k.bnLrScale}` : '',
           k.lookahead ? 'lookahead weight averaging' : '',
+          k.bnLrScale !== undefined && k.bnLrScale !== 1 ? `batch-norm learning rate ×${k.bnLrScale}` : '',
         ].filter(Boolean);
         if (extras.length > 0) out.info(`  ${extras.join(', ')}`);
         out.info(`  run folder ${shown(e.runDir)}`);
