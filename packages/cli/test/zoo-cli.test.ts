@@ -49,7 +49,7 @@ describe('presets, graph descriptions and recipes on the command line', () => {
 
   it('dlf train --model <preset> trains a zoo graph model with a recipe and --ema; dlf evaluate --tta matches its test result', async () => {
     const out = join(dir, 'run');
-    const r = await trainResnet8(out, 1, ['--ema', '0.9']);
+    const r = await trainResnet8(out, 1, ['--ema', '0.9', '--tta']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stderr + r.stdout).toMatch(
       /recipe cifar10-fast, label smoothing 0.2, flip test-time augmentation, weight average \(EMA decay 0.9\)/,

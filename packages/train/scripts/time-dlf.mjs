@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // dlf's time for the cifar10-fast recipe's training step, printed like time-pytorch.py's.
 //
-// Runs the real training loop, fit(), on fast-cifar at the recipe's settings (batch 256, SGD with
-// Nesterov momentum 0.9, lr 0.2, weight decay 5e-4, label smoothing 0.2, optionally EMA) over
+// Runs the real training loop, fit(), on fast-cifar at the recipe's settings (read from RECIPES:
+// batch size, SGD with Nesterov momentum, lr, weight decay, batch-norm lr scale, label smoothing;
+// optionally EMA) over
 // synthetic images made once (random uint8 pixels, random labels): no decoding; augmentation (crop,
 // flip) only with --augment. Times the steps after the warm-up ones from fit's
 // batch events, and projects the recipe's epochs over 50,000 images (no evaluation, no decoding).
@@ -15,7 +16,9 @@ import { loadavg } from 'node:os';
 import { fromArrays, normalize, randomCrop, randomHorizontalFlip } from '@dlf/data';
 import { buildPreset } from '@dlf/nn';
 import { setNumThreads } from '@dlf/tensor-core';
-import { fit } from '@dlf/train';
+import { fit, RECIPES } from '@dlf/train';
+
+const RECIPE = RECIPES.get('cifar10-fast').settings;
 
 const IMAGES = 50_000;
 const { values: o } = parseArgs({
@@ -23,7 +26,7 @@ const { values: o } = parseArgs({
     steps: { type: 'string', default: '20' },
     warmup: { type: 'string', default: '3' },
     threads: { type: 'string', default: '1,2' },
-    'batch-size': { type: 'string', default: '256' },
+    'batch-size': { type: 'string', default: String(RECIPE.batchSize) },
     epochs: { type: 'string', default: '10' },
     ema: { type: 'string', default: '0' },
     augment: { type: 'boolean', default: false },
@@ -56,12 +59,19 @@ async function timeSteps(threads) {
       train,
       epochs: 1,
       batchSize,
-      optimizer: { name: 'sgd', lr: 0.2, momentum: 0.9, weightDecay: 5e-4, nesterov: true },
+      optimizer: {
+        name: 'sgd',
+        lr: RECIPE.lr,
+        momentum: RECIPE.momentum,
+        weightDecay: RECIPE.weightDecay,
+        nesterov: RECIPE.nesterov,
+      },
+      bnLrScale: RECIPE.bnLrScale,
       // A constant rate: the one-cycle schedule costs nothing per step and needs 8+ steps.
       schedule: { name: 'constant' },
-      labelSmoothing: 0.2,
+      labelSmoothing: RECIPE.labelSmoothing,
       transforms: [
-        ...(o.augment ? [randomCrop(32, { padding: 4 }), randomHorizontalFlip()] : []),
+        ...(o.augment ? [randomCrop(32, { padding: RECIPE.cropPadding }), randomHorizontalFlip()] : []),
         normalize(0.5, 0.25),
       ],
       ...(ema ? { ema: { decay: ema } } : {}),

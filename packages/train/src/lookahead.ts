@@ -7,7 +7,7 @@
  * averages strongly at the end. Unlike an EMA the model itself carries the average: validation,
  * checkpoints and the final model need no second copy of the network.
  */
-import { type DescribedModel, noGrad } from '@dlf/nn';
+import { type DescribedModel, noGrad, Parameter } from '@dlf/nn';
 import { ExponentialMovingAverage } from '@dlf/optim';
 import { checkInt, invalidParam, type Tensor } from '@dlf/tensor-core';
 import type { LoadedCheckpoint } from './checkpoint.js';
@@ -213,9 +213,15 @@ export class Lookahead {
     this.#push = undefined;
   }
 
-  /** The float tensors of a state dict: the parameters and batch-norm statistics averaged. */
+  /**
+   * The float tensors of a state dict that are averaged: the trained parameters and batch-norm
+   * statistics. Frozen parameters (a whitening stem, BN scales kept at 1) are left out: averaging a
+   * tensor with itself would still round, and frozen must mean bit for bit unchanged.
+   */
   #floats(state: Map<string, Tensor>): [string, Tensor][] {
-    return [...state].filter(([, t]) => t.dtype === 'float32');
+    return [...state].filter(
+      ([, t]) => t.dtype === 'float32' && !(t instanceof Parameter && !t.requiresGrad),
+    );
   }
 
   /** Takes the slow copy from `from` (the model's state dict or a checkpoint's average). */

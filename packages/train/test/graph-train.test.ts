@@ -108,9 +108,12 @@ describe('recipes', () => {
       labelSmoothing: 0.2,
       schedule: 'onecycle',
       augment: ['crop', 'flip'],
+      cropPadding: 2,
       valSplit: 0,
+      lookahead: true,
       tta: false,
     });
+    expect(resolveConfig({ data, recipe: 'cifar10-fast' }).tta).toBe('flip-translate');
     expect(() => resolveConfig({ data, recipe: 'imagenet-in-a-minute' })).toThrow(/--recipe/);
   });
 });

@@ -1,8 +1,8 @@
 /**
  * The trainer with a whitening stem and batch-norm learning-rate scaling: a fresh model's stem is
  * fitted to the training data before the first step and stays frozen; a resumed run does not refit
- * (it continues bit for bit); a model file being fine-tuned keeps its fitted stem; `bnLrScale`
- * splits the optimizer into two groups.
+ * (it continues bit for bit); a model file being fine-tuned keeps its fitted stem; lookahead leaves
+ * frozen parameters bit for bit as they were; `bnLrScale` splits the optimizer into two groups.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -59,6 +59,7 @@ const config = (): Partial<TrainConfig> => ({
   bnLrScale: 16,
   schedule: 'onecycle',
   augment: ['flip'],
+  lookahead: true,
 });
 
 async function stem(file: string): Promise<{ weight: number[]; bnScale: number[] }> {
