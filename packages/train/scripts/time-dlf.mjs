@@ -27,7 +27,7 @@ const { values: o } = parseArgs({
     warmup: { type: 'string', default: '3' },
     threads: { type: 'string', default: '1,2' },
     'batch-size': { type: 'string', default: String(RECIPE.batchSize) },
-    epochs: { type: 'string', default: '10' },
+    epochs: { type: 'string', default: String(RECIPE.epochs) },
     ema: { type: 'string', default: '0' },
     augment: { type: 'boolean', default: false },
   },

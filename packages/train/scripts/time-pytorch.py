@@ -42,7 +42,7 @@ def parse():
     p.add_argument('--warmup', type=int, default=3, help='untimed steps first (default 3)')
     p.add_argument('--threads', default='1,2', help='thread counts, comma-separated (default 1,2)')
     p.add_argument('--batch-size', type=int, default=1024, help='the recipe: 1024')
-    p.add_argument('--epochs', type=int, default=10, help="the recipe's epochs: 10")
+    p.add_argument('--epochs', type=int, default=12, help="the recipe's epochs: 12")
     p.add_argument('--layouts', default='nchw,channels_last',
                    help='memory formats to time, comma-separated (default nchw,channels_last)')
     p.add_argument('--ema', type=float, default=0.0, help='also update an EMA with this decay (default 0: none)')

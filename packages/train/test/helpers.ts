@@ -15,6 +15,22 @@ export function cleanup(dir: string): void {
   rmSync(dir, { recursive: true, force: true });
 }
 
+/**
+ * A temp folder (decode cache inside) with the shapes image folder (24 train and 6 test images per
+ * class) and `graph` written as a model description: what the trainer tests of graph models share.
+ */
+export async function graphFixture(
+  prefix: string,
+  graph: object,
+): Promise<{ dir: string; data: string; model: string }> {
+  const dir = tempDir(prefix);
+  isolateCache(dir);
+  const data = await makeShapes(join(dir, 'shapes'), { train: 24, test: 6 });
+  const model = join(dir, 'model.json');
+  writeFileSync(model, JSON.stringify(graph));
+  return { dir, data, model };
+}
+
 /** Keeps the decode cache of image folders inside the test's temp folder. */
 export function isolateCache(dir: string): void {
   process.env.DLF_CACHE_DIR = join(dir, '.cache');

@@ -4,7 +4,7 @@
  * (it continues bit for bit); a model file being fine-tuned keeps its fitted stem; lookahead leaves
  * frozen parameters bit for bit as they were; `bnLrScale` splits the optimizer into two groups.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BatchNorm2d, buildPreset, readModelFile, Whiten2d } from '@dlf/nn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import type { TrainConfig } from '../src/config.js';
 import { AbortError } from '../src/errors.js';
 import { paramGroups } from '../src/optim-adapter.js';
 import { train } from '../src/train.js';
-import { abortAt, cleanup, isolateCache, makeShapes, tempDir } from './helpers.js';
+import { abortAt, cleanup, graphFixture, makeShapes } from './helpers.js';
 
 let dir: string;
 let data: string;
@@ -40,11 +40,7 @@ const WHITENED = {
 };
 
 beforeAll(async () => {
-  dir = tempDir('dlf-whiten-train-');
-  isolateCache(dir);
-  data = await makeShapes(join(dir, 'shapes'), { train: 24, test: 6 });
-  model = join(dir, 'whitened.json');
-  writeFileSync(model, JSON.stringify(WHITENED));
+  ({ dir, data, model } = await graphFixture('dlf-whiten-train-', WHITENED));
 });
 afterAll(() => cleanup(dir));
 
