@@ -51,6 +51,12 @@ export interface HorizontalFlipTransform {
   readonly kind: 'horizontalFlip';
   /** Probability of flipping a sample. */
   readonly p: number;
+  /**
+   * Mirror each sample in every other epoch instead of at random: whether a sample starts mirrored
+   * is drawn once, then it alternates (airbench's alternating flip: every sample is seen both ways
+   * in any two consecutive epochs).
+   */
+  readonly alternate: boolean;
 }
 
 /**
@@ -167,15 +173,25 @@ export function randomCrop(
 }
 
 /**
- * Mirrors images left–right with probability `p` (default 0.5).
+ * Mirrors images left–right with probability `p` (default 0.5). With `alternate`, each image is
+ * mirrored in every other epoch instead, starting mirrored or not at random (then `p` must be 0.5).
  *
  * @example
  * ```ts
  * randomHorizontalFlip();
+ * randomHorizontalFlip(0.5, { alternate: true });
  * ```
  */
-export function randomHorizontalFlip(p = 0.5): HorizontalFlipTransform {
-  return Object.freeze({ kind: 'horizontalFlip', p: checkNumber('p', p, 0, 1) });
+export function randomHorizontalFlip(
+  p = 0.5,
+  options: { alternate?: boolean } = {},
+): HorizontalFlipTransform {
+  const alternate = options.alternate ?? false;
+  if (typeof alternate !== 'boolean') throw invalidParam('alternate', 'a boolean', alternate, 'type');
+  checkNumber('p', p, 0, 1);
+  if (alternate && p !== 0.5)
+    throw invalidParam('p', '0.5 with alternate (half the images start mirrored)', p);
+  return Object.freeze({ kind: 'horizontalFlip', p, alternate });
 }
 
 /**
@@ -196,6 +212,8 @@ export function customTransform(
 
 /** Stream id of augmentation draws (separate from shuffling and splitting). */
 const AUGMENT_STREAM = 0xa06;
+/** Stream id of the alternating flip's one draw per sample (the same in every epoch). */
+const FLIP_STREAM = 0xf11;
 
 /**
  * A compiled set of transforms: the built-in ones fused into one pass that reads each sample once
@@ -341,7 +359,11 @@ export class TransformPlan {
         const rng = new Rng(seed, AUGMENT_STREAM, epoch, idx);
         const top = crop ? rng.nextInt(maxTop + 1) : 0;
         const left = crop ? rng.nextInt(maxLeft + 1) : 0;
-        const flipped = flip ? rng.next() < flip.p : false;
+        const flipped = !flip
+          ? false
+          : flip.alternate
+            ? new Rng(seed, FLIP_STREAM, 0, idx).next() < 0.5 !== (epoch % 2 === 1)
+            : rng.next() < flip.p;
         // Source column of output column x is base + dir·x; source row of output row y is y + dy.
         const dy = top - pad;
         let base: number;

@@ -88,6 +88,24 @@ describe('transforms', () => {
     expect(count).toBeLessThan(48);
   });
 
+  it('alternating flip: each image is mirrored in every other epoch, half of them first', () => {
+    const n = 64;
+    const mirroredIn = (epoch: number): boolean[] => {
+      const out = run([randomHorizontalFlip(0.5, { alternate: true })], n, { epoch, seed: 3 }).out;
+      return Array.from({ length: n }, (_, s) => out[s * C * H * W] !== src(s, 0, 0, 0));
+    };
+    const epochs = [0, 1, 2, 3].map(mirroredIn);
+    for (let s = 0; s < n; s++) {
+      expect(epochs[1]![s]).toBe(!epochs[0]![s]);
+      expect(epochs[2]![s]).toBe(epochs[0]![s]);
+      expect(epochs[3]![s]).toBe(epochs[1]![s]);
+    }
+    const first = epochs[0]!.filter(Boolean).length;
+    expect(first).toBeGreaterThan(16);
+    expect(first).toBeLessThan(48);
+    expect(() => randomHorizontalFlip(0.3, { alternate: true })).toThrow(/0\.5 with alternate/);
+  });
+
   it('random crop with padding: every output is a window of the zero-padded image, positions vary', () => {
     const pad = 2;
     const { out, shape } = run([randomCrop([3, 4], { padding: pad })], 32);

@@ -19,7 +19,7 @@ import {
 } from './optim-adapter.js';
 
 /** Augmentations `--augment` accepts. */
-export const AUGMENTATIONS = ['crop', 'flip'] as const;
+export const AUGMENTATIONS = ['crop', 'flip', 'alternating-flip'] as const;
 
 /** What a training run is: the settings that decide its result. */
 export interface TrainConfig {
@@ -41,7 +41,10 @@ export interface TrainConfig {
   weightDecay: number;
   /** Learning-rate schedule: `'cosine'` (default), `'constant'`, `'linear'` or `'step'`. */
   schedule: ScheduleName;
-  /** Training augmentation: any of 'crop' (random crop, padding 1/8 of the side) and 'flip'. */
+  /**
+   * Training augmentation: any of 'crop' (random crop, padding 1/8 of the side), 'flip' (mirror at
+   * random) or 'alternating-flip' (mirror each image in every other epoch).
+   */
   augment: string[];
   /** Pixels added on each side before the random crop (default 1/8 of the image side; 4 at 32x32). */
   cropPadding?: number;
@@ -176,6 +179,9 @@ export function checkConfig(c: Partial<TrainConfig>): void {
   for (const a of c.augment ?? []) {
     if (!(AUGMENTATIONS as readonly string[]).includes(a))
       bad('augment', `none or a list of ${AUGMENTATIONS.join(', ')}`, a);
+  }
+  if (c.augment?.includes('flip') && c.augment.includes('alternating-flip')) {
+    bad('augment', 'flip or alternating-flip, not both', c.augment.join(','));
   }
 }
 

@@ -98,6 +98,7 @@ function transformsFor(
     train.push(randomCrop([shape[1]!, shape[2]!], { padding }));
   }
   if (config.augment.includes('flip')) train.push(randomHorizontalFlip());
+  if (config.augment.includes('alternating-flip')) train.push(randomHorizontalFlip(0.5, { alternate: true }));
   train.push(norm);
   return { train, eval: [norm] };
 }

@@ -1,11 +1,11 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { GraphModule, readModelFile } from '@dlf/nn';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveConfig, type TrainConfig } from '../src/config.js';
 import { AbortError } from '../src/errors.js';
 import { train } from '../src/train.js';
-import { abortAt, cleanup, isolateCache, makeShapes, tempDir } from './helpers.js';
+import { abortAt, cleanup, graphFixture } from './helpers.js';
 
 let dir: string;
 let data: string;
@@ -47,11 +47,7 @@ const RESIDUAL = {
 };
 
 beforeAll(async () => {
-  dir = tempDir('dlf-graph-train-');
-  isolateCache(dir);
-  data = await makeShapes(join(dir, 'shapes'), { train: 24, test: 6 });
-  model = join(dir, 'residual.json');
-  writeFileSync(model, JSON.stringify(RESIDUAL));
+  ({ dir, data, model } = await graphFixture('dlf-graph-train-', RESIDUAL));
 });
 afterAll(() => cleanup(dir));
 
@@ -115,6 +111,9 @@ describe('recipes', () => {
     });
     expect(resolveConfig({ data, recipe: 'cifar10-fast' }).tta).toBe('flip-translate');
     expect(() => resolveConfig({ data, recipe: 'imagenet-in-a-minute' })).toThrow(/--recipe/);
+    expect(() => resolveConfig({ data, augment: ['flip', 'alternating-flip'] })).toThrow(
+      /flip or alternating-flip, not both/,
+    );
   });
 });
 

@@ -29,8 +29,9 @@ Model and optimisation:
   --momentum <m>           SGD momentum (default 0.9)
   --weight-decay <wd>      default 5e-4 (sgd), 0 (adam), 0.01 (adamw)
   --schedule <name>        cosine (default), constant, linear, step, onecycle
-  --augment <list>         none (default), crop, flip, or crop,flip (crop: random crop of the
-                           image padded by 1/8 of its side, 4 px at 32x32)
+  --augment <list>         none (default), or any of crop, flip, alternating-flip, e.g. crop,flip
+                           (crop: random crop of the image padded by 1/8 of its side, 4 px at
+                           32x32; alternating-flip: each image mirrored in every other epoch)
   --crop-padding <px>      pixels added on each side before the random crop (default 1/8 of the side)
   --nesterov, --no-nesterov  Nesterov momentum for SGD (default off)
   --label-smoothing <s>    label smoothing of the training loss, in [0, 1) (default 0)

@@ -171,7 +171,7 @@ export async function trainCommand(argv: string[], io: CliIO): Promise<number> {
     for (const a of augment) {
       if (!(AUGMENTATIONS as readonly string[]).includes(a)) {
         throw new UsageError(
-          `Expected none, crop, flip or crop,flip for --augment but received '${String(v.augment)}'.`,
+          `Expected none or a list of crop, flip, alternating-flip (e.g. crop,flip) for --augment but received '${String(v.augment)}'.`,
           c,
         );
       }
