@@ -71,7 +71,9 @@ async function timeSteps(threads) {
       schedule: { name: 'constant' },
       labelSmoothing: RECIPE.labelSmoothing,
       transforms: [
-        ...(o.augment ? [randomCrop(32, { padding: RECIPE.cropPadding }), randomHorizontalFlip()] : []),
+        ...(o.augment
+          ? [randomCrop(32, { padding: RECIPE.cropPadding }), randomHorizontalFlip(0.5, { alternate: true })]
+          : []),
         normalize(0.5, 0.25),
       ],
       ...(ema ? { ema: { decay: ema } } : {}),

@@ -103,7 +103,7 @@ describe('recipes', () => {
       bnLrScale: 64,
       labelSmoothing: 0.2,
       schedule: 'onecycle',
-      augment: ['crop', 'flip'],
+      augment: ['alternating-flip', 'crop'],
       cropPadding: 2,
       valSplit: 0,
       lookahead: true,

@@ -113,13 +113,14 @@ export class Whiten2d extends Conv2d {
     const extra = this.extraPadding;
     if (extra === 0 || x.rank !== 4) return super.forward(x, options); // conv2d refuses bad input clearly
     const [n, c, h, w] = x.shape as [number, number, number, number];
-    const parts: Tensor[] = [zeros([n, c, extra, w])];
-    parts.push(concat([x, parts[0]!], 2), zeros([n, c, h + extra, extra]));
-    parts.push(concat([parts[1]!, parts[2]!], 3));
+    const below = zeros([n, c, extra, w]);
+    const tall = concat([x, below], 2);
+    const right = zeros([n, c, h + extra, extra]);
+    const padded = concat([tall, right], 3);
     try {
-      return super.forward(parts[3]!, options);
+      return super.forward(padded, options);
     } finally {
-      for (const t of parts) t.dispose();
+      for (const t of [below, tall, right, padded]) t.dispose();
     }
   }
 
