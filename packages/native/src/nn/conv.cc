@@ -71,14 +71,7 @@ struct Conv2dBackward final : Node {
         for (int64_t q = 0; q < Q; ++q) pm[i * Q + q] = (bits[i * stride + q / 8] >> (q % 8)) & 1 ? pg[i * Q + q] : 0.f;
       g = masked;
     } else if (y) {
-      auto masked = empty(g_in->shape);
-      const float* pg = g_in->f32();
-      const float* py = y->f32();
-      float* pm = masked->f32();
-      parallel_for(masked->numel(), 32768, [&](int64_t i0, int64_t i1) {
-        for (int64_t i = i0; i < i1; ++i) pm[i] = py[i] > 0.f ? pg[i] : 0.f;
-      });
-      g = masked;
+      g = relu_backward_mask(g_in, y);
     }
     if (wino) {
       TensorPtr dx = needs_grad(0) ? empty(x->shape) : nullptr;

@@ -21,14 +21,7 @@ struct LinearBackward final : Node {
     const int64_t rows = out == 0 ? 0 : g_in->numel() / out;
     TensorPtr g = g_in;
     if (y) {
-      auto masked = empty(g_in->shape);
-      const float* pg = g_in->f32();
-      const float* py = y->f32();
-      float* pm = masked->f32();
-      parallel_for(masked->numel(), 32768, [&](int64_t i0, int64_t i1) {
-        for (int64_t i = i0; i < i1; ++i) pm[i] = py[i] > 0.f ? pg[i] : 0.f;
-      });
-      g = masked;
+      g = relu_backward_mask(g_in, y);
     }
     if (needs_grad(0)) {
       auto dx = empty(input_shapes[0]);

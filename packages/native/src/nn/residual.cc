@@ -15,14 +15,7 @@ struct AddReluBackward final : Node {
   TensorPtr y;
   const char* name() const override { return "AddReluBackward"; }
   void backward(const TensorPtr& g_in, std::vector<TensorPtr>& gin) override {
-    const TensorPtr g = contiguous_data(g_in);
-    auto d = empty(y->shape);
-    const float* pg = g->f32();
-    const float* py = y->f32();
-    float* pd = d->f32();
-    parallel_for(d->numel(), kGrain, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i) pd[i] = py[i] > 0.f ? pg[i] : 0.f;
-    });
+    const TensorPtr d = relu_backward_mask(contiguous_data(g_in), y);
     // One tensor for both: the engine sums into a gradient in place only when nothing else holds it.
     if (needs_grad(0)) gin[0] = d;
     if (needs_grad(1)) gin[1] = d;
@@ -31,6 +24,23 @@ struct AddReluBackward final : Node {
 };
 
 }  // namespace
+
+TensorPtr relu_backward_mask(const TensorPtr& g, const TensorPtr& y) {
+  DLF_THROW_RANGE_IF(g->numel() != y->numel(), "relu backward: gradient of ", shape_str(g->shape),
+                     " for an output of ", shape_str(y->shape));
+  auto d = empty(g->shape);
+  const float* pg = g->f32();
+  const float* py = y->f32();
+  float* pd = d->f32();
+  parallel_for(d->numel(), kGrain, [&](int64_t i0, int64_t i1) {
+    // g is read unconditionally: a load under the condition kept the loop scalar (~3x slower).
+    for (int64_t i = i0; i < i1; ++i) {
+      const float gi = pg[i];
+      pd[i] = py[i] > 0.f ? gi : 0.f;
+    }
+  });
+  return d;
+}
 
 // a: (...), b: the same shape -> y: (...) = max(a + b, 0)
 TensorPtr add_relu(const TensorPtr& a_in, const TensorPtr& b_in) {
