@@ -157,6 +157,7 @@ try {
   const warmStart = performance.now();
   for (let i = 0; i < warmup && (i === 0 || performance.now() - warmStart < 500 * seconds); i++) step();
   const tensorsBefore = typeof memory === 'function' ? memory().numTensors : null;
+  const allocationsBefore = typeof memory === 'function' ? memory().systemAllocations : null;
   const stepMs = [];
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
@@ -172,6 +173,7 @@ try {
   const mid = stepMs.length >> 1;
   const medianMs = stepMs.length % 2 ? stepMs[mid] : (stepMs[mid - 1] + stepMs[mid]) / 2;
   const tensorsAfter = typeof memory === 'function' ? memory().numTensors : null;
+  const allocationsAfter = typeof memory === 'function' ? memory().systemAllocations : null;
 
   const result = {
     framework: 'dlf',
@@ -192,6 +194,8 @@ try {
     peakRssMB: Math.round(process.resourceUsage().maxRSS / 102.4) / 10,
   };
   if (tensorsBefore !== null) result.leakedTensors = tensorsAfter - tensorsBefore;
+  // tensor buffers taken from the system (not the allocator's cache) during the timed steps
+  if (allocationsBefore !== null) result.systemAllocations = allocationsAfter - allocationsBefore;
   process.stdout.write(JSON.stringify(result) + '\n');
 } catch (error) {
   fail(`${args.mode} step failed: ${error?.stack ?? error}`);

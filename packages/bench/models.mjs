@@ -34,8 +34,8 @@ export function buildModel(name, { nn, core }) {
       return core.tidy(() => {
         const y = this.body.forward(x);
         const s = this.shortcut ? this.shortcut.forward(x) : x;
-        const sum = core.add(y, s);
-        return this.relu ? nn.relu(sum) : sum;
+        // relu(y + s) as one pass, as GraphModule (and the zoo's cifarResNet) runs a residual join
+        return this.relu ? nn.addRelu(y, s) : core.add(y, s);
       });
     }
     describe(inputShape) {
