@@ -217,13 +217,7 @@ TensorPtr conv2d(const TensorPtr& x_in, const TensorPtr& w_in, const TensorPtr& 
     conv_fast_forward(fs, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(), relu,
                       relu_bits ? relu_bits->data<uint8_t>() : nullptr);
   } else {
-    conv_forward_general(g, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32());
-    if (relu) {
-      float* py = y->f32();
-      parallel_for(y->numel(), 32768, [&](int64_t i0, int64_t i1) {
-        for (int64_t i = i0; i < i1; ++i) py[i] = py[i] > 0.f ? py[i] : 0.f;
-      });
-    }
+    conv_forward_general(g, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(), relu);
   }
   if (grad) {
     auto node = make_node<Conv2dBackward>();

@@ -89,6 +89,18 @@ void col2im(const float* col, const ConvGeom& g, int64_t ld, float* dx) {
       }
 }
 
+// dst[j] = src[j] + bias (then max(., 0) when `relu`); src may be dst. The GEMM path's epilogue.
+void bias_relu(const float* src, float* dst, int64_t n, float bias, bool relu) {
+  if (relu) {
+    for (int64_t j = 0; j < n; ++j) {
+      const float v = src[j] + bias;
+      dst[j] = v > 0.f ? v : 0.f;
+    }
+  } else {
+    for (int64_t j = 0; j < n; ++j) dst[j] = src[j] + bias;
+  }
+}
+
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
           int64_t ldb, float beta, float* C, int64_t ldc) {
   kernels().sgemm(ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc);
@@ -110,7 +122,8 @@ void lower_batch(const ConvGeom& g, const float* x, int64_t n0, int64_t count, i
 
 // One image a GEMM (planes of at least kTargetColumns outputs): the GEMM reads a 1x1 layer's input
 // and writes every output in place, with no copies through scratch buffers.
-void forward_one_image(const ConvGeom& g, const float* x, const float* w, const float* b, int64_t n, float* y) {
+void forward_one_image(const ConvGeom& g, const float* x, const float* w, const float* b, bool relu, int64_t n,
+                       float* y) {
   const int64_t rows = g.col_rows(), pq = g.pq();
   float* col = g.is_pointwise() ? nullptr : thread_scratch(0, rows * pq);
   for (int64_t grp = 0; grp < g.G; ++grp) {
@@ -118,11 +131,10 @@ void forward_one_image(const ConvGeom& g, const float* x, const float* w, const 
     if (col) im2col(xg, g, col, pq);
     float* yg = y + (n * g.K + grp * g.Kg) * pq;
     gemm(false, false, g.Kg, pq, rows, w + grp * g.Kg * rows, rows, col ? col : xg, pq, 0.f, yg, pq);
-    if (b)
+    if (b || relu)
       for (int64_t k = 0; k < g.Kg; ++k) {
-        const float bias = b[grp * g.Kg + k];
         float* row = yg + k * pq;
-        for (int64_t j = 0; j < pq; ++j) row[j] += bias;
+        bias_relu(row, row, pq, b ? b[grp * g.Kg + k] : 0.f, relu);
       }
   }
 }
@@ -155,13 +167,13 @@ void backward_one_image(const ConvGeom& g, const float* x, const float* w, const
 
 }  // namespace
 
-void conv_forward_general(const ConvGeom& g, const float* x, const float* w, const float* b, float* y) {
+void conv_forward_general(const ConvGeom& g, const float* x, const float* w, const float* b, float* y, bool relu) {
   const int64_t rows = g.col_rows(), pq = g.pq(), nb = images_per_batch(g), L = nb * pq;
   const int64_t batches = (g.N + nb - 1) / nb;
   parallel_chunks(static_cast<int>(batches), [&](int bi, int) {
     const int64_t n0 = bi * nb, count = std::min(nb, g.N - n0), cols = count * pq;
     if (nb == 1) {
-      forward_one_image(g, x, w, b, n0, y);
+      forward_one_image(g, x, w, b, relu, n0, y);
       return;
     }
     float* col = thread_scratch(0, rows * L);
@@ -172,10 +184,8 @@ void conv_forward_general(const ConvGeom& g, const float* x, const float* w, con
       gemm(false, false, g.Kg, cols, rows, w + grp * g.Kg * rows, rows, col, L, 0.f, out, L);
       for (int64_t i = 0; i < count; ++i)
         for (int64_t k = 0; k < g.Kg; ++k) {
-          const float bias = b ? b[grp * g.Kg + k] : 0.f;
-          const float* src = out + k * L + i * pq;
-          float* dst = y + ((n0 + i) * g.K + grp * g.Kg + k) * pq;
-          for (int64_t j = 0; j < pq; ++j) dst[j] = src[j] + bias;
+          bias_relu(out + k * L + i * pq, y + ((n0 + i) * g.K + grp * g.Kg + k) * pq, pq,
+                    b ? b[grp * g.Kg + k] : 0.f, relu);
         }
     }
   });

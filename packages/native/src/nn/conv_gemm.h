@@ -40,8 +40,8 @@ inline ConvGeom geometry(const Shape& xs, const Shape& ws, const Conv2dParams& p
   g.Q = (g.W + 2 * p.pad_w - p.dil_w * (g.S - 1) - 1) / p.stride_w + 1;
   return g;
 }
-// x: (N,C,H,W), w: (K,Cg,R,S), b: (K) or null -> y: (N,K,P,Q)
-void conv_forward_general(const ConvGeom& g, const float* x, const float* w, const float* b, float* y);
+// x: (N,C,H,W), w: (K,Cg,R,S), b: (K) or null -> y: (N,K,P,Q), then max(y, 0) when `relu`
+void conv_forward_general(const ConvGeom& g, const float* x, const float* w, const float* b, float* y, bool relu);
 
 // gy: (N,K,P,Q) -> dx: (N,C,H,W) (overwritten), dw: (K,Cg,R,S) (overwritten); either may be null
 void conv_backward_general(const ConvGeom& g, const float* x, const float* w, const float* gy, float* dx, float* dw);
