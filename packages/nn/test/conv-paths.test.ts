@@ -31,6 +31,14 @@ const cases: Case[] = [
   { n: 2, c: 3, h: 12, w: 12, k: 9, r: 3, s: 3, stride: [1, 2], pad: [0, 2], dil: [2, 2], groups: 3 },
   { n: 1, c: 2, h: 19, w: 17, k: 2, r: 7, s: 7, stride: [3, 3], pad: [3, 3], dil: [1, 1], groups: 2 },
   { n: 2, c: 6, h: 5, w: 5, k: 6, r: 1, s: 1, stride: [1, 1], pad: [0, 0], dil: [1, 1], groups: 6 },
+  // stride 1: the input gradient as a forward pass of the flipped kernel (padding within the
+  // kernel's reach): half-vector planes, 5x5, no padding, row dilation; padding beyond the reach
+  // takes the scatter path
+  { n: 2, c: 7, h: 8, w: 8, k: 7, r: 3, s: 3, stride: [1, 1], pad: [1, 1], dil: [1, 1], groups: 7 },
+  { n: 1, c: 3, h: 14, w: 37, k: 3, r: 5, s: 5, stride: [1, 1], pad: [2, 2], dil: [1, 1], groups: 3 },
+  { n: 2, c: 4, h: 11, w: 19, k: 4, r: 3, s: 3, stride: [1, 1], pad: [0, 0], dil: [1, 1], groups: 4 },
+  { n: 1, c: 3, h: 10, w: 21, k: 3, r: 3, s: 3, stride: [1, 1], pad: [2, 1], dil: [2, 1], groups: 3 },
+  { n: 1, c: 2, h: 6, w: 7, k: 2, r: 3, s: 3, stride: [1, 1], pad: [2, 3], dil: [1, 1], groups: 2 },
   // the last input column is read by no output, only by the last vector's unused lanes
   { n: 2, c: 3, h: 9, w: 32, k: 3, r: 3, s: 3, stride: [2, 2], pad: [0, 0], dil: [1, 1], groups: 3 },
   // batched im2col + GEMM: wide layers on narrow planes (several images per GEMM, a short last

@@ -31,29 +31,50 @@ inline int64_t dw_tap_offset(const DwPlane& g, int64_t r, int64_t s) {
   return ((col % g.sw) * g.Hp + r * g.dh) * g.Wph + col / g.sw;
 }
 
+// The first `valid` lanes of v (+ReLU) to dst: a whole vector, or lane by lane at a row's end.
+inline void dw_put(float* dst, vf v, int64_t valid, bool relu) {
+  if (relu) v = vmax(v, vf{});
+  if (valid == W) {
+    store(dst, v);
+  } else {
+    store_first(dst, v, valid);
+  }
+}
+
 // buf (phase layout), w: (R*S), bias -> y: (P,Q) (+ReLU)
+// Four output rows at a time: four independent FMA chains (one chain of R*S dependent FMAs per
+// vector left the kernel waiting on FMA latency, ~4x slower).
 inline void conv_dw_forward(const DwPlane& g, const float* buf, const float* w, float bias, bool relu, float* y) {
-  const int64_t taps = g.R * g.S;
+  const int64_t taps = g.R * g.S, rs = g.sh * g.Wph;
   int64_t off[kDwMaxTaps];
-  vf wv[kDwMaxTaps];
   for (int64_t r = 0; r < g.R; ++r)
-    for (int64_t s = 0; s < g.S; ++s) {
-      off[r * g.S + s] = dw_tap_offset(g, r, s);
-      wv[r * g.S + s] = broadcast(w[r * g.S + s]);
-    }
+    for (int64_t s = 0; s < g.S; ++s) off[r * g.S + s] = dw_tap_offset(g, r, s);
   const vf vb = broadcast(bias);
-  for (int64_t p = 0; p < g.P; ++p) {
-    const float* row = buf + p * g.sh * g.Wph;
-    float* yr = y + p * g.Q;
-    for (int64_t q = 0; q < g.Q; q += W) {
-      vf acc = vb;
-      for (int64_t t = 0; t < taps; ++t) acc += wv[t] * load(row + off[t] + q);
-      if (relu) acc = vmax(acc, vf{});
-      if (q + W <= g.Q) {
-        store(yr + q, acc);
-      } else {
-        for (int64_t i = 0; q + i < g.Q; ++i) yr[q + i] = acc[i];
+  for (int64_t q = 0; q < g.Q; q += W) {
+    const int64_t valid = std::min<int64_t>(W, g.Q - q);
+    int64_t p = 0;
+    for (; p + 4 <= g.P; p += 4) {
+      const float* row = buf + p * rs + q;
+      vf a0 = vb, a1 = vb, a2 = vb, a3 = vb;
+      for (int64_t t = 0; t < taps; ++t) {
+        const vf wv = broadcast(w[t]);
+        const float* src = row + off[t];
+        a0 += wv * load(src);
+        a1 += wv * load(src + rs);
+        a2 += wv * load(src + 2 * rs);
+        a3 += wv * load(src + 3 * rs);
       }
+      float* yr = y + p * g.Q + q;
+      dw_put(yr, a0, valid, relu);
+      dw_put(yr + g.Q, a1, valid, relu);
+      dw_put(yr + 2 * g.Q, a2, valid, relu);
+      dw_put(yr + 3 * g.Q, a3, valid, relu);
+    }
+    for (; p < g.P; ++p) {
+      const float* row = buf + p * rs + q;
+      vf a0 = vb;
+      for (int64_t t = 0; t < taps; ++t) a0 += broadcast(w[t]) * load(row + off[t]);
+      dw_put(y + p * g.Q + q, a0, valid, relu);
     }
   }
 }
@@ -76,26 +97,40 @@ inline void conv_dw_backward_data(const DwPlane& g, const float* gy, const float
 }
 
 // buf (phase layout), gy: (P,Qv) -> dwv: (R*S, W) += per-lane partial sums of dw
+// All taps in one pass over the plane, one accumulator each (gy is loaded once per vector, not once
+// per tap); up to kDwRegTaps taps, in chunks beyond.
+constexpr int64_t kDwRegTaps = 9;
 inline void conv_dw_wgrad(const DwPlane& g, const float* buf, const float* gy, float* dwv) {
-  const int64_t Qv = (g.Q + W - 1) / W * W;
+  const int64_t Qv = (g.Q + W - 1) / W * W, taps = g.R * g.S, rs = g.sh * g.Wph;
+  int64_t off[kDwMaxTaps];
   for (int64_t r = 0; r < g.R; ++r)
-    for (int64_t s = 0; s < g.S; ++s) {
-      const int64_t o = dw_tap_offset(g, r, s);
-      vf acc0 = vf{}, acc1 = vf{};
-      for (int64_t p = 0; p < g.P; ++p) {
-        const float* row = buf + p * g.sh * g.Wph + o;
-        const float* gr = gy + p * Qv;
-        int64_t q = 0;
-        for (; q + 2 * W <= g.Q; q += 2 * W) {
-          acc0 += load(gr + q) * load(row + q);
-          acc1 += load(gr + q + W) * load(row + q + W);
+    for (int64_t s = 0; s < g.S; ++s) off[r * g.S + s] = dw_tap_offset(g, r, s);
+  for (int64_t t0 = 0; t0 < taps; t0 += kDwRegTaps) {
+    const int64_t nt = std::min(kDwRegTaps, taps - t0);
+    vf acc[kDwRegTaps];
+    for (int64_t t = 0; t < kDwRegTaps; ++t) acc[t] = vf{};
+    for (int64_t p = 0; p < g.P; ++p) {
+      const float* row = buf + p * rs;
+      const float* gr = gy + p * Qv;
+      for (int64_t q = 0; q < g.Q; q += W) {
+        const vf gv = load(gr + q);
+        if (q + W <= g.Q) {
+#pragma GCC unroll 9
+          for (int64_t t = 0; t < kDwRegTaps; ++t)
+            if (t < nt) acc[t] += gv * load(row + off[t0 + t] + q);
+        } else {
+          // Tail lanes past Q read real input columns: zero them (0 * Inf must not reach dw).
+#pragma GCC unroll 9
+          for (int64_t t = 0; t < kDwRegTaps; ++t)
+            if (t < nt) acc[t] += gv * first_lanes(load(row + off[t0 + t] + q), g.Q - q);
         }
-        for (; q + W <= g.Q; q += W) acc0 += load(gr + q) * load(row + q);
-        if (q < g.Q) acc1 += first_lanes(load(gr + q) * load(row + q), g.Q - q);
       }
-      float* d = dwv + (r * g.S + s) * W;
-      store(d, load(d) + acc0 + acc1);
     }
+    for (int64_t t = 0; t < nt; ++t) {
+      float* d = dwv + (t0 + t) * W;
+      store(d, load(d) + acc[t]);
+    }
+  }
 }
 
 }  // namespace dlf::DLF_ISA_NS

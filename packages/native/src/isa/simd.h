@@ -54,6 +54,13 @@ inline void scatter_masked(float* base, const int32_t* idx, uint32_t mask, vf v)
 }
 #endif
 
+#ifndef DLF_SIMD_HAS_STORE_FIRST
+// The first n lanes of v (0 <= n <= W) to p; nothing else is written.
+inline void store_first(float* p, vf v, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) p[i] = v[i];
+}
+#endif
+
 inline vf vmax(vf a, vf b) { return a > b ? a : b; }
 inline vf vmin(vf a, vf b) { return a < b ? a : b; }
 inline float hsum(vf v) {

@@ -39,8 +39,18 @@ inline void scatter_masked(float* base, const int32_t* idx, uint32_t mask, vf v)
   const __m512i vi = _mm512_loadu_si512(idx);
   _mm512_mask_i32scatter_ps(base, static_cast<__mmask16>(mask), vi, reinterpret_cast<__m512>(v), 4);
 }
+// The first n lanes of v (0 <= n <= W) to p; nothing else is written.
+#define DLF_SIMD_HAS_STORE_FIRST 1
+inline void store_first(float* p, vf v, int64_t n) {
+  _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1u), reinterpret_cast<__m512>(v));
+}
 #elif defined(__AVX2__)
 #define DLF_SIMD_HAS_GATHER 1
+#define DLF_SIMD_HAS_STORE_FIRST 1
+inline void store_first(float* p, vf v, int64_t n) {
+  const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  _mm256_maskstore_ps(p, m, reinterpret_cast<__m256>(v));
+}
 inline vf gather_masked(const float* base, const int32_t* idx, uint32_t mask) {
   const __m256i vi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx));
   const __m256i lane_bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);

@@ -36,9 +36,13 @@ DwPlane plane_geometry(const ConvDwShape& s, int64_t vw) {
 
 int64_t phase_floats(const DwPlane& g) { return g.sw * g.Hp * g.Wph; }
 
-// x plane (H,W) -> buf (phase layout) with zeros around; the whole buffer is written.
-void pack_phases(const DwPlane& g, const float* x, float* buf) {
+void clear_phases(const DwPlane& g, float* buf) {
   std::memset(buf, 0, sizeof(float) * static_cast<size_t>(phase_floats(g)));
+}
+
+// x plane (H,W) -> buf (phase layout). Every call of one geometry writes the same places, so the zeros
+// around them stay from one clear_phases per buffer (a clear per plane cost ~10% of a forward).
+void pack_phases(const DwPlane& g, const float* x, float* buf) {
   if (g.sw == 1) {  // one phase: rows are plain copies (the strided loop below cost most of a forward)
     for (int64_t h = 0; h < g.H; ++h)
       std::memcpy(buf + (h + g.ph) * g.Wph + g.pw, x + h * g.W, sizeof(float) * static_cast<size_t>(g.W));
@@ -88,6 +92,7 @@ void conv_depthwise_forward(const ConvDwShape& s, const float* x, const float* w
   const int64_t mult = s.K / s.C, xplane = s.H * s.W, yplane = g.P * g.Q;
   parallel_for(s.N * s.C, 1, [&](int64_t i0, int64_t i1) {
     float* buf = thread_scratch(0, phase_floats(g));
+    clear_phases(g, buf);
     for (int64_t i = i0; i < i1; ++i) {
       pack_phases(g, x + i * xplane, buf);
       const int64_t c = i % s.C, n = i / s.C;
@@ -99,6 +104,19 @@ void conv_depthwise_forward(const ConvDwShape& s, const float* x, const float* w
   });
 }
 
+// The input gradient of a stride-1 depthwise layer whose padding is within the kernel's reach is a
+// forward convolution of the output gradient with the flipped kernel, padded by reach - padding: the
+// geometry of that convolution (it maps (P,Q) planes back to (H,W)).
+bool transposed_geometry(const ConvDwShape& s, int64_t vw, DwPlane& gt) {
+  const Conv2dParams& p = s.p;
+  const int64_t top = (s.R - 1) * p.dil_h - p.pad_h, left = (s.S - 1) * p.dil_w - p.pad_w;
+  if (s.K != s.C || p.stride_h != 1 || p.stride_w != 1 || top < 0 || left < 0) return false;
+  const int64_t P = s.H + 2 * p.pad_h - p.dil_h * (s.R - 1), Q = s.W + 2 * p.pad_w - p.dil_w * (s.S - 1);
+  const ConvDwShape t{s.N, s.C, P, Q, s.K, s.R, s.S, Conv2dParams{1, 1, top, left, p.dil_h, p.dil_w, p.groups}};
+  gt = plane_geometry(t, vw);
+  return gt.P == s.H && gt.Q == s.W;
+}
+
 void conv_depthwise_backward(const ConvDwShape& s, const float* x, const float* w, const float* gy, float* dx,
                              float* dw) {
   const Kernels& kt = kernels();
@@ -106,28 +124,41 @@ void conv_depthwise_backward(const ConvDwShape& s, const float* x, const float* 
   const DwPlane g = plane_geometry(s, vw);
   const int64_t mult = s.K / s.C, xplane = s.H * s.W, yplane = g.P * g.Q, Qv = round_up(g.Q, vw);
   const int64_t taps = s.R * s.S;
+  DwPlane gt{};
+  const bool dx_forward = dx && transposed_geometry(s, vw, gt);
+  const bool dx_scatter = dx && !dx_forward;
   // One channel (its input plane and its `mult` output planes) per task, all images in order.
   parallel_for(s.C, 1, [&](int64_t c0, int64_t c1) {
     float* xbuf = thread_scratch(0, phase_floats(g));
-    float* dbuf = thread_scratch(1, phase_floats(g));
+    float* dbuf = thread_scratch(1, dx_forward ? phase_floats(gt) : phase_floats(g));
     float* gbuf = thread_scratch(2, g.P * Qv + mult * taps * vw);
     float* dwv = gbuf + g.P * Qv;
+    if (dw) clear_phases(g, xbuf);
+    if (dx_forward) clear_phases(gt, dbuf);
+    float flipped[kDwMaxTaps];
     for (int64_t c = c0; c < c1; ++c) {
       std::fill(dwv, dwv + mult * taps * vw, 0.f);
+      if (dx_forward)
+        for (int64_t t = 0; t < taps; ++t) flipped[t] = w[c * taps + taps - 1 - t];
       for (int64_t n = 0; n < s.N; ++n) {
         if (dw) pack_phases(g, x + (n * s.C + c) * xplane, xbuf);
-        if (dx) std::memset(dbuf, 0, sizeof(float) * static_cast<size_t>(phase_floats(g)));
+        if (dx_scatter) clear_phases(g, dbuf);
         for (int64_t m = 0; m < mult; ++m) {
           const int64_t k = c * mult + m;
           const float* gp = gy + (n * s.K + k) * yplane;
-          for (int64_t p = 0; p < g.P; ++p) {
-            std::memcpy(gbuf + p * Qv, gp + p * g.Q, sizeof(float) * static_cast<size_t>(g.Q));
-            std::fill(gbuf + p * Qv + g.Q, gbuf + (p + 1) * Qv, 0.f);
-          }
+          if (dw || dx_scatter)
+            for (int64_t p = 0; p < g.P; ++p) {
+              std::memcpy(gbuf + p * Qv, gp + p * g.Q, sizeof(float) * static_cast<size_t>(g.Q));
+              std::fill(gbuf + p * Qv + g.Q, gbuf + (p + 1) * Qv, 0.f);
+            }
           if (dw) kt.conv_dw_wgrad(g, xbuf, gbuf, dwv + m * taps * vw);
-          if (dx) kt.conv_dw_backward_data(g, gbuf, w + k * taps, dbuf);
+          if (dx_scatter) kt.conv_dw_backward_data(g, gbuf, w + k * taps, dbuf);
+          if (dx_forward) {  // mult == 1
+            pack_phases(gt, gp, dbuf);
+            kt.conv_dw_forward(gt, dbuf, flipped, 0.f, false, dx + (n * s.C + c) * xplane);
+          }
         }
-        if (dx) unpack_phases(g, dbuf, dx + (n * s.C + c) * xplane);
+        if (dx_scatter) unpack_phases(g, dbuf, dx + (n * s.C + c) * xplane);
       }
       if (dw) {
         for (int64_t m = 0; m < mult; ++m)
