@@ -47,6 +47,9 @@ const cases: Case[] = [
   { n: 3, c: 24, h: 15, w: 15, k: 19, r: 3, s: 3, stride: [2, 2], pad: [1, 1], dil: [1, 1], groups: 1 },
   { n: 3, c: 8, h: 11, w: 9, k: 12, r: 3, s: 3, stride: [1, 1], pad: [2, 0], dil: [1, 1], groups: 4 },
   { n: 4, c: 12, h: 6, w: 7, k: 10, r: 1, s: 1, stride: [1, 1], pad: [0, 0], dil: [1, 1], groups: 2 },
+  // 1x1 on planes of whole GEMM panels: a batch's images as column segments (a short last batch)
+  { n: 5, c: 12, h: 8, w: 8, k: 10, r: 1, s: 1, stride: [1, 1], pad: [0, 0], dil: [1, 1], groups: 2 },
+  { n: 9, c: 7, h: 4, w: 8, k: 9, r: 1, s: 1, stride: [1, 1], pad: [0, 0], dil: [1, 1], groups: 1 },
   { n: 2, c: 3, h: 21, w: 20, k: 8, r: 7, s: 7, stride: [2, 2], pad: [3, 3], dil: [1, 1], groups: 1 },
   { n: 1, c: 4, h: 10, w: 10, k: 6, r: 3, s: 3, stride: [1, 1], pad: [2, 2], dil: [2, 2], groups: 1 },
   // im2col's column ranges: strides 3 and (1, 3), stride 2 with dilation, padding wider than the

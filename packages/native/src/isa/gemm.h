@@ -26,6 +26,16 @@ constexpr int64_t KC = 256;
 constexpr int64_t MC = MR * 16;
 constexpr int64_t NC = NR * 64;
 
+// Columns of B and C in segments (a batch of images side by side without copying them together):
+// columns [s*cols, (s+1)*cols) of B start at B + s*b_stride, of C at C + s*c_stride; rows keep
+// their ldb / ldc. cols is a multiple of NR, so no micro-panel straddles two segments. cols == 0:
+// plain matrices.
+struct Segments {
+  int64_t cols = 0, b_stride = 0, c_stride = 0;
+  // Where column j of a matrix with this segmentation starts (stride: b_stride or c_stride).
+  int64_t offset(int64_t j, int64_t stride) const { return cols ? j / cols * stride + j % cols : j; }
+};
+
 struct PackBuffers {
   float* a = nullptr;
   float* b = nullptr;
@@ -78,13 +88,14 @@ inline void pack_a(bool ta, const float* A, int64_t lda, int64_t i0, int64_t mc,
 
 // Packs op(B)[k0:k0+kc, j0:j0+nc] into NR-column panels, k-major, zero-padded.
 inline void pack_b(bool tb, const float* B, int64_t ldb, int64_t k0, int64_t kc, int64_t j0, int64_t nc,
-                   float* out) {
+                   float* out, const Segments& seg = Segments{}) {
   for (int64_t jp = 0; jp < nc; jp += NR) {
     const int64_t cols = std::min<int64_t>(NR, nc - jp);
     float* panel = out + jp * kc;
     if (!tb) {
+      const float* col0 = B + seg.offset(j0 + jp, seg.b_stride);
       for (int64_t k = 0; k < kc; ++k) {
-        const float* src = B + (k0 + k) * ldb + j0 + jp;
+        const float* src = col0 + (k0 + k) * ldb;
         float* dst = panel + k * NR;
         if (cols == NR) {
           for (int v = 0; v < NR / W; ++v) store(dst + v * W, load(src + v * W));
@@ -165,20 +176,23 @@ inline void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
 
 // Single-threaded GEMM on a sub-problem.
 inline void sgemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
-                         int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
-  if (K == 0 || alpha == 0.f) {
+                         int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
+                         const Segments& seg = Segments{}) {
+  if (seg.cols) {
+    for (int64_t j = 0; j < N; j += seg.cols)
+      if (K == 0 || alpha == 0.f || beta != 0.f) scale_c(M, std::min(seg.cols, N - j), beta, C + seg.offset(j, seg.c_stride), ldc);
+  } else if (K == 0 || alpha == 0.f || beta != 0.f) {
     scale_c(M, N, beta, C, ldc);
-    return;
   }
-  // beta == 0: the first k-block overwrites C (no zero fill); otherwise C is scaled first.
+  if (K == 0 || alpha == 0.f) return;
+  // beta == 0: the first k-block overwrites C (no zero fill); otherwise C was scaled above.
   const bool zero_c = beta == 0.f;
-  if (!zero_c) scale_c(M, N, beta, C, ldc);
   PackBuffers& buf = pack_buffers();
   for (int64_t jc = 0; jc < N; jc += NC) {
     const int64_t nc = std::min(NC, N - jc);
     for (int64_t pc = 0; pc < K; pc += KC) {
       const int64_t kc = std::min(KC, K - pc);
-      pack_b(tb, B, ldb, pc, kc, jc, nc, buf.b);
+      pack_b(tb, B, ldb, pc, kc, jc, nc, buf.b, seg);
       for (int64_t ic = 0; ic < M; ic += MC) {
         const int64_t mc = std::min(MC, M - ic);
         pack_a(ta, A, lda, ic, mc, pc, kc, buf.a);
@@ -186,13 +200,21 @@ inline void sgemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, floa
           const int64_t nr = std::min<int64_t>(NR, nc - jr);
           for (int64_t ir = 0; ir < mc; ir += MR) {
             const int64_t mr = std::min<int64_t>(MR, mc - ir);
-            micro_kernel(kc, buf.a + ir * kc, buf.b + jr * kc, C + (ic + ir) * ldc + jc + jr, ldc, mr, nr,
-                         alpha, zero_c && pc == 0);
+            micro_kernel(kc, buf.a + ir * kc, buf.b + jr * kc, C + (ic + ir) * ldc + seg.offset(jc + jr, seg.c_stride),
+                         ldc, mr, nr, alpha, zero_c && pc == 0);
           }
         }
       }
     }
   }
+}
+
+// C_s = op(A) * B_s for segments s < count of `cols` columns each (Segments above; B not transposed,
+// cols a multiple of NR), as one serial GEMM of count * cols columns. beta = 0.
+inline void sgemm_segments(bool ta, int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                           int64_t b_stride, float* C, int64_t ldc, int64_t c_stride, int64_t count, int64_t cols) {
+  if (M <= 0 || count <= 0 || cols <= 0) return;
+  sgemm_serial(ta, false, M, count * cols, K, 1.f, A, lda, B, ldb, 0.f, C, ldc, Segments{cols, b_stride, c_stride});
 }
 
 inline void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,

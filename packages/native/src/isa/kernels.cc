@@ -23,6 +23,8 @@ const Kernels* DLF_CAT(kernels_, DLF_ISA)() {
       DLF_STR(DLF_ISA),
       simd::W,
       &DLF_ISA_NS::sgemm,
+      &DLF_ISA_NS::sgemm_segments,
+      DLF_ISA_NS::NR,
       &DLF_ISA_NS::conv_direct,
       &DLF_ISA_NS::conv_uses_winograd,
       &DLF_ISA_NS::conv_direct_relu_pool,

@@ -47,6 +47,12 @@ struct Kernels {
   // Splits the work over the thread pool when it is large enough.
   void (*sgemm)(bool transA, bool transB, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                 int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
+  // Serial C_s = op(A) * B_s for `count` segments of `cols` columns: B_s = B + s*b_stride (K x cols,
+  // rows ldb apart), C_s = C + s*c_stride (M x cols, rows ldc apart), e.g. images side by side in one
+  // GEMM without copying them together. cols must be a multiple of gemm_panel_cols.
+  void (*sgemm_segments)(bool transA, int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
+                         int64_t b_stride, float* C, int64_t ldc, int64_t c_stride, int64_t count, int64_t cols);
+  int gemm_panel_cols;
 
   // Direct convolution (isa/conv.h), one image at a time; see there for layouts.
   // xb: (C,Hb,Wb) padded input, wp: packed weights, bias: (K) or null -> y: (K,P,Q) (+ReLU);

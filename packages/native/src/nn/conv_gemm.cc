@@ -106,6 +106,10 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int
   kernels().sgemm(ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc);
 }
 
+// A 1x1 stride-1 layer whose planes fill whole GEMM panels: a batch's images are column segments of
+// one GEMM, read and written in place (sgemm_segments).
+bool segmented(const ConvGeom& g) { return g.is_pointwise() && g.pq() % kernels().gemm_panel_cols == 0; }
+
 // Images [n0, n0+count) of group grp, lowered side by side: col (rows, count*pq), rows L floats apart.
 void lower_batch(const ConvGeom& g, const float* x, int64_t n0, int64_t count, int64_t grp, float* col, int64_t L) {
   const int64_t pq = g.pq();
@@ -176,6 +180,20 @@ void conv_forward_general(const ConvGeom& g, const float* x, const float* w, con
       forward_one_image(g, x, w, b, relu, n0, y);
       return;
     }
+    if (segmented(g)) {  // the batch's images as GEMM column segments: no copies in or out
+      for (int64_t grp = 0; grp < g.G; ++grp) {
+        float* yg = y + (n0 * g.K + grp * g.Kg) * pq;
+        kernels().sgemm_segments(false, g.Kg, rows, w + grp * g.Kg * rows, rows, x + (n0 * g.C + grp * g.Cg) * pq, pq,
+                                 g.C * pq, yg, pq, g.K * pq, count, pq);
+        if (b || relu)
+          for (int64_t i = 0; i < count; ++i)
+            for (int64_t k = 0; k < g.Kg; ++k) {
+              float* row = yg + (i * g.K + k) * pq;
+              bias_relu(row, row, pq, b ? b[grp * g.Kg + k] : 0.f, relu);
+            }
+      }
+      return;
+    }
     float* col = thread_scratch(0, rows * L);
     float* out = thread_scratch(1, g.Kg * L);
     for (int64_t grp = 0; grp < g.G; ++grp) {
@@ -205,19 +223,24 @@ void conv_backward_general(const ConvGeom& g, const float* x, const float* w, co
     }
     float* col = thread_scratch(0, rows * L);
     float* gyt = thread_scratch(1, g.Kg * L);
+    const bool direct_dx = segmented(g);
     for (int64_t grp = 0; grp < g.G; ++grp) {
       // gyt (Kg, cols): the batch's output gradient, images side by side like the im2col columns.
-      for (int64_t i = 0; i < count; ++i)
-        for (int64_t k = 0; k < g.Kg; ++k)
-          std::memcpy(gyt + k * L + i * pq, gy + ((n0 + i) * g.K + grp * g.Kg + k) * pq,
-                      sizeof(float) * static_cast<size_t>(pq));
+      if (dw || !direct_dx)
+        for (int64_t i = 0; i < count; ++i)
+          for (int64_t k = 0; k < g.Kg; ++k)
+            std::memcpy(gyt + k * L + i * pq, gy + ((n0 + i) * g.K + grp * g.Kg + k) * pq,
+                        sizeof(float) * static_cast<size_t>(pq));
       const float* wg = w + grp * g.Kg * rows;
+      if (dx && direct_dx)
+        kernels().sgemm_segments(true, rows, g.Kg, wg, rows, gy + (n0 * g.K + grp * g.Kg) * pq, pq, g.K * pq,
+                                 dx + (n0 * g.C + grp * g.Cg) * pq, pq, g.C * pq, count, pq);
       if (dw) {
         lower_batch(g, x, n0, count, grp, col, L);
         gemm(false, true, g.Kg, rows, cols, gyt, L, col, L, 0.f, partial->f32() + bi * wsize + grp * g.Kg * rows,
              rows);
       }
-      if (dx) {
+      if (dx && !direct_dx) {
         gemm(true, false, rows, cols, g.Kg, wg, rows, gyt, L, 0.f, col, L);
         for (int64_t i = 0; i < count; ++i) {
           float* dxg = dx + ((n0 + i) * g.C + grp * g.Cg) * g.H * g.W;
