@@ -160,6 +160,81 @@ inline void wino_gemm(const float* U, int64_t us, const float* V, int64_t vs, in
   }
 }
 
+// Storing a vector of tiles' outputs row by row instead of scattering them: for each output row i
+// of the tiles, a two-level shuffle transpose turns the 4 column vectors (lane = tile) into 4
+// vectors of W/4 tiles x 4 columns, each the row segment of W/4 horizontally adjacent tiles: one
+// store when those tiles are full and side by side in a plane (two half stores for two runs of
+// W/8), where a scatter wrote W single floats. Planes whose tile rows are shorter than a run, and
+// ragged edges, keep the scatter.
+typedef int32_t vidx __attribute__((vector_size(W * sizeof(int32_t))));
+
+inline vidx lane_pattern(int kind) {
+  vidx m;
+  for (int e = 0; e < W; ++e) {
+    const int m2 = e / 2, m4 = e / 4, r2 = e % 2, r4 = e % 4;
+    switch (kind) {
+      case 0: m[e] = r2 ? W + m2 : m2; break;                               // interleave the low halves
+      case 1: m[e] = (r2 ? W : 0) + W / 2 + m2; break;                      // interleave the high halves
+      case 2: m[e] = (r4 >= 2 ? W : 0) + 2 * m4 + (r4 & 1); break;          // pairs of the low halves
+      case 3: m[e] = (r4 >= 2 ? W : 0) + W / 2 + 2 * m4 + (r4 & 1); break;  // pairs of the high halves
+      default: m[e] = (W / 2 + e) % W; break;                               // the high half down
+    }
+  }
+  return m;
+}
+
+// Lanes first..first+count-1 hold full tiles (all 16 outputs in the plane), side by side in memory.
+inline bool tile_run(const Lanes& ln, int first, int count) {
+  for (int l = first; l < first + count; ++l) {
+    const uint32_t bit = 1u << l;
+    if (!(ln.any & bit & ln.out_rows[3] & ln.out_cols[3])) return false;
+    if (l > first && ln.out[l] != ln.out[l - 1] + 4) return false;
+  }
+  return true;
+}
+
+struct RowStores {
+  bool ok;        // every transposed vector has a place (else the vector of tiles is scattered)
+  bool whole[4];  // one store, else two half stores
+  int32_t lo[4], hi[4];
+};
+
+inline RowStores plan_row_stores(const Lanes& ln) {
+  constexpr int L = W / 4;  // tiles per transposed vector
+  RowStores rs{};
+  rs.ok = true;
+  for (int q = 0; q < 4; ++q) {
+    const int l0 = q * L;
+    rs.lo[q] = ln.out[l0];
+    rs.hi[q] = ln.out[l0 + L / 2];
+    rs.whole[q] = tile_run(ln, l0, L);
+    if (!rs.whole[q] && !(L >= 2 && tile_run(ln, l0, L / 2) && tile_run(ln, l0 + L / 2, L / 2))) rs.ok = false;
+  }
+  return rs;
+}
+
+// o: (4,4) vectors (lane = tile) -> the tiles' rows in the plane at `base`, as planned in rs.
+inline void store_tile_rows(const RowStores& rs, const vf* o, int64_t Q, float* base) {
+  const vidx ilo = lane_pattern(0), ihi = lane_pattern(1), plo = lane_pattern(2), phi = lane_pattern(3);
+  const vidx down = lane_pattern(4);
+  for (int i = 0; i < 4; ++i) {
+    const vf* r = o + i * 4;
+    const vf a = __builtin_shuffle(r[0], r[1], ilo), b = __builtin_shuffle(r[0], r[1], ihi);
+    const vf c = __builtin_shuffle(r[2], r[3], ilo), d = __builtin_shuffle(r[2], r[3], ihi);
+    const vf out[4] = {__builtin_shuffle(a, c, plo), __builtin_shuffle(a, c, phi), __builtin_shuffle(b, d, plo),
+                       __builtin_shuffle(b, d, phi)};
+    float* row = base + i * Q;
+    for (int q = 0; q < 4; ++q) {
+      if (rs.whole[q]) {
+        store(row + rs.lo[q], out[q]);
+      } else {
+        store_first(row + rs.lo[q], out[q], W / 2);
+        store_first(row + rs.hi[q], __builtin_shuffle(out[q], out[q], down), W / 2);
+      }
+    }
+  }
+}
+
 // M: (36,K,TB), positions ms floats apart -> y: (N,K,P,Q) for tiles t0..t0+count, + bias (or null),
 // ReLU when `relu`.
 inline void wino_output(const WinoGeom& g, const float* M, int64_t ms, int64_t K, int64_t t0, int64_t count,
@@ -170,6 +245,7 @@ inline void wino_output(const WinoGeom& g, const float* M, int64_t ms, int64_t K
     Lanes ln;
     make_lanes(g, t0, count, v, 0, K, ln);
     if (ln.any == 0) break;
+    const RowStores rs = plan_row_stores(ln);
     uint32_t mask[16];
     for (int i = 0; i < 4; ++i)
       for (int j = 0; j < 4; ++j) mask[i * 4 + j] = ln.out_rows[i] & ln.out_cols[j];
@@ -178,13 +254,16 @@ inline void wino_output(const WinoGeom& g, const float* M, int64_t ms, int64_t K
       for (int j = 0; j < 6; ++j) at6(m + j, 6, t + j, 6);        // columns: A^T m -> t: (4,6)
       for (int i = 0; i < 4; ++i) at6(t + i * 6, 1, o + i * 4, 1);  // rows: (A^T m) A -> (4,4)
       const vf bv = broadcast(bias ? bias[k] : 0.f);
+      for (int e = 0; e < 16; ++e) {
+        o[e] += bv;
+        if (relu) o[e] = vmax(o[e], vf{});
+      }
       float* base = y + k * plane;
-      for (int i = 0; i < 4; ++i)
-        for (int j = 0; j < 4; ++j) {
-          vf r = o[i * 4 + j] + bv;
-          if (relu) r = vmax(r, vf{});
-          scatter_masked(base + i * g.Q + j, ln.out, mask[i * 4 + j], r);
-        }
+      if (rs.ok) {
+        store_tile_rows(rs, o, g.Q, base);
+      } else {
+        for (int e = 0; e < 16; ++e) scatter_masked(base + e / 4 * g.Q + e % 4, ln.out, mask[e], o[e]);
+      }
     }
   }
 }
