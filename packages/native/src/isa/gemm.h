@@ -59,10 +59,57 @@ inline PackBuffers& pack_buffers() {
   return buffers;
 }
 
+// r[0..W) <- their transpose (row i lane k <- row k lane i): log2(W) rounds of interleaving each
+// vector with the one W/2 further on. The packs below use it where they read rows across k.
+typedef int32_t pack_idx __attribute__((vector_size(W * sizeof(int32_t))));
+inline void transpose_square(vf* r) {
+  pack_idx lo, hi;
+  for (int e = 0; e < W; ++e) {
+    lo[e] = (e % 2 ? W : 0) + e / 2;
+    hi[e] = (e % 2 ? W : 0) + W / 2 + e / 2;
+  }
+  for (int round = W; round > 1; round /= 2) {
+    vf t[W];
+#pragma GCC unroll 16
+    for (int j = 0; j < W / 2; ++j) {
+      t[2 * j] = __builtin_shuffle(r[j], r[j + W / 2], lo);
+      t[2 * j + 1] = __builtin_shuffle(r[j], r[j + W / 2], hi);
+    }
+#pragma GCC unroll 16
+    for (int j = 0; j < W; ++j) r[j] = t[j];
+  }
+}
+
 // Packs op(A)[i0:i0+mc, k0:k0+kc] into MR-row panels, k-major, zero-padded.
 inline void pack_a(bool ta, const float* A, int64_t lda, int64_t i0, int64_t mc, int64_t k0, int64_t kc,
                    float* out) {
-  for (int64_t ip = 0; ip < mc; ip += MR) {
+  int64_t ip = 0;
+  // Rows along k: W rows (W / MR whole panels) x W values of k transposed in registers at a time.
+  if (!ta && W % MR == 0) {
+    const pack_idx down = [] {
+      pack_idx m;
+      for (int e = 0; e < W; ++e) m[e] = (e + MR) % W;
+      return m;
+    }();
+    for (; ip + W <= mc; ip += W) {
+      const float* src = A + (i0 + ip) * lda + k0;
+      int64_t k = 0;
+      for (; k + W <= kc; k += W) {
+        vf r[W];
+#pragma GCC unroll 16
+        for (int i = 0; i < W; ++i) r[i] = load(src + i * lda + k);
+        transpose_square(r);
+        for (int j = 0; j < W; ++j) {
+          vf v = r[j];  // k + j: rows ip .. ip + W - 1, MR of them per panel
+          for (int q = 0; q < W / MR; ++q, v = __builtin_shuffle(v, v, down))
+            store_first(out + (ip + q * MR) * kc + (k + j) * MR, v, MR);
+        }
+      }
+      for (; k < kc; ++k)
+        for (int i = 0; i < W; ++i) out[(ip + i / MR * MR) * kc + k * MR + i % MR] = src[i * lda + k];
+    }
+  }
+  for (; ip < mc; ip += MR) {
     const int64_t rows = std::min<int64_t>(MR, mc - ip);
     float* panel = out + ip * kc;
     if (!ta) {
@@ -105,9 +152,24 @@ inline void pack_b(bool tb, const float* B, int64_t ldb, int64_t k0, int64_t kc,
           for (; c < NR; ++c) dst[c] = 0.f;
         }
       }
+    } else if (cols == NR) {
+      // Transposed: W source rows x W values of k transposed in registers at a time.
+      const float* src = B + (j0 + jp) * ldb + k0;
+      int64_t kb = 0;
+      for (; kb + W <= kc; kb += W)
+        for (int c0 = 0; c0 < NR; c0 += W) {
+          vf r[W];
+#pragma GCC unroll 16
+          for (int i = 0; i < W; ++i) r[i] = load(src + (c0 + i) * ldb + kb);
+          transpose_square(r);
+#pragma GCC unroll 16
+          for (int k = 0; k < W; ++k) store(panel + (kb + k) * NR + c0, r[k]);
+        }
+      for (; kb < kc; ++kb)
+        for (int64_t c = 0; c < NR; ++c) panel[kb * NR + c] = src[c * ldb + kb];
     } else {
-      // Transposed: NR source rows are read side by side in blocks of 8 k, so every write fills
-      // a whole panel row and every source line is used while it is in L1.
+      // Transposed, a ragged panel: NR source rows are read side by side in blocks of 8 k, so every
+      // write fills a whole panel row and every source line is used while it is in L1.
       const float* src = B + (j0 + jp) * ldb + k0;
       for (int64_t kb = 0; kb < kc; kb += 8) {
         const int64_t kn = std::min<int64_t>(8, kc - kb);
