@@ -6,6 +6,9 @@
 #include <mutex>
 #include <new>
 #include <unordered_map>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 #include <vector>
 
 namespace dlf {
@@ -28,6 +31,23 @@ size_t cache_limit() {
 size_t round_size(size_t bytes) {
   if (bytes == 0) bytes = 1;
   return (bytes + kAlignment - 1) & ~(kAlignment - 1);
+}
+
+// Blocks of at least this size are placed on 2 MB boundaries and marked for transparent huge pages
+// (where the kernel offers them on request): one page fault and one TLB entry per 2 MB of a large
+// activation instead of 512.
+constexpr size_t kHugePage = size_t{2} << 20;
+
+void* system_alloc(size_t size) {
+#ifdef __linux__
+  if (size >= kHugePage) {
+    const size_t rounded = (size + kHugePage - 1) & ~(kHugePage - 1);
+    void* p = std::aligned_alloc(kHugePage, rounded);
+    if (p) madvise(p, rounded, MADV_HUGEPAGE);  // advice only: nothing to do when refused
+    return p;
+  }
+#endif
+  return std::aligned_alloc(kAlignment, size);
 }
 
 struct Cache {
@@ -57,10 +77,10 @@ void* aligned_alloc_cached(size_t bytes, MemoryAccount& account) {
       return p;
     }
   }
-  void* p = std::aligned_alloc(kAlignment, size);
+  void* p = system_alloc(size);
   if (!p) {
     release_cached_memory();
-    p = std::aligned_alloc(kAlignment, size);
+    p = system_alloc(size);
     if (!p) throw std::bad_alloc();
   }
   account.system_allocations.fetch_add(1, std::memory_order_relaxed);
