@@ -95,7 +95,7 @@ struct Conv2dBackward final : Node {
     }
     const ConvDwShape ds{geom.N, geom.C, geom.H, geom.W, geom.K, geom.R, geom.S, geom.p};
     const bool depthwise = conv_depthwise_applies(ds);
-    TensorPtr dx = needs_grad(0) ? (depthwise ? empty(x->shape) : zeros(x->shape)) : nullptr;
+    TensorPtr dx = needs_grad(0) ? empty(x->shape) : nullptr;  // both paths overwrite it
     TensorPtr dw = needs_grad(1) ? empty(w->shape) : nullptr;
     if (depthwise) {
       conv_depthwise_backward(ds, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr);
@@ -150,7 +150,6 @@ struct Conv2dReluPoolBackward final : Node {
             const int64_t o = (pl * Pp + i) * Qp + j;
             if (py[o] > 0.f) out[(pl * geom.P + 2 * i + pc[o] / 2) * geom.Q + 2 * j + pc[o] % 2] = pg[o];
           }
-      if (dx) std::fill(dx->f32(), dx->f32() + dx->numel(), 0.f);
       conv_backward_general(geom, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr);
       if (db) bias_gradient(geom, out, db->f32());
     }
