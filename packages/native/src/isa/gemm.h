@@ -271,11 +271,17 @@ inline void sgemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, floa
   }
 }
 
-// C_s = op(A) * B_s for segments s < count of `cols` columns each (Segments above; B not transposed,
-// cols a multiple of NR), as one serial GEMM of count * cols columns. beta = 0.
+// C_s = op(A) * B_s for segments s < count of `cols` columns each (Segments above; B not transposed),
+// as one serial GEMM of count * cols columns when cols is a multiple of NR, else one per segment.
+// beta = 0.
 inline void sgemm_segments(bool ta, int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
                            int64_t b_stride, float* C, int64_t ldc, int64_t c_stride, int64_t count, int64_t cols) {
   if (M <= 0 || count <= 0 || cols <= 0) return;
+  if (cols % NR != 0) {
+    for (int64_t s = 0; s < count; ++s)
+      sgemm_serial(ta, false, M, cols, K, 1.f, A, lda, B + s * b_stride, ldb, 0.f, C + s * c_stride, ldc);
+    return;
+  }
   sgemm_serial(ta, false, M, count * cols, K, 1.f, A, lda, B, ldb, 0.f, C, ldc, Segments{cols, b_stride, c_stride});
 }
 

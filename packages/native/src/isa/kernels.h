@@ -49,7 +49,7 @@ struct Kernels {
                 int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc);
   // Serial C_s = op(A) * B_s for `count` segments of `cols` columns: B_s = B + s*b_stride (K x cols,
   // rows ldb apart), C_s = C + s*c_stride (M x cols, rows ldc apart), e.g. images side by side in one
-  // GEMM without copying them together. cols must be a multiple of gemm_panel_cols.
+  // GEMM without copying them together (one GEMM when cols is a multiple of gemm_panel_cols).
   void (*sgemm_segments)(bool transA, int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
                          int64_t b_stride, float* C, int64_t ldc, int64_t c_stride, int64_t count, int64_t cols);
   int gemm_panel_cols;
