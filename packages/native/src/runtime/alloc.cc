@@ -1,6 +1,7 @@
 #include "runtime/alloc.h"
 
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -40,7 +41,7 @@ constexpr size_t kHugePage = size_t{2} << 20;
 
 void* system_alloc(size_t size) {
 #ifdef __linux__
-  if (size >= kHugePage) {
+  if (size >= kHugePage && size <= SIZE_MAX - kHugePage) {  // the rounding below cannot wrap
     const size_t rounded = (size + kHugePage - 1) & ~(kHugePage - 1);
     void* p = std::aligned_alloc(kHugePage, rounded);
     if (p) madvise(p, rounded, MADV_HUGEPAGE);  // advice only: nothing to do when refused
