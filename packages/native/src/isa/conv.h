@@ -264,7 +264,6 @@ inline void conv_pack_weights(const float* w, int64_t K, int64_t C, int64_t R, i
 inline void conv_pad(const float* src, const float* mask, const uint8_t* mask_bits, int64_t C, int64_t H, int64_t Wd,
                      int64_t top, int64_t left, int64_t Hb, int64_t Wb, float* dst, float* sums) {
   using namespace conv;
-  typedef int32_t vi __attribute__((vector_size(W * sizeof(int32_t))));
   vi lane_bit;
   for (int i = 0; i < W; ++i) lane_bit[i] = 1 << i;
   const int64_t bstride = relu_bits_stride(Wd);

@@ -77,7 +77,6 @@ struct PoolOut {
   int64_t Pp, Qp;
 };
 
-typedef int32_t vi __attribute__((vector_size(W * sizeof(int32_t))));
 typedef uint8_t vb __attribute__((vector_size(W)));
 
 inline vi lane_iota(int32_t step, int32_t add) {

@@ -166,22 +166,22 @@ inline void wino_gemm(const float* U, int64_t us, const float* V, int64_t vs, in
 // store when those tiles are full and side by side in a plane (two half stores for two runs of
 // W/8), where a scatter wrote W single floats. Planes whose tile rows are shorter than a run, and
 // ragged edges, keep the scatter.
-typedef int32_t vidx __attribute__((vector_size(W * sizeof(int32_t))));
-
-inline vidx lane_pattern(int kind) {
-  vidx m;
-  for (int e = 0; e < W; ++e) {
-    const int m2 = e / 2, m4 = e / 4, r2 = e % 2, r4 = e % 4;
-    switch (kind) {
-      case 0: m[e] = r2 ? W + m2 : m2; break;                               // interleave the low halves
-      case 1: m[e] = (r2 ? W : 0) + W / 2 + m2; break;                      // interleave the high halves
-      case 2: m[e] = (r4 >= 2 ? W : 0) + 2 * m4 + (r4 & 1); break;          // pairs of the low halves
-      case 3: m[e] = (r4 >= 2 ? W : 0) + W / 2 + 2 * m4 + (r4 & 1); break;  // pairs of the high halves
-      default: m[e] = (W / 2 + e) % W; break;                               // the high half down
+// The shuffle patterns of store_tile_rows (constants once the compiler folds the loop).
+struct RowShuffles {
+  vi zip_lo, zip_hi;    // lanes of two vectors' low (high) halves, interleaved one by one
+  vi pair_lo, pair_hi;  // ... interleaved two by two
+  vi half_down;         // the high half moved to the low lanes
+  RowShuffles() {
+    for (int e = 0; e < W; ++e) {
+      const int m2 = e / 2, m4 = e / 4, second2 = e % 2 ? W : 0, second4 = e % 4 >= 2 ? W : 0;
+      zip_lo[e] = second2 + m2;
+      zip_hi[e] = second2 + W / 2 + m2;
+      pair_lo[e] = second4 + 2 * m4 + e % 2;
+      pair_hi[e] = second4 + W / 2 + 2 * m4 + e % 2;
+      half_down[e] = (W / 2 + e) % W;
     }
   }
-  return m;
-}
+};
 
 // Lanes first..first+count-1 hold full tiles (all 16 outputs in the plane), side by side in memory.
 inline bool tile_run(const Lanes& ln, int first, int count) {
@@ -215,21 +215,20 @@ inline RowStores plan_row_stores(const Lanes& ln) {
 
 // o: (4,4) vectors (lane = tile) -> the tiles' rows in the plane at `base`, as planned in rs.
 inline void store_tile_rows(const RowStores& rs, const vf* o, int64_t Q, float* base) {
-  const vidx ilo = lane_pattern(0), ihi = lane_pattern(1), plo = lane_pattern(2), phi = lane_pattern(3);
-  const vidx down = lane_pattern(4);
+  const RowShuffles sh;
   for (int i = 0; i < 4; ++i) {
     const vf* r = o + i * 4;
-    const vf a = __builtin_shuffle(r[0], r[1], ilo), b = __builtin_shuffle(r[0], r[1], ihi);
-    const vf c = __builtin_shuffle(r[2], r[3], ilo), d = __builtin_shuffle(r[2], r[3], ihi);
-    const vf out[4] = {__builtin_shuffle(a, c, plo), __builtin_shuffle(a, c, phi), __builtin_shuffle(b, d, plo),
-                       __builtin_shuffle(b, d, phi)};
+    const vf a = __builtin_shuffle(r[0], r[1], sh.zip_lo), b = __builtin_shuffle(r[0], r[1], sh.zip_hi);
+    const vf c = __builtin_shuffle(r[2], r[3], sh.zip_lo), d = __builtin_shuffle(r[2], r[3], sh.zip_hi);
+    const vf out[4] = {__builtin_shuffle(a, c, sh.pair_lo), __builtin_shuffle(a, c, sh.pair_hi),
+                       __builtin_shuffle(b, d, sh.pair_lo), __builtin_shuffle(b, d, sh.pair_hi)};
     float* row = base + i * Q;
     for (int q = 0; q < 4; ++q) {
       if (rs.whole[q]) {
         store(row + rs.lo[q], out[q]);
       } else {
         store_first(row + rs.lo[q], out[q], W / 2);
-        store_first(row + rs.hi[q], __builtin_shuffle(out[q], out[q], down), W / 2);
+        store_first(row + rs.hi[q], __builtin_shuffle(out[q], out[q], sh.half_down), W / 2);
       }
     }
   }

@@ -61,9 +61,8 @@ inline PackBuffers& pack_buffers() {
 
 // r[0..W) <- their transpose (row i lane k <- row k lane i): log2(W) rounds of interleaving each
 // vector with the one W/2 further on. The packs below use it where they read rows across k.
-typedef int32_t pack_idx __attribute__((vector_size(W * sizeof(int32_t))));
 inline void transpose_square(vf* r) {
-  pack_idx lo, hi;
+  vi lo, hi;
   for (int e = 0; e < W; ++e) {
     lo[e] = (e % 2 ? W : 0) + e / 2;
     hi[e] = (e % 2 ? W : 0) + W / 2 + e / 2;
@@ -86,8 +85,8 @@ inline void pack_a(bool ta, const float* A, int64_t lda, int64_t i0, int64_t mc,
   int64_t ip = 0;
   // Rows along k: W rows (W / MR whole panels) x W values of k transposed in registers at a time.
   if (!ta && W % MR == 0) {
-    const pack_idx down = [] {
-      pack_idx m;
+    const vi down = [] {
+      vi m;
       for (int e = 0; e < W; ++e) m[e] = (e + MR) % W;
       return m;
     }();
@@ -240,11 +239,9 @@ inline void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
 inline void sgemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
                          const Segments& seg = Segments{}) {
-  if (seg.cols) {
-    for (int64_t j = 0; j < N; j += seg.cols)
-      if (K == 0 || alpha == 0.f || beta != 0.f) scale_c(M, std::min(seg.cols, N - j), beta, C + seg.offset(j, seg.c_stride), ldc);
-  } else if (K == 0 || alpha == 0.f || beta != 0.f) {
-    scale_c(M, N, beta, C, ldc);
+  if (K == 0 || alpha == 0.f || beta != 0.f) {  // segment by segment (plain matrices: one segment)
+    const int64_t step = seg.cols ? seg.cols : N;
+    for (int64_t j = 0; j < N; j += step) scale_c(M, std::min(step, N - j), beta, C + seg.offset(j, seg.c_stride), ldc);
   }
   if (K == 0 || alpha == 0.f) return;
   // beta == 0: the first k-block overwrites C (no zero fill); otherwise C was scaled above.

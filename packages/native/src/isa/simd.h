@@ -17,6 +17,8 @@ constexpr int W = 4;  // SSE, NEON and the generic fallback
 #endif
 
 typedef float vf __attribute__((vector_size(W * sizeof(float))));
+// Lane indices and masks of the same width (__builtin_shuffle patterns, compares).
+typedef int32_t vi __attribute__((vector_size(W * sizeof(int32_t))));
 typedef float vf_unaligned __attribute__((vector_size(W * sizeof(float)), aligned(4)));
 
 inline vf load(const float* p) { return *reinterpret_cast<const vf_unaligned*>(p); }

@@ -226,6 +226,14 @@ struct AffineBackward final : Node {
 
 }  // namespace
 
+TensorPtr relu_backward_mask(const TensorPtr& g, const TensorPtr& y) {
+  DLF_THROW_RANGE_IF(g->numel() != y->numel(), "relu backward: gradient of ", shape_str(g->shape),
+                     " for an output of ", shape_str(y->shape));
+  auto d = empty(g->shape);
+  unary_backward(UnaryOp::Relu, g->f32(), nullptr, y->f32(), d->f32(), d->numel(), 0.f);
+  return d;
+}
+
 TensorPtr binary(BinaryOp op, const TensorPtr& a, const TensorPtr& b) {
   expect_f32(a, "a");
   expect_f32(b, "b");

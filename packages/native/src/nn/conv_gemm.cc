@@ -101,6 +101,18 @@ void bias_relu(const float* src, float* dst, int64_t n, float bias, bool relu) {
   }
 }
 
+// Group grp's output planes of `images` images starting at y (images g.K * pq floats apart), in place:
+// + bias (or null), then ReLU when `relu`. Nothing to do without either.
+void bias_relu_planes(const ConvGeom& g, float* y, int64_t images, int64_t grp, const float* b, bool relu) {
+  if (!b && !relu) return;
+  const int64_t pq = g.pq();
+  for (int64_t i = 0; i < images; ++i)
+    for (int64_t k = 0; k < g.Kg; ++k) {
+      float* row = y + (i * g.K + k) * pq;
+      bias_relu(row, row, pq, b ? b[grp * g.Kg + k] : 0.f, relu);
+    }
+}
+
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
           int64_t ldb, float beta, float* C, int64_t ldc) {
   kernels().sgemm(ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc);
@@ -135,11 +147,7 @@ void forward_one_image(const ConvGeom& g, const float* x, const float* w, const 
     if (col) im2col(xg, g, col, pq);
     float* yg = y + (n * g.K + grp * g.Kg) * pq;
     gemm(false, false, g.Kg, pq, rows, w + grp * g.Kg * rows, rows, col ? col : xg, pq, 0.f, yg, pq);
-    if (b || relu)
-      for (int64_t k = 0; k < g.Kg; ++k) {
-        float* row = yg + k * pq;
-        bias_relu(row, row, pq, b ? b[grp * g.Kg + k] : 0.f, relu);
-      }
+    bias_relu_planes(g, yg, 1, grp, b, relu);
   }
 }
 
@@ -185,12 +193,7 @@ void conv_forward_general(const ConvGeom& g, const float* x, const float* w, con
         float* yg = y + (n0 * g.K + grp * g.Kg) * pq;
         kernels().sgemm_segments(false, g.Kg, rows, w + grp * g.Kg * rows, rows, x + (n0 * g.C + grp * g.Cg) * pq, pq,
                                  g.C * pq, yg, pq, g.K * pq, count, pq);
-        if (b || relu)
-          for (int64_t i = 0; i < count; ++i)
-            for (int64_t k = 0; k < g.Kg; ++k) {
-              float* row = yg + (i * g.K + k) * pq;
-              bias_relu(row, row, pq, b ? b[grp * g.Kg + k] : 0.f, relu);
-            }
+        bias_relu_planes(g, yg, count, grp, b, relu);
       }
       return;
     }

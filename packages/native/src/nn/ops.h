@@ -32,9 +32,6 @@ TensorPtr adaptive_avg_pool2d(const TensorPtr& x, int64_t out_h, int64_t out_w);
 
 /** max(a + b, 0) for two tensors of one shape (a residual block's join) in one pass. */
 TensorPtr add_relu(const TensorPtr& a, const TensorPtr& b);
-/** The gradient through a ReLU: g where the ReLU's output y is > 0, else 0 (a new tensor of g's shape;
- * g and y contiguous, of one size). */
-TensorPtr relu_backward_mask(const TensorPtr& g, const TensorPtr& y);
 
 /** Inverted dropout: zeroes with probability p, scales the rest by 1/(1-p). */
 TensorPtr dropout(const TensorPtr& x, double p, uint64_t seed, uint64_t offset);

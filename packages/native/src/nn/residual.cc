@@ -25,23 +25,6 @@ struct AddReluBackward final : Node {
 
 }  // namespace
 
-TensorPtr relu_backward_mask(const TensorPtr& g, const TensorPtr& y) {
-  DLF_THROW_RANGE_IF(g->numel() != y->numel(), "relu backward: gradient of ", shape_str(g->shape),
-                     " for an output of ", shape_str(y->shape));
-  auto d = empty(g->shape);
-  const float* pg = g->f32();
-  const float* py = y->f32();
-  float* pd = d->f32();
-  parallel_for(d->numel(), kGrain, [&](int64_t i0, int64_t i1) {
-    // g is read unconditionally: a load under the condition kept the loop scalar (~3x slower).
-    for (int64_t i = i0; i < i1; ++i) {
-      const float gi = pg[i];
-      pd[i] = py[i] > 0.f ? gi : 0.f;
-    }
-  });
-  return d;
-}
-
 // a: (...), b: the same shape -> y: (...) = max(a + b, 0)
 TensorPtr add_relu(const TensorPtr& a_in, const TensorPtr& b_in) {
   expect_f32(a_in, "addRelu input a");
