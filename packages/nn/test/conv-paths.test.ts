@@ -51,6 +51,8 @@ const cases: Case[] = [
   { n: 5, c: 12, h: 8, w: 8, k: 10, r: 1, s: 1, stride: [1, 1], pad: [0, 0], dil: [1, 1], groups: 2 },
   { n: 9, c: 7, h: 4, w: 8, k: 9, r: 1, s: 1, stride: [1, 1], pad: [0, 0], dil: [1, 1], groups: 1 },
   { n: 2, c: 3, h: 21, w: 20, k: 8, r: 7, s: 7, stride: [2, 2], pad: [3, 3], dil: [1, 1], groups: 1 },
+  // rows of 16 outputs or more at stride 1 are copied (narrower or strided ones gathered by an offset table)
+  { n: 1, c: 66, h: 6, w: 18, k: 3, r: 5, s: 5, stride: [1, 1], pad: [2, 2], dil: [1, 1], groups: 1 },
   { n: 1, c: 4, h: 10, w: 10, k: 6, r: 3, s: 3, stride: [1, 1], pad: [2, 2], dil: [2, 2], groups: 1 },
   // im2col's column ranges: strides 3 and (1, 3), stride 2 with dilation, padding wider than the
   // kernel's reach (whole output columns in the padding), a plane smaller than the kernel span

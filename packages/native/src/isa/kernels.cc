@@ -9,6 +9,7 @@
 #include "isa/conv_depthwise.h"
 #include "isa/conv_wino43.h"
 #include "isa/gemm.h"
+#include "isa/lowering.h"
 #include "isa/norm.h"
 #include "isa/peak.h"
 #include "isa/pool.h"
@@ -33,6 +34,8 @@ const Kernels* DLF_CAT(kernels_, DLF_ISA)() {
       &DLF_ISA_NS::conv_packed_floats,
       &DLF_ISA_NS::conv_pad,
       &DLF_ISA_NS::conv_wgrad,
+      &DLF_ISA_NS::gather_plane,
+      &DLF_ISA_NS::scatter_add_plane,
       &DLF_ISA_NS::conv_dw_forward,
       &DLF_ISA_NS::conv_dw_backward_data,
       &DLF_ISA_NS::conv_dw_wgrad,

@@ -83,6 +83,13 @@ struct Kernels {
   void (*conv_wgrad)(const DirectConv& g, const float* xb, const float* gb, int64_t top, int64_t left, int64_t gHb,
                      int64_t gWb, int64_t nimg, int64_t xstride, int64_t gstride, bool accumulate, float* dwv);
 
+  // Lowering by an offset table (isa/lowering.h): idx (n rounded up to vector_floats) offsets into a
+  // plane, mask bit l of mask[i / vector_floats] set where idx[i + l] is inside it (clear from n on).
+  // src -> dst: (n), dst[i] = src[idx[i]], zero where the bit is clear
+  void (*gather_plane)(const float* src, const int32_t* idx, const uint32_t* mask, int64_t n, float* dst);
+  // src: (n) -> dst[idx[i]] += src[i] where the bit is set (no offset appears twice)
+  void (*scatter_add_plane)(const float* src, const int32_t* idx, const uint32_t* mask, int64_t n, float* dst);
+
   // Depthwise convolution, one plane (isa/conv_depthwise.h): buf is the phase buffer of one input plane.
   // buf, w: (R*S), bias -> y: (P,Q) (+ReLU)
   void (*conv_dw_forward)(const DwPlane& g, const float* buf, const float* w, float bias, bool relu, float* y);

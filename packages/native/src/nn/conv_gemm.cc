@@ -32,9 +32,60 @@ void valid_columns(int64_t off, int64_t stride, int64_t W, int64_t Q, int64_t& l
   hi = std::max(hi, lo);
 }
 
+// Where each im2col row reads the input: for kernel tap (r, s), the offset in an input plane of
+// each output position, and bit masks (per vector of positions) of those inside the plane. Strided,
+// dilated and narrow layers lower through it (a gather per vector); wide stride-1 rows are copied.
+class LoweringTable {
+ public:
+  explicit LoweringTable(const ConvGeom& g) {
+    const auto& p = g.p;
+    constexpr int64_t kNarrow = 16;  // output rows shorter than this lower faster by the table
+    if (p.stride_w == 1 && p.dil_w == 1 && g.Q >= kNarrow) return;
+    if (g.H * g.W >= (int64_t{1} << 31)) return;  // offsets are int32
+    W_ = kernels().vector_floats;
+    n_ = g.pq();
+    stride_ = round_up(n_, W_);
+    idx_.assign(static_cast<size_t>(g.R * g.S * stride_), 0);
+    mask_.assign(static_cast<size_t>(g.R * g.S * stride_ / W_), 0u);
+    for (int64_t r = 0; r < g.R; ++r)
+      for (int64_t s = 0; s < g.S; ++s) {
+        const int64_t tap = r * g.S + s;
+        int32_t* idx = idx_.data() + tap * stride_;
+        uint32_t* mask = mask_.data() + tap * stride_ / W_;
+        for (int64_t oh = 0; oh < g.P; ++oh)
+          for (int64_t ow = 0; ow < g.Q; ++ow) {
+            const int64_t ih = oh * p.stride_h - p.pad_h + r * p.dil_h, iw = ow * p.stride_w - p.pad_w + s * p.dil_w;
+            if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) continue;
+            const int64_t i = oh * g.Q + ow;
+            idx[i] = static_cast<int32_t>(ih * g.W + iw);
+            mask[i / W_] |= 1u << (i % W_);
+          }
+      }
+  }
+  bool active() const { return n_ > 0; }
+  // im2col row (c, r, s) of one image: plane x_c through tap r * S + s
+  void gather(const float* plane, int64_t tap, float* row) const {
+    kernels().gather_plane(plane, idx_.data() + tap * stride_, mask_.data() + tap * stride_ / W_, n_, row);
+  }
+  // col2im: plane dx_c += row (c, r, s)
+  void scatter_add(const float* row, int64_t tap, float* plane) const {
+    kernels().scatter_add_plane(row, idx_.data() + tap * stride_, mask_.data() + tap * stride_ / W_, n_, plane);
+  }
+
+ private:
+  int64_t W_ = 0, n_ = 0, stride_ = 0;
+  std::vector<int32_t> idx_;
+  std::vector<uint32_t> mask_;
+};
+
 // x: (Cg,H,W) -> col: (Cg*R*S, P*Q) with rows ld floats apart
-void im2col(const float* x, const ConvGeom& g, float* col, int64_t ld) {
+void im2col(const float* x, const ConvGeom& g, const LoweringTable& lt, float* col, int64_t ld) {
   const auto& p = g.p;
+  if (lt.active()) {
+    for (int64_t c = 0; c < g.Cg; ++c)
+      for (int64_t tap = 0; tap < g.R * g.S; ++tap) lt.gather(x + c * g.H * g.W, tap, col + (c * g.R * g.S + tap) * ld);
+    return;
+  }
   for (int64_t c = 0; c < g.Cg; ++c)
     for (int64_t r = 0; r < g.R; ++r)
       for (int64_t s = 0; s < g.S; ++s) {
@@ -64,8 +115,13 @@ void im2col(const float* x, const ConvGeom& g, float* col, int64_t ld) {
 }
 
 // col: (Cg*R*S, P*Q) with rows ld floats apart, accumulated into dx: (Cg,H,W)
-void col2im(const float* col, const ConvGeom& g, int64_t ld, float* dx) {
+void col2im(const float* col, const ConvGeom& g, const LoweringTable& lt, int64_t ld, float* dx) {
   const auto& p = g.p;
+  if (lt.active()) {
+    for (int64_t c = 0; c < g.Cg; ++c)
+      for (int64_t tap = 0; tap < g.R * g.S; ++tap) lt.scatter_add(col + (c * g.R * g.S + tap) * ld, tap, dx + c * g.H * g.W);
+    return;
+  }
   for (int64_t c = 0; c < g.Cg; ++c)
     for (int64_t r = 0; r < g.R; ++r)
       for (int64_t s = 0; s < g.S; ++s) {
@@ -123,7 +179,8 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int
 bool segmented(const ConvGeom& g) { return g.is_pointwise() && g.pq() % kernels().gemm_panel_cols == 0; }
 
 // Images [n0, n0+count) of group grp, lowered side by side: col (rows, count*pq), rows L floats apart.
-void lower_batch(const ConvGeom& g, const float* x, int64_t n0, int64_t count, int64_t grp, float* col, int64_t L) {
+void lower_batch(const ConvGeom& g, const LoweringTable& lt, const float* x, int64_t n0, int64_t count, int64_t grp,
+                 float* col, int64_t L) {
   const int64_t pq = g.pq();
   for (int64_t i = 0; i < count; ++i) {
     const float* xg = x + ((n0 + i) * g.C + grp * g.Cg) * g.H * g.W;
@@ -131,20 +188,20 @@ void lower_batch(const ConvGeom& g, const float* x, int64_t n0, int64_t count, i
       for (int64_t c = 0; c < g.Cg; ++c)
         std::memcpy(col + c * L + i * pq, xg + c * pq, sizeof(float) * static_cast<size_t>(pq));
     } else {
-      im2col(xg, g, col + i * pq, L);
+      im2col(xg, g, lt, col + i * pq, L);
     }
   }
 }
 
 // One image a GEMM (planes of at least kTargetColumns outputs): the GEMM reads a 1x1 layer's input
 // and writes every output in place, with no copies through scratch buffers.
-void forward_one_image(const ConvGeom& g, const float* x, const float* w, const float* b, bool relu, int64_t n,
+void forward_one_image(const ConvGeom& g, const LoweringTable& lt, const float* x, const float* w, const float* b, bool relu, int64_t n,
                        float* y) {
   const int64_t rows = g.col_rows(), pq = g.pq();
   float* col = g.is_pointwise() ? nullptr : thread_scratch(0, rows * pq);
   for (int64_t grp = 0; grp < g.G; ++grp) {
     const float* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
-    if (col) im2col(xg, g, col, pq);
+    if (col) im2col(xg, g, lt, col, pq);
     float* yg = y + (n * g.K + grp * g.Kg) * pq;
     gemm(false, false, g.Kg, pq, rows, w + grp * g.Kg * rows, rows, col ? col : xg, pq, 0.f, yg, pq);
     bias_relu_planes(g, yg, 1, grp, b, relu);
@@ -152,7 +209,7 @@ void forward_one_image(const ConvGeom& g, const float* x, const float* w, const 
 }
 
 // The backward of forward_one_image: gy read in place, a 1x1 layer's dx written in place.
-void backward_one_image(const ConvGeom& g, const float* x, const float* w, const float* gy, int64_t n, float* dx,
+void backward_one_image(const ConvGeom& g, const LoweringTable& lt, const float* x, const float* w, const float* gy, int64_t n, float* dx,
                         float* dw_part) {
   const int64_t rows = g.col_rows(), pq = g.pq();
   float* col = g.is_pointwise() ? nullptr : thread_scratch(0, rows * pq);
@@ -161,7 +218,7 @@ void backward_one_image(const ConvGeom& g, const float* x, const float* w, const
     const float* gyg = gy + (n * g.K + grp * g.Kg) * pq;
     const float* wg = w + grp * g.Kg * rows;
     if (dw_part) {
-      if (col) im2col(xg, g, col, pq);
+      if (col) im2col(xg, g, lt, col, pq);
       gemm(false, true, g.Kg, rows, pq, gyg, pq, col ? col : xg, pq, 0.f, dw_part + grp * g.Kg * rows, rows);
     }
     if (dx) {
@@ -171,7 +228,7 @@ void backward_one_image(const ConvGeom& g, const float* x, const float* w, const
       } else {
         gemm(true, false, rows, pq, g.Kg, wg, rows, gyg, pq, 0.f, col, pq);
         std::fill(dxg, dxg + g.Cg * g.H * g.W, 0.f);
-        col2im(col, g, pq, dxg);
+        col2im(col, g, lt, pq, dxg);
       }
     }
   }
@@ -182,10 +239,11 @@ void backward_one_image(const ConvGeom& g, const float* x, const float* w, const
 void conv_forward_general(const ConvGeom& g, const float* x, const float* w, const float* b, float* y, bool relu) {
   const int64_t rows = g.col_rows(), pq = g.pq(), nb = images_per_batch(g), L = nb * pq;
   const int64_t batches = (g.N + nb - 1) / nb;
+  const LoweringTable lt(g);
   parallel_chunks(static_cast<int>(batches), [&](int bi, int) {
     const int64_t n0 = bi * nb, count = std::min(nb, g.N - n0), cols = count * pq;
     if (nb == 1) {
-      forward_one_image(g, x, w, b, relu, n0, y);
+      forward_one_image(g, lt, x, w, b, relu, n0, y);
       return;
     }
     if (segmented(g)) {  // the batch's images as GEMM column segments: no copies in or out
@@ -200,7 +258,7 @@ void conv_forward_general(const ConvGeom& g, const float* x, const float* w, con
     float* col = thread_scratch(0, rows * L);
     float* out = thread_scratch(1, g.Kg * L);
     for (int64_t grp = 0; grp < g.G; ++grp) {
-      lower_batch(g, x, n0, count, grp, col, L);
+      lower_batch(g, lt, x, n0, count, grp, col, L);
       // The im2col matrix has `cols` columns when the last batch is short; its rows stay L apart.
       gemm(false, false, g.Kg, cols, rows, w + grp * g.Kg * rows, rows, col, L, 0.f, out, L);
       for (int64_t i = 0; i < count; ++i)
@@ -218,10 +276,11 @@ void conv_backward_general(const ConvGeom& g, const float* x, const float* w, co
   const int64_t wsize = g.K * rows;
   // One weight-gradient partial per batch, summed in batch order below.
   TensorPtr partial = dw ? empty({batches * wsize}) : nullptr;
+  const LoweringTable lt(g);
   parallel_chunks(static_cast<int>(batches), [&](int bi, int) {
     const int64_t n0 = bi * nb, count = std::min(nb, g.N - n0), cols = count * pq;
     if (nb == 1) {
-      backward_one_image(g, x, w, gy, n0, dx, dw ? partial->f32() + bi * wsize : nullptr);
+      backward_one_image(g, lt, x, w, gy, n0, dx, dw ? partial->f32() + bi * wsize : nullptr);
       return;
     }
     float* col = thread_scratch(0, rows * L);
@@ -239,7 +298,7 @@ void conv_backward_general(const ConvGeom& g, const float* x, const float* w, co
         kernels().sgemm_segments(true, rows, g.Kg, wg, rows, gy + (n0 * g.K + grp * g.Kg) * pq, pq, g.K * pq,
                                  dx + (n0 * g.C + grp * g.Cg) * pq, pq, g.C * pq, count, pq);
       if (dw) {
-        lower_batch(g, x, n0, count, grp, col, L);
+        lower_batch(g, lt, x, n0, count, grp, col, L);
         gemm(false, true, g.Kg, rows, cols, gyt, L, col, L, 0.f, partial->f32() + bi * wsize + grp * g.Kg * rows,
              rows);
       }
@@ -252,7 +311,7 @@ void conv_backward_general(const ConvGeom& g, const float* x, const float* w, co
               std::memcpy(dxg + c * pq, col + c * L + i * pq, sizeof(float) * static_cast<size_t>(pq));
           } else {
             std::fill(dxg, dxg + g.Cg * g.H * g.W, 0.f);
-            col2im(col + i * pq, g, L, dxg);
+            col2im(col + i * pq, g, lt, L, dxg);
           }
         }
       }
