@@ -41,6 +41,8 @@ const cases: Case[] = [
   { n: 1, c: 2, h: 6, w: 7, k: 2, r: 3, s: 3, stride: [1, 1], pad: [2, 3], dil: [1, 1], groups: 2 },
   // the last input column is read by no output, only by the last vector's unused lanes
   { n: 2, c: 3, h: 9, w: 32, k: 3, r: 3, s: 3, stride: [2, 2], pad: [0, 0], dil: [1, 1], groups: 3 },
+  // stride-2 column phases split and joined by shuffles: whole vectors, then a ragged rest (odd padding)
+  { n: 1, c: 2, h: 5, w: 45, k: 2, r: 3, s: 3, stride: [2, 2], pad: [1, 1], dil: [1, 1], groups: 2 },
   // batched im2col + GEMM: wide layers on narrow planes (several images per GEMM, a short last
   // batch), stride 2, groups, 1x1 (no im2col), 7x7 stem
   { n: 5, c: 40, h: 8, w: 8, k: 33, r: 3, s: 3, stride: [1, 1], pad: [1, 1], dil: [1, 1], groups: 1 },

@@ -89,6 +89,10 @@ struct Kernels {
   void (*gather_plane)(const float* src, const int32_t* idx, const uint32_t* mask, int64_t n, float* dst);
   // src: (n) -> dst[idx[i]] += src[i] where the bit is set (no offset appears twice)
   void (*scatter_add_plane)(const float* src, const int32_t* idx, const uint32_t* mask, int64_t n, float* dst);
+  // src: (n) -> even: (n - n/2) = src[0], src[2], ...; odd: (n/2) = src[1], src[3], ...
+  void (*deinterleave2)(const float* src, int64_t n, float* even, float* odd);
+  // even, odd as deinterleave2 -> dst: (n)
+  void (*interleave2)(const float* even, const float* odd, int64_t n, float* dst);
 
   // Depthwise convolution, one plane (isa/conv_depthwise.h): buf is the phase buffer of one input plane.
   // buf, w: (R*S), bias -> y: (P,Q) (+ReLU)

@@ -1,7 +1,9 @@
 // Lowering through an offset table (nn/conv_gemm.cc's im2col and col2im for strided, dilated and
 // narrow layers): one gather per vector of outputs, where copying row by row spent its time on the
-// calls and edge checks of rows of 4 to 16 values.
+// calls and edge checks of rows of 4 to 16 values. And the column phases of stride-2 depthwise layers
+// (nn/conv_depthwise.cc) split and joined by shuffles, where a scalar loop cost most of the layer.
 #pragma once
+#include "isa/conv_common.h"
 #include "isa/simd.h"
 
 namespace dlf::DLF_ISA_NS {
@@ -25,6 +27,31 @@ inline void scatter_add_plane(const float* src, const int32_t* idx, const uint32
   }
   for (; i < n; ++i)
     if (mask[i / W] >> (i % W) & 1u) dst[idx[i]] += src[i];
+}
+
+// src: (n) -> even: (n - n/2) = src[0], src[2], ...; odd: (n/2) = src[1], src[3], ...
+inline void deinterleave2(const float* src, int64_t n, float* even, float* odd) {
+  const vi me = conv::lane_iota(2, 0), mo = conv::lane_iota(2, 1);
+  int64_t i = 0;
+  for (; i + 2 * W <= n; i += 2 * W) {
+    const vf a = load(src + i), b = load(src + i + W);
+    store(even + i / 2, __builtin_shuffle(a, b, me));
+    store(odd + i / 2, __builtin_shuffle(a, b, mo));
+  }
+  for (; i < n; ++i) (i % 2 ? odd : even)[i / 2] = src[i];
+}
+
+// even, odd as deinterleave2 -> dst: (n), their elements in turn
+inline void interleave2(const float* even, const float* odd, int64_t n, float* dst) {
+  const vi lane = conv::lane_iota(1, 0);
+  const vi zip_lo = (lane & 1) * W + (lane >> 1), zip_hi = zip_lo + W / 2;
+  int64_t i = 0;
+  for (; i + 2 * W <= n; i += 2 * W) {
+    const vf a = load(even + i / 2), b = load(odd + i / 2);
+    store(dst + i, __builtin_shuffle(a, b, zip_lo));
+    store(dst + i + W, __builtin_shuffle(a, b, zip_hi));
+  }
+  for (; i < n; ++i) dst[i] = (i % 2 ? odd : even)[i / 2];
 }
 
 }  // namespace dlf::DLF_ISA_NS
