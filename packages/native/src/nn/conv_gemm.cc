@@ -83,7 +83,8 @@ void im2col(const float* x, const ConvGeom& g, const LoweringTable& lt, float* c
   const auto& p = g.p;
   if (lt.active()) {
     for (int64_t c = 0; c < g.Cg; ++c)
-      for (int64_t tap = 0; tap < g.R * g.S; ++tap) lt.gather(x + c * g.H * g.W, tap, col + (c * g.R * g.S + tap) * ld);
+      for (int64_t tap = 0; tap < g.R * g.S; ++tap)
+        lt.gather(x + c * g.H * g.W, tap, col + (c * g.R * g.S + tap) * ld);
     return;
   }
   for (int64_t c = 0; c < g.Cg; ++c)
@@ -119,7 +120,8 @@ void col2im(const float* col, const ConvGeom& g, const LoweringTable& lt, int64_
   const auto& p = g.p;
   if (lt.active()) {
     for (int64_t c = 0; c < g.Cg; ++c)
-      for (int64_t tap = 0; tap < g.R * g.S; ++tap) lt.scatter_add(col + (c * g.R * g.S + tap) * ld, tap, dx + c * g.H * g.W);
+      for (int64_t tap = 0; tap < g.R * g.S; ++tap)
+        lt.scatter_add(col + (c * g.R * g.S + tap) * ld, tap, dx + c * g.H * g.W);
     return;
   }
   for (int64_t c = 0; c < g.Cg; ++c)
@@ -195,8 +197,8 @@ void lower_batch(const ConvGeom& g, const LoweringTable& lt, const float* x, int
 
 // One image a GEMM (planes of at least kTargetColumns outputs): the GEMM reads a 1x1 layer's input
 // and writes every output in place, with no copies through scratch buffers.
-void forward_one_image(const ConvGeom& g, const LoweringTable& lt, const float* x, const float* w, const float* b, bool relu, int64_t n,
-                       float* y) {
+void forward_one_image(const ConvGeom& g, const LoweringTable& lt, const float* x, const float* w, const float* b,
+                       bool relu, int64_t n, float* y) {
   const int64_t rows = g.col_rows(), pq = g.pq();
   float* col = g.is_pointwise() ? nullptr : thread_scratch(0, rows * pq);
   for (int64_t grp = 0; grp < g.G; ++grp) {
@@ -209,8 +211,8 @@ void forward_one_image(const ConvGeom& g, const LoweringTable& lt, const float* 
 }
 
 // The backward of forward_one_image: gy read in place, a 1x1 layer's dx written in place.
-void backward_one_image(const ConvGeom& g, const LoweringTable& lt, const float* x, const float* w, const float* gy, int64_t n, float* dx,
-                        float* dw_part) {
+void backward_one_image(const ConvGeom& g, const LoweringTable& lt, const float* x, const float* w, const float* gy,
+                        int64_t n, float* dx, float* dw_part) {
   const int64_t rows = g.col_rows(), pq = g.pq();
   float* col = g.is_pointwise() ? nullptr : thread_scratch(0, rows * pq);
   for (int64_t grp = 0; grp < g.G; ++grp) {
