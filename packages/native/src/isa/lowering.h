@@ -38,7 +38,11 @@ inline void deinterleave2(const float* src, int64_t n, float* even, float* odd) 
     store(even + i / 2, __builtin_shuffle(a, b, me));
     store(odd + i / 2, __builtin_shuffle(a, b, mo));
   }
-  for (; i < n; ++i) (i % 2 ? odd : even)[i / 2] = src[i];
+  for (; i + 1 < n; i += 2) {  // i is even here
+    even[i / 2] = src[i];
+    odd[i / 2] = src[i + 1];
+  }
+  if (i < n) even[i / 2] = src[i];
 }
 
 // even, odd as deinterleave2 -> dst: (n), their elements in turn
@@ -51,7 +55,11 @@ inline void interleave2(const float* even, const float* odd, int64_t n, float* d
     store(dst + i, __builtin_shuffle(a, b, zip_lo));
     store(dst + i + W, __builtin_shuffle(a, b, zip_hi));
   }
-  for (; i < n; ++i) dst[i] = (i % 2 ? odd : even)[i / 2];
+  for (; i + 1 < n; i += 2) {
+    dst[i] = even[i / 2];
+    dst[i + 1] = odd[i / 2];
+  }
+  if (i < n) dst[i] = even[i / 2];
 }
 
 }  // namespace dlf::DLF_ISA_NS
