@@ -59,6 +59,19 @@ export interface NnSlice {
     eps: number,
     relu?: boolean,
   ): Handle;
+  /**
+   * An evaluation-mode BatchNorm2d folded into the conv before it, in one call: [w * s, (b - mean) * s + beta]
+   * per output channel, s = gamma / sqrt(var + eps). Records no graph (call it with grad mode off).
+   */
+  foldBatchNorm(
+    weight: Handle,
+    bias: Handle | null,
+    gamma: Handle | null,
+    beta: Handle | null,
+    runningMean: Handle,
+    runningVar: Handle,
+    eps: number,
+  ): [Handle, Handle];
 }
 
 /** The nn slice of the loaded addon. */

@@ -4,6 +4,7 @@
 // fusion, and their evaluation-mode folding of BatchNorm2d into the conv before it, against the
 // same models unfused.
 
+import { nn as native } from '@dlf/native/nn';
 import { Generator, randn as randnDefault, type Tensor, tensor } from '@dlf/tensor-core';
 import { describe, expect, it } from 'vitest';
 import {
@@ -14,6 +15,7 @@ import {
   MaxPool2d,
   type Module,
   mul,
+  noGrad,
   ReLU,
   relu,
   Sequential,
@@ -117,6 +119,12 @@ describe('batchNorm2d with a fused ReLU', () => {
     results[0]!.forEach((v, k) => expectClose(v, results[1]![k]!, `${what} tensor ${k}`));
     // With a ReLU some outputs were clipped, so the fused mask mattered.
     if (clipped) expect(results[0]![0]!.some((v) => v === 0)).toBe(true);
+    // Under noGrad the fold is one native call (foldBatchNorm): the composed fold's outputs.
+    const model = build().eval();
+    bnCalls = 0;
+    const y = noGrad(() => model.forward(randn([3, 4, 10, 10], 5)));
+    expect(bnCalls, `${what}: BatchNorm2d calls under noGrad`).toBe(folds ? 0 : 1);
+    expectClose(arr(y), results[0]![0]!, `${what} under noGrad`);
   };
 
   for (const [bias, affine, groups] of [
@@ -165,5 +173,18 @@ describe('batchNorm2d with a fused ReLU', () => {
     model.forward(randn([3, 4, 10, 10], 5));
     // In training mode the BN layer ran itself: its running statistics moved.
     expect(arr(bn.runningMean!)).not.toEqual(before);
+  });
+
+  it('foldBatchNorm rejects vectors of another length, and a graph it cannot record', () => {
+    const w = randn([4, 2, 3, 3], 20);
+    const v4 = tensor(new Float32Array(4).fill(1));
+    const v3 = tensor(new Float32Array(3).fill(1));
+    expect(() =>
+      noGrad(() => native.foldBatchNorm(w.handle, null, null, null, v3.handle, v4.handle, 1e-5)),
+    ).toThrow(/does not match 4 output channels/);
+    w.requiresGrad = true;
+    expect(() => native.foldBatchNorm(w.handle, null, null, null, v4.handle, v4.handle, 1e-5)).toThrow(
+      /noGrad/,
+    );
   });
 });

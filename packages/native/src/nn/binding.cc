@@ -94,6 +94,18 @@ Napi::Value BatchNorm2d(const Napi::CallbackInfo& info) {
                                        read_number(info, 6, "momentum"), read_number(info, 7, "eps"), relu));
 }
 
+// [sync] foldBatchNorm(w, b|null, gamma|null, beta|null, mean, var, eps) -> [weight handle, bias handle]
+Napi::Value FoldBatchNorm(const Napi::CallbackInfo& info) {
+  const auto [w, b] = fold_batch_norm(unwrap(info, 0, "weight"), unwrap_optional(info, 1, "bias"),
+                                      unwrap_optional(info, 2, "gamma"), unwrap_optional(info, 3, "beta"),
+                                      unwrap(info, 4, "runningMean"), unwrap(info, 5, "runningVar"),
+                                      read_number(info, 6, "eps"));
+  Napi::Array out = Napi::Array::New(info.Env(), 2);
+  out.Set(0u, wrap(info.Env(), w));
+  out.Set(1u, wrap(info.Env(), b));
+  return out;
+}
+
 }  // namespace
 
 void init_nn(Napi::Env env, Napi::Object exports) {
@@ -107,6 +119,7 @@ void init_nn(Napi::Env env, Napi::Object exports) {
   DLF_EXPORT(exports, "addRelu", AddRelu);
   DLF_EXPORT(exports, "dropout", Dropout);
   DLF_EXPORT(exports, "batchNorm2d", BatchNorm2d);
+  DLF_EXPORT(exports, "foldBatchNorm", FoldBatchNorm);
 }
 
 }  // namespace dlf

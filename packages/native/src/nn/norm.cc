@@ -198,4 +198,39 @@ TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const Ten
   return y;
 }
 
+std::pair<TensorPtr, TensorPtr> fold_batch_norm(const TensorPtr& w_in, const TensorPtr& b_in, const TensorPtr& gamma,
+                                                const TensorPtr& beta, const TensorPtr& mean, const TensorPtr& var,
+                                                double eps) {
+  expect_f32(w_in, "foldBatchNorm weight");
+  DLF_THROW_RANGE_IF(w_in->dim() < 1 || w_in->shape[0] < 1, "foldBatchNorm: weight of shape ", shape_str(w_in->shape),
+                     " has no output channels");
+  const int64_t K = w_in->shape[0], per = w_in->numel() / K;
+  DLF_THROW_RANGE_IF(!mean || !var, "foldBatchNorm: running mean and variance are required");
+  for (const TensorPtr* t : {&b_in, &gamma, &beta, &mean, &var}) {
+    if (!*t) continue;
+    expect_f32(*t, "foldBatchNorm vector");
+    DLF_THROW_RANGE_IF((*t)->dim() != 1 || (*t)->shape[0] != K, "foldBatchNorm: vector of shape ",
+                       shape_str((*t)->shape), " does not match ", K, " output channels");
+  }
+  DLF_THROW_IF(grad_enabled() && any_requires_grad({&w_in, &b_in, &gamma, &beta}),
+               "foldBatchNorm: records no graph; call it under noGrad");
+  const TensorPtr w = contiguous_data(w_in);
+  const auto vec = [](const TensorPtr& t) { return t ? contiguous_data(t) : nullptr; };
+  const TensorPtr b = vec(b_in), g = vec(gamma), be = vec(beta), m = vec(mean), v = vec(var);
+  auto wf = empty(w->shape);
+  auto bf = empty({K});
+  const float* pw = w->f32();
+  float* pwf = wf->f32();
+  const float e = static_cast<float>(eps);
+  for (int64_t k = 0; k < K; ++k) {
+    // The same float steps as the composed ops (pow(var + eps, -0.5) * gamma ...), so both agree.
+    const float invstd = std::pow(v->f32()[k] + e, -0.5f);
+    const float s = g ? g->f32()[k] * invstd : invstd;
+    for (int64_t i = 0; i < per; ++i) pwf[k * per + i] = pw[k * per + i] * s;
+    const float shifted = b ? b->f32()[k] - m->f32()[k] : m->f32()[k] * -1.f;
+    bf->f32()[k] = be ? shifted * s + be->f32()[k] : shifted * s;
+  }
+  return {wf, bf};
+}
+
 }  // namespace dlf

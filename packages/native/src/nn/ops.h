@@ -3,6 +3,7 @@
 // re-checks what could corrupt memory, runs its forward kernel and, when an input requires grad,
 // records a node whose backward kernel accumulates into the inputs' gradients.
 #pragma once
+#include <utility>
 #include <cstdint>
 #include <vector>
 
@@ -40,5 +41,11 @@ TensorPtr dropout(const TensorPtr& x, double p, uint64_t seed, uint64_t offset);
  * a ReLU into the same pass (its backward recomputes the mask from the saved normalised input). */
 TensorPtr batch_norm2d(const TensorPtr& x, const TensorPtr& weight, const TensorPtr& bias, const TensorPtr& running_mean,
                        const TensorPtr& running_var, bool training, double momentum, double eps, bool relu = false);
+// w: (K, ...), b/gamma/beta: (K) or null, mean/var: (K) -> {w * s, (b - mean) * s + beta} per output channel k,
+// s = gamma / sqrt(var + eps): an evaluation-mode BatchNorm2d folded into the conv before it. Not differentiable
+// (no graph is recorded); nn's fusion calls it under noGrad and composes differentiable ops otherwise.
+std::pair<TensorPtr, TensorPtr> fold_batch_norm(const TensorPtr& w, const TensorPtr& b, const TensorPtr& gamma,
+                                                const TensorPtr& beta, const TensorPtr& mean, const TensorPtr& var,
+                                                double eps);
 
 }  // namespace dlf

@@ -1,6 +1,9 @@
 /** When consecutive layers run as one fused native op (shared by Sequential and GraphModule). */
+import { isGradEnabled } from '@dlf/autograd';
+import { nn as native } from '@dlf/native/nn';
 import { add, mul, pow, reshape, sub, type Tensor, tidy } from '@dlf/tensor-core';
 import * as F from '../functional.js';
+import { floatResult } from '../ops/common.js';
 import type { Module } from '../module.js';
 import type { Conv2d } from './conv.js';
 import type { Linear } from './linear.js';
@@ -41,13 +44,7 @@ export function convWithFoldedBatchNorm(
   options: { relu: boolean; maxPool2x2: boolean },
 ): Tensor {
   return tidy(() => {
-    const k = conv.outChannels;
-    const invStd = pow(add(bn.runningVar!, bn.eps), -0.5);
-    const scale = bn.weight ? mul(bn.weight, invStd) : invStd;
-    const weight = mul(conv.weight, reshape(scale, [k, 1, 1, 1]));
-    const shifted = conv.bias ? sub(conv.bias, bn.runningMean!) : mul(bn.runningMean!, -1);
-    const scaledBias = mul(shifted, scale);
-    const bias = bn.bias ? add(scaledBias, bn.bias) : scaledBias;
+    const [weight, bias] = isGradEnabled() ? foldComposed(conv, bn) : foldNative(conv, bn);
     return F.conv2d(x, weight, bias, {
       stride: conv.stride,
       padding: conv.padding,
@@ -57,6 +54,33 @@ export function convWithFoldedBatchNorm(
       maxPool2x2: options.maxPool2x2,
     });
   });
+}
+
+// With grad mode on, gradients reach the conv's weight and the BatchNorm's affine parameters through
+// the fold (a frozen-statistics fine-tune), so it is composed of differentiable ops.
+function foldComposed(conv: Conv2d, bn: BatchNorm2d): [Tensor, Tensor] {
+  const invStd = pow(add(bn.runningVar!, bn.eps), -0.5);
+  const scale = bn.weight ? mul(bn.weight, invStd) : invStd;
+  const weight = mul(conv.weight, reshape(scale, [conv.outChannels, 1, 1, 1]));
+  const shifted = conv.bias ? sub(conv.bias, bn.runningMean!) : mul(bn.runningMean!, -1);
+  const scaledBias = mul(shifted, scale);
+  return [weight, bn.bias ? add(scaledBias, bn.bias) : scaledBias];
+}
+
+// Inference: one native call instead of eight small ops a layer (at batch 8 the ops took a fifth of
+// a ResNet-20 forward).
+function foldNative(conv: Conv2d, bn: BatchNorm2d): [Tensor, Tensor] {
+  const h = (t: Tensor | null) => (t ? t.handle : null);
+  const [w, b] = native.foldBatchNorm(
+    conv.weight.handle,
+    h(conv.bias),
+    h(bn.weight),
+    h(bn.bias),
+    bn.runningMean!.handle,
+    bn.runningVar!.handle,
+    bn.eps,
+  );
+  return [floatResult(w, conv.weight.shape), floatResult(b, [conv.outChannels])];
 }
 
 /** What runs fused with a layer: a folded evaluation-mode BatchNorm2d, then a ReLU, then a 2x2 max pool. */
