@@ -106,6 +106,53 @@ inline void a4(const vf* u, int us, vf* o, int os) {
   o[5 * os] = u3;
 }
 
+// G applied to 3 vectors (Lavin's F(4,3) kernel transform, one channel pair per lane): g -> 6 vectors.
+inline void g3(vf g0, vf g1, vf g2, vf* t, int ts) {
+  const vf even = g0 + g2, q0 = g0 * broadcast(1.f / 24), q2 = g2 * broadcast(1.f / 6);
+  t[0] = g0 * broadcast(0.25f);
+  t[ts] = -(even + g1) * broadcast(1.f / 6);
+  t[2 * ts] = -(even - g1) * broadcast(1.f / 6);
+  t[3 * ts] = q0 + g1 * broadcast(1.f / 12) + q2;
+  t[4 * ts] = q0 - g1 * broadcast(1.f / 12) + q2;
+  t[5 * ts] = g2;
+}
+
+// w: (K,C,3,3) -> U: (36, Kp/rk, C, rk) = G g G^T for the output-channel blocks [kb0, kb1) (in
+// channels, multiples of rk), zero for output channels >= K; positions estride floats apart. With
+// `flip`, the input gradient's kernel: output channels C, input channels K, each rotated 180 degrees.
+// A block's (input, output) pairs are W to a vector: 9 gathers, the transform in vector code and 36
+// whole-vector stores (one value at a time it was a sixth of a small-batch ResNet-20 inference).
+inline void wino_weights(const float* w, int64_t K, int64_t C, bool flip, int64_t rk, int64_t kb0, int64_t kb1,
+                         int64_t estride, float* U) {
+  const int64_t outs = flip ? C : K, ins = flip ? K : C, pairs = rk * ins;
+  vf g[9], gg[18], u[36];
+  alignas(64) int32_t base[W];
+  for (int64_t kb = kb0; kb < kb1; kb += rk) {
+    float* dst = U + kb * ins;
+    for (int64_t p0 = 0; p0 < pairs; p0 += W) {
+      uint32_t mask = 0;
+      for (int l = 0; l < W; ++l) {
+        const int64_t p = p0 + l, i = p / rk, o = kb + p % rk;
+        base[l] = 0;
+        if (p >= pairs || o >= outs) continue;
+        base[l] = static_cast<int32_t>((flip ? i * C + o : o * C + i) * 9);
+        mask |= 1u << l;
+      }
+      for (int t = 0; t < 9; ++t) g[t] = gather_masked(w + (flip ? 8 - t : t), base, mask);
+      for (int b = 0; b < 3; ++b) g3(g[b], g[3 + b], g[6 + b], gg + b, 3);                  // G g: (6,3)
+      for (int e = 0; e < 6; ++e) g3(gg[e * 3], gg[e * 3 + 1], gg[e * 3 + 2], u + e * 6, 1);  // (G g) G^T
+      const int64_t n = std::min<int64_t>(W, pairs - p0);
+      for (int e = 0; e < 36; ++e) {
+        if (n == W) {
+          store(dst + e * estride + p0, u[e]);
+        } else {
+          store_first(dst + e * estride + p0, u[e], n);
+        }
+      }
+    }
+  }
+}
+
 // x: (N,C,H,W) -> V: (36,C,TB) with positions estride and channels cstride floats apart, tiles
 // t0..t0+count in lanes 0..count-1, zero beyond.
 inline void wino_input(const WinoGeom& g, const float* x, int64_t t0, int64_t count, int64_t estride, int64_t cstride,
@@ -360,6 +407,7 @@ inline void wino_wgrad_gemm(const float* Gt, int64_t gs, const float* V, int64_t
 }  // namespace wino
 
 using wino::wino_gemm;
+using wino::wino_weights;
 using wino::wino_grad_tiles;
 using wino::wino_input;
 using wino::wino_output;

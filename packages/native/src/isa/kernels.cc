@@ -43,6 +43,7 @@ const Kernels* DLF_CAT(kernels_, DLF_ISA)() {
       &DLF_ISA_NS::conv_dw_wgrad,
       DLF_ISA_NS::wino::TB,
       DLF_ISA_NS::wino::RK,
+      &DLF_ISA_NS::wino_weights,
       &DLF_ISA_NS::wino_input,
       &DLF_ISA_NS::wino_gemm,
       &DLF_ISA_NS::wino_output,

@@ -106,6 +106,10 @@ struct Kernels {
   // by the caller into U: (36, Kp/wino_kblock, C, wino_kblock), Kp = K rounded up to wino_kblock.
   int wino_tiles;
   int wino_kblock;
+  // w: (K,C,3,3) -> U (layout above, positions estride floats apart) for output-channel blocks [kb0, kb1)
+  // (multiples of wino_kblock); with `flip` the input gradient's kernel (output channels C, input K)
+  void (*wino_weights)(const float* w, int64_t K, int64_t C, bool flip, int64_t rk, int64_t kb0, int64_t kb1,
+                       int64_t estride, float* U);
   // x: (N,C,H,W) -> V: (36,C,TB), positions estride and channels cstride floats apart, the tiles
   // t0..t0+count (count <= TB) in lanes, zero beyond
   void (*wino_input)(const WinoGeom& g, const float* x, int64_t t0, int64_t count, int64_t estride, int64_t cstride,

@@ -23,17 +23,6 @@ constexpr int64_t kWgradChunkFloats = int64_t{6} << 20;
 // different L1 sets (planes a multiple of 4 KB apart all share one set and evict each other).
 int64_t position_stride(int64_t plane) { return round_up(plane, 16) + 16; }
 
-// G applied to 3 values (Lavin's F(4,3) kernel transform): (g0,g1,g2) -> 6 values.
-inline void g3(float g0, float g1, float g2, float* t, int ts) {
-  const float even = g0 + g2, q0 = g0 * (1.f / 24), q2 = g2 * (1.f / 6);
-  t[0] = g0 * 0.25f;
-  t[ts] = -(even + g1) * (1.f / 6);
-  t[2 * ts] = -(even - g1) * (1.f / 6);
-  t[3 * ts] = q0 + g1 * (1.f / 12) + q2;
-  t[4 * ts] = q0 - g1 * (1.f / 12) + q2;
-  t[5 * ts] = g2;
-}
-
 // w: (K,C,3,3) -> U: (36, Kp/rk, C, rk) = G g G^T per channel pair, zero for k >= K. With `flip` the
 // kernel of the input gradient: input channels K, output channels C, each kernel rotated 180 degrees.
 // U's positions are position_stride(Kp * C) floats apart.
@@ -41,29 +30,10 @@ void transform_weights(const float* w, int64_t K, int64_t C, bool flip, int64_t 
   const int64_t outs = flip ? C : K, ins = flip ? K : C, outs_p = round_up(outs, rk);
   const int64_t estride = position_stride(outs_p * ins);
   DLF_THROW_IF(rk < 1 || rk > 8, "conv2d: Winograd output block of ", rk, " channels (at most 8)");
-  // By blocks of rk output channels: the rk values of a position sit side by side, so each of the 36
-  // positions is written as one sequential stream (scattered single floats cost most of the time).
+  // By blocks of rk output channels: a block's values of one position are one sequential stream.
+  const Kernels& kt = kernels();
   parallel_for(outs_p / rk, 1, [&](int64_t b0, int64_t b1) {
-    for (int64_t kb = b0 * rk; kb < b1 * rk; kb += rk) {
-      float* dst = U + kb * ins;
-      for (int64_t i = 0; i < ins; ++i, dst += rk) {
-        float u[36][8];  // [position][output channel of the block], rk <= 8
-        for (int64_t r = 0; r < rk; ++r) {
-          const int64_t o = kb + r;
-          float g[9] = {};
-          if (o < outs) {
-            const float* src = flip ? w + (i * C + o) * 9 : w + (o * C + i) * 9;
-            for (int t = 0; t < 9; ++t) g[t] = flip ? src[8 - t] : src[t];
-          }
-          float gg[18], ue[36];  // G g: (6,3), then (G g) G^T: (6,6)
-          for (int b = 0; b < 3; ++b) g3(g[b], g[3 + b], g[6 + b], gg + b, 3);
-          for (int e = 0; e < 6; ++e) g3(gg[e * 3], gg[e * 3 + 1], gg[e * 3 + 2], ue + e * 6, 1);
-          for (int e = 0; e < 36; ++e) u[e][r] = ue[e];
-        }
-        for (int e = 0; e < 36; ++e)
-          for (int64_t r = 0; r < rk; ++r) dst[e * estride + r] = u[e][r];
-      }
-    }
+    kt.wino_weights(w, K, C, flip, rk, b0 * rk, b1 * rk, estride, U);
   });
 }
 
@@ -100,9 +70,10 @@ bool conv_wino_applies(const ConvGeom& g) {
   // Padding up to 2 keeps the input gradient a Winograd convolution too (padding 2 - pad).
   if (p.pad_h > 2 || p.pad_w > 2 || g.P < 1 || g.Q < 1) return false;
   if (g.C < kMinChannels || g.K < kMinChannels) return false;
-  // The tile kernels address a batch with int32 offsets.
+  // The tile kernels address a batch, and the weight transform the weights, with int32 offsets.
   constexpr int64_t kMaxOffset = int64_t{1} << 31;
   if (g.N * g.C * g.H * g.W >= kMaxOffset || g.N * g.K * g.P * g.Q >= kMaxOffset) return false;
+  if (g.K * g.C * 9 >= kMaxOffset) return false;
   // Fewer tiles than half a block would leave most lanes idle.
   return 2 * g.N * ((g.P + 3) / 4) * ((g.Q + 3) / 4) >= kernels().wino_tiles;
 }
