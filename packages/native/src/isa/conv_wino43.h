@@ -129,14 +129,15 @@ inline void wino_weights(const float* w, int64_t K, int64_t C, bool flip, int64_
   alignas(64) int32_t base[W];
   for (int64_t kb = kb0; kb < kb1; kb += rk) {
     float* dst = U + kb * ins;
+    int64_t i = 0, r = 0;  // the input channel and block row of pair p0 + l, p = i * rk + r
     for (int64_t p0 = 0; p0 < pairs; p0 += W) {
       uint32_t mask = 0;
       for (int l = 0; l < W; ++l) {
-        const int64_t p = p0 + l, i = p / rk, o = kb + p % rk;
-        base[l] = 0;
-        if (p >= pairs || o >= outs) continue;
-        base[l] = static_cast<int32_t>((flip ? i * C + o : o * C + i) * 9);
-        mask |= 1u << l;
+        const int64_t o = kb + r;
+        const bool valid = p0 + l < pairs && o < outs;
+        base[l] = valid ? static_cast<int32_t>((flip ? i * C + o : o * C + i) * 9) : 0;
+        if (valid) mask |= 1u << l;
+        if (++r == rk) r = 0, ++i;
       }
       for (int t = 0; t < 9; ++t) g[t] = gather_masked(w + (flip ? 8 - t : t), base, mask);
       for (int b = 0; b < 3; ++b) g3(g[b], g[3 + b], g[6 + b], gg + b, 3);                  // G g: (6,3)

@@ -40,6 +40,7 @@ class LoweringTable {
   explicit LoweringTable(const ConvGeom& g) {
     const auto& p = g.p;
     constexpr int64_t kNarrow = 16;  // output rows shorter than this lower faster by the table
+    if (g.is_pointwise()) return;  // no im2col: the image is its own matrix
     if (p.stride_w == 1 && p.dil_w == 1 && g.Q >= kNarrow) return;
     if (g.H * g.W >= (int64_t{1} << 31)) return;  // offsets are int32
     W_ = kernels().vector_floats;

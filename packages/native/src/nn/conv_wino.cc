@@ -29,7 +29,7 @@ int64_t position_stride(int64_t plane) { return round_up(plane, 16) + 16; }
 void transform_weights(const float* w, int64_t K, int64_t C, bool flip, int64_t rk, float* U) {
   const int64_t outs = flip ? C : K, ins = flip ? K : C, outs_p = round_up(outs, rk);
   const int64_t estride = position_stride(outs_p * ins);
-  DLF_THROW_IF(rk < 1 || rk > 8, "conv2d: Winograd output block of ", rk, " channels (at most 8)");
+  DLF_THROW_IF(rk < 1, "conv2d: Winograd output block of ", rk, " channels");
   // By blocks of rk output channels: a block's values of one position are one sequential stream.
   const Kernels& kt = kernels();
   parallel_for(outs_p / rk, 1, [&](int64_t b0, int64_t b1) {
