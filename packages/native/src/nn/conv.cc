@@ -77,17 +77,7 @@ struct Conv2dBackward final : Node {
       TensorPtr dx = needs_grad(0) ? empty(x->shape) : nullptr;
       TensorPtr dw = needs_grad(1) ? empty(w->shape) : nullptr;
       TensorPtr db = needs_grad(2) ? empty({geom.K}) : nullptr;
-      // Few channel pairs: the transforms outweigh the products saved, and the direct weight-gradient
-      // kernel is faster (16 -> 16 on 32x32 planes, batch 64: forward + backward 6.5 against 7.2 ms);
-      // from 24 x 24 pairs Winograd's wins (32 -> 32 on 16x16 planes: 4.2 against 5.0 ms).
-      const bool direct_wgrad = dw && geom.C * geom.K <= 16 * 32 && conv_fast_applies(fs);
-      conv_wino_backward(geom, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr,
-                         direct_wgrad || !dw ? nullptr : dw->f32());
-      if (direct_wgrad) {
-        ConvGradSource src;
-        src.gy = g->f32();
-        conv_fast_backward(fs, x->f32(), w->f32(), src, nullptr, dw->f32(), nullptr);
-      }
+      conv_wino_backward(geom, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr);
       if (db) bias_gradient(geom, g->f32(), db->f32());
       gin[0] = dx;
       gin[1] = dw;
