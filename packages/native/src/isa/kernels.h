@@ -137,17 +137,20 @@ struct Kernels {
   void (*wino_wgrad_gemm)(const float* Gt, int64_t gs, const float* V, int64_t vs, int64_t L, int64_t K, int64_t C,
                           int64_t e0, int64_t e1, float* dWt);
 
-  // Batch-norm rows (isa/norm.h): one (image, channel) plane of n values each; xhat = (x - mean) * invstd.
+  // Batch-norm channels (isa/norm.h): N rows (one per image) of n values, `stride` floats apart;
+  // xhat = (x - mean) * invstd.
   // x -> sum of x and of (x - mean)^2 (each skipped when null)
-  void (*bn_row_stats)(const float* x, int64_t n, float mean, double* sum, double* sq);
+  void (*bn_channel_stats)(const float* x, int64_t N, int64_t stride, int64_t n, float mean, double* sum, double* sq);
   // x -> y = xhat * gamma + beta (then ReLU when `relu`)
-  void (*bn_row_apply)(const float* x, int64_t n, const BnChannel& ch, bool relu, float* y);
+  void (*bn_channel_apply)(const float* x, int64_t N, int64_t stride, int64_t n, const BnChannel& ch, bool relu,
+                           float* y);
   // g, x -> sums of g' and g' * xhat, g' = g masked by the fused ReLU (xhat * gamma + beta > 0) when `relu`
-  void (*bn_row_grad_sums)(const float* g, const float* x, int64_t n, const BnChannel& ch, bool relu, double* sb,
-                           double* sg);
+  void (*bn_channel_grad_sums)(const float* g, const float* x, int64_t N, int64_t stride, int64_t n,
+                               const BnChannel& ch, bool relu, double* sb, double* sg);
   // g, x -> dx = k * (M * g' - mb - xhat * mg) (training) or k * g' (evaluation)
-  void (*bn_row_grad_input)(const float* g, const float* x, int64_t n, const BnChannel& ch, bool relu, bool training,
-                            float k, float M, float mb, float mg, float* dx);
+  void (*bn_channel_grad_input)(const float* g, const float* x, int64_t N, int64_t stride, int64_t n,
+                                const BnChannel& ch, bool relu, bool training, float k, float M, float mb, float mg,
+                                float* dx);
 
   // GFLOP/s one thread reaches with chained FMAs of this table's width, measured over `seconds` (isa/peak.h).
   double (*fma_peak_gflops)(double seconds);

@@ -1,6 +1,7 @@
-// Batch-norm rows (nn/norm.cc drives them over channels and images): each row is one (image,
-// channel) plane. Sums accumulate in float vectors within a row (a few thousand values) and come
-// back as doubles the caller adds up over rows in a fixed order.
+// Batch-norm channels (nn/norm.cc drives them over channels): a channel is N rows of n values (one
+// (image, channel) plane each) `stride` floats apart. Sums accumulate in float vectors within a row
+// and in double vectors across rows, so a channel of small planes (4x4, 8x8) pays one horizontal sum
+// and one call, not one per plane; the last partial vector of a row is read and written masked.
 #pragma once
 #include "isa/kernels.h"
 #include "isa/simd.h"
@@ -11,109 +12,131 @@ using namespace dlf::simd;
 
 namespace norm {
 
-// Four accumulators per step of four vectors: a quarter of the dependency chain (one chain ran at
-// the FMA latency, not its throughput), and the same order every call.
+typedef double vd __attribute__((vector_size(W * sizeof(double))));
+// By reference: a double vector twice the float width is wider than the table's registers (an ABI
+// change GCC warns about when passed by value).
+inline void add_wide(vd& acc, vf v) { acc += __builtin_convertvector(v, vd); }
+inline double hsum_wide(const vd& v) {
+  double s = 0.0;
+  for (int i = 0; i < W; ++i) s += v[i];
+  return s;
+}
+inline vi lanes() {
+  vi l;
+  for (int i = 0; i < W; ++i) l[i] = i;
+  return l;
+}
+// `count` floats from p (W, or fewer for a row's last vector: the other lanes are 0, never read).
+inline vf load_n(const float* p, int64_t count) { return count == W ? load(p) : load_first(p, count); }
+
+// Sum over the channel's values of term(offset, count), a vector of the `count` values from offset
+// (lanes beyond count are dropped). Four accumulators per row: a quarter of the dependency chain
+// (one chain ran at the FMA latency, not its throughput), and the same order every call.
 template <typename Term>
-inline double row_sum(int64_t n, Term term) {
-  vf a0 = vf{}, a1 = vf{}, a2 = vf{}, a3 = vf{};
-  int64_t i = 0;
-  for (; i + 4 * W <= n; i += 4 * W) {
-    a0 += term(i);
-    a1 += term(i + W);
-    a2 += term(i + 2 * W);
-    a3 += term(i + 3 * W);
+inline double channel_sum(int64_t N, int64_t stride, int64_t n, Term term) {
+  const int64_t body = n / W * W, rest = n - body;
+  const vi tail = lanes() < static_cast<int32_t>(rest);
+  vd acc = vd{};
+  for (int64_t r = 0; r < N; ++r) {
+    const int64_t o = r * stride;
+    vf a0 = vf{}, a1 = vf{}, a2 = vf{}, a3 = vf{};
+    int64_t i = 0;
+    for (; i + 4 * W <= body; i += 4 * W) {
+      a0 += term(o + i, W);
+      a1 += term(o + i + W, W);
+      a2 += term(o + i + 2 * W, W);
+      a3 += term(o + i + 3 * W, W);
+    }
+    for (; i < body; i += W) a0 += term(o + i, W);
+    if (rest) a1 += tail ? term(o + body, rest) : vf{};
+    add_wide(acc, (a0 + a1) + (a2 + a3));
   }
-  for (; i + W <= n; i += W) a0 += term(i);
-  return static_cast<double>(hsum((a0 + a1) + (a2 + a3)));
+  return hsum_wide(acc);
+}
+
+// Each vector of the channel, out(offset, count, value) writing the `count` values of value(offset, count).
+template <typename Value>
+inline void channel_map(int64_t N, int64_t stride, int64_t n, float* out, Value value) {
+  const int64_t body = n / W * W, rest = n - body;
+  for (int64_t r = 0; r < N; ++r) {
+    const int64_t o = r * stride;
+    for (int64_t i = 0; i < body; i += W) store(out + o + i, value(o + i, W));
+    if (rest) store_first(out + o + body, value(o + body, rest), rest);
+  }
 }
 
 }  // namespace norm
 
-// x: (n) -> the sum of x and of (x - mean)^2 (the second only when `sq` is given)
-inline void bn_row_stats(const float* x, int64_t n, float mean, double* sum, double* sq) {
-  const int64_t body = n / W * W;
-  if (sum) {
-    double s = norm::row_sum(body, [&](int64_t i) { return load(x + i); });
-    for (int64_t i = body; i < n; ++i) s += x[i];
-    *sum = s;
-  }
+// x: the channel -> the sum of x and of (x - mean)^2 (each skipped when null)
+inline void bn_channel_stats(const float* x, int64_t N, int64_t stride, int64_t n, float mean, double* sum,
+                             double* sq) {
+  if (sum) *sum = norm::channel_sum(N, stride, n, [&](int64_t o, int64_t c) { return norm::load_n(x + o, c); });
   if (sq) {
     const vf m = broadcast(mean);
-    double s = norm::row_sum(body, [&](int64_t i) {
-      const vf d = load(x + i) - m;
+    *sq = norm::channel_sum(N, stride, n, [&](int64_t o, int64_t c) {
+      const vf d = norm::load_n(x + o, c) - m;
       return d * d;
     });
-    for (int64_t i = body; i < n; ++i) s += static_cast<double>(x[i] - mean) * (x[i] - mean);
-    *sq = s;
   }
 }
 
-// x: (n) -> y = xhat * gamma + beta (ReLU: v > 0 ? v : 0), xhat = (x - mean) * invstd
-inline void bn_row_apply(const float* x, int64_t n, const BnChannel& ch, bool relu, float* y) {
+// x: the channel -> y = xhat * gamma + beta (ReLU: v > 0 ? v : 0), xhat = (x - mean) * invstd
+inline void bn_channel_apply(const float* x, int64_t N, int64_t stride, int64_t n, const BnChannel& ch, bool relu,
+                             float* y) {
   const vf m = broadcast(ch.mean), is = broadcast(ch.invstd), ga = broadcast(ch.gamma), be = broadcast(ch.beta);
-  const int64_t body = n / W * W;
-  for (int64_t i = 0; i < body; i += W) {
-    vf v = (load(x + i) - m) * is * ga + be;
-    if (relu) v = v > vf{} ? v : vf{};
-    store(y + i, v);
-  }
-  for (int64_t i = body; i < n; ++i) {
-    const float v = (x[i] - ch.mean) * ch.invstd * ch.gamma + ch.beta;
-    y[i] = relu ? (v > 0.f ? v : 0.f) : v;
-  }
+  norm::channel_map(N, stride, n, y, [&](int64_t o, int64_t c) {
+    const vf v = (norm::load_n(x + o, c) - m) * is * ga + be;
+    return relu ? (v > vf{} ? v : vf{}) : v;
+  });
 }
 
-// The backward rows recompute xhat from x (the forward keeps x, not a second tensor of xhat): h is
-// the same expression as in bn_row_apply, so the ReLU mask matches the forward's output bit for bit.
+// The backward recomputes xhat from x (the forward keeps x, not a second tensor of xhat): h is the
+// same expression as in bn_channel_apply, so the ReLU mask matches the forward's output bit for bit.
 
-// g, x: (n) -> sum of g' and of g' * xhat, g' = g where the fused ReLU passed (xhat * gamma + beta > 0), else 0
-inline void bn_row_grad_sums(const float* g, const float* x, int64_t n, const BnChannel& ch, bool relu, double* sb,
-                             double* sg) {
+// g, x: the channel -> sums of g' and of g' * xhat, g' = g where the fused ReLU passed
+// (xhat * gamma + beta > 0), else 0
+inline void bn_channel_grad_sums(const float* g, const float* x, int64_t N, int64_t stride, int64_t n,
+                                 const BnChannel& ch, bool relu, double* sb, double* sg) {
   const vf m = broadcast(ch.mean), is = broadcast(ch.invstd), ga = broadcast(ch.gamma), be = broadcast(ch.beta);
-  const int64_t body = n / W * W;
-  // Four accumulator pairs (vectors i mod 4): a quarter of the dependency chain of one pair.
-  vf bs[4] = {vf{}, vf{}, vf{}, vf{}}, ss[4] = {vf{}, vf{}, vf{}, vf{}};
-  const auto add = [&](int64_t i, int lane) {
-    const vf hv = (load(x + i) - m) * is;
-    vf gv = load(g + i);
-    if (relu) gv = hv * ga + be > vf{} ? gv : vf{};
-    bs[lane] += gv;
-    ss[lane] += gv * hv;
-  };
-  int64_t i = 0;
-  for (; i + 4 * W <= body; i += 4 * W)
+  const int64_t body = n / W * W, rest = n - body;
+  norm::vd b = norm::vd{}, s = norm::vd{};
+  for (int64_t r = 0; r < N; ++r) {
+    const int64_t o = r * stride;
+    // Four accumulator pairs (vectors i mod 4): a quarter of the dependency chain of one pair.
+    vf bs[4] = {vf{}, vf{}, vf{}, vf{}}, ss[4] = {vf{}, vf{}, vf{}, vf{}};
+    const auto add = [&](int64_t i, int64_t count, int lane) {
+      const vf hv = (norm::load_n(x + i, count) - m) * is;
+      vf gv = norm::load_n(g + i, count);
+      if (relu) gv = hv * ga + be > vf{} ? gv : vf{};
+      bs[lane] += gv;
+      ss[lane] += gv * hv;
+    };
+    int64_t i = 0;
+    for (; i + 4 * W <= body; i += 4 * W)
 #pragma GCC unroll 4
-    for (int k = 0; k < 4; ++k) add(i + k * W, k);
-  for (; i < body; i += W) add(i, 0);
-  const vf b0 = (bs[0] + bs[1]) + (bs[2] + bs[3]), s0 = (ss[0] + ss[1]) + (ss[2] + ss[3]);
-  double b = static_cast<double>(hsum(b0)), s = static_cast<double>(hsum(s0));
-  for (int64_t j = body; j < n; ++j) {
-    const float h = (x[j] - ch.mean) * ch.invstd;
-    const float gv = !relu || h * ch.gamma + ch.beta > 0.f ? g[j] : 0.f;
-    b += gv;
-    s += static_cast<double>(gv) * h;
+      for (int k = 0; k < 4; ++k) add(o + i + k * W, W, k);
+    for (; i < body; i += W) add(o + i, W, 0);
+    // The lanes beyond rest add 0: g' is 0 there, and xhat finite (or the channel's sums are NaN anyway).
+    if (rest) add(o + body, rest, 1);
+    norm::add_wide(b, (bs[0] + bs[1]) + (bs[2] + bs[3]));
+    norm::add_wide(s, (ss[0] + ss[1]) + (ss[2] + ss[3]));
   }
-  *sb = b;
-  *sg = s;
+  *sb = norm::hsum_wide(b);
+  *sg = norm::hsum_wide(s);
 }
 
-// g, x: (n) -> dx = k * (M * g' - mb - xhat * mg) in training, k * g' in evaluation (g' as above)
-inline void bn_row_grad_input(const float* g, const float* x, int64_t n, const BnChannel& ch, bool relu, bool training,
-                              float k, float M, float mb, float mg, float* dx) {
+// g, x: the channel -> dx = k * (M * g' - mb - xhat * mg) in training, k * g' in evaluation (g' as above)
+inline void bn_channel_grad_input(const float* g, const float* x, int64_t N, int64_t stride, int64_t n,
+                                  const BnChannel& ch, bool relu, bool training, float k, float M, float mb, float mg,
+                                  float* dx) {
   const vf m = broadcast(ch.mean), is = broadcast(ch.invstd), ga = broadcast(ch.gamma), be = broadcast(ch.beta);
   const vf kv = broadcast(k), Mv = broadcast(M), mbv = broadcast(mb), mgv = broadcast(mg);
-  const int64_t body = n / W * W;
-  for (int64_t i = 0; i < body; i += W) {
-    const vf hv = (load(x + i) - m) * is;
-    vf gv = load(g + i);
+  norm::channel_map(N, stride, n, dx, [&](int64_t o, int64_t c) {
+    const vf hv = (norm::load_n(x + o, c) - m) * is;
+    vf gv = norm::load_n(g + o, c);
     if (relu) gv = hv * ga + be > vf{} ? gv : vf{};
-    store(dx + i, training ? kv * (Mv * gv - mbv - hv * mgv) : kv * gv);
-  }
-  for (int64_t i = body; i < n; ++i) {
-    const float h = (x[i] - ch.mean) * ch.invstd;
-    const float gv = !relu || h * ch.gamma + ch.beta > 0.f ? g[i] : 0.f;
-    dx[i] = training ? k * (M * gv - mb - h * mg) : k * gv;
-  }
+    return training ? kv * (Mv * gv - mbv - hv * mgv) : kv * gv;
+  });
 }
 
 }  // namespace dlf::DLF_ISA_NS

@@ -62,6 +62,14 @@ inline void store_first(float* p, vf v, int64_t n) {
   for (int64_t i = 0; i < n; ++i) p[i] = v[i];
 }
 #endif
+#ifndef DLF_SIMD_HAS_LOAD_FIRST
+// The first n lanes from p (0 <= n <= W), the others 0; nothing beyond p + n is read.
+inline vf load_first(const float* p, int64_t n) {
+  vf v = vf{};
+  for (int64_t i = 0; i < n; ++i) v[i] = p[i];
+  return v;
+}
+#endif
 
 inline vf vmax(vf a, vf b) { return a > b ? a : b; }
 inline vf vmin(vf a, vf b) { return a < b ? a : b; }

@@ -44,12 +44,22 @@ inline void scatter_masked(float* base, const int32_t* idx, uint32_t mask, vf v)
 inline void store_first(float* p, vf v, int64_t n) {
   _mm512_mask_storeu_ps(p, static_cast<__mmask16>((1u << n) - 1u), reinterpret_cast<__m512>(v));
 }
+// The first n lanes from p (0 <= n <= W), the others 0; nothing beyond p + n is read.
+#define DLF_SIMD_HAS_LOAD_FIRST 1
+inline vf load_first(const float* p, int64_t n) {
+  return reinterpret_cast<vf>(_mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << n) - 1u), p));
+}
 #elif defined(__AVX2__)
 #define DLF_SIMD_HAS_GATHER 1
 #define DLF_SIMD_HAS_STORE_FIRST 1
 inline void store_first(float* p, vf v, int64_t n) {
   const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   _mm256_maskstore_ps(p, m, reinterpret_cast<__m256>(v));
+}
+#define DLF_SIMD_HAS_LOAD_FIRST 1
+inline vf load_first(const float* p, int64_t n) {
+  const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  return reinterpret_cast<vf>(_mm256_maskload_ps(p, m));
 }
 inline vf gather_masked(const float* base, const int32_t* idx, uint32_t mask) {
   const __m256i vi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx));

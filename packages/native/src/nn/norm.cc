@@ -58,22 +58,13 @@ struct BatchNormBackward final : Node {
       const BnChannel ch{mean[c], invstd[c], gamma_p ? gamma_p[c] : 1.f, beta_p ? beta_p[c] : 0.f};
       // The gradient reaching the normalisation is masked, behind a fused ReLU, where the output was 0.
       double sb = 0.0, sg = 0.0;
-      for (int64_t n = 0; n < N; ++n) {
-        double b = 0.0, q = 0.0;
-        const int64_t o = (n * C + c) * HW;
-        kt.bn_row_grad_sums(pg + o, px + o, HW, ch, relu, &b, &q);
-        sb += b;
-        sg += q;
-      }
+      kt.bn_channel_grad_sums(pg + c * HW, px + c * HW, N, C * HW, HW, ch, relu, &sb, &sg);
       dbeta[c] = sb;
       dgamma[c] = sg;
       if (!pd) return;
       const float k = training ? static_cast<float>(ch.gamma * ch.invstd / M) : ch.gamma * ch.invstd;
-      for (int64_t n = 0; n < N; ++n) {
-        const int64_t o = (n * C + c) * HW;
-        kt.bn_row_grad_input(pg + o, px + o, HW, ch, relu, training, k, static_cast<float>(M), static_cast<float>(sb),
-                             static_cast<float>(sg), pd + o);
-      }
+      kt.bn_channel_grad_input(pg + c * HW, px + c * HW, N, C * HW, HW, ch, relu, training, k, static_cast<float>(M),
+                               static_cast<float>(sb), static_cast<float>(sg), pd + c * HW);
     });
     gin[0] = dx;
     if (needs_grad(1)) {
@@ -151,19 +142,10 @@ TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const Ten
   // channel's planes (N * HW floats) stay in cache between the three passes, so x comes from memory once.
   for_each_channel(C, N * HW, [&](int64_t c) {
     if (training) {
-      double sum = 0.0;
-      for (int64_t n = 0; n < N; ++n) {
-        double r = 0.0;
-        kt.bn_row_stats(px + (n * C + c) * HW, HW, 0.f, &r, nullptr);
-        sum += r;
-      }
+      double sum = 0.0, sq = 0.0;
+      kt.bn_channel_stats(px + c * HW, N, C * HW, HW, 0.f, &sum, nullptr);
       const double m = sum / M;
-      double sq = 0.0;
-      for (int64_t n = 0; n < N; ++n) {
-        double r = 0.0;
-        kt.bn_row_stats(px + (n * C + c) * HW, HW, static_cast<float>(m), nullptr, &r);
-        sq += r;
-      }
+      kt.bn_channel_stats(px + c * HW, N, C * HW, HW, static_cast<float>(m), nullptr, &sq);
       batch_mean[c] = m;
       batch_var[c] = sq / M;
     }
@@ -171,10 +153,7 @@ TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const Ten
     mean[c] = training ? static_cast<float>(batch_mean[c]) : running_mean->f32()[c];
     invstd[c] = static_cast<float>(1.0 / std::sqrt(var + eps));
     const BnChannel ch{mean[c], invstd[c], gamma_p ? gamma_p[c] : 1.f, beta_p ? beta_p[c] : 0.f};
-    for (int64_t n = 0; n < N; ++n) {
-      const int64_t o = (n * C + c) * HW;
-      kt.bn_row_apply(px + o, HW, ch, relu, py + o);
-    }
+    kt.bn_channel_apply(px + c * HW, N, C * HW, HW, ch, relu, py + c * HW);
   });
   if (training && running_mean && running_var) {
     float* rm = running_mean->f32();
