@@ -95,6 +95,9 @@ struct Kernels {
   void (*gather_plane)(const float* src, const int32_t* idx, const uint32_t* mask, int64_t n, float* dst);
   // src: (n) -> dst[idx[i]] += src[i] where the bit is set (no offset appears twice)
   void (*scatter_add_plane)(const float* src, const int32_t* idx, const uint32_t* mask, int64_t n, float* dst);
+  // src: (rows, cols) rows src_stride apart -> dst: rows dst_stride apart, zero from cols to width
+  void (*copy_rows)(const float* src, int64_t src_stride, int64_t rows, int64_t cols, int64_t width, float* dst,
+                    int64_t dst_stride);
   // src: (n) -> even: (n - n/2) = src[0], src[2], ...; odd: (n/2) = src[1], src[3], ...
   void (*deinterleave2)(const float* src, int64_t n, float* even, float* odd);
   // even, odd as deinterleave2 -> dst: (n)

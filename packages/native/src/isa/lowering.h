@@ -29,6 +29,27 @@ inline void scatter_add_plane(const float* src, const int32_t* idx, const uint32
     if (mask[i / W] >> (i % W) & 1u) dst[idx[i]] += src[i];
 }
 
+// src: (rows, cols), rows src_stride floats apart -> dst: rows dst_stride apart, dst[r][c] = src[r][c]
+// for c < cols and 0 for cols <= c < width (width >= cols). A row's last vector is read and written
+// masked: rows of 4 to 32 values (depthwise planes) cost a memcpy call each, most of the copy.
+inline void copy_rows(const float* src, int64_t src_stride, int64_t rows, int64_t cols, int64_t width, float* dst,
+                      int64_t dst_stride) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* s = src + r * src_stride;
+    float* d = dst + r * dst_stride;
+    int64_t j = 0;
+    for (; j + W <= cols; j += W) store(d + j, load(s + j));
+    for (; j < width; j += W) {
+      const vf v = j < cols ? load_first(s + j, cols - j) : vf{};  // cols - j < W here
+      if (j + W <= width) {
+        store(d + j, v);
+      } else {
+        store_first(d + j, v, width - j);
+      }
+    }
+  }
+}
+
 // src: (n) -> even: (n - n/2) = src[0], src[2], ...; odd: (n/2) = src[1], src[3], ...
 inline void deinterleave2(const float* src, int64_t n, float* even, float* odd) {
   const vi me = conv::lane_iota(2, 0), mo = conv::lane_iota(2, 1);

@@ -51,8 +51,7 @@ TwoPhases two_phases(const DwPlane& g) { return {g.pw % 2, g.pw / 2, (g.pw + 1) 
 
 void pack_phases(const DwPlane& g, const float* x, float* buf) {
   if (g.sw == 1) {  // one phase: rows are plain copies (the strided loop below cost most of a forward)
-    for (int64_t h = 0; h < g.H; ++h)
-      std::memcpy(buf + (h + g.ph) * g.Wph + g.pw, x + h * g.W, sizeof(float) * static_cast<size_t>(g.W));
+    kernels().copy_rows(x, g.W, g.H, g.W, g.W, buf + g.ph * g.Wph + g.pw, g.Wph);
     return;
   }
   if (g.sw == 2) {  // split by shuffles (the strided loop below was ~6x the layer's own arithmetic)
@@ -78,8 +77,7 @@ void pack_phases(const DwPlane& g, const float* x, float* buf) {
 // buf (phase layout) -> dx plane (H,W): the inverse of pack_phases' placement.
 void unpack_phases(const DwPlane& g, const float* buf, float* dx) {
   if (g.sw == 1) {
-    for (int64_t h = 0; h < g.H; ++h)
-      std::memcpy(dx + h * g.W, buf + (h + g.ph) * g.Wph + g.pw, sizeof(float) * static_cast<size_t>(g.W));
+    kernels().copy_rows(buf + g.ph * g.Wph + g.pw, g.Wph, g.H, g.W, g.W, dx, g.W);
     return;
   }
   if (g.sw == 2) {
@@ -169,11 +167,7 @@ void conv_depthwise_backward(const ConvDwShape& s, const float* x, const float* 
         for (int64_t m = 0; m < mult; ++m) {
           const int64_t k = c * mult + m;
           const float* gp = gy + (n * s.K + k) * yplane;
-          if (dw || dx_scatter)
-            for (int64_t p = 0; p < g.P; ++p) {
-              std::memcpy(gbuf + p * Qv, gp + p * g.Q, sizeof(float) * static_cast<size_t>(g.Q));
-              std::fill(gbuf + p * Qv + g.Q, gbuf + (p + 1) * Qv, 0.f);
-            }
+          if (dw || dx_scatter) kt.copy_rows(gp, g.Q, g.P, g.Q, Qv, gbuf, Qv);
           if (dw) kt.conv_dw_wgrad(g, xbuf, gbuf, dwv + m * taps * vw);
           if (dx_scatter) kt.conv_dw_backward_data(g, gbuf, w + k * taps, dbuf);
           if (dx_forward) {  // mult == 1
