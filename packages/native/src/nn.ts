@@ -40,6 +40,15 @@ export interface NnSlice {
   ): Handle;
   /** 2-D convolution, ReLU fused when `relu`. */
   conv2d(x: Handle, w: Handle, b: Handle | null, attributes: Conv2dAttributes, relu: boolean): Handle;
+  /** conv2d(...) + residual (then ReLU when `relu`), the residual of the output's shape, as one op where the kernels can add it. */
+  conv2dAdd(
+    x: Handle,
+    w: Handle,
+    b: Handle | null,
+    attributes: Conv2dAttributes,
+    residual: Handle,
+    relu: boolean,
+  ): Handle;
   /** maxPool2d(relu(conv2d(...)), 2x2, stride 2) as one op where the fast kernels can pool. */
   conv2dReluMaxPool(x: Handle, w: Handle, b: Handle | null, attributes: Conv2dAttributes): Handle;
   maxPool2d(x: Handle, attributes: Pool2dAttributes): Handle;

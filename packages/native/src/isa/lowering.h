@@ -3,6 +3,8 @@
 // calls and edge checks of rows of 4 to 16 values. And the column phases of stride-2 depthwise layers
 // (nn/conv_depthwise.cc) split and joined by shuffles, where a scalar loop cost most of the layer.
 #pragma once
+#include <algorithm>
+
 #include "isa/conv_common.h"
 #include "isa/simd.h"
 
@@ -45,6 +47,26 @@ inline void copy_rows(const float* src, int64_t src_stride, int64_t rows, int64_
         store(d + j, v);
       } else {
         store_first(d + j, v, width - j);
+      }
+    }
+  }
+}
+
+// src, dst: (rows, cols), rows src_stride and dst_stride floats apart -> dst += src, then ReLU when
+// `relu` (v > 0 ? v : 0, as add_relu). A residual join applied to rows a kernel has just written.
+inline void add_rows(const float* src, int64_t src_stride, int64_t rows, int64_t cols, bool relu, float* dst,
+                     int64_t dst_stride) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* s = src + r * src_stride;
+    float* d = dst + r * dst_stride;
+    for (int64_t j = 0; j < cols; j += W) {
+      const int64_t n = std::min<int64_t>(W, cols - j);
+      vf v = (n == W ? load(d + j) : load_first(d + j, n)) + (n == W ? load(s + j) : load_first(s + j, n));
+      if (relu) v = v > vf{} ? v : vf{};
+      if (n == W) {
+        store(d + j, v);
+      } else {
+        store_first(d + j, v, n);
       }
     }
   }

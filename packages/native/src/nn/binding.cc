@@ -46,6 +46,14 @@ Napi::Value Conv2d(const Napi::CallbackInfo& info) {
                                  read_bool(info, 4, "relu")));
 }
 
+// [sync] conv2dAdd(x, weight, bias | null, {strideH, strideW, padH, padW, dilationH, dilationW, groups}, residual,
+// relu) -> handle: conv2d(...) + residual, then ReLU when relu
+Napi::Value Conv2dAdd(const Napi::CallbackInfo& info) {
+  const Conv2dParams p = conv_params(info, 3);
+  return wrap(info.Env(), conv2d_add(unwrap(info, 0, "input"), unwrap(info, 1, "weight"), unwrap_optional(info, 2, "bias"),
+                                     p, unwrap(info, 4, "residual"), read_bool(info, 5, "relu")));
+}
+
 // [sync] conv2dReluMaxPool(x, weight, bias | null, {strideH, strideW, padH, padW, dilationH, dilationW, groups}) -> handle:
 // maxPool2d(relu(conv2d(...)), 2x2, stride 2) as one op where the fast kernels can pool.
 Napi::Value Conv2dReluMaxPool(const Napi::CallbackInfo& info) {
@@ -113,6 +121,7 @@ void init_nn(Napi::Env env, Napi::Object exports) {
   DLF_EXPORT(exports, "linear", Linear);
   DLF_EXPORT(exports, "conv2d", Conv2d);
   DLF_EXPORT(exports, "conv2dReluMaxPool", Conv2dReluMaxPool);
+  DLF_EXPORT(exports, "conv2dAdd", Conv2dAdd);
   DLF_EXPORT(exports, "maxPool2d", MaxPool2d);
   DLF_EXPORT(exports, "avgPool2d", AvgPool2d);
   DLF_EXPORT(exports, "adaptiveAvgPool2d", AdaptiveAvgPool2d);

@@ -11,6 +11,7 @@
 #include "nn/conv_fast.h"
 #include "nn/conv_gemm.h"
 #include "nn/conv_wino.h"
+#include "math/ops.h"
 #include "nn/ops.h"
 #include "runtime/simd.h"
 #include "runtime/threadpool.h"
@@ -201,7 +202,7 @@ TensorPtr conv2d(const TensorPtr& x_in, const TensorPtr& w_in, const TensorPtr& 
   if (conv_depthwise_applies(ds)) {
     conv_depthwise_forward(ds, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(), relu);
   } else if (wino) {
-    conv_wino_forward(g, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(), relu);
+    conv_wino_forward(g, x->f32(), w->f32(), b ? b->f32() : nullptr, nullptr, y->f32(), relu);
   } else if (fast) {
     if (relu && grad) relu_bits = empty({conv_fast_relu_bits_size(fs)}, DType::U8);
     conv_fast_forward(fs, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(), relu,
@@ -221,6 +222,30 @@ TensorPtr conv2d(const TensorPtr& x_in, const TensorPtr& w_in, const TensorPtr& 
     node->geom = g;
     attach(y, node, {&x_in, &w_in, &b_in});
   }
+  return y;
+}
+
+// x: (N,C,H,W), w: (K,C/groups,R,S), b: (K) or null, residual: (N,K,P,Q) -> y: (N,K,P,Q)
+TensorPtr conv2d_add(const TensorPtr& x_in, const TensorPtr& w_in, const TensorPtr& b_in, const Conv2dParams& p,
+                     const TensorPtr& residual_in, bool relu) {
+  const ConvGeom g = checked_geometry(x_in, w_in, b_in, p);
+  expect_f32(residual_in, "residual");
+  DLF_THROW_RANGE_IF(residual_in->shape != Shape({g.N, g.K, g.P, g.Q}), "conv2d: residual of shape ",
+                     shape_str(residual_in->shape), " does not match the output shape ",
+                     shape_str(Shape({g.N, g.K, g.P, g.Q})));
+  // With a graph to record, or off the Winograd path, the ops themselves (their autograd nodes and
+  // kernels); the fused epilogue gives the same bits: y is rounded once, then the residual added.
+  if (any_requires_grad({&x_in, &w_in, &b_in, &residual_in}) || !conv_wino_applies(g) ||
+      conv_depthwise_applies(ConvDwShape{g.N, g.C, g.H, g.W, g.K, g.R, g.S, p})) {
+    const TensorPtr y = conv2d(x_in, w_in, b_in, p, false);
+    return relu ? add_relu(y, residual_in) : binary(BinaryOp::Add, y, residual_in);
+  }
+  auto x = contiguous_data(x_in);
+  auto w = contiguous_data(w_in);
+  auto b = b_in ? contiguous_data(b_in) : nullptr;
+  auto r = contiguous_data(residual_in);
+  auto y = empty({g.N, g.K, g.P, g.Q});
+  conv_wino_forward(g, x->f32(), w->f32(), b ? b->f32() : nullptr, r->f32(), y->f32(), relu);
   return y;
 }
 

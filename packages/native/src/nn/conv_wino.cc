@@ -58,9 +58,40 @@ WinoGeom wino_geom(int64_t C, int64_t H, int64_t W, int64_t pad_h, int64_t pad_w
   return WinoGeom{C, H, W, pad_h, pad_w, P, Q, (P + 3) / 4, (Q + 3) / 4};
 }
 
-// x: (N, g.C, g.H, g.W) -> y: (N, K, g.P, g.Q) through transformed weights U (Kp output rows).
+// y: (N, K, g.P, g.Q) += r over the outputs of tiles t0..t0+count, then ReLU when `relu`, while
+// they are still in cache from wino_output. Whole tile rows of an image are one stretch of each
+// channel's plane; a run of tiles along part of a tile row is a segment of up to 4 rows.
+void add_residual_tiles(const WinoGeom& g, int64_t K, int64_t t0, int64_t count, const float* r, bool relu,
+                        float* y) {
+  const Kernels& kt = kernels();
+  const int64_t per_image = g.th * g.tw, plane = g.P * g.Q, end = t0 + count;
+  for (int64_t t = t0; t < end;) {
+    const int64_t n = t / per_image, tr = t % per_image / g.tw, tc = t % g.tw;
+    const int64_t whole_rows = tc == 0 ? std::min((end - t) / g.tw, g.th - tr) : 0;
+    if (whole_rows > 0) {
+      const int64_t p0 = 4 * tr, p1 = std::min(g.P, 4 * (tr + whole_rows));
+      for (int64_t k = 0; k < K; ++k) {
+        const int64_t o = (n * K + k) * plane + p0 * g.Q;
+        kt.add_rows(r + o, 0, 1, (p1 - p0) * g.Q, relu, y + o, 0);
+      }
+      t += whole_rows * g.tw;
+      continue;
+    }
+    const int64_t run = std::min(g.tw - tc, end - t);
+    const int64_t p0 = 4 * tr, rows = std::min<int64_t>(4, g.P - p0);
+    const int64_t q0 = 4 * tc, cols = std::min(g.Q, 4 * (tc + run)) - q0;
+    for (int64_t k = 0; k < K; ++k) {
+      const int64_t o = (n * K + k) * plane + p0 * g.Q + q0;
+      kt.add_rows(r + o, g.Q, rows, cols, relu, y + o, g.Q);
+    }
+    t += run;
+  }
+}
+
+// x: (N, g.C, g.H, g.W) -> y: (N, K, g.P, g.Q) through transformed weights U (Kp output rows), + bias,
+// + residual (same shape as y, or null), then ReLU when `relu`.
 void run_forward(const WinoGeom& g, int64_t N, const float* x, const float* U, int64_t K, int64_t Kp,
-                 const float* bias, bool relu, float* y) {
+                 const float* bias, const float* residual, bool relu, float* y) {
   const Kernels& kt = kernels();
   const int64_t TB = kt.wino_tiles, tiles = N * g.th * g.tw, blocks = (tiles + TB - 1) / TB;
   parallel_chunks(static_cast<int>(blocks), [&](int bi, int) {
@@ -70,7 +101,8 @@ void run_forward(const WinoGeom& g, int64_t N, const float* x, const float* U, i
     const int64_t t0 = bi * TB, count = std::min(TB, tiles - t0);
     kt.wino_input(g, x, t0, count, vs, TB, V);
     kt.wino_gemm(U, position_stride(Kp * g.C), V, vs, g.C, Kp, M, ms);
-    kt.wino_output(g, M, ms, K, t0, count, bias, relu, y);
+    kt.wino_output(g, M, ms, K, t0, count, bias, relu && !residual, y);
+    if (residual) add_residual_tiles(g, K, t0, count, residual, relu, y);
   });
 }
 
@@ -155,11 +187,13 @@ bool conv_wino_applies(const ConvGeom& g) {
   return 2 * g.N * ((g.P + 3) / 4) * ((g.Q + 3) / 4) >= kernels().wino_tiles;
 }
 
-void conv_wino_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y, bool relu) {
+void conv_wino_forward(const ConvGeom& g, const float* x, const float* w, const float* b, const float* residual,
+                       float* y, bool relu) {
   const int64_t rk = kernels().wino_kblock, Kp = round_up(g.K, rk);
   auto U = empty({36 * position_stride(Kp * g.C)});
   transform_weights(w, g.K, g.C, false, rk, U->f32());
-  run_forward(wino_geom(g.C, g.H, g.W, g.p.pad_h, g.p.pad_w, g.P, g.Q), g.N, x, U->f32(), g.K, Kp, b, relu, y);
+  run_forward(wino_geom(g.C, g.H, g.W, g.p.pad_h, g.p.pad_w, g.P, g.Q), g.N, x, U->f32(), g.K, Kp, b, residual, relu,
+              y);
 }
 
 void conv_wino_backward(const ConvGeom& g, const float* x, const float* w, const float* gy, float* dx, float* dw) {
@@ -171,7 +205,7 @@ void conv_wino_backward(const ConvGeom& g, const float* x, const float* w, const
     auto U = empty({36 * position_stride(Cp * g.K)});
     transform_weights(w, g.K, g.C, true, rk, U->f32());
     run_forward(wino_geom(g.K, g.P, g.Q, 2 - g.p.pad_h, 2 - g.p.pad_w, g.H, g.W), g.N, gy, U->f32(), g.C, Cp,
-                nullptr, false, dx);
+                nullptr, nullptr, false, dx);
   }
   if (dw) {
     const WinoGeom wg = wino_geom(g.C, g.H, g.W, g.p.pad_h, g.p.pad_w, g.P, g.Q);

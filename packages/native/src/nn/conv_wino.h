@@ -14,8 +14,10 @@ bool conv_wino_applies(const ConvGeom& g);
 void set_conv_wino_enabled(bool enabled);
 bool conv_wino_enabled();
 
-// x: (N,C,H,W), w: (K,C,3,3), b: (K) or null -> y: (N,K,P,Q), ReLU fused when `relu`
-void conv_wino_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y, bool relu);
+// x: (N,C,H,W), w: (K,C,3,3), b: (K) or null, residual: (N,K,P,Q) or null -> y: (N,K,P,Q) = conv + b
+// + residual, ReLU fused when `relu`
+void conv_wino_forward(const ConvGeom& g, const float* x, const float* w, const float* b, const float* residual,
+                       float* y, bool relu);
 
 // gy: (N,K,P,Q) -> dx: (N,C,H,W), dw: (K,C,3,3); each overwritten, each may be null
 void conv_wino_backward(const ConvGeom& g, const float* x, const float* w, const float* gy, float* dx, float* dw);

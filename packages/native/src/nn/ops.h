@@ -20,6 +20,10 @@ struct Conv2dParams {
 };
 /** x (N,C,H,W), w (K,C/groups,R,S), b (K) or null -> (N,K,P,Q); `relu` fuses a ReLU. */
 TensorPtr conv2d(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, const Conv2dParams& p, bool relu);
+/** conv2d(x, w, b) + residual (then a ReLU when `relu`), residual of the output's shape: one op where
+ * the Winograd kernels add it as they write (inference); otherwise the ops it stands for. */
+TensorPtr conv2d_add(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, const Conv2dParams& p,
+                     const TensorPtr& residual, bool relu);
 /** maxpool2x2(relu(conv2d(x, w, b))) (kernel 2, stride 2, no padding) as one op where the fast kernels
  * can pool; otherwise the two ops. */
 TensorPtr conv2d_relu_maxpool2x2(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, const Conv2dParams& p);

@@ -13,6 +13,7 @@ import { type InitOptions, type LayerSpec, layerRegistry } from '../layers/regis
 import type { LayerHook } from '../layers/sequential.js';
 import { type LayerDescription, Module } from '../module.js';
 import { Add, MultiInputModule, graphOps } from './ops.js';
+import { joinFoldsNow, planResidualJoins, type ResidualJoin, runResidualJoin } from './residual-join.js';
 import {
   type CheckedGraph,
   checkGraphSpec,
@@ -64,7 +65,10 @@ function specOf(module: Module): LayerSpec {
  * what backward needs). A Conv2d, Linear or BatchNorm2d read only by a ReLU runs fused with it (a
  * Conv2d also with a following 2x2 max pool), and in evaluation mode a BatchNorm2d that alone reads
  * a Conv2d folds into it, as in `Sequential`. An Add of two inputs read only by a ReLU (a residual
- * block's join) runs as one `addRelu`. Parameters are named `<node>.<param>`.
+ * block's join) runs as one `addRelu`; and where one of the Add's inputs is a Conv2d (or its
+ * evaluation-mode BatchNorm2d) that only the Add reads, the conv runs at the Add and adds the other
+ * input (and the ReLU) as it writes its output (`conv2d`'s `residual`). Parameters are named
+ * `<node>.<param>`.
  *
  * @example
  * ```ts
@@ -88,7 +92,7 @@ export class GraphModule extends Module {
   readonly outputName: string;
   /** Set to time nodes; called before and after each node (fused groups report once). */
   onLayer: LayerHook | null = null;
-  /** Fuse Conv2d/Linear + ReLU (+ MaxPool2d(2)) chains whose intermediates nobody else reads. */
+  /** Fuse Conv2d/Linear + ReLU (+ MaxPool2d(2)) chains and residual joins whose intermediates nobody else reads. */
   fuse = true;
   readonly #graph: CheckedGraph;
   /** Inputs per topological position (-1: the model input). */
@@ -96,6 +100,9 @@ export class GraphModule extends Module {
   /** How many readers each position's value has (the output gets one extra: the caller). */
   readonly #readers: number[];
   readonly #fusion: (Fusion | null)[];
+  /** Per Add position, its residual join (see residual-join.ts); per conv position, its join's Add or -1. */
+  readonly #joins: (ResidualJoin | null)[];
+  readonly #joinOfConv: Int32Array;
   readonly #outputPos: number;
 
   /**
@@ -140,6 +147,11 @@ export class GraphModule extends Module {
     for (const ins of this.#inputs) for (const j of ins) if (j >= 0) this.#readers[j]!++;
     this.#readers[this.#outputPos]!++;
     this.#fusion = this.#planFusion();
+    this.#joins = planResidualJoins(this.layers, this.#inputs, (p) => this.#soleReader(p));
+    this.#joinOfConv = new Int32Array(order.length).fill(-1);
+    this.#joins.forEach((j, a) => {
+      if (j) this.#joinOfConv[j.conv] = a;
+    });
     this.layers.forEach((m, p) => this.registerModule(this.nodeNames[p]!, m));
   }
 
@@ -171,12 +183,47 @@ export class GraphModule extends Module {
     const values: (Tensor | undefined)[] = new Array(n);
     const readers = this.#readers.slice();
     const done = new Uint8Array(n);
+    const joinDeferred = new Uint8Array(n); // per Add position: its conv (and BN) wait to run with it
+    const valueAt = (j: number): Tensor => (j < 0 ? x : values[j]!);
+    const release = (j: number): void => {
+      if (j >= 0 && --readers[j]! === 0) {
+        values[j]!.dispose();
+        values[j] = undefined;
+      }
+    };
     try {
       for (let p = 0; p < n; p++) {
         if (done[p]) continue;
         const layer = this.layers[p]!;
         const ins = this.#inputs[p]!;
-        const args = ins.map((j) => (j < 0 ? x : values[j]!));
+        const joinAdd = this.fuse ? this.#joinOfConv[p]! : -1;
+        if (joinAdd >= 0 && joinFoldsNow(this.#joins[joinAdd]!, this.layers)) {
+          joinDeferred[joinAdd] = 1;
+          const bn = this.#joins[joinAdd]!.bn;
+          if (bn >= 0) done[bn] = 1;
+          continue;
+        }
+        if (joinDeferred[p]) {
+          const join = this.#joins[p]!;
+          const convIn = this.#inputs[join.conv]![0]!;
+          this.onLayer?.(join.conv, this.layers[join.conv]!, 'start');
+          const y = runResidualJoin(
+            join,
+            this.layers,
+            layer as Add,
+            ins,
+            valueAt(convIn),
+            valueAt(join.residual),
+          );
+          this.onLayer?.(join.conv, this.layers[join.conv]!, 'end');
+          if (join.relu >= 0) done[join.relu] = 1;
+          values[join.relu >= 0 ? join.relu : p] = y;
+          // The conv's and BN's values never existed: release what the conv and the Add read.
+          release(convIn);
+          release(join.residual);
+          continue;
+        }
+        const args = ins.map(valueAt);
         const f = this.fuse ? this.#fusion[p] : null;
         // A conv's BatchNorm2d folds in only in evaluation mode; in training the BN node runs
         // itself (fused with its ReLU by its own plan).
@@ -213,12 +260,7 @@ export class GraphModule extends Module {
         if (args.includes(y)) y = y.clone();
         this.onLayer?.(p, layer, 'end');
         values[at] = y;
-        for (const j of ins) {
-          if (j >= 0 && --readers[j]! === 0) {
-            values[j]!.dispose();
-            values[j] = undefined;
-          }
-        }
+        for (const j of ins) release(j);
       }
     } catch (e) {
       for (let p = 0; p < n; p++) if (p !== this.#outputPos) values[p]?.dispose();

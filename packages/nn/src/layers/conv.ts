@@ -94,7 +94,7 @@ export class Conv2d extends Module {
       this.bias = this.registerParameter('bias', null);
     }
   }
-  forward(x: Tensor, options: { relu?: boolean; maxPool2x2?: boolean } = {}): Tensor {
+  forward(x: Tensor, options: { relu?: boolean; maxPool2x2?: boolean; residual?: Tensor } = {}): Tensor {
     return F.conv2d(x, this.weight, this.bias, {
       stride: this.stride,
       padding: this.padding,
@@ -102,6 +102,7 @@ export class Conv2d extends Module {
       groups: this.groups,
       relu: options.relu === true,
       maxPool2x2: options.maxPool2x2 === true,
+      ...(options.residual ? { residual: options.residual } : {}),
     });
   }
   override describe(inputShape: readonly number[]): LayerDescription {

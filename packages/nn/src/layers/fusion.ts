@@ -41,7 +41,7 @@ export function convWithFoldedBatchNorm(
   conv: Conv2d,
   bn: BatchNorm2d,
   x: Tensor,
-  options: { relu: boolean; maxPool2x2: boolean },
+  options: { relu: boolean; maxPool2x2: boolean; residual?: Tensor | undefined },
 ): Tensor {
   return tidy(() => {
     const [weight, bias] = isGradEnabled() ? foldComposed(conv, bn) : foldNative(conv, bn);
@@ -52,6 +52,7 @@ export function convWithFoldedBatchNorm(
       groups: conv.groups,
       relu: options.relu,
       maxPool2x2: options.maxPool2x2,
+      ...(options.residual ? { residual: options.residual } : {}),
     });
   });
 }
@@ -83,17 +84,34 @@ function foldNative(conv: Conv2d, bn: BatchNorm2d): [Tensor, Tensor] {
   return [floatResult(w, conv.weight.shape), floatResult(b, [conv.outChannels])];
 }
 
-/** What runs fused with a layer: a folded evaluation-mode BatchNorm2d, then a ReLU, then a 2x2 max pool. */
+/**
+ * What runs fused with a layer: a folded evaluation-mode BatchNorm2d, then (a conv's) residual
+ * added, then a ReLU, then a 2x2 max pool (not with a residual).
+ */
 export interface FusedFollowers {
   bn: BatchNorm2d | null;
   relu: boolean;
   maxPool2x2: boolean;
+  residual?: Tensor;
 }
 
 /** Runs a Conv2d, Linear or BatchNorm2d and its fused followers as one op (shared by Sequential and GraphModule). */
 export function forwardFused(layer: Conv2d | Linear | BatchNorm2d, x: Tensor, f: FusedFollowers): Tensor {
   if (f.bn)
-    return convWithFoldedBatchNorm(layer as Conv2d, f.bn, x, { relu: f.relu, maxPool2x2: f.maxPool2x2 });
+    return convWithFoldedBatchNorm(layer as Conv2d, f.bn, x, {
+      relu: f.relu,
+      maxPool2x2: f.maxPool2x2,
+      residual: f.residual,
+    });
+  if (f.residual) return (layer as Conv2d).forward(x, { relu: f.relu, residual: f.residual });
   if (f.maxPool2x2) return (layer as Conv2d).forward(x, { relu: true, maxPool2x2: true });
   return f.relu ? layer.forward(x, { relu: true }) : layer.forward(x);
+}
+
+/** The output shape of `conv` on `x` (null when x is not 4-D): whether a residual fits it. */
+export function convOutputShape(conv: Conv2d, x: Tensor): number[] | null {
+  if (x.rank !== 4) return null;
+  const side = (d: 0 | 1): number =>
+    F.convOutputSize(x.shape[2 + d]!, conv.kernelSize[d], conv.stride[d], conv.padding[d], conv.dilation[d]);
+  return [x.shape[0]!, conv.outChannels, side(0), side(1)];
 }

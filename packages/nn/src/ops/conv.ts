@@ -34,6 +34,12 @@ export interface Conv2dOptions {
    * `maxPool2d(relu(conv2d(...)), { kernelSize: 2 })`, computed without the full-size activation.
    */
   maxPool2x2?: boolean;
+  /**
+   * Add this tensor, of the output's shape, to the convolution before the ReLU (a residual join):
+   * the result is `relu(add(conv2d(...), residual))` with `relu`, else `add(conv2d(...), residual)`.
+   * Where the kernels can (Winograd layers, inference) it is added as the output is written.
+   */
+  residual?: Tensor;
 }
 
 /** The output size of a convolution or pooling window along one dim. */
@@ -91,6 +97,29 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options:
       weight.shape,
     );
   const attributes = { strideH: sh, strideW: sw, padH: ph, padW: pw, dilationH: dh, dilationW: dw, groups };
+  if (options.residual !== undefined) {
+    const r = options.residual;
+    checkFloatTensor(r, 'options.residual');
+    if (options.maxPool2x2 === true)
+      throw invalidParam('options.residual', 'not to come with maxPool2x2', 'both given');
+    if (r.rank !== 4 || r.shape[0] !== n || r.shape[1] !== k || r.shape[2] !== p || r.shape[3] !== q)
+      throw invalidParam(
+        'options.residual',
+        `a tensor of the output's shape [${n}, ${k}, ${p}, ${q}]`,
+        `shape [${r.shape.join(', ')}]`,
+      );
+    return floatResult(
+      native.conv2dAdd(
+        x.handle,
+        weight.handle,
+        bias ? bias.handle : null,
+        attributes,
+        r.handle,
+        options.relu === true,
+      ),
+      [n, k, p, q],
+    );
+  }
   if (options.maxPool2x2 === true) {
     if (options.relu !== true)
       throw invalidParam('options.maxPool2x2', 'to come with relu: true', options.maxPool2x2);
