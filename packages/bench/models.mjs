@@ -1,11 +1,11 @@
 // The benchmark zoo, dlf side: the same architectures as torch_models.py, built with the library API
-// (Sequential plus hand-written residual blocks). Every model takes (N, 3, 32, 32) and ends in 10
+// (Sequential, hand-written inverted residual blocks, and the zoo's GraphModule ResNet). Every model takes (N, 3, 32, 32) and ends in 10
 // logits. Convolutions followed by BatchNorm have no bias, as in the PyTorch models.
 //
 //   seed-cnn   nn.seedCnn: 3x3 convs of 8-16 channels, fused ReLU + pool, two linear layers
 //   vgg-bn     VGG-style: (3x3 conv, BN, ReLU) x2 per stage, 32-64-128 channels, 2x2 max pools
-//   resnet20   ResNet-20 for CIFAR (He et al. 2016): 3 stages of 3 basic blocks, 16-32-64 channels,
-//              1x1 conv + BN projection shortcuts where the shape changes (~0.27M parameters)
+//   resnet20   nn.cifarResNet(20), ResNet-20 for CIFAR (He et al. 2016): 3 stages of 3 basic blocks,
+//              16-32-64 channels, 1x1 conv + BN projection shortcuts where the shape changes (~0.27M parameters)
 //   mobilenet  MobileNetV2-style: inverted residuals (1x1 expand, 3x3 depthwise, 1x1 project) for 32x32
 export const MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet'];
 export const CLASSES = 10;
@@ -57,39 +57,10 @@ export function buildModel(name, { nn, core }) {
       }
       return new Sequential(...layers, new Flatten(), new Linear(128 * 4 * 4, CLASSES, { generator }));
     }
-    case 'resnet20': {
-      const basic = (cin, cout, stride) => {
-        const body = new Sequential(
-          ...convBnRelu(cin, cout, 3, stride),
-          conv(cout, cout, 3),
-          new BatchNorm2d(cout),
-        );
-        const shortcut =
-          stride !== 1 || cin !== cout
-            ? new Sequential(conv(cin, cout, 1, stride), new BatchNorm2d(cout))
-            : null;
-        return new Residual(body, shortcut, true);
-      };
-      const blocks = [];
-      let cin = 16;
-      for (const [cout, stride] of [
-        [16, 1],
-        [32, 2],
-        [64, 2],
-      ]) {
-        for (let i = 0; i < 3; i++) {
-          blocks.push(basic(cin, cout, i === 0 ? stride : 1));
-          cin = cout;
-        }
-      }
-      return new Sequential(
-        ...convBnRelu(3, 16, 3),
-        ...blocks,
-        new AdaptiveAvgPool2d(1),
-        new Flatten(),
-        new Linear(64, CLASSES, { generator }),
-      );
-    }
+    case 'resnet20':
+      // The library's own graph model (GraphModule): what a user describing a residual net writes
+      // since graph models landed, and the same architecture as torch_models.py (272,474 parameters).
+      return nn.cifarResNet(20, { classes: CLASSES, seed: 0 });
     case 'mobilenet': {
       // (expansion t, output channels c, repeats n, first stride s), CIFAR-sized (no stem stride).
       const settings = [

@@ -46,8 +46,18 @@ function recordCalls(nn, model, x) {
     proto.forward = function recorded(input, options) {
       const key = `${type} ${JSON.stringify(input.shape)} ${describeLayer(type, this, options)}`;
       const entry = calls.get(key);
+      // A residual join's tensor is freed after the pass: keep its shape, and time with a fresh one.
+      const { residual, ...rest } = options ?? {};
       if (entry) entry.count++;
-      else calls.set(key, { type, layer: this, shape: [...input.shape], options: options ?? {}, count: 1 });
+      else
+        calls.set(key, {
+          type,
+          layer: this,
+          shape: [...input.shape],
+          options: rest,
+          residualShape: residual ? [...residual.shape] : null,
+          count: 1,
+        });
       return original.call(this, input, options);
     };
   }
@@ -60,8 +70,10 @@ function recordCalls(nn, model, x) {
 }
 
 function describeLayer(type, layer, options = {}) {
+  const add = options.residual || options.residualShape ? '+add' : '';
+  if (type === 'BatchNorm2d') return `${add}${options.relu ? '+relu' : ''}`;
   if (type === 'Conv2d') {
-    const fused = options.maxPool2x2 ? '+relu+pool' : options.relu ? '+relu' : '';
+    const fused = options.maxPool2x2 ? '+relu+pool' : `${add}${options.relu ? '+relu' : ''}`;
     return (
       `${layer.inChannels}->${layer.outChannels} k${layer.kernelSize[0]} s${layer.stride[0]}` +
       `${layer.groups > 1 ? ` g${layer.groups}` : ''}${fused}`
@@ -82,7 +94,7 @@ function macsOf(call) {
  * Times every distinct layer call of `model` at input shape xShape; returns rows
  * { layer, count, macs, fwdMs, dataMs, weightsMs } (per call, ms; null where a pass does not apply).
  */
-export function profileModel({ core, nn }, model, xShape, options = {}) {
+export function profileModel({ core, nn }, model, xShape, timing = {}) {
   const { randn, tidy } = core;
   const x = randn(xShape);
   const calls = recordCalls(nn, model, x);
@@ -90,25 +102,28 @@ export function profileModel({ core, nn }, model, xShape, options = {}) {
   const rows = [];
   for (const call of calls) {
     const params = call.layer.parameters();
+    const options = () =>
+      call.residualShape ? { ...call.options, residual: randn(call.residualShape) } : call.options;
     const time = (wantInput, wantParams) =>
       tidy(() => {
         const input = randn(call.shape);
         if (wantInput) input.requiresGrad_();
         for (const p of params) p.requiresGrad_(wantParams);
-        const y = call.layer.forward(input, call.options);
+        const y = call.layer.forward(input, options());
         const g = randn(y.shape);
-        return timeMs(() => y.backward({ grad: g, retainGraph: true }), options);
+        return timeMs(() => y.backward({ grad: g, retainGraph: true }), timing);
       });
     const fwdMs = tidy(() => {
       const input = randn(call.shape);
-      return timeMs(() => nn.noGrad(() => call.layer.forward(input, call.options)).dispose(), options);
+      const opts = options();
+      return timeMs(() => nn.noGrad(() => call.layer.forward(input, opts)).dispose(), timing);
     });
     const dataMs = time(true, false);
     const weightsMs = params.length > 0 ? time(false, true) : null;
     for (const p of params) p.requiresGrad_(true);
     rows.push({
       layer:
-        `${call.type} ${describeLayer(call.type, call.layer, call.options)} in ${call.shape.join('x')}`.trim(),
+        `${call.type} ${describeLayer(call.type, call.layer, { ...call.options, residualShape: call.residualShape })} in ${call.shape.join('x')}`.trim(),
       count: call.count,
       macs: macsOf(call),
       fwdMs,

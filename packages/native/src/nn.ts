@@ -67,6 +67,7 @@ export interface NnSlice {
     momentum: number,
     eps: number,
     relu?: boolean,
+    residual?: Handle | null,
   ): Handle;
   /**
    * An evaluation-mode BatchNorm2d folded into the conv before it, in one call: [w * s, (b - mean) * s + beta]

@@ -1,8 +1,8 @@
 // The batch-norm channel kernels (isa/norm.h) on every instruction set this CPU has, against a
-// float64 reference: output, input, weight and bias gradients, in training and evaluation, with and
-// without the fused ReLU; planes whose size is a multiple of no vector width (1x1, 3x3, 5x7) and of
-// every width (4x4, 8x8), so whole vectors and masked last vectors both run; a NaN reaches its
-// channel and no other.
+// float64 reference: output, input, weight, bias and residual gradients, in training and evaluation,
+// with and without the fused ReLU and a residual; planes whose size is a multiple of no vector width
+// (1x1, 3x3, 5x7) and of every width (4x4, 8x8), so whole vectors and masked last vectors both run;
+// a NaN reaches its channel and no other.
 
 import { testing } from '@dlf/native/testing';
 import { batchNorm2d, mul, sum } from '@dlf/nn';
@@ -18,7 +18,7 @@ const randn = (shape: readonly number[], seed: number) =>
 const arr = (t: Tensor) => t.toTypedArray() as Float32Array;
 const eps = 1e-5;
 
-type Run = { y: Float32Array; dx: Float32Array; dw: Float32Array; db: Float32Array };
+type Run = { y: Float32Array; dx: Float32Array; dw: Float32Array; db: Float32Array; dr: Float32Array };
 
 // y = relu?((x - mean) / sqrt(var + eps) * w + b) and its gradients for the upstream gradient g.
 function reference(
@@ -31,6 +31,7 @@ function reference(
   relu: boolean,
   runMean: Float32Array,
   runVar: Float32Array,
+  residual: Float32Array | null,
 ): Run {
   const [n, c, h, wd] = shape as [number, number, number, number];
   const hw = h * wd,
@@ -40,6 +41,7 @@ function reference(
     dx: new Float32Array(x.length),
     dw: new Float32Array(c),
     db: new Float32Array(c),
+    dr: new Float32Array(residual ? x.length : 0),
   };
   const at = (i: number, ch: number, j: number) => (i * c + ch) * hw + j;
   for (let ch = 0; ch < c; ch++) {
@@ -61,10 +63,11 @@ function reference(
       for (let j = 0; j < hw; j++) {
         const o = at(i, ch, j);
         const xhat = (x[o]! - mean) * invstd;
-        const v = xhat * w[ch]! + b[ch]!;
+        const v = xhat * w[ch]! + b[ch]! + (residual ? residual[o]! : 0);
         out.y[o] = relu ? Math.max(v, 0) : v;
         const gv = relu && !(v > 0) ? 0 : g[o]!;
         gm[i * hw + j] = gv;
+        if (residual) out.dr[o] = gv;
         sb += gv;
         sg += gv * xhat;
       }
@@ -90,10 +93,12 @@ function run(
   relu: boolean,
   runMean: Float32Array,
   runVar: Float32Array,
+  residual: Tensor | null,
 ): Run {
   // Fresh leaves each run: gradients would add up over runs on shared ones.
   const fresh = (t: Tensor) => tensor(arr(t).slice(), { shape: t.shape }).requiresGrad_();
   const [xg, wg, bg] = [fresh(x), fresh(w), fresh(b)];
+  const rg = residual ? fresh(residual) : null;
   const y = batchNorm2d(xg, {
     weight: wg,
     bias: bg,
@@ -102,9 +107,16 @@ function run(
     training,
     eps,
     relu,
+    ...(rg ? { residual: rg } : {}),
   });
   sum(mul(y, g)).backward();
-  return { y: arr(y), dx: arr(xg.grad!), dw: arr(wg.grad!), db: arr(bg.grad!) };
+  return {
+    y: arr(y),
+    dx: arr(xg.grad!),
+    dw: arr(wg.grad!),
+    db: arr(bg.grad!),
+    dr: rg ? arr(rg.grad!) : new Float32Array(0),
+  };
 }
 
 function expectNear(got: Float32Array, want: Float32Array, what: string) {
@@ -138,14 +150,27 @@ describe('batch-norm channel kernels', () => {
         const g = randn(shape, s + 3);
         const runMean = arr(randn([c], s + 4));
         const runVar = new Float32Array(c).fill(0.7);
+        const r = randn(shape, s + 5);
         for (const training of [true, false])
-          for (const relu of [false, true]) {
-            const got = run(x, w, b, g, training, relu, runMean, runVar);
-            const want = reference(arr(x), shape, arr(w), arr(b), arr(g), training, relu, runMean, runVar);
-            const tag = `${isa} ${shape} training=${training} relu=${relu}`;
-            for (const key of ['y', 'dx', 'dw', 'db'] as const)
-              expectNear(got[key], want[key], `${key} ${tag}`);
-          }
+          for (const relu of [false, true])
+            for (const residual of [null, r]) {
+              const got = run(x, w, b, g, training, relu, runMean, runVar, residual);
+              const want = reference(
+                arr(x),
+                shape,
+                arr(w),
+                arr(b),
+                arr(g),
+                training,
+                relu,
+                runMean,
+                runVar,
+                residual ? arr(residual) : null,
+              );
+              const tag = `${isa} ${shape} training=${training} relu=${relu} residual=${residual !== null}`;
+              for (const key of ['y', 'dx', 'dw', 'db', 'dr'] as const)
+                expectNear(got[key], want[key], `${key} ${tag}`);
+            }
       }
     });
 
@@ -164,6 +189,7 @@ describe('batch-norm channel kernels', () => {
         false,
         new Float32Array(3),
         new Float32Array(3).fill(1),
+        null,
       );
       for (let i = 0; i < 2; i++)
         for (let ch = 0; ch < 3; ch++)

@@ -186,15 +186,48 @@ describe('GraphModule residual joins', () => {
     g1.grads.forEach((v, i) => expectClose(v, g0.grads[i]!, `grad ${i}`));
   });
 
-  it('in training mode fuse only the join without BatchNorm2d, with the same bits as unfused', () => {
+  it('in training mode join each BatchNorm2d with its Add, with the same bits as unfused', () => {
     const fused = run(true, true, true);
     const plain = run(false, true, true);
-    // add3 (conv without BN) ran as the join; add1 (addRelu: not counted) and add2 read
-    // training-mode BatchNorm2d layers and ran as they are.
-    expect(fused.calls).toEqual({ add: 1, bn: 5 });
+    // add1 and add2 ran inside their training-mode BatchNorm2d layers, add3 inside conv c5.
+    expect(fused.calls).toEqual({ add: 0, bn: 5 });
     expect(plain.calls).toEqual({ add: 3, bn: 5 });
     expect(sameBits(fused.y, plain.y)).toBe(true);
     fused.grads.forEach((v, i) => expect(sameBits(v, plain.grads[i]!), `grad ${i}`).toBe(true));
+  });
+
+  it('join a BatchNorm2d that reads no conv of its own, in training and evaluation', () => {
+    const build = (fuse: boolean, training: boolean) => {
+      const g = new GraphBuilder();
+      const r = g.node(new ReLU(), g.node(conv(3, 8, 80), g.input, 'c'), 'r');
+      const m = g.build(
+        g.node(new ReLU(), g.node(counted(new Add()), [g.node(bn(8, 81), r, 'b'), r], 'add'), 'out'),
+      );
+      m.fuse = fuse;
+      if (!training) m.eval();
+      return m;
+    };
+    for (const training of [true, false]) {
+      const [a, b] = [true, false].map((fuse) => {
+        const m = build(fuse, training);
+        addCalls = 0;
+        const y = m.forward(randn([2, 3, 7, 9], 82));
+        const calls = addCalls;
+        sum(mul(y, randn(y.shape, 83))).backward();
+        return { y: arr(y), calls, grads: m.parameters().map((p) => arr(p.grad!)) };
+      });
+      expect([a!.calls, b!.calls], `training ${training}`).toEqual([0, 1]);
+      expect(sameBits(a!.y, b!.y), `training ${training}`).toBe(true);
+      a!.grads.forEach((v, i) =>
+        expect(sameBits(v, b!.grads[i]!), `training ${training} grad ${i}`).toBe(true),
+      );
+    }
+  });
+
+  it('batchNorm2d rejects a residual of another shape', () => {
+    expect(() =>
+      new BatchNorm2d(4).forward(randn([2, 4, 3, 3], 90), { residual: randn([2, 4, 3, 1], 91) }),
+    ).toThrow(/options\.residual.*\[2, 4, 3, 3\]|\[2, 4, 3, 3\].*options\.residual/);
   });
 
   it('fall back to the separate ops when the residual broadcasts', () => {

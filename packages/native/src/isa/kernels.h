@@ -147,9 +147,9 @@ struct Kernels {
   // xhat = (x - mean) * invstd.
   // x -> sum of x and of (x - mean)^2 (each skipped when null)
   void (*bn_channel_stats)(const float* x, int64_t N, int64_t stride, int64_t n, float mean, double* sum, double* sq);
-  // x -> y = xhat * gamma + beta (then ReLU when `relu`)
-  void (*bn_channel_apply)(const float* x, int64_t N, int64_t stride, int64_t n, const BnChannel& ch, bool relu,
-                           float* y);
+  // x, r (or null) -> y = xhat * gamma + beta (+ r) (then ReLU when `relu`)
+  void (*bn_channel_apply)(const float* x, const float* r, int64_t N, int64_t stride, int64_t n, const BnChannel& ch,
+                           bool relu, float* y);
   // g, x -> sums of g' and g' * xhat, g' = g masked by the fused ReLU (xhat * gamma + beta > 0) when `relu`
   void (*bn_channel_grad_sums)(const float* g, const float* x, int64_t N, int64_t stride, int64_t n,
                                const BnChannel& ch, bool relu, double* sb, double* sg);

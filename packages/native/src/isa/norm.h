@@ -80,12 +80,13 @@ inline void bn_channel_stats(const float* x, int64_t N, int64_t stride, int64_t 
   }
 }
 
-// x: the channel -> y = xhat * gamma + beta (ReLU: v > 0 ? v : 0), xhat = (x - mean) * invstd
-inline void bn_channel_apply(const float* x, int64_t N, int64_t stride, int64_t n, const BnChannel& ch, bool relu,
-                             float* y) {
+// x, r (or null): the channel -> y = xhat * gamma + beta (+ r) (ReLU: v > 0 ? v : 0), xhat = (x - mean) * invstd
+inline void bn_channel_apply(const float* x, const float* r, int64_t N, int64_t stride, int64_t n, const BnChannel& ch,
+                             bool relu, float* y) {
   const vf m = broadcast(ch.mean), is = broadcast(ch.invstd), ga = broadcast(ch.gamma), be = broadcast(ch.beta);
   norm::channel_map(N, stride, n, y, [&](int64_t o, int64_t c) {
-    const vf v = (norm::load_n(x + o, c) - m) * is * ga + be;
+    vf v = (norm::load_n(x + o, c) - m) * is * ga + be;
+    if (r) v = v + norm::load_n(r + o, c);  // after the affine step, rounded as a separate add
     return relu ? (v > vf{} ? v : vf{}) : v;
   });
 }

@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "autograd/node.h"
+#include "math/ops.h"
 #include "nn/ops.h"
 #include "runtime/simd.h"
 #include "runtime/threadpool.h"
@@ -38,11 +39,18 @@ void for_each_channel(int64_t C, int64_t planes_floats, Fn fn) {
 // an FMA per value instead of writing and re-reading a second activation-sized tensor.
 struct BatchNormBackward final : Node {
   TensorPtr x, weight, bias;
+  TensorPtr y;  // with a residual and a ReLU: the output, whose sign is the ReLU's mask
   std::vector<float> mean, invstd;
   bool training = true;
-  bool relu = false;  // fused: the gradient passes where xhat * gamma + beta > 0
+  bool relu = false;  // fused: the gradient passes where xhat * gamma + beta (+ residual) > 0
+  bool residual = false;
   const char* name() const override { return "BatchNorm2dBackward"; }
-  void backward(const TensorPtr& g, std::vector<TensorPtr>& gin) override {
+  void backward(const TensorPtr& g_in, std::vector<TensorPtr>& gin) override {
+    // With a residual, the gradient past the ReLU is the residual's too; the normalisation then
+    // sees it without a ReLU of its own.
+    const TensorPtr g = residual && relu ? relu_backward_mask(contiguous_data(g_in), y) : g_in;
+    const bool relu_mask = relu && !residual;
+    if (residual && needs_grad(3)) gin[3] = g;
     const Shape& s = input_shapes[0];
     const int64_t N = s[0], C = s[1], HW = s[2] * s[3];
     const double M = static_cast<double>(N * HW);
@@ -58,12 +66,12 @@ struct BatchNormBackward final : Node {
       const BnChannel ch{mean[c], invstd[c], gamma_p ? gamma_p[c] : 1.f, beta_p ? beta_p[c] : 0.f};
       // The gradient reaching the normalisation is masked, behind a fused ReLU, where the output was 0.
       double sb = 0.0, sg = 0.0;
-      kt.bn_channel_grad_sums(pg + c * HW, px + c * HW, N, C * HW, HW, ch, relu, &sb, &sg);
+      kt.bn_channel_grad_sums(pg + c * HW, px + c * HW, N, C * HW, HW, ch, relu_mask, &sb, &sg);
       dbeta[c] = sb;
       dgamma[c] = sg;
       if (!pd) return;
       const float k = training ? static_cast<float>(ch.gamma * ch.invstd / M) : ch.gamma * ch.invstd;
-      kt.bn_channel_grad_input(pg + c * HW, px + c * HW, N, C * HW, HW, ch, relu, training, k, static_cast<float>(M),
+      kt.bn_channel_grad_input(pg + c * HW, px + c * HW, N, C * HW, HW, ch, relu_mask, training, k, static_cast<float>(M),
                                static_cast<float>(sb), static_cast<float>(sg), pd + c * HW);
     });
     gin[0] = dx;
@@ -82,6 +90,7 @@ struct BatchNormBackward final : Node {
     x.reset();
     weight.reset();
     bias.reset();
+    y.reset();
   }
 };
 
@@ -113,7 +122,7 @@ TensorPtr dropout(const TensorPtr& x_in, double p, uint64_t seed, uint64_t offse
 // x: (N,C,H,W), weight/bias: (C) or null, running stats: (C) -> y: (N,C,H,W)
 TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const TensorPtr& bias,
                        const TensorPtr& running_mean, const TensorPtr& running_var, bool training, double momentum,
-                       double eps, bool relu) {
+                       double eps, bool relu, const TensorPtr& residual_in) {
   expect_f32(x_in, "input");
   DLF_THROW_RANGE_IF(x_in->dim() != 4, "batchNorm2d: expected input (N,C,H,W) but received shape ",
                      shape_str(x_in->shape));
@@ -128,8 +137,15 @@ TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const Ten
                      "batchNorm2d: evaluation mode needs running statistics");
   DLF_THROW_RANGE_IF(training && N * HW <= 1, "batchNorm2d: training needs more than one value per channel, got input shape ",
                      shape_str(x_in->shape));
+  if (residual_in) {
+    expect_f32(residual_in, "residual");
+    DLF_THROW_RANGE_IF(residual_in->shape != x_in->shape, "batchNorm2d: residual of shape ",
+                       shape_str(residual_in->shape), " does not match the input shape ", shape_str(x_in->shape));
+  }
   auto x = contiguous_data(x_in);
+  const TensorPtr r = residual_in ? contiguous_data(residual_in) : nullptr;
   const float* px = x->f32();
+  const float* pr = r ? r->f32() : nullptr;
   const double M = static_cast<double>(N * HW);
   std::vector<float> mean(C), invstd(C);
   std::vector<double> batch_mean(training ? C : 0), batch_var(training ? C : 0);
@@ -153,7 +169,7 @@ TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const Ten
     mean[c] = training ? static_cast<float>(batch_mean[c]) : running_mean->f32()[c];
     invstd[c] = static_cast<float>(1.0 / std::sqrt(var + eps));
     const BnChannel ch{mean[c], invstd[c], gamma_p ? gamma_p[c] : 1.f, beta_p ? beta_p[c] : 0.f};
-    kt.bn_channel_apply(px + c * HW, N, C * HW, HW, ch, relu, py + c * HW);
+    kt.bn_channel_apply(px + c * HW, pr ? pr + c * HW : nullptr, N, C * HW, HW, ch, relu, py + c * HW);
   });
   if (training && running_mean && running_var) {
     float* rm = running_mean->f32();
@@ -163,16 +179,18 @@ TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const Ten
       rv[c] = static_cast<float>((1.0 - momentum) * rv[c] + momentum * batch_var[c] * M / (M - 1.0));
     }
   }
-  if (any_requires_grad({&x_in, &weight, &bias})) {
+  if (any_requires_grad({&x_in, &weight, &bias, &residual_in})) {
     auto node = make_node<BatchNormBackward>();
     node->x = save(x);
     node->weight = save(weight);
-    node->bias = relu ? save(bias) : nullptr;
+    node->bias = relu && !r ? save(bias) : nullptr;
+    node->y = relu && r ? save(y) : nullptr;
     node->mean = std::move(mean);
     node->invstd = std::move(invstd);
     node->training = training;
     node->relu = relu;
-    attach(y, node, {&x_in, &weight, &bias});
+    node->residual = r != nullptr;
+    attach(y, node, {&x_in, &weight, &bias, &residual_in});
   }
   return y;
 }

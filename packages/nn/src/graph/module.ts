@@ -13,7 +13,7 @@ import { type InitOptions, type LayerSpec, layerRegistry } from '../layers/regis
 import type { LayerHook } from '../layers/sequential.js';
 import { type LayerDescription, Module } from '../module.js';
 import { Add, MultiInputModule, graphOps } from './ops.js';
-import { joinFoldsNow, planResidualJoins, type ResidualJoin, runResidualJoin } from './residual-join.js';
+import { joinedLayer, planResidualJoins, type ResidualJoin, runResidualJoin } from './residual-join.js';
 import {
   type CheckedGraph,
   checkGraphSpec,
@@ -65,10 +65,10 @@ function specOf(module: Module): LayerSpec {
  * what backward needs). A Conv2d, Linear or BatchNorm2d read only by a ReLU runs fused with it (a
  * Conv2d also with a following 2x2 max pool), and in evaluation mode a BatchNorm2d that alone reads
  * a Conv2d folds into it, as in `Sequential`. An Add of two inputs read only by a ReLU (a residual
- * block's join) runs as one `addRelu`; and where one of the Add's inputs is a Conv2d (or its
- * evaluation-mode BatchNorm2d) that only the Add reads, the conv runs at the Add and adds the other
- * input (and the ReLU) as it writes its output (`conv2d`'s `residual`). Parameters are named
- * `<node>.<param>`.
+ * block's join) runs as one `addRelu`; and where one of the Add's inputs is a Conv2d or a
+ * BatchNorm2d that only the Add reads, that layer runs at the Add and adds the other input (and the
+ * ReLU) as it writes its output (the `residual` option of `conv2d` and `batchNorm2d`; a conv's
+ * evaluation-mode BatchNorm2d folds into it). Parameters are named `<node>.<param>`.
  *
  * @example
  * ```ts
@@ -100,9 +100,9 @@ export class GraphModule extends Module {
   /** How many readers each position's value has (the output gets one extra: the caller). */
   readonly #readers: number[];
   readonly #fusion: (Fusion | null)[];
-  /** Per Add position, its residual join (see residual-join.ts); per conv position, its join's Add or -1. */
+  /** Per Add position, its residual join (see residual-join.ts); per conv and BN position, its join's Add or -1. */
   readonly #joins: (ResidualJoin | null)[];
-  readonly #joinOfConv: Int32Array;
+  readonly #joinOf: Int32Array;
   readonly #outputPos: number;
 
   /**
@@ -148,9 +148,10 @@ export class GraphModule extends Module {
     this.#readers[this.#outputPos]!++;
     this.#fusion = this.#planFusion();
     this.#joins = planResidualJoins(this.layers, this.#inputs, (p) => this.#soleReader(p));
-    this.#joinOfConv = new Int32Array(order.length).fill(-1);
+    this.#joinOf = new Int32Array(order.length).fill(-1);
     this.#joins.forEach((j, a) => {
-      if (j) this.#joinOfConv[j.conv] = a;
+      if (j && j.conv >= 0) this.#joinOf[j.conv] = a;
+      if (j && j.bn >= 0) this.#joinOf[j.bn] = a;
     });
     this.layers.forEach((m, p) => this.registerModule(this.nodeNames[p]!, m));
   }
@@ -183,7 +184,9 @@ export class GraphModule extends Module {
     const values: (Tensor | undefined)[] = new Array(n);
     const readers = this.#readers.slice();
     const done = new Uint8Array(n);
-    const joinDeferred = new Uint8Array(n); // per Add position: its conv (and BN) wait to run with it
+    // Per Add position: 1 + the position of the layer (a residual join's conv or BN) that waits to
+    // run with it, or 0.
+    const joined = new Int32Array(n);
     const valueAt = (j: number): Tensor => (j < 0 ? x : values[j]!);
     const release = (j: number): void => {
       if (j >= 0 && --readers[j]! === 0) {
@@ -196,30 +199,32 @@ export class GraphModule extends Module {
         if (done[p]) continue;
         const layer = this.layers[p]!;
         const ins = this.#inputs[p]!;
-        const joinAdd = this.fuse ? this.#joinOfConv[p]! : -1;
-        if (joinAdd >= 0 && joinFoldsNow(this.#joins[joinAdd]!, this.layers)) {
-          joinDeferred[joinAdd] = 1;
-          const bn = this.#joins[joinAdd]!.bn;
-          if (bn >= 0) done[bn] = 1;
+        const joinAdd = this.fuse ? this.#joinOf[p]! : -1;
+        if (joinAdd >= 0 && joinedLayer(this.#joins[joinAdd]!, this.layers) === p) {
+          joined[joinAdd] = p + 1;
+          const join = this.#joins[joinAdd]!;
+          if (p === join.conv && join.bn >= 0) done[join.bn] = 1; // folded into the conv
           continue;
         }
-        if (joinDeferred[p]) {
+        if (joined[p]) {
           const join = this.#joins[p]!;
-          const convIn = this.#inputs[join.conv]![0]!;
-          this.onLayer?.(join.conv, this.layers[join.conv]!, 'start');
+          const at = joined[p]! - 1;
+          const atIn = this.#inputs[at]![0]!;
+          this.onLayer?.(at, this.layers[at]!, 'start');
           const y = runResidualJoin(
             join,
             this.layers,
+            at,
             layer as Add,
             ins,
-            valueAt(convIn),
+            valueAt(atIn),
             valueAt(join.residual),
           );
-          this.onLayer?.(join.conv, this.layers[join.conv]!, 'end');
+          this.onLayer?.(at, this.layers[at]!, 'end');
           if (join.relu >= 0) done[join.relu] = 1;
           values[join.relu >= 0 ? join.relu : p] = y;
-          // The conv's and BN's values never existed: release what the conv and the Add read.
-          release(convIn);
+          // The joined layer's value never existed: release what it and the Add read.
+          release(atIn);
           release(join.residual);
           continue;
         }

@@ -71,9 +71,10 @@ export class BatchNorm2d extends Module {
     this.runningVar = this.registerBuffer('runningVar', track ? ones([numFeatures]) : null);
   }
   /** `options.relu` fuses a following ReLU (Sequential does this for BatchNorm2d + ReLU in evaluation mode). */
-  forward(x: Tensor, options: { relu?: boolean } = {}): Tensor {
+  forward(x: Tensor, options: { relu?: boolean; residual?: Tensor } = {}): Tensor {
     return F.batchNorm2d(x, {
       relu: options.relu === true,
+      ...(options.residual ? { residual: options.residual } : {}),
       weight: this.weight,
       bias: this.bias,
       runningMean: this.runningMean,

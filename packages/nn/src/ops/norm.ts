@@ -20,6 +20,11 @@ export interface BatchNormOptions {
   eps?: number;
   /** Fuse a ReLU into the same pass: `relu(batchNorm2d(x, ...))` without the intermediate tensor. */
   relu?: boolean;
+  /**
+   * Add this tensor, of x's shape, after the normalisation and before the ReLU (a residual join):
+   * `relu(add(batchNorm2d(x, ...), residual))` in one pass.
+   */
+  residual?: Tensor;
 }
 
 /**
@@ -51,6 +56,16 @@ export function batchNorm2d(x: Tensor, options: BatchNormOptions = {}): Tensor {
     throw invalidParam('runningMean', 'running statistics in evaluation mode', null);
   const momentum = checkNumber('momentum', options.momentum ?? 0.1, 0, 1);
   const eps = checkNumber('eps', options.eps ?? 1e-5, 0);
+  const residual = options.residual;
+  if (residual !== undefined) {
+    checkFloatTensor(residual, 'options.residual');
+    if (residual.rank !== 4 || residual.shape.some((d, i) => d !== x.shape[i]))
+      throw invalidParam(
+        'options.residual',
+        `a tensor of the input's shape [${x.shape.join(', ')}]`,
+        `shape [${residual.shape.join(', ')}]`,
+      );
+  }
   return floatResult(
     native.batchNorm2d(
       x.handle,
@@ -62,6 +77,7 @@ export function batchNorm2d(x: Tensor, options: BatchNormOptions = {}): Tensor {
       momentum,
       eps,
       options.relu === true,
+      residual?.handle ?? null,
     ),
     x.shape,
   );
