@@ -47,6 +47,13 @@ const cases: Case[] = [
   conv3(20, 64, 6, 6, 17, [1, 0]), // 6x4 outputs: one and a half tiles per plane
   conv3(8, 130, 8, 8, 24, [1, 1]), // C > 128
   conv3(16, 16, 16, 18, 20, [1, 1]), // 320 tiles: few channel pairs, several chunks of tiles per thread
+  // Two tile rows to a vector read by row loads and shuffles (tile columns = half a vector): 32-wide
+  // rows on AVX-512 (with a ragged last tile row), 16-wide on AVX2, 8-wide on the baseline.
+  conv3(3, 17, 21, 30, 18, [1, 1]),
+  conv3(4, 24, 16, 15, 20, [1, 1]),
+  conv3(6, 16, 9, 8, 16, [1, 1]),
+  conv3(2, 16, 12, 32, 16, [1, 1]), // rows exactly two vectors wide (AVX-512), and one (AVX2)
+  conv3(6, 16, 12, 16, 16, [1, 1]),
 ];
 
 function run(c: Case, x: Tensor, seed: number, relu = false) {

@@ -69,6 +69,81 @@ inline void make_lanes(const WinoGeom& g, int64_t t0, int64_t count, int v, int6
   }
 }
 
+// A vector of tiles that is R = W / tw whole tile rows of one image (R = 2 or 4: lanes
+// k*tw .. k*tw + tw - 1 hold tile row tr + k), each row of the plane (`width` floats) within two
+// vectors. Its patches are then shuffles of row loads, where a gather per patch element cost most
+// of a transform (the 16- and 32-wide planes of CIFAR models).
+constexpr int kMaxRowGroup = 4;
+struct RowGroup {
+  int64_t n, tr;  // the image and the first tile row
+  int rows;       // R
+  vi row_of;      // lane -> k
+  vi idx[6];      // per patch column j: lane l reads column 4 * (l mod tw) + j - left of its row
+  vi valid[6];    // ... when that column lies in [0, width)
+};
+inline bool row_group(const WinoGeom& g, int64_t t0, int64_t count, int v, int64_t width, int64_t left,
+                      RowGroup& rg) {
+  if (g.tw < 1 || W % g.tw != 0 || width > 2 * W || (v + 1) * W > count) return false;
+  const int64_t rows = W / g.tw;
+  if (rows != 2 && rows != kMaxRowGroup) return false;
+  const int64_t first = t0 + v * W, per_image = g.th * g.tw, rem = first % per_image;
+  if (rem % g.tw != 0 || rem / g.tw + rows > g.th) return false;
+  rg.n = first / per_image;
+  rg.tr = rem / g.tw;
+  rg.rows = static_cast<int>(rows);
+  vi col;
+  for (int l = 0; l < W; ++l) {
+    col[l] = 4 * static_cast<int32_t>(l % g.tw) - static_cast<int32_t>(left);
+    rg.row_of[l] = static_cast<int32_t>(l / g.tw);
+  }
+  for (int j = 0; j < 6; ++j, col += 1) {
+    rg.idx[j] = col & (2 * W - 1);
+    rg.valid[j] = (col >= vi{}) & (col < vi{} + static_cast<int32_t>(width));
+  }
+  return true;
+}
+
+// Row r of a plane (rows x width floats; zeros outside [0, rows)) as two vectors, nothing beyond it read.
+inline void load_row(const float* plane, int64_t r, int64_t rows, int64_t width, vf& lo, vf& hi) {
+  if (r < 0 || r >= rows) {
+    lo = hi = vf{};
+    return;
+  }
+  const float* p = plane + r * width;
+  lo = width >= W ? load(p) : load_first(p, width);
+  hi = width >= 2 * W ? load(p + W) : width > W ? load_first(p + W, width - W) : vf{};
+}
+
+// Patch column j of the group's tiles, lanes of tile row k from row vectors lo[k], hi[k].
+template <int R>
+inline vf group_column(const RowGroup& rg, int j, const vf* lo, const vf* hi) {
+  vf v = __builtin_shuffle(lo[0], hi[0], rg.idx[j]);
+#pragma GCC unroll 4
+  for (int k = 1; k < R; ++k) v = rg.row_of == k ? __builtin_shuffle(lo[k], hi[k], rg.idx[j]) : v;
+  return rg.valid[j] ? v : vf{};
+}
+
+// The 6x6 input patches (rows from top - pad_h) or 4x4 output-gradient patches (pad 0) of a row
+// group's tiles in one channel's plane (rows x width) -> d: (S*S) vectors.
+template <int R, int S>
+inline void group_patches(const RowGroup& rg, const float* plane, int64_t rows, int64_t width, int64_t pad, vf* d) {
+  for (int i = 0; i < S; ++i) {
+    vf lo[R], hi[R];
+#pragma GCC unroll 4
+    for (int k = 0; k < R; ++k) load_row(plane, 4 * (rg.tr + k) + i - pad, rows, width, lo[k], hi[k]);
+#pragma GCC unroll 6
+    for (int j = 0; j < S; ++j) d[i * S + j] = group_column<R>(rg, j, lo, hi);
+  }
+}
+template <int S>
+inline void group_patches(const RowGroup& rg, const float* plane, int64_t rows, int64_t width, int64_t pad, vf* d) {
+  if (rg.rows == 2) {
+    group_patches<2, S>(rg, plane, rows, width, pad, d);
+  } else {
+    group_patches<kMaxRowGroup, S>(rg, plane, rows, width, pad, d);
+  }
+}
+
 // B^T applied to 6 vectors 'stride' apart: d -> b (Lavin's F(4,3) input transform).
 inline void bt6(const vf* d, int ds, vf* b, int bs) {
   const vf d0 = d[0], d1 = d[ds], d2 = d[2 * ds], d3 = d[3 * ds], d4 = d[4 * ds], d5 = d[5 * ds];
@@ -161,6 +236,16 @@ inline void wino_input(const WinoGeom& g, const float* x, int64_t t0, int64_t co
   vf d[36], rows[36];
   const int64_t plane = g.H * g.W;
   for (int v = 0; v < NV; ++v) {
+    RowGroup rg;
+    if (row_group(g, t0, count, v, g.W, g.pad_w, rg)) {
+      for (int64_t c = 0; c < g.C; ++c) {
+        group_patches<6>(rg, x + (rg.n * g.C + c) * plane, g.H, g.W, g.pad_h, d);
+        for (int j = 0; j < 6; ++j) bt6(d + j, 6, rows + j, 6);
+        for (int i = 0; i < 6; ++i) bt6(rows + i * 6, 1, d + i * 6, 1);
+        for (int e = 0; e < 36; ++e) store(V + e * estride + c * cstride + v * W, d[e]);
+      }
+      continue;
+    }
     Lanes ln;
     make_lanes(g, t0, count, v, g.C, 0, ln);
     uint32_t mask[36];
@@ -323,6 +408,16 @@ inline void wino_grad_tiles(const WinoGeom& g, const float* gy, int64_t K, int64
   vf u[16], t[24], o[36];
   const int64_t plane = g.P * g.Q;
   for (int v = 0; v < NV; ++v) {
+    RowGroup rg;
+    if (row_group(g, t0, count, v, g.Q, 0, rg)) {
+      for (int64_t k = 0; k < K; ++k) {
+        group_patches<4>(rg, gy + (rg.n * K + k) * plane, g.P, g.Q, 0, u);
+        for (int j = 0; j < 4; ++j) a4(u + j, 4, t + j, 4);
+        for (int i = 0; i < 6; ++i) a4(t + i * 4, 1, o + i * 6, 1);
+        for (int e = 0; e < 36; ++e) store(Gt + e * estride + k * kstride + v * W, o[e]);
+      }
+      continue;
+    }
     Lanes ln;
     make_lanes(g, t0, count, v, 0, K, ln);
     uint32_t mask[16];
