@@ -438,17 +438,18 @@ inline void wino_grad_tiles(const WinoGeom& g, const float* gy, int64_t K, int64
 // in L1 while the other operand's panels stream past it.
 constexpr int64_t kWgradTiles = 1024;
 
-// dWv[k0.., c0.., lane] += sum over tiles [l0, l1) with l % W == lane of Gt[k][l] * V[c][l], for a
-// BK x BC block (rows L apart). The sums stay per lane across calls (no horizontal sum per call), so
-// a chunk of tiles may be short, and each lane adds its tiles in order of l however they are chunked.
+// dWv[k0.., c0.., lane] += (= when !accumulate: dWv not read) sum over tiles [l0, l1) with
+// l % W == lane of Gt[k][l] * V[c][l], for a BK x BC block (rows L apart). The sums stay per lane
+// across calls (no horizontal sum per call), so a chunk of tiles may be short, and each lane adds its
+// tiles in order of l however they are chunked.
 template <int BK, int BC>
 inline void wgrad_block(const float* Gt, const float* V, int64_t L, int64_t C, int64_t k0, int64_t c0, int64_t l0,
-                        int64_t l1, float* dWv) {
+                        int64_t l1, bool accumulate, float* dWv) {
   vf acc[BK][BC];
 #pragma GCC unroll 4
   for (int i = 0; i < BK; ++i)
 #pragma GCC unroll 4
-    for (int j = 0; j < BC; ++j) acc[i][j] = load_aligned(dWv + ((k0 + i) * C + c0 + j) * W);
+    for (int j = 0; j < BC; ++j) acc[i][j] = accumulate ? load_aligned(dWv + ((k0 + i) * C + c0 + j) * W) : vf{};
   const float* gk = Gt + k0 * L;
   const float* vc = V + c0 * L;
   for (int64_t l = l0; l < l1; l += W) {
@@ -469,32 +470,34 @@ inline void wgrad_block(const float* Gt, const float* V, int64_t L, int64_t C, i
 }
 
 // Gt: (36,K,L), V: (36,C,L), positions gs and vs floats apart, L a multiple of TB
-//   -> dWt += Gt_e V_e^T, for e in [e0,e1): dWt (36,K,C) from kWinoWgradGemmPairs channel pairs (the
-//   packed GEMM, isa/gemm.h, which packs both operands once per KC tiles), else per-lane partial
-//   sums (36,K,C,W) (wgrad_block: fewer pairs than that leave the GEMM's packing unpaid).
+//   -> dWt += Gt_e V_e^T (= when !accumulate: dWt not read), for e in [e0,e1): dWt (36,K,C) from
+//   kWinoWgradGemmPairs channel pairs (the packed GEMM, isa/gemm.h, which packs both operands once
+//   per KC tiles), else per-lane partial sums (36,K,C,W) (wgrad_block: fewer pairs than that leave
+//   the GEMM's packing unpaid).
 inline void wino_wgrad_gemm(const float* Gt, int64_t gs, const float* V, int64_t vs, int64_t L, int64_t K, int64_t C,
-                            int64_t e0, int64_t e1, float* dWt) {
+                            int64_t e0, int64_t e1, bool accumulate, float* dWt) {
   const bool lanes = K * C < kWinoWgradGemmPairs;
   for (int64_t e = e0; e < e1; ++e) {
     const float* Ge = Gt + e * gs;
     const float* Ve = V + e * vs;
     if (!lanes) {
-      sgemm_serial(false, true, K, C, L, 1.f, Ge, L, Ve, L, 1.f, dWt + e * K * C, C);
+      sgemm_serial(false, true, K, C, L, 1.f, Ge, L, Ve, L, accumulate ? 1.f : 0.f, dWt + e * K * C, C);
       continue;
     }
     float* dW = dWt + e * K * C * W;
     for (int64_t l0 = 0; l0 < L; l0 += kWgradTiles) {
       const int64_t l1 = std::min(L, l0 + kWgradTiles);
+      const bool acc = accumulate || l0 > 0;
       int64_t k = 0;
       for (; k + WK <= K; k += WK) {
         int64_t c = 0;
-        for (; c + WC <= C; c += WC) wgrad_block<WK, WC>(Ge, Ve, L, C, k, c, l0, l1, dW);
-        for (; c < C; ++c) wgrad_block<WK, 1>(Ge, Ve, L, C, k, c, l0, l1, dW);
+        for (; c + WC <= C; c += WC) wgrad_block<WK, WC>(Ge, Ve, L, C, k, c, l0, l1, acc, dW);
+        for (; c < C; ++c) wgrad_block<WK, 1>(Ge, Ve, L, C, k, c, l0, l1, acc, dW);
       }
       for (; k < K; ++k) {
         int64_t c = 0;
-        for (; c + WC <= C; c += WC) wgrad_block<1, WC>(Ge, Ve, L, C, k, c, l0, l1, dW);
-        for (; c < C; ++c) wgrad_block<1, 1>(Ge, Ve, L, C, k, c, l0, l1, dW);
+        for (; c + WC <= C; c += WC) wgrad_block<1, WC>(Ge, Ve, L, C, k, c, l0, l1, acc, dW);
+        for (; c < C; ++c) wgrad_block<1, 1>(Ge, Ve, L, C, k, c, l0, l1, acc, dW);
       }
     }
   }

@@ -137,11 +137,11 @@ struct Kernels {
   void (*wino_grad_tiles)(const WinoGeom& g, const float* gy, int64_t K, int64_t t0, int64_t count, int64_t estride,
                           int64_t kstride, float* Gt);
   // Gt: (36,K,L), V: (36,C,L) (positions gs and vs apart), L tiles a multiple of wino_tiles
-  //   -> dWt += Gt_e V_e^T for positions e in [e0,e1) (a fixed order: the same bits for any split of e):
+  //   -> dWt += Gt_e V_e^T (= when !accumulate) for positions e in [e0,e1) (a fixed order: the same bits for any split of e):
   //   dWt (36,K,C) from kWinoWgradGemmPairs channel pairs K*C, else per-lane partial sums
   //   (36,K,C,vector_floats), each lane adding its tiles in order of l however the tiles are chunked
   void (*wino_wgrad_gemm)(const float* Gt, int64_t gs, const float* V, int64_t vs, int64_t L, int64_t K, int64_t C,
-                          int64_t e0, int64_t e1, float* dWt);
+                          int64_t e0, int64_t e1, bool accumulate, float* dWt);
 
   // Batch-norm channels (isa/norm.h): N rows (one per image) of n values, `stride` floats apart;
   // xhat = (x - mean) * invstd.

@@ -114,7 +114,7 @@ TensorPtr wgrad_sums_shared(const WinoGeom& wg, int64_t N, int64_t K, const floa
   const int64_t TB = kt.wino_tiles, tiles = N * wg.th * wg.tw, blocks = (tiles + TB - 1) / TB;
   const int64_t pairs = K * wg.C, lanes = pairs < kWinoWgradGemmPairs ? kt.vector_floats : 1;
   const int64_t chunk = std::max<int64_t>(2, kWgradChunkFloats / (36 * (K + wg.C) * TB));
-  auto dWt = zeros({36 * pairs * lanes});
+  auto dWt = empty({36 * pairs * lanes});  // the first chunk writes it
   const int64_t most = std::min(chunk, blocks) * TB;  // tiles in a chunk
   auto gbuf = empty({36 * position_stride(K * most)});
   auto vbuf = empty({36 * position_stride(wg.C * most)});
@@ -127,7 +127,7 @@ TensorPtr wgrad_sums_shared(const WinoGeom& wg, int64_t N, int64_t K, const floa
       kt.wino_grad_tiles(wg, gy, K, t0, count, gs, L, gbuf->f32() + i * TB);
     });
     parallel_for(36, 1, [&](int64_t e0, int64_t e1) {
-      kt.wino_wgrad_gemm(gbuf->f32(), gs, vbuf->f32(), vs, L, K, wg.C, e0, e1, dWt->f32());
+      kt.wino_wgrad_gemm(gbuf->f32(), gs, vbuf->f32(), vs, L, K, wg.C, e0, e1, b0 > 0, dWt->f32());
     });
   }
   if (lanes > 1) reduce_lanes(dWt->f32(), 36 * pairs, lanes, 1);
@@ -146,7 +146,7 @@ TensorPtr wgrad_sums_by_thread(const WinoGeom& wg, int64_t N, int64_t K, const f
   const int64_t chunk = std::max<int64_t>(1, kWgradLaneChunkFloats / (36 * (K + wg.C) * TB));
   const int64_t L = chunk * TB, gs = position_stride(K * L), vs = position_stride(wg.C * L);
   const int shares = static_cast<int>(std::min<int64_t>(num_threads(), blocks));
-  auto dWt = zeros({shares * sums});
+  auto dWt = empty({shares * sums});  // each share's first chunk writes its sums (a share has a block at least)
   parallel_chunks(shares, [&](int s, int) {
     float* G = thread_scratch(0, 36 * gs);
     float* V = thread_scratch(1, 36 * vs);
@@ -159,7 +159,7 @@ TensorPtr wgrad_sums_by_thread(const WinoGeom& wg, int64_t N, int64_t K, const f
         kt.wino_input(wg, x, t0, count, vsc, Lc, V + i * TB);
         kt.wino_grad_tiles(wg, gy, K, t0, count, gsc, Lc, G + i * TB);
       }
-      kt.wino_wgrad_gemm(G, gsc, V, vsc, Lc, K, wg.C, 0, 36, dWt->f32() + s * sums);
+      kt.wino_wgrad_gemm(G, gsc, V, vsc, Lc, K, wg.C, 0, 36, b0 > s0, dWt->f32() + s * sums);
     }
   });
   reduce_lanes(dWt->f32(), 36 * pairs, lanes, shares);
