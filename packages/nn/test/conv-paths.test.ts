@@ -63,6 +63,12 @@ const cases: Case[] = [
   { n: 1, c: 7, h: 12, w: 13, k: 9, r: 3, s: 3, stride: [2, 2], pad: [2, 2], dil: [2, 2], groups: 1 },
   { n: 3, c: 3, h: 4, w: 4, k: 4, r: 3, s: 3, stride: [2, 2], pad: [2, 2], dil: [1, 1], groups: 1 },
   { n: 2, c: 4, h: 3, w: 2, k: 3, r: 3, s: 3, stride: [2, 2], pad: [3, 3], dil: [2, 2], groups: 1 },
+  // stride 2 on rows exactly two AVX-512, AVX2 and baseline vectors wide; several output rows per
+  // vector of the offset table, odd heights, dilation
+  { n: 2, c: 6, h: 9, w: 32, k: 7, r: 3, s: 3, stride: [2, 2], pad: [1, 1], dil: [1, 1], groups: 1 },
+  { n: 2, c: 5, h: 16, w: 16, k: 6, r: 3, s: 3, stride: [2, 2], pad: [1, 1], dil: [1, 1], groups: 1 },
+  { n: 3, c: 4, h: 7, w: 8, k: 5, r: 3, s: 3, stride: [2, 2], pad: [1, 1], dil: [1, 1], groups: 1 },
+  { n: 2, c: 3, h: 11, w: 16, k: 4, r: 3, s: 3, stride: [2, 2], pad: [2, 2], dil: [2, 2], groups: 1 },
 ];
 
 function run(c: Case, x: Tensor, seed: number) {
