@@ -18,7 +18,15 @@ import {
   sum,
 } from '@dlf/nn';
 import { testing } from '@dlf/native/testing';
-import { Generator, getSimd, randn as randnDefault, setSimd, type Tensor, tensor } from '@dlf/tensor-core';
+import {
+  Generator,
+  getSimd,
+  permute,
+  randn as randnDefault,
+  setSimd,
+  type Tensor,
+  tensor,
+} from '@dlf/tensor-core';
 import { afterAll, describe, expect, it } from 'vitest';
 
 const isas = (['avx512', 'avx2', 'neon', 'base'] as const).filter((name) => testing.selectSimd(name));
@@ -100,6 +108,18 @@ describe('conv2d with a residual', () => {
       noGrad(() => conv2d(x, wt, null, { padding: 1, residual: tensor(data, { shape: [4, 16, 12, 12] }) })),
     );
     for (let i = 0; i < y.length; i++) expect(Number.isNaN(y[i]!), `${i}`).toBe(i === at);
+  });
+
+  it('reads a non-contiguous residual like its contiguous copy (conv2d and batchNorm2d)', () => {
+    const x = randn([4, 16, 12, 12], 13);
+    const wt = randn([16, 16, 3, 3], 14);
+    const strided = permute(randn([4, 12, 16, 12], 15), [0, 2, 1, 3]);
+    const copy = strided.contiguous();
+    const run = (r: Tensor) => noGrad(() => conv2d(x, wt, null, { padding: 1, relu: true, residual: r }));
+    expect(sameBits(arr(run(strided)), arr(run(copy)))).toBe(true);
+    const bn = new BatchNorm2d(16);
+    const norm = (r: Tensor) => noGrad(() => bn.forward(x, { relu: true, residual: r }));
+    expect(sameBits(arr(norm(strided)), arr(norm(copy)))).toBe(true);
   });
 
   it('rejects a residual of another shape, and a residual with maxPool2x2', () => {
