@@ -150,9 +150,10 @@ struct Kernels {
   // x, r (or null) -> y = xhat * gamma + beta (+ r) (then ReLU when `relu`)
   void (*bn_channel_apply)(const float* x, const float* r, int64_t N, int64_t stride, int64_t n, const BnChannel& ch,
                            bool relu, float* y);
-  // g, x -> sums of g' and g' * xhat, g' = g masked by the fused ReLU (xhat * gamma + beta > 0) when `relu`
-  void (*bn_channel_grad_sums)(const float* g, const float* x, int64_t N, int64_t stride, int64_t n,
-                               const BnChannel& ch, bool relu, double* sb, double* sg);
+  // g, x -> sums of g' and g' * xhat, g' = g masked by the fused ReLU (xhat * gamma + beta > 0) when `relu`,
+  // or, given y (a residual join's output, else null), where y > 0, g' also written to gy_out
+  void (*bn_channel_grad_sums)(const float* g, const float* x, const float* y, int64_t N, int64_t stride, int64_t n,
+                               const BnChannel& ch, bool relu, double* sb, double* sg, float* gy_out);
   // g, x -> dx = k * (M * g' - mb - xhat * mg) (training) or k * g' (evaluation)
   void (*bn_channel_grad_input)(const float* g, const float* x, int64_t N, int64_t stride, int64_t n,
                                 const BnChannel& ch, bool relu, bool training, float k, float M, float mb, float mg,

@@ -95,9 +95,10 @@ inline void bn_channel_apply(const float* x, const float* r, int64_t N, int64_t 
 // same expression as in bn_channel_apply, so the ReLU mask matches the forward's output bit for bit.
 
 // g, x: the channel -> sums of g' and of g' * xhat, g' = g where the fused ReLU passed
-// (xhat * gamma + beta > 0), else 0
-inline void bn_channel_grad_sums(const float* g, const float* x, int64_t N, int64_t stride, int64_t n,
-                                 const BnChannel& ch, bool relu, double* sb, double* sg) {
+// (xhat * gamma + beta > 0), else 0; or, given y (a residual join's output), g' = g where y > 0, also
+// written to gy_out (the gradient the join passes on)
+inline void bn_channel_grad_sums(const float* g, const float* x, const float* y, int64_t N, int64_t stride, int64_t n,
+                                 const BnChannel& ch, bool relu, double* sb, double* sg, float* gy_out) {
   const vf m = broadcast(ch.mean), is = broadcast(ch.invstd), ga = broadcast(ch.gamma), be = broadcast(ch.beta);
   const int64_t body = n / W * W, rest = n - body;
   norm::vd b = norm::vd{}, s = norm::vd{};
@@ -109,6 +110,14 @@ inline void bn_channel_grad_sums(const float* g, const float* x, int64_t N, int6
       const vf hv = (norm::load_n(x + i, count) - m) * is;
       vf gv = norm::load_n(g + i, count);
       if (relu) gv = hv * ga + be > vf{} ? gv : vf{};
+      if (y) {
+        gv = norm::load_n(y + i, count) > vf{} ? gv : vf{};
+        if (count == W) {
+          store(gy_out + i, gv);
+        } else {
+          store_first(gy_out + i, gv, count);
+        }
+      }
       bs[lane] += gv;
       ss[lane] += gv * hv;
     };

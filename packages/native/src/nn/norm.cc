@@ -2,7 +2,6 @@
 #include <cmath>
 
 #include "autograd/node.h"
-#include "math/ops.h"
 #include "nn/ops.h"
 #include "runtime/simd.h"
 #include "runtime/threadpool.h"
@@ -46,16 +45,19 @@ struct BatchNormBackward final : Node {
   bool residual = false;
   const char* name() const override { return "BatchNorm2dBackward"; }
   void backward(const TensorPtr& g_in, std::vector<TensorPtr>& gin) override {
-    // With a residual, the gradient past the ReLU is the residual's too; the normalisation then
-    // sees it without a ReLU of its own.
-    const TensorPtr g = residual && relu ? relu_backward_mask(contiguous_data(g_in), y) : g_in;
-    const bool relu_mask = relu && !residual;
-    if (residual && needs_grad(3)) gin[3] = g;
+    // With a residual, the gradient past the ReLU (masked by the saved output's sign in the sums
+    // pass, which writes it) is the residual's too; the normalisation then sees it unmasked.
+    const TensorPtr g = contiguous_data(g_in);
+    const bool join_mask = residual && relu, relu_mask = relu && !residual;
+    const TensorPtr gm = join_mask ? empty(g->shape) : g;
+    if (residual && needs_grad(3)) gin[3] = gm;
     const Shape& s = input_shapes[0];
     const int64_t N = s[0], C = s[1], HW = s[2] * s[3];
     const double M = static_cast<double>(N * HW);
     const float* pg = g->f32();
     const float* px = x->f32();
+    const float* py = join_mask ? y->f32() : nullptr;
+    float* pgm = gm->f32();  // g itself without a join's mask (then only read)
     std::vector<double> dbeta(C, 0.0), dgamma(C, 0.0);
     TensorPtr dx = needs_grad(0) ? empty(s) : nullptr;
     float* pd = dx ? dx->f32() : nullptr;
@@ -66,12 +68,13 @@ struct BatchNormBackward final : Node {
       const BnChannel ch{mean[c], invstd[c], gamma_p ? gamma_p[c] : 1.f, beta_p ? beta_p[c] : 0.f};
       // The gradient reaching the normalisation is masked, behind a fused ReLU, where the output was 0.
       double sb = 0.0, sg = 0.0;
-      kt.bn_channel_grad_sums(pg + c * HW, px + c * HW, N, C * HW, HW, ch, relu_mask, &sb, &sg);
+      kt.bn_channel_grad_sums(pg + c * HW, px + c * HW, py ? py + c * HW : nullptr, N, C * HW, HW, ch, relu_mask,
+                              &sb, &sg, py ? pgm + c * HW : nullptr);
       dbeta[c] = sb;
       dgamma[c] = sg;
       if (!pd) return;
       const float k = training ? static_cast<float>(ch.gamma * ch.invstd / M) : ch.gamma * ch.invstd;
-      kt.bn_channel_grad_input(pg + c * HW, px + c * HW, N, C * HW, HW, ch, relu_mask, training, k, static_cast<float>(M),
+      kt.bn_channel_grad_input(pgm + c * HW, px + c * HW, N, C * HW, HW, ch, relu_mask, training, k, static_cast<float>(M),
                                static_cast<float>(sb), static_cast<float>(sg), pd + c * HW);
     });
     gin[0] = dx;
