@@ -79,12 +79,6 @@ struct PoolOut {
 
 typedef uint8_t vb __attribute__((vector_size(W)));
 
-inline vi lane_iota(int32_t step, int32_t add) {
-  vi m;
-  for (int i = 0; i < W; ++i) m[i] = step * i + add;
-  return m;
-}
-
 // Pools rows r0 = (v0, v1) of one output vector at column q0 into pooled row pr of channel k.
 inline void pool_pair(const PoolOut& po, int64_t k, int64_t pr, int64_t q0, vf v0, vf v1) {
   const vi me = lane_iota(2, 0) & (2 * W - 1), mo = lane_iota(2, 1) & (2 * W - 1);

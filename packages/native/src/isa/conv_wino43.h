@@ -110,8 +110,8 @@ inline void load_row(const float* plane, int64_t r, int64_t rows, int64_t width,
     return;
   }
   const float* p = plane + r * width;
-  lo = width >= W ? load(p) : load_first(p, width);
-  hi = width >= 2 * W ? load(p + W) : width > W ? load_first(p + W, width - W) : vf{};
+  lo = load_n(p, std::min<int64_t>(W, width));
+  hi = width > W ? load_n(p + W, std::min<int64_t>(W, width - W)) : vf{};
 }
 
 // Patch column j of the group's tiles, lanes of tile row k from row vectors lo[k], hi[k].
@@ -218,13 +218,7 @@ inline void wino_weights(const float* w, int64_t K, int64_t C, bool flip, int64_
       for (int b = 0; b < 3; ++b) g3(g[b], g[3 + b], g[6 + b], gg + b, 3);                  // G g: (6,3)
       for (int e = 0; e < 6; ++e) g3(gg[e * 3], gg[e * 3 + 1], gg[e * 3 + 2], u + e * 6, 1);  // (G g) G^T
       const int64_t n = std::min<int64_t>(W, pairs - p0);
-      for (int e = 0; e < 36; ++e) {
-        if (n == W) {
-          store(dst + e * estride + p0, u[e]);
-        } else {
-          store_first(dst + e * estride + p0, u[e], n);
-        }
-      }
+      for (int e = 0; e < 36; ++e) store_n(dst + e * estride + p0, u[e], n);
     }
   }
 }

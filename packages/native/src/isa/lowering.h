@@ -5,7 +5,6 @@
 #pragma once
 #include <algorithm>
 
-#include "isa/conv_common.h"
 #include "isa/simd.h"
 
 namespace dlf::DLF_ISA_NS {
@@ -43,11 +42,7 @@ inline void copy_rows(const float* src, int64_t src_stride, int64_t rows, int64_
     for (; j + W <= cols; j += W) store(d + j, load(s + j));
     for (; j < width; j += W) {
       const vf v = j < cols ? load_first(s + j, cols - j) : vf{};  // cols - j < W here
-      if (j + W <= width) {
-        store(d + j, v);
-      } else {
-        store_first(d + j, v, width - j);
-      }
+      store_n(d + j, v, std::min<int64_t>(W, width - j));
     }
   }
 }
@@ -61,20 +56,16 @@ inline void add_rows(const float* src, int64_t src_stride, int64_t rows, int64_t
     float* d = dst + r * dst_stride;
     for (int64_t j = 0; j < cols; j += W) {
       const int64_t n = std::min<int64_t>(W, cols - j);
-      vf v = (n == W ? load(d + j) : load_first(d + j, n)) + (n == W ? load(s + j) : load_first(s + j, n));
+      vf v = load_n(d + j, n) + load_n(s + j, n);
       if (relu) v = v > vf{} ? v : vf{};
-      if (n == W) {
-        store(d + j, v);
-      } else {
-        store_first(d + j, v, n);
-      }
+      store_n(d + j, v, n);
     }
   }
 }
 
 // src: (n) -> even: (n - n/2) = src[0], src[2], ...; odd: (n/2) = src[1], src[3], ...
 inline void deinterleave2(const float* src, int64_t n, float* even, float* odd) {
-  const vi me = conv::lane_iota(2, 0), mo = conv::lane_iota(2, 1);
+  const vi me = lane_iota(2, 0), mo = lane_iota(2, 1);
   int64_t i = 0;
   for (; i + 2 * W <= n; i += 2 * W) {
     const vf a = load(src + i), b = load(src + i + W);
@@ -90,7 +81,7 @@ inline void deinterleave2(const float* src, int64_t n, float* even, float* odd) 
 
 // even, odd as deinterleave2 -> dst: (n), their elements in turn
 inline void interleave2(const float* even, const float* odd, int64_t n, float* dst) {
-  const vi lane = conv::lane_iota(1, 0);
+  const vi lane = lane_iota(1, 0);
   const vi zip_lo = (lane & 1) * W + (lane >> 1), zip_hi = zip_lo + W / 2;
   int64_t i = 0;
   for (; i + 2 * W <= n; i += 2 * W) {

@@ -21,13 +21,6 @@ inline double hsum_wide(const vd& v) {
   for (int i = 0; i < W; ++i) s += v[i];
   return s;
 }
-inline vi lanes() {
-  vi l;
-  for (int i = 0; i < W; ++i) l[i] = i;
-  return l;
-}
-// `count` floats from p (W, or fewer for a row's last vector: the other lanes are 0, never read).
-inline vf load_n(const float* p, int64_t count) { return count == W ? load(p) : load_first(p, count); }
 
 // Sum over the channel's values of term(offset, count), a vector of the `count` values from offset
 // (lanes beyond count are dropped). Four accumulators per row: a quarter of the dependency chain
@@ -35,7 +28,7 @@ inline vf load_n(const float* p, int64_t count) { return count == W ? load(p) : 
 template <typename Term>
 inline double channel_sum(int64_t N, int64_t stride, int64_t n, Term term) {
   const int64_t body = n / W * W, rest = n - body;
-  const vi tail = lanes() < static_cast<int32_t>(rest);
+  const vi tail = lane_iota(1, 0) < static_cast<int32_t>(rest);
   vd acc = vd{};
   for (int64_t r = 0; r < N; ++r) {
     const int64_t o = r * stride;
@@ -61,7 +54,7 @@ inline void channel_map(int64_t N, int64_t stride, int64_t n, float* out, Value 
   for (int64_t r = 0; r < N; ++r) {
     const int64_t o = r * stride;
     for (int64_t i = 0; i < body; i += W) store(out + o + i, value(o + i, W));
-    if (rest) store_first(out + o + body, value(o + body, rest), rest);
+    if (rest) store_n(out + o + body, value(o + body, rest), rest);
   }
 }
 
@@ -70,11 +63,11 @@ inline void channel_map(int64_t N, int64_t stride, int64_t n, float* out, Value 
 // x: the channel -> the sum of x and of (x - mean)^2 (each skipped when null)
 inline void bn_channel_stats(const float* x, int64_t N, int64_t stride, int64_t n, float mean, double* sum,
                              double* sq) {
-  if (sum) *sum = norm::channel_sum(N, stride, n, [&](int64_t o, int64_t c) { return norm::load_n(x + o, c); });
+  if (sum) *sum = norm::channel_sum(N, stride, n, [&](int64_t o, int64_t c) { return load_n(x + o, c); });
   if (sq) {
     const vf m = broadcast(mean);
     *sq = norm::channel_sum(N, stride, n, [&](int64_t o, int64_t c) {
-      const vf d = norm::load_n(x + o, c) - m;
+      const vf d = load_n(x + o, c) - m;
       return d * d;
     });
   }
@@ -85,8 +78,8 @@ inline void bn_channel_apply(const float* x, const float* r, int64_t N, int64_t 
                              bool relu, float* y) {
   const vf m = broadcast(ch.mean), is = broadcast(ch.invstd), ga = broadcast(ch.gamma), be = broadcast(ch.beta);
   norm::channel_map(N, stride, n, y, [&](int64_t o, int64_t c) {
-    vf v = (norm::load_n(x + o, c) - m) * is * ga + be;
-    if (r) v = v + norm::load_n(r + o, c);  // after the affine step, rounded as a separate add
+    vf v = (load_n(x + o, c) - m) * is * ga + be;
+    if (r) v = v + load_n(r + o, c);  // after the affine step, rounded as a separate add
     return relu ? (v > vf{} ? v : vf{}) : v;
   });
 }
@@ -107,16 +100,12 @@ inline void bn_channel_grad_sums(const float* g, const float* x, const float* y,
     // Four accumulator pairs (vectors i mod 4): a quarter of the dependency chain of one pair.
     vf bs[4] = {vf{}, vf{}, vf{}, vf{}}, ss[4] = {vf{}, vf{}, vf{}, vf{}};
     const auto add = [&](int64_t i, int64_t count, int lane) {
-      const vf hv = (norm::load_n(x + i, count) - m) * is;
-      vf gv = norm::load_n(g + i, count);
+      const vf hv = (load_n(x + i, count) - m) * is;
+      vf gv = load_n(g + i, count);
       if (relu) gv = hv * ga + be > vf{} ? gv : vf{};
       if (y) {
-        gv = norm::load_n(y + i, count) > vf{} ? gv : vf{};
-        if (count == W) {
-          store(gy_out + i, gv);
-        } else {
-          store_first(gy_out + i, gv, count);
-        }
+        gv = load_n(y + i, count) > vf{} ? gv : vf{};
+        store_n(gy_out + i, gv, count);
       }
       bs[lane] += gv;
       ss[lane] += gv * hv;
@@ -142,8 +131,8 @@ inline void bn_channel_grad_input(const float* g, const float* x, int64_t N, int
   const vf m = broadcast(ch.mean), is = broadcast(ch.invstd), ga = broadcast(ch.gamma), be = broadcast(ch.beta);
   const vf kv = broadcast(k), Mv = broadcast(M), mbv = broadcast(mb), mgv = broadcast(mg);
   norm::channel_map(N, stride, n, dx, [&](int64_t o, int64_t c) {
-    const vf hv = (norm::load_n(x + o, c) - m) * is;
-    vf gv = norm::load_n(g + o, c);
+    const vf hv = (load_n(x + o, c) - m) * is;
+    vf gv = load_n(g + o, c);
     if (relu) gv = hv * ga + be > vf{} ? gv : vf{};
     return training ? kv * (Mv * gv - mbv - hv * mgv) : kv * gv;
   });

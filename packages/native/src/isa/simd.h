@@ -70,6 +70,21 @@ inline vf load_first(const float* p, int64_t n) {
   return v;
 }
 #endif
+// n (1 <= n <= W) floats from p, or to p: a whole vector, or a row's masked last one.
+inline vf load_n(const float* p, int64_t n) { return n == W ? load(p) : load_first(p, n); }
+inline void store_n(float* p, vf v, int64_t n) {
+  if (n == W) {
+    store(p, v);
+  } else {
+    store_first(p, v, n);
+  }
+}
+// Lane i holds step * i + add (shuffle patterns, lane masks).
+inline vi lane_iota(int32_t step, int32_t add) {
+  vi m;
+  for (int i = 0; i < W; ++i) m[i] = step * i + add;
+  return m;
+}
 
 inline vf vmax(vf a, vf b) { return a > b ? a : b; }
 inline vf vmin(vf a, vf b) { return a < b ? a : b; }

@@ -52,15 +52,13 @@ inline vf load_first(const float* p, int64_t n) {
 #elif defined(__AVX2__)
 #define DLF_SIMD_HAS_GATHER 1
 #define DLF_SIMD_HAS_STORE_FIRST 1
-inline void store_first(float* p, vf v, int64_t n) {
-  const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  _mm256_maskstore_ps(p, m, reinterpret_cast<__m256>(v));
+// All bits set in the lanes below n.
+inline __m256i first_lanes(int64_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
+inline void store_first(float* p, vf v, int64_t n) { _mm256_maskstore_ps(p, first_lanes(n), reinterpret_cast<__m256>(v)); }
 #define DLF_SIMD_HAS_LOAD_FIRST 1
-inline vf load_first(const float* p, int64_t n) {
-  const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-  return reinterpret_cast<vf>(_mm256_maskload_ps(p, m));
-}
+inline vf load_first(const float* p, int64_t n) { return reinterpret_cast<vf>(_mm256_maskload_ps(p, first_lanes(n))); }
 inline vf gather_masked(const float* base, const int32_t* idx, uint32_t mask) {
   const __m256i vi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(idx));
   const __m256i lane_bits = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);

@@ -10,8 +10,8 @@
 #include "nn/conv_depthwise.h"
 #include "nn/conv_fast.h"
 #include "nn/conv_gemm.h"
-#include "nn/conv_wino.h"
 #include "math/ops.h"
+#include "nn/conv_wino.h"
 #include "nn/ops.h"
 #include "runtime/simd.h"
 #include "runtime/threadpool.h"
@@ -229,14 +229,13 @@ TensorPtr conv2d(const TensorPtr& x_in, const TensorPtr& w_in, const TensorPtr& 
 TensorPtr conv2d_add(const TensorPtr& x_in, const TensorPtr& w_in, const TensorPtr& b_in, const Conv2dParams& p,
                      const TensorPtr& residual_in, bool relu) {
   const ConvGeom g = checked_geometry(x_in, w_in, b_in, p);
+  const Shape out{g.N, g.K, g.P, g.Q};
   expect_f32(residual_in, "residual");
-  DLF_THROW_RANGE_IF(residual_in->shape != Shape({g.N, g.K, g.P, g.Q}), "conv2d: residual of shape ",
-                     shape_str(residual_in->shape), " does not match the output shape ",
-                     shape_str(Shape({g.N, g.K, g.P, g.Q})));
-  // With a graph to record, or off the Winograd path, the ops themselves (their autograd nodes and
-  // kernels); the fused epilogue gives the same bits: y is rounded once, then the residual added.
-  if (any_requires_grad({&x_in, &w_in, &b_in, &residual_in}) || !conv_wino_applies(g) ||
-      conv_depthwise_applies(ConvDwShape{g.N, g.C, g.H, g.W, g.K, g.R, g.S, p})) {
+  DLF_THROW_RANGE_IF(residual_in->shape != out, "conv2d: residual of shape ", shape_str(residual_in->shape),
+                     " does not match the output shape ", shape_str(out));
+  // With a graph to record, or off the Winograd path (one group: never depthwise), the ops
+  // themselves; the fused epilogue gives the same bits: y is rounded once, then the residual added.
+  if (any_requires_grad({&x_in, &w_in, &b_in, &residual_in}) || !conv_wino_applies(g)) {
     const TensorPtr y = conv2d(x_in, w_in, b_in, p, false);
     return relu ? add_relu(y, residual_in) : binary(BinaryOp::Add, y, residual_in);
   }
@@ -244,7 +243,7 @@ TensorPtr conv2d_add(const TensorPtr& x_in, const TensorPtr& w_in, const TensorP
   auto w = contiguous_data(w_in);
   auto b = b_in ? contiguous_data(b_in) : nullptr;
   auto r = contiguous_data(residual_in);
-  auto y = empty({g.N, g.K, g.P, g.Q});
+  auto y = empty(out);
   conv_wino_forward(g, x->f32(), w->f32(), b ? b->f32() : nullptr, r->f32(), y->f32(), relu);
   return y;
 }

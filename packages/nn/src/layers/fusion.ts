@@ -19,10 +19,8 @@ export function isMaxPool2x2(layer: Module | undefined): boolean {
 
 // The fused op pools a conv output of at least 2x2 (smaller inputs keep the separate ops and their errors).
 export function convOutputAtLeast2x2(conv: Conv2d, x: Tensor): boolean {
-  if (x.rank !== 4) return false;
-  const side = (d: 0 | 1): number =>
-    F.convOutputSize(x.shape[2 + d]!, conv.kernelSize[d], conv.stride[d], conv.padding[d], conv.dilation[d]);
-  return side(0) >= 2 && side(1) >= 2;
+  const shape = convOutputShape(conv, x);
+  return shape !== null && shape[2]! >= 2 && shape[3]! >= 2;
 }
 
 /** A BatchNorm2d that normalises with its running statistics now (evaluation mode): foldable into the conv before it. */

@@ -1,6 +1,6 @@
 import { nn as native } from '@dlf/native/nn';
 import { checkFloatTensor, checkInt, invalidParam, shapeMismatch, type Tensor } from '@dlf/tensor-core';
-import { floatResult } from './common.js';
+import { checkResidual, floatResult } from './common.js';
 
 /** A size given as one number for both spatial dims, or as [height, width]. */
 export type Size2 = number | readonly [number, number];
@@ -99,15 +99,9 @@ export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options:
   const attributes = { strideH: sh, strideW: sw, padH: ph, padW: pw, dilationH: dh, dilationW: dw, groups };
   if (options.residual !== undefined) {
     const r = options.residual;
-    checkFloatTensor(r, 'options.residual');
     if (options.maxPool2x2 === true)
       throw invalidParam('options.residual', 'not to come with maxPool2x2', 'both given');
-    if (r.rank !== 4 || r.shape[0] !== n || r.shape[1] !== k || r.shape[2] !== p || r.shape[3] !== q)
-      throw invalidParam(
-        'options.residual',
-        `a tensor of the output's shape [${n}, ${k}, ${p}, ${q}]`,
-        `shape [${r.shape.join(', ')}]`,
-      );
+    checkResidual(r, [n, k, p, q], "the output's");
     return floatResult(
       native.conv2dAdd(
         x.handle,

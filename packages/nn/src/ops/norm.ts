@@ -1,6 +1,6 @@
 import { nn as native } from '@dlf/native/nn';
 import { checkFloatTensor, checkNumber, invalidParam, shapeMismatch, type Tensor } from '@dlf/tensor-core';
-import { floatResult } from './common.js';
+import { checkResidual, floatResult } from './common.js';
 
 /** Options for {@link batchNorm2d}. */
 export interface BatchNormOptions {
@@ -57,15 +57,7 @@ export function batchNorm2d(x: Tensor, options: BatchNormOptions = {}): Tensor {
   const momentum = checkNumber('momentum', options.momentum ?? 0.1, 0, 1);
   const eps = checkNumber('eps', options.eps ?? 1e-5, 0);
   const residual = options.residual;
-  if (residual !== undefined) {
-    checkFloatTensor(residual, 'options.residual');
-    if (residual.rank !== 4 || residual.shape.some((d, i) => d !== x.shape[i]))
-      throw invalidParam(
-        'options.residual',
-        `a tensor of the input's shape [${x.shape.join(', ')}]`,
-        `shape [${residual.shape.join(', ')}]`,
-      );
-  }
+  if (residual !== undefined) checkResidual(residual, x.shape, "the input's");
   return floatResult(
     native.batchNorm2d(
       x.handle,
