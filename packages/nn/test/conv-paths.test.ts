@@ -17,7 +17,7 @@ import {
   tensor,
 } from '@dlf/tensor-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { conv2d, mul, sum } from '@dlf/nn';
+import { conv2d, mul, relu, sum } from '@dlf/nn';
 import { type Case, expectMatches, reference } from './conv-reference.js';
 
 const randn = (shape: readonly number[], seed: number) =>
@@ -69,6 +69,13 @@ const cases: Case[] = [
   { n: 2, c: 5, h: 16, w: 16, k: 6, r: 3, s: 3, stride: [2, 2], pad: [1, 1], dil: [1, 1], groups: 1 },
   { n: 3, c: 4, h: 7, w: 8, k: 5, r: 3, s: 3, stride: [2, 2], pad: [1, 1], dil: [1, 1], groups: 1 },
   { n: 2, c: 3, h: 11, w: 16, k: 4, r: 3, s: 3, stride: [2, 2], pad: [2, 2], dil: [2, 2], groups: 1 },
+  // the strided forward vectorised over output channels: several blocks of output channels with a
+  // ragged last one, rows of outputs cut into vectors with a ragged last run, 2 and 4 output rows
+  // to a tile, groups, a column stride of 3 and a 5-wide kernel (the generic tile)
+  { n: 2, c: 40, h: 33, w: 34, k: 33, r: 3, s: 3, stride: [2, 2], pad: [1, 1], dil: [1, 1], groups: 1 },
+  { n: 1, c: 8, h: 10, w: 10, k: 20, r: 3, s: 3, stride: [2, 2], pad: [0, 0], dil: [1, 1], groups: 1 },
+  { n: 2, c: 12, h: 14, w: 14, k: 18, r: 3, s: 3, stride: [2, 2], pad: [1, 1], dil: [1, 1], groups: 3 },
+  { n: 2, c: 5, h: 12, w: 40, k: 9, r: 5, s: 5, stride: [2, 3], pad: [2, 1], dil: [1, 1], groups: 1 },
 ];
 
 function run(c: Case, x: Tensor, seed: number) {
@@ -147,6 +154,23 @@ describe('conv2d depthwise and batched GEMM paths', () => {
           expect(same, `${key} ${JSON.stringify(c)}`).toBe(0);
         }
       }
+    }
+  });
+
+  it('fuse a ReLU into the strided forward with the same bits as a separate ReLU', () => {
+    for (const [i, c] of cases.entries()) {
+      if (c.stride[0] === 1 && c.stride[1] === 1) continue;
+      const x = randn([c.n, c.c, c.h, c.w], i);
+      const w = randn([c.k, c.c / c.groups, c.r, c.s], i + 1);
+      const b = randn([c.k], i + 2);
+      const options = { stride: c.stride, padding: c.pad, dilation: c.dil, groups: c.groups };
+      const fused = conv2d(x, w, b, { ...options, relu: true });
+      const separate = relu(conv2d(x, w, b, options));
+      const same = Buffer.compare(
+        Buffer.from((fused.toTypedArray() as Float32Array).buffer),
+        Buffer.from((separate.toTypedArray() as Float32Array).buffer),
+      );
+      expect(same, JSON.stringify(c)).toBe(0);
     }
   });
 

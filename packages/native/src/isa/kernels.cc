@@ -7,6 +7,7 @@
 
 #include "isa/conv.h"
 #include "isa/conv_depthwise.h"
+#include "isa/conv_kvec.h"
 #include "isa/conv_wino43.h"
 #include "isa/gemm.h"
 #include "isa/lowering.h"
@@ -34,6 +35,7 @@ const Kernels* DLF_CAT(kernels_, DLF_ISA)() {
       &DLF_ISA_NS::conv_packed_floats,
       &DLF_ISA_NS::conv_pad,
       &DLF_ISA_NS::conv_wgrad,
+      &DLF_ISA_NS::kvec_forward,
       &DLF_ISA_NS::gather_plane,
       &DLF_ISA_NS::scatter_add_plane,
       &DLF_ISA_NS::copy_rows,

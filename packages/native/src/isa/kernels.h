@@ -22,6 +22,19 @@ struct DwPlane {
 };
 constexpr int64_t kDwMaxTaps = 64;  // R * S limit of the depthwise kernels
 
+// Geometry of one convolution vectorised over output channels (isa/conv_kvec.h): a zero-padded
+// input (C, Hb, Wb) read at row p*sh + r, column q*sw + s for output (p, q) and tap (r, s).
+struct KvecConv {
+  int64_t C, K, R, S, sh, sw, Hb, Wb, P, Q;
+};
+// Output rows per tile of isa/conv_kvec.h (vectors of W floats): 1 when a row of Q outputs fills a
+// vector, else 2 or 4 rows of W/2 or W/4 columns.
+inline int kvec_rows_per_tile(int64_t Q, int W) {
+  int m = 1;
+  while (m < 4 && W / (2 * m) >= Q) m *= 2;
+  return m;
+}
+
 // From this many channel pairs K * C the Winograd weight gradient's per-position sums are packed
 // GEMMs; below, vector rows with per-lane partial sums are faster (the GEMM's packing goes unpaid).
 // Forward + backward at batch 64: 128 -> 128 on 8x8 14 % faster through the GEMM, 32 -> 32 on 32x32
@@ -88,6 +101,11 @@ struct Kernels {
   //   -> dwv: (K,C,R,S,vector_floats) += per-lane partial sums of the weight gradient (= if !accumulate)
   void (*conv_wgrad)(const DirectConv& g, const float* xb, const float* gb, int64_t top, int64_t left, int64_t gHb,
                      int64_t gWb, int64_t nimg, int64_t xstride, int64_t gstride, bool accumulate, float* dwv);
+
+  // Direct convolution vectorised over output channels (isa/conv_kvec.h), one image: xb: (C,Hb,Wb)
+  // zero-padded input, wp: (ceil(K/vector_floats), C, R, S, vector_floats) weights, zero past K,
+  // bias: (K) or null -> y: (K,P,Q) (+ReLU)
+  void (*kvec_forward)(const KvecConv& g, const float* xb, const float* wp, const float* bias, bool relu, float* y);
 
   // Lowering by an offset table (isa/lowering.h): idx (n rounded up to vector_floats) offsets into a
   // plane, mask bit l of mask[i / vector_floats] set where idx[i + l] is inside it (clear from n on).

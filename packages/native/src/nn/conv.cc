@@ -1,7 +1,9 @@
 // Convolution ops and their autograd nodes. The algorithm is chosen per layer shape: depthwise
 // kernels (conv_depthwise.cc) for groups == channels; Winograd F(4x4,3x3) (conv_wino.cc) for
 // stride-1 3x3 layers of 16 channels or more; the direct / Winograd F(2,3) kernels (conv_fast.cc)
-// for stride-1 layers of up to 64 channels on planes at least a vector wide; otherwise the general
+// for stride-1 layers of up to 64 channels on planes at least a vector wide; for the forward of
+// undilated layers of stride 2 or more, a direct convolution vectorised over output channels
+// (conv_kvec.cc); otherwise the general
 // batched im2col + GEMM path (conv_gemm.cc), which covers every stride, padding, dilation and group.
 #include <algorithm>
 #include <cstring>
@@ -10,6 +12,7 @@
 #include "nn/conv_depthwise.h"
 #include "nn/conv_fast.h"
 #include "nn/conv_gemm.h"
+#include "nn/conv_kvec.h"
 #include "math/ops.h"
 #include "nn/conv_wino.h"
 #include "nn/ops.h"
@@ -207,6 +210,8 @@ TensorPtr conv2d(const TensorPtr& x_in, const TensorPtr& w_in, const TensorPtr& 
     if (relu && grad) relu_bits = empty({conv_fast_relu_bits_size(fs)}, DType::U8);
     conv_fast_forward(fs, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(), relu,
                       relu_bits ? relu_bits->data<uint8_t>() : nullptr);
+  } else if (conv_kvec_applies(g)) {
+    conv_kvec_forward(g, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(), relu);
   } else {
     conv_forward_general(g, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(), relu);
   }

@@ -7,6 +7,7 @@
 #include <new>
 #include <vector>
 
+#include "nn/conv_padded.h"
 #include "nn/conv_scratch.h"
 #include "runtime/env_state.h"
 #include "runtime/errors.h"
@@ -34,57 +35,6 @@ struct Plan {
   DirectConv bwd;       // gy -> dx (weights transposed and flipped)
 };
 
-
-// A thread's zero-padded plane buffer (planes, Hb, Wb) for one geometry. It is zero-filled when
-// created and the padding passes write only its interior (the same region every time), so the
-// border stays zero and reuse needs no clearing (a memset per chunk cost ~2% at 2 threads).
-struct PadKey {
-  int role;  // a thread may need two buffers of the same geometry at once: 0 input, 1 gradient
-  int64_t planes, H, W, top, left, Hb, Wb;
-  bool operator==(const PadKey& o) const {
-    return role == o.role && planes == o.planes && H == o.H && W == o.W && top == o.top && left == o.left &&
-           Hb == o.Hb && Wb == o.Wb;
-  }
-};
-
-// Buffers up to this size are kept per thread (at most kScratchEntries of them); larger ones come
-// from the allocator, zeroed, for one chunk.
-constexpr size_t kScratchMaxBytes = size_t{2} << 20;
-constexpr size_t kScratchEntries = 8;
-
-struct Scratch {
-  float* data = nullptr;
-  TensorPtr owned;  // set when not cached
-};
-
-Scratch padded_scratch(const PadKey& key) {
-  struct Entry {
-    PadKey key;
-    std::unique_ptr<float, void (*)(void*)> data;
-  };
-  thread_local std::vector<Entry> cache;  // a few geometries per model
-  const int64_t floats = key.planes * key.Hb * key.Wb;
-  const size_t bytes = (static_cast<size_t>(floats) * sizeof(float) + 63) / 64 * 64;
-  Scratch out;
-  if (bytes > kScratchMaxBytes) {
-    out.owned = zeros({floats});
-    out.data = out.owned->f32();
-    return out;
-  }
-  for (auto& e : cache) {
-    if (e.key == key) {
-      out.data = e.data.get();
-      return out;
-    }
-  }
-  if (cache.size() >= kScratchEntries) cache.erase(cache.begin());
-  float* p = static_cast<float*>(std::aligned_alloc(64, bytes));
-  if (!p) throw std::bad_alloc();
-  std::memset(p, 0, bytes);
-  cache.push_back(Entry{key, std::unique_ptr<float, void (*)(void*)>(p, std::free)});
-  out.data = p;
-  return out;
-}
 
 Plan make_plan(const ConvFastShape& s, int64_t vw) {
   Plan pl{};
