@@ -98,7 +98,161 @@ inline void forward_sw(const KvecConv& g, const float* xb, const float* wp, cons
   }
 }
 
+// Weight-gradient tile of CB input channels x 3x3 taps: acc[c][r][s] (lane = output channel k0 + lane)
+// += sum over images and output pixels of gyT[pixel][k0 + lane] * xb[c0 + c][oh*sh + r][ow*sw + s].
+template <int CB>
+inline void wgrad_tile(const KvecConv& g, const float* xb, int64_t xstride, const float* gyT, int64_t gstride,
+                       int64_t kp, int64_t nimg, int64_t k0, int64_t c0, bool accumulate, float* dwv) {
+  vf acc[CB][9];
+  float* out = dwv + (k0 / W * g.C + c0) * 9 * W;  // (C, 3, 3, W) of block k0 / W
+#pragma GCC unroll 4
+  for (int c = 0; c < CB; ++c)
+#pragma GCC unroll 9
+    for (int t = 0; t < 9; ++t) acc[c][t] = accumulate ? load(out + (c * 9 + t) * W) : vf{};
+  const int64_t plane = g.Hb * g.Wb;
+  for (int64_t n = 0; n < nimg; ++n) {
+    const float* xn = xb + n * xstride + c0 * plane;
+    const float* gn = gyT + n * gstride + k0;
+    for (int64_t oh = 0; oh < g.P; ++oh)
+      for (int64_t ow = 0; ow < g.Q; ++ow) {
+        const vf gv = load(gn + (oh * g.Q + ow) * kp);
+        const float* pix = xn + oh * g.sh * g.Wb + ow * g.sw;
+#pragma GCC unroll 4
+        for (int c = 0; c < CB; ++c)
+#pragma GCC unroll 3
+          for (int r = 0; r < 3; ++r)
+#pragma GCC unroll 3
+            for (int s = 0; s < 3; ++s) acc[c][r * 3 + s] += broadcast(pix[c * plane + r * g.Wb + s]) * gv;
+      }
+  }
+#pragma GCC unroll 4
+  for (int c = 0; c < CB; ++c)
+#pragma GCC unroll 9
+    for (int t = 0; t < 9; ++t) store(out + (c * 9 + t) * W, acc[c][t]);
+}
+
+// Input-gradient tile of a 3x3 stride-2 layer: W input channels (lanes, block cb) x W input pixels
+// of one phase: M padded rows a + 2(i + m) by W/M padded columns b + 2j, j in [j0, j0 + W/M);
+// acc[p] = sum over output channels k and the phase's taps (r = a or a + 2, s = b or b + 2) of
+// wT[cb][k][r][s][lane] * gp[k][i + p/(W/M) - (r - a)/2 + 1][j0 + p%(W/M) - (s - b)/2 + 1].
+template <int A, int B, int M>
+inline void dgrad_tile(const KvecDgrad& d, const float* __restrict gp, const float* __restrict wc, int64_t i, int64_t j0,
+                       vf (&acc)[W]) {
+  constexpr int QT = W / M;
+  const int64_t plane = d.Pg * d.Qg;
+#pragma GCC unroll 16
+  for (int p = 0; p < W; ++p) acc[p] = vf{};
+  // Taps outside, output channels inside: one tap's broadcasts at a time (with the taps inside, the
+  // compiler kept the overlapping rows of two taps loaded at once and spilled the accumulators).
+#pragma GCC unroll 2
+  for (int r = A; r < 3; r += 2)
+#pragma GCC unroll 2
+    for (int s = B; s < 3; s += 2) {
+      const float* gk = gp + (i + 1 - (r - A) / 2) * d.Qg + j0 + 1 - (s - B) / 2;
+      const float* wk = wc + (r * 3 + s) * W;
+      for (int64_t k = 0; k < d.K; ++k, gk += plane, wk += 9 * W) {
+        const vf wv = load(wk);
+#pragma GCC unroll 16
+        for (int p = 0; p < W; ++p) acc[p] += broadcast(gk[(p / QT) * d.Qg + p % QT]) * wv;
+      }
+    }
+}
+
+// Input-gradient columns [x0, x0 + 2W/M) (clipped to the plane) of padded rows a + 2(i + m), m < M,
+// for the input channels of block cb: padded column x0 + pw + e is phase (x0 + pw + e) mod 2, so
+// the even and the odd e are two phase tiles, transposed and interleaved into the rows.
+template <int A, int M>
+inline void dgrad_rows(const KvecDgrad& d, const float* gp, const float* wc, int64_t cb, int64_t i, int64_t x0,
+                       float* dx) {
+  constexpr int QT = W / M;
+  vf even[W], odd[W];
+  const int64_t X0 = x0 + d.pw, jA = X0 / 2;
+  if (X0 % 2 == 0) {
+    dgrad_tile<A, 0, M>(d, gp, wc, i, jA, even);
+    dgrad_tile<A, 1, M>(d, gp, wc, i, jA, odd);
+  } else {
+    dgrad_tile<A, 1, M>(d, gp, wc, i, jA, even);
+    dgrad_tile<A, 0, M>(d, gp, wc, i, jA + 1, odd);
+  }
+  transpose_square(even);  // even[c]: the block's channel c at columns x0, x0 + 2, ... (row by row)
+  transpose_square(odd);   // ... at x0 + 1, x0 + 3, ...
+  const vi lane = lane_iota(1, 0);
+  const vi zip_lo = (lane & 1) * W + (lane >> 1), zip_hi = zip_lo + W / 2;
+  const int64_t cn = std::min<int64_t>(W, d.C - cb * W), n = std::min<int64_t>(2 * QT, d.W - x0);
+  for (int64_t c = 0; c < cn; ++c) {
+    const vf v0 = __builtin_shuffle(even[c], odd[c], zip_lo), v1 = __builtin_shuffle(even[c], odd[c], zip_hi);
+    float* plane = dx + (cb * W + c) * d.H * d.W;
+    const int64_t ih = A + 2 * i - d.ph;
+    if constexpr (M == 1) {
+      float* row = plane + ih * d.W + x0;
+      store_n(row, v0, std::min<int64_t>(W, n));
+      if (n > W) store_n(row + W, v1, n - W);
+    } else {  // M == 2: v0 is row i, v1 row i + 1 (2 * QT = W columns each)
+      if (ih >= 0 && ih < d.H) store_n(plane + ih * d.W + x0, v0, n);
+      if (ih + 2 >= 0 && ih + 2 < d.H) store_n(plane + (ih + 2) * d.W + x0, v1, n);
+    }
+  }
+}
+
 }  // namespace kvec
+
+// Input gradient of a 3x3 stride-2 layer, one image: gp: (K, Pg, Qg) zero-padded output gradient
+// (gy (oh, ow) at (oh + 1, ow + 1); rows past (H + ph) / 2 + 2, columns past (last x0 + pw) / 2 +
+// W + 1), wT: (ceil(C/W), K, 3, 3, W) (lane = input channel, zero past C) -> dx: (C, H, W),
+// overwritten, in runs of 2W columns of a row, or pairs of rows when W columns hold a row. Each
+// input pixel sums its phase's taps: padded row a + 2i reads kernel rows a and a + 2 (a = 0) or 1
+// (a = 1), and likewise for columns.
+inline void kvec_dgrad3s2(const KvecDgrad& d, const float* gp, const float* wT, float* dx) {
+  // two padded rows to a tile when a row of input columns fits in one vector
+  const bool pairs = d.W <= W;
+  for (int64_t cb = 0; cb * W < d.C; ++cb) {
+    const float* wc = wT + cb * d.K * 9 * W;
+    for (int64_t a = 0; a < 2; ++a) {
+      // padded rows a + 2i inside the plane: input rows a + 2i - ph in [0, H)
+      const int64_t i0 = std::max<int64_t>(0, (d.ph - a + 1) / 2), i1 = (d.H + d.ph - a + 1) / 2;
+      for (int64_t i = i0; i < i1; i += pairs ? 2 : 1) {
+        if (pairs) {
+          if (a == 0) kvec::dgrad_rows<0, 2>(d, gp, wc, cb, i, 0, dx);
+          else kvec::dgrad_rows<1, 2>(d, gp, wc, cb, i, 0, dx);
+          continue;
+        }
+        for (int64_t x0 = 0; x0 < d.W; x0 += 2 * W) {
+          if (a == 0) kvec::dgrad_rows<0, 1>(d, gp, wc, cb, i, x0, dx);
+          else kvec::dgrad_rows<1, 1>(d, gp, wc, cb, i, x0, dx);
+        }
+      }
+    }
+  }
+}
+
+// gy: (K, PQ) -> gyT: (PQ, kp), kp = K rounded up to W, zero past K: one image's output gradient
+// with the output channels of a pixel side by side (the weight gradient's vectors).
+inline void kvec_transpose(const float* gy, int64_t K, int64_t PQ, float* gyT) {
+  const int64_t kp = (K + W - 1) / W * W;
+  for (int64_t p0 = 0; p0 < PQ; p0 += W) {
+    const int64_t pn = std::min<int64_t>(W, PQ - p0);
+    for (int64_t k0 = 0; k0 < kp; k0 += W) {
+      vf r[W];
+      for (int k = 0; k < W; ++k) r[k] = k0 + k < K ? load_n(gy + (k0 + k) * PQ + p0, pn) : vf{};
+      transpose_square(r);  // r[p]: pixel p0 + p's channels k0 ..
+      for (int64_t p = 0; p < pn; ++p) store(gyT + (p0 + p) * kp + k0, r[p]);
+    }
+  }
+}
+
+// Weight-gradient sums of 3x3 layers for output-channel block k0 (a multiple of W) and input
+// channels [c0, c1): xb: nimg zero-padded inputs as kvec_forward reads them (xstride floats
+// apart), gyT: nimg kvec_transpose'd output gradients (gstride apart) -> dwv: (ceil(K/W), C, 3, 3, W)
+// (+= when `accumulate`; lane = output channel).
+inline void kvec_wgrad3(const KvecConv& g, const float* xb, int64_t xstride, const float* gyT, int64_t gstride,
+                        int64_t nimg, int64_t k0, int64_t c0, int64_t c1, bool accumulate, float* dwv) {
+  // Two channels (18 accumulators) where there are 32 vector registers, one with 16.
+  constexpr int CB = W == 16 ? 2 : 1;
+  const int64_t kp = (g.K + W - 1) / W * W;
+  int64_t c = c0;
+  for (; c + CB <= c1; c += CB) kvec::wgrad_tile<CB>(g, xb, xstride, gyT, gstride, kp, nimg, k0, c, accumulate, dwv);
+  for (; c < c1; ++c) kvec::wgrad_tile<1>(g, xb, xstride, gyT, gstride, kp, nimg, k0, c, accumulate, dwv);
+}
 
 // xb: (C, Hb, Wb) zero-padded input (the view the kernel reads: output (p, q) tap (r, s) at row
 // p*sh + r, column q*sw + s), wp: (ceil(K/W), C, R, S, W) weights (zero past K), bias: (K) or

@@ -27,6 +27,11 @@ constexpr int64_t kDwMaxTaps = 64;  // R * S limit of the depthwise kernels
 struct KvecConv {
   int64_t C, K, R, S, sh, sw, Hb, Wb, P, Q;
 };
+// The input gradient of a 3x3 stride-2 layer in isa/conv_kvec.h: input (C, H, W), padding (ph, pw),
+// K output channels, the zero-padded output gradient (K, Pg, Qg) with gy at (1, 1).
+struct KvecDgrad {
+  int64_t C, K, H, W, ph, pw, Pg, Qg;
+};
 // Output rows per tile of isa/conv_kvec.h (vectors of W floats): 1 when a row of Q outputs fills a
 // vector, else 2 or 4 rows of W/2 or W/4 columns.
 inline int kvec_rows_per_tile(int64_t Q, int W) {
@@ -106,6 +111,15 @@ struct Kernels {
   // zero-padded input, wp: (ceil(K/vector_floats), C, R, S, vector_floats) weights, zero past K,
   // bias: (K) or null -> y: (K,P,Q) (+ReLU)
   void (*kvec_forward)(const KvecConv& g, const float* xb, const float* wp, const float* bias, bool relu, float* y);
+  // gp: (K, Pg, Qg) padded output gradient, wT: (ceil(C/vector_floats), K, 3, 3, vector_floats) -> dx: (C,H,W)
+  void (*kvec_dgrad3s2)(const KvecDgrad& d, const float* gp, const float* wT, float* dx);
+  // gy: (K, PQ) -> gyT: (PQ, K rounded up to vector_floats), zero past K
+  void (*kvec_transpose)(const float* gy, int64_t K, int64_t PQ, float* gyT);
+  // 3x3 weight-gradient sums of output channels [k0, k0 + vector_floats), input channels [c0, c1) over
+  // nimg images (xb as kvec_forward, xstride apart; gyT from kvec_transpose, gstride apart)
+  //   -> dwv: (ceil(K/vector_floats), C, 3, 3, vector_floats), += when `accumulate`
+  void (*kvec_wgrad3)(const KvecConv& g, const float* xb, int64_t xstride, const float* gyT, int64_t gstride,
+                      int64_t nimg, int64_t k0, int64_t c0, int64_t c1, bool accumulate, float* dwv);
 
   // Lowering by an offset table (isa/lowering.h): idx (n rounded up to vector_floats) offsets into a
   // plane, mask bit l of mask[i / vector_floats] set where idx[i + l] is inside it (clear from n on).

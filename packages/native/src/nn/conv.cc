@@ -94,6 +94,13 @@ struct Conv2dBackward final : Node {
     TensorPtr dw = needs_grad(1) ? empty(w->shape) : nullptr;
     if (depthwise) {
       conv_depthwise_backward(ds, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr);
+    } else if (conv_kvec_wgrad_applies(geom)) {
+      if (dx && conv_kvec_dgrad_applies(geom)) {
+        conv_kvec_backward_data(geom, w->f32(), g->f32(), dx->f32());
+      } else if (dx) {
+        conv_backward_general(geom, x->f32(), w->f32(), g->f32(), dx->f32(), nullptr);
+      }
+      if (dw) conv_kvec_backward_weights(geom, x->f32(), g->f32(), dw->f32());
     } else {
       conv_backward_general(geom, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr,
                             dw ? dw->f32() : nullptr);

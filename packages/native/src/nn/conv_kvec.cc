@@ -17,6 +17,12 @@ namespace {
 // faster here (batch 64, 1 thread).
 constexpr int64_t kMaxNarrowChannels = 32;
 constexpr int64_t kMaxTaps = 64;
+// The weight gradient pads and transposes this many floats of images at a time, so that they are
+// still in L2 when the sums read them. A fixed count per shape: the chunks, and so the order of
+// the sums, do not depend on the thread count.
+constexpr int64_t kWgradChunkFloats = int64_t{1} << 18;
+// Input channels per weight-gradient work item.
+constexpr int64_t kWgradItemChannels = 4;
 
 // The padded input buffer of one group: x at column xcol (a vector boundary: aligned copies) and
 // row ph; the kernel reads from column xcol - pw, rows and columns of whole tiles.
@@ -48,13 +54,16 @@ TensorPtr pack_weights(const ConvGeom& g, const float* w, int64_t vw) {
   return wp;
 }
 
+bool strided_undilated(const ConvGeom& g) {
+  const auto& p = g.p;
+  return current_env().conv_fast_path && p.dil_h == 1 && p.dil_w == 1 && std::max(p.stride_h, p.stride_w) >= 2 &&
+         g.H < (int64_t{1} << 24) && g.W < (int64_t{1} << 24);
+}
+
 }  // namespace
 
 bool conv_kvec_applies(const ConvGeom& g) {
-  if (!current_env().conv_fast_path) return false;
-  const auto& p = g.p;
-  if (p.dil_h != 1 || p.dil_w != 1 || std::max(p.stride_h, p.stride_w) < 2) return false;
-  if (g.R * g.S > kMaxTaps || g.H >= (int64_t{1} << 24) || g.W >= (int64_t{1} << 24)) return false;
+  if (!strided_undilated(g) || g.R * g.S > kMaxTaps) return false;
   // 1x1 layers: a tile's few products do not pay for its transpose (im2col + GEMM is ~2x faster)
   if (g.R * g.S == 1) return false;
   return g.Q >= kernels().vector_floats || g.Cg <= kMaxNarrowChannels;
@@ -74,6 +83,75 @@ void conv_kvec_forward(const ConvGeom& g, const float* x, const float* w, const 
                   pd.Wb, xs.data, nullptr);
       kt.kvec_forward(kg, xs.data + pd.xcol - g.p.pad_w, wp->f32() + grp * per, b ? b + grp * g.Kg : nullptr, relu,
                       y + (n * g.K + grp * g.Kg) * g.pq());
+    }
+  });
+}
+
+bool conv_kvec_wgrad_applies(const ConvGeom& g) { return strided_undilated(g) && g.R == 3 && g.S == 3; }
+
+void conv_kvec_backward_weights(const ConvGeom& g, const float* x, const float* gy, float* dw) {
+  const Kernels& kt = kernels();
+  const int64_t vw = kt.vector_floats, kp = round_up(g.Kg, vw), pq = g.pq();
+  const Padded pd = padded_geometry(g, vw);
+  const KvecConv kg{g.Cg, g.Kg, 3, 3, g.p.stride_h, g.p.stride_w, pd.Hb, pd.Wb, g.P, g.Q};
+  const int64_t xs = g.Cg * pd.Hb * pd.Wb, gs = pq * kp, view = pd.xcol - g.p.pad_w;
+  const int64_t chunk = std::clamp<int64_t>(kWgradChunkFloats / (xs + gs), 1, g.N);
+  auto xbuf = zeros({chunk * xs});  // the padding passes write only the interior
+  auto gbuf = empty({chunk * gs});
+  auto dwv = empty({kp * g.Cg * 9});
+  const int64_t citems = (g.Cg + kWgradItemChannels - 1) / kWgradItemChannels, items = kp / vw * citems;
+  for (int64_t grp = 0; grp < g.G; ++grp) {
+    for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
+      const int64_t count = std::min(chunk, g.N - n0);
+      parallel_chunks(static_cast<int>(count), [&](int i, int) {
+        const int64_t n = n0 + i;
+        kt.conv_pad(x + (n * g.C + grp * g.Cg) * g.H * g.W, nullptr, nullptr, g.Cg, g.H, g.W, g.p.pad_h, pd.xcol,
+                    pd.Hb, pd.Wb, xbuf->f32() + i * xs, nullptr);
+        kt.kvec_transpose(gy + (n * g.K + grp * g.Kg) * pq, g.Kg, pq, gbuf->f32() + i * gs);
+      });
+      parallel_for(items, 1, [&](int64_t i0, int64_t i1) {
+        for (int64_t it = i0; it < i1; ++it) {
+          const int64_t k0 = it / citems * vw, c0 = it % citems * kWgradItemChannels;
+          kt.kvec_wgrad3(kg, xbuf->f32() + view, xs, gbuf->f32(), gs, count, k0, c0,
+                         std::min(g.Cg, c0 + kWgradItemChannels), n0 > 0, dwv->f32());
+        }
+      });
+    }
+    // dwv: (kp/vw, Cg, 9, vw) -> dw: (Kg, Cg, 3, 3) of this group
+    const float* pv = dwv->f32();
+    float* out = dw + grp * g.Kg * g.Cg * 9;
+    for (int64_t k = 0; k < g.Kg; ++k)
+      for (int64_t ct = 0; ct < g.Cg * 9; ++ct) out[k * g.Cg * 9 + ct] = pv[(k / vw * g.Cg * 9 + ct) * vw + k % vw];
+  }
+}
+
+bool conv_kvec_dgrad_applies(const ConvGeom& g) {
+  return strided_undilated(g) && g.p.stride_h == 2 && g.p.stride_w == 2 && g.R == 3 && g.S == 3;
+}
+
+void conv_kvec_backward_data(const ConvGeom& g, const float* w, const float* gy, float* dx) {
+  const Kernels& kt = kernels();
+  const int64_t vw = kt.vector_floats, cp = round_up(g.Cg, vw), pq = g.pq();
+  // gy at (1, 1) of a zero-padded buffer covering every phase row and column a tile reads (tiles
+  // of 2 * vw input columns: phase columns up to (last x0 + pw) / 2 + vw)
+  const int64_t last_x0 = (g.W - 1) / (2 * vw) * (2 * vw);
+  const int64_t Pg = std::max(g.P + 1, (g.H + g.p.pad_h) / 2 + 3);
+  const int64_t Qg = std::max(g.Q + 1, (last_x0 + g.p.pad_w) / 2 + vw + 2);
+  const KvecDgrad d{g.Cg, g.Kg, g.H, g.W, g.p.pad_h, g.p.pad_w, Pg, Qg};
+  // wT: (G, cp/vw, Kg, 3, 3, vw), lane = input channel, zero past Cg
+  const int64_t per = cp * g.Kg * 9;
+  auto wT = zeros({g.G * per});
+  float* pw = wT->f32();
+  for (int64_t grp = 0; grp < g.G; ++grp)
+    for (int64_t k = 0; k < g.Kg; ++k)
+      for (int64_t c = 0; c < g.Cg; ++c)
+        for (int64_t t = 0; t < 9; ++t)
+          pw[grp * per + ((c / vw * g.Kg + k) * 9 + t) * vw + c % vw] = w[((grp * g.Kg + k) * g.Cg + c) * 9 + t];
+  parallel_chunks(static_cast<int>(g.N), [&](int n, int) {
+    const Scratch gs = padded_scratch({3, g.Kg, g.P, g.Q, 1, 1, Pg, Qg});
+    for (int64_t grp = 0; grp < g.G; ++grp) {
+      kt.conv_pad(gy + (n * g.K + grp * g.Kg) * pq, nullptr, nullptr, g.Kg, g.P, g.Q, 1, 1, Pg, Qg, gs.data, nullptr);
+      kt.kvec_dgrad3s2(d, gs.data, pw + grp * per, dx + (n * g.C + grp * g.Cg) * g.H * g.W);
     }
   });
 }
