@@ -76,6 +76,10 @@ const cases: Case[] = [
   { n: 1, c: 8, h: 10, w: 10, k: 20, r: 3, s: 3, stride: [2, 2], pad: [0, 0], dil: [1, 1], groups: 1 },
   { n: 2, c: 12, h: 14, w: 14, k: 18, r: 3, s: 3, stride: [2, 2], pad: [1, 1], dil: [1, 1], groups: 3 },
   { n: 2, c: 5, h: 12, w: 40, k: 9, r: 5, s: 5, stride: [2, 3], pad: [2, 1], dil: [1, 1], groups: 1 },
+  // wide input on 8x8 outputs (two output rows to a tile), 17 input columns (the input gradient's
+  // runs of two vectors with a ragged end)
+  { n: 2, c: 48, h: 16, w: 15, k: 20, r: 3, s: 3, stride: [2, 2], pad: [1, 1], dil: [1, 1], groups: 1 },
+  { n: 2, c: 7, h: 9, w: 17, k: 18, r: 3, s: 3, stride: [2, 2], pad: [1, 1], dil: [1, 1], groups: 1 },
 ];
 
 function run(c: Case, x: Tensor, seed: number) {

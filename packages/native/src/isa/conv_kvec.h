@@ -82,11 +82,12 @@ inline void tile_out(const KvecConv& g, const float* xb, const float* wk, const 
 template <int SW, int M, int KS>
 inline void forward_as(const KvecConv& g, const float* xb, const float* wp, const float* bias, bool relu, float* y) {
   constexpr int QT = W / M;
-  for (int64_t k0 = 0; k0 < g.K; k0 += W) {
-    const float* wk = wp + k0 * g.C * g.R * g.S;  // block k0 / W: (C, R, S, W)
-    for (int64_t oh = 0; oh < g.P; oh += M)
-      for (int64_t ow0 = 0; ow0 < g.Q; ow0 += QT) tile_out<SW, M, KS>(g, xb, wk, bias, relu, k0, oh, ow0, y);
-  }
+  // Tiles outside, blocks of output channels inside: the input rows a tile reads stay in L1 from
+  // block to block (the other way round, a wide layer re-read its whole input from L2 per block).
+  for (int64_t oh = 0; oh < g.P; oh += M)
+    for (int64_t ow0 = 0; ow0 < g.Q; ow0 += QT)
+      for (int64_t k0 = 0; k0 < g.K; k0 += W)
+        tile_out<SW, M, KS>(g, xb, wp + k0 * g.C * g.R * g.S, bias, relu, k0, oh, ow0, y);
 }
 
 template <int SW, int KS>

@@ -11,11 +11,10 @@
 namespace dlf {
 namespace {
 
-// Wider layers on planes narrower than a vector re-read their padded input from L2 for every
-// block of output channels: 64 -> 128 channels on 8x8 outputs ran at 45% of peak here against 56%
-// through im2col + GEMM, while 32 -> 64 on 8x8 and every layer with rows of 16 outputs or more ran
-// faster here (batch 64, 1 thread).
-constexpr int64_t kMaxNarrowChannels = 32;
+// A tile runs through every block of output channels while its input rows stay in L1, so all the
+// weights pass through it: beyond this many (floats) they no longer stay in L2 and im2col + GEMM
+// wins (256 -> 256 channels on 8x8 outputs, batch 64: 7% slower here; 128 -> 256: 5% faster).
+constexpr int64_t kMaxWeights = int64_t{3} << 17;
 constexpr int64_t kMaxTaps = 64;
 // The weight gradient pads and transposes this many floats of images at a time, so that they are
 // still in L2 when the sums read them. A fixed count per shape: the chunks, and so the order of
@@ -66,7 +65,7 @@ bool conv_kvec_applies(const ConvGeom& g) {
   if (!strided_undilated(g) || g.R * g.S > kMaxTaps) return false;
   // 1x1 layers: a tile's few products do not pay for its transpose (im2col + GEMM is ~2x faster)
   if (g.R * g.S == 1) return false;
-  return g.Q >= kernels().vector_floats || g.Cg <= kMaxNarrowChannels;
+  return g.Kg * g.Cg * g.R * g.S <= kMaxWeights;
 }
 
 void conv_kvec_forward(const ConvGeom& g, const float* x, const float* w, const float* b, float* y, bool relu) {
@@ -87,7 +86,11 @@ void conv_kvec_forward(const ConvGeom& g, const float* x, const float* w, const 
   });
 }
 
-bool conv_kvec_wgrad_applies(const ConvGeom& g) { return strided_undilated(g) && g.R == 3 && g.S == 3; }
+// The gradients on planes narrower than a vector (8x8 inputs on AVX-512) left most of the phase
+// tiles' lanes idle and ran up to 1.4x slower than im2col + GEMM (128 -> 256 channels, batch 64).
+bool conv_kvec_wgrad_applies(const ConvGeom& g) {
+  return strided_undilated(g) && g.R == 3 && g.S == 3 && g.W >= kernels().vector_floats;
+}
 
 void conv_kvec_backward_weights(const ConvGeom& g, const float* x, const float* gy, float* dw) {
   const Kernels& kt = kernels();
@@ -126,7 +129,7 @@ void conv_kvec_backward_weights(const ConvGeom& g, const float* x, const float* 
 }
 
 bool conv_kvec_dgrad_applies(const ConvGeom& g) {
-  return strided_undilated(g) && g.p.stride_h == 2 && g.p.stride_w == 2 && g.R == 3 && g.S == 3;
+  return conv_kvec_wgrad_applies(g) && g.p.stride_h == 2 && g.p.stride_w == 2;
 }
 
 void conv_kvec_backward_data(const ConvGeom& g, const float* w, const float* gy, float* dx) {
