@@ -41,10 +41,10 @@ inline int kvec_rows_per_tile(int64_t Q, int W) {
 }
 
 // From this many channel pairs K * C the Winograd weight gradient's per-position sums are packed
-// GEMMs; below, vector rows with per-lane partial sums are faster (the GEMM's packing goes unpaid).
-// Forward + backward at batch 64: 128 -> 128 on 8x8 14 % faster through the GEMM, 32 -> 32 on 32x32
-// 3 % slower.
-constexpr int64_t kWinoWgradGemmPairs = 32 * 64;
+// GEMMs over chunks of tiles kept in L2 (nn/conv_wino.cc); below, vector rows with per-lane partial
+// sums, each thread its own share, are faster (the GEMM's packing goes unpaid, and the per-lane
+// sums of up to 24 x 24 pairs stay in L2).
+constexpr int64_t kWinoWgradGemmPairs = 24 * 24 + 1;
 
 // Geometry of a Winograd F(4x4,3x3) convolution (isa/conv_wino43.h): input planes (C,H,W) with
 // zero padding (pad_h, pad_w) at the top and left, output planes (P,Q), tiles per image th x tw

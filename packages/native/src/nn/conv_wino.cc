@@ -15,14 +15,15 @@ namespace {
 // kernels (conv_fast.cc) win.
 constexpr int64_t kMinChannels = 16;
 // Weight-gradient tile blocks are transformed this many floats at a time when the sums are packed
-// GEMMs (a fixed count: each chunk's GEMM adds to dWt, so the chunking fixes the order of the sums).
-constexpr int64_t kWgradChunkFloats = int64_t{6} << 20;
+// GEMMs: the transformed tiles of a chunk stay in L2 for the GEMMs that read them.
+constexpr int64_t kWgradChunkFloats = int64_t{1} << 19;
+// Shares of the tile blocks the packed-GEMM sums are cut into (each summed by one thread).
+constexpr int64_t kWgradShares = 8;
 // With per-lane sums (fewer channel pairs), each lane adds its tiles in order however they are
 // chunked: chunks this small keep the transformed tiles in L2 between the transforms and the sums
 // (16 -> 16 on 32x32 planes, batch 64: forward + backward 5.9 ms with the direct weight-gradient
 // kernel, 6.6 with chunks of 6M floats, 5.4 with chunks of 256K).
 constexpr int64_t kWgradLaneChunkFloats = int64_t{1} << 18;
-constexpr int64_t kWgradSmallPairs = 24 * 24;
 
 // Floats between consecutive positions e of a transformed buffer holding `plane` floats each: one
 // 64-byte line more than the plane, so the 36 positions a transform touches at once fall in
@@ -106,31 +107,40 @@ void run_forward(const WinoGeom& g, int64_t N, const float* x, const float* U, i
   });
 }
 
-// Per-position weight-gradient sums, chunk by chunk of tile blocks, into dWt (36 * K * C floats);
-// Gt_e (K, L) and V_e (C, L) hold L tiles side by side, so that dWt_e += Gt_e V_e^T is one GEMM over
-// the tiles. One chunk at a time for all threads: a fixed chunking, the same bits at any thread count.
-TensorPtr wgrad_sums_shared(const WinoGeom& wg, int64_t N, int64_t K, const float* x, const float* gy) {
+// Per-position weight-gradient sums for many channel pairs, into dWt (36 * K * C floats): Gt_e (K, L)
+// and V_e (C, L) hold L tiles side by side, so that dWt_e += Gt_e V_e^T is one packed GEMM over the
+// tiles. The tile blocks are cut into a fixed number of shares (not one per thread), each summed by
+// one thread in chunks small enough to stay in L2 between the transforms and the GEMMs, into sums of
+// its own, added in share order: the same bits at any thread count. (One shared chunk of 6M floats
+// at a time, as before, sent the transformed tiles through memory: 32 -> 32 channels on 32x32
+// planes, batch 64, weight gradient 8.2 ms -> see the changeset.)
+TensorPtr wgrad_sums_by_share(const WinoGeom& wg, int64_t N, int64_t K, const float* x, const float* gy) {
   const Kernels& kt = kernels();
   const int64_t TB = kt.wino_tiles, tiles = N * wg.th * wg.tw, blocks = (tiles + TB - 1) / TB;
-  const int64_t pairs = K * wg.C, lanes = pairs < kWinoWgradGemmPairs ? kt.vector_floats : 1;
-  const int64_t chunk = std::max<int64_t>(2, kWgradChunkFloats / (36 * (K + wg.C) * TB));
-  auto dWt = empty({36 * pairs * lanes});  // the first chunk writes it
-  const int64_t most = std::min(chunk, blocks) * TB;  // tiles in a chunk
-  auto gbuf = empty({36 * position_stride(K * most)});
-  auto vbuf = empty({36 * position_stride(wg.C * most)});
-  for (int64_t b0 = 0; b0 < blocks; b0 += chunk) {
-    const int64_t nb = std::min(chunk, blocks - b0), L = nb * TB;
-    const int64_t gs = position_stride(K * L), vs = position_stride(wg.C * L);
-    parallel_chunks(static_cast<int>(nb), [&](int i, int) {
-      const int64_t t0 = (b0 + i) * TB, count = std::min(TB, tiles - t0);
-      kt.wino_input(wg, x, t0, count, vs, L, vbuf->f32() + i * TB);
-      kt.wino_grad_tiles(wg, gy, K, t0, count, gs, L, gbuf->f32() + i * TB);
-    });
-    parallel_for(36, 1, [&](int64_t e0, int64_t e1) {
-      kt.wino_wgrad_gemm(gbuf->f32(), gs, vbuf->f32(), vs, L, K, wg.C, e0, e1, b0 > 0, dWt->f32());
-    });
-  }
-  if (lanes > 1) reduce_lanes(dWt->f32(), 36 * pairs, lanes, 1);
+  const int64_t pairs = K * wg.C, sums = 36 * pairs;
+  const int64_t chunk = std::max<int64_t>(1, kWgradChunkFloats / (36 * (K + wg.C) * TB));
+  const int64_t L = chunk * TB, gs = position_stride(K * L), vs = position_stride(wg.C * L);
+  const int shares = static_cast<int>(std::min(kWgradShares, blocks));
+  auto dWt = empty({shares * sums});  // each share's first chunk writes its sums
+  parallel_chunks(shares, [&](int s, int) {
+    float* G = thread_scratch(0, 36 * gs);
+    float* V = thread_scratch(1, 36 * vs);
+    float* out = dWt->f32() + s * sums;
+    const int64_t s0 = blocks * s / shares, s1 = blocks * (s + 1) / shares;
+    for (int64_t b0 = s0; b0 < s1; b0 += chunk) {
+      const int64_t nb = std::min(chunk, s1 - b0), Lc = nb * TB;
+      const int64_t gsc = position_stride(K * Lc), vsc = position_stride(wg.C * Lc);
+      for (int64_t i = 0; i < nb; ++i) {
+        const int64_t t0 = (b0 + i) * TB, count = std::min(TB, tiles - t0);
+        kt.wino_input(wg, x, t0, count, vsc, Lc, V + i * TB);
+        kt.wino_grad_tiles(wg, gy, K, t0, count, gsc, Lc, G + i * TB);
+      }
+      kt.wino_wgrad_gemm(G, gsc, V, vsc, Lc, K, wg.C, 0, 36, b0 > s0, out);
+    }
+  });
+  float* p = dWt->f32();
+  for (int s = 1; s < shares; ++s)
+    for (int64_t i = 0; i < sums; ++i) p[i] += p[s * sums + i];
   return dWt;
 }
 
@@ -210,8 +220,8 @@ void conv_wino_backward(const ConvGeom& g, const float* x, const float* w, const
   if (dw) {
     const WinoGeom wg = wino_geom(g.C, g.H, g.W, g.p.pad_h, g.p.pad_w, g.P, g.Q);
     const int64_t pairs = g.K * g.C;
-    auto dWt = pairs <= kWgradSmallPairs ? wgrad_sums_by_thread(wg, g.N, g.K, x, gy)
-                                         : wgrad_sums_shared(wg, g.N, g.K, x, gy);
+    auto dWt = pairs < kWinoWgradGemmPairs ? wgrad_sums_by_thread(wg, g.N, g.K, x, gy)
+                                           : wgrad_sums_by_share(wg, g.N, g.K, x, gy);
     const float* pdWt = dWt->f32();
     // dw = G^T dWt G per channel pair.
     static const double GT[3][6] = {{0.25, -1.0 / 6, -1.0 / 6, 1.0 / 24, 1.0 / 24, 0},
