@@ -10,7 +10,7 @@
 // Exit codes: 0 ok, 1 bad arguments or a failure while running, 2 dlf packages not built/installed.
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
-import { buildModel, CLASSES, MODELS } from './models.mjs';
+import { ALL_MODELS, buildModel, CLASSES } from './models.mjs';
 import { formatProfile, measurePeakPerCore, profileModel } from './profile.mjs';
 
 const LR = 0.05;
@@ -44,7 +44,8 @@ try {
 const threads = Number(args.threads);
 const BATCH = Number(args.batch);
 if (!Number.isInteger(BATCH) || BATCH < 1) fail(`--batch must be an integer >= 1, got ${args.batch}`);
-if (!MODELS.includes(args.model)) fail(`--model must be one of ${MODELS.join(', ')}, got ${args.model}`);
+if (!ALL_MODELS.includes(args.model))
+  fail(`--model must be one of ${ALL_MODELS.join(', ')}, got ${args.model}`);
 const warmup = Number(args.warmup);
 let iters = Number(args.iters);
 const seconds = Number(args.seconds);

@@ -7,7 +7,15 @@
 //   resnet20   nn.cifarResNet(20), ResNet-20 for CIFAR (He et al. 2016): 3 stages of 3 basic blocks,
 //              16-32-64 channels, 1x1 conv + BN projection shortcuts where the shape changes (~0.27M parameters)
 //   mobilenet  MobileNetV2-style: inverted residuals (1x1 expand, 3x3 depthwise, 1x1 project) for 32x32
+//   allconv    (extra) all-convolutional: (3x3 conv, BN, ReLU) x6, 32-64-128 channels, stride-2 convs
+//              where a VGG pools, global average pool
+//   resnetw    (extra) ResNet of 2 basic blocks a stage at 32-64-128 channels (hand-written Residual)
 export const MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet'];
+// Beyond the zoo (`--models all` runs the zoo only): CNNs of the same kind built differently, to
+// check that the speed carries over (allconv downsamples with stride-2 convolutions instead of
+// pooling; resnetw is a wider, shallower ResNet: 32-64-128 channels, 2 blocks a stage).
+export const EXTRA_MODELS = ['allconv', 'resnetw'];
+export const ALL_MODELS = [...MODELS, ...EXTRA_MODELS];
 export const CLASSES = 10;
 
 /** Builds one zoo model from the loaded dlf packages (`nn`, `core` = @dlf/nn, @dlf/tensor-core). */
@@ -95,7 +103,55 @@ export function buildModel(name, { nn, core }) {
         new Linear(256, CLASSES, { generator }),
       );
     }
+    case 'allconv': {
+      const layers = [...convBnRelu(3, 32, 3)];
+      let cin = 32;
+      for (const [cout, stride] of [
+        [32, 1],
+        [64, 2],
+        [64, 1],
+        [128, 2],
+        [128, 1],
+      ]) {
+        layers.push(...convBnRelu(cin, cout, 3, stride));
+        cin = cout;
+      }
+      return new Sequential(
+        ...layers,
+        new AdaptiveAvgPool2d(1),
+        new Flatten(),
+        new Linear(128, CLASSES, { generator }),
+      );
+    }
+    case 'resnetw': {
+      const basic = (cin, cout, stride) => {
+        const body = new Sequential(
+          ...convBnRelu(cin, cout, 3, stride),
+          conv(cout, cout, 3),
+          new BatchNorm2d(cout),
+        );
+        const projection = stride !== 1 || cin !== cout;
+        const shortcut = projection
+          ? new Sequential(conv(cin, cout, 1, stride), new BatchNorm2d(cout))
+          : null;
+        return new Residual(body, shortcut, true);
+      };
+      const blocks = [];
+      let cin = 32;
+      for (const [cout, stride] of [
+        [32, 1],
+        [64, 2],
+        [128, 2],
+      ]) {
+        for (let i = 0; i < 2; i++) {
+          blocks.push(basic(cin, cout, i === 0 ? stride : 1));
+          cin = cout;
+        }
+      }
+      const head = [new AdaptiveAvgPool2d(1), new Flatten(), new Linear(128, CLASSES, { generator })];
+      return new Sequential(...convBnRelu(3, 32, 3), ...blocks, ...head);
+    }
     default:
-      throw new RangeError(`unknown model ${name}; expected one of ${MODELS.join(', ')}`);
+      throw new RangeError(`unknown model ${name}; expected one of ${ALL_MODELS.join(', ')}`);
   }
 }

@@ -21,7 +21,7 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { MODELS } from './models.mjs';
+import { ALL_MODELS, MODELS } from './models.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const RUN_TIMEOUT_MS = 10 * 60 * 1000;
@@ -60,7 +60,7 @@ if (opts.help) {
   process.stdout.write(
     'usage: node run.mjs [--json] [--quick] [--reps N] [--warmup K] [--iters M] [--threads 1,2]\n' +
       '                   [--modes train,infer] [--only pytorch|dlf] [--python /usr/bin/python3]\n' +
-      `                   [--models all|${MODELS.join(',')}] [--batches 64,256] [--seconds S] [--profile]\n` +
+      `                   [--models all|${ALL_MODELS.join(',')}] [--batches 64,256] [--seconds S] [--profile]\n` +
       '                   [--baseline-native path/to/dlf.node]\n',
   );
   process.exit(0);
@@ -85,7 +85,8 @@ const threadList = opts.threads.split(',').map((t) => positiveInt('threads', t.t
 const modes = opts.modes.split(',').map((m) => m.trim());
 const models = opts.models === 'all' ? MODELS : opts.models.split(',').map((m) => m.trim());
 for (const m of models)
-  if (!MODELS.includes(m)) usageError(`--models takes ${MODELS.join(', ')} or all, got ${m}`);
+  if (!ALL_MODELS.includes(m))
+    usageError(`--models takes ${ALL_MODELS.join(', ')} or all (the zoo: ${MODELS.join(', ')}), got ${m}`);
 const batches = opts.batches.split(',').map((b) => positiveInt('batches', b.trim(), 64));
 for (const m of modes) {
   if (m !== 'train' && m !== 'infer') usageError(`--modes takes train and/or infer, got ${m}`);

@@ -3,7 +3,7 @@ Every model takes (N, 3, 32, 32) and ends in 10 logits."""
 
 import torch.nn as nn
 
-MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet']
+MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet', 'allconv', 'resnetw']  # the zoo, then the extra models
 CLASSES = 10
 
 
@@ -81,8 +81,31 @@ def mobilenet():
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(256, CLASSES))
 
 
+def allconv():
+    """(3x3 conv, BN, ReLU) x6 at 32-64-128 channels, stride-2 convolutions where a VGG pools."""
+    return nn.Sequential(*conv_bn_relu(3, 32, 3), *conv_bn_relu(32, 32, 3), *conv_bn_relu(32, 64, 3, 2),
+                         *conv_bn_relu(64, 64, 3), *conv_bn_relu(64, 128, 3, 2), *conv_bn_relu(128, 128, 3),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, CLASSES))
+
+
+def resnetw():
+    """A ResNet of 2 basic blocks a stage at 32-64-128 channels."""
+    def basic(cin, cout, stride):
+        body = nn.Sequential(*conv_bn_relu(cin, cout, 3, stride), conv(cout, cout, 3), nn.BatchNorm2d(cout))
+        shortcut = None
+        if stride != 1 or cin != cout:
+            shortcut = nn.Sequential(conv(cin, cout, 1, stride), nn.BatchNorm2d(cout))
+        return Residual(body, shortcut, True)
+    blocks, cin = [], 32
+    for cout, stride in ((32, 1), (64, 2), (128, 2)):
+        for i in range(2):
+            blocks.append(basic(cin, cout, stride if i == 0 else 1))
+            cin = cout
+    return nn.Sequential(*conv_bn_relu(3, 32, 3), *blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, CLASSES))
+
+
 def build_model(name):
-    builders = {'seed-cnn': seed_cnn, 'vgg-bn': vgg_bn, 'resnet20': resnet20, 'mobilenet': mobilenet}
+    builders = {'allconv': allconv, 'resnetw': resnetw, 'seed-cnn': seed_cnn, 'vgg-bn': vgg_bn, 'resnet20': resnet20, 'mobilenet': mobilenet}
     if name not in builders:
         raise ValueError(f'unknown model {name}; expected one of {", ".join(MODELS)}')
     return builders[name]()
