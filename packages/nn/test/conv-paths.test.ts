@@ -80,6 +80,11 @@ const cases: Case[] = [
   // runs of two vectors with a ragged end)
   { n: 2, c: 48, h: 16, w: 15, k: 20, r: 3, s: 3, stride: [2, 2], pad: [1, 1], dil: [1, 1], groups: 1 },
   { n: 2, c: 7, h: 9, w: 17, k: 18, r: 3, s: 3, stride: [2, 2], pad: [1, 1], dil: [1, 1], groups: 1 },
+  // strided 1x1 layers (projection shortcuts): odd sizes, column strides of 2 and 3, groups, padding
+  { n: 3, c: 16, h: 9, w: 11, k: 24, r: 1, s: 1, stride: [2, 2], pad: [0, 0], dil: [1, 1], groups: 1 },
+  { n: 2, c: 6, h: 8, w: 9, k: 5, r: 1, s: 1, stride: [3, 2], pad: [0, 0], dil: [1, 1], groups: 1 },
+  { n: 2, c: 8, h: 10, w: 10, k: 12, r: 1, s: 1, stride: [2, 3], pad: [0, 0], dil: [1, 1], groups: 2 },
+  { n: 1, c: 4, h: 6, w: 6, k: 3, r: 1, s: 1, stride: [2, 2], pad: [1, 1], dil: [1, 1], groups: 1 },
 ];
 
 function run(c: Case, x: Tensor, seed: number) {
