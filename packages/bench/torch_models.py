@@ -46,21 +46,27 @@ def vgg_bn():
     return nn.Sequential(*layers, nn.Flatten(), nn.Linear(128 * 4 * 4, CLASSES))
 
 
-def resnet20():
-    def basic(cin, cout, stride):
-        body = nn.Sequential(*conv_bn_relu(cin, cout, 3, stride), conv(cout, cout, 3), nn.BatchNorm2d(cout))
-        shortcut = None
-        if stride != 1 or cin != cout:
-            shortcut = nn.Sequential(conv(cin, cout, 1, stride), nn.BatchNorm2d(cout))
-        return Residual(body, shortcut, True)
+def basic_block(cin, cout, stride):
+    body = nn.Sequential(*conv_bn_relu(cin, cout, 3, stride), conv(cout, cout, 3), nn.BatchNorm2d(cout))
+    shortcut = None
+    if stride != 1 or cin != cout:
+        shortcut = nn.Sequential(conv(cin, cout, 1, stride), nn.BatchNorm2d(cout))
+    return Residual(body, shortcut, True)
 
-    blocks, cin = [], 16
-    for cout, stride in ((16, 1), (32, 2), (64, 2)):
-        for i in range(3):
-            blocks.append(basic(cin, cout, stride if i == 0 else 1))
+
+def residual_net(widths, blocks_per_stage):
+    """A 3x3 stem to widths[0], then stages of basic blocks (the first of stages 2.. at stride 2)."""
+    blocks, cin = [], widths[0]
+    for stage, cout in enumerate(widths):
+        for i in range(blocks_per_stage):
+            blocks.append(basic_block(cin, cout, 2 if stage > 0 and i == 0 else 1))
             cin = cout
-    return nn.Sequential(*conv_bn_relu(3, 16, 3), *blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                         nn.Linear(64, CLASSES))
+    return nn.Sequential(*conv_bn_relu(3, widths[0], 3), *blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                         nn.Linear(cin, CLASSES))
+
+
+def resnet20():
+    return residual_net((16, 32, 64), 3)
 
 
 def mobilenet():
@@ -90,18 +96,7 @@ def allconv():
 
 def resnetw():
     """A ResNet of 2 basic blocks a stage at 32-64-128 channels."""
-    def basic(cin, cout, stride):
-        body = nn.Sequential(*conv_bn_relu(cin, cout, 3, stride), conv(cout, cout, 3), nn.BatchNorm2d(cout))
-        shortcut = None
-        if stride != 1 or cin != cout:
-            shortcut = nn.Sequential(conv(cin, cout, 1, stride), nn.BatchNorm2d(cout))
-        return Residual(body, shortcut, True)
-    blocks, cin = [], 32
-    for cout, stride in ((32, 1), (64, 2), (128, 2)):
-        for i in range(2):
-            blocks.append(basic(cin, cout, stride if i == 0 else 1))
-            cin = cout
-    return nn.Sequential(*conv_bn_relu(3, 32, 3), *blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, CLASSES))
+    return residual_net((32, 64, 128), 2)
 
 
 def build_model(name):

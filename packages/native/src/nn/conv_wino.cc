@@ -107,55 +107,27 @@ void run_forward(const WinoGeom& g, int64_t N, const float* x, const float* U, i
   });
 }
 
-// Per-position weight-gradient sums for many channel pairs, into dWt (36 * K * C floats): Gt_e (K, L)
-// and V_e (C, L) hold L tiles side by side, so that dWt_e += Gt_e V_e^T is one packed GEMM over the
-// tiles. The tile blocks are cut into a fixed number of shares (not one per thread), each summed by
-// one thread in chunks small enough to stay in L2 between the transforms and the GEMMs, into sums of
-// its own, added in share order: the same bits at any thread count. (One shared chunk of 6M floats
-// at a time sent the transformed tiles through memory: 32 -> 32 channels on 32x32 planes, batch 64,
-// forward + backward took 17.3 ms against 14.1 here.)
-TensorPtr wgrad_sums_by_share(const WinoGeom& wg, int64_t N, int64_t K, const float* x, const float* gy) {
+// Per-position weight-gradient sums into dWt (36 * K * C floats): Gt_e (K, L) and V_e (C, L) hold
+// L tiles side by side, so that dWt_e += Gt_e V_e^T sums over the tiles. The tile blocks are cut
+// into shares, each summed by one thread in chunks small enough that the transformed tiles are still
+// in L2 when the sums read them, into sums of its own, added in share order.
+// - Beyond 24 x 24 channel pairs the sums are packed GEMMs and the shares a fixed number: the same
+//   bits at any thread count. (One shared chunk of 6M floats at a time sent the transformed tiles
+//   through memory: 32 -> 32 channels on 32x32 planes, batch 64, forward + backward took 17.3 ms
+//   against 14.1 here.)
+// - Up to 24 x 24 pairs they are per-lane sums (36 * K * C vectors, which stay in L2), one share a
+//   thread, so the bits follow the thread count. 16 -> 16 on 32x32 planes, batch 64, forward +
+//   backward: 5.9 ms with the direct weight-gradient kernel, 4.8 ms here (1 thread).
+TensorPtr wgrad_sums(const WinoGeom& wg, int64_t N, int64_t K, const float* x, const float* gy) {
   const Kernels& kt = kernels();
   const int64_t TB = kt.wino_tiles, tiles = N * wg.th * wg.tw, blocks = (tiles + TB - 1) / TB;
-  const int64_t pairs = K * wg.C, sums = 36 * pairs;
-  const int64_t chunk = std::max<int64_t>(1, kWgradChunkFloats / (36 * (K + wg.C) * TB));
+  const int64_t pairs = K * wg.C;
+  const bool per_lane = pairs < kWinoWgradGemmPairs;  // as wino_wgrad_gemm decides
+  const int64_t lanes = per_lane ? kt.vector_floats : 1, sums = 36 * pairs * lanes;
+  const int64_t floats = per_lane ? kWgradLaneChunkFloats : kWgradChunkFloats;
+  const int64_t chunk = std::max<int64_t>(1, floats / (36 * (K + wg.C) * TB));
   const int64_t L = chunk * TB, gs = position_stride(K * L), vs = position_stride(wg.C * L);
-  const int shares = static_cast<int>(std::min(kWgradShares, blocks));
-  auto dWt = empty({shares * sums});  // each share's first chunk writes its sums
-  parallel_chunks(shares, [&](int s, int) {
-    float* G = thread_scratch(0, 36 * gs);
-    float* V = thread_scratch(1, 36 * vs);
-    float* out = dWt->f32() + s * sums;
-    const int64_t s0 = blocks * s / shares, s1 = blocks * (s + 1) / shares;
-    for (int64_t b0 = s0; b0 < s1; b0 += chunk) {
-      const int64_t nb = std::min(chunk, s1 - b0), Lc = nb * TB;
-      const int64_t gsc = position_stride(K * Lc), vsc = position_stride(wg.C * Lc);
-      for (int64_t i = 0; i < nb; ++i) {
-        const int64_t t0 = (b0 + i) * TB, count = std::min(TB, tiles - t0);
-        kt.wino_input(wg, x, t0, count, vsc, Lc, V + i * TB);
-        kt.wino_grad_tiles(wg, gy, K, t0, count, gsc, Lc, G + i * TB);
-      }
-      kt.wino_wgrad_gemm(G, gsc, V, vsc, Lc, K, wg.C, 0, 36, b0 > s0, out);
-    }
-  });
-  float* p = dWt->f32();
-  for (int s = 1; s < shares; ++s)
-    for (int64_t i = 0; i < sums; ++i) p[i] += p[s * sums + i];
-  return dWt;
-}
-
-// The same sums for few channel pairs, whose per-lane sums (36 * K * C vectors) stay in L2: each
-// thread runs its own share of the tile blocks, in chunks small enough that the transformed tiles
-// are still in L2 when the products read them, into sums of its own, added in thread order (so the
-// bits follow the thread count). 16 -> 16 on 32x32 planes, batch 64, forward + backward: 5.9 ms
-// with the direct weight-gradient kernel, 4.8 ms here (1 thread).
-TensorPtr wgrad_sums_by_thread(const WinoGeom& wg, int64_t N, int64_t K, const float* x, const float* gy) {
-  const Kernels& kt = kernels();
-  const int64_t TB = kt.wino_tiles, tiles = N * wg.th * wg.tw, blocks = (tiles + TB - 1) / TB;
-  const int64_t pairs = K * wg.C, lanes = kt.vector_floats, sums = 36 * pairs * lanes;
-  const int64_t chunk = std::max<int64_t>(1, kWgradLaneChunkFloats / (36 * (K + wg.C) * TB));
-  const int64_t L = chunk * TB, gs = position_stride(K * L), vs = position_stride(wg.C * L);
-  const int shares = static_cast<int>(std::min<int64_t>(num_threads(), blocks));
+  const int shares = static_cast<int>(std::min<int64_t>(per_lane ? num_threads() : kWgradShares, blocks));
   auto dWt = empty({shares * sums});  // each share's first chunk writes its sums (a share has a block at least)
   parallel_chunks(shares, [&](int s, int) {
     float* G = thread_scratch(0, 36 * gs);
@@ -220,8 +192,7 @@ void conv_wino_backward(const ConvGeom& g, const float* x, const float* w, const
   if (dw) {
     const WinoGeom wg = wino_geom(g.C, g.H, g.W, g.p.pad_h, g.p.pad_w, g.P, g.Q);
     const int64_t pairs = g.K * g.C;
-    auto dWt = pairs < kWinoWgradGemmPairs ? wgrad_sums_by_thread(wg, g.N, g.K, x, gy)
-                                           : wgrad_sums_by_share(wg, g.N, g.K, x, gy);
+    auto dWt = wgrad_sums(wg, g.N, g.K, x, gy);
     const float* pdWt = dWt->f32();
     // dw = G^T dWt G per channel pair.
     static const double GT[3][6] = {{0.25, -1.0 / 6, -1.0 / 6, 1.0 / 24, 1.0 / 24, 0},
