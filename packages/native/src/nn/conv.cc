@@ -1,10 +1,10 @@
 // Convolution ops and their autograd nodes. The algorithm is chosen per layer shape: depthwise
 // kernels (conv_depthwise.cc) for groups == channels; Winograd F(4x4,3x3) (conv_wino.cc) for
 // stride-1 3x3 layers of 16 channels or more; the direct / Winograd F(2,3) kernels (conv_fast.cc)
-// for stride-1 layers of up to 64 channels on planes at least a vector wide; for the forward of
-// undilated layers of stride 2 or more, a direct convolution vectorised over output channels
-// (conv_kvec.cc); otherwise the general
-// batched im2col + GEMM path (conv_gemm.cc), which covers every stride, padding, dilation and group.
+// for stride-1 layers of up to 64 channels on planes at least a vector wide; for undilated layers
+// of stride 2 or more, direct convolutions vectorised over channels (conv_kvec.cc: the forward, and
+// the gradients of 3x3 layers); otherwise the general batched im2col + GEMM path (conv_gemm.cc),
+// which covers every stride, padding, dilation and group.
 #include <algorithm>
 #include <cstring>
 

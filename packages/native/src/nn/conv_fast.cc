@@ -1,10 +1,6 @@
 #include "nn/conv_fast.h"
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
-#include <memory>
-#include <new>
 #include <vector>
 
 #include "nn/conv_padded.h"

@@ -40,16 +40,20 @@ Padded padded_geometry(const ConvGeom& g, int64_t vw) {
   return pd;
 }
 
-// w: (K, Cg, R, S) -> (G, ceil(Kg/vw), Cg, R, S, vw), zero past Kg in each group.
-TensorPtr pack_weights(const ConvGeom& g, const float* w, int64_t vw) {
-  const int64_t taps = g.R * g.S, kp = round_up(g.Kg, vw), per = kp * g.Cg * taps;
+// w: (K, Cg, R, S) -> (G, ceil(Kg/vw), Cg, R, S, vw), lane = output channel, zero past Kg in each
+// group; with `by_input`, (G, ceil(Cg/vw), Kg, R, S, vw), lane = input channel (the input gradient's).
+TensorPtr pack_weights(const ConvGeom& g, const float* w, int64_t vw, bool by_input) {
+  const int64_t taps = g.R * g.S, lanes = by_input ? g.Cg : g.Kg, rows = by_input ? g.Kg : g.Cg;
+  const int64_t per = round_up(lanes, vw) * rows * taps;
   auto wp = zeros({g.G * per});
   float* out = wp->f32();
   for (int64_t grp = 0; grp < g.G; ++grp)
     for (int64_t k = 0; k < g.Kg; ++k)
-      for (int64_t c = 0; c < g.Cg; ++c)
+      for (int64_t c = 0; c < g.Cg; ++c) {
+        const int64_t l = by_input ? c : k, row = by_input ? k : c;
         for (int64_t t = 0; t < taps; ++t)
-          out[grp * per + ((k / vw * g.Cg + c) * taps + t) * vw + k % vw] = w[((grp * g.Kg + k) * g.Cg + c) * taps + t];
+          out[grp * per + ((l / vw * rows + row) * taps + t) * vw + l % vw] = w[((grp * g.Kg + k) * g.Cg + c) * taps + t];
+      }
   return wp;
 }
 
@@ -74,7 +78,7 @@ void conv_kvec_forward(const ConvGeom& g, const float* x, const float* w, const 
   const Padded pd = padded_geometry(g, vw);
   const KvecConv kg{g.Cg, g.Kg, g.R, g.S, g.p.stride_h, g.p.stride_w, pd.Hb, pd.Wb, g.P, g.Q};
   const int64_t per = round_up(g.Kg, vw) * g.Cg * g.R * g.S, plane = g.H * g.W;
-  auto wp = pack_weights(g, w, vw);
+  auto wp = pack_weights(g, w, vw, false);
   parallel_chunks(static_cast<int>(g.N), [&](int n, int) {
     const Scratch xs = padded_scratch({2, g.Cg, g.H, g.W, g.p.pad_h, pd.xcol, pd.Hb, pd.Wb});
     for (int64_t grp = 0; grp < g.G; ++grp) {
@@ -141,20 +145,13 @@ void conv_kvec_backward_data(const ConvGeom& g, const float* w, const float* gy,
   const int64_t Pg = std::max(g.P + 1, (g.H + g.p.pad_h) / 2 + 3);
   const int64_t Qg = std::max(g.Q + 1, (last_x0 + g.p.pad_w) / 2 + vw + 2);
   const KvecDgrad d{g.Cg, g.Kg, g.H, g.W, g.p.pad_h, g.p.pad_w, Pg, Qg};
-  // wT: (G, cp/vw, Kg, 3, 3, vw), lane = input channel, zero past Cg
   const int64_t per = cp * g.Kg * 9;
-  auto wT = zeros({g.G * per});
-  float* pw = wT->f32();
-  for (int64_t grp = 0; grp < g.G; ++grp)
-    for (int64_t k = 0; k < g.Kg; ++k)
-      for (int64_t c = 0; c < g.Cg; ++c)
-        for (int64_t t = 0; t < 9; ++t)
-          pw[grp * per + ((c / vw * g.Kg + k) * 9 + t) * vw + c % vw] = w[((grp * g.Kg + k) * g.Cg + c) * 9 + t];
+  auto wT = pack_weights(g, w, vw, true);
   parallel_chunks(static_cast<int>(g.N), [&](int n, int) {
     const Scratch gs = padded_scratch({3, g.Kg, g.P, g.Q, 1, 1, Pg, Qg});
     for (int64_t grp = 0; grp < g.G; ++grp) {
       kt.conv_pad(gy + (n * g.K + grp * g.Kg) * pq, nullptr, nullptr, g.Kg, g.P, g.Q, 1, 1, Pg, Qg, gs.data, nullptr);
-      kt.kvec_dgrad3s2(d, gs.data, pw + grp * per, dx + (n * g.C + grp * g.Cg) * g.H * g.W);
+      kt.kvec_dgrad3s2(d, gs.data, wT->f32() + grp * per, dx + (n * g.C + grp * g.Cg) * g.H * g.W);
     }
   });
 }
