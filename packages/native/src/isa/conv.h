@@ -86,13 +86,7 @@ inline void direct_block(const DirectConv& g, const float* xb, const float* wp, 
       vf v = acc[kk][t] + b;
       if (relu) v = vmax(v, vf{});
       if (bits) put_bits(bits + (k0 + kk) * g.P * bstride + brow[t], bq[t], positive_bits(v));
-      if (valid[t] == W) {
-        store(yk + out[t], v);
-      } else {
-        alignas(64) float tile[W];
-        store(tile, v);
-        std::memcpy(yk + out[t], tile, sizeof(float) * static_cast<size_t>(valid[t]));
-      }
+      store_n(yk + out[t], v, valid[t]);
     }
   }
 }
@@ -168,43 +162,25 @@ inline void conv_unpool_pad(const float* gpool, const float* ypool, const uint8_
       const int64_t o = (k * Pp + i) * Qp;
       float* d0 = dst + (k * Hb + top + 2 * i) * Wb + left;
       float* d1 = d0 + Wb;
-      // W pooled columns at a time; the last n < W go through zero-filled scratch vectors.
+      // W pooled columns at a time; the last n < W through masked loads and stores.
       for (int64_t j = 0; j < Qp; j += W) {
         const int64_t n = std::min<int64_t>(W, Qp - j);
-        vf gp, yp;
-        vb cb;
-        if (n == W) {
-          gp = load(gpool + o + j);
-          yp = load(ypool + o + j);
-          std::memcpy(&cb, code + o + j, sizeof cb);
-        } else {
-          alignas(64) float tg[W] = {}, ty[W] = {};
-          std::memcpy(tg, gpool + o + j, sizeof(float) * static_cast<size_t>(n));
-          std::memcpy(ty, ypool + o + j, sizeof(float) * static_cast<size_t>(n));
-          cb = vb{};
-          std::memcpy(&cb, code + o + j, static_cast<size_t>(n));
-          gp = load(tg);
-          yp = load(ty);
-        }
+        const vf gp = load_n(gpool + o + j, n), yp = load_n(ypool + o + j, n);
+        vb cb{};
+        std::memcpy(&cb, code + o + j, static_cast<size_t>(n));
         const vf gv = yp > vf{} ? gp : vf{};
         const vi c = __builtin_convertvector(cb, vi);
         const vf c00 = c == 0 ? gv : vf{}, c01 = c == 1 ? gv : vf{};
         const vf c10 = c == 2 ? gv : vf{}, c11 = c == 3 ? gv : vf{};
         const vf r00 = __builtin_shuffle(c00, c01, z0), r01 = __builtin_shuffle(c00, c01, z1);
         const vf r10 = __builtin_shuffle(c10, c11, z0), r11 = __builtin_shuffle(c10, c11, z1);
-        if (n == W) {
-          store(d0 + 2 * j, r00);
-          store(d0 + 2 * j + W, r01);
-          store(d1 + 2 * j, r10);
-          store(d1 + 2 * j + W, r11);
-        } else {
-          alignas(64) float t0[2 * W], t1[2 * W];
-          store(t0, r00);
-          store(t0 + W, r01);
-          store(t1, r10);
-          store(t1 + W, r11);
-          std::memcpy(d0 + 2 * j, t0, sizeof(float) * static_cast<size_t>(2 * n));
-          std::memcpy(d1 + 2 * j, t1, sizeof(float) * static_cast<size_t>(2 * n));
+        // 2n output columns: the first vector's min(2n, W), the second's the rest
+        const int64_t lo = std::min<int64_t>(2 * n, W), hi = 2 * n - lo;
+        store_n(d0 + 2 * j, r00, lo);
+        store_n(d1 + 2 * j, r10, lo);
+        if (hi > 0) {
+          store_n(d0 + 2 * j + W, r01, hi);
+          store_n(d1 + 2 * j + W, r11, hi);
         }
         vs += gv;
       }

@@ -98,10 +98,14 @@ inline void pool_pair(const PoolOut& po, int64_t k, int64_t pr, int64_t q0, vf v
   float* yo = po.y + (k * po.Pp + pr) * po.Qp + qp0;
   uint8_t* co = po.code + (k * po.Pp + pr) * po.Qp + qp0;
   const vb wb = __builtin_convertvector(which, vb);
-  alignas(64) float bt[W];
-  store(bt, best);
-  std::memcpy(yo, bt, sizeof(float) * static_cast<size_t>(n));
-  std::memcpy(co, &wb, static_cast<size_t>(n));
+  // Masked stores and a fixed-size copy: a partial copy through a stack tile stalls the store
+  // buffer (the copy's narrow loads cannot be forwarded from the wide store).
+  store_first(yo, best, n);
+  if (n == W / 2) {
+    std::memcpy(co, &wb, W / 2);
+  } else {
+    std::memcpy(co, &wb, static_cast<size_t>(n));
+  }
 }
 
 // ReLU bit masks: W bits per output vector, at bit q0 of a row (q0 a multiple of W, so of 4).
@@ -127,14 +131,6 @@ inline uint32_t get_bits(const uint8_t* row, int64_t q0) {
   } else {
     return (row[q0 / 8] >> (q0 & 4)) & 0xF;
   }
-}
-
-
-// Stores the first n (< W) lanes of v.
-inline void store_part(float* p, vf v, int64_t n) {
-  alignas(64) float tile[W];
-  store(tile, v);
-  std::memcpy(p, tile, sizeof(float) * static_cast<size_t>(n));
 }
 
 }  // namespace conv

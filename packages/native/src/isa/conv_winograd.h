@@ -88,7 +88,7 @@ inline void wino_block(const DirectConv& g, const float* __restrict xb, const fl
         if (q0 + W <= g.Q) {
           store(yr, v);
         } else {
-          store_part(yr, v, g.Q - q0);
+          store_first(yr, v, g.Q - q0);
         }
       }
     }
