@@ -54,6 +54,12 @@ const cases: Case[] = [
   conv3(6, 16, 9, 8, 16, [1, 1]),
   conv3(2, 16, 12, 32, 16, [1, 1]), // rows exactly two vectors wide (AVX-512), and one (AVX2)
   conv3(6, 16, 12, 16, 16, [1, 1]),
+  // 7 tiles a row rounded up to 8 (AVX-512): the eighth lies past the plane. 28-wide (MNIST-sized)
+  // with a ragged bottom tile row; 26-wide, the last real tile cut short; 27-wide outputs from
+  // 29-wide inputs (padding 0; the input gradient then has 8 whole tiles a row).
+  conv3(2, 16, 14, 28, 16, [1, 1]),
+  conv3(3, 17, 12, 26, 18, [1, 1]),
+  conv3(3, 16, 10, 29, 20, [0, 0]),
 ];
 
 function run(c: Case, x: Tensor, seed: number, relu = false) {

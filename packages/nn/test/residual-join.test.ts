@@ -54,6 +54,7 @@ const cases = [
   [4, 16, 13, 11, 16, 1],
   [8, 16, 16, 16, 24, 1],
   [2, 20, 9, 30, 17, 1],
+  [2, 16, 9, 28, 16, 1], // 7 tiles a row rounded up to 8 (AVX-512): the eighth past the plane
   [3, 8, 10, 10, 12, 2],
 ] as const;
 

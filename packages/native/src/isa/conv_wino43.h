@@ -321,9 +321,20 @@ inline bool tile_run(const Lanes& ln, int first, int count) {
   return true;
 }
 
+// Lanes first..first+count-1: how many lead as a run (tile_run) when every later one holds no output
+// in the plane (a tile past its right edge, or none), else -1.
+inline int leading_run(const Lanes& ln, int first, int count) {
+  int m = 0;
+  while (m < count && tile_run(ln, first, m + 1)) ++m;
+  for (int l = first + m; l < first + count; ++l)
+    if (ln.any & ln.out_rows[0] & ln.out_cols[0] & (1u << l)) return -1;
+  return m;
+}
+
 struct RowStores {
-  bool ok;        // every transposed vector has a place (else the vector of tiles is scattered)
-  bool whole[4];  // one store, else two half stores
+  bool ok;    // every transposed vector has a place (else the vector of tiles is scattered)
+  int n[4];   // floats of one store from lo (the first n: a run then tiles past the edge), or -1:
+              // two half stores at lo and hi
   int32_t lo[4], hi[4];
 };
 
@@ -335,8 +346,9 @@ inline RowStores plan_row_stores(const Lanes& ln) {
     const int l0 = q * L;
     rs.lo[q] = ln.out[l0];
     rs.hi[q] = ln.out[l0 + L / 2];
-    rs.whole[q] = tile_run(ln, l0, L);
-    if (!rs.whole[q] && !(L >= 2 && tile_run(ln, l0, L / 2) && tile_run(ln, l0 + L / 2, L / 2))) rs.ok = false;
+    const int lead = leading_run(ln, l0, L);
+    rs.n[q] = lead < 0 ? -1 : 4 * lead;
+    if (lead < 0 && !(L >= 2 && tile_run(ln, l0, L / 2) && tile_run(ln, l0 + L / 2, L / 2))) rs.ok = false;
   }
   return rs;
 }
@@ -352,8 +364,10 @@ inline void store_tile_rows(const RowStores& rs, const vf* o, int64_t Q, float* 
                        __builtin_shuffle(b, d, sh.pair_lo), __builtin_shuffle(b, d, sh.pair_hi)};
     float* row = base + i * Q;
     for (int q = 0; q < 4; ++q) {
-      if (rs.whole[q]) {
+      if (rs.n[q] == W) {
         store(row + rs.lo[q], out[q]);
+      } else if (rs.n[q] >= 0) {
+        store_first(row + rs.lo[q], out[q], rs.n[q]);
       } else {
         store_first(row + rs.lo[q], out[q], W / 2);
         store_first(row + rs.hi[q], __builtin_shuffle(out[q], out[q], sh.half_down), W / 2);

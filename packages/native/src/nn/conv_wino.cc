@@ -55,8 +55,22 @@ void transform_weights(const float* w, int64_t K, int64_t C, bool flip, int64_t 
   });
 }
 
+// Tiles per tile row: ceil(Q / 4), or a little more where that lets whole tile rows fill a vector
+// (2 or 4 rows a vector): the transforms then shuffle row loads instead of gathering every patch
+// element, and store output rows instead of scattering them. At most one tile in seven is added;
+// the added tiles lie past the plane's right edge and are masked like any ragged edge (28-wide
+// planes, 7 tiles a row with AVX-512, get 8).
+int64_t tiles_per_row(int64_t Q) {
+  const int64_t tw = (Q + 3) / 4, vw = kernels().vector_floats;
+  for (const int64_t rows : {4, 2}) {
+    const int64_t wide = vw / rows;
+    if (vw % rows == 0 && wide >= tw && 7 * (wide - tw) <= tw) return wide;
+  }
+  return tw;
+}
+
 WinoGeom wino_geom(int64_t C, int64_t H, int64_t W, int64_t pad_h, int64_t pad_w, int64_t P, int64_t Q) {
-  return WinoGeom{C, H, W, pad_h, pad_w, P, Q, (P + 3) / 4, (Q + 3) / 4};
+  return WinoGeom{C, H, W, pad_h, pad_w, P, Q, (P + 3) / 4, tiles_per_row(Q)};
 }
 
 // y: (N, K, g.P, g.Q) += r over the outputs of tiles t0..t0+count, then ReLU when `relu`, while
