@@ -5,6 +5,7 @@
 //
 //   node dlf_bench.mjs --model vgg-bn --batch 64 --threads 1 --mode train --warmup 5 --iters 20
 //   node dlf_bench.mjs --model vgg-bn --profile   # per-layer table (profile.mjs) instead of timing
+//   node dlf_bench.mjs --model resnet20 --size 28  # 28x28 inputs (default 32)
 //   node dlf_bench.mjs --check     # only verifies that the dlf packages load (exit 0) or not (exit 2)
 //
 // Exit codes: 0 ok, 1 bad arguments or a failure while running, 2 dlf packages not built/installed.
@@ -27,6 +28,7 @@ try {
     options: {
       model: { type: 'string', default: 'seed-cnn' },
       batch: { type: 'string', default: '64' },
+      size: { type: 'string', default: '32' },
       profile: { type: 'boolean', default: false },
       threads: { type: 'string', default: '1' },
       format: { type: 'string', default: 'nchw' },
@@ -44,6 +46,8 @@ try {
 const threads = Number(args.threads);
 const BATCH = Number(args.batch);
 if (!Number.isInteger(BATCH) || BATCH < 1) fail(`--batch must be an integer >= 1, got ${args.batch}`);
+const SIZE = Number(args.size);
+if (!Number.isInteger(SIZE) || SIZE < 8) fail(`--size must be an integer >= 8, got ${args.size}`);
 if (!ALL_MODELS.includes(args.model))
   fail(`--model must be one of ${ALL_MODELS.join(', ')}, got ${args.model}`);
 const warmup = Number(args.warmup);
@@ -115,12 +119,17 @@ if (args.check) {
 setNumThreads(threads);
 if (typeof manualSeed === 'function') manualSeed(0);
 
-const model = buildModel(args.model, { nn, core });
+let model;
+try {
+  model = buildModel(args.model, { nn, core, size: SIZE });
+} catch (error) {
+  fail(`--size ${SIZE} does not fit ${args.model}: ${error.message}`);
+}
 if (args.profile) {
   if (args.mode === 'infer') model.eval();
   // One thread: CPU time, which a busy machine disturbs far less than wall time.
   const cpu = threads === 1;
-  const rows = profileModel({ core, nn }, model, [BATCH, 3, 32, 32], { cpu });
+  const rows = profileModel({ core, nn }, model, [BATCH, 3, SIZE, SIZE], { cpu });
   const { testing } = await import('@dlf/native/testing');
   const peakPerCore = measurePeakPerCore(testing);
   process.stdout.write(
@@ -131,7 +140,7 @@ if (args.profile) {
   process.exit(0);
 }
 const opt = new SGD(model.parameters(), { lr: LR });
-const x = randn([BATCH, 3, 32, 32]);
+const x = randn([BATCH, 3, SIZE, SIZE]);
 const y = randint([BATCH], 0, CLASSES);
 
 let step;

@@ -1,6 +1,6 @@
 // The benchmark zoo, dlf side: the same architectures as torch_models.py, built with the library API
-// (Sequential, hand-written inverted residual blocks, and the zoo's GraphModule ResNet). Every model takes (N, 3, 32, 32) and ends in 10
-// logits. Convolutions followed by BatchNorm have no bias, as in the PyTorch models.
+// (Sequential, hand-written inverted residual blocks, and the zoo's GraphModule ResNet). Every model takes (N, 3, S, S)
+// (S = 32 unless --size sets it; seed-cnn needs a multiple of 4, vgg-bn at least 8) and ends in 10 logits. Convolutions followed by BatchNorm have no bias, as in the PyTorch models.
 //
 //   seed-cnn   nn.seedCnn: 3x3 convs of 8-16 channels, fused ReLU + pool, two linear layers
 //   vgg-bn     VGG-style: (3x3 conv, BN, ReLU) x2 per stage, 32-64-128 channels, 2x2 max pools
@@ -19,7 +19,7 @@ export const ALL_MODELS = [...MODELS, ...EXTRA_MODELS];
 export const CLASSES = 10;
 
 /** Builds one zoo model from the loaded dlf packages (`nn`, `core` = @dlf/nn, @dlf/tensor-core). */
-export function buildModel(name, { nn, core }) {
+export function buildModel(name, { nn, core, size = 32 }) {
   const { Sequential, Conv2d, BatchNorm2d, ReLU, MaxPool2d, Flatten, Linear, AdaptiveAvgPool2d, Module } = nn;
   const generator = new core.Generator(0);
   const conv = (cin, cout, k, stride = 1, groups = 1) =>
@@ -55,7 +55,7 @@ export function buildModel(name, { nn, core }) {
 
   switch (name) {
     case 'seed-cnn':
-      return nn.seedCnn({ classes: CLASSES, seed: 0 });
+      return nn.seedCnn({ classes: CLASSES, seed: 0, inputSize: size });
     case 'vgg-bn': {
       const layers = [];
       let cin = 3;
@@ -63,7 +63,8 @@ export function buildModel(name, { nn, core }) {
         layers.push(...convBnRelu(cin, cout, 3), ...convBnRelu(cout, cout, 3), new MaxPool2d(2));
         cin = cout;
       }
-      return new Sequential(...layers, new Flatten(), new Linear(128 * 4 * 4, CLASSES, { generator }));
+      const side = Math.floor(Math.floor(Math.floor(size / 2) / 2) / 2); // after three 2x2 pools
+      return new Sequential(...layers, new Flatten(), new Linear(128 * side * side, CLASSES, { generator }));
     }
     case 'resnet20':
       // The library's own graph model (GraphModule): what a user describing a residual net writes

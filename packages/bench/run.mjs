@@ -42,6 +42,7 @@ try {
       iters: { type: 'string' },
       models: { type: 'string', default: 'seed-cnn' },
       batches: { type: 'string', default: '64' },
+      size: { type: 'string', default: '32' },
       profile: { type: 'boolean', default: false },
       seconds: { type: 'string' },
       // a second dlf build (a dlf.node) run beside the current one, e.g. a copy from before a change
@@ -61,7 +62,7 @@ if (opts.help) {
     'usage: node run.mjs [--json] [--quick] [--reps N] [--warmup K] [--iters M] [--threads 1,2]\n' +
       '                   [--modes train,infer] [--only pytorch|dlf] [--python /usr/bin/python3]\n' +
       `                   [--models all|${ALL_MODELS.join(',')}] [--batches 64,256] [--seconds S] [--profile]\n` +
-      '                   [--baseline-native path/to/dlf.node]\n',
+      '                   [--size 32] [--baseline-native path/to/dlf.node]\n',
   );
   process.exit(0);
 }
@@ -88,6 +89,8 @@ for (const m of models)
   if (!ALL_MODELS.includes(m))
     usageError(`--models takes ${ALL_MODELS.join(', ')} or all (the zoo: ${MODELS.join(', ')}), got ${m}`);
 const batches = opts.batches.split(',').map((b) => positiveInt('batches', b.trim(), 64));
+// Input height and width (both sides); the zoo's figures are at 32.
+const size = positiveInt('size', opts.size, 32, 8);
 for (const m of modes) {
   if (m !== 'train' && m !== 'infer') usageError(`--modes takes train and/or infer, got ${m}`);
 }
@@ -152,6 +155,7 @@ if (opts.profile) {
     for (const batch of batches) {
       for (const threads of threadList) {
         const argv = [join(here, 'dlf_bench.mjs'), '--profile', '--model', model, '--batch', String(batch)];
+        argv.push('--size', String(size));
         argv.push('--threads', String(threads), '--mode', modes[0]);
         const env = { ...process.env, DLF_NUM_THREADS: String(threads) };
         const r = spawnSync(process.execPath, argv, {
@@ -217,7 +221,7 @@ for (const model of models) {
 function runOnce(c) {
   const common = ['--threads', String(c.threads), '--mode', c.mode, '--warmup', String(warmup)];
   const tail = ['--iters', String(itersFor(c.mode)), '--format', c.format, '--seconds', String(seconds)];
-  tail.push('--model', c.model, '--batch', String(c.batch));
+  tail.push('--model', c.model, '--batch', String(c.batch), '--size', String(size));
   const [cmd, argv] =
     c.framework === 'pytorch'
       ? [opts.python, [join(here, 'torch_bench.py'), ...common, ...tail]]
@@ -343,6 +347,7 @@ const report = {
   benchmark: 'zoo',
   models,
   batches,
+  inputSize: size,
   reps,
   warmup,
   iters: Object.fromEntries(modes.map((m) => [m, itersFor(m)])),
@@ -408,6 +413,7 @@ if (opts.json) {
   const out = [];
   out.push(
     `images/s, median of ${reps} interleaved runs (warmup ${warmup}; timed steps: ${modes.map((m) => `${m} ${itersFor(m)}`).join(', ')}, at most ${seconds} s a run)` +
+      (size === 32 ? '' : `; input ${size}x${size}`) +
       (opts.quick ? ' [QUICK: not for quoting]' : ''),
   );
   out.push(

@@ -36,6 +36,7 @@ def parse_args(argv):
     p.add_argument('--warmup', type=int, default=5)
     p.add_argument('--iters', type=int, default=20)
     p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--size', type=int, default=32, help='input height and width')
     p.add_argument('--seconds', type=float, default=float('inf'),
                    help='stop timing after this many seconds (at least 3 steps); warm-up stops at half')
     p.add_argument('--probe', action='store_true', help='print the aten ops one step runs, no timing')
@@ -56,6 +57,8 @@ def main(argv):
     args = parse_args(argv)
     if args.threads < 1 or args.iters < 1 or args.warmup < 0 or args.batch < 1:
         sys.exit('torch_bench.py: --threads, --batch and --iters must be >= 1, --warmup >= 0')
+    if args.size < 8:
+        sys.exit(f'torch_bench.py: --size must be >= 8, got {args.size}')
 
     # Inter-op parallelism is irrelevant for one sequential model; it can only be set before any
     # parallel work has started, hence first thing.
@@ -67,8 +70,8 @@ def main(argv):
     torch.set_num_threads(args.threads)
 
     torch.manual_seed(args.seed)
-    model = build_model(args.model)
-    x = torch.randn(args.batch, 3, 32, 32)
+    model = build_model(args.model, args.size)
+    x = torch.randn(args.batch, 3, args.size, args.size)
     y = torch.randint(0, CLASSES, (args.batch,))
     if args.format == 'channels_last':
         model = model.to(memory_format=torch.channels_last)

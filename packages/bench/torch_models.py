@@ -1,5 +1,5 @@
 """The benchmark zoo, PyTorch side: the same architectures as models.mjs (see there for the list).
-Every model takes (N, 3, 32, 32) and ends in 10 logits."""
+Every model takes (N, 3, S, S) (S = 32 unless --size sets it) and ends in 10 logits."""
 
 import torch.nn as nn
 
@@ -29,21 +29,21 @@ class Residual(nn.Module):
         return nn.functional.relu(y) if self.relu else y
 
 
-def seed_cnn():
+def seed_cnn(size=32):
     return nn.Sequential(
         nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(),
         nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Flatten(), nn.Linear(16 * 8 * 8, 128), nn.ReLU(), nn.Linear(128, CLASSES),
+        nn.Flatten(), nn.Linear(16 * (size // 4) ** 2, 128), nn.ReLU(), nn.Linear(128, CLASSES),
     )
 
 
-def vgg_bn():
+def vgg_bn(size=32):
     layers, cin = [], 3
     for cout in (32, 64, 128):
         layers += conv_bn_relu(cin, cout, 3) + conv_bn_relu(cout, cout, 3) + [nn.MaxPool2d(2)]
         cin = cout
-    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(128 * 4 * 4, CLASSES))
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(128 * (size // 8) ** 2, CLASSES))
 
 
 def basic_block(cin, cout, stride):
@@ -99,8 +99,10 @@ def resnetw():
     return residual_net((32, 64, 128), 2)
 
 
-def build_model(name):
+def build_model(name, size=32):
     builders = {'allconv': allconv, 'resnetw': resnetw, 'seed-cnn': seed_cnn, 'vgg-bn': vgg_bn, 'resnet20': resnet20, 'mobilenet': mobilenet}
     if name not in builders:
         raise ValueError(f'unknown model {name}; expected one of {", ".join(MODELS)}')
+    if name in ('seed-cnn', 'vgg-bn'):
+        return builders[name](size)
     return builders[name]()
