@@ -5,6 +5,7 @@
 // (napi::guarded) makes the caller's state current on its thread for the length of the call, and
 // the thread pool makes the submitter's state current on the workers that run its job.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <memory>
 
@@ -27,6 +28,9 @@ struct EnvState {
   // outlives its environment (finalized at teardown, or freed later) still has an account to update.
   std::shared_ptr<MemoryAccount> memory;
   int64_t reported_external_bytes = 0;  // what this environment's V8 heap was told is alive
+  // The most live tensor memory seen since the current reporting window began (runtime/napi_util.cc).
+  int64_t external_window_peak = 0;
+  std::chrono::steady_clock::time_point external_window_start = std::chrono::steady_clock::now();
 };
 
 /**
