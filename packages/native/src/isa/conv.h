@@ -249,49 +249,25 @@ inline void conv_pad(const float* src, const float* mask, const uint8_t* mask_bi
     const uint8_t* bp = mask_bits ? mask_bits + c * H * bstride : nullptr;
     float* dp = dst + (c * Hb + top) * Wb + left;
     vf vs{};
-    float ss = 0.f;
     for (int64_t i = 0; i < H; ++i) {
       const float* s = sp + i * Wd;
       float* d = dp + i * Wb;
-      int64_t j = 0;
-      if (bp) {
-        const uint8_t* b = bp + i * bstride;
-        for (; j + W <= Wd; j += W) {
-          const vi on = ((vi{} + static_cast<int32_t>(get_bits(b, j))) & lane_bit) != 0;
-          const vf v = on ? load(s + j) : vf{};
-          store(d + j, v);
-          vs += v;
+      // W columns at a time, a row's last n < W through masked loads and stores (lanes past n are
+      // 0): a scalar tail was most of the copy on 28-wide rows.
+      for (int64_t j = 0; j < Wd; j += W) {
+        const int64_t n = std::min<int64_t>(W, Wd - j);
+        vf v = load_n(s + j, n);
+        if (bp) {
+          const vi on = ((vi{} + static_cast<int32_t>(get_bits(bp + i * bstride, j))) & lane_bit) != 0;
+          v = on ? v : vf{};
+        } else if (mp) {
+          v = load_n(mp + i * Wd + j, n) > vf{} ? v : vf{};
         }
-        for (; j < Wd; ++j) {
-          const float v = (b[j / 8] >> (j % 8)) & 1 ? s[j] : 0.f;
-          d[j] = v;
-          ss += v;
-        }
-      } else if (mp) {
-        const float* m = mp + i * Wd;
-        for (; j + W <= Wd; j += W) {
-          const vf v = load(m + j) > vf{} ? load(s + j) : vf{};
-          store(d + j, v);
-          vs += v;
-        }
-        for (; j < Wd; ++j) {
-          const float v = m[j] > 0.f ? s[j] : 0.f;
-          d[j] = v;
-          ss += v;
-        }
-      } else {
-        for (; j + W <= Wd; j += W) {
-          const vf v = load(s + j);
-          store(d + j, v);
-          vs += v;
-        }
-        for (; j < Wd; ++j) {
-          d[j] = s[j];
-          ss += s[j];
-        }
+        store_n(d + j, v, n);
+        vs += v;
       }
     }
-    if (sums) sums[c] += hsum(vs) + ss;
+    if (sums) sums[c] += hsum(vs);
   }
 }
 
