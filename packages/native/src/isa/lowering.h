@@ -72,11 +72,14 @@ inline void deinterleave2(const float* src, int64_t n, float* even, float* odd) 
     store(even + i / 2, __builtin_shuffle(a, b, me));
     store(odd + i / 2, __builtin_shuffle(a, b, mo));
   }
-  for (; i + 1 < n; i += 2) {  // i is even here
-    even[i / 2] = src[i];
-    odd[i / 2] = src[i + 1];
+  // The last m < 2W values through masked loads and stores (a scalar loop was all of a 28-wide row).
+  const int64_t m = n - i;
+  if (m > 0) {
+    const vf a = load_n(src + i, std::min<int64_t>(W, m));
+    const vf b = m > W ? load_n(src + i + W, m - W) : vf{};
+    store_n(even + i / 2, __builtin_shuffle(a, b, me), (m + 1) / 2);
+    if (m > 1) store_n(odd + i / 2, __builtin_shuffle(a, b, mo), m / 2);
   }
-  if (i < n) even[i / 2] = src[i];
 }
 
 // even, odd as deinterleave2 -> dst: (n), their elements in turn
@@ -89,11 +92,13 @@ inline void interleave2(const float* even, const float* odd, int64_t n, float* d
     store(dst + i, __builtin_shuffle(a, b, zip_lo));
     store(dst + i + W, __builtin_shuffle(a, b, zip_hi));
   }
-  for (; i + 1 < n; i += 2) {
-    dst[i] = even[i / 2];
-    dst[i + 1] = odd[i / 2];
+  const int64_t m = n - i;  // the last m < 2W values, masked as in deinterleave2
+  if (m > 0) {
+    const vf a = load_n(even + i / 2, (m + 1) / 2);
+    const vf b = m > 1 ? load_n(odd + i / 2, m / 2) : vf{};
+    store_n(dst + i, __builtin_shuffle(a, b, zip_lo), std::min<int64_t>(W, m));
+    if (m > W) store_n(dst + i + W, __builtin_shuffle(a, b, zip_hi), m - W);
   }
-  if (i < n) dst[i] = even[i / 2];
 }
 
 }  // namespace dlf::DLF_ISA_NS
