@@ -11,7 +11,7 @@ namespace dlf {
 
 // A buffer's geometry: planes of (Hb, Wb) floats around an (H, W) interior at (top, left).
 struct PadKey {
-  int role;  // a thread may need several buffers at once: 0 input, 1 gradient (conv_fast), 2 input (conv_kvec)
+  int role;  // a thread may need several buffers at once: 0 input, 1 gradient (conv_fast); 2 input, 3 gradient (conv_kvec)
   int64_t planes, H, W, top, left, Hb, Wb;
   bool operator==(const PadKey& o) const {
     return role == o.role && planes == o.planes && H == o.H && W == o.W && top == o.top && left == o.left &&

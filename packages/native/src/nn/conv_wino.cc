@@ -62,9 +62,9 @@ void transform_weights(const float* w, int64_t K, int64_t C, bool flip, int64_t 
 // planes, 7 tiles a row with AVX-512, get 8).
 int64_t tiles_per_row(int64_t Q) {
   const int64_t tw = (Q + 3) / 4, vw = kernels().vector_floats;
-  for (const int64_t rows : {4, 2}) {
+  for (const int64_t rows : {4, 2}) {  // vector widths are powers of two, so each divides them
     const int64_t wide = vw / rows;
-    if (vw % rows == 0 && wide >= tw && 7 * (wide - tw) <= tw) return wide;
+    if (wide >= tw && 7 * (wide - tw) <= tw) return wide;
   }
   return tw;
 }
