@@ -60,6 +60,10 @@ const cases: Case[] = [
   conv3(2, 16, 14, 28, 16, [1, 1]),
   conv3(3, 17, 12, 26, 18, [1, 1]),
   conv3(3, 16, 10, 29, 20, [0, 0]),
+  // 14- and 7-wide planes (ResNets on 28x28 inputs): every tile row ends in a tile cut by the right
+  // edge and the last tile row by the bottom, stored as masked row segments, not scattered.
+  conv3(4, 32, 14, 14, 24, [1, 1]),
+  conv3(16, 20, 7, 7, 33, [1, 1]),
 ];
 
 function run(c: Case, x: Tensor, seed: number, relu = false) {

@@ -74,6 +74,7 @@ inline void make_lanes(const WinoGeom& g, int64_t t0, int64_t count, int v, int6
 // vectors. Its patches are then shuffles of row loads, where a gather per patch element cost most
 // of a transform (the 16- and 32-wide planes of CIFAR models).
 constexpr int kMaxRowGroup = 4;
+constexpr int64_t kPrefetchChannels = 2;  // how far ahead of the channel being transformed
 struct RowGroup {
   int64_t n, tr;  // the image and the first tile row
   int rows;       // R
@@ -121,6 +122,17 @@ inline vf group_column(const RowGroup& rg, int j, const vf* lo, const vf* hi) {
 #pragma GCC unroll 4
   for (int k = 1; k < R; ++k) v = rg.row_of == k ? __builtin_shuffle(lo[k], hi[k], rg.idx[j]) : v;
   return rg.valid[j] ? v : vf{};
+}
+
+// Asks for the rows [r0, r0 + count) of a plane (rows x width; those outside it skipped) to be brought
+// into cache: a row group reads a few rows of each channel's plane in turn, a pattern of short runs
+// a plane apart that the hardware prefetchers do not follow, so the first touch of each run waited on
+// memory (a third of the transform's time in a training step).
+inline void prefetch_rows(const float* plane, int64_t r0, int64_t count, int64_t rows, int64_t width) {
+  const int64_t first = std::max<int64_t>(r0, 0), last = std::min<int64_t>(r0 + count, rows);
+  const float* p = plane + first * width;
+  // (An index, not a pointer compared with an end: GCC 12 deleted that loop of prefetches.)
+  for (int64_t i = 0, n = (last - first) * width; i < n; i += 16) __builtin_prefetch(p + i, 0, 3);
 }
 
 // The 6x6 input patches (rows from top - pad_h) or 4x4 output-gradient patches (pad 0) of a row
@@ -233,6 +245,8 @@ inline void wino_input(const WinoGeom& g, const float* x, int64_t t0, int64_t co
     RowGroup rg;
     if (row_group(g, t0, count, v, g.W, g.pad_w, rg)) {
       for (int64_t c = 0; c < g.C; ++c) {
+        if (c + kPrefetchChannels < g.C)
+          prefetch_rows(x + (rg.n * g.C + c + kPrefetchChannels) * plane, 4 * rg.tr - g.pad_h, 4 * rg.rows + 2, g.H, g.W);
         group_patches<6>(rg, x + (rg.n * g.C + c) * plane, g.H, g.W, g.pad_h, d);
         for (int j = 0; j < 6; ++j) bt6(d + j, 6, rows + j, 6);
         for (int i = 0; i < 6; ++i) bt6(rows + i * 6, 1, d + i * 6, 1);
@@ -288,12 +302,6 @@ inline void wino_gemm(const float* U, int64_t us, const float* V, int64_t vs, in
   }
 }
 
-// Storing a vector of tiles' outputs row by row instead of scattering them: for each output row i
-// of the tiles, a two-level shuffle transpose turns the 4 column vectors (lane = tile) into 4
-// vectors of W/4 tiles x 4 columns, each the row segment of W/4 horizontally adjacent tiles: one
-// store when those tiles are full and side by side in a plane (two half stores for two runs of
-// W/8), where a scatter wrote W single floats. Planes whose tile rows are shorter than a run, and
-// ragged edges, keep the scatter.
 // The shuffle patterns of store_tile_rows (constants once the compiler folds the loop).
 struct RowShuffles {
   vi zip_lo, zip_hi;    // lanes of two vectors' low (high) halves, interleaved one by one
@@ -311,31 +319,44 @@ struct RowShuffles {
   }
 };
 
-// Lanes first..first+count-1 hold full tiles (all 16 outputs in the plane), side by side in memory.
-inline bool tile_run(const Lanes& ln, int first, int count) {
-  for (int l = first; l < first + count; ++l) {
+// A run of lanes' outputs that one (masked) store per tile row writes: `n` floats from `off` in `rows`
+// output rows (n = 0: nothing of these tiles lies in the plane).
+struct RowSegment {
+  int32_t off;
+  int n, rows;
+};
+
+// Lanes first..first+count-1 as a segment: the lanes holding output in the plane lead, side by side in
+// memory (offsets 4 apart), all but the last full width, all with the same rows inside the plane; the
+// last may be cut by the right edge and all by the bottom edge (14- and 7-wide planes), so the segment
+// is a row prefix of the tiles. False when they are not (then the tiles are scattered).
+inline bool plan_segment(const Lanes& ln, int first, int count, RowSegment& seg) {
+  const auto live = [&](int l) { return (ln.any & ln.out_rows[0] & ln.out_cols[0] & (1u << l)) != 0; };
+  int m = 0;
+  while (m < count && live(first + m)) ++m;
+  for (int l = first + m; l < first + count; ++l)
+    if (live(l)) return false;
+  seg = RowSegment{ln.out[first], 0, 0};
+  if (m == 0) return true;
+  const uint32_t lead = 1u << first;
+  for (int l = first + 1; l < first + m; ++l) {
     const uint32_t bit = 1u << l;
-    if (!(ln.any & bit & ln.out_rows[3] & ln.out_cols[3])) return false;
-    if (l > first && ln.out[l] != ln.out[l - 1] + 4) return false;
+    if (ln.out[l] != ln.out[l - 1] + 4 || !(ln.out_cols[3] & (bit >> 1))) return false;
+    for (int i = 0; i < 4; ++i)
+      if (!(ln.out_rows[i] & bit) != !(ln.out_rows[i] & lead)) return false;
   }
+  const uint32_t last = 1u << (first + m - 1);
+  int cols = 0;
+  while (cols < 4 && (ln.out_cols[cols] & last)) ++cols;
+  while (seg.rows < 4 && (ln.out_rows[seg.rows] & lead)) ++seg.rows;
+  seg.n = 4 * (m - 1) + cols;
   return true;
 }
 
-// Lanes first..first+count-1: how many lead as a run (tile_run) when every later one holds no output
-// in the plane (a tile past its right edge, or none), else -1.
-inline int leading_run(const Lanes& ln, int first, int count) {
-  int m = 0;
-  while (m < count && tile_run(ln, first, m + 1)) ++m;
-  for (int l = first + m; l < first + count; ++l)
-    if (ln.any & ln.out_rows[0] & ln.out_cols[0] & (1u << l)) return -1;
-  return m;
-}
-
 struct RowStores {
-  bool ok;    // every transposed vector has a place (else the vector of tiles is scattered)
-  int n[4];   // floats of one store from lo (the first n: a run then tiles past the edge), or -1:
-              // two half stores at lo and hi
-  int32_t lo[4], hi[4];
+  bool ok;        // every transposed vector has a place (else the vector of tiles is scattered)
+  bool split[4];  // transposed vector q is two half segments (two runs of W/8 tiles), else one
+  RowSegment seg[4][2];
 };
 
 inline RowStores plan_row_stores(const Lanes& ln) {
@@ -344,16 +365,30 @@ inline RowStores plan_row_stores(const Lanes& ln) {
   rs.ok = true;
   for (int q = 0; q < 4; ++q) {
     const int l0 = q * L;
-    rs.lo[q] = ln.out[l0];
-    rs.hi[q] = ln.out[l0 + L / 2];
-    const int lead = leading_run(ln, l0, L);
-    rs.n[q] = lead < 0 ? -1 : 4 * lead;
-    if (lead < 0 && !(L >= 2 && tile_run(ln, l0, L / 2) && tile_run(ln, l0 + L / 2, L / 2))) rs.ok = false;
+    rs.split[q] = !plan_segment(ln, l0, L, rs.seg[q][0]);
+    if (rs.split[q] && !(L >= 2 && plan_segment(ln, l0, L / 2, rs.seg[q][0]) &&
+                         plan_segment(ln, l0 + L / 2, L / 2, rs.seg[q][1])))
+      rs.ok = false;
   }
   return rs;
 }
 
+// Output row i of a segment: its first n floats of v.
+inline void store_segment(const RowSegment& s, int i, float* base, int64_t Q, vf v) {
+  if (i >= s.rows) return;
+  float* p = base + i * Q + s.off;
+  if (s.n == W) {
+    store(p, v);
+  } else {
+    store_first(p, v, s.n);
+  }
+}
+
 // o: (4,4) vectors (lane = tile) -> the tiles' rows in the plane at `base`, as planned in rs.
+// Storing a vector of tiles' outputs row by row instead of scattering them: for each output row i
+// of the tiles, a two-level shuffle transpose turns the 4 column vectors (lane = tile) into 4
+// vectors of W/4 tiles x 4 columns, each the row segment of W/4 horizontally adjacent tiles: one
+// (masked) store per segment, where a scatter wrote W single floats.
 inline void store_tile_rows(const RowStores& rs, const vf* o, int64_t Q, float* base) {
   const RowShuffles sh;
   for (int i = 0; i < 4; ++i) {
@@ -362,16 +397,9 @@ inline void store_tile_rows(const RowStores& rs, const vf* o, int64_t Q, float* 
     const vf c = __builtin_shuffle(r[2], r[3], sh.zip_lo), d = __builtin_shuffle(r[2], r[3], sh.zip_hi);
     const vf out[4] = {__builtin_shuffle(a, c, sh.pair_lo), __builtin_shuffle(a, c, sh.pair_hi),
                        __builtin_shuffle(b, d, sh.pair_lo), __builtin_shuffle(b, d, sh.pair_hi)};
-    float* row = base + i * Q;
     for (int q = 0; q < 4; ++q) {
-      if (rs.n[q] == W) {
-        store(row + rs.lo[q], out[q]);
-      } else if (rs.n[q] >= 0) {
-        store_first(row + rs.lo[q], out[q], rs.n[q]);
-      } else {
-        store_first(row + rs.lo[q], out[q], W / 2);
-        store_first(row + rs.hi[q], __builtin_shuffle(out[q], out[q], sh.half_down), W / 2);
-      }
+      store_segment(rs.seg[q][0], i, base, Q, out[q]);
+      if (rs.split[q]) store_segment(rs.seg[q][1], i, base, Q, __builtin_shuffle(out[q], out[q], sh.half_down));
     }
   }
 }
@@ -419,6 +447,8 @@ inline void wino_grad_tiles(const WinoGeom& g, const float* gy, int64_t K, int64
     RowGroup rg;
     if (row_group(g, t0, count, v, g.Q, 0, rg)) {
       for (int64_t k = 0; k < K; ++k) {
+        if (k + kPrefetchChannels < K)
+          prefetch_rows(gy + (rg.n * K + k + kPrefetchChannels) * plane, 4 * rg.tr, 4 * rg.rows, g.P, g.Q);
         group_patches<4>(rg, gy + (rg.n * K + k) * plane, g.P, g.Q, 0, u);
         for (int j = 0; j < 4; ++j) a4(u + j, 4, t + j, 4);
         for (int i = 0; i < 6; ++i) a4(t + i * 4, 1, o + i * 6, 1);
