@@ -16,10 +16,15 @@ export function measurePeakPerCore(testing) {
 // The fastest of `reps` calls of fn after `warmup` calls, in ms: on a shared machine the minimum is
 // the least disturbed estimate of what the kernel costs (a median still moves with the load). With
 // `cpu`, the process's CPU time instead of wall time: at 1 thread it ignores time spent descheduled.
-function timeMs(fn, { warmup = 2, reps = 7, cpu = false } = {}) {
-  for (let i = 0; i < warmup; i++) fn();
+// `before` runs ahead of every call, untimed.
+function timeMs(fn, { warmup = 2, reps = 7, cpu = false } = {}, before = () => {}) {
+  for (let i = 0; i < warmup; i++) {
+    before();
+    fn();
+  }
   const samples = [];
   for (let r = 0; r < reps; r++) {
+    before();
     if (cpu) {
       const t = process.cpuUsage();
       fn();
@@ -111,7 +116,14 @@ export function profileModel({ core, nn }, model, xShape, timing = {}) {
         for (const p of params) p.requiresGrad_(wantParams);
         const y = call.layer.forward(input, options());
         const g = randn(y.shape);
-        return timeMs(() => y.backward({ grad: g, retainGraph: true }), timing);
+        // Gradients are dropped between calls, as a training step's zeroGrad does: left in place, each
+        // call after the first added its gradient into the last one's, a pass over the tensor that a
+        // step does not make (it doubled the input gradient of memory-bound layers).
+        const dropGradients = () => {
+          input.zeroGrad();
+          for (const p of params) p.zeroGrad();
+        };
+        return timeMs(() => y.backward({ grad: g, retainGraph: true }), timing, dropGradients);
       });
     const fwdMs = tidy(() => {
       const input = randn(call.shape);
