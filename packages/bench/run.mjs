@@ -67,10 +67,11 @@ if (opts.help) {
   process.exit(0);
 }
 
-function positiveInt(name, text, fallback, min = 1) {
+function positiveInt(name, text, fallback, min = 1, max = Number.MAX_SAFE_INTEGER) {
   if (text === undefined) return fallback;
   const n = Number(text);
-  if (!Number.isInteger(n) || n < min) usageError(`--${name} must be an integer >= ${min}, got ${text}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    usageError(`--${name} must be an integer from ${min} to ${max}, got ${text}`);
   return n;
 }
 const reps = positiveInt('reps', opts.reps, opts.quick ? 2 : 5);
@@ -90,7 +91,7 @@ for (const m of models)
     usageError(`--models takes ${ALL_MODELS.join(', ')} or all (the zoo: ${MODELS.join(', ')}), got ${m}`);
 const batches = opts.batches.split(',').map((b) => positiveInt('batches', b.trim(), 64));
 // Input height and width (both sides); the zoo's figures are at 32.
-const size = positiveInt('size', opts.size, 32, 8);
+const size = positiveInt('size', opts.size, 32, 8, 512);  // batch 64 at 512x512 is 200 MB of input alone
 for (const m of modes) {
   if (m !== 'train' && m !== 'infer') usageError(`--modes takes train and/or infer, got ${m}`);
 }

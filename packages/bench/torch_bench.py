@@ -57,8 +57,8 @@ def main(argv):
     args = parse_args(argv)
     if args.threads < 1 or args.iters < 1 or args.warmup < 0 or args.batch < 1:
         sys.exit('torch_bench.py: --threads, --batch and --iters must be >= 1, --warmup >= 0')
-    if args.size < 8:
-        sys.exit(f'torch_bench.py: --size must be >= 8, got {args.size}')
+    if not 8 <= args.size <= 512:
+        sys.exit(f'torch_bench.py: --size must be from 8 to 512, got {args.size}')
 
     # Inter-op parallelism is irrelevant for one sequential model; it can only be set before any
     # parallel work has started, hence first thing.
