@@ -10,11 +10,14 @@
 //   allconv    (extra) all-convolutional: (3x3 conv, BN, ReLU) x6, 32-64-128 channels, stride-2 convs
 //              where a VGG pools, global average pool
 //   resnetw    (extra) ResNet of 2 basic blocks a stage at 32-64-128 channels (hand-written Residual)
+//   oddnet     (extra) channel counts off every block size: a 5x5 stem to 24, 3x3 layers at 24-40-72
+//              (one grouped), max pools, a 1x1 to 100, global average pool
 export const MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet'];
 // Beyond the zoo (`--models all` runs the zoo only): CNNs of the same kind built differently, to
 // check that the speed carries over (allconv downsamples with stride-2 convolutions instead of
-// pooling; resnetw is a wider, shallower ResNet: 32-64-128 channels, 2 blocks a stage).
-export const EXTRA_MODELS = ['allconv', 'resnetw'];
+// pooling; resnetw is a wider, shallower ResNet: 32-64-128 channels, 2 blocks a stage; oddnet's
+// channel counts are multiples of no vector or block width).
+export const EXTRA_MODELS = ['allconv', 'resnetw', 'oddnet'];
 export const ALL_MODELS = [...MODELS, ...EXTRA_MODELS];
 export const CLASSES = 10;
 
@@ -124,6 +127,21 @@ export function buildModel(name, { nn, core, size = 32 }) {
         new Linear(128, CLASSES, { generator }),
       );
     }
+    case 'oddnet':
+      return new Sequential(
+        ...convBnRelu(3, 24, 5),
+        ...convBnRelu(24, 24, 3),
+        new MaxPool2d(2),
+        ...convBnRelu(24, 40, 3),
+        ...convBnRelu(40, 40, 3, 1, 4),
+        new MaxPool2d(2),
+        ...convBnRelu(40, 72, 3),
+        ...convBnRelu(72, 72, 3),
+        ...convBnRelu(72, 100, 1),
+        new AdaptiveAvgPool2d(1),
+        new Flatten(),
+        new Linear(100, CLASSES, { generator }),
+      );
     case 'resnetw': {
       const basic = (cin, cout, stride) => {
         const body = new Sequential(

@@ -3,7 +3,7 @@ Every model takes (N, 3, S, S) (S = 32 unless --size sets it) and ends in 10 log
 
 import torch.nn as nn
 
-MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet', 'allconv', 'resnetw']  # the zoo, then the extra models
+MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet', 'allconv', 'resnetw', 'oddnet']  # the zoo, then the extra models
 CLASSES = 10
 
 
@@ -94,13 +94,22 @@ def allconv():
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, CLASSES))
 
 
+def oddnet():
+    """Channel counts off every block size: a 5x5 stem to 24, 3x3 layers at 24-40-72 (one grouped), max
+    pools, a 1x1 to 100, global average pool."""
+    return nn.Sequential(*conv_bn_relu(3, 24, 5), *conv_bn_relu(24, 24, 3), nn.MaxPool2d(2),
+                         *conv_bn_relu(24, 40, 3), *conv_bn_relu(40, 40, 3, 1, 4), nn.MaxPool2d(2),
+                         *conv_bn_relu(40, 72, 3), *conv_bn_relu(72, 72, 3), *conv_bn_relu(72, 100, 1),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(100, CLASSES))
+
+
 def resnetw():
     """A ResNet of 2 basic blocks a stage at 32-64-128 channels."""
     return residual_net((32, 64, 128), 2)
 
 
 def build_model(name, size=32):
-    builders = {'allconv': allconv, 'resnetw': resnetw, 'seed-cnn': seed_cnn, 'vgg-bn': vgg_bn, 'resnet20': resnet20, 'mobilenet': mobilenet}
+    builders = {'allconv': allconv, 'resnetw': resnetw, 'oddnet': oddnet, 'seed-cnn': seed_cnn, 'vgg-bn': vgg_bn, 'resnet20': resnet20, 'mobilenet': mobilenet}
     if name not in builders:
         raise ValueError(f'unknown model {name}; expected one of {", ".join(MODELS)}')
     if name in ('seed-cnn', 'vgg-bn'):
