@@ -47,7 +47,8 @@ const threads = Number(args.threads);
 const BATCH = Number(args.batch);
 if (!Number.isInteger(BATCH) || BATCH < 1) fail(`--batch must be an integer >= 1, got ${args.batch}`);
 const SIZE = Number(args.size);
-if (!Number.isInteger(SIZE) || SIZE < 8 || SIZE > 512) fail(`--size must be an integer from 8 to 512, got ${args.size}`);
+if (!Number.isInteger(SIZE) || SIZE < 8 || SIZE > 512)
+  fail(`--size must be an integer from 8 to 512, got ${args.size}`);
 if (!ALL_MODELS.includes(args.model))
   fail(`--model must be one of ${ALL_MODELS.join(', ')}, got ${args.model}`);
 const warmup = Number(args.warmup);

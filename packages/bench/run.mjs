@@ -91,7 +91,7 @@ for (const m of models)
     usageError(`--models takes ${ALL_MODELS.join(', ')} or all (the zoo: ${MODELS.join(', ')}), got ${m}`);
 const batches = opts.batches.split(',').map((b) => positiveInt('batches', b.trim(), 64));
 // Input height and width (both sides); the zoo's figures are at 32.
-const size = positiveInt('size', opts.size, 32, 8, 512);  // batch 64 at 512x512 is 200 MB of input alone
+const size = positiveInt('size', opts.size, 32, 8, 512); // batch 64 at 512x512 is 200 MB of input alone
 for (const m of modes) {
   if (m !== 'train' && m !== 'infer') usageError(`--modes takes train and/or infer, got ${m}`);
 }
