@@ -28,6 +28,12 @@ export interface TestingSlice {
    */
   setConvWinograd(enabled: boolean): boolean;
   /**
+   * Enables or disables the depthwise kernels with channels in the vector lanes, taken by depthwise
+   * layers (one output channel per input channel) whose output rows are narrower than a vector (off:
+   * the per-plane kernels); returns the previous setting.
+   */
+  setConvDepthwiseBlocked(enabled: boolean): boolean;
+  /**
    * GFLOP/s one thread reaches running chained fused multiply-adds with the current kernel table for
    * about 50 ms: the machine's practical FMA peak per core (the benchmark's "% of peak").
    */

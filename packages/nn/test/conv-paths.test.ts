@@ -43,6 +43,12 @@ const cases: Case[] = [
   { n: 2, c: 3, h: 9, w: 32, k: 3, r: 3, s: 3, stride: [2, 2], pad: [0, 0], dil: [1, 1], groups: 3 },
   // stride-2 column phases split and joined by shuffles: whole vectors, then a ragged rest (odd padding)
   { n: 1, c: 2, h: 5, w: 45, k: 2, r: 3, s: 3, stride: [2, 2], pad: [1, 1], dil: [1, 1], groups: 2 },
+  // channels in the vector lanes (output rows narrower than a vector, one output per input channel):
+  // a ragged last block of channels on 7x7 planes, stride 2 from 14x14, 5x5 with dilation and a
+  // column stride
+  { n: 3, c: 37, h: 7, w: 7, k: 37, r: 3, s: 3, stride: [1, 1], pad: [1, 1], dil: [1, 1], groups: 37 },
+  { n: 2, c: 20, h: 14, w: 14, k: 20, r: 3, s: 3, stride: [2, 2], pad: [1, 1], dil: [1, 1], groups: 20 },
+  { n: 1, c: 18, h: 9, w: 10, k: 18, r: 5, s: 5, stride: [1, 2], pad: [2, 2], dil: [2, 1], groups: 18 },
   // batched im2col + GEMM: wide layers on narrow planes (several images per GEMM, a short last
   // batch), stride 2, groups, 1x1 (no im2col), 7x7 stem
   { n: 5, c: 40, h: 8, w: 8, k: 33, r: 3, s: 3, stride: [1, 1], pad: [1, 1], dil: [1, 1], groups: 1 },
@@ -127,11 +133,14 @@ const startSimd = getSimd();
 const startThreads = getNumThreads();
 // These are the general path's shapes; Winograd F(4x4,3x3) has its own test (conv-winograd.test.ts).
 const startWinograd = testing.setConvWinograd(false);
+const startBlocked = testing.setConvDepthwiseBlocked(true);
 afterAll(() => {
   setSimd(startSimd as 'avx512' | 'avx2' | 'base');
   setNumThreads(startThreads);
   testing.setConvWinograd(startWinograd);
+  testing.setConvDepthwiseBlocked(startBlocked);
 });
+const depthwise = cases.filter((c) => c.groups === c.c && c.groups > 1);
 
 describe('conv2d depthwise and batched GEMM paths', () => {
   for (const isa of isas) {
@@ -145,6 +154,18 @@ describe('conv2d depthwise and batched GEMM paths', () => {
     it(`propagate NaN and Inf exactly where they belong (${isa})`, () => {
       setSimd(isa);
       cases.forEach((c, i) => checkCase(c, 100 * i + 50, true));
+    });
+    it(`match it on the depthwise per-plane kernels too, the channels-in-lanes ones off (${isa})`, () => {
+      setSimd(isa);
+      testing.setConvDepthwiseBlocked(false);
+      try {
+        depthwise.forEach((c, i) => {
+          checkCase(c, 100 * i + 7);
+          checkCase(c, 100 * i + 57, true);
+        });
+      } finally {
+        testing.setConvDepthwiseBlocked(true);
+      }
     });
   }
 

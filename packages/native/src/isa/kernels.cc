@@ -7,6 +7,7 @@
 
 #include "isa/conv.h"
 #include "isa/conv_depthwise.h"
+#include "isa/conv_dw_blocked.h"
 #include "isa/conv_kvec.h"
 #include "isa/conv_wino43.h"
 #include "isa/gemm.h"
@@ -48,6 +49,11 @@ const Kernels* DLF_CAT(kernels_, DLF_ISA)() {
       &DLF_ISA_NS::conv_dw_forward,
       &DLF_ISA_NS::conv_dw_backward_data,
       &DLF_ISA_NS::conv_dw_wgrad,
+      &DLF_ISA_NS::dwb_pack,
+      &DLF_ISA_NS::dwb_unpack,
+      &DLF_ISA_NS::dwb_forward,
+      &DLF_ISA_NS::dwb_backward_data,
+      &DLF_ISA_NS::dwb_wgrad,
       DLF_ISA_NS::wino::TB,
       DLF_ISA_NS::wino::RK,
       &DLF_ISA_NS::wino_weights,

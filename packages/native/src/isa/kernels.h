@@ -22,6 +22,14 @@ struct DwPlane {
 };
 constexpr int64_t kDwMaxTaps = 64;  // R * S limit of the depthwise kernels
 
+// Geometry of a depthwise convolution with channels in the lanes (isa/conv_dw_blocked.h): input planes
+// (H, W) padded to (Hp, Wp) = (H + 2 ph, W + 2 pw) pixels, outputs (P, Q), kernel (R, S).
+struct DwBlocked {
+  int64_t H, W, P, Q, R, S;
+  int64_t sh, sw, ph, pw, dh, dw;  // stride, padding, dilation
+  int64_t Hp, Wp;
+};
+
 // Geometry of one convolution vectorised over output channels (isa/conv_kvec.h): a zero-padded
 // input (C, Hb, Wb) read at row p*sh + r, column q*sw + s for output (p, q) and tap (r, s).
 struct KvecConv {
@@ -145,6 +153,18 @@ struct Kernels {
   void (*conv_dw_backward_data)(const DwPlane& g, const float* gy, const float* w, float* dbuf);
   // buf, gy as above -> dwv: (R*S, vector_floats) += per-lane partial sums of the weight gradient
   void (*conv_dw_wgrad)(const DwPlane& g, const float* buf, const float* gy, float* dwv);
+  // Depthwise with channels in the lanes, vector_floats channels at a time (isa/conv_dw_blocked.h).
+  // planes (nch <= vector_floats, stride apart) <-> pixel buffer (origin, rows row_pixels apart)
+  void (*dwb_pack)(const float* planes, int64_t stride, int64_t nch, int64_t rows, int64_t cols, float* buf,
+                   int64_t origin, int64_t row_pixels);
+  void (*dwb_unpack)(const float* buf, int64_t origin, int64_t row_pixels, int64_t nch, int64_t rows, int64_t cols,
+                     float* planes, int64_t stride);
+  // xb: padded pixels, wb: (R*S) tap vectors, bias: a vector -> yb: (P*Q) pixels (+ReLU)
+  void (*dwb_forward)(const DwBlocked& g, const float* xb, const float* wb, const float* bias, bool relu, float* yb);
+  // gyb: (P*Q) pixels -> dxb: padded pixels += the input gradient
+  void (*dwb_backward_data)(const DwBlocked& g, const float* gyb, const float* wb, float* dxb);
+  // xb, gyb -> dwv: (R*S) vectors += the weight gradient's sums (lane = channel)
+  void (*dwb_wgrad)(const DwBlocked& g, const float* xb, const float* gyb, float* dwv);
 
   // Winograd F(4x4,3x3), TB = wino_tiles tiles at a time (isa/conv_wino43.h); weights transformed
   // by the caller into U: (36, Kp/wino_kblock, C, wino_kblock), Kp = K rounded up to wino_kblock.

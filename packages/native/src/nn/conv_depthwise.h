@@ -13,6 +13,10 @@ struct ConvDwShape {
   Conv2dParams p;
 };
 
+/** Small-plane layers with channels in the vector lanes (on by default); tests compare both paths. */
+void set_conv_dw_blocked_enabled(bool enabled);
+bool conv_dw_blocked_enabled();
+
 /** True when the depthwise kernels handle this geometry (and the fast paths are enabled). */
 bool conv_depthwise_applies(const ConvDwShape& s);
 

@@ -23,6 +23,7 @@ struct EnvState {
   const Kernels* kernels;      // the instruction set this environment's ops use
   bool conv_fast_path = true;  // false forces the general convolution (tests compare the two)
   bool conv_winograd = true;   // false turns Winograd F(4x4,3x3) off (tests compare it with the other paths)
+  bool conv_dw_blocked = true;  // false keeps small-plane depthwise layers on the plane kernels (tests)
   int threads;                 // threads a parallel op of this environment may use, the caller included
   // Tensors created here, wherever they are freed. Shared with each storage, so a tensor that
   // outlives its environment (finalized at teardown, or freed later) still has an account to update.

@@ -3,6 +3,7 @@
 // the calling thread's environment only (runtime/env_state.h): other worker threads keep theirs.
 #include <string>
 
+#include "nn/conv_depthwise.h"
 #include "nn/conv_fast.h"
 #include "nn/conv_wino.h"
 #include "runtime/napi_util.h"
@@ -27,6 +28,14 @@ Napi::Value SetConvWinograd(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), prev);
 }
 
+// [sync] setConvDepthwiseBlocked(enabled) -> boolean (the previous setting). Off keeps depthwise layers
+// on small planes on the per-plane kernels instead of the channels-in-lanes ones; tests compare the two.
+Napi::Value SetConvDepthwiseBlocked(const Napi::CallbackInfo& info) {
+  const bool prev = conv_dw_blocked_enabled();
+  set_conv_dw_blocked_enabled(napi::read_bool(info, 0, "enabled"));
+  return Napi::Boolean::New(info.Env(), prev);
+}
+
 // [sync] measureFmaPeak() -> number: GFLOP/s of one thread running chained FMAs with the current
 // kernel table for ~50 ms (the benchmark's "% of peak" denominator).
 Napi::Value MeasureFmaPeak(const Napi::CallbackInfo& info) {
@@ -45,6 +54,7 @@ Napi::Value SelectSimd(const Napi::CallbackInfo& info) {
 void init_testing(Napi::Env env, Napi::Object exports) {
   DLF_EXPORT(exports, "setConvFastPath", SetConvFastPath);
   DLF_EXPORT(exports, "setConvWinograd", SetConvWinograd);
+  DLF_EXPORT(exports, "setConvDepthwiseBlocked", SetConvDepthwiseBlocked);
   DLF_EXPORT(exports, "measureFmaPeak", MeasureFmaPeak);
   DLF_EXPORT(exports, "selectSimd", SelectSimd);
 }
