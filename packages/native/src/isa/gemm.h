@@ -186,8 +186,9 @@ inline void pack_b(bool tb, const float* B, int64_t ldb, int64_t k0, int64_t kc,
   }
 }
 
-// C[0:mr, 0:nr] += alpha * Ap(MR x kc) * Bp(kc x NR), or = when `overwrite` (C's contents unread)
-inline void micro_kernel(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, float* C,
+// C[0:mr, 0:nr] += alpha * Ap(MR x kc) * Bp(kc x NR, rows bs floats apart: NR when packed), or = when
+// `overwrite` (C's contents unread)
+inline void micro_kernel(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, int64_t bs, float* C,
                          int64_t ldc, int64_t mr, int64_t nr, float alpha, bool overwrite) {
   constexpr int NV = NR / W;
   vf acc[MR][NV];
@@ -198,7 +199,7 @@ inline void micro_kernel(int64_t kc, const float* __restrict Ap, const float* __
   for (int64_t k = 0; k < kc; ++k) {
     vf b[NV];
 #pragma GCC unroll 4
-    for (int v = 0; v < NV; ++v) b[v] = load_aligned(Bp + k * NR + v * W);
+    for (int v = 0; v < NV; ++v) b[v] = load(Bp + k * bs + v * W);
 #pragma GCC unroll 16
     for (int i = 0; i < MR; ++i) {
       const vf a = broadcast(Ap[k * MR + i]);
@@ -250,16 +251,20 @@ inline void sgemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, floa
   PackBuffers& buf = pack_buffers();
   for (int64_t jc = 0; jc < N; jc += NC) {
     const int64_t nc = std::min(NC, N - jc);
+    // Short sums over rows of B that already hold whole micro-panels side by side (B not transposed,
+    // full panels): the micro-kernel reads them in place instead of a packed copy of all of B.
+    const bool direct = !tb && nc % NR == 0 && K <= kShortK;
     for (int64_t pc = 0; pc < K; pc += KC) {
       const int64_t kc = std::min(KC, K - pc);
-      pack_b(tb, B, ldb, pc, kc, jc, nc, buf.b, seg);
+      if (!direct) pack_b(tb, B, ldb, pc, kc, jc, nc, buf.b, seg);
       for (int64_t ic = 0; ic < M; ic += MC) {
         const int64_t mc = std::min(MC, M - ic);
         pack_a(ta, A, lda, ic, mc, pc, kc, buf.a);
         const auto tile = [&](int64_t ir, int64_t jr) {
           const int64_t mr = std::min<int64_t>(MR, mc - ir), nr = std::min<int64_t>(NR, nc - jr);
-          micro_kernel(kc, buf.a + ir * kc, buf.b + jr * kc, C + (ic + ir) * ldc + seg.offset(jc + jr, seg.c_stride),
-                       ldc, mr, nr, alpha, zero_c && pc == 0);
+          const float* bp = direct ? B + pc * ldb + seg.offset(jc + jr, seg.b_stride) : buf.b + jr * kc;
+          micro_kernel(kc, buf.a + ir * kc, bp, direct ? ldb : NR,
+                       C + (ic + ir) * ldc + seg.offset(jc + jr, seg.c_stride), ldc, mr, nr, alpha, zero_c && pc == 0);
         };
         if (kc <= kShortK) {
           // Short sums: writing C costs more than the products, so tiles go along C's rows, where
