@@ -187,9 +187,11 @@ inline void pack_b(bool tb, const float* B, int64_t ldb, int64_t k0, int64_t kc,
 }
 
 // C[0:mr, 0:nr] += alpha * Ap(MR x kc) * Bp(kc x NR, rows bs floats apart: NR when packed), or = when
-// `overwrite` (C's contents unread)
+// `overwrite` (C's contents unread); then + bias[i] on row i (bias null: none) and ReLU when `relu`
+// (the last block of sums)
 inline void micro_kernel(int64_t kc, const float* __restrict Ap, const float* __restrict Bp, int64_t bs, float* C,
-                         int64_t ldc, int64_t mr, int64_t nr, float alpha, bool overwrite) {
+                         int64_t ldc, int64_t mr, int64_t nr, float alpha, bool overwrite, const float* bias,
+                         bool relu) {
   constexpr int NV = NR / W;
   vf acc[MR][NV];
 #pragma GCC unroll 16
@@ -210,18 +212,26 @@ inline void micro_kernel(int64_t kc, const float* __restrict Ap, const float* __
   const vf va = broadcast(alpha);
   if (mr == MR && nr == NR) {
 #pragma GCC unroll 16
-    for (int i = 0; i < MR; ++i)
+    for (int i = 0; i < MR; ++i) {
+      const vf bv = broadcast(bias ? bias[i] : 0.f);
 #pragma GCC unroll 4
       for (int v = 0; v < NV; ++v) {
         float* c = C + i * ldc + v * W;
-        store(c, overwrite ? va * acc[i][v] : load(c) + va * acc[i][v]);
+        vf r = overwrite ? va * acc[i][v] : load(c) + va * acc[i][v];
+        if (bias) r += bv;
+        store(c, relu ? vmax(r, vf{}) : r);
       }
+    }
   } else {
     alignas(64) float tile[MR * NR];
     for (int i = 0; i < MR; ++i)
       for (int v = 0; v < NV; ++v) store(tile + i * NR + v * W, acc[i][v]);
     for (int64_t i = 0; i < mr; ++i)
-      for (int64_t j = 0; j < nr; ++j) C[i * ldc + j] = (overwrite ? 0.f : C[i * ldc + j]) + alpha * tile[i * NR + j];
+      for (int64_t j = 0; j < nr; ++j) {
+        float r = (overwrite ? 0.f : C[i * ldc + j]) + alpha * tile[i * NR + j];
+        if (bias) r += bias[i];
+        C[i * ldc + j] = relu ? (r > 0.f ? r : 0.f) : r;
+      }
   }
 }
 
@@ -240,12 +250,21 @@ inline void scale_c(int64_t M, int64_t N, float beta, float* C, int64_t ldc) {
 // Single-threaded GEMM on a sub-problem.
 inline void sgemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
                          int64_t lda, const float* B, int64_t ldb, float beta, float* C, int64_t ldc,
-                         const Segments& seg = Segments{}) {
-  if (K == 0 || alpha == 0.f || beta != 0.f) {  // segment by segment (plain matrices: one segment)
-    const int64_t step = seg.cols ? seg.cols : N;
+                         const Segments& seg = Segments{}, GemmEpilogue ep = {}) {
+  const int64_t step = seg.cols ? seg.cols : N;  // segment by segment (plain matrices: one segment)
+  if (K == 0 || alpha == 0.f || beta != 0.f)
     for (int64_t j = 0; j < N; j += step) scale_c(M, std::min(step, N - j), beta, C + seg.offset(j, seg.c_stride), ldc);
+  if (K == 0 || alpha == 0.f) {  // no products: the epilogue on C as scaled
+    for (int64_t j = 0; j < N && (ep.bias || ep.relu); j += step)
+      for (int64_t i = 0; i < M; ++i) {
+        float* row = C + i * ldc + seg.offset(j, seg.c_stride);
+        for (int64_t c = 0; c < std::min(step, N - j); ++c) {
+          const float r = row[c] + (ep.bias ? ep.bias[i] : 0.f);
+          row[c] = ep.relu ? (r > 0.f ? r : 0.f) : r;
+        }
+      }
+    return;
   }
-  if (K == 0 || alpha == 0.f) return;
   // beta == 0: the first k-block overwrites C (no zero fill); otherwise C was scaled above.
   const bool zero_c = beta == 0.f;
   PackBuffers& buf = pack_buffers();
@@ -263,8 +282,10 @@ inline void sgemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, floa
         const auto tile = [&](int64_t ir, int64_t jr) {
           const int64_t mr = std::min<int64_t>(MR, mc - ir), nr = std::min<int64_t>(NR, nc - jr);
           const float* bp = direct ? B + pc * ldb + seg.offset(jc + jr, seg.b_stride) : buf.b + jr * kc;
+          const bool last = pc + kc >= K;
           micro_kernel(kc, buf.a + ir * kc, bp, direct ? ldb : NR,
-                       C + (ic + ir) * ldc + seg.offset(jc + jr, seg.c_stride), ldc, mr, nr, alpha, zero_c && pc == 0);
+                       C + (ic + ir) * ldc + seg.offset(jc + jr, seg.c_stride), ldc, mr, nr, alpha, zero_c && pc == 0,
+                       last && ep.bias ? ep.bias + ic + ir : nullptr, last && ep.relu);
         };
         if (kc <= kShortK) {
           // Short sums: writing C costs more than the products, so tiles go along C's rows, where
@@ -287,23 +308,25 @@ inline void sgemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, floa
 // as one serial GEMM of count * cols columns when cols is a multiple of NR, else one per segment.
 // beta = 0.
 inline void sgemm_segments(bool ta, int64_t M, int64_t K, const float* A, int64_t lda, const float* B, int64_t ldb,
-                           int64_t b_stride, float* C, int64_t ldc, int64_t c_stride, int64_t count, int64_t cols) {
+                           int64_t b_stride, float* C, int64_t ldc, int64_t c_stride, int64_t count, int64_t cols,
+                           GemmEpilogue ep) {
   if (M <= 0 || count <= 0 || cols <= 0) return;
   if (cols % NR != 0) {
     for (int64_t s = 0; s < count; ++s)
-      sgemm_serial(ta, false, M, cols, K, 1.f, A, lda, B + s * b_stride, ldb, 0.f, C + s * c_stride, ldc);
+      sgemm_serial(ta, false, M, cols, K, 1.f, A, lda, B + s * b_stride, ldb, 0.f, C + s * c_stride, ldc, Segments{},
+                   ep);
     return;
   }
-  sgemm_serial(ta, false, M, count * cols, K, 1.f, A, lda, B, ldb, 0.f, C, ldc, Segments{cols, b_stride, c_stride});
+  sgemm_serial(ta, false, M, count * cols, K, 1.f, A, lda, B, ldb, 0.f, C, ldc, Segments{cols, b_stride, c_stride}, ep);
 }
 
 inline void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t lda,
-                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc) {
+                  const float* B, int64_t ldb, float beta, float* C, int64_t ldc, GemmEpilogue ep) {
   if (M <= 0 || N <= 0) return;
   const double work = static_cast<double>(M) * N * std::max<int64_t>(K, 1);
   const int threads = dlf::num_threads();
   if (threads <= 1 || work < 64.0 * 64 * 64) {
-    sgemm_serial(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    sgemm_serial(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc, Segments{}, ep);
     return;
   }
   // Split along the longer side of C, in whole micro-tiles, one slice per thread.
@@ -312,14 +335,15 @@ inline void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha
     dlf::parallel_for(tiles, 1, [&](int64_t t0, int64_t t1) {
       const int64_t j0 = t0 * NR, j1 = std::min(N, t1 * NR);
       const float* Bj = tb ? B + j0 * ldb : B + j0;
-      sgemm_serial(ta, tb, M, j1 - j0, K, alpha, A, lda, Bj, ldb, beta, C + j0, ldc);
+      sgemm_serial(ta, tb, M, j1 - j0, K, alpha, A, lda, Bj, ldb, beta, C + j0, ldc, Segments{}, ep);
     });
   } else {
     const int64_t tiles = (M + MR - 1) / MR;
     dlf::parallel_for(tiles, 1, [&](int64_t t0, int64_t t1) {
       const int64_t i0 = t0 * MR, i1 = std::min(M, t1 * MR);
       const float* Ai = ta ? A + i0 : A + i0 * lda;
-      sgemm_serial(ta, tb, i1 - i0, N, K, alpha, Ai, lda, B, ldb, beta, C + i0 * ldc, ldc);
+      sgemm_serial(ta, tb, i1 - i0, N, K, alpha, Ai, lda, B, ldb, beta, C + i0 * ldc, ldc, Segments{},
+                   GemmEpilogue{ep.bias ? ep.bias + i0 : nullptr, ep.relu});
     });
   }
 }

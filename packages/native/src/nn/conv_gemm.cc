@@ -164,21 +164,9 @@ void bias_relu(const float* src, float* dst, int64_t n, float bias, bool relu) {
   }
 }
 
-// Group grp's output planes of `images` images starting at y (images g.K * pq floats apart), in place:
-// + bias (or null), then ReLU when `relu`. Nothing to do without either.
-void bias_relu_planes(const ConvGeom& g, float* y, int64_t images, int64_t grp, const float* b, bool relu) {
-  if (!b && !relu) return;
-  const int64_t pq = g.pq();
-  for (int64_t i = 0; i < images; ++i)
-    for (int64_t k = 0; k < g.Kg; ++k) {
-      float* row = y + (i * g.K + k) * pq;
-      bias_relu(row, row, pq, b ? b[grp * g.Kg + k] : 0.f, relu);
-    }
-}
-
 void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int64_t lda, const float* B,
-          int64_t ldb, float beta, float* C, int64_t ldc) {
-  kernels().sgemm(ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc);
+          int64_t ldb, float beta, float* C, int64_t ldc, GemmEpilogue ep = {}) {
+  kernels().sgemm(ta, tb, M, N, K, 1.f, A, lda, B, ldb, beta, C, ldc, ep);
 }
 
 // dw: (Kg, rows) = gy (Kg, n) * col^T, col: (rows, n); rows of gy and col ldg and ldc floats apart.
@@ -227,8 +215,8 @@ void forward_one_image(const ConvGeom& g, const LoweringTable& lt, const float* 
     const float* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
     if (col) im2col(xg, g, lt, col, pq);
     float* yg = y + (n * g.K + grp * g.Kg) * pq;
-    gemm(false, false, g.Kg, pq, rows, w + grp * g.Kg * rows, rows, col ? col : xg, pq, 0.f, yg, pq);
-    bias_relu_planes(g, yg, 1, grp, b, relu);
+    gemm(false, false, g.Kg, pq, rows, w + grp * g.Kg * rows, rows, col ? col : xg, pq, 0.f, yg, pq,
+         GemmEpilogue{b ? b + grp * g.Kg : nullptr, relu});
   }
 }
 
@@ -274,8 +262,7 @@ void conv_forward_general(const ConvGeom& g, const float* x, const float* w, con
       for (int64_t grp = 0; grp < g.G; ++grp) {
         float* yg = y + (n0 * g.K + grp * g.Kg) * pq;
         kernels().sgemm_segments(false, g.Kg, rows, w + grp * g.Kg * rows, rows, x + (n0 * g.C + grp * g.Cg) * pq, pq,
-                                 g.C * pq, yg, pq, g.K * pq, count, pq);
-        bias_relu_planes(g, yg, count, grp, b, relu);
+                                 g.C * pq, yg, pq, g.K * pq, count, pq, GemmEpilogue{b ? b + grp * g.Kg : nullptr, relu});
       }
       return;
     }
@@ -320,7 +307,7 @@ void conv_backward_general(const ConvGeom& g, const float* x, const float* w, co
       const float* wg = w + grp * g.Kg * rows;
       if (dx && direct_dx)
         kernels().sgemm_segments(true, rows, g.Kg, wg, rows, gy + (n0 * g.K + grp * g.Kg) * pq, pq, g.K * pq,
-                                 dx + (n0 * g.C + grp * g.Cg) * pq, pq, g.C * pq, count, pq);
+                                 dx + (n0 * g.C + grp * g.Cg) * pq, pq, g.C * pq, count, pq, GemmEpilogue{});
       if (dw) {
         lower_batch(g, lt, x, n0, count, grp, col, L);
         weight_gradient(g.Kg, rows, cols, gyt, L, col, L, partial->f32() + bi * wsize + grp * g.Kg * rows);
