@@ -143,25 +143,33 @@ void blocked_forward(const ConvDwShape& s, const DwPlane& pg, const float* x, co
   });
 }
 
-// One block of channels per task, all images in order: the same bits at any thread count.
+// The weight gradient takes one block of channels per task, all images in order: the same bits at
+// any thread count. The input gradient (no sums across images) goes with it, or, when there are fewer
+// blocks than threads, runs separately over (image, block) pairs.
 void blocked_backward(const ConvDwShape& s, const DwPlane& pg, const float* x, const float* w, const float* gy,
                       float* dx, float* dw) {
   const Kernels& kt = kernels();
   const int64_t vw = kt.vector_floats, blocks = (s.C + vw - 1) / vw, taps = s.R * s.S;
   const DwBlocked g = blocked_geometry(pg);
   const int64_t xplane = s.H * s.W, yplane = g.P * g.Q, padded = g.Hp * g.Wp * vw;
-  parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+  if (dx && dw && blocks < num_threads()) {
+    blocked_backward(s, pg, x, w, gy, dx, nullptr);
+    dx = nullptr;
+  }
+  const int64_t tasks = dw ? blocks : s.N * blocks;  // input gradient alone: (image, block) pairs
+  parallel_for(tasks, 1, [&](int64_t b0, int64_t b1) {
     float* xb = thread_scratch(0, padded);
     float* gyb = thread_scratch(1, yplane * vw);
     float* wb = thread_scratch(2, 2 * taps * vw + padded);
     float* dwv = wb + taps * vw;
     float* dxb = dwv + taps * vw;
     if (dw) std::fill(xb, xb + padded, 0.f);
-    for (int64_t cb = b0; cb < b1; ++cb) {
-      const int64_t c0 = cb * vw, nch = std::min(vw, s.C - c0);
+    for (int64_t task = b0; task < b1; ++task) {
+      const int64_t cb = dw ? task : task % blocks, c0 = cb * vw, nch = std::min(vw, s.C - c0);
+      const int64_t n_first = dw ? 0 : task / blocks, n_end = dw ? s.N : n_first + 1;
       block_weights(w, s.C, taps, vw, c0, wb);
       std::fill(dwv, dwv + taps * vw, 0.f);
-      for (int64_t n = 0; n < s.N; ++n) {
+      for (int64_t n = n_first; n < n_end; ++n) {
         kt.dwb_pack(gy + (n * s.K + c0) * yplane, yplane, nch, g.P, g.Q, gyb, 0, g.Q);
         if (dw) {
           kt.dwb_pack(x + (n * s.C + c0) * xplane, xplane, nch, s.H, s.W, xb, g.ph * g.Wp + g.pw, g.Wp);
