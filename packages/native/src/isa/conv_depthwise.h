@@ -96,12 +96,13 @@ inline void conv_dw_backward_data(const DwPlane& g, const float* gy, const float
     }
 }
 
-// buf (phase layout), gy: (P,Qv) -> dwv: (R*S, W) += per-lane partial sums of dw
+// buf (phase layout), gy: (P, Q) rows gs floats apart (gs >= Qv = ceil(Q/W)*W; columns Q..Qv read
+// and unused) -> dwv: (R*S, W) += per-lane partial sums of dw
 // All taps in one pass over the plane, one accumulator each (gy is loaded once per vector, not once
 // per tap); up to kDwRegTaps taps, in chunks beyond.
 constexpr int64_t kDwRegTaps = 9;
-inline void conv_dw_wgrad(const DwPlane& g, const float* buf, const float* gy, float* dwv) {
-  const int64_t Qv = (g.Q + W - 1) / W * W, taps = g.R * g.S, rs = g.sh * g.Wph;
+inline void conv_dw_wgrad(const DwPlane& g, const float* buf, const float* gy, int64_t gs, float* dwv) {
+  const int64_t taps = g.R * g.S, rs = g.sh * g.Wph;
   int64_t off[kDwMaxTaps];
   for (int64_t r = 0; r < g.R; ++r)
     for (int64_t s = 0; s < g.S; ++s) off[r * g.S + s] = dw_tap_offset(g, r, s);
@@ -111,7 +112,7 @@ inline void conv_dw_wgrad(const DwPlane& g, const float* buf, const float* gy, f
     for (int64_t t = 0; t < kDwRegTaps; ++t) acc[t] = vf{};
     for (int64_t p = 0; p < g.P; ++p) {
       const float* row = buf + p * rs;
-      const float* gr = gy + p * Qv;
+      const float* gr = gy + p * gs;
       for (int64_t q = 0; q < g.Q; q += W) {
         const vf gv = load(gr + q);
         if (q + W <= g.Q) {

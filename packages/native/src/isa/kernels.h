@@ -160,7 +160,7 @@ struct Kernels {
   // gy: (P, ceil(Q/vector_floats)*vector_floats), w: (R*S) -> dbuf (phase layout) += input gradient
   void (*conv_dw_backward_data)(const DwPlane& g, const float* gy, const float* w, float* dbuf);
   // buf, gy as above -> dwv: (R*S, vector_floats) += per-lane partial sums of the weight gradient
-  void (*conv_dw_wgrad)(const DwPlane& g, const float* buf, const float* gy, float* dwv);
+  void (*conv_dw_wgrad)(const DwPlane& g, const float* buf, const float* gy, int64_t gy_stride, float* dwv);
   // Depthwise with channels in the lanes, vector_floats channels at a time (isa/conv_dw_blocked.h).
   // planes (nch <= vector_floats, stride apart) <-> pixel buffer (origin, rows row_pixels apart)
   void (*dwb_pack)(const float* planes, int64_t stride, int64_t nch, int64_t rows, int64_t cols, float* buf,

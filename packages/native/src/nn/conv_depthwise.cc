@@ -262,13 +262,15 @@ void conv_depthwise_backward(const ConvDwShape& s, const float* x, const float* 
         for (int64_t m = 0; m < mult; ++m) {
           const int64_t k = c * mult + m;
           const float* gp = gy + (n * s.K + k) * yplane;
-          if (dw || dx_scatter) kt.copy_rows(gp, g.Q, g.P, g.Q, Qv, gbuf, Qv);
-          if (dw) kt.conv_dw_wgrad(g, xbuf, gbuf, dwv + m * taps * vw);
-          if (dx_scatter) kt.conv_dw_backward_data(g, gbuf, w + k * taps, dbuf);
-          if (dx_forward) {  // mult == 1
+          if (dx_forward) {  // mult == 1; the weight gradient reads gy's rows from the padded copy too
             pack_phases(gt, gp, dbuf);
+            if (dw) kt.conv_dw_wgrad(g, xbuf, dbuf + gt.ph * gt.Wph + gt.pw, gt.Wph, dwv);
             kt.conv_dw_forward(gt, dbuf, flipped, 0.f, false, dx + (n * s.C + c) * xplane);
+            continue;
           }
+          if (dw || dx_scatter) kt.copy_rows(gp, g.Q, g.P, g.Q, Qv, gbuf, Qv);
+          if (dw) kt.conv_dw_wgrad(g, xbuf, gbuf, Qv, dwv + m * taps * vw);
+          if (dx_scatter) kt.conv_dw_backward_data(g, gbuf, w + k * taps, dbuf);
         }
         if (dx_scatter) unpack_phases(g, dbuf, dx + (n * s.C + c) * xplane);
       }
