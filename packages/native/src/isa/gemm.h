@@ -255,7 +255,8 @@ inline void sgemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, floa
   if (K == 0 || alpha == 0.f || beta != 0.f)
     for (int64_t j = 0; j < N; j += step) scale_c(M, std::min(step, N - j), beta, C + seg.offset(j, seg.c_stride), ldc);
   if (K == 0 || alpha == 0.f) {  // no products: the epilogue on C as scaled
-    for (int64_t j = 0; j < N && (ep.bias || ep.relu); j += step)
+    if (!ep.bias && !ep.relu) return;
+    for (int64_t j = 0; j < N; j += step)
       for (int64_t i = 0; i < M; ++i) {
         float* row = C + i * ldc + seg.offset(j, seg.c_stride);
         for (int64_t c = 0; c < std::min(step, N - j); ++c) {

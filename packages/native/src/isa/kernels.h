@@ -159,7 +159,8 @@ struct Kernels {
   void (*conv_dw_forward)(const DwPlane& g, const float* buf, const float* w, float bias, bool relu, float* y);
   // gy: (P, ceil(Q/vector_floats)*vector_floats), w: (R*S) -> dbuf (phase layout) += input gradient
   void (*conv_dw_backward_data)(const DwPlane& g, const float* gy, const float* w, float* dbuf);
-  // buf, gy as above -> dwv: (R*S, vector_floats) += per-lane partial sums of the weight gradient
+  // buf, gy: (P, Q) rows gy_stride (>= ceil(Q/vector_floats)*vector_floats) floats apart, zero past Q
+  //   -> dwv: (R*S, vector_floats) += per-lane partial sums of the weight gradient
   void (*conv_dw_wgrad)(const DwPlane& g, const float* buf, const float* gy, int64_t gy_stride, float* dwv);
   // Depthwise with channels in the lanes, vector_floats channels at a time (isa/conv_dw_blocked.h).
   // planes (nch <= vector_floats, stride apart) <-> pixel buffer (origin, rows row_pixels apart)

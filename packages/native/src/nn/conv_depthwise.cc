@@ -167,8 +167,8 @@ void blocked_backward(const ConvDwShape& s, const DwPlane& pg, const float* x, c
     for (int64_t task = b0; task < b1; ++task) {
       const int64_t cb = dw ? task : task % blocks, c0 = cb * vw, nch = std::min(vw, s.C - c0);
       const int64_t n_first = dw ? 0 : task / blocks, n_end = dw ? s.N : n_first + 1;
-      block_weights(w, s.C, taps, vw, c0, wb);
-      std::fill(dwv, dwv + taps * vw, 0.f);
+      if (dx) block_weights(w, s.C, taps, vw, c0, wb);  // the weight gradient does not read them
+      if (dw) std::fill(dwv, dwv + taps * vw, 0.f);
       for (int64_t n = n_first; n < n_end; ++n) {
         kt.dwb_pack(gy + (n * s.K + c0) * yplane, yplane, nch, g.P, g.Q, gyb, 0, g.Q);
         if (dw) {
