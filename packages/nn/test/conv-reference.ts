@@ -73,3 +73,28 @@ export function expectMatches(got: Float32Array, want: Float64Array, what: strin
     }
   }
 }
+
+// Every non-finite reference value is non-finite here; a finite one is within tolerance unless its
+// group (a tile, a kernel) holds a non-finite reference value.
+export function expectReaches(
+  got: Float32Array,
+  want: Float64Array,
+  group: (i: number) => string,
+  what: string,
+): void {
+  const poisoned = new Set<string>();
+  want.forEach((v, i) => {
+    if (!Number.isFinite(v)) poisoned.add(group(i));
+  });
+  expect(poisoned.size, `${what}: the poison reached the reference`).toBeGreaterThan(0);
+  let scale = 1;
+  for (const v of want) if (Number.isFinite(v)) scale = Math.max(scale, Math.abs(v));
+  for (let i = 0; i < got.length; i++) {
+    const gv = got[i]!;
+    const wv = want[i]!;
+    if (!Number.isFinite(wv))
+      expect(Number.isFinite(gv), `${what}[${i}] should be non-finite, got ${gv}`).toBe(false);
+    else if (!poisoned.has(group(i)) && !(Math.abs(gv - wv) <= 1e-4 * scale))
+      expect.fail(`${what}[${i}]: got ${gv}, want ${wv} (scale ${scale})`);
+  }
+}

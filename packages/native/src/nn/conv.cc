@@ -3,7 +3,8 @@
 // stride-1 3x3 layers of 16 channels or more; the direct / Winograd F(2,3) kernels (conv_fast.cc)
 // for stride-1 layers of up to 64 channels on planes at least a vector wide; for undilated layers
 // of stride 2 or more, direct convolutions vectorised over channels (conv_kvec.cc: the forward, and
-// the gradients of 3x3 layers); otherwise the general batched im2col + GEMM path (conv_gemm.cc),
+// the gradients of 3x3 layers); grouped stride-1 layers one group at a time on those kernels
+// (conv_grouped.cc); otherwise the general batched im2col + GEMM path (conv_gemm.cc),
 // which covers every stride, padding, dilation and group.
 #include <algorithm>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include "nn/conv_depthwise.h"
 #include "nn/conv_fast.h"
 #include "nn/conv_gemm.h"
+#include "nn/conv_grouped.h"
 #include "nn/conv_kvec.h"
 #include "math/ops.h"
 #include "nn/conv_wino.h"
@@ -94,6 +96,8 @@ struct Conv2dBackward final : Node {
     TensorPtr dw = needs_grad(1) ? empty(w->shape) : nullptr;
     if (depthwise) {
       conv_depthwise_backward(ds, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr);
+    } else if (conv_grouped_applies(geom)) {
+      conv_grouped_backward(geom, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr);
     } else if (conv_kvec_wgrad_applies(geom)) {
       if (dx && conv_kvec_dgrad_applies(geom)) {
         conv_kvec_backward_data(geom, w->f32(), g->f32(), dx->f32());
@@ -211,6 +215,8 @@ TensorPtr conv2d(const TensorPtr& x_in, const TensorPtr& w_in, const TensorPtr& 
   const ConvDwShape ds{g.N, g.C, g.H, g.W, g.K, g.R, g.S, p};
   if (conv_depthwise_applies(ds)) {
     conv_depthwise_forward(ds, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(), relu);
+  } else if (conv_grouped_applies(g)) {
+    conv_grouped_forward(g, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(), relu);
   } else if (wino) {
     conv_wino_forward(g, x->f32(), w->f32(), b ? b->f32() : nullptr, nullptr, y->f32(), relu);
   } else if (fast) {
