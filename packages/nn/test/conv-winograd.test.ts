@@ -191,6 +191,22 @@ describe('conv2d with Winograd F(4x4,3x3)', () => {
     }
   });
 
+  it('leaves wide layers on 2x2 output planes to the GEMM path, and takes narrow ones', () => {
+    // A 2x2 plane uses a quarter of its one tile: no products saved, only the per-pair weight
+    // transforms to pay for, which beyond 128 x 128 channel pairs cost more than the GEMM path.
+    for (const [c, winograd] of [
+      [conv3(8, 130, 2, 2, 129, [1, 1]), false],
+      [conv3(32, 64, 2, 2, 64, [1, 1]), true],
+    ] as const) {
+      const got = run(c, randn([c.n, c.c, c.h, c.w], 3), 3);
+      const want = reference(c, got.x, got.w, got.b, got.g);
+      for (const key of ['y', 'dx', 'dw', 'db'] as const)
+        expectMatches(got[key], want[key], `${key} ${JSON.stringify(c)}`);
+      const other = withWinograd(false, () => run(c, randn([c.n, c.c, c.h, c.w], 3), 3));
+      expect(sameBits(got.y, other.y), JSON.stringify(c)).toBe(!winograd);
+    }
+  });
+
   it('reads non-contiguous inputs like their contiguous copies', () => {
     for (const [i, c] of cases.entries()) {
       const strided = permute(randn([c.n, c.h, c.c, c.w], i), [0, 2, 1, 3]);
