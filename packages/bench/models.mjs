@@ -12,12 +12,14 @@
 //   resnetw    (extra) ResNet of 2 basic blocks a stage at 32-64-128 channels (hand-written Residual)
 //   oddnet     (extra) channel counts off every block size: a 5x5 stem to 24, 3x3 layers at 24-40-72
 //              (one grouped), max pools, a 1x1 to 100, global average pool
+//   vgg11      (extra) VGG-11 with BN for CIFAR: 64-128-256-512-512 channels, four 2x2 max pools, then a
+//              global average pool (the last two layers on 2x2 planes at 32x32 input)
 export const MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet'];
 // Beyond the zoo (`--models all` runs the zoo only): CNNs of the same kind built differently, to
 // check that the speed carries over (allconv downsamples with stride-2 convolutions instead of
 // pooling; resnetw is a wider, shallower ResNet: 32-64-128 channels, 2 blocks a stage; oddnet's
 // channel counts are multiples of no vector or block width).
-export const EXTRA_MODELS = ['allconv', 'resnetw', 'oddnet'];
+export const EXTRA_MODELS = ['allconv', 'resnetw', 'oddnet', 'vgg11'];
 export const ALL_MODELS = [...MODELS, ...EXTRA_MODELS];
 export const CLASSES = 10;
 
@@ -142,6 +144,24 @@ export function buildModel(name, { nn, core, size = 32 }) {
         new Flatten(),
         new Linear(100, CLASSES, { generator }),
       );
+    case 'vgg11': {
+      const layers = [];
+      let cin = 3;
+      for (const v of [64, 'M', 128, 'M', 256, 256, 'M', 512, 512, 'M', 512, 512]) {
+        if (v === 'M') {
+          layers.push(new MaxPool2d(2));
+        } else {
+          layers.push(...convBnRelu(cin, v, 3));
+          cin = v;
+        }
+      }
+      return new Sequential(
+        ...layers,
+        new AdaptiveAvgPool2d(1),
+        new Flatten(),
+        new Linear(512, CLASSES, { generator }),
+      );
+    }
     case 'resnetw': {
       const basic = (cin, cout, stride) => {
         const body = new Sequential(

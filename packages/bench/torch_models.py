@@ -3,7 +3,7 @@ Every model takes (N, 3, S, S) (S = 32 unless --size sets it) and ends in 10 log
 
 import torch.nn as nn
 
-MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet', 'allconv', 'resnetw', 'oddnet']  # the zoo, then the extra models
+MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet', 'allconv', 'resnetw', 'oddnet', 'vgg11']  # the zoo, then the extra models
 CLASSES = 10
 
 
@@ -103,13 +103,26 @@ def oddnet():
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(100, CLASSES))
 
 
+def vgg11():
+    """VGG-11 with batch norm for CIFAR (64-128-256-512-512 channels, four 2x2 max pools), the last
+    max pool replaced by a global average pool; its last two layers run on 2x2 planes at 32x32 input."""
+    layers, cin = [], 3
+    for v in [64, 'M', 128, 'M', 256, 256, 'M', 512, 512, 'M', 512, 512]:
+        if v == 'M':
+            layers.append(nn.MaxPool2d(2))
+        else:
+            layers += conv_bn_relu(cin, v, 3)
+            cin = v
+    return nn.Sequential(*layers, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, CLASSES))
+
+
 def resnetw():
     """A ResNet of 2 basic blocks a stage at 32-64-128 channels."""
     return residual_net((32, 64, 128), 2)
 
 
 def build_model(name, size=32):
-    builders = {'allconv': allconv, 'resnetw': resnetw, 'oddnet': oddnet, 'seed-cnn': seed_cnn, 'vgg-bn': vgg_bn, 'resnet20': resnet20, 'mobilenet': mobilenet}
+    builders = {'vgg11': vgg11, 'allconv': allconv, 'resnetw': resnetw, 'oddnet': oddnet, 'seed-cnn': seed_cnn, 'vgg-bn': vgg_bn, 'resnet20': resnet20, 'mobilenet': mobilenet}
     if name not in builders:
         raise ValueError(f'unknown model {name}; expected one of {", ".join(MODELS)}')
     if name in ('seed-cnn', 'vgg-bn'):

@@ -404,10 +404,10 @@ inline void store_tile_rows(const RowStores& rs, const vf* o, int64_t Q, float* 
   }
 }
 
-// M: (36,K,TB), positions ms floats apart -> y: (N,K,P,Q) for tiles t0..t0+count, + bias (or null),
+// M: (36,K,TB), positions ms floats apart -> y: (N,K,P,Q) for tiles t0..t0+count and channels [k0,k1), + bias (or null),
 // ReLU when `relu`.
-inline void wino_output(const WinoGeom& g, const float* M, int64_t ms, int64_t K, int64_t t0, int64_t count,
-                        const float* bias, bool relu, float* y) {
+inline void wino_output(const WinoGeom& g, const float* M, int64_t ms, int64_t K, int64_t k0, int64_t k1, int64_t t0,
+                        int64_t count, const float* bias, bool relu, float* y) {
   vf m[36], t[24], o[16];
   const int64_t plane = g.P * g.Q;
   for (int v = 0; v < NV; ++v) {
@@ -418,7 +418,7 @@ inline void wino_output(const WinoGeom& g, const float* M, int64_t ms, int64_t K
     uint32_t mask[16];
     for (int i = 0; i < 4; ++i)
       for (int j = 0; j < 4; ++j) mask[i * 4 + j] = ln.out_rows[i] & ln.out_cols[j];
-    for (int64_t k = 0; k < K; ++k) {
+    for (int64_t k = k0; k < k1; ++k) {
       for (int e = 0; e < 36; ++e) m[e] = load_aligned(M + e * ms + k * TB + v * W);
       for (int j = 0; j < 6; ++j) at6(m + j, 6, t + j, 6);        // columns: A^T m -> t: (4,6)
       for (int i = 0; i < 4; ++i) at6(t + i * 6, 1, o + i * 4, 1);  // rows: (A^T m) A -> (4,4)
@@ -541,6 +541,38 @@ inline void wino_wgrad_gemm(const float* Gt, int64_t gs, const float* V, int64_t
   }
 }
 
+// dWt: (36, pairs), positions `pairs` floats apart -> dw: (pairs, 3, 3) = G^T dWt G for the pairs
+// [q0, q1), W pairs a vector, in double (each pair's sums in the same order of terms, so any split
+// of the pairs gives the same bits).
+inline void wino_wgrad_out(const float* dWt, int64_t pairs, int64_t q0, int64_t q1, float* dw) {
+  typedef double vd __attribute__((vector_size(W * sizeof(double))));
+  static const double GT[3][6] = {{0.25, -1.0 / 6, -1.0 / 6, 1.0 / 24, 1.0 / 24, 0},
+                                  {0, -1.0 / 6, 1.0 / 6, 1.0 / 12, -1.0 / 12, 0},
+                                  {0, -1.0 / 6, -1.0 / 6, 1.0 / 6, 1.0 / 6, 1}};
+  for (int64_t q = q0; q < q1; q += W) {
+    const int64_t n = std::min<int64_t>(W, q1 - q);
+    vd t[3][6];
+    for (int f = 0; f < 6; ++f) {
+      vd d[6];
+      for (int e = 0; e < 6; ++e) d[e] = __builtin_convertvector(load_n(dWt + (e * 6 + f) * pairs + q, n), vd);
+      for (int r = 0; r < 3; ++r) {
+        vd acc = vd{};
+        for (int e = 0; e < 6; ++e) acc += GT[r][e] * d[e];
+        t[r][f] = acc;
+      }
+    }
+    alignas(64) float out[9][W];
+    for (int r = 0; r < 3; ++r)
+      for (int c = 0; c < 3; ++c) {
+        vd acc = vd{};
+        for (int f = 0; f < 6; ++f) acc += t[r][f] * GT[c][f];
+        store(out[r * 3 + c], __builtin_convertvector(acc, vf));
+      }
+    for (int64_t i = 0; i < n; ++i)
+      for (int j = 0; j < 9; ++j) dw[(q + i) * 9 + j] = out[j][i];
+  }
+}
+
 }  // namespace wino
 
 using wino::wino_gemm;
@@ -549,5 +581,6 @@ using wino::wino_grad_tiles;
 using wino::wino_input;
 using wino::wino_output;
 using wino::wino_wgrad_gemm;
+using wino::wino_wgrad_out;
 
 }  // namespace dlf::DLF_ISA_NS

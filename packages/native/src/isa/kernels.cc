@@ -62,6 +62,7 @@ const Kernels* DLF_CAT(kernels_, DLF_ISA)() {
       &DLF_ISA_NS::wino_output,
       &DLF_ISA_NS::wino_grad_tiles,
       &DLF_ISA_NS::wino_wgrad_gemm,
+      &DLF_ISA_NS::wino_wgrad_out,
       &DLF_ISA_NS::bn_channel_stats,
       &DLF_ISA_NS::bn_channel_apply,
       &DLF_ISA_NS::bn_channel_grad_sums,

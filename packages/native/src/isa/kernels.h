@@ -190,9 +190,10 @@ struct Kernels {
   // U, V -> M: (36,Kp,TB), the transformed output tiles; positions us, vs and ms floats apart
   void (*wino_gemm)(const float* U, int64_t us, const float* V, int64_t vs, int64_t C, int64_t Kp, float* M,
                     int64_t ms);
-  // M (positions ms apart) -> y: (N,K,P,Q) at tiles t0..t0+count, + bias (or null), then ReLU when `relu`
-  void (*wino_output)(const WinoGeom& g, const float* M, int64_t ms, int64_t K, int64_t t0, int64_t count,
-                      const float* bias, bool relu, float* y);
+  // M (positions ms apart) -> y: (N,K,P,Q) at tiles t0..t0+count, channels [k0,k1), + bias (or
+  // null), then ReLU when `relu`
+  void (*wino_output)(const WinoGeom& g, const float* M, int64_t ms, int64_t K, int64_t k0, int64_t k1, int64_t t0,
+                      int64_t count, const float* bias, bool relu, float* y);
   // gy: (N,K,P,Q) -> Gt: (36,K,TB), positions estride and channels kstride floats apart, the
   // transformed output-gradient tiles (zero beyond count)
   void (*wino_grad_tiles)(const WinoGeom& g, const float* gy, int64_t K, int64_t t0, int64_t count, int64_t estride,
@@ -203,6 +204,9 @@ struct Kernels {
   //   (36,K,C,vector_floats), each lane adding its tiles in order of l however the tiles are chunked
   void (*wino_wgrad_gemm)(const float* Gt, int64_t gs, const float* V, int64_t vs, int64_t L, int64_t K, int64_t C,
                           int64_t e0, int64_t e1, bool accumulate, float* dWt);
+  // dWt: (36, pairs) summed sums, positions `pairs` floats apart -> dw: (pairs,3,3) = G^T dWt G for
+  // pairs [q0,q1), in double (the same bits for any split of the pairs)
+  void (*wino_wgrad_out)(const float* dWt, int64_t pairs, int64_t q0, int64_t q1, float* dw);
 
   // Batch-norm channels (isa/norm.h): N rows (one per image) of n values, `stride` floats apart;
   // xhat = (x - mean) * invstd.

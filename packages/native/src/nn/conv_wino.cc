@@ -74,11 +74,11 @@ WinoGeom wino_geom(int64_t C, int64_t H, int64_t W, int64_t pad_h, int64_t pad_w
   return WinoGeom{C, H, W, pad_h, pad_w, P, Q, (P + 3) / 4, tiles_per_row(Q)};
 }
 
-// y: (N, K, g.P, g.Q) += r over the outputs of tiles t0..t0+count, then ReLU when `relu`, while
-// they are still in cache from wino_output. Whole tile rows of an image are one stretch of each
+// y: (N, K, g.P, g.Q) += r over the outputs of tiles t0..t0+count and channels [k0,k1), then ReLU
+// when `relu`, while they are still in cache from wino_output. Whole tile rows of an image are one stretch of each
 // channel's plane; a run of tiles along part of a tile row is a segment of up to 4 rows.
-void add_residual_tiles(const WinoGeom& g, int64_t K, int64_t t0, int64_t count, const float* r, bool relu,
-                        float* y) {
+void add_residual_tiles(const WinoGeom& g, int64_t K, int64_t k0, int64_t k1, int64_t t0, int64_t count,
+                        const float* r, bool relu, float* y) {
   const Kernels& kt = kernels();
   const int64_t per_image = g.th * g.tw, plane = g.P * g.Q, end = t0 + count;
   for (int64_t t = t0; t < end;) {
@@ -86,7 +86,7 @@ void add_residual_tiles(const WinoGeom& g, int64_t K, int64_t t0, int64_t count,
     const int64_t whole_rows = tc == 0 ? std::min((end - t) / g.tw, g.th - tr) : 0;
     if (whole_rows > 0) {
       const int64_t p0 = 4 * tr, p1 = std::min(g.P, 4 * (tr + whole_rows));
-      for (int64_t k = 0; k < K; ++k) {
+      for (int64_t k = k0; k < k1; ++k) {
         const int64_t o = (n * K + k) * plane + p0 * g.Q;
         kt.add_rows(r + o, 0, 1, (p1 - p0) * g.Q, relu, y + o, 0);
       }
@@ -96,7 +96,7 @@ void add_residual_tiles(const WinoGeom& g, int64_t K, int64_t t0, int64_t count,
     const int64_t run = std::min(g.tw - tc, end - t);
     const int64_t p0 = 4 * tr, rows = std::min<int64_t>(4, g.P - p0);
     const int64_t q0 = 4 * tc, cols = std::min(g.Q, 4 * (tc + run)) - q0;
-    for (int64_t k = 0; k < K; ++k) {
+    for (int64_t k = k0; k < k1; ++k) {
       const int64_t o = (n * K + k) * plane + p0 * g.Q + q0;
       kt.add_rows(r + o, g.Q, rows, cols, relu, y + o, g.Q);
     }
@@ -105,20 +105,40 @@ void add_residual_tiles(const WinoGeom& g, int64_t K, int64_t t0, int64_t count,
 }
 
 // x: (N, g.C, g.H, g.W) -> y: (N, K, g.P, g.Q) through transformed weights U (Kp output rows), + bias,
-// + residual (same shape as y, or null), then ReLU when `relu`.
+// + residual (same shape as y, or null), then ReLU when `relu`. A block of tiles per task; with
+// fewer blocks than threads (wide layers on small planes: 512 channels on 4x4 planes at batch 64
+// are one block), each block's products and output transforms are split by output channels
+// instead, the tiles transformed once. Either way each output is computed the same way.
 void run_forward(const WinoGeom& g, int64_t N, const float* x, const float* U, int64_t K, int64_t Kp,
                  const float* bias, const float* residual, bool relu, float* y) {
   const Kernels& kt = kernels();
-  const int64_t TB = kt.wino_tiles, tiles = N * g.th * g.tw, blocks = (tiles + TB - 1) / TB;
+  const int64_t TB = kt.wino_tiles, rk = kt.wino_kblock, tiles = N * g.th * g.tw, blocks = (tiles + TB - 1) / TB;
+  const int64_t vs = position_stride(g.C * TB), ms = position_stride(Kp * TB), us = position_stride(Kp * g.C);
+  const auto outputs = [&](const float* M, int64_t k0, int64_t k1, int64_t t0, int64_t count) {
+    kt.wino_output(g, M, ms, K, k0, k1, t0, count, bias, relu && !residual, y);
+    if (residual) add_residual_tiles(g, K, k0, k1, t0, count, residual, relu, y);
+  };
+  if (blocks < num_threads() && Kp > rk) {
+    auto V = empty({36 * vs});
+    auto M = empty({36 * ms});
+    for (int64_t bi = 0; bi < blocks; ++bi) {
+      const int64_t t0 = bi * TB, count = std::min(TB, tiles - t0);
+      kt.wino_input(g, x, t0, count, vs, TB, V->f32());
+      parallel_for(Kp / rk, 1, [&](int64_t b0, int64_t b1) {
+        const int64_t k0 = b0 * rk, k1 = b1 * rk;
+        kt.wino_gemm(U + k0 * g.C, us, V->f32(), vs, g.C, k1 - k0, M->f32() + k0 * TB, ms);
+        outputs(M->f32(), k0, std::min(k1, K), t0, count);
+      });
+    }
+    return;
+  }
   parallel_chunks(static_cast<int>(blocks), [&](int bi, int) {
-    const int64_t vs = position_stride(g.C * TB), ms = position_stride(Kp * TB);
     float* V = thread_scratch(0, 36 * vs);
     float* M = thread_scratch(1, 36 * ms);
     const int64_t t0 = bi * TB, count = std::min(TB, tiles - t0);
     kt.wino_input(g, x, t0, count, vs, TB, V);
-    kt.wino_gemm(U, position_stride(Kp * g.C), V, vs, g.C, Kp, M, ms);
-    kt.wino_output(g, M, ms, K, t0, count, bias, relu && !residual, y);
-    if (residual) add_residual_tiles(g, K, t0, count, residual, relu, y);
+    kt.wino_gemm(U, us, V, vs, g.C, Kp, M, ms);
+    outputs(M, 0, K, t0, count);
   });
 }
 
@@ -144,9 +164,9 @@ TensorPtr wgrad_sums(const WinoGeom& wg, int64_t N, int64_t K, const float* x, c
   const int64_t L = chunk * TB, gs = position_stride(K * L), vs = position_stride(wg.C * L);
   const int shares = static_cast<int>(std::min<int64_t>(per_lane ? num_threads() : kWgradShares, blocks));
   auto dWt = empty({shares * sums});  // each share's first chunk writes its sums (a share has a block at least)
-  parallel_chunks(shares, [&](int s, int) {
-    float* G = thread_scratch(0, 36 * gs);
-    float* V = thread_scratch(1, 36 * vs);
+  // Each chunk of share s transformed into G and V (positions gsc and vsc apart), then summed by
+  // sum(G, V, Lc, gsc, vsc, accumulate) into the share's sums.
+  const auto each_chunk = [&](int s, float* G, float* V, const auto& sum) {
     const int64_t s0 = blocks * s / shares, s1 = blocks * (s + 1) / shares;
     for (int64_t b0 = s0; b0 < s1; b0 += chunk) {
       const int64_t nb = std::min(chunk, s1 - b0), Lc = nb * TB;
@@ -156,9 +176,29 @@ TensorPtr wgrad_sums(const WinoGeom& wg, int64_t N, int64_t K, const float* x, c
         kt.wino_input(wg, x, t0, count, vsc, Lc, V + i * TB);
         kt.wino_grad_tiles(wg, gy, K, t0, count, gsc, Lc, G + i * TB);
       }
-      kt.wino_wgrad_gemm(G, gsc, V, vsc, Lc, K, wg.C, 0, 36, b0 > s0, dWt->f32() + s * sums);
+      sum(Lc, gsc, vsc, b0 > s0);
     }
-  });
+  };
+  if (!per_lane && shares < num_threads()) {
+    // Fewer shares than threads (wide layers on small planes): each chunk is transformed once and
+    // its sums split by positions, each position's GEMM the same whoever runs it.
+    auto G = empty({36 * gs});
+    auto V = empty({36 * vs});
+    for (int s = 0; s < shares; ++s)
+      each_chunk(s, G->f32(), V->f32(), [&](int64_t Lc, int64_t gsc, int64_t vsc, bool accumulate) {
+        parallel_for(36, 1, [&](int64_t e0, int64_t e1) {
+          kt.wino_wgrad_gemm(G->f32(), gsc, V->f32(), vsc, Lc, K, wg.C, e0, e1, accumulate, dWt->f32() + s * sums);
+        });
+      });
+  } else {
+    parallel_chunks(shares, [&](int s, int) {
+      float* G = thread_scratch(0, 36 * gs);
+      float* V = thread_scratch(1, 36 * vs);
+      each_chunk(s, G, V, [&](int64_t Lc, int64_t gsc, int64_t vsc, bool accumulate) {
+        kt.wino_wgrad_gemm(G, gsc, V, vsc, Lc, K, wg.C, 0, 36, accumulate, dWt->f32() + s * sums);
+      });
+    });
+  }
   reduce_lanes(dWt->f32(), 36 * pairs, lanes, shares);
   return dWt;
 }
@@ -215,26 +255,7 @@ void conv_wino_backward(const ConvGeom& g, const float* x, const float* w, const
     auto dWt = wgrad_sums(wg, g.N, g.K, x, gy);
     const float* pdWt = dWt->f32();
     // dw = G^T dWt G per channel pair.
-    static const double GT[3][6] = {{0.25, -1.0 / 6, -1.0 / 6, 1.0 / 24, 1.0 / 24, 0},
-                                    {0, -1.0 / 6, 1.0 / 6, 1.0 / 12, -1.0 / 12, 0},
-                                    {0, -1.0 / 6, -1.0 / 6, 1.0 / 6, 1.0 / 6, 1}};
-    parallel_for(pairs, 64, [&](int64_t q0, int64_t q1) {
-      for (int64_t q = q0; q < q1; ++q) {
-        double t[3][6];
-        for (int r = 0; r < 3; ++r)
-          for (int f = 0; f < 6; ++f) {
-            double s = 0.0;
-            for (int e = 0; e < 6; ++e) s += GT[r][e] * pdWt[(e * 6 + f) * pairs + q];
-            t[r][f] = s;
-          }
-        for (int r = 0; r < 3; ++r)
-          for (int c = 0; c < 3; ++c) {
-            double s = 0.0;
-            for (int f = 0; f < 6; ++f) s += t[r][f] * GT[c][f];
-            dw[q * 9 + r * 3 + c] = static_cast<float>(s);
-          }
-      }
-    });
+    parallel_for(pairs, 256, [&](int64_t q0, int64_t q1) { kt.wino_wgrad_out(pdWt, pairs, q0, q1, dw); });
   }
 }
 
