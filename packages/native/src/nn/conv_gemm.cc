@@ -26,7 +26,10 @@ int64_t images_per_batch(const ConvGeom& g) {
   if (g.is_pointwise() && pq >= 128) return 1;
   int64_t nb = std::max<int64_t>(1, (kTargetColumns + pq - 1) / pq);
   nb = std::min(nb, std::max<int64_t>(1, kMaxColFloats / std::max<int64_t>(1, g.col_rows() * pq)));
-  return std::min(nb, g.N);
+  // At least two batches when there are two images: a batch is one task, and a weight gradient's
+  // partials are summed by batch, so the split cannot follow the thread count (the bits would).
+  // 512 -> 512 channels on 2x2 planes, batch 64: one batch of 256 columns left a second thread idle.
+  return std::min(nb, (g.N + 1) / 2);
 }
 
 // The output columns [lo, hi) whose input column ow * stride + off lies in [0, W).
