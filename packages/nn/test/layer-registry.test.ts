@@ -23,7 +23,9 @@ import {
   mul,
   Parameter,
   ReLU,
+  ReLU6,
   registerLayer,
+  relu6,
   Sequential,
   SiLU,
   Sigmoid,
@@ -69,6 +71,7 @@ describe('the layer registry', () => {
       new Conv2d(3, 4, 3, { padding: 1 }),
       new BatchNorm2d(4),
       new ReLU(),
+      new ReLU6(),
       new LeakyReLU(0.2),
       new Sigmoid(),
       new Tanh(),
@@ -96,9 +99,10 @@ describe('the layer registry', () => {
     copy.dispose();
   });
 
-  it('the GELU, SiLU and Hardswish layers apply their functional ops', () => {
-    const x = randn([2, 3, 4]);
+  it('the GELU, SiLU, Hardswish and ReLU6 layers apply their functional ops', () => {
+    const x = randn([2, 3, 4], 0, 4);
     for (const [layer, fn] of [
+      [new ReLU6(), relu6],
       [new GELU(), gelu],
       [new SiLU(), silu],
       [new Hardswish(), hardswish],

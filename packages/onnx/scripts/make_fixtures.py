@@ -43,6 +43,17 @@ def depthwise_net():
     )
 
 
+def relu6_net():
+    """A MobileNetV2-style inverted residual body with ReLU6 (exported as Clip(0, 6)); the stem's
+    weights are scaled up after initialisation so that some activations reach the clip at 6."""
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU6(),
+        nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False), nn.BatchNorm2d(8), nn.ReLU6(),
+        nn.Conv2d(8, 16, 1, bias=False), nn.BatchNorm2d(16),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 4),
+    )
+
+
 class ViewFlatten(nn.Module):
     """x.view(x.size(0), -1): exported as Shape/Gather/Concat/Reshape, folded by dlf's import."""
 
@@ -107,12 +118,14 @@ def tensor_json(t):
     return {"shape": list(t.shape), "data": [float(v) for v in t.flatten().tolist()]}
 
 
-def export(name, model, shape, opset, seed):
+def export(name, model, shape, opset, seed, stem_scale=1.0):
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for p in model.parameters():
             p.copy_(torch.randn(p.shape, generator=gen) * (1.0 / max(1, p[0].numel()) ** 0.5))
         randomize_batch_norms(model, gen)
+        if stem_scale != 1.0:
+            model[0].weight.mul_(stem_scale)
     model.eval()
     x = torch.randn((2, *shape), generator=gen)
     with torch.no_grad():
@@ -135,6 +148,7 @@ def main():
     export("depthwise-opset14", depthwise_net(), (3, 16, 16), 14, 3)
     export("reshape-softmax", reshape_net(), (1, 8, 8), 13, 4)
     export("resnet20", ResNet20(), (3, 16, 16), 13, 5)
+    export("relu6", relu6_net(), (3, 8, 8), 13, 6, stem_scale=6.0)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ import {
   MaxPool2d,
   noGrad,
   ReLU,
+  ReLU6,
   Sequential,
   Sigmoid,
   SiLU,
@@ -114,6 +115,7 @@ export function everyLayerModel(seed = 1): Sequential {
     new GELU(),
     new Conv2d(8, 12, 1, { groups: 4, bias: false, generator }), // grouped
     new SiLU(),
+    new ReLU6(),
     new MaxPool2d(2),
     new Conv2d(12, 12, 3, { stride: 2, padding: 1, dilation: 1, generator }),
     new Hardswish(),

@@ -110,6 +110,31 @@ describe('importOnnx: graphs built by hand', () => {
     await expect(importBytes(reshape([1, 5]))).rejects.toThrow(/asks for 5 features but its input has 4/);
   });
 
+  it('Clip imports as ReLU6 at [0, 6] and ReLU at [0, inf); other or non-constant bounds are refused', async () => {
+    const clip = (inputs: string[], init: TensorProto[]) =>
+      model({
+        initializer: [...init, floats('w', [4, 3]), floats('b', [3])],
+        node: [
+          node('Clip', ['x', ...inputs], ['c']),
+          node('Flatten', ['c'], ['f']),
+          node('Gemm', ['f', 'w', 'b'], ['y']),
+        ],
+      });
+    const types = async (m: ModelProto) =>
+      (await importBytes(m)).model.layers?.map((l: object) => l.constructor.name);
+    const lo = floats('lo', [], [0]);
+    expect(await types(clip(['lo', 'hi'], [lo, floats('hi', [], [6])]))).toEqual([
+      'ReLU6',
+      'Flatten',
+      'Linear',
+    ]);
+    expect(await types(clip(['lo'], [lo]))).toEqual(['ReLU', 'Flatten', 'Linear']);
+    await expect(importBytes(clip(['lo', 'hi'], [lo, floats('hi', [], [1])]))).rejects.toThrow(
+      "node 'Clip_c' (Clip) clips to [0, 1]",
+    );
+    await expect(importBytes(clip(['x'], []))).rejects.toThrow(/bounds that are not constant scalars/);
+  });
+
   it('an op outside the subset is an error naming the node and op', async () => {
     const m = model({ initializer: [], node: [node('Elu', ['x'], ['y'])] });
     await expect(importBytes(m)).rejects.toThrow("node 'Elu_y' (Elu): dlf cannot import the op Elu here");

@@ -27,7 +27,7 @@ function layerTypes(model: Module): string[] {
 }
 
 describe('importOnnx: models exported by torch.onnx.export (PyTorch 1.13)', () => {
-  for (const name of ['seed-cnn', 'depthwise', 'depthwise-opset14', 'reshape-softmax']) {
+  for (const name of ['seed-cnn', 'depthwise', 'depthwise-opset14', 'reshape-softmax', 'relu6']) {
     it(`${name} reproduces PyTorch's outputs within 1e-4`, async () => {
       const golden = JSON.parse(readFileSync(fixture(`${name}.json`), 'utf8')) as Golden;
       const imported = await importOnnx(fixture(`${name}.onnx`).pathname);
@@ -71,6 +71,11 @@ describe('importOnnx: models exported by torch.onnx.export (PyTorch 1.13)', () =
     const depthwise = (model as Sequential).layers[2] as unknown as { groups: number; inChannels: number };
     expect(depthwise.groups).toBe(8);
     expect(depthwise.inChannels).toBe(8);
+  });
+
+  it('imports Clip to [0, 6] as ReLU6, and refuses other bounds by name', async () => {
+    const { model } = await importOnnx(fixture('relu6.onnx').pathname);
+    expect(layerTypes(model).filter((t) => t === 'ReLU6')).toHaveLength(2);
   });
 
   it('imports a trainable model (parameters require grad, training mode)', async () => {

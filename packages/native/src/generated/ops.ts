@@ -10,18 +10,27 @@ export const UnaryOpCode = {
   pow: 5,
   relu: 6,
   leakyRelu: 7,
-  sigmoid: 8,
-  tanh: 9,
-  gelu: 10,
-  silu: 11,
-  hardswish: 12,
+  relu6: 8,
+  sigmoid: 9,
+  tanh: 10,
+  gelu: 11,
+  silu: 12,
+  hardswish: 13,
 } as const;
 
 /** Unary tensor arithmetic (the math slice, wrapped by `@dlf/tensor-core`). */
 export type MathUnaryOp = 'neg' | 'exp' | 'log' | 'sqrt' | 'abs' | 'pow';
 
 /** Activations (the nn slice, wrapped by `@dlf/nn`). */
-export type ActivationOp = 'relu' | 'leakyRelu' | 'sigmoid' | 'tanh' | 'gelu' | 'silu' | 'hardswish';
+export type ActivationOp =
+  | 'relu'
+  | 'leakyRelu'
+  | 'relu6'
+  | 'sigmoid'
+  | 'tanh'
+  | 'gelu'
+  | 'silu'
+  | 'hardswish';
 
 /** The attributes each unary op takes. */
 export interface UnaryOpAttributes {
@@ -33,6 +42,7 @@ export interface UnaryOpAttributes {
   pow: { exponent: number };
   relu: Record<string, never>;
   leakyRelu: { negativeSlope: number };
+  relu6: Record<string, never>;
   sigmoid: Record<string, never>;
   tanh: Record<string, never>;
   gelu: Record<string, never>;

@@ -25,6 +25,17 @@ export class ReLU extends Elementwise {
   }
 }
 
+/** min(max(x, 0), 6), MobileNetV2's activation. @example `new ReLU6()` */
+export class ReLU6 extends Elementwise {
+  forward(x: Tensor): Tensor {
+    return F.relu6(x);
+  }
+  /** This layer as a JSON layer description (an entry of a `dlf.sequential` model.json). */
+  toSpec(): LayerSpec {
+    return { type: 'ReLU6' };
+  }
+}
+
 /** Leaky ReLU. @example `new LeakyReLU(0.1)` */
 export class LeakyReLU extends Elementwise {
   /**
@@ -101,6 +112,7 @@ export class Hardswish extends Elementwise {
 }
 
 registerLayer({ type: 'ReLU', fromJSON: () => new ReLU() });
+registerLayer({ type: 'ReLU6', fromJSON: () => new ReLU6() });
 registerLayer({ type: 'LeakyReLU', fromJSON: (l) => new LeakyReLU(specNumber(l, 'negativeSlope', 0.01)) });
 registerLayer({ type: 'Sigmoid', fromJSON: () => new Sigmoid() });
 registerLayer({ type: 'Tanh', fromJSON: () => new Tanh() });

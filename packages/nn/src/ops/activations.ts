@@ -11,6 +11,8 @@ function activation<Op extends ActivationOp>(op: Op, x: Tensor, attributes: Unar
 
 /** max(x, 0). @example `relu(x)` */
 export const relu = (x: Tensor): Tensor => activation('relu', x, {});
+/** min(max(x, 0), 6), MobileNetV2's activation (PyTorch's `relu6`). @example `relu6(x)` */
+export const relu6 = (x: Tensor): Tensor => activation('relu6', x, {});
 /** 1 / (1 + e^-x), computed stably. @example `sigmoid(x)` */
 export const sigmoid = (x: Tensor): Tensor => activation('sigmoid', x, {});
 /** Hyperbolic tangent. @example `tanh(x)` */

@@ -105,6 +105,7 @@ OPS = {
     'sqrt': lambda i, a: torch.sqrt(i[0]),
     'abs': lambda i, a: torch.abs(i[0]),
     'relu': lambda i, a: torch.relu(i[0]),
+    'relu6': lambda i, a: F.relu6(i[0]),
     'addRelu': lambda i, a: torch.relu(i[0] + i[1]),
     'sigmoid': lambda i, a: torch.sigmoid(i[0]),
     'tanh': lambda i, a: torch.tanh(i[0]),
@@ -202,6 +203,9 @@ def build_cases():
     # b is small: a + b keeps a's sign and stays clear of ReLU's kink
     add('addRelu/2d', 'addRelu', lambda g: [g.away_from_zero([3, 4]), g.uniform([3, 4], -0.02, 0.02)])
     add('addRelu/4d', 'addRelu', lambda g: [g.away_from_zero([2, 3, 2, 2]), g.uniform([2, 3, 2, 2], -0.02, 0.02)])
+    # relu6 has kinks at 0 and 6: inputs on both sides of each, clear of them
+    add('relu6/2d', 'relu6', lambda g: [g.away_from_zero([3, 4], 0.05, 5.5)])
+    add('relu6/tails', 'relu6', lambda g: [g.away_from_zero([2, 3, 4], 6.5, 9.0)])
     add('abs/2d', 'abs', lambda g: [g.away_from_zero([3, 4])])
     add('abs/3d', 'abs', lambda g: [g.away_from_zero([2, 3, 4])])
     add('leakyRelu/2d', 'leakyRelu', lambda g: [g.away_from_zero([3, 4])], {'negativeSlope': 0.1})

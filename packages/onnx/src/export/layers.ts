@@ -198,6 +198,15 @@ export const EMITTERS: ReadonlyMap<string, Emitter> = new Map<string, Emitter>([
   ],
   ['BatchNorm2d', batchNorm],
   ['ReLU', single('Relu')],
+  [
+    'ReLU6',
+    (e) =>
+      e.g.node(
+        'Clip',
+        [e.inputs[0]!, e.g.scalar(`${e.node.name}.min`, 0), e.g.scalar(`${e.node.name}.max`, 6)],
+        e.node.name,
+      ),
+  ],
   ['LeakyReLU', single('LeakyRelu', (n) => ({ alpha: { float: Number(n.spec.negativeSlope ?? 0.01) } }))],
   ['Sigmoid', single('Sigmoid')],
   ['Tanh', single('Tanh')],

@@ -417,6 +417,22 @@ class Converter {
       case 'Relu':
         one({ type: 'ReLU' });
         return;
+      case 'Clip': {
+        // Bounds are inputs from opset 11, attributes before; ReLU6 exports as Clip(0, 6).
+        const bound = (k: number, name: string, none: number) =>
+          node.input[k] ? scalarOf(this.constOf(node.input[k]!)) : floatAttr(node, name, none);
+        const lo = bound(1, 'min', Number.NEGATIVE_INFINITY);
+        const hi = bound(2, 'max', Number.POSITIVE_INFINITY);
+        if (lo === undefined || hi === undefined)
+          throw new OnnxError(`${nodeLabel(node)} has bounds that are not constant scalars`);
+        if (lo === 0 && hi === 6) one({ type: 'ReLU6' });
+        else if (lo === 0 && hi === Number.POSITIVE_INFINITY) one({ type: 'ReLU' });
+        else
+          throw new OnnxError(
+            `${nodeLabel(node)} clips to [${lo}, ${hi}]; dlf imports Clip to [0, 6] (ReLU6) and [0, inf) (ReLU)`,
+          );
+        return;
+      }
       case 'LeakyRelu':
         one({ type: 'LeakyReLU', negativeSlope: floatAttr(node, 'alpha', 0.01) });
         return;

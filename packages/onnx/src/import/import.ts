@@ -89,7 +89,7 @@ function isShape(v: unknown): v is [number, number, number] {
 
 /**
  * Reads an ONNX model (bytes, or a path whose folder holds any external data) into a trainable
- * dlf model. The operator subset: Conv, Gemm, MatMul (+ Add as bias), Relu, LeakyRelu, Sigmoid,
+ * dlf model. The operator subset: Conv, Gemm, MatMul (+ Add as bias), Relu, Clip to [0, 6] (ReLU6), LeakyRelu, Sigmoid,
  * Tanh, HardSwish, Gelu and the multi-node forms of SiLU, Hardswish and GELU, MaxPool, AveragePool,
  * GlobalAveragePool, BatchNormalization, Add, Concat, Flatten, Reshape (to [batch, features]),
  * Dropout, Identity and a final Softmax (dropped); constant subgraphs are folded. Anything else,
