@@ -68,6 +68,8 @@ export interface NnSlice {
     eps: number,
     relu?: boolean,
     residual?: Handle | null,
+    /** The fused ReLU's upper bound (6 for ReLU6; +inf, the default, for ReLU). */
+    reluClip?: number,
   ): Handle;
   /**
    * An evaluation-mode BatchNorm2d folded into the conv before it, in one call: [w * s, (b - mean) * s + beta]

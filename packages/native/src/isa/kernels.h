@@ -72,6 +72,7 @@ struct WinoGeom {
 // and affine parameters (1 and 0 without them).
 struct BnChannel {
   float mean, invstd, gamma, beta;
+  float clip;  // a fused ReLU's upper bound: 6 for ReLU6, +inf for ReLU
 };
 
 // Bytes per row of a ReLU bit mask over Q columns (the same for every instruction set).

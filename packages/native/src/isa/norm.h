@@ -73,23 +73,30 @@ inline void bn_channel_stats(const float* x, int64_t N, int64_t stride, int64_t 
   }
 }
 
-// x, r (or null): the channel -> y = xhat * gamma + beta (+ r) (ReLU: v > 0 ? v : 0), xhat = (x - mean) * invstd
+// x, r (or null): the channel -> y = xhat * gamma + beta (+ r), then with `relu` v > 0 ? min(v, clip) : 0
+// (ReLU with clip +inf, ReLU6 with clip 6), xhat = (x - mean) * invstd
 inline void bn_channel_apply(const float* x, const float* r, int64_t N, int64_t stride, int64_t n, const BnChannel& ch,
                              bool relu, float* y) {
   const vf m = broadcast(ch.mean), is = broadcast(ch.invstd), ga = broadcast(ch.gamma), be = broadcast(ch.beta);
+  const vf hi = broadcast(ch.clip);
   norm::channel_map(N, stride, n, y, [&](int64_t o, int64_t c) {
     vf v = (load_n(x + o, c) - m) * is * ga + be;
     if (r) v = v + load_n(r + o, c);  // after the affine step, rounded as a separate add
-    return relu ? (v > vf{} ? v : vf{}) : v;
+    return relu ? (v > vf{} ? (v > hi ? hi : v) : vf{}) : v;
   });
+}
+
+// Where a fused ReLU (v > 0) or ReLU6 (0 < v < 6, as PyTorch's hardtanh) passes its gradient.
+inline vi passes(vf v, const BnChannel& ch) {
+  return ch.clip < __builtin_inff() ? (v > vf{}) & (v < broadcast(ch.clip)) : v > vf{};
 }
 
 // The backward recomputes xhat from x (the forward keeps x, not a second tensor of xhat): h is the
 // same expression as in bn_channel_apply, so the ReLU mask matches the forward's output bit for bit.
 
 // g, x: the channel -> sums of g' and of g' * xhat, g' = g where the fused ReLU passed
-// (xhat * gamma + beta > 0), else 0; or, given y (a residual join's output), g' = g where y > 0, also
-// written to gy_out (the gradient the join passes on)
+// (0 < xhat * gamma + beta < clip), else 0; or, given y (a residual join's output), g' = g where
+// 0 < y < clip, also written to gy_out (the gradient the join passes on)
 inline void bn_channel_grad_sums(const float* g, const float* x, const float* y, int64_t N, int64_t stride, int64_t n,
                                  const BnChannel& ch, bool relu, double* sb, double* sg, float* gy_out) {
   const vf m = broadcast(ch.mean), is = broadcast(ch.invstd), ga = broadcast(ch.gamma), be = broadcast(ch.beta);
@@ -102,9 +109,9 @@ inline void bn_channel_grad_sums(const float* g, const float* x, const float* y,
     const auto add = [&](int64_t i, int64_t count, int lane) {
       const vf hv = (load_n(x + i, count) - m) * is;
       vf gv = load_n(g + i, count);
-      if (relu) gv = hv * ga + be > vf{} ? gv : vf{};
+      if (relu) gv = passes(hv * ga + be, ch) ? gv : vf{};
       if (y) {
-        gv = load_n(y + i, count) > vf{} ? gv : vf{};
+        gv = passes(load_n(y + i, count), ch) ? gv : vf{};
         store_n(gy_out + i, gv, count);
       }
       bs[lane] += gv;
@@ -133,7 +140,7 @@ inline void bn_channel_grad_input(const float* g, const float* x, int64_t N, int
   norm::channel_map(N, stride, n, dx, [&](int64_t o, int64_t c) {
     const vf hv = (load_n(x + o, c) - m) * is;
     vf gv = load_n(g + o, c);
-    if (relu) gv = hv * ga + be > vf{} ? gv : vf{};
+    if (relu) gv = passes(hv * ga + be, ch) ? gv : vf{};
     return training ? kv * (Mv * gv - mbv - hv * mgv) : kv * gv;
   });
 }

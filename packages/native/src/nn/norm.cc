@@ -40,6 +40,7 @@ struct BatchNormBackward final : Node {
   TensorPtr x, weight, bias;
   TensorPtr y;  // with a residual and a ReLU: the output, whose sign is the ReLU's mask
   std::vector<float> mean, invstd;
+  float clip = __builtin_inff();  // the fused ReLU's upper bound (6: ReLU6)
   bool training = true;
   bool relu = false;  // fused: the gradient passes where xhat * gamma + beta (+ residual) > 0
   bool residual = false;
@@ -65,7 +66,7 @@ struct BatchNormBackward final : Node {
     const float* beta_p = bias ? bias->f32() : nullptr;
     const Kernels& kt = kernels();
     for_each_channel(C, N * HW, [&](int64_t c) {
-      const BnChannel ch{mean[c], invstd[c], gamma_p ? gamma_p[c] : 1.f, beta_p ? beta_p[c] : 0.f};
+      const BnChannel ch{mean[c], invstd[c], gamma_p ? gamma_p[c] : 1.f, beta_p ? beta_p[c] : 0.f, clip};
       // The gradient reaching the normalisation is masked, behind a fused ReLU, where the output was 0.
       double sb = 0.0, sg = 0.0;
       kt.bn_channel_grad_sums(pg + c * HW, px + c * HW, py ? py + c * HW : nullptr, N, C * HW, HW, ch, relu_mask,
@@ -125,7 +126,7 @@ TensorPtr dropout(const TensorPtr& x_in, double p, uint64_t seed, uint64_t offse
 // x: (N,C,H,W), weight/bias: (C) or null, running stats: (C) -> y: (N,C,H,W)
 TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const TensorPtr& bias,
                        const TensorPtr& running_mean, const TensorPtr& running_var, bool training, double momentum,
-                       double eps, bool relu, const TensorPtr& residual_in) {
+                       double eps, bool relu, const TensorPtr& residual_in, double relu_clip) {
   expect_f32(x_in, "input");
   DLF_THROW_RANGE_IF(x_in->dim() != 4, "batchNorm2d: expected input (N,C,H,W) but received shape ",
                      shape_str(x_in->shape));
@@ -145,6 +146,8 @@ TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const Ten
     DLF_THROW_RANGE_IF(residual_in->shape != x_in->shape, "batchNorm2d: residual of shape ",
                        shape_str(residual_in->shape), " does not match the input shape ", shape_str(x_in->shape));
   }
+  DLF_THROW_RANGE_IF(!(relu_clip > 0.0), "batchNorm2d: the fused ReLU's upper bound must be positive, got ", relu_clip);
+  const float clip = static_cast<float>(relu_clip);
   auto x = contiguous_data(x_in);
   const TensorPtr r = residual_in ? contiguous_data(residual_in) : nullptr;
   const float* px = x->f32();
@@ -171,7 +174,7 @@ TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const Ten
     const double var = training ? batch_var[c] : running_var->f32()[c];
     mean[c] = training ? static_cast<float>(batch_mean[c]) : running_mean->f32()[c];
     invstd[c] = static_cast<float>(1.0 / std::sqrt(var + eps));
-    const BnChannel ch{mean[c], invstd[c], gamma_p ? gamma_p[c] : 1.f, beta_p ? beta_p[c] : 0.f};
+    const BnChannel ch{mean[c], invstd[c], gamma_p ? gamma_p[c] : 1.f, beta_p ? beta_p[c] : 0.f, clip};
     kt.bn_channel_apply(px + c * HW, pr ? pr + c * HW : nullptr, N, C * HW, HW, ch, relu, py + c * HW);
   });
   if (training && running_mean && running_var) {
@@ -192,6 +195,7 @@ TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const Ten
     node->invstd = std::move(invstd);
     node->training = training;
     node->relu = relu;
+    node->clip = clip;
     node->residual = r != nullptr;
     attach(y, node, {&x_in, &weight, &bias, &residual_in});
   }

@@ -4,7 +4,7 @@
  */
 import { invalidParam, type Tensor } from '@dlf/tensor-core';
 import * as F from '../functional.js';
-import { ReLU } from '../layers/activation.js';
+import { ReLU, ReLU6 } from '../layers/activation.js';
 import { Conv2d } from '../layers/conv.js';
 import { convOutputAtLeast2x2, forwardFused, isFoldableBatchNorm, isMaxPool2x2 } from '../layers/fusion.js';
 import { Linear } from '../layers/linear.js';
@@ -46,7 +46,7 @@ export const MAX_GRAPH_OUTPUT = 2 ** 28;
  * -1 for none. `bn` (a conv's BatchNorm2d) folds in only while that layer is in evaluation mode;
  * `relu` and `pool` follow the BN when there is one. A two-input Add's only fusion is its `relu`.
  */
-type Fusion = { bn: number; relu: number; pool: number };
+type Fusion = { bn: number; relu: number; pool: number; relu6?: boolean };
 
 const sameShape = (a: Tensor, b: Tensor): boolean =>
   a.rank === b.rank && a.shape.every((d, i) => d === b.shape[i]);
@@ -170,6 +170,9 @@ export class GraphModule extends Module {
       }
       if (!(layer instanceof Conv2d || layer instanceof Linear || layer instanceof BatchNorm2d)) return null;
       const after = this.#soleReader(p);
+      // A BatchNorm2d that runs itself also fuses a ReLU6 (the convs fuse only ReLU).
+      if (layer instanceof BatchNorm2d && this.layers[after] instanceof ReLU6)
+        return { bn: -1, relu: after, pool: -1, relu6: true };
       const bn = layer instanceof Conv2d && this.layers[after] instanceof BatchNorm2d ? after : -1;
       const next = bn >= 0 ? this.#soleReader(bn) : after;
       const relu = next >= 0 && this.layers[next] instanceof ReLU ? next : -1;
@@ -252,6 +255,7 @@ export class GraphModule extends Module {
           y = forwardFused(layer as Conv2d | Linear | BatchNorm2d, args[0]!, {
             bn: fold ? (this.layers[f!.bn] as BatchNorm2d) : null,
             relu: fused,
+            relu6: fused && f!.relu6 === true,
             maxPool2x2: pooled,
           });
           at = pooled ? f!.pool : fused ? f!.relu : f!.bn;

@@ -89,6 +89,8 @@ function foldNative(conv: Conv2d, bn: BatchNorm2d): [Tensor, Tensor] {
 export interface FusedFollowers {
   bn: BatchNorm2d | null;
   relu: boolean;
+  /** The ReLU is a ReLU6 (fused only into a BatchNorm2d that runs itself). */
+  relu6?: boolean;
   maxPool2x2: boolean;
   residual?: Tensor;
 }
@@ -101,6 +103,7 @@ export function forwardFused(layer: Conv2d | Linear | BatchNorm2d, x: Tensor, f:
       maxPool2x2: f.maxPool2x2,
       residual: f.residual,
     });
+  if (f.relu6) return (layer as BatchNorm2d).forward(x, { relu6: true });
   if (f.residual) return (layer as Conv2d).forward(x, { relu: f.relu, residual: f.residual });
   if (f.maxPool2x2) return (layer as Conv2d).forward(x, { relu: true, maxPool2x2: true });
   return f.relu ? layer.forward(x, { relu: true }) : layer.forward(x);

@@ -70,10 +70,14 @@ export class BatchNorm2d extends Module {
     this.runningMean = this.registerBuffer('runningMean', track ? zeros([numFeatures]) : null);
     this.runningVar = this.registerBuffer('runningVar', track ? ones([numFeatures]) : null);
   }
-  /** `options.relu` fuses a following ReLU (Sequential does this for BatchNorm2d + ReLU in evaluation mode). */
-  forward(x: Tensor, options: { relu?: boolean; residual?: Tensor } = {}): Tensor {
+  /**
+   * `options.relu` (or `relu6`) fuses a following ReLU (ReLU6): Sequential and GraphModule do this
+   * for BatchNorm2d + ReLU and BatchNorm2d + ReLU6 when the BatchNorm is not folded into a conv.
+   */
+  forward(x: Tensor, options: { relu?: boolean; relu6?: boolean; residual?: Tensor } = {}): Tensor {
     return F.batchNorm2d(x, {
       relu: options.relu === true,
+      relu6: options.relu6 === true,
       ...(options.residual ? { residual: options.residual } : {}),
       weight: this.weight,
       bias: this.bias,

@@ -1,6 +1,6 @@
 import { invalidParam, type Tensor } from '@dlf/tensor-core';
 import { type LayerDescription, Module } from '../module.js';
-import { ReLU } from './activation.js';
+import { ReLU, ReLU6 } from './activation.js';
 import { Conv2d } from './conv.js';
 import { Linear } from './linear.js';
 import { convOutputAtLeast2x2, forwardFused, isFoldableBatchNorm, isMaxPool2x2 } from './fusion.js';
@@ -53,10 +53,12 @@ export class Sequential extends Module {
           ? this.layers[i + 1]
           : null;
       const at = bn ? i + 1 : i;
+      const fused6 = this.fuse && !bn && layer instanceof BatchNorm2d && this.layers[i + 1] instanceof ReLU6;
       const fused =
-        this.fuse &&
-        this.layers[at + 1] instanceof ReLU &&
-        (layer instanceof Conv2d || layer instanceof Linear || layer instanceof BatchNorm2d);
+        fused6 ||
+        (this.fuse &&
+          this.layers[at + 1] instanceof ReLU &&
+          (layer instanceof Conv2d || layer instanceof Linear || layer instanceof BatchNorm2d));
       const pooled =
         fused &&
         layer instanceof Conv2d &&
@@ -68,6 +70,7 @@ export class Sequential extends Module {
           ? forwardFused(layer as Conv2d | Linear | BatchNorm2d, h, {
               bn: bn as BatchNorm2d | null,
               relu: fused,
+              relu6: fused6,
               maxPool2x2: pooled,
             })
           : layer.forward(h);

@@ -20,6 +20,8 @@ export interface BatchNormOptions {
   eps?: number;
   /** Fuse a ReLU into the same pass: `relu(batchNorm2d(x, ...))` without the intermediate tensor. */
   relu?: boolean;
+  /** Fuse a ReLU6 instead (MobileNetV2's activation): `relu6(batchNorm2d(x, ...))` in one pass. */
+  relu6?: boolean;
   /**
    * Add this tensor, of x's shape, after the normalisation and before the ReLU (a residual join):
    * `relu(add(batchNorm2d(x, ...), residual))` in one pass.
@@ -58,6 +60,8 @@ export function batchNorm2d(x: Tensor, options: BatchNormOptions = {}): Tensor {
   const eps = checkNumber('eps', options.eps ?? 1e-5, 0);
   const residual = options.residual;
   if (residual !== undefined) checkResidual(residual, x.shape, "the input's");
+  if (options.relu === true && options.relu6 === true)
+    throw invalidParam('relu6', 'one fused activation (relu or relu6, not both)', true);
   return floatResult(
     native.batchNorm2d(
       x.handle,
@@ -68,8 +72,9 @@ export function batchNorm2d(x: Tensor, options: BatchNormOptions = {}): Tensor {
       training,
       momentum,
       eps,
-      options.relu === true,
+      options.relu === true || options.relu6 === true,
       residual?.handle ?? null,
+      options.relu6 === true ? 6 : Number.POSITIVE_INFINITY,
     ),
     x.shape,
   );
