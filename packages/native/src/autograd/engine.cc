@@ -118,6 +118,24 @@ TensorPtr sum_gradients(const TensorPtr& a, const TensorPtr& b) {
   return out;
 }
 
+// Moves the gradients already summed for a node's inputs into node.pending (see Node::absorbs_pending),
+// and afterwards puts back those backward did not add in.
+void take_pending(Node& node, std::unordered_map<Node*, TensorPtr>& buffers) {
+  node.pending.assign(node.next.size(), nullptr);
+  for (size_t i = 0; i < node.next.size(); ++i) {
+    if (!node.next[i]) continue;
+    auto it = buffers.find(node.next[i].get());
+    if (it == buffers.end() || !it->second->is_contiguous() || it->second->shape != node.input_shapes[i]) continue;
+    node.pending[i] = std::move(it->second);
+    buffers.erase(it);
+  }
+}
+void return_pending(Node& node, std::unordered_map<Node*, TensorPtr>& buffers) {
+  for (size_t i = 0; i < node.pending.size(); ++i)
+    if (node.pending[i]) buffers[node.next[i].get()] = std::move(node.pending[i]);
+  node.pending.clear();
+}
+
 // Maps the AccumulateGrad node of each watched leaf this backward reaches to the leaf's index, and
 // notifies the other leaves at once: this backward leaves their .grad as it is, so it is final now
 // (data-parallel training can send an unused parameter's bucket without waiting for the walk's end).
@@ -198,7 +216,10 @@ void run_backward(const TensorPtr& root, const TensorPtr& grad_in, bool retain_g
     DLF_THROW_IF(node->released, "backward: trying to run backward through ", node->name(),
                  " a second time; its saved tensors were freed. Pass retainGraph: true to the first backward");
     gin.assign(node->next.size(), nullptr);
+    const bool absorbs = g && node->absorbs_pending();
+    if (absorbs) take_pending(*node, buffers);
     if (g) node->backward(g, gin);
+    if (absorbs) return_pending(*node, buffers);
     if (!retain_graph && dynamic_cast<AccumulateGrad*>(node.get()) == nullptr) {
       node->release_saved();
       node->released = true;

@@ -24,6 +24,15 @@ struct Node {
 
   bool needs_grad(size_t i) const { return i < next.size() && next[i] != nullptr; }
 
+  /**
+   * Whether backward can add gradients other consumers already sent to an input into the gradient
+   * it writes for it (one pass fewer over that tensor than the engine's sum). When true, the engine
+   * moves each such sum (contiguous, of the input's shape) into pending[i] before backward; backward
+   * resets the entries it added into gin[i], and the engine sums what is left as usual.
+   */
+  virtual bool absorbs_pending() const { return false; }
+  std::vector<TensorPtr> pending;
+
   std::vector<std::shared_ptr<Node>> next;
   std::vector<Shape> input_shapes;
   bool released = false;

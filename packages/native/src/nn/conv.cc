@@ -46,6 +46,9 @@ struct Conv2dBackward final : Node {
   TensorPtr y, relu_bits;  // with a fused ReLU: its output (general path) or a bit per output (fast path)
   ConvGeom geom;
   const char* name() const override { return y || relu_bits ? "Conv2dReluBackward" : "Conv2dBackward"; }
+  // The Winograd input gradient adds what the input's other consumers sent (a residual block's
+  // shortcut) as it writes its output tiles.
+  bool absorbs_pending() const override { return conv_wino_applies(geom); }
   void backward(const TensorPtr& g_in, std::vector<TensorPtr>& gin) override {
     const ConvFastShape fs{geom.N, geom.C, geom.H, geom.W, geom.K, geom.R, geom.S, geom.p};
     const bool wino = conv_wino_applies(geom);
@@ -83,7 +86,9 @@ struct Conv2dBackward final : Node {
       TensorPtr dx = needs_grad(0) ? empty(x->shape) : nullptr;
       TensorPtr dw = needs_grad(1) ? empty(w->shape) : nullptr;
       TensorPtr db = needs_grad(2) ? empty({geom.K}) : nullptr;
-      conv_wino_backward(geom, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr);
+      const TensorPtr add = dx && !pending.empty() ? std::move(pending[0]) : nullptr;
+      conv_wino_backward(geom, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr,
+                         add ? add->f32() : nullptr);
       if (db) bias_gradient(geom, g->f32(), db->f32());
       gin[0] = dx;
       gin[1] = dw;

@@ -238,7 +238,8 @@ void conv_wino_forward(const ConvGeom& g, const float* x, const float* w, const 
               y);
 }
 
-void conv_wino_backward(const ConvGeom& g, const float* x, const float* w, const float* gy, float* dx, float* dw) {
+void conv_wino_backward(const ConvGeom& g, const float* x, const float* w, const float* gy, float* dx, float* dw,
+                        const float* dx_add) {
   const Kernels& kt = kernels();
   const int64_t rk = kt.wino_kblock;
   if (dx) {
@@ -247,7 +248,7 @@ void conv_wino_backward(const ConvGeom& g, const float* x, const float* w, const
     auto U = empty({36 * position_stride(Cp * g.K)});
     transform_weights(w, g.K, g.C, true, rk, U->f32());
     run_forward(wino_geom(g.K, g.P, g.Q, 2 - g.p.pad_h, 2 - g.p.pad_w, g.H, g.W), g.N, gy, U->f32(), g.C, Cp,
-                nullptr, nullptr, false, dx);
+                nullptr, dx_add, false, dx);
   }
   if (dw) {
     const WinoGeom wg = wino_geom(g.C, g.H, g.W, g.p.pad_h, g.p.pad_w, g.P, g.Q);

@@ -19,7 +19,9 @@ bool conv_wino_enabled();
 void conv_wino_forward(const ConvGeom& g, const float* x, const float* w, const float* b, const float* residual,
                        float* y, bool relu);
 
-// gy: (N,K,P,Q) -> dx: (N,C,H,W), dw: (K,C,3,3); each overwritten, each may be null
-void conv_wino_backward(const ConvGeom& g, const float* x, const float* w, const float* gy, float* dx, float* dw);
+// gy: (N,K,P,Q) -> dx: (N,C,H,W) (+ dx_add, of dx's shape, when given), dw: (K,C,3,3); each
+// overwritten, each may be null
+void conv_wino_backward(const ConvGeom& g, const float* x, const float* w, const float* gy, float* dx, float* dw,
+                        const float* dx_add = nullptr);
 
 }  // namespace dlf
