@@ -404,8 +404,8 @@ inline void store_tile_rows(const RowStores& rs, const vf* o, int64_t Q, float* 
   }
 }
 
-// M: (36,K,TB), positions ms floats apart -> y: (N,K,P,Q) for tiles t0..t0+count and channels [k0,k1), + bias (or null),
-// ReLU when `relu`.
+// M: (36,K,TB), positions ms floats apart -> y: (N,K,P,Q) for tiles t0..t0+count and channels
+// [k0,k1), + bias (or null), ReLU when `relu`.
 inline void wino_output(const WinoGeom& g, const float* M, int64_t ms, int64_t K, int64_t k0, int64_t k1, int64_t t0,
                         int64_t count, const float* bias, bool relu, float* y) {
   vf m[36], t[24], o[16];

@@ -50,7 +50,7 @@ struct Conv2dBackward final : Node {
   // shortcut) as it writes its output tiles.
   bool absorbs_pending() const override { return conv_wino_applies(geom); }
   void backward(const TensorPtr& g_in, std::vector<TensorPtr>& gin) override {
-    const ConvFastShape fs{geom.N, geom.C, geom.H, geom.W, geom.K, geom.R, geom.S, geom.p};
+    const ConvFastShape fs = fast_shape(geom);
     const bool wino = conv_wino_applies(geom);
     if (!wino && conv_fast_applies(fs)) {
       // The fast path applies the ReLU mask while padding the gradient, and writes dx, dw and db.
@@ -136,7 +136,7 @@ struct Conv2dReluPoolBackward final : Node {
   ConvGeom geom;
   const char* name() const override { return "Conv2dReluMaxPoolBackward"; }
   void backward(const TensorPtr& gpool, std::vector<TensorPtr>& gin) override {
-    const ConvFastShape fs{geom.N, geom.C, geom.H, geom.W, geom.K, geom.R, geom.S, geom.p};
+    const ConvFastShape fs = fast_shape(geom);
     TensorPtr dx = needs_grad(0) ? empty(x->shape) : nullptr;
     TensorPtr dw = needs_grad(1) ? empty(w->shape) : nullptr;
     TensorPtr db = needs_grad(2) ? empty({geom.K}) : nullptr;
@@ -213,7 +213,7 @@ TensorPtr conv2d(const TensorPtr& x_in, const TensorPtr& w_in, const TensorPtr& 
   auto b = b_in ? contiguous_data(b_in) : nullptr;
   auto y = empty({g.N, g.K, g.P, g.Q});
   const bool grad = any_requires_grad({&x_in, &w_in, &b_in});
-  const ConvFastShape fs{g.N, g.C, g.H, g.W, g.K, g.R, g.S, p};
+  const ConvFastShape fs = fast_shape(g);
   const bool wino = conv_wino_applies(g);
   const bool fast = !wino && conv_fast_applies(fs);
   TensorPtr relu_bits;
@@ -274,7 +274,7 @@ TensorPtr conv2d_add(const TensorPtr& x_in, const TensorPtr& w_in, const TensorP
 TensorPtr conv2d_relu_maxpool2x2(const TensorPtr& x_in, const TensorPtr& w_in, const TensorPtr& b_in,
                                  const Conv2dParams& p) {
   const ConvGeom g = checked_geometry(x_in, w_in, b_in, p);
-  const ConvFastShape fs{g.N, g.C, g.H, g.W, g.K, g.R, g.S, p};
+  const ConvFastShape fs = fast_shape(g);
   if (conv_wino_applies(g) || !conv_fast_pool_applies(fs)) return max_pool2d(conv2d(x_in, w_in, b_in, p, true), Pool2dParams{2, 2, 2, 2, 0, 0});
   auto x = contiguous_data(x_in);
   auto w = contiguous_data(w_in);

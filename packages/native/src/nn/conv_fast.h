@@ -6,6 +6,7 @@
 #pragma once
 #include <cstdint>
 
+#include "nn/conv_gemm.h"
 #include "nn/ops.h"
 
 namespace dlf {
@@ -14,6 +15,8 @@ struct ConvFastShape {
   int64_t N, C, H, W, K, R, S;
   Conv2dParams p;
 };
+
+inline ConvFastShape fast_shape(const ConvGeom& g) { return ConvFastShape{g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.p}; }
 
 /** True when the fast path handles this geometry (and it is enabled: see set_conv_fast_enabled). */
 bool conv_fast_applies(const ConvFastShape& s);

@@ -16,22 +16,12 @@ ConvGeom one_group(const ConvGeom& g) {
   return geometry({g.N, g.Cg, g.H, g.W}, {g.Kg, g.Cg, g.R, g.S}, p);
 }
 
-ConvFastShape fast_shape(const ConvGeom& g) { return ConvFastShape{g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.p}; }
-
-// all: (N, channels, plane), part: (N, count, plane) holding channels [first, first + count) of all.
-// `to_part` copies all's channels into part, else part's into all.
-void copy_channels(bool to_part, int64_t N, int64_t channels, int64_t first, int64_t count, int64_t plane,
-                   const float* src, float* dst) {
-  const int64_t run = count * plane;
-  parallel_for(N, 1, [&](int64_t n0, int64_t n1) {
-    for (int64_t n = n0; n < n1; ++n) {
-      const int64_t at_all = (n * channels + first) * plane, at_part = n * run;
-      if (to_part) {
-        std::memcpy(dst + at_part, src + at_all, static_cast<size_t>(run) * sizeof(float));
-      } else {
-        std::memcpy(dst + at_all, src + at_part, static_cast<size_t>(run) * sizeof(float));
-      }
-    }
+// n runs of `run` floats, src_step and dst_step floats apart: a group's channels out of every image
+// into a contiguous buffer, or back.
+void copy_runs(const float* src, int64_t src_step, float* dst, int64_t dst_step, int64_t n, int64_t run) {
+  parallel_for(n, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i)
+      std::memcpy(dst + i * dst_step, src + i * src_step, static_cast<size_t>(run) * sizeof(float));
   });
 }
 
@@ -48,10 +38,11 @@ void conv_grouped_forward(const ConvGeom& g, const float* x, const float* w, con
   const ConvGeom g1 = one_group(g);
   const bool wino = conv_wino_applies(g1);
   const int64_t xplane = g.H * g.W, yplane = g.pq(), per = g.Kg * g.Cg * g.R * g.S;
-  auto xg = empty({g.N * g.Cg * xplane});
-  auto yg = empty({g.N * g.Kg * yplane});
+  const int64_t xrun = g.Cg * xplane, yrun = g.Kg * yplane;  // a group's channels of one image
+  auto xg = empty({g.N * xrun});
+  auto yg = empty({g.N * yrun});
   for (int64_t grp = 0; grp < g.G; ++grp) {
-    copy_channels(true, g.N, g.C, grp * g.Cg, g.Cg, xplane, x, xg->f32());
+    copy_runs(x + grp * xrun, g.C * xplane, xg->f32(), xrun, g.N, xrun);
     const float* wg = w + grp * per;
     const float* bg = b ? b + grp * g.Kg : nullptr;
     if (wino) {
@@ -59,7 +50,7 @@ void conv_grouped_forward(const ConvGeom& g, const float* x, const float* w, con
     } else {
       conv_fast_forward(fast_shape(g1), xg->f32(), wg, bg, yg->f32(), relu, nullptr);
     }
-    copy_channels(false, g.N, g.K, grp * g.Kg, g.Kg, yplane, yg->f32(), y);
+    copy_runs(yg->f32(), yrun, y + grp * yrun, g.K * yplane, g.N, yrun);
   }
 }
 
@@ -67,12 +58,13 @@ void conv_grouped_backward(const ConvGeom& g, const float* x, const float* w, co
   const ConvGeom g1 = one_group(g);
   const bool wino = conv_wino_applies(g1);
   const int64_t xplane = g.H * g.W, yplane = g.pq(), per = g.Kg * g.Cg * g.R * g.S;
-  auto xg = dw ? empty({g.N * g.Cg * xplane}) : nullptr;  // only the weight gradient reads x
-  auto gyg = empty({g.N * g.Kg * yplane});
-  auto dxg = dx ? empty({g.N * g.Cg * xplane}) : nullptr;
+  const int64_t xrun = g.Cg * xplane, yrun = g.Kg * yplane;  // a group's channels of one image
+  auto xg = dw ? empty({g.N * xrun}) : nullptr;  // only the weight gradient reads x
+  auto gyg = empty({g.N * yrun});
+  auto dxg = dx ? empty({g.N * xrun}) : nullptr;
   for (int64_t grp = 0; grp < g.G; ++grp) {
-    if (xg) copy_channels(true, g.N, g.C, grp * g.Cg, g.Cg, xplane, x, xg->f32());
-    copy_channels(true, g.N, g.K, grp * g.Kg, g.Kg, yplane, gy, gyg->f32());
+    if (xg) copy_runs(x + grp * xrun, g.C * xplane, xg->f32(), xrun, g.N, xrun);
+    copy_runs(gy + grp * yrun, g.K * yplane, gyg->f32(), yrun, g.N, yrun);
     const float* xp = xg ? xg->f32() : nullptr;
     const float* wg = w + grp * per;
     float* dwg = dw ? dw + grp * per : nullptr;
@@ -84,7 +76,7 @@ void conv_grouped_backward(const ConvGeom& g, const float* x, const float* w, co
       src.gy = gyg->f32();
       conv_fast_backward(fast_shape(g1), xp, wg, src, dxp, dwg, nullptr);
     }
-    if (dxg) copy_channels(false, g.N, g.C, grp * g.Cg, g.Cg, xplane, dxg->f32(), dx);
+    if (dxg) copy_runs(dxg->f32(), xrun, dx + grp * xrun, g.C * xplane, g.N, xrun);
   }
 }
 

@@ -75,8 +75,8 @@ WinoGeom wino_geom(int64_t C, int64_t H, int64_t W, int64_t pad_h, int64_t pad_w
 }
 
 // y: (N, K, g.P, g.Q) += r over the outputs of tiles t0..t0+count and channels [k0,k1), then ReLU
-// when `relu`, while they are still in cache from wino_output. Whole tile rows of an image are one stretch of each
-// channel's plane; a run of tiles along part of a tile row is a segment of up to 4 rows.
+// when `relu`, while they are still in cache from wino_output. Whole tile rows of an image are one
+// stretch of each channel's plane; a run of tiles along part of a tile row is a segment of up to 4 rows.
 void add_residual_tiles(const WinoGeom& g, int64_t K, int64_t k0, int64_t k1, int64_t t0, int64_t count,
                         const float* r, bool relu, float* y) {
   const Kernels& kt = kernels();
