@@ -14,12 +14,19 @@
 //              (one grouped), max pools, a 1x1 to 100, global average pool
 //   vgg11      (extra) VGG-11 with BN for CIFAR: 64-128-256-512-512 channels, four 2x2 max pools, then a
 //              global average pool (the last two layers on 2x2 planes at 32x32 input)
+//   lenet      (extra) LeNet-5-style: unpadded 5x5 convs (6, 16 channels, bias), ReLU, max pools, three
+//              linear layers (120, 84, 10)
+//   simplecnn  (extra) the tutorial CNN: unpadded 3x3 convs to 32 and 64 channels, a max pool, dropout,
+//              Linear(to 128), dropout, Linear(128 -> 10)
+//   stem7      (extra) a 7x7 stride-2 stem to 32 channels with BN (meant for --size 64), max pool,
+//              (3x3 conv, BN, ReLU) at 64, 64 (then a max pool), 128 channels, global average pool
 export const MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet'];
 // Beyond the zoo (`--models all` runs the zoo only): CNNs of the same kind built differently, to
 // check that the speed carries over (allconv downsamples with stride-2 convolutions instead of
 // pooling; resnetw is a wider, shallower ResNet: 32-64-128 channels, 2 blocks a stage; oddnet's
-// channel counts are multiples of no vector or block width).
-export const EXTRA_MODELS = ['allconv', 'resnetw', 'oddnet', 'vgg11'];
+// channel counts are multiples of no vector or block width; lenet and simplecnn are the classic
+// small CNNs without batch norm or padding; stem7 starts like an ImageNet ResNet).
+export const EXTRA_MODELS = ['allconv', 'resnetw', 'oddnet', 'vgg11', 'lenet', 'simplecnn', 'stem7'];
 export const ALL_MODELS = [...MODELS, ...EXTRA_MODELS];
 export const CLASSES = 10;
 
@@ -190,6 +197,56 @@ export function buildModel(name, { nn, core, size = 32 }) {
       const head = [new AdaptiveAvgPool2d(1), new Flatten(), new Linear(128, CLASSES, { generator })];
       return new Sequential(...convBnRelu(3, 32, 3), ...blocks, ...head);
     }
+    case 'lenet': {
+      // LeNet-5-style: unpadded 5x5 convolutions with bias, ReLU, max pools, a three-layer classifier
+      const side = Math.floor((Math.floor((size - 4) / 2) - 4) / 2);
+      return new Sequential(
+        new Conv2d(3, 6, 5, { generator }),
+        new ReLU(),
+        new MaxPool2d(2),
+        new Conv2d(6, 16, 5, { generator }),
+        new ReLU(),
+        new MaxPool2d(2),
+        new Flatten(),
+        new Linear(16 * side * side, 120, { generator }),
+        new ReLU(),
+        new Linear(120, 84, { generator }),
+        new ReLU(),
+        new Linear(84, CLASSES, { generator }),
+      );
+    }
+    case 'simplecnn': {
+      // the tutorial CNN: two unpadded 3x3 convolutions with bias, a max pool, dropout, a wide linear layer
+      const side = Math.floor((size - 4) / 2);
+      return new Sequential(
+        new Conv2d(3, 32, 3, { generator }),
+        new ReLU(),
+        new Conv2d(32, 64, 3, { generator }),
+        new ReLU(),
+        new MaxPool2d(2),
+        new nn.Dropout(0.25),
+        new Flatten(),
+        new Linear(64 * side * side, 128, { generator }),
+        new ReLU(),
+        new nn.Dropout(0.5),
+        new Linear(128, CLASSES, { generator }),
+      );
+    }
+    case 'stem7':
+      // an ImageNet-style 7x7 stride-2 stem (meant for --size 64 and up), then (3x3 conv, BN, ReLU)
+      return new Sequential(
+        new Conv2d(3, 32, 7, { stride: 2, padding: 3, bias: false, generator }),
+        new BatchNorm2d(32),
+        new ReLU(),
+        new MaxPool2d(2),
+        ...convBnRelu(32, 64, 3),
+        ...convBnRelu(64, 64, 3),
+        new MaxPool2d(2),
+        ...convBnRelu(64, 128, 3),
+        new AdaptiveAvgPool2d(1),
+        new Flatten(),
+        new Linear(128, CLASSES, { generator }),
+      );
     default:
       throw new RangeError(`unknown model ${name}; expected one of ${ALL_MODELS.join(', ')}`);
   }

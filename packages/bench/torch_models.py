@@ -3,7 +3,7 @@ Every model takes (N, 3, S, S) (S = 32 unless --size sets it) and ends in 10 log
 
 import torch.nn as nn
 
-MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet', 'allconv', 'resnetw', 'oddnet', 'vgg11']  # the zoo, then the extra models
+MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet', 'allconv', 'resnetw', 'oddnet', 'vgg11', 'lenet', 'simplecnn', 'stem7']  # the zoo, then the extra models
 CLASSES = 10
 
 
@@ -121,10 +121,33 @@ def resnetw():
     return residual_net((32, 64, 128), 2)
 
 
+def lenet(size=32):
+    """LeNet-5-style: unpadded 5x5 convolutions (6, 16 channels), ReLU, max pools, three linear layers."""
+    side = ((size - 4) // 2 - 4) // 2
+    return nn.Sequential(nn.Conv2d(3, 6, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(6, 16, 5), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(16 * side * side, 120), nn.ReLU(),
+                         nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, CLASSES))
+
+
+def simplecnn(size=32):
+    """The tutorial CNN: unpadded 3x3 convolutions to 32 and 64 channels, a max pool, dropout, a wide linear layer."""
+    side = (size - 4) // 2
+    return nn.Sequential(nn.Conv2d(3, 32, 3), nn.ReLU(), nn.Conv2d(32, 64, 3), nn.ReLU(), nn.MaxPool2d(2),
+                         nn.Dropout(0.25), nn.Flatten(), nn.Linear(64 * side * side, 128), nn.ReLU(),
+                         nn.Dropout(0.5), nn.Linear(128, CLASSES))
+
+
+def stem7():
+    """A 7x7 stride-2 stem with BN (meant for 64x64 inputs and up), then (3x3 conv, BN, ReLU) at 64-128 channels."""
+    return nn.Sequential(nn.Conv2d(3, 32, 7, stride=2, padding=3, bias=False), nn.BatchNorm2d(32), nn.ReLU(),
+                         nn.MaxPool2d(2), *conv_bn_relu(32, 64, 3), *conv_bn_relu(64, 64, 3), nn.MaxPool2d(2),
+                         *conv_bn_relu(64, 128, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, CLASSES))
+
+
 def build_model(name, size=32):
-    builders = {'vgg11': vgg11, 'allconv': allconv, 'resnetw': resnetw, 'oddnet': oddnet, 'seed-cnn': seed_cnn, 'vgg-bn': vgg_bn, 'resnet20': resnet20, 'mobilenet': mobilenet}
+    builders = {'lenet': lenet, 'simplecnn': simplecnn, 'stem7': stem7, 'vgg11': vgg11, 'allconv': allconv, 'resnetw': resnetw, 'oddnet': oddnet, 'seed-cnn': seed_cnn, 'vgg-bn': vgg_bn, 'resnet20': resnet20, 'mobilenet': mobilenet}
     if name not in builders:
         raise ValueError(f'unknown model {name}; expected one of {", ".join(MODELS)}')
-    if name in ('seed-cnn', 'vgg-bn'):
+    if name in ('seed-cnn', 'vgg-bn', 'lenet', 'simplecnn'):
         return builders[name](size)
     return builders[name]()

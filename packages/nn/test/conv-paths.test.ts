@@ -90,6 +90,16 @@ const cases: Case[] = [
   // runs of two vectors with a ragged end)
   { n: 2, c: 48, h: 16, w: 15, k: 20, r: 3, s: 3, stride: [2, 2], pad: [1, 1], dil: [1, 1], groups: 1 },
   { n: 2, c: 7, h: 9, w: 17, k: 18, r: 3, s: 3, stride: [2, 2], pad: [1, 1], dil: [1, 1], groups: 1 },
+  // the strided weight gradient for kernels 2 to 8 taps wide (rows of taps in registers, the
+  // layer's last tile partly past its rows): 7x7 and 5x5 stems (the 5x5 one over two chunks of
+  // images, so its sums continue from the first), 2-, 4-, 6- and 8-wide kernels, a 1x7 row kernel
+  { n: 2, c: 3, h: 32, w: 32, k: 40, r: 7, s: 7, stride: [2, 2], pad: [3, 3], dil: [1, 1], groups: 1 },
+  { n: 5, c: 24, h: 40, w: 40, k: 20, r: 5, s: 5, stride: [2, 2], pad: [2, 2], dil: [1, 1], groups: 1 },
+  { n: 2, c: 4, h: 18, w: 17, k: 9, r: 2, s: 2, stride: [2, 2], pad: [0, 0], dil: [1, 1], groups: 1 },
+  { n: 2, c: 5, h: 20, w: 34, k: 20, r: 4, s: 4, stride: [2, 2], pad: [1, 1], dil: [1, 1], groups: 1 },
+  { n: 1, c: 7, h: 17, w: 33, k: 17, r: 6, s: 8, stride: [2, 2], pad: [2, 3], dil: [1, 1], groups: 1 },
+  { n: 2, c: 6, h: 16, w: 19, k: 10, r: 3, s: 6, stride: [2, 3], pad: [1, 2], dil: [1, 1], groups: 2 },
+  { n: 2, c: 3, h: 9, w: 18, k: 6, r: 1, s: 7, stride: [2, 2], pad: [0, 3], dil: [1, 1], groups: 1 },
   // strided 1x1 layers (projection shortcuts): odd sizes, column strides of 2 and 3, groups, padding
   { n: 3, c: 16, h: 9, w: 11, k: 24, r: 1, s: 1, stride: [2, 2], pad: [0, 0], dil: [1, 1], groups: 1 },
   { n: 2, c: 6, h: 8, w: 9, k: 5, r: 1, s: 1, stride: [3, 2], pad: [0, 0], dil: [1, 1], groups: 1 },

@@ -26,8 +26,8 @@ namespace kvec {
 
 // acc[p] = sum over c, r, s of wk[((c*R + r)*S + s)*W + lane] * xb[c][(oh + p/QT)*sh + r][(ow0 + p%QT)*sw + s]
 // (QT = W / M): pixel p of the tile, lane = output channel. SW is the column stride when 1 or 2
-// (constant displacements of the broadcasts), 0 to read it from g; KS the kernel width when 3 (a
-// whole kernel row unrolled, and at stride 2 one broadcast serves two taps), 0 to read it from g.
+// (constant displacements of the broadcasts), 0 to read it from g; KS the kernel width when 3, 5 or 7
+// (a whole kernel row unrolled, and at stride 2 one broadcast serves two taps), 0 to read it from g.
 // (With S a loop count the compiler carried loaded values from one tap to the next in rotating
 // registers, more moves than loads saved: ~1.6x slower.)
 template <int SW, int M, int KS>
@@ -41,12 +41,18 @@ inline void tile(const KvecConv& g, const float* __restrict xb, const float* __r
     for (int64_t r = 0; r < g.R; ++r) {
       const float* row = xb + c * plane + (oh * g.sh + r) * g.Wb + ow0 * sw;
       const float* wr = wk + (c * g.R + r) * S * W;
-#pragma GCC unroll 3
-      for (int64_t s = 0; s < S; ++s) {
+      const auto taps = [&](int64_t s) {
         const vf wv = load(wr + s * W);
         const float* b = row + s;
 #pragma GCC unroll 16
         for (int p = 0; p < W; ++p) acc[p] += broadcast(b[(p / QT) * rstep + (p % QT) * sw]) * wv;
+      };
+      if constexpr (KS != 0) {
+#pragma GCC unroll 8
+        for (int s = 0; s < KS; ++s) taps(s);
+      } else {
+#pragma GCC unroll 3
+        for (int64_t s = 0; s < S; ++s) taps(s);
       }
     }
   }
@@ -99,37 +105,53 @@ inline void forward_sw(const KvecConv& g, const float* xb, const float* wp, cons
   }
 }
 
-// Weight-gradient tile of CB input channels x 3x3 taps: acc[c][r][s] (lane = output channel k0 + lane)
-// += sum over images and output pixels of gyT[pixel][k0 + lane] * xb[c0 + c][oh*sh + r][ow*sw + s].
-template <int CB>
+// Weight-gradient tile of kernel rows [rho0, rho0 + NR) (row rho = c * R + r of input channel c)
+// x S taps: acc[i][s] (lane = output channel k0 + lane) += sum over images and output pixels of
+// gyT[pixel][k0 + lane] * xb[c][oh*sh + r][ow*sw + s]. Rows from rho1 on repeat the last one and
+// are not stored (the tile keeps its register count; only the layer's last tile has them).
+template <int S>
 inline void wgrad_tile(const KvecConv& g, const float* xb, int64_t xstride, const float* gyT, int64_t gstride,
-                       int64_t kp, int64_t nimg, int64_t k0, int64_t c0, bool accumulate, float* dwv) {
-  vf acc[CB][9];
-  float* out = dwv + (k0 / W * g.C + c0) * 9 * W;  // (C, 3, 3, W) of block k0 / W
-#pragma GCC unroll 4
-  for (int c = 0; c < CB; ++c)
-#pragma GCC unroll 9
-    for (int t = 0; t < 9; ++t) acc[c][t] = accumulate ? load(out + (c * 9 + t) * W) : vf{};
+                       int64_t kp, int64_t nimg, int64_t k0, int64_t rho0, int64_t rho1, bool accumulate, float* dwv) {
+  constexpr int NR = kvec_wgrad_rows_per_tile(S, W);
   const int64_t plane = g.Hb * g.Wb;
+  int64_t off[NR];
+  for (int i = 0; i < NR; ++i) {
+    const int64_t rho = std::min(rho0 + i, rho1 - 1);
+    off[i] = rho / g.R * plane + rho % g.R * g.Wb;
+  }
+  const int nr = static_cast<int>(std::min<int64_t>(NR, rho1 - rho0));
+  float* out = dwv + (k0 / W * g.C * g.R + rho0) * S * W;  // (C, R, S, W) of block k0 / W
+  vf acc[NR][S];
+#pragma GCC unroll 24
+  for (int i = 0; i < NR; ++i)
+#pragma GCC unroll 8
+    for (int s = 0; s < S; ++s) acc[i][s] = accumulate && i < nr ? load(out + (i * S + s) * W) : vf{};
   for (int64_t n = 0; n < nimg; ++n) {
-    const float* xn = xb + n * xstride + c0 * plane;
+    const float* xn = xb + n * xstride;
     const float* gn = gyT + n * gstride + k0;
     for (int64_t oh = 0; oh < g.P; ++oh)
       for (int64_t ow = 0; ow < g.Q; ++ow) {
         const vf gv = load(gn + (oh * g.Q + ow) * kp);
         const float* pix = xn + oh * g.sh * g.Wb + ow * g.sw;
-#pragma GCC unroll 4
-        for (int c = 0; c < CB; ++c)
-#pragma GCC unroll 3
-          for (int r = 0; r < 3; ++r)
-#pragma GCC unroll 3
-            for (int s = 0; s < 3; ++s) acc[c][r * 3 + s] += broadcast(pix[c * plane + r * g.Wb + s]) * gv;
+#pragma GCC unroll 24
+        for (int i = 0; i < NR; ++i)
+#pragma GCC unroll 8
+          for (int s = 0; s < S; ++s) acc[i][s] += broadcast(pix[off[i] + s]) * gv;
       }
   }
-#pragma GCC unroll 4
-  for (int c = 0; c < CB; ++c)
-#pragma GCC unroll 9
-    for (int t = 0; t < 9; ++t) store(out + (c * 9 + t) * W, acc[c][t]);
+#pragma GCC unroll 24
+  for (int i = 0; i < NR; ++i)
+    if (i < nr)
+#pragma GCC unroll 8
+      for (int s = 0; s < S; ++s) store(out + (i * S + s) * W, acc[i][s]);
+}
+
+template <int S>
+inline void wgrad_rows(const KvecConv& g, const float* xb, int64_t xstride, const float* gyT, int64_t gstride,
+                       int64_t nimg, int64_t k0, int64_t rho0, int64_t rho1, bool accumulate, float* dwv) {
+  const int64_t kp = (g.K + W - 1) / W * W;
+  for (int64_t rho = rho0; rho < rho1; rho += kvec_wgrad_rows_per_tile(S, W))
+    wgrad_tile<S>(g, xb, xstride, gyT, gstride, kp, nimg, k0, rho, rho1, accumulate, dwv);
 }
 
 // Input-gradient tile of a 3x3 stride-2 layer: W input channels (lanes, block cb) x W input pixels
@@ -241,18 +263,22 @@ inline void kvec_transpose(const float* gy, int64_t K, int64_t PQ, float* gyT) {
   }
 }
 
-// Weight-gradient sums of 3x3 layers for output-channel block k0 (a multiple of W) and input
-// channels [c0, c1): xb: nimg zero-padded inputs as kvec_forward reads them (xstride floats
-// apart), gyT: nimg kvec_transpose'd output gradients (gstride apart) -> dwv: (ceil(K/W), C, 3, 3, W)
-// (+= when `accumulate`; lane = output channel).
-inline void kvec_wgrad3(const KvecConv& g, const float* xb, int64_t xstride, const float* gyT, int64_t gstride,
-                        int64_t nimg, int64_t k0, int64_t c0, int64_t c1, bool accumulate, float* dwv) {
-  // Two channels (18 accumulators) where there are 32 vector registers, one with 16.
-  constexpr int CB = W == 16 ? 2 : 1;
-  const int64_t kp = (g.K + W - 1) / W * W;
-  int64_t c = c0;
-  for (; c + CB <= c1; c += CB) kvec::wgrad_tile<CB>(g, xb, xstride, gyT, gstride, kp, nimg, k0, c, accumulate, dwv);
-  for (; c < c1; ++c) kvec::wgrad_tile<1>(g, xb, xstride, gyT, gstride, kp, nimg, k0, c, accumulate, dwv);
+// Weight-gradient sums for output-channel block k0 (a multiple of W) and kernel rows [rho0, rho1)
+// (row c * R + r, kernel widths 2 to 8): xb: nimg zero-padded inputs as kvec_forward reads them
+// (xstride floats apart), gyT: nimg kvec_transpose'd output gradients (gstride apart)
+//   -> dwv: (ceil(K/W), C, R, S, W) (+= when `accumulate`; lane = output channel).
+inline void kvec_wgrad(const KvecConv& g, const float* xb, int64_t xstride, const float* gyT, int64_t gstride,
+                       int64_t nimg, int64_t k0, int64_t rho0, int64_t rho1, bool accumulate, float* dwv) {
+  switch (g.S) {
+    case 2: kvec::wgrad_rows<2>(g, xb, xstride, gyT, gstride, nimg, k0, rho0, rho1, accumulate, dwv); break;
+    case 3: kvec::wgrad_rows<3>(g, xb, xstride, gyT, gstride, nimg, k0, rho0, rho1, accumulate, dwv); break;
+    case 4: kvec::wgrad_rows<4>(g, xb, xstride, gyT, gstride, nimg, k0, rho0, rho1, accumulate, dwv); break;
+    case 5: kvec::wgrad_rows<5>(g, xb, xstride, gyT, gstride, nimg, k0, rho0, rho1, accumulate, dwv); break;
+    case 6: kvec::wgrad_rows<6>(g, xb, xstride, gyT, gstride, nimg, k0, rho0, rho1, accumulate, dwv); break;
+    case 7: kvec::wgrad_rows<7>(g, xb, xstride, gyT, gstride, nimg, k0, rho0, rho1, accumulate, dwv); break;
+    case 8: kvec::wgrad_rows<8>(g, xb, xstride, gyT, gstride, nimg, k0, rho0, rho1, accumulate, dwv); break;
+    default: break;  // refused by conv_kvec_wgrad_applies
+  }
 }
 
 // xb: (C, Hb, Wb) zero-padded input (the view the kernel reads: output (p, q) tap (r, s) at row
@@ -261,6 +287,10 @@ inline void kvec_wgrad3(const KvecConv& g, const float* xb, int64_t xstride, con
 inline void kvec_forward(const KvecConv& g, const float* xb, const float* wp, const float* bias, bool relu, float* y) {
   if (g.sw == 2 && g.S == 3) {
     kvec::forward_sw<2, 3>(g, xb, wp, bias, relu, y);
+  } else if (g.sw == 2 && g.S == 5) {
+    kvec::forward_sw<2, 5>(g, xb, wp, bias, relu, y);
+  } else if (g.sw == 2 && g.S == 7) {
+    kvec::forward_sw<2, 7>(g, xb, wp, bias, relu, y);
   } else if (g.sw == 2) {
     kvec::forward_sw<2, 0>(g, xb, wp, bias, relu, y);
   } else if (g.sw == 1 && g.S == 3) {

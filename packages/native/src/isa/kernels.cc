@@ -39,7 +39,7 @@ const Kernels* DLF_CAT(kernels_, DLF_ISA)() {
       &DLF_ISA_NS::kvec_forward,
       &DLF_ISA_NS::kvec_dgrad3s2,
       &DLF_ISA_NS::kvec_transpose,
-      &DLF_ISA_NS::kvec_wgrad3,
+      &DLF_ISA_NS::kvec_wgrad,
       &DLF_ISA_NS::gather_plane,
       &DLF_ISA_NS::scatter_add_plane,
       &DLF_ISA_NS::copy_rows,

@@ -55,6 +55,12 @@ inline int kvec_rows_per_tile(int64_t Q, int W) {
   return m;
 }
 
+// Kernel rows a weight-gradient tile of isa/conv_kvec.h sums at once (S taps each): about 24
+// accumulators where there are 32 vector registers (16 floats a vector), 12 with 16.
+constexpr int kvec_wgrad_rows_per_tile(int64_t S, int W) {
+  return (W == 16 ? 24 : 12) / S > 1 ? static_cast<int>((W == 16 ? 24 : 12) / S) : 1;
+}
+
 // From this many channel pairs K * C the Winograd weight gradient's per-position sums are packed
 // GEMMs over chunks of tiles kept in L2 (nn/conv_wino.cc); below, vector rows with per-lane partial
 // sums, each thread its own share, are faster (the GEMM's packing goes unpaid, and the per-lane
@@ -132,11 +138,11 @@ struct Kernels {
   void (*kvec_dgrad3s2)(const KvecDgrad& d, const float* gp, const float* wT, float* dx);
   // gy: (K, PQ) -> gyT: (PQ, K rounded up to vector_floats), zero past K
   void (*kvec_transpose)(const float* gy, int64_t K, int64_t PQ, float* gyT);
-  // 3x3 weight-gradient sums of output channels [k0, k0 + vector_floats), input channels [c0, c1) over
-  // nimg images (xb as kvec_forward, xstride apart; gyT from kvec_transpose, gstride apart)
-  //   -> dwv: (ceil(K/vector_floats), C, 3, 3, vector_floats), += when `accumulate`
-  void (*kvec_wgrad3)(const KvecConv& g, const float* xb, int64_t xstride, const float* gyT, int64_t gstride,
-                      int64_t nimg, int64_t k0, int64_t c0, int64_t c1, bool accumulate, float* dwv);
+  // Weight-gradient sums of output channels [k0, k0 + vector_floats) and kernel rows [rho0, rho1) (row
+  // c * R + r; kernel widths 2 to 8) over nimg images (xb as kvec_forward, xstride apart; gyT from
+  // kvec_transpose, gstride apart) -> dwv: (ceil(K/vector_floats), C, R, S, vector_floats), += when `accumulate`
+  void (*kvec_wgrad)(const KvecConv& g, const float* xb, int64_t xstride, const float* gyT, int64_t gstride,
+                     int64_t nimg, int64_t k0, int64_t rho0, int64_t rho1, bool accumulate, float* dwv);
 
   // Lowering by an offset table (isa/lowering.h): idx (n rounded up to vector_floats) offsets into a
   // plane, mask bit l of mask[i / vector_floats] set where idx[i + l] is inside it (clear from n on).

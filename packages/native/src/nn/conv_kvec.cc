@@ -20,8 +20,8 @@ constexpr int64_t kMaxTaps = 64;
 // still in L2 when the sums read them. A fixed count per shape: the chunks, and so the order of
 // the sums, do not depend on the thread count.
 constexpr int64_t kWgradChunkFloats = int64_t{1} << 18;
-// Input channels per weight-gradient work item.
-constexpr int64_t kWgradItemChannels = 4;
+// Kernel taps (rows of S) per weight-gradient work item, at least one tile's rows.
+constexpr int64_t kWgradItemTaps = 36;
 
 // The padded input buffer of one group: x at column xcol (a vector boundary: aligned copies) and
 // row ph; the kernel reads from column xcol - pw, rows and columns of whole tiles.
@@ -93,20 +93,23 @@ void conv_kvec_forward(const ConvGeom& g, const float* x, const float* w, const 
 // The gradients on planes narrower than a vector (8x8 inputs on AVX-512) left most of the phase
 // tiles' lanes idle and ran up to 1.4x slower than im2col + GEMM (128 -> 256 channels, batch 64).
 bool conv_kvec_wgrad_applies(const ConvGeom& g) {
-  return strided_undilated(g) && g.R == 3 && g.S == 3 && g.W >= kernels().vector_floats;
+  return strided_undilated(g) && g.S >= 2 && g.S <= 8 && g.R * g.S <= kMaxTaps && g.W >= kernels().vector_floats;
 }
 
 void conv_kvec_backward_weights(const ConvGeom& g, const float* x, const float* gy, float* dw) {
   const Kernels& kt = kernels();
-  const int64_t vw = kt.vector_floats, kp = round_up(g.Kg, vw), pq = g.pq();
+  const int64_t vw = kt.vector_floats, kp = round_up(g.Kg, vw), pq = g.pq(), taps = g.R * g.S;
   const Padded pd = padded_geometry(g, vw);
-  const KvecConv kg{g.Cg, g.Kg, 3, 3, g.p.stride_h, g.p.stride_w, pd.Hb, pd.Wb, g.P, g.Q};
+  const KvecConv kg{g.Cg, g.Kg, g.R, g.S, g.p.stride_h, g.p.stride_w, pd.Hb, pd.Wb, g.P, g.Q};
   const int64_t xs = g.Cg * pd.Hb * pd.Wb, gs = pq * kp, view = pd.xcol - g.p.pad_w;
   const int64_t chunk = std::clamp<int64_t>(kWgradChunkFloats / (xs + gs), 1, g.N);
   auto xbuf = zeros({chunk * xs});  // the padding passes write only the interior
   auto gbuf = empty({chunk * gs});
-  auto dwv = empty({kp * g.Cg * 9});
-  const int64_t citems = (g.Cg + kWgradItemChannels - 1) / kWgradItemChannels, items = kp / vw * citems;
+  auto dwv = empty({kp * g.Cg * taps});
+  // Work items: an output-channel block by a run of kernel rows (row c * R + r), whole tiles of rows
+  const int64_t tile_rows = kvec_wgrad_rows_per_tile(g.S, static_cast<int>(vw));
+  const int64_t item_rows = tile_rows * std::max<int64_t>(1, kWgradItemTaps / (tile_rows * g.S));
+  const int64_t rows = g.Cg * g.R, ritems = (rows + item_rows - 1) / item_rows, items = kp / vw * ritems;
   for (int64_t grp = 0; grp < g.G; ++grp) {
     for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
       const int64_t count = std::min(chunk, g.N - n0);
@@ -118,22 +121,23 @@ void conv_kvec_backward_weights(const ConvGeom& g, const float* x, const float* 
       });
       parallel_for(items, 1, [&](int64_t i0, int64_t i1) {
         for (int64_t it = i0; it < i1; ++it) {
-          const int64_t k0 = it / citems * vw, c0 = it % citems * kWgradItemChannels;
-          kt.kvec_wgrad3(kg, xbuf->f32() + view, xs, gbuf->f32(), gs, count, k0, c0,
-                         std::min(g.Cg, c0 + kWgradItemChannels), n0 > 0, dwv->f32());
+          const int64_t k0 = it / ritems * vw, r0 = it % ritems * item_rows;
+          kt.kvec_wgrad(kg, xbuf->f32() + view, xs, gbuf->f32(), gs, count, k0, r0, std::min(rows, r0 + item_rows),
+                        n0 > 0, dwv->f32());
         }
       });
     }
-    // dwv: (kp/vw, Cg, 9, vw) -> dw: (Kg, Cg, 3, 3) of this group
+    // dwv: (kp/vw, Cg, R, S, vw) -> dw: (Kg, Cg, R, S) of this group
     const float* pv = dwv->f32();
-    float* out = dw + grp * g.Kg * g.Cg * 9;
+    float* out = dw + grp * g.Kg * g.Cg * taps;
     for (int64_t k = 0; k < g.Kg; ++k)
-      for (int64_t ct = 0; ct < g.Cg * 9; ++ct) out[k * g.Cg * 9 + ct] = pv[(k / vw * g.Cg * 9 + ct) * vw + k % vw];
+      for (int64_t ct = 0; ct < g.Cg * taps; ++ct)
+        out[k * g.Cg * taps + ct] = pv[(k / vw * g.Cg * taps + ct) * vw + k % vw];
   }
 }
 
 bool conv_kvec_dgrad_applies(const ConvGeom& g) {
-  return conv_kvec_wgrad_applies(g) && g.p.stride_h == 2 && g.p.stride_w == 2;
+  return conv_kvec_wgrad_applies(g) && g.R == 3 && g.S == 3 && g.p.stride_h == 2 && g.p.stride_w == 2;
 }
 
 void conv_kvec_backward_data(const ConvGeom& g, const float* w, const float* gy, float* dx) {
