@@ -100,6 +100,12 @@ const cases: Case[] = [
   { n: 1, c: 7, h: 17, w: 33, k: 17, r: 6, s: 8, stride: [2, 2], pad: [2, 3], dil: [1, 1], groups: 1 },
   { n: 2, c: 6, h: 16, w: 19, k: 10, r: 3, s: 6, stride: [2, 3], pad: [1, 2], dil: [1, 1], groups: 2 },
   { n: 2, c: 3, h: 9, w: 18, k: 6, r: 1, s: 7, stride: [2, 2], pad: [0, 3], dil: [1, 1], groups: 1 },
+  // planes no larger than the kernel, every output pixel joined to every input pixel: one dense
+  // matrix per image (nn/conv_dense.cc): 2x2 and 1x1 planes under 3x3, 2x2 at stride 2, 3x3 under 5x5
+  { n: 3, c: 20, h: 2, w: 2, k: 33, r: 3, s: 3, stride: [1, 1], pad: [1, 1], dil: [1, 1], groups: 1 },
+  { n: 1, c: 7, h: 1, w: 1, k: 5, r: 3, s: 3, stride: [1, 1], pad: [1, 1], dil: [1, 1], groups: 1 },
+  { n: 2, c: 6, h: 2, w: 2, k: 4, r: 3, s: 3, stride: [2, 2], pad: [1, 1], dil: [1, 1], groups: 1 },
+  { n: 2, c: 5, h: 3, w: 3, k: 6, r: 5, s: 5, stride: [1, 1], pad: [2, 2], dil: [1, 1], groups: 1 },
   // strided 1x1 layers (projection shortcuts): odd sizes, column strides of 2 and 3, groups, padding
   { n: 3, c: 16, h: 9, w: 11, k: 24, r: 1, s: 1, stride: [2, 2], pad: [0, 0], dil: [1, 1], groups: 1 },
   { n: 2, c: 6, h: 8, w: 9, k: 5, r: 1, s: 1, stride: [3, 2], pad: [0, 0], dil: [1, 1], groups: 1 },
@@ -163,6 +169,15 @@ function checkWith(c: Case, x: Tensor, seed: number, poison = false): void {
   expectMatches(got.dw, want.dw, `dw ${tag}`);
   expectMatches(got.db, want.db, `db ${tag}`);
 }
+
+const withFastPath = <T>(on: boolean, fn: () => T): T => {
+  const prev = testing.setConvFastPath(on);
+  try {
+    return fn();
+  } finally {
+    testing.setConvFastPath(prev);
+  }
+};
 
 const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => testing.selectSimd(name));
 const startSimd = getSimd();
@@ -263,6 +278,38 @@ describe('conv2d depthwise and batched GEMM paths', () => {
         Buffer.from((separate.toTypedArray() as Float32Array).buffer),
       );
       expect(same, JSON.stringify(c)).toBe(0);
+    }
+  });
+
+  it('run planes no larger than the kernel as one dense matrix: at any width and thread count', () => {
+    // 2x2 planes under a padded 3x3 (a VGG's last stage at 32x32 input) and a 1x1 plane, wide
+    // enough for the GEMMs to split over threads. On the 2x2 planes the GEMM path (fast paths off)
+    // sums im2col's padding zeros in another order, so its bits differ (on 1x1 only the input
+    // gradient's order is the same).
+    const wide = [
+      { n: 64, c: 72, h: 2, w: 2, k: 40, r: 3, s: 3, stride: [1, 1], pad: [1, 1], dil: [1, 1], groups: 1 },
+      { n: 40, c: 96, h: 1, w: 1, k: 80, r: 3, s: 3, stride: [1, 1], pad: [1, 1], dil: [1, 1], groups: 1 },
+    ] satisfies Case[];
+    for (const [i, c] of wide.entries()) {
+      const runs = [1, 2].map((threads) => {
+        setNumThreads(threads);
+        return run(c, randn([c.n, c.c, c.h, c.w], i), i);
+      });
+      const want = reference(c, runs[0]!.x, runs[0]!.w, runs[0]!.b, runs[0]!.g);
+      const gemm = withFastPath(false, () => run(c, randn([c.n, c.c, c.h, c.w], i), i));
+      const tag = JSON.stringify(c);
+      for (const key of ['y', 'dx', 'dw'] as const) {
+        expectMatches(runs[0]![key], want[key], `${key} ${tag}`);
+        expect(
+          Buffer.compare(Buffer.from(runs[0]![key].buffer), Buffer.from(runs[1]![key].buffer)),
+          `${key} ${tag}`,
+        ).toBe(0);
+        if (i === 0 || key !== 'dx')
+          expect(
+            Buffer.compare(Buffer.from(runs[0]![key].buffer), Buffer.from(gemm[key].buffer)),
+            `${key} ${tag} took another path`,
+          ).not.toBe(0);
+      }
     }
   });
 

@@ -191,12 +191,15 @@ describe('conv2d with Winograd F(4x4,3x3)', () => {
     }
   });
 
-  it('leaves wide layers on 2x2 output planes to the GEMM path, and takes narrow ones', () => {
-    // A 2x2 plane uses a quarter of its one tile: no products saved, only the per-pair weight
-    // transforms to pay for, which beyond 128 x 128 channel pairs cost more than the GEMM path.
+  it('leaves 2x2 planes under a padded 3x3 to the dense path, and takes 2x2 outputs of larger inputs', () => {
+    // A 2x2 plane uses a quarter of its one tile: no products saved. With padding 1 each output
+    // pixel reads the whole plane (nn/conv_dense.cc: one matrix per image, at any width); from a
+    // 4x4 input without padding, Winograd keeps narrow layers (up to 128 x 128 channel pairs).
     for (const [c, winograd] of [
       [conv3(8, 130, 2, 2, 129, [1, 1]), false],
-      [conv3(32, 64, 2, 2, 64, [1, 1]), true],
+      [conv3(32, 64, 2, 2, 64, [1, 1]), false],
+      [conv3(32, 64, 4, 4, 64, [0, 0]), true],
+      [conv3(8, 130, 4, 4, 129, [0, 0]), false],
     ] as const) {
       const got = run(c, randn([c.n, c.c, c.h, c.w], 3), 3);
       const want = reference(c, got.x, got.w, got.b, got.g);

@@ -1,4 +1,5 @@
-// Convolution ops and their autograd nodes. The algorithm is chosen per layer shape: depthwise
+// Convolution ops and their autograd nodes. The algorithm is chosen per layer shape: one dense
+// matrix per image for planes no larger than the kernel (conv_dense.cc); depthwise
 // kernels (conv_depthwise.cc) for groups == channels; Winograd F(4x4,3x3) (conv_wino.cc) for
 // stride-1 3x3 layers of 16 channels or more; the direct / Winograd F(2,3) kernels (conv_fast.cc)
 // for stride-1 layers of up to 64 channels on planes at least a vector wide; for undilated layers
@@ -10,6 +11,7 @@
 #include <cstring>
 
 #include "autograd/node.h"
+#include "nn/conv_dense.h"
 #include "nn/conv_depthwise.h"
 #include "nn/conv_fast.h"
 #include "nn/conv_gemm.h"
@@ -48,11 +50,12 @@ struct Conv2dBackward final : Node {
   const char* name() const override { return y || relu_bits ? "Conv2dReluBackward" : "Conv2dBackward"; }
   // The Winograd input gradient adds what the input's other consumers sent (a residual block's
   // shortcut) as it writes its output tiles.
-  bool absorbs_pending() const override { return conv_wino_applies(geom); }
+  bool absorbs_pending() const override { return !conv_dense_applies(geom) && conv_wino_applies(geom); }
   void backward(const TensorPtr& g_in, std::vector<TensorPtr>& gin) override {
     const ConvFastShape fs = fast_shape(geom);
-    const bool wino = conv_wino_applies(geom);
-    if (!wino && conv_fast_applies(fs)) {
+    const bool dense = conv_dense_applies(geom);
+    const bool wino = !dense && conv_wino_applies(geom);
+    if (!dense && !wino && conv_fast_applies(fs)) {
       // The fast path applies the ReLU mask while padding the gradient, and writes dx, dw and db.
       TensorPtr dx = needs_grad(0) ? empty(x->shape) : nullptr;
       TensorPtr dw = needs_grad(1) ? empty(w->shape) : nullptr;
@@ -99,7 +102,9 @@ struct Conv2dBackward final : Node {
     const bool depthwise = conv_depthwise_applies(ds);
     TensorPtr dx = needs_grad(0) ? empty(x->shape) : nullptr;  // both paths overwrite it
     TensorPtr dw = needs_grad(1) ? empty(w->shape) : nullptr;
-    if (depthwise) {
+    if (dense) {
+      conv_dense_backward(geom, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr);
+    } else if (depthwise) {
       conv_depthwise_backward(ds, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr);
     } else if (conv_grouped_applies(geom)) {
       conv_grouped_backward(geom, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr);
@@ -214,11 +219,14 @@ TensorPtr conv2d(const TensorPtr& x_in, const TensorPtr& w_in, const TensorPtr& 
   auto y = empty({g.N, g.K, g.P, g.Q});
   const bool grad = any_requires_grad({&x_in, &w_in, &b_in});
   const ConvFastShape fs = fast_shape(g);
-  const bool wino = conv_wino_applies(g);
-  const bool fast = !wino && conv_fast_applies(fs);
+  const bool dense = conv_dense_applies(g);
+  const bool wino = !dense && conv_wino_applies(g);
+  const bool fast = !dense && !wino && conv_fast_applies(fs);
   TensorPtr relu_bits;
   const ConvDwShape ds{g.N, g.C, g.H, g.W, g.K, g.R, g.S, p};
-  if (conv_depthwise_applies(ds)) {
+  if (dense) {
+    conv_dense_forward(g, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(), relu);
+  } else if (conv_depthwise_applies(ds)) {
     conv_depthwise_forward(ds, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(), relu);
   } else if (conv_grouped_applies(g)) {
     conv_grouped_forward(g, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(), relu);
@@ -258,7 +266,7 @@ TensorPtr conv2d_add(const TensorPtr& x_in, const TensorPtr& w_in, const TensorP
                      " does not match the output shape ", shape_str(out));
   // With a graph to record, or off the Winograd path (one group: never depthwise), the ops
   // themselves; the fused epilogue gives the same bits: y is rounded once, then the residual added.
-  if (any_requires_grad({&x_in, &w_in, &b_in, &residual_in}) || !conv_wino_applies(g)) {
+  if (any_requires_grad({&x_in, &w_in, &b_in, &residual_in}) || conv_dense_applies(g) || !conv_wino_applies(g)) {
     const TensorPtr y = conv2d(x_in, w_in, b_in, p, false);
     return relu ? add_relu(y, residual_in) : binary(BinaryOp::Add, y, residual_in);
   }
@@ -275,7 +283,7 @@ TensorPtr conv2d_relu_maxpool2x2(const TensorPtr& x_in, const TensorPtr& w_in, c
                                  const Conv2dParams& p) {
   const ConvGeom g = checked_geometry(x_in, w_in, b_in, p);
   const ConvFastShape fs = fast_shape(g);
-  if (conv_wino_applies(g) || !conv_fast_pool_applies(fs)) return max_pool2d(conv2d(x_in, w_in, b_in, p, true), Pool2dParams{2, 2, 2, 2, 0, 0});
+  if (conv_dense_applies(g) || conv_wino_applies(g) || !conv_fast_pool_applies(fs)) return max_pool2d(conv2d(x_in, w_in, b_in, p, true), Pool2dParams{2, 2, 2, 2, 0, 0});
   auto x = contiguous_data(x_in);
   auto w = contiguous_data(w_in);
   auto b = b_in ? contiguous_data(b_in) : nullptr;
