@@ -181,6 +181,31 @@ describe('batchNorm2d with a fused ReLU', () => {
     expect(arr(bn.runningMean!)).not.toEqual(before);
   });
 
+  it('normalises the output of a layer with more weights than output values instead of folding (noGrad)', () => {
+    // 4 -> 8 channels, 3x3: 288 weights; a 2x2 input gives 3 x 8 x 2 x 2 = 96 output values.
+    for (const [pool, shape] of [
+      [true, [3, 4, 2, 2]],
+      [false, [3, 4, 2, 2]],
+      [true, [3, 4, 10, 10]],
+    ] as const) {
+      const [conv, bn] = convBn(16, true, true);
+      const layers = pool ? [conv, bn, new ReLU(), new MaxPool2d(2)] : [conv, bn, new ReLU()];
+      const run = (fuse: boolean) => {
+        const model = new Sequential(...layers).eval();
+        model.fuse = fuse;
+        bnCalls = 0;
+        const y = noGrad(() => model.forward(randn([...shape], 17)));
+        return { y: arr(y), calls: bnCalls };
+      };
+      const fused = run(true);
+      const plain = run(false);
+      const folds = shape[2] === 10; // 3 x 8 x 10 x 10 output values: more than the weights
+      expect(fused.calls, `${shape}`).toBe(folds ? 0 : 1);
+      expectClose(fused.y, plain.y, `${shape} pool ${pool}`);
+      expect(fused.y.some((v) => v === 0)).toBe(true);
+    }
+  });
+
   it('foldBatchNorm rejects vectors of another length, and a graph it cannot record', () => {
     const w = randn([4, 2, 3, 3], 20);
     const v4 = tensor(new Float32Array(4).fill(1));

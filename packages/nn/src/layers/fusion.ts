@@ -34,6 +34,8 @@ export function isFoldableBatchNorm(layer: Module | undefined): layer is BatchNo
  * `bn(conv(x))` in evaluation mode as one convolution: the normalisation folded into the weights
  * (w * s per output channel, s = gamma / sqrt(var + eps)) and the bias ((b - mean) * s + beta), so
  * inference skips a pass over the activations; `relu` and `maxPool2x2` fuse as in `Conv2d.forward`.
+ * Without gradients, a layer with more weights than output values (a wide layer on small planes)
+ * normalises its output instead: folding would pass over more floats than it saves.
  */
 export function convWithFoldedBatchNorm(
   conv: Conv2d,
@@ -41,6 +43,16 @@ export function convWithFoldedBatchNorm(
   x: Tensor,
   options: { relu: boolean; maxPool2x2: boolean; residual?: Tensor | undefined },
 ): Tensor {
+  const out = convOutputShape(conv, x);
+  if (!isGradEnabled() && out !== null && conv.weight.size > out.reduce((a, b) => a * b, 1)) {
+    return tidy(() => {
+      const y = bn.forward(conv.forward(x), {
+        relu: options.relu,
+        ...(options.residual ? { residual: options.residual } : {}),
+      });
+      return options.maxPool2x2 ? F.maxPool2d(y, { kernelSize: 2 }) : y;
+    });
+  }
   return tidy(() => {
     const [weight, bias] = isGradEnabled() ? foldComposed(conv, bn) : foldNative(conv, bn);
     return F.conv2d(x, weight, bias, {
