@@ -16,7 +16,19 @@
  *
  * @packageDocumentation
  */
+import type { Handle } from './binding.js';
 import { loadNative } from './load.js';
+import type { Conv2dAttributes } from './nn.js';
+
+/** A convolution algorithm of the native chooser (see `TestingSlice.convPlan`). */
+export type ConvAlgorithm =
+  | 'dense'
+  | 'depthwise'
+  | 'grouped'
+  | 'winograd'
+  | 'direct'
+  | 'channel-vectorised'
+  | 'gemm';
 
 /** The testing slice's entry points. */
 export interface TestingSlice {
@@ -33,6 +45,16 @@ export interface TestingSlice {
    * the per-plane kernels); returns the previous setting.
    */
   setConvDepthwiseBlocked(enabled: boolean): boolean;
+  /**
+   * The algorithm `conv2d` runs for each pass of a layer (input and weight tensors, the native
+   * conv attributes) with the calling thread's settings: "dense", "depthwise", "grouped",
+   * "winograd", "direct", "channel-vectorised" or "gemm".
+   */
+  convPlan(
+    input: Handle,
+    weight: Handle,
+    attributes: Conv2dAttributes,
+  ): { forward: ConvAlgorithm; inputGrad: ConvAlgorithm; weightGrad: ConvAlgorithm };
   /**
    * GFLOP/s one thread reaches running chained fused multiply-adds with the current kernel table for
    * about 50 ms: the machine's practical FMA peak per core (the benchmark's "% of peak").

@@ -1,5 +1,7 @@
 // nn/ entry points: one call per differentiable op. Arguments arrive resolved by TypeScript
 // (@dlf/nn validates them and computes output shapes); the ops re-check what guards memory.
+#include "nn/binding.h"
+
 #include "math/binding.h"
 #include "nn/ops.h"
 #include "runtime/napi_util.h"
@@ -15,11 +17,7 @@ using napi::unwrap;
 using napi::unwrap_optional;
 using napi::wrap;
 
-Conv2dParams conv_params(const Napi::CallbackInfo& info, size_t i) {
-  const napi::Attributes a(info, i, "conv2d");
-  return Conv2dParams{a.integer("strideH"),   a.integer("strideW"),   a.integer("padH"),  a.integer("padW"),
-                      a.integer("dilationH"), a.integer("dilationW"), a.integer("groups")};
-}
+Conv2dParams conv_params(const Napi::CallbackInfo& info, size_t i) { return read_conv2d_params(info, i, "conv2d"); }
 
 Pool2dParams pool_params(const Napi::CallbackInfo& info, size_t i) {
   const napi::Attributes a(info, i, "pool2d");
@@ -119,6 +117,12 @@ Napi::Value FoldBatchNorm(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+Conv2dParams read_conv2d_params(const Napi::CallbackInfo& info, size_t i, const char* op) {
+  const napi::Attributes a(info, i, op);
+  return Conv2dParams{a.integer("strideH"),   a.integer("strideW"),   a.integer("padH"),  a.integer("padW"),
+                      a.integer("dilationH"), a.integer("dilationW"), a.integer("groups")};
+}
 
 void init_nn(Napi::Env env, Napi::Object exports) {
   DLF_EXPORT(exports, "activation", Activation);

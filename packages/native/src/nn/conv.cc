@@ -3,10 +3,11 @@
 // kernels (conv_depthwise.cc) for groups == channels; Winograd F(4x4,3x3) (conv_wino.cc) for
 // stride-1 3x3 layers of 16 channels or more; the direct / Winograd F(2,3) kernels (conv_fast.cc)
 // for stride-1 layers of up to 64 channels on planes at least a vector wide; for undilated layers
-// of stride 2 or more, direct convolutions vectorised over channels (conv_kvec.cc: the forward, and
-// the gradients of 3x3 layers); grouped stride-1 layers one group at a time on those kernels
-// (conv_grouped.cc); otherwise the general batched im2col + GEMM path (conv_gemm.cc),
-// which covers every stride, padding, dilation and group.
+// of stride 2 or more, direct convolutions vectorised over channels (conv_kvec.cc: the forward, the
+// weight gradient of kernels 2 to 8 wide, the input gradient of 3x3 stride-2 layers); grouped
+// stride-1 layers one group at a time on those kernels (conv_grouped.cc); otherwise the general
+// batched im2col + GEMM path (conv_gemm.cc), which covers every stride, padding, dilation and
+// group. conv_plan() is the one place that chooses.
 #include <algorithm>
 #include <cstring>
 
@@ -43,6 +44,22 @@ void bias_gradient(const ConvGeom& g, const float* gy, float* db) {
   });
 }
 
+// The one place that picks each pass's algorithm (conv2d, its backward and conv2d_plan ask it).
+ConvPlan conv_plan(const ConvGeom& g) {
+  const auto all = [](ConvAlgo a) { return ConvPlan{a, a, a}; };
+  if (conv_dense_applies(g)) return all(ConvAlgo::Dense);
+  if (conv_depthwise_applies(ConvDwShape{g.N, g.C, g.H, g.W, g.K, g.R, g.S, g.p})) return all(ConvAlgo::Depthwise);
+  if (conv_grouped_applies(g)) return all(ConvAlgo::Grouped);
+  if (conv_wino_applies(g)) return all(ConvAlgo::Winograd);
+  if (conv_fast_applies(fast_shape(g))) return all(ConvAlgo::Direct);
+  ConvPlan plan{conv_kvec_applies(g) ? ConvAlgo::ChannelVectorised : ConvAlgo::Gemm, ConvAlgo::Gemm, ConvAlgo::Gemm};
+  if (conv_kvec_wgrad_applies(g)) {
+    plan.weight_grad = ConvAlgo::ChannelVectorised;
+    if (conv_kvec_dgrad_applies(g)) plan.input_grad = ConvAlgo::ChannelVectorised;
+  }
+  return plan;
+}
+
 struct Conv2dBackward final : Node {
   TensorPtr x, w;
   TensorPtr y, relu_bits;  // with a fused ReLU: its output (general path) or a bit per output (fast path)
@@ -50,12 +67,11 @@ struct Conv2dBackward final : Node {
   const char* name() const override { return y || relu_bits ? "Conv2dReluBackward" : "Conv2dBackward"; }
   // The Winograd input gradient adds what the input's other consumers sent (a residual block's
   // shortcut) as it writes its output tiles.
-  bool absorbs_pending() const override { return !conv_dense_applies(geom) && conv_wino_applies(geom); }
+  bool absorbs_pending() const override { return conv_plan(geom).input_grad == ConvAlgo::Winograd; }
   void backward(const TensorPtr& g_in, std::vector<TensorPtr>& gin) override {
     const ConvFastShape fs = fast_shape(geom);
-    const bool dense = conv_dense_applies(geom);
-    const bool wino = !dense && conv_wino_applies(geom);
-    if (!dense && !wino && conv_fast_applies(fs)) {
+    const ConvPlan plan = conv_plan(geom);
+    if (plan.weight_grad == ConvAlgo::Direct) {
       // The fast path applies the ReLU mask while padding the gradient, and writes dx, dw and db.
       TensorPtr dx = needs_grad(0) ? empty(x->shape) : nullptr;
       TensorPtr dw = needs_grad(1) ? empty(w->shape) : nullptr;
@@ -85,7 +101,7 @@ struct Conv2dBackward final : Node {
     } else if (y) {
       g = relu_backward_mask(g_in, y);
     }
-    if (wino) {
+    if (plan.weight_grad == ConvAlgo::Winograd) {
       TensorPtr dx = needs_grad(0) ? empty(x->shape) : nullptr;
       TensorPtr dw = needs_grad(1) ? empty(w->shape) : nullptr;
       TensorPtr db = needs_grad(2) ? empty({geom.K}) : nullptr;
@@ -98,26 +114,27 @@ struct Conv2dBackward final : Node {
       gin[2] = db;
       return;
     }
-    const ConvDwShape ds{geom.N, geom.C, geom.H, geom.W, geom.K, geom.R, geom.S, geom.p};
-    const bool depthwise = conv_depthwise_applies(ds);
-    TensorPtr dx = needs_grad(0) ? empty(x->shape) : nullptr;  // both paths overwrite it
+    TensorPtr dx = needs_grad(0) ? empty(x->shape) : nullptr;  // every path overwrites it
     TensorPtr dw = needs_grad(1) ? empty(w->shape) : nullptr;
-    if (dense) {
-      conv_dense_backward(geom, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr);
-    } else if (depthwise) {
-      conv_depthwise_backward(ds, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr);
-    } else if (conv_grouped_applies(geom)) {
-      conv_grouped_backward(geom, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr);
-    } else if (conv_kvec_wgrad_applies(geom)) {
-      if (dx && conv_kvec_dgrad_applies(geom)) {
-        conv_kvec_backward_data(geom, w->f32(), g->f32(), dx->f32());
-      } else if (dx) {
-        conv_backward_general(geom, x->f32(), w->f32(), g->f32(), dx->f32(), nullptr);
-      }
-      if (dw) conv_kvec_backward_weights(geom, x->f32(), g->f32(), dw->f32());
-    } else {
-      conv_backward_general(geom, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr,
-                            dw ? dw->f32() : nullptr);
+    float* pdx = dx ? dx->f32() : nullptr;
+    float* pdw = dw ? dw->f32() : nullptr;
+    const float *px = x->f32(), *pw = w->f32(), *pg = g->f32();
+    switch (plan.weight_grad) {
+      case ConvAlgo::Dense: conv_dense_backward(geom, px, pw, pg, pdx, pdw); break;
+      case ConvAlgo::Depthwise:
+        conv_depthwise_backward(ConvDwShape{geom.N, geom.C, geom.H, geom.W, geom.K, geom.R, geom.S, geom.p}, px, pw,
+                                pg, pdx, pdw);
+        break;
+      case ConvAlgo::Grouped: conv_grouped_backward(geom, px, pw, pg, pdx, pdw); break;
+      case ConvAlgo::ChannelVectorised:
+        if (pdx && plan.input_grad == ConvAlgo::ChannelVectorised) {
+          conv_kvec_backward_data(geom, pw, pg, pdx);
+        } else if (pdx) {
+          conv_backward_general(geom, px, pw, pg, pdx, nullptr);
+        }
+        if (pdw) conv_kvec_backward_weights(geom, px, pg, pdw);
+        break;
+      default: conv_backward_general(geom, px, pw, pg, pdx, pdw); break;
     }
     gin[0] = dx;
     gin[1] = dw;
@@ -219,27 +236,21 @@ TensorPtr conv2d(const TensorPtr& x_in, const TensorPtr& w_in, const TensorPtr& 
   auto y = empty({g.N, g.K, g.P, g.Q});
   const bool grad = any_requires_grad({&x_in, &w_in, &b_in});
   const ConvFastShape fs = fast_shape(g);
-  const bool dense = conv_dense_applies(g);
-  const bool wino = !dense && conv_wino_applies(g);
-  const bool fast = !dense && !wino && conv_fast_applies(fs);
   TensorPtr relu_bits;
-  const ConvDwShape ds{g.N, g.C, g.H, g.W, g.K, g.R, g.S, p};
-  if (dense) {
-    conv_dense_forward(g, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(), relu);
-  } else if (conv_depthwise_applies(ds)) {
-    conv_depthwise_forward(ds, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(), relu);
-  } else if (conv_grouped_applies(g)) {
-    conv_grouped_forward(g, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(), relu);
-  } else if (wino) {
-    conv_wino_forward(g, x->f32(), w->f32(), b ? b->f32() : nullptr, nullptr, y->f32(), relu);
-  } else if (fast) {
-    if (relu && grad) relu_bits = empty({conv_fast_relu_bits_size(fs)}, DType::U8);
-    conv_fast_forward(fs, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(), relu,
-                      relu_bits ? relu_bits->data<uint8_t>() : nullptr);
-  } else if (conv_kvec_applies(g)) {
-    conv_kvec_forward(g, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(), relu);
-  } else {
-    conv_forward_general(g, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(), relu);
+  const float *px = x->f32(), *pw = w->f32(), *pb = b ? b->f32() : nullptr;
+  switch (conv_plan(g).forward) {
+    case ConvAlgo::Dense: conv_dense_forward(g, px, pw, pb, y->f32(), relu); break;
+    case ConvAlgo::Depthwise:
+      conv_depthwise_forward(ConvDwShape{g.N, g.C, g.H, g.W, g.K, g.R, g.S, p}, px, pw, pb, y->f32(), relu);
+      break;
+    case ConvAlgo::Grouped: conv_grouped_forward(g, px, pw, pb, y->f32(), relu); break;
+    case ConvAlgo::Winograd: conv_wino_forward(g, px, pw, pb, nullptr, y->f32(), relu); break;
+    case ConvAlgo::Direct:
+      if (relu && grad) relu_bits = empty({conv_fast_relu_bits_size(fs)}, DType::U8);
+      conv_fast_forward(fs, px, pw, pb, y->f32(), relu, relu_bits ? relu_bits->data<uint8_t>() : nullptr);
+      break;
+    case ConvAlgo::ChannelVectorised: conv_kvec_forward(g, px, pw, pb, y->f32(), relu); break;
+    default: conv_forward_general(g, px, pw, pb, y->f32(), relu); break;
   }
   if (grad) {
     auto node = make_node<Conv2dBackward>();
@@ -266,7 +277,7 @@ TensorPtr conv2d_add(const TensorPtr& x_in, const TensorPtr& w_in, const TensorP
                      " does not match the output shape ", shape_str(out));
   // With a graph to record, or off the Winograd path (one group: never depthwise), the ops
   // themselves; the fused epilogue gives the same bits: y is rounded once, then the residual added.
-  if (any_requires_grad({&x_in, &w_in, &b_in, &residual_in}) || conv_dense_applies(g) || !conv_wino_applies(g)) {
+  if (any_requires_grad({&x_in, &w_in, &b_in, &residual_in}) || conv_plan(g).forward != ConvAlgo::Winograd) {
     const TensorPtr y = conv2d(x_in, w_in, b_in, p, false);
     return relu ? add_relu(y, residual_in) : binary(BinaryOp::Add, y, residual_in);
   }
@@ -283,6 +294,7 @@ TensorPtr conv2d_relu_maxpool2x2(const TensorPtr& x_in, const TensorPtr& w_in, c
                                  const Conv2dParams& p) {
   const ConvGeom g = checked_geometry(x_in, w_in, b_in, p);
   const ConvFastShape fs = fast_shape(g);
+  // (Not conv_plan: a one-channel input counts as depthwise there, but pools here on the fast kernels.)
   if (conv_dense_applies(g) || conv_wino_applies(g) || !conv_fast_pool_applies(fs)) return max_pool2d(conv2d(x_in, w_in, b_in, p, true), Pool2dParams{2, 2, 2, 2, 0, 0});
   auto x = contiguous_data(x_in);
   auto w = contiguous_data(w_in);
@@ -300,6 +312,23 @@ TensorPtr conv2d_relu_maxpool2x2(const TensorPtr& x_in, const TensorPtr& w_in, c
     attach(y, node, {&x_in, &w_in, &b_in});
   }
   return y;
+}
+
+const char* conv_algo_name(ConvAlgo a) {
+  switch (a) {
+    case ConvAlgo::Dense: return "dense";
+    case ConvAlgo::Depthwise: return "depthwise";
+    case ConvAlgo::Grouped: return "grouped";
+    case ConvAlgo::Winograd: return "winograd";
+    case ConvAlgo::Direct: return "direct";
+    case ConvAlgo::ChannelVectorised: return "channel-vectorised";
+    case ConvAlgo::Gemm: return "gemm";
+  }
+  return "gemm";
+}
+
+ConvPlan conv2d_plan(const TensorPtr& x, const TensorPtr& w, const Conv2dParams& p) {
+  return conv_plan(checked_geometry(x, w, nullptr, p));
 }
 
 }  // namespace dlf

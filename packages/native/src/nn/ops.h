@@ -21,6 +21,14 @@ struct Conv2dParams {
 };
 /** x (N,C,H,W), w (K,C/groups,R,S), b (K) or null -> (N,K,P,Q); `relu` fuses a ReLU. */
 TensorPtr conv2d(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, const Conv2dParams& p, bool relu);
+/** The convolution algorithms conv2d chooses from (one per pass, by layer shape: nn/conv.cc). */
+enum class ConvAlgo : uint8_t { Dense, Depthwise, Grouped, Winograd, Direct, ChannelVectorised, Gemm };
+struct ConvPlan {
+  ConvAlgo forward, input_grad, weight_grad;
+};
+/** What conv2d runs for x: (N,C,H,W), w: (K,C/groups,R,S) with these parameters, in the current environment. */
+ConvPlan conv2d_plan(const TensorPtr& x, const TensorPtr& w, const Conv2dParams& p);
+const char* conv_algo_name(ConvAlgo a);
 /** conv2d(x, w, b) + residual (then a ReLU when `relu`), residual of the output's shape: one op where
  * the Winograd kernels add it as they write (inference); otherwise the ops it stands for. */
 TensorPtr conv2d_add(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, const Conv2dParams& p,

@@ -5,6 +5,7 @@
 
 #include "nn/conv_depthwise.h"
 #include "nn/conv_fast.h"
+#include "nn/binding.h"
 #include "nn/conv_wino.h"
 #include "runtime/napi_util.h"
 #include "runtime/simd.h"
@@ -36,6 +37,19 @@ Napi::Value SetConvDepthwiseBlocked(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), prev);
 }
 
+// [sync] convPlan(x, weight, {strideH, strideW, padH, padW, dilationH, dilationW, groups})
+//   -> {forward, inputGrad, weightGrad}: the algorithm conv2d runs for each pass of this layer in the
+// calling thread's environment (tests check that each algorithm is reached).
+Napi::Value ReadConvPlan(const Napi::CallbackInfo& info) {
+  const auto plan = conv2d_plan(napi::unwrap(info, 0, "input"), napi::unwrap(info, 1, "weight"),
+                                read_conv2d_params(info, 2, "convPlan"));
+  Napi::Object out = Napi::Object::New(info.Env());
+  out.Set("forward", conv_algo_name(plan.forward));
+  out.Set("inputGrad", conv_algo_name(plan.input_grad));
+  out.Set("weightGrad", conv_algo_name(plan.weight_grad));
+  return out;
+}
+
 // [sync] measureFmaPeak() -> number: GFLOP/s of one thread running chained FMAs with the current
 // kernel table for ~50 ms (the benchmark's "% of peak" denominator).
 Napi::Value MeasureFmaPeak(const Napi::CallbackInfo& info) {
@@ -55,6 +69,7 @@ void init_testing(Napi::Env env, Napi::Object exports) {
   DLF_EXPORT(exports, "setConvFastPath", SetConvFastPath);
   DLF_EXPORT(exports, "setConvWinograd", SetConvWinograd);
   DLF_EXPORT(exports, "setConvDepthwiseBlocked", SetConvDepthwiseBlocked);
+  DLF_EXPORT(exports, "convPlan", ReadConvPlan);
   DLF_EXPORT(exports, "measureFmaPeak", MeasureFmaPeak);
   DLF_EXPORT(exports, "selectSimd", SelectSimd);
 }
