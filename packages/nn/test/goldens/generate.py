@@ -309,6 +309,20 @@ def build_cases():
     conv('batched_stride2_small_planes', 3, 8, 7, 7, 12, 3, 3, stride=(2, 2), padding=(1, 1))
     conv('batched_groups2_short_last_batch', 5, 4, 14, 14, 6, 3, 3, groups=2)
     conv('batched_pointwise_groups2', 3, 6, 5, 7, 4, 1, 1, groups=2)
+    # One case per algorithm of the native chooser (nn/conv.cc's conv_plan; conv-goldens.test.ts runs
+    # them on every kernel table and checks that each algorithm of each pass is reached): Winograd
+    # F(4x4,3x3), the direct stride-1 kernels, the channel-vectorised strided kernels (a 3x3 stride-2
+    # layer and a 7x7 stem), one dense matrix per image (2x2 and 1x1 planes), a grouped layer one group
+    # at a time, a strided 1x1 layer on the GEMM path.
+    conv('path_winograd_pad2_odd', 2, 17, 11, 14, 18, 3, 3, padding=(2, 2), bias=False)
+    conv('path_direct', 2, 8, 12, 20, 12, 3, 3, padding=(1, 1))
+    conv('path_direct_5x5', 2, 3, 9, 18, 6, 5, 5, padding=(2, 2))
+    conv('path_channel_vectorised_3x3_s2', 2, 10, 9, 24, 20, 3, 3, stride=(2, 2), padding=(1, 1))
+    conv('path_channel_vectorised_7x7_s2', 2, 3, 18, 17, 16, 7, 7, stride=(2, 2), padding=(3, 3), bias=False)
+    conv('path_dense_2x2', 3, 20, 2, 2, 24, 3, 3, padding=(1, 1))
+    conv('path_dense_1x1', 2, 12, 1, 1, 8, 3, 3, padding=(1, 1))
+    conv('path_grouped_direct', 2, 12, 6, 16, 16, 3, 3, padding=(1, 1), groups=4)
+    conv('path_gemm_pointwise_s2', 2, 8, 9, 9, 12, 1, 1, stride=(2, 2))
 
     # ---- pooling
     def pool(op, name, shape, k, s, p):
