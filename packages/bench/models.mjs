@@ -18,6 +18,8 @@
 //              linear layers (120, 84, 10)
 //   simplecnn  (extra) the tutorial CNN: unpadded 3x3 convs to 32 and 64 channels, a max pool, dropout,
 //              Linear(to 128), dropout, Linear(128 -> 10)
+//   bottleneck (extra) ResNet bottleneck blocks (1x1 reduce, 3x3, 1x1 expand x4): a 3x3 stem to 32, 2 blocks
+//              a stage at 64-128-256 channels (16-32-64 inside), projection shortcuts
 //   stem7      (extra) a 7x7 stride-2 stem to 32 channels with BN (meant for --size 64), max pool,
 //              (3x3 conv, BN, ReLU) at 64, 64 (then a max pool), 128 channels, global average pool
 export const MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet'];
@@ -26,7 +28,16 @@ export const MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet'];
 // pooling; resnetw is a wider, shallower ResNet: 32-64-128 channels, 2 blocks a stage; oddnet's
 // channel counts are multiples of no vector or block width; lenet and simplecnn are the classic
 // small CNNs without batch norm or padding; stem7 starts like an ImageNet ResNet).
-export const EXTRA_MODELS = ['allconv', 'resnetw', 'oddnet', 'vgg11', 'lenet', 'simplecnn', 'stem7'];
+export const EXTRA_MODELS = [
+  'allconv',
+  'resnetw',
+  'oddnet',
+  'vgg11',
+  'lenet',
+  'simplecnn',
+  'stem7',
+  'bottleneck',
+];
 export const ALL_MODELS = [...MODELS, ...EXTRA_MODELS];
 export const CLASSES = 10;
 
@@ -195,6 +206,38 @@ export function buildModel(name, { nn, core, size = 32 }) {
         }
       }
       const head = [new AdaptiveAvgPool2d(1), new Flatten(), new Linear(128, CLASSES, { generator })];
+      return new Sequential(...convBnRelu(3, 32, 3), ...blocks, ...head);
+    }
+    case 'bottleneck': {
+      // ResNet bottleneck blocks (1x1 reduce, 3x3, 1x1 expand x4) for CIFAR: 2 blocks a stage
+      const block = (cin, mid, stride) => {
+        const cout = 4 * mid;
+        const body = new Sequential(
+          ...convBnRelu(cin, mid, 1),
+          ...convBnRelu(mid, mid, 3, stride),
+          conv(mid, cout, 1),
+          new BatchNorm2d(cout),
+        );
+        const projection = stride !== 1 || cin !== cout;
+        return new Residual(
+          body,
+          projection ? new Sequential(conv(cin, cout, 1, stride), new BatchNorm2d(cout)) : null,
+          true,
+        );
+      };
+      const blocks = [];
+      let cin = 32;
+      for (const [mid, stride] of [
+        [16, 1],
+        [32, 2],
+        [64, 2],
+      ]) {
+        for (let i = 0; i < 2; i++) {
+          blocks.push(block(cin, mid, i === 0 ? stride : 1));
+          cin = 4 * mid;
+        }
+      }
+      const head = [new AdaptiveAvgPool2d(1), new Flatten(), new Linear(cin, CLASSES, { generator })];
       return new Sequential(...convBnRelu(3, 32, 3), ...blocks, ...head);
     }
     case 'lenet': {

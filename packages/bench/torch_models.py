@@ -3,7 +3,7 @@ Every model takes (N, 3, S, S) (S = 32 unless --size sets it) and ends in 10 log
 
 import torch.nn as nn
 
-MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet', 'allconv', 'resnetw', 'oddnet', 'vgg11', 'lenet', 'simplecnn', 'stem7']  # the zoo, then the extra models
+MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet', 'allconv', 'resnetw', 'oddnet', 'vgg11', 'lenet', 'simplecnn', 'stem7', 'bottleneck']  # the zoo, then the extra models
 CLASSES = 10
 
 
@@ -144,8 +144,27 @@ def stem7():
                          *conv_bn_relu(64, 128, 3), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(128, CLASSES))
 
 
+def bottleneck():
+    """ResNet bottleneck blocks (1x1 reduce, 3x3, 1x1 expand x4): a 3x3 stem to 32, 2 blocks a stage at
+    64-128-256 channels (16-32-64 inside), projection shortcuts."""
+    def block(cin, mid, stride):
+        cout = 4 * mid
+        body = nn.Sequential(*conv_bn_relu(cin, mid, 1), *conv_bn_relu(mid, mid, 3, stride), conv(mid, cout, 1),
+                             nn.BatchNorm2d(cout))
+        shortcut = None
+        if stride != 1 or cin != cout:
+            shortcut = nn.Sequential(conv(cin, cout, 1, stride), nn.BatchNorm2d(cout))
+        return Residual(body, shortcut, True)
+    blocks, cin = [], 32
+    for mid, stride in ((16, 1), (32, 2), (64, 2)):
+        for i in range(2):
+            blocks.append(block(cin, mid, stride if i == 0 else 1))
+            cin = 4 * mid
+    return nn.Sequential(*conv_bn_relu(3, 32, 3), *blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, CLASSES))
+
+
 def build_model(name, size=32):
-    builders = {'lenet': lenet, 'simplecnn': simplecnn, 'stem7': stem7, 'vgg11': vgg11, 'allconv': allconv, 'resnetw': resnetw, 'oddnet': oddnet, 'seed-cnn': seed_cnn, 'vgg-bn': vgg_bn, 'resnet20': resnet20, 'mobilenet': mobilenet}
+    builders = {'bottleneck': bottleneck, 'lenet': lenet, 'simplecnn': simplecnn, 'stem7': stem7, 'vgg11': vgg11, 'allconv': allconv, 'resnetw': resnetw, 'oddnet': oddnet, 'seed-cnn': seed_cnn, 'vgg-bn': vgg_bn, 'resnet20': resnet20, 'mobilenet': mobilenet}
     if name not in builders:
         raise ValueError(f'unknown model {name}; expected one of {", ".join(MODELS)}')
     if name in ('seed-cnn', 'vgg-bn', 'lenet', 'simplecnn'):
