@@ -18,7 +18,14 @@ import {
 } from '@dlf/tensor-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { conv2d, mul, relu, sum } from '@dlf/nn';
-import { type Case, expectMatches, expectReaches, outSize, reference } from './conv-reference.js';
+import {
+  type Case,
+  expectMatches,
+  expectReaches,
+  outSize,
+  reference,
+  withSetting,
+} from './conv-reference.js';
 
 const randn = (shape: readonly number[], seed: number) =>
   randnDefault(shape, 0, 1, { generator: new Generator(seed) });
@@ -170,14 +177,7 @@ function checkWith(c: Case, x: Tensor, seed: number, poison = false): void {
   expectMatches(got.db, want.db, `db ${tag}`);
 }
 
-const withFastPath = <T>(on: boolean, fn: () => T): T => {
-  const prev = testing.setConvFastPath(on);
-  try {
-    return fn();
-  } finally {
-    testing.setConvFastPath(prev);
-  }
-};
+const withFastPath = <T>(on: boolean, fn: () => T): T => withSetting(testing.setConvFastPath, on, fn);
 
 const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => testing.selectSimd(name));
 const startSimd = getSimd();

@@ -98,3 +98,13 @@ export function expectReaches(
       expect.fail(`${what}[${i}]: got ${gv}, want ${wv} (scale ${scale})`);
   }
 }
+
+/** Runs fn with a native path switch (a testing setter that returns its previous value) at `on`, then restores it. */
+export function withSetting<T>(set: (on: boolean) => boolean, on: boolean, fn: () => T): T {
+  const prev = set(on);
+  try {
+    return fn();
+  } finally {
+    set(prev);
+  }
+}

@@ -19,7 +19,14 @@ import {
 } from '@dlf/tensor-core';
 import { afterAll, describe, expect, it } from 'vitest';
 import { conv2d, mul, sum } from '@dlf/nn';
-import { type Case, expectMatches, expectReaches, outSize, reference } from './conv-reference.js';
+import {
+  type Case,
+  expectMatches,
+  expectReaches,
+  outSize,
+  reference,
+  withSetting,
+} from './conv-reference.js';
 
 const randn = (shape: readonly number[], seed: number) =>
   randnDefault(shape, 0, 1, { generator: new Generator(seed) });
@@ -97,14 +104,7 @@ function run(c: Case, x: Tensor, seed: number, relu = false) {
   };
 }
 
-const withWinograd = <T>(on: boolean, fn: () => T): T => {
-  const prev = testing.setConvWinograd(on);
-  try {
-    return fn();
-  } finally {
-    testing.setConvWinograd(prev);
-  }
-};
+const withWinograd = <T>(on: boolean, fn: () => T): T => withSetting(testing.setConvWinograd, on, fn);
 
 const sameBits = (a: Float32Array, b: Float32Array) =>
   Buffer.compare(Buffer.from(a.buffer), Buffer.from(b.buffer)) === 0;

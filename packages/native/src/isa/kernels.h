@@ -58,7 +58,8 @@ inline int kvec_rows_per_tile(int64_t Q, int W) {
 // Kernel rows a weight-gradient tile of isa/conv_kvec.h sums at once (S taps each): about 24
 // accumulators where there are 32 vector registers (16 floats a vector), 12 with 16.
 constexpr int kvec_wgrad_rows_per_tile(int64_t S, int W) {
-  return (W == 16 ? 24 : 12) / S > 1 ? static_cast<int>((W == 16 ? 24 : 12) / S) : 1;
+  const int64_t rows = (W == 16 ? 24 : 12) / S;
+  return rows > 1 ? static_cast<int>(rows) : 1;
 }
 
 // From this many channel pairs K * C the Winograd weight gradient's per-position sums are packed

@@ -10,7 +10,7 @@
 namespace dlf {
 namespace {
 
-// The dense matrix is built per call (32 MB at most: what 1024 -> 1024 channels on 2x2 planes need).
+// The dense matrix is built per call: 32 MB at most (twice what 512 -> 512 channels on 2x2 planes need).
 constexpr int64_t kMaxDenseFloats = int64_t{1} << 23;
 
 // Input pixel (c's plane offset) that tap (r, s) joins to output pixel (oh, ow), or -1 in padding.
@@ -50,11 +50,13 @@ void build_dense(const ConvGeom& g, const float* w, const std::vector<int32_t>& 
 }  // namespace
 
 bool conv_dense_applies(const ConvGeom& g) {
-  if (!current_env().conv_fast_path || g.G != 1 || g.R * g.S < 2) return false;
+  // A tap joins an output pixel to at most R*S input pixels: larger planes never qualify (checked
+  // first, so the count below stays small on every layer's plan).
+  if (!current_env().conv_fast_path || g.G != 1 || g.R * g.S < 2 || g.H * g.W > g.R * g.S) return false;
   if (g.K * g.pq() * g.C * g.H * g.W > kMaxDenseFloats) return false;
-  // Only where a tap joins every output pixel to every input pixel (so the plane is no larger than
-  // the kernel): no product of D is a padding zero, so an Inf in the input reaches exactly the
-  // outputs it should (0 * Inf would be NaN), and D has no zeros to write.
+  // Only where a tap joins every output pixel to every input pixel: no product of D is a padding
+  // zero, so an Inf in the input reaches exactly the outputs it should (0 * Inf would be NaN), and
+  // D has no zeros to write.
   int64_t joined = 0;
   for (int64_t p = 0; p < g.pq(); ++p)
     for (int64_t t = 0; t < g.R * g.S; ++t) joined += joined_pixel(g, p / g.Q, p % g.Q, t / g.S, t % g.S) >= 0;
