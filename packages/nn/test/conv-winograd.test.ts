@@ -1,4 +1,5 @@
-// Winograd F(4x4,3x3) (native nn/conv_wino.cc, isa/conv_wino43.h) against the float64 reference:
+// Winograd F(4x4,3x3) (native nn/conv_wino.cc, isa/conv_wino43.h) against the float64 reference,
+// for 3x3 kernels and for 5x5 ones run as four 3x3 blocks:
 // forward, input, weight and bias gradients, on every instruction set this CPU has, at 1 and 2
 // threads; channel counts that are not multiples of any block, odd sizes, padding 0/1/2 and
 // asymmetric, batch 1, groups; with a fused ReLU against the other paths; NaN and Inf reach the output;
@@ -32,27 +33,23 @@ const randn = (shape: readonly number[], seed: number) =>
   randnDefault(shape, 0, 1, { generator: new Generator(seed) });
 const arr = (t: Tensor) => t.toTypedArray() as Float32Array;
 
-const conv3 = (
-  n: number,
-  c: number,
-  h: number,
-  w: number,
-  k: number,
-  pad: [number, number],
-  groups = 1,
-): Case => ({
-  n,
-  c,
-  h,
-  w,
-  k,
-  r: 3,
-  s: 3,
-  stride: [1, 1],
-  pad,
-  dil: [1, 1],
-  groups,
-});
+const convK =
+  (size: number) =>
+  (n: number, c: number, h: number, w: number, k: number, pad: [number, number], groups = 1): Case => ({
+    n,
+    c,
+    h,
+    w,
+    k,
+    r: size,
+    s: size,
+    stride: [1, 1],
+    pad,
+    dil: [1, 1],
+    groups,
+  });
+const conv3 = convK(3);
+const conv5 = convK(5);
 
 // Each has enough 4x4 output tiles for the widest block (64 tiles with AVX-512) to be chosen.
 const cases: Case[] = [
@@ -83,11 +80,19 @@ const cases: Case[] = [
   // a group (off every block size) and 16 -> 16 with four groups.
   conv3(3, 40, 13, 14, 34, [1, 1], 2),
   conv3(6, 64, 16, 16, 64, [1, 0], 4),
+  // 5x5 kernels: four 3x3 blocks over shifted inputs (padding 2: shifts to -1; padding 4 x 1: the
+  // input gradient pads 0 x 3), 3 input channels (the fewest the path takes), C x K beyond 24 x 24
+  // block pairs, grouped.
+  conv5(4, 16, 12, 13, 20, [2, 2]),
+  conv5(2, 3, 20, 17, 16, [0, 0]),
+  conv5(3, 17, 9, 11, 33, [4, 1]),
+  conv5(8, 32, 8, 8, 40, [2, 2]),
+  conv5(4, 8, 12, 12, 40, [2, 2], 2),
 ];
 
 function run(c: Case, x: Tensor, seed: number, relu = false) {
   const xg = x.requiresGrad_();
-  const w = randn([c.k, c.c / c.groups, 3, 3], seed + 1).requiresGrad_();
+  const w = randn([c.k, c.c / c.groups, c.r, c.s], seed + 1).requiresGrad_();
   const b = randn([c.k], seed + 2).requiresGrad_();
   const y = conv2d(xg, w, b, { padding: c.pad, groups: c.groups, relu });
   const g = randn(y.shape, seed + 3);
@@ -117,7 +122,7 @@ afterAll(() => {
   setNumThreads(startThreads);
 });
 
-describe('conv2d with Winograd F(4x4,3x3)', () => {
+describe('conv2d with Winograd F(4x4,3x3), 3x3 and 5x5 kernels', () => {
   for (const isa of isas) {
     for (const threads of [1, 2]) {
       it(`matches a float64 reference (${isa}, ${threads} thread(s))`, () => {
@@ -155,19 +160,21 @@ describe('conv2d with Winograd F(4x4,3x3)', () => {
         data[data.length - 1] = Number.POSITIVE_INFINITY;
         const got = run(c, tensor(data, { shape: [c.n, c.c, c.h, c.w] }), 7 * i);
         const want = reference(c, got.x, got.w, got.b, got.g);
-        const P = outSize(c.h, 3, 1, c.pad[0], 1);
-        const Q = outSize(c.w, 3, 1, c.pad[1], 1);
+        const P = outSize(c.h, c.r, 1, c.pad[0], 1);
+        const Q = outSize(c.w, c.s, 1, c.pad[1], 1);
         const tag = JSON.stringify(c);
         // A tile's transform mixes its inputs, so a non-finite input spreads over its 4x4 output
-        // tile (y) or over its channel pair's 3x3 kernel (dw); nowhere else.
+        // tile (y) or over its channel pair's kernel (dw); nowhere else. A 5x5 kernel's blocks read
+        // 6x6 patches a zero kernel row or column may not need (a tile next to the true outputs can
+        // take the NaN too): there, nowhere beyond the plane.
         const yTile = (o: number) => {
           const plane = Math.floor(o / (P * Q));
           const p = Math.floor((o % (P * Q)) / Q);
           const q = o % Q;
-          return `${plane}:${p >> 2}:${q >> 2}`;
+          return c.r === 3 ? `${plane}:${p >> 2}:${q >> 2}` : `${plane}`;
         };
         expectReaches(got.y, want.y, yTile, `y ${tag}`);
-        expectReaches(got.dw, want.dw, (o) => `${Math.floor(o / 9)}`, `dw ${tag}`);
+        expectReaches(got.dw, want.dw, (o) => `${Math.floor(o / (c.r * c.s))}`, `dw ${tag}`);
         expectMatches(got.dx, want.dx, `dx ${tag}`);
       }
     });
@@ -181,7 +188,8 @@ describe('conv2d with Winograd F(4x4,3x3)', () => {
       });
       // Up to 24 x 24 channel pairs each thread sums its own share of the tiles, so the weight
       // gradient's bits follow the thread count; beyond, they never do.
-      const sharedSums = (c.c / c.groups) * (c.k / c.groups) > 24 * 24;
+      // A 5x5 kernel's four blocks count as four input channels each.
+      const sharedSums = (c.r === 5 ? 4 : 1) * (c.c / c.groups) * (c.k / c.groups) > 24 * 24;
       for (const key of ['y', 'dx', 'dw', 'db'] as const) {
         const tag = `${key} ${JSON.stringify(c)}`;
         expect(sameBits(a2![key], b2![key]), tag).toBe(true);

@@ -1,7 +1,8 @@
 // Convolution ops and their autograd nodes. The algorithm is chosen per layer shape: one dense
 // matrix per image for planes no larger than the kernel (conv_dense.cc); depthwise
 // kernels (conv_depthwise.cc) for groups == channels; Winograd F(4x4,3x3) (conv_wino.cc) for
-// stride-1 3x3 layers of 16 channels or more; the direct / Winograd F(2,3) kernels (conv_fast.cc)
+// stride-1 3x3 layers of 16 channels or more, and 5x5 layers (as four 3x3 blocks) of 16 outputs
+// or more; the direct / Winograd F(2,3) kernels (conv_fast.cc)
 // for stride-1 layers of up to 64 channels on planes at least a vector wide; for undilated layers
 // of stride 2 or more, direct convolutions vectorised over channels (conv_kvec.cc: the forward, the
 // weight gradient of kernels 2 to 8 wide, the input gradient of 3x3 stride-2 layers); grouped

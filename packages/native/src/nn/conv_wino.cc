@@ -14,6 +14,9 @@ namespace {
 // Below this many channels the transforms cost more than the products they save: the direct
 // kernels (conv_fast.cc) win.
 constexpr int64_t kMinChannels = 16;
+// A 5x5 kernel saves more (9 products per output where the direct convolution does 25): from 2
+// input channels (3 -> 32 channels on 32x32 planes, batch 64: forward 1.9 ms, 2.3 ms direct).
+constexpr int64_t kMinChannels5 = 2;
 // Weight-gradient tile blocks are transformed this many floats at a time when the sums are packed
 // GEMMs: the transformed tiles of a chunk stay in L2 for the GEMMs that read them.
 constexpr int64_t kWgradChunkFloats = int64_t{1} << 19;
@@ -39,6 +42,50 @@ void reduce_lanes(float* p, int64_t n, int64_t lanes, int64_t shares) {
     float v = 0.f;
     for (int64_t l = 0; l < lanes; ++l) v += p[i * lanes + l];
     p[i] = v;
+  }
+}
+
+// A 5x5 kernel runs as four 3x3 ones: zero-padded to 6x6, its block (a, b) of rows 3a..3a+2 and
+// columns 3b..3b+2 reads the input shifted by (3a, 3b). The four blocks are four groups of input
+// channels of one F(4x4,3x3) convolution: 4 * 36 products per 16 outputs and channel pair (9 per
+// output; the direct convolution does 25), through the tuned 3x3 transforms.
+constexpr int64_t kBlockShift = 3;
+constexpr int64_t kKernelBlocks5 = 4;
+
+// w: (K,C,5,5) -> (outs, 4 * ins, 3, 3): output o, input (block kb, channel i) holds block kb of the
+// kernel (o, i), zero past the 5x5. With `flip` the input gradient's kernel: outs C, ins K, kernel
+// (k, c) rotated 180 degrees.
+TensorPtr split_kernel5(const float* w, int64_t K, int64_t C, bool flip) {
+  const int64_t outs = flip ? C : K, ins = flip ? K : C;
+  auto out = empty({outs, kKernelBlocks5 * ins, 3, 3});
+  float* po = out->f32();
+  parallel_for(outs, 16, [&](int64_t o0, int64_t o1) {
+    for (int64_t o = o0; o < o1; ++o)
+      for (int64_t kb = 0; kb < kKernelBlocks5; ++kb)
+        for (int64_t i = 0; i < ins; ++i) {
+          const float* src = w + (flip ? i * C + o : o * C + i) * 25;
+          float* dst = po + ((o * kKernelBlocks5 + kb) * ins + i) * 9;
+          for (int64_t r = 0; r < 3; ++r)
+            for (int64_t c = 0; c < 3; ++c) {
+              const int64_t kr = kBlockShift * (kb / 2) + r, kc = kBlockShift * (kb % 2) + c;
+              dst[r * 3 + c] = kr < 5 && kc < 5 ? src[flip ? (4 - kr) * 5 + 4 - kc : kr * 5 + kc] : 0.f;
+            }
+        }
+  });
+  return out;
+}
+
+// x -> V: the input transforms (wino_input) of tiles t0..t0+count for each of `kernel_blocks`
+// kernel blocks, block kb's channels from V + kb * g.C * cstride on. Block (a, b) of a 5x5 kernel
+// reads the input shifted by (3a, 3b): as if padded 3a, 3b less.
+void transform_blocks(const WinoGeom& g, int64_t kernel_blocks, const float* x, int64_t t0, int64_t count,
+                      int64_t estride, int64_t cstride, float* V) {
+  const Kernels& kt = kernels();
+  for (int64_t kb = 0; kb < kernel_blocks; ++kb) {
+    WinoGeom gb = g;
+    gb.pad_h -= kBlockShift * (kb / 2);
+    gb.pad_w -= kBlockShift * (kb % 2);
+    kt.wino_input(gb, x, t0, count, estride, cstride, V + kb * g.C * cstride);
   }
 }
 
@@ -110,10 +157,14 @@ void add_residual_tiles(const WinoGeom& g, int64_t K, int64_t k0, int64_t k1, in
 // are one block), each block's products and output transforms are split by output channels
 // instead, the tiles transformed once. Either way each output is computed the same way.
 void run_forward(const WinoGeom& g, int64_t N, const float* x, const float* U, int64_t K, int64_t Kp,
-                 const float* bias, const float* residual, bool relu, float* y) {
+                 const float* bias, const float* residual, bool relu, float* y, int64_t kernel_blocks = 1) {
   const Kernels& kt = kernels();
   const int64_t TB = kt.wino_tiles, rk = kt.wino_kblock, tiles = N * g.th * g.tw, blocks = (tiles + TB - 1) / TB;
-  const int64_t vs = position_stride(g.C * TB), ms = position_stride(Kp * TB), us = position_stride(Kp * g.C);
+  const int64_t C = kernel_blocks * g.C;  // the GEMMs' input channels: each kernel block's copy of g.C
+  const int64_t vs = position_stride(C * TB), ms = position_stride(Kp * TB), us = position_stride(Kp * C);
+  const auto transform_input = [&](int64_t t0, int64_t count, float* V) {
+    transform_blocks(g, kernel_blocks, x, t0, count, vs, TB, V);
+  };
   const auto outputs = [&](const float* M, int64_t k0, int64_t k1, int64_t t0, int64_t count) {
     kt.wino_output(g, M, ms, K, k0, k1, t0, count, bias, relu && !residual, y);
     if (residual) add_residual_tiles(g, K, k0, k1, t0, count, residual, relu, y);
@@ -123,10 +174,10 @@ void run_forward(const WinoGeom& g, int64_t N, const float* x, const float* U, i
     auto M = empty({36 * ms});
     for (int64_t bi = 0; bi < blocks; ++bi) {
       const int64_t t0 = bi * TB, count = std::min(TB, tiles - t0);
-      kt.wino_input(g, x, t0, count, vs, TB, V->f32());
+      transform_input(t0, count, V->f32());
       parallel_for(Kp / rk, 1, [&](int64_t b0, int64_t b1) {
         const int64_t k0 = b0 * rk, k1 = b1 * rk;
-        kt.wino_gemm(U + k0 * g.C, us, V->f32(), vs, g.C, k1 - k0, M->f32() + k0 * TB, ms);
+        kt.wino_gemm(U + k0 * C, us, V->f32(), vs, C, k1 - k0, M->f32() + k0 * TB, ms);
         outputs(M->f32(), k0, std::min(k1, K), t0, count);
       });
     }
@@ -136,8 +187,8 @@ void run_forward(const WinoGeom& g, int64_t N, const float* x, const float* U, i
     float* V = thread_scratch(0, 36 * vs);
     float* M = thread_scratch(1, 36 * ms);
     const int64_t t0 = bi * TB, count = std::min(TB, tiles - t0);
-    kt.wino_input(g, x, t0, count, vs, TB, V);
-    kt.wino_gemm(U, us, V, vs, g.C, Kp, M, ms);
+    transform_input(t0, count, V);
+    kt.wino_gemm(U, us, V, vs, C, Kp, M, ms);
     outputs(M, 0, K, t0, count);
   });
 }
@@ -153,15 +204,18 @@ void run_forward(const WinoGeom& g, int64_t N, const float* x, const float* U, i
 // - Up to 24 x 24 pairs they are per-lane sums (36 * K * C vectors, which stay in L2), one share a
 //   thread, so the bits follow the thread count. 16 -> 16 on 32x32 planes, batch 64, forward +
 //   backward: 5.9 ms with the direct weight-gradient kernel, 4.8 ms here (1 thread).
-TensorPtr wgrad_sums(const WinoGeom& wg, int64_t N, int64_t K, const float* x, const float* gy) {
+// With kernel_blocks = 4 (a 5x5 kernel's blocks), the input channels are the blocks' shifted copies
+// of the input (as run_forward's), each output-gradient tile transformed once for all four.
+TensorPtr wgrad_sums(const WinoGeom& wg, int64_t N, int64_t K, const float* x, const float* gy,
+                     int64_t kernel_blocks = 1) {
   const Kernels& kt = kernels();
   const int64_t TB = kt.wino_tiles, tiles = N * wg.th * wg.tw, blocks = (tiles + TB - 1) / TB;
-  const int64_t pairs = K * wg.C;
+  const int64_t C = kernel_blocks * wg.C, pairs = K * C;
   const bool per_lane = pairs < kWinoWgradGemmPairs;  // as wino_wgrad_gemm decides
   const int64_t lanes = per_lane ? kt.vector_floats : 1, sums = 36 * pairs * lanes;
   const int64_t floats = per_lane ? kWgradLaneChunkFloats : kWgradChunkFloats;
-  const int64_t chunk = std::max<int64_t>(1, floats / (36 * (K + wg.C) * TB));
-  const int64_t L = chunk * TB, gs = position_stride(K * L), vs = position_stride(wg.C * L);
+  const int64_t chunk = std::max<int64_t>(1, floats / (36 * (K + C) * TB));
+  const int64_t L = chunk * TB, gs = position_stride(K * L), vs = position_stride(C * L);
   const int shares = static_cast<int>(std::min<int64_t>(per_lane ? num_threads() : kWgradShares, blocks));
   auto dWt = empty({shares * sums});  // each share's first chunk writes its sums (a share has a block at least)
   // Each chunk of share s transformed into G and V (positions gsc and vsc apart), then summed by
@@ -170,10 +224,10 @@ TensorPtr wgrad_sums(const WinoGeom& wg, int64_t N, int64_t K, const float* x, c
     const int64_t s0 = blocks * s / shares, s1 = blocks * (s + 1) / shares;
     for (int64_t b0 = s0; b0 < s1; b0 += chunk) {
       const int64_t nb = std::min(chunk, s1 - b0), Lc = nb * TB;
-      const int64_t gsc = position_stride(K * Lc), vsc = position_stride(wg.C * Lc);
+      const int64_t gsc = position_stride(K * Lc), vsc = position_stride(C * Lc);
       for (int64_t i = 0; i < nb; ++i) {
         const int64_t t0 = (b0 + i) * TB, count = std::min(TB, tiles - t0);
-        kt.wino_input(wg, x, t0, count, vsc, Lc, V + i * TB);
+        transform_blocks(wg, kernel_blocks, x, t0, count, vsc, Lc, V + i * TB);
         kt.wino_grad_tiles(wg, gy, K, t0, count, gsc, Lc, G + i * TB);
       }
       sum(Lc, gsc, vsc, b0 > s0);
@@ -187,7 +241,7 @@ TensorPtr wgrad_sums(const WinoGeom& wg, int64_t N, int64_t K, const float* x, c
     for (int s = 0; s < shares; ++s)
       each_chunk(s, G->f32(), V->f32(), [&](int64_t Lc, int64_t gsc, int64_t vsc, bool accumulate) {
         parallel_for(36, 1, [&](int64_t e0, int64_t e1) {
-          kt.wino_wgrad_gemm(G->f32(), gsc, V->f32(), vsc, Lc, K, wg.C, e0, e1, accumulate, dWt->f32() + s * sums);
+          kt.wino_wgrad_gemm(G->f32(), gsc, V->f32(), vsc, Lc, K, C, e0, e1, accumulate, dWt->f32() + s * sums);
         });
       });
   } else {
@@ -195,12 +249,35 @@ TensorPtr wgrad_sums(const WinoGeom& wg, int64_t N, int64_t K, const float* x, c
       float* G = thread_scratch(0, 36 * gs);
       float* V = thread_scratch(1, 36 * vs);
       each_chunk(s, G, V, [&](int64_t Lc, int64_t gsc, int64_t vsc, bool accumulate) {
-        kt.wino_wgrad_gemm(G, gsc, V, vsc, Lc, K, wg.C, 0, 36, accumulate, dWt->f32() + s * sums);
+        kt.wino_wgrad_gemm(G, gsc, V, vsc, Lc, K, C, 0, 36, accumulate, dWt->f32() + s * sums);
       });
     });
   }
   reduce_lanes(dWt->f32(), 36 * pairs, lanes, shares);
   return dWt;
+}
+
+// dw: (K,C,5,5) from the 3x3 weight gradients of the four kernel blocks (input channels (block,
+// channel) of one set of sums), their rows and columns past the 5x5 dropped.
+void wgrad5(const ConvGeom& g, const float* x, const float* gy, float* dw) {
+  const Kernels& kt = kernels();
+  const int64_t C4 = kKernelBlocks5 * g.C, pairs = g.K * C4;
+  auto dWt = wgrad_sums(wino_geom(g.C, g.H, g.W, g.p.pad_h, g.p.pad_w, g.P, g.Q), g.N, g.K, x, gy, kKernelBlocks5);
+  auto part = empty({pairs * 9});
+  const float* pdWt = dWt->f32();
+  float* pp = part->f32();
+  parallel_for(pairs, 256, [&](int64_t q0, int64_t q1) { kt.wino_wgrad_out(pdWt, pairs, q0, q1, pp); });
+  parallel_for(g.K, 16, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k)
+      for (int64_t kb = 0; kb < kKernelBlocks5; ++kb)
+        for (int64_t c = 0; c < g.C; ++c) {
+          const float* src = pp + (k * C4 + kb * g.C + c) * 9;
+          float* dst = dw + (k * g.C + c) * 25 + kBlockShift * (kb / 2) * 5 + kBlockShift * (kb % 2);
+          const int64_t rows = kb / 2 ? 5 - kBlockShift : 3, cols = kb % 2 ? 5 - kBlockShift : 3;
+          for (int64_t r = 0; r < rows; ++r)
+            for (int64_t q = 0; q < cols; ++q) dst[r * 5 + q] = src[r * 3 + q];
+        }
+  });
 }
 
 }  // namespace
@@ -211,15 +288,16 @@ bool conv_wino_enabled() { return current_env().conv_winograd; }
 bool conv_wino_applies(const ConvGeom& g) {
   if (!conv_wino_enabled() || !current_env().conv_fast_path) return false;
   const auto& p = g.p;
-  if (g.R != 3 || g.S != 3 || p.stride_h != 1 || p.stride_w != 1 || p.dil_h != 1 || p.dil_w != 1 || g.G != 1)
+  if (g.R != g.S || (g.R != 3 && g.R != 5) || p.stride_h != 1 || p.stride_w != 1 || p.dil_h != 1 || p.dil_w != 1 ||
+      g.G != 1)
     return false;
-  // Padding up to 2 keeps the input gradient a Winograd convolution too (padding 2 - pad).
-  if (p.pad_h > 2 || p.pad_w > 2 || g.P < 1 || g.Q < 1) return false;
-  if (g.C < kMinChannels || g.K < kMinChannels) return false;
+  // Padding up to R - 1 keeps the input gradient a Winograd convolution too (padding R - 1 - pad).
+  if (p.pad_h > g.R - 1 || p.pad_w > g.R - 1 || g.P < 1 || g.Q < 1) return false;
+  if (g.C < (g.R == 5 ? kMinChannels5 : kMinChannels) || g.K < kMinChannels) return false;
   // The tile kernels address a batch, and the weight transform the weights, with int32 offsets.
   constexpr int64_t kMaxOffset = int64_t{1} << 31;
   if (g.N * g.C * g.H * g.W >= kMaxOffset || g.N * g.K * g.P * g.Q >= kMaxOffset) return false;
-  if (g.K * g.C * 9 >= kMaxOffset) return false;
+  if (g.K * g.C * 36 >= kMaxOffset) return false;
   // Output planes of at most 4 values (2x2: one tile a quarter used) save no products over the
   // direct count, so only the per-pair weight transforms are left to pay for; beyond 128 x 128
   // channel pairs they cost more than the GEMM path (256 -> 256 on 2x2 planes, batch 64, training
@@ -231,11 +309,15 @@ bool conv_wino_applies(const ConvGeom& g) {
 
 void conv_wino_forward(const ConvGeom& g, const float* x, const float* w, const float* b, const float* residual,
                        float* y, bool relu) {
-  const int64_t rk = kernels().wino_kblock, Kp = round_up(g.K, rk);
-  auto U = empty({36 * position_stride(Kp * g.C)});
-  transform_weights(w, g.K, g.C, false, rk, U->f32());
+  const int64_t rk = kernels().wino_kblock, Kp = round_up(g.K, rk), blocks = g.R == 5 ? kKernelBlocks5 : 1;
+  auto U = empty({36 * position_stride(Kp * blocks * g.C)});
+  if (g.R == 5) {
+    transform_weights(split_kernel5(w, g.K, g.C, false)->f32(), g.K, blocks * g.C, false, rk, U->f32());
+  } else {
+    transform_weights(w, g.K, g.C, false, rk, U->f32());
+  }
   run_forward(wino_geom(g.C, g.H, g.W, g.p.pad_h, g.p.pad_w, g.P, g.Q), g.N, x, U->f32(), g.K, Kp, b, residual, relu,
-              y);
+              y, blocks);
 }
 
 void conv_wino_backward(const ConvGeom& g, const float* x, const float* w, const float* gy, float* dx, float* dw,
@@ -243,12 +325,20 @@ void conv_wino_backward(const ConvGeom& g, const float* x, const float* w, const
   const Kernels& kt = kernels();
   const int64_t rk = kt.wino_kblock;
   if (dx) {
-    // The input gradient is the convolution of gy with the flipped kernel, padded by 2 - pad.
-    const int64_t Cp = round_up(g.C, rk);
-    auto U = empty({36 * position_stride(Cp * g.K)});
-    transform_weights(w, g.K, g.C, true, rk, U->f32());
-    run_forward(wino_geom(g.K, g.P, g.Q, 2 - g.p.pad_h, 2 - g.p.pad_w, g.H, g.W), g.N, gy, U->f32(), g.C, Cp,
-                nullptr, dx_add, false, dx);
+    // The input gradient is the convolution of gy with the flipped kernel, padded by R - 1 - pad.
+    const int64_t Cp = round_up(g.C, rk), blocks = g.R == 5 ? kKernelBlocks5 : 1;
+    auto U = empty({36 * position_stride(Cp * blocks * g.K)});
+    if (g.R == 5) {
+      transform_weights(split_kernel5(w, g.K, g.C, true)->f32(), g.C, blocks * g.K, false, rk, U->f32());
+    } else {
+      transform_weights(w, g.K, g.C, true, rk, U->f32());
+    }
+    run_forward(wino_geom(g.K, g.P, g.Q, g.R - 1 - g.p.pad_h, g.R - 1 - g.p.pad_w, g.H, g.W), g.N, gy, U->f32(), g.C,
+                Cp, nullptr, dx_add, false, dx, blocks);
+  }
+  if (dw && g.R == 5) {
+    wgrad5(g, x, gy, dw);
+    return;
   }
   if (dw) {
     const WinoGeom wg = wino_geom(g.C, g.H, g.W, g.p.pad_h, g.p.pad_w, g.P, g.Q);

@@ -311,10 +311,15 @@ def build_cases():
     conv('batched_pointwise_groups2', 3, 6, 5, 7, 4, 1, 1, groups=2)
     # One case per algorithm of the native chooser (nn/conv.cc's conv_plan; conv-goldens.test.ts runs
     # them on every kernel table and checks that each algorithm of each pass is reached): Winograd
-    # F(4x4,3x3), the direct stride-1 kernels, the channel-vectorised strided kernels (a 3x3 stride-2
+    # F(4x4,3x3) (3x3 and 5x5 kernels), the direct stride-1 kernels, the channel-vectorised strided kernels (a 3x3 stride-2
     # layer and a 7x7 stem), one dense matrix per image (2x2 and 1x1 planes), a grouped layer one group
     # at a time, a strided 1x1 layer on the GEMM path.
     conv('path_winograd_pad2_odd', 2, 17, 11, 14, 18, 3, 3, padding=(2, 2), bias=False)
+    # 5x5 kernels on the Winograd path as four 3x3 blocks: few input channels, no padding, padding
+    # 1 x 3 (the input gradient then pads 3 x 1, shifted blocks -2 x 0 ... 3 x 1).
+    conv('path_winograd_5x5_pad2_odd', 2, 5, 13, 18, 17, 5, 5, padding=(2, 2))
+    conv('path_winograd_5x5_pad0', 2, 3, 19, 21, 16, 5, 5, bias=False)
+    conv('path_winograd_5x5_pad1x3', 3, 4, 12, 11, 16, 5, 5, padding=(1, 3))
     conv('path_direct', 2, 8, 12, 20, 12, 3, 3, padding=(1, 1))
     conv('path_direct_5x5', 2, 3, 9, 18, 6, 5, 5, padding=(2, 2))
     conv('path_channel_vectorised_3x3_s2', 2, 10, 9, 24, 20, 3, 3, stride=(2, 2), padding=(1, 1))
