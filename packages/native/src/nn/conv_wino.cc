@@ -307,6 +307,8 @@ bool conv_wino_applies(const ConvGeom& g) {
   return 2 * g.N * ((g.P + 3) / 4) * ((g.Q + 3) / 4) >= kernels().wino_tiles;
 }
 
+bool conv_wino_beats_fused_pool(const ConvGeom& g) { return conv_wino_applies(g) && g.C >= kMinChannels; }
+
 void conv_wino_forward(const ConvGeom& g, const float* x, const float* w, const float* b, const float* residual,
                        float* y, bool relu) {
   const int64_t rk = kernels().wino_kblock, Kp = round_up(g.K, rk), blocks = g.R == 5 ? kKernelBlocks5 : 1;

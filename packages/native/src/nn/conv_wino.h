@@ -11,6 +11,12 @@ namespace dlf {
 
 /** True when Winograd F(4x4,3x3) (3x3 or 5x5 kernels) is the algorithm for this geometry (and it is enabled). */
 bool conv_wino_applies(const ConvGeom& g);
+/**
+ * True when Winograd applies and also beats the direct kernels with a fused ReLU + 2x2 max pool: not
+ * for the few-channel 5x5 layers it takes otherwise, where the fused kernels save the passes of a
+ * separate ReLU and pool (the bench's quick5, batch 64, 1 thread: step median 47 ms against 49 ms).
+ */
+bool conv_wino_beats_fused_pool(const ConvGeom& g);
 /** Turns Winograd F(4x4,3x3) on or off in the current environment (tests compare the paths). */
 void set_conv_wino_enabled(bool enabled);
 bool conv_wino_enabled();
