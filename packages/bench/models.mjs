@@ -20,6 +20,9 @@
 //              Linear(to 128), dropout, Linear(128 -> 10)
 //   bottleneck (extra) ResNet bottleneck blocks (1x1 reduce, 3x3, 1x1 expand x4): a 3x3 stem to 32, 2 blocks
 //              a stage at 64-128-256 channels (16-32-64 inside), projection shortcuts
+//   quick5     (extra) the classic quick CIFAR CNN: 5x5 convs with bias at 32, 32, 64 channels, ReLU, 2x2
+//              max pools, Linear(to 64), Linear(64 -> 10)
+//   vgg5       (extra) vgg-bn's plan with one (5x5 conv, BN, ReLU) a stage at 32-64-128 channels
 //   stem7      (extra) a 7x7 stride-2 stem to 32 channels with BN (meant for --size 64), max pool,
 //              (3x3 conv, BN, ReLU) at 64, 64 (then a max pool), 128 channels, global average pool
 export const MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet'];
@@ -27,7 +30,8 @@ export const MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet'];
 // check that the speed carries over (allconv downsamples with stride-2 convolutions instead of
 // pooling; resnetw is a wider, shallower ResNet: 32-64-128 channels, 2 blocks a stage; oddnet's
 // channel counts are multiples of no vector or block width; lenet and simplecnn are the classic
-// small CNNs without batch norm or padding; stem7 starts like an ImageNet ResNet).
+// small CNNs without batch norm or padding; quick5 and vgg5 are built of 5x5 convolutions; stem7
+// starts like an ImageNet ResNet).
 export const EXTRA_MODELS = [
   'allconv',
   'resnetw',
@@ -37,6 +41,8 @@ export const EXTRA_MODELS = [
   'simplecnn',
   'stem7',
   'bottleneck',
+  'quick5',
+  'vgg5',
 ];
 export const ALL_MODELS = [...MODELS, ...EXTRA_MODELS];
 export const CLASSES = 10;
@@ -274,6 +280,31 @@ export function buildModel(name, { nn, core, size = 32 }) {
         new nn.Dropout(0.5),
         new Linear(128, CLASSES, { generator }),
       );
+    }
+    case 'quick5': {
+      // the classic quick CIFAR CNN (Caffe's cifar10_quick, 2x2 pools): 5x5 convolutions with bias
+      const c5 = (cin, cout) => [new Conv2d(cin, cout, 5, { padding: 2, generator }), new ReLU(), new MaxPool2d(2)];
+      const side = Math.floor(Math.floor(Math.floor(size / 2) / 2) / 2);
+      return new Sequential(
+        ...c5(3, 32),
+        ...c5(32, 32),
+        ...c5(32, 64),
+        new Flatten(),
+        new Linear(64 * side * side, 64, { generator }),
+        new ReLU(),
+        new Linear(64, CLASSES, { generator }),
+      );
+    }
+    case 'vgg5': {
+      // vgg-bn's plan with one 5x5 (conv, BN, ReLU) a stage
+      const layers = [];
+      let cin = 3;
+      for (const cout of [32, 64, 128]) {
+        layers.push(...convBnRelu(cin, cout, 5), new MaxPool2d(2));
+        cin = cout;
+      }
+      const side = Math.floor(Math.floor(Math.floor(size / 2) / 2) / 2);
+      return new Sequential(...layers, new Flatten(), new Linear(128 * side * side, CLASSES, { generator }));
     }
     case 'stem7':
       // an ImageNet-style 7x7 stride-2 stem (meant for --size 64 and up), then (3x3 conv, BN, ReLU)

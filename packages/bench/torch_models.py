@@ -3,7 +3,7 @@ Every model takes (N, 3, S, S) (S = 32 unless --size sets it) and ends in 10 log
 
 import torch.nn as nn
 
-MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet', 'allconv', 'resnetw', 'oddnet', 'vgg11', 'lenet', 'simplecnn', 'stem7', 'bottleneck']  # the zoo, then the extra models
+MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet', 'allconv', 'resnetw', 'oddnet', 'vgg11', 'lenet', 'simplecnn', 'stem7', 'bottleneck', 'quick5', 'vgg5']  # the zoo, then the extra models
 CLASSES = 10
 
 
@@ -163,10 +163,29 @@ def bottleneck():
     return nn.Sequential(*conv_bn_relu(3, 32, 3), *blocks, nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(cin, CLASSES))
 
 
+def quick5(size=32):
+    """The classic quick CIFAR CNN (Caffe's cifar10_quick, 2x2 pools): 5x5 convolutions with bias at 32, 32, 64
+    channels, ReLU, max pools, Linear(to 64), ReLU, Linear(64 -> 10)."""
+    side = size // 2 // 2 // 2
+    c5 = lambda cin, cout: [nn.Conv2d(cin, cout, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2)]
+    return nn.Sequential(*c5(3, 32), *c5(32, 32), *c5(32, 64), nn.Flatten(), nn.Linear(64 * side * side, 64),
+                         nn.ReLU(), nn.Linear(64, CLASSES))
+
+
+def vgg5(size=32):
+    """vgg_bn's plan with one (5x5 conv, BN, ReLU) a stage at 32-64-128 channels."""
+    side = size // 2 // 2 // 2
+    layers, cin = [], 3
+    for cout in (32, 64, 128):
+        layers += [*conv_bn_relu(cin, cout, 5), nn.MaxPool2d(2)]
+        cin = cout
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(128 * side * side, CLASSES))
+
+
 def build_model(name, size=32):
-    builders = {'bottleneck': bottleneck, 'lenet': lenet, 'simplecnn': simplecnn, 'stem7': stem7, 'vgg11': vgg11, 'allconv': allconv, 'resnetw': resnetw, 'oddnet': oddnet, 'seed-cnn': seed_cnn, 'vgg-bn': vgg_bn, 'resnet20': resnet20, 'mobilenet': mobilenet}
+    builders = {'quick5': quick5, 'vgg5': vgg5, 'bottleneck': bottleneck, 'lenet': lenet, 'simplecnn': simplecnn, 'stem7': stem7, 'vgg11': vgg11, 'allconv': allconv, 'resnetw': resnetw, 'oddnet': oddnet, 'seed-cnn': seed_cnn, 'vgg-bn': vgg_bn, 'resnet20': resnet20, 'mobilenet': mobilenet}
     if name not in builders:
         raise ValueError(f'unknown model {name}; expected one of {", ".join(MODELS)}')
-    if name in ('seed-cnn', 'vgg-bn', 'lenet', 'simplecnn'):
+    if name in ('seed-cnn', 'vgg-bn', 'lenet', 'simplecnn', 'quick5', 'vgg5'):
         return builders[name](size)
     return builders[name]()
