@@ -19,7 +19,7 @@ import {
   tensor,
 } from '@dlf/tensor-core';
 import { afterAll, describe, expect, it } from 'vitest';
-import { conv2d, mul, sum } from '@dlf/nn';
+import { conv2d, maxPool2d, mul, noGrad, sum } from '@dlf/nn';
 import {
   type Case,
   expectMatches,
@@ -215,6 +215,31 @@ describe('conv2d with Winograd F(4x4,3x3), 3x3 and 5x5 kernels', () => {
         expectMatches(got[key], want[key], `${key} ${JSON.stringify(c)}`);
       const other = withWinograd(false, () => run(c, randn([c.n, c.c, c.h, c.w], 3), 3));
       expect(sameBits(got.y, other.y), JSON.stringify(c)).toBe(!winograd);
+    }
+  });
+
+  it('pools inference outputs block by block as a separate ReLU and max pool do', () => {
+    // Odd planes (a pooled row or column dropped), blocks ending inside a tile row, 5x5 kernels.
+    const pooled = [
+      ...cases.filter((c) => c.groups === 1),
+      conv3(3, 16, 26, 22, 16, [1, 1]),
+      conv3(5, 24, 7, 9, 20, [1, 1]),
+    ];
+    for (const isa of isas) {
+      setSimd(isa);
+      for (const threads of [1, 2]) {
+        setNumThreads(threads);
+        for (const [i, c] of pooled.entries()) {
+          const x = randn([c.n, c.c, c.h, c.w], 11 * i);
+          const w = randn([c.k, c.c, c.r, c.s], 11 * i + 1);
+          const b = randn([c.k], 11 * i + 2);
+          const fused = noGrad(() => conv2d(x, w, b, { padding: c.pad, relu: true, maxPool2x2: true }));
+          const apart = noGrad(() => maxPool2d(conv2d(x, w, b, { padding: c.pad, relu: true }), { kernelSize: 2 }));
+          const tag = `${isa} ${threads} ${JSON.stringify(c)}`;
+          expect(fused.shape, tag).toEqual(apart.shape);
+          expect(sameBits(arr(fused), arr(apart)), tag).toBe(true);
+        }
+      }
     }
   });
 

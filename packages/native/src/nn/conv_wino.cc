@@ -151,13 +151,46 @@ void add_residual_tiles(const WinoGeom& g, int64_t K, int64_t k0, int64_t k1, in
   }
 }
 
+// The larger of a and b, NaN when either is (the first NaN seen), as max_pool2d's kernels compare.
+inline float max_or_nan(float m, float v) { return v > m || (v != v && m == m) ? v : m; }
+
+// ypool: (N, K, P/2, Q/2) = the 2x2/2 max pool, over the tiles t0..t0+count and channels [k0,k1), of
+// `out`, which holds those tiles' outputs where y: (N, K, P, Q) would, from image n0 on. A window lies
+// in one 4x4 tile: whole tile rows pool with the vector kernel, a run along part of a tile row by window.
+void pool_tiles(const WinoGeom& g, int64_t K, int64_t k0, int64_t k1, int64_t t0, int64_t count, int64_t n0,
+                const float* out, float* ypool) {
+  const Kernels& kt = kernels();
+  const int64_t per_image = g.th * g.tw, plane = g.P * g.Q, Pp = g.P / 2, Qp = g.Q / 2, end = t0 + count;
+  for (int64_t t = t0; t < end;) {
+    const int64_t n = t / per_image, tr = t % per_image / g.tw, tc = t % g.tw;
+    const int64_t whole_rows = tc == 0 ? std::min((end - t) / g.tw, g.th - tr) : 0;
+    const int64_t run = whole_rows > 0 ? whole_rows * g.tw : std::min(g.tw - tc, end - t);
+    const int64_t r0 = 2 * tr, r1 = std::min(Pp, 2 * (tr + std::max<int64_t>(whole_rows, 1)));
+    for (int64_t k = k0; k < k1 && r1 > r0; ++k) {
+      const float* src = out + ((n - n0) * K + k) * plane;
+      float* dst = ypool + (n * K + k) * Pp * Qp;
+      if (whole_rows > 0) {
+        kt.maxpool2x2(src + 2 * r0 * g.Q, 1, 2 * (r1 - r0), g.Q, r1 - r0, Qp, dst + r0 * Qp, nullptr);
+        continue;
+      }
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t c = 2 * tc, c1 = std::min(Qp, 2 * (tc + run)); c < c1; ++c) {
+          const float* w = src + 2 * r * g.Q + 2 * c;
+          dst[r * Qp + c] = max_or_nan(max_or_nan(max_or_nan(w[0], w[1]), w[g.Q]), w[g.Q + 1]);
+        }
+    }
+    t += run;
+  }
+}
+
 // x: (N, g.C, g.H, g.W) -> y: (N, K, g.P, g.Q) through transformed weights U (Kp output rows), + bias,
 // + residual (same shape as y, or null), then ReLU when `relu`. A block of tiles per task; with
 // fewer blocks than threads (wide layers on small planes: 512 channels on 4x4 planes at batch 64
 // are one block), each block's products and output transforms are split by output channels
 // instead, the tiles transformed once. Either way each output is computed the same way.
 void run_forward(const WinoGeom& g, int64_t N, const float* x, const float* U, int64_t K, int64_t Kp,
-                 const float* bias, const float* residual, bool relu, float* y, int64_t kernel_blocks = 1) {
+                 const float* bias, const float* residual, bool relu, float* y, int64_t kernel_blocks = 1,
+                 float* ypool = nullptr) {
   const Kernels& kt = kernels();
   const int64_t TB = kt.wino_tiles, rk = kt.wino_kblock, tiles = N * g.th * g.tw, blocks = (tiles + TB - 1) / TB;
   const int64_t C = kernel_blocks * g.C;  // the GEMMs' input channels: each kernel block's copy of g.C
@@ -166,6 +199,13 @@ void run_forward(const WinoGeom& g, int64_t N, const float* x, const float* U, i
     transform_blocks(g, kernel_blocks, x, t0, count, vs, TB, V);
   };
   const auto outputs = [&](const float* M, int64_t k0, int64_t k1, int64_t t0, int64_t count) {
+    if (ypool) {  // the block's outputs go through a scratch while they are pooled
+      const int64_t per_image = g.th * g.tw, n0 = t0 / per_image, images = (t0 + count - 1) / per_image - n0 + 1;
+      float* out = thread_scratch(2, images * K * g.P * g.Q);
+      kt.wino_output(g, M, ms, K, k0, k1, t0 - n0 * per_image, count, bias, relu, out);
+      pool_tiles(g, K, k0, k1, t0, count, n0, out, ypool);
+      return;
+    }
     kt.wino_output(g, M, ms, K, k0, k1, t0, count, bias, relu && !residual, y);
     if (residual) add_residual_tiles(g, K, k0, k1, t0, count, residual, relu, y);
   };
@@ -309,8 +349,12 @@ bool conv_wino_applies(const ConvGeom& g) {
 
 bool conv_wino_beats_fused_pool(const ConvGeom& g) { return conv_wino_applies(g) && g.C >= kMinChannels; }
 
-void conv_wino_forward(const ConvGeom& g, const float* x, const float* w, const float* b, const float* residual,
-                       float* y, bool relu) {
+namespace {
+
+// The forward's transformed weights (3x3, or a 5x5 kernel's four blocks as input channels), then
+// run_forward.
+void forward(const ConvGeom& g, const float* x, const float* w, const float* b, const float* residual, float* y,
+             bool relu, float* ypool) {
   const int64_t rk = kernels().wino_kblock, Kp = round_up(g.K, rk), blocks = g.R == 5 ? kKernelBlocks5 : 1;
   auto U = empty({36 * position_stride(Kp * blocks * g.C)});
   if (g.R == 5) {
@@ -319,7 +363,18 @@ void conv_wino_forward(const ConvGeom& g, const float* x, const float* w, const 
     transform_weights(w, g.K, g.C, false, rk, U->f32());
   }
   run_forward(wino_geom(g.C, g.H, g.W, g.p.pad_h, g.p.pad_w, g.P, g.Q), g.N, x, U->f32(), g.K, Kp, b, residual, relu,
-              y, blocks);
+              y, blocks, ypool);
+}
+
+}  // namespace
+
+void conv_wino_forward(const ConvGeom& g, const float* x, const float* w, const float* b, const float* residual,
+                       float* y, bool relu) {
+  forward(g, x, w, b, residual, y, relu, nullptr);
+}
+
+void conv_wino_forward_relu_pool(const ConvGeom& g, const float* x, const float* w, const float* b, float* ypool) {
+  forward(g, x, w, b, nullptr, nullptr, true, ypool);
 }
 
 void conv_wino_backward(const ConvGeom& g, const float* x, const float* w, const float* gy, float* dx, float* dw,

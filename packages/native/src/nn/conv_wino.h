@@ -26,6 +26,10 @@ bool conv_wino_enabled();
 void conv_wino_forward(const ConvGeom& g, const float* x, const float* w, const float* b, const float* residual,
                        float* y, bool relu);
 
+// x, w, b as conv_wino_forward -> ypool: (N,K,P/2,Q/2) = 2x2/2 max pool of relu(conv + b), each block
+// of output tiles pooled while it is in cache (no full-size output written). Needs P, Q >= 2.
+void conv_wino_forward_relu_pool(const ConvGeom& g, const float* x, const float* w, const float* b, float* ypool);
+
 // gy: (N,K,P,Q) -> dx: (N,C,H,W) (+ dx_add, of dx's shape, when given), dw: (K,C,R,S); each
 // overwritten, each may be null
 void conv_wino_backward(const ConvGeom& g, const float* x, const float* w, const float* gy, float* dx, float* dw,
