@@ -283,7 +283,11 @@ export function buildModel(name, { nn, core, size = 32 }) {
     }
     case 'quick5': {
       // the classic quick CIFAR CNN (Caffe's cifar10_quick, 2x2 pools): 5x5 convolutions with bias
-      const c5 = (cin, cout) => [new Conv2d(cin, cout, 5, { padding: 2, generator }), new ReLU(), new MaxPool2d(2)];
+      const c5 = (cin, cout) => [
+        new Conv2d(cin, cout, 5, { padding: 2, generator }),
+        new ReLU(),
+        new MaxPool2d(2),
+      ];
       const side = Math.floor(Math.floor(Math.floor(size / 2) / 2) / 2);
       return new Sequential(
         ...c5(3, 32),

@@ -234,7 +234,9 @@ describe('conv2d with Winograd F(4x4,3x3), 3x3 and 5x5 kernels', () => {
           const w = randn([c.k, c.c, c.r, c.s], 11 * i + 1);
           const b = randn([c.k], 11 * i + 2);
           const fused = noGrad(() => conv2d(x, w, b, { padding: c.pad, relu: true, maxPool2x2: true }));
-          const apart = noGrad(() => maxPool2d(conv2d(x, w, b, { padding: c.pad, relu: true }), { kernelSize: 2 }));
+          const apart = noGrad(() =>
+            maxPool2d(conv2d(x, w, b, { padding: c.pad, relu: true }), { kernelSize: 2 }),
+          );
           const tag = `${isa} ${threads} ${JSON.stringify(c)}`;
           expect(fused.shape, tag).toEqual(apart.shape);
           expect(sameBits(arr(fused), arr(apart)), tag).toBe(true);
