@@ -296,21 +296,19 @@ TensorPtr conv2d_relu_maxpool2x2(const TensorPtr& x_in, const TensorPtr& w_in, c
   const ConvGeom g = checked_geometry(x_in, w_in, b_in, p);
   const ConvFastShape fs = fast_shape(g);
   // (Not conv_plan: a one-channel input counts as depthwise there, but pools here on the fast kernels.)
-  if (!conv_dense_applies(g) && conv_wino_beats_fused_pool(g) && g.P >= 2 && g.Q >= 2 &&
-      !any_requires_grad({&x_in, &w_in, &b_in})) {
-    // Inference on the Winograd path: each block of output tiles is pooled while it is in cache.
-    auto x = contiguous_data(x_in);
-    auto w = contiguous_data(w_in);
-    auto b = b_in ? contiguous_data(b_in) : nullptr;
-    auto y = empty({g.N, g.K, g.P / 2, g.Q / 2});
-    conv_wino_forward_relu_pool(g, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32());
-    return y;
-  }
-  if (conv_dense_applies(g) || conv_wino_beats_fused_pool(g) || !conv_fast_pool_applies(fs)) return max_pool2d(conv2d(x_in, w_in, b_in, p, true), Pool2dParams{2, 2, 2, 2, 0, 0});
+  const bool dense = conv_dense_applies(g), wino = !dense && conv_wino_beats_fused_pool(g);
+  // Inference on the Winograd path pools each block of output tiles while it is in cache.
+  const bool wino_pooled = wino && g.P >= 2 && g.Q >= 2 && !any_requires_grad({&x_in, &w_in, &b_in});
+  if (!wino_pooled && (dense || wino || !conv_fast_pool_applies(fs)))
+    return max_pool2d(conv2d(x_in, w_in, b_in, p, true), Pool2dParams{2, 2, 2, 2, 0, 0});
   auto x = contiguous_data(x_in);
   auto w = contiguous_data(w_in);
   auto b = b_in ? contiguous_data(b_in) : nullptr;
   auto y = empty({g.N, g.K, g.P / 2, g.Q / 2});
+  if (wino_pooled) {
+    conv_wino_forward_relu_pool(g, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32());
+    return y;
+  }
   auto code = empty({g.N, g.K, g.P / 2, g.Q / 2}, DType::U8);
   conv_fast_forward_relu_pool(fs, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(), code->data<uint8_t>());
   if (any_requires_grad({&x_in, &w_in, &b_in})) {

@@ -51,6 +51,11 @@ void reduce_lanes(float* p, int64_t n, int64_t lanes, int64_t shares) {
 // output; the direct convolution does 25), through the tuned 3x3 transforms.
 constexpr int64_t kBlockShift = 3;
 constexpr int64_t kKernelBlocks5 = 4;
+// Kernel block kb's first row and column in the 5x5 kernel (and its input's shift).
+constexpr int64_t block_top(int64_t kb) { return kBlockShift * (kb / 2); }
+constexpr int64_t block_left(int64_t kb) { return kBlockShift * (kb % 2); }
+// The 3x3 kernel blocks a layer's kernel runs as.
+int64_t kernel_blocks(const ConvGeom& g) { return g.R == 5 ? kKernelBlocks5 : 1; }
 
 // w: (K,C,5,5) -> (outs, 4 * ins, 3, 3): output o, input (block kb, channel i) holds block kb of the
 // kernel (o, i), zero past the 5x5. With `flip` the input gradient's kernel: outs C, ins K, kernel
@@ -67,7 +72,7 @@ TensorPtr split_kernel5(const float* w, int64_t K, int64_t C, bool flip) {
           float* dst = po + ((o * kKernelBlocks5 + kb) * ins + i) * 9;
           for (int64_t r = 0; r < 3; ++r)
             for (int64_t c = 0; c < 3; ++c) {
-              const int64_t kr = kBlockShift * (kb / 2) + r, kc = kBlockShift * (kb % 2) + c;
+              const int64_t kr = block_top(kb) + r, kc = block_left(kb) + c;
               dst[r * 3 + c] = kr < 5 && kc < 5 ? src[flip ? (4 - kr) * 5 + 4 - kc : kr * 5 + kc] : 0.f;
             }
         }
@@ -83,8 +88,8 @@ void transform_blocks(const WinoGeom& g, int64_t kernel_blocks, const float* x, 
   const Kernels& kt = kernels();
   for (int64_t kb = 0; kb < kernel_blocks; ++kb) {
     WinoGeom gb = g;
-    gb.pad_h -= kBlockShift * (kb / 2);
-    gb.pad_w -= kBlockShift * (kb % 2);
+    gb.pad_h -= block_top(kb);
+    gb.pad_w -= block_left(kb);
     kt.wino_input(gb, x, t0, count, estride, cstride, V + kb * g.C * cstride);
   }
 }
@@ -101,6 +106,20 @@ void transform_weights(const float* w, int64_t K, int64_t C, bool flip, int64_t 
   parallel_for(outs_p / rk, 1, [&](int64_t b0, int64_t b1) {
     kt.wino_weights(w, K, C, flip, rk, b0 * rk, b1 * rk, estride, U);
   });
+}
+
+// The layer's weights transformed for its forward (or, with `flip`, for its input gradient): U as
+// transform_weights writes it, a 5x5 kernel's four blocks as input channels.
+TensorPtr transformed_weights(const ConvGeom& g, const float* w, bool flip) {
+  const int64_t rk = kernels().wino_kblock, blocks = kernel_blocks(g);
+  const int64_t outs = flip ? g.C : g.K, ins = blocks * (flip ? g.K : g.C);
+  auto U = empty({36 * position_stride(round_up(outs, rk) * ins)});
+  if (blocks > 1) {
+    transform_weights(split_kernel5(w, g.K, g.C, flip)->f32(), outs, ins, false, rk, U->f32());
+  } else {
+    transform_weights(w, g.K, g.C, flip, rk, U->f32());
+  }
+  return U;
 }
 
 // Tiles per tile row: ceil(Q / 4), or a little more where that lets whole tile rows fill a vector
@@ -121,52 +140,58 @@ WinoGeom wino_geom(int64_t C, int64_t H, int64_t W, int64_t pad_h, int64_t pad_w
   return WinoGeom{C, H, W, pad_h, pad_w, P, Q, (P + 3) / 4, tiles_per_row(Q)};
 }
 
+// Tiles t0..t0+count as runs within one image n: `rows` whole tile rows from tile row tr (tc = 0),
+// or, with rows = 0, `run` tiles along part of tile row tr from tile column tc. fn(n, tr, tc, rows, run).
+template <typename Fn>
+void for_each_tile_run(const WinoGeom& g, int64_t t0, int64_t count, Fn fn) {
+  const int64_t per_image = g.th * g.tw, end = t0 + count;
+  for (int64_t t = t0; t < end;) {
+    const int64_t n = t / per_image, tr = t % per_image / g.tw, tc = t % g.tw;
+    const int64_t rows = tc == 0 ? std::min((end - t) / g.tw, g.th - tr) : 0;
+    const int64_t run = rows > 0 ? rows * g.tw : std::min(g.tw - tc, end - t);
+    fn(n, tr, tc, rows, run);
+    t += run;
+  }
+}
+
 // y: (N, K, g.P, g.Q) += r over the outputs of tiles t0..t0+count and channels [k0,k1), then ReLU
 // when `relu`, while they are still in cache from wino_output. Whole tile rows of an image are one
 // stretch of each channel's plane; a run of tiles along part of a tile row is a segment of up to 4 rows.
 void add_residual_tiles(const WinoGeom& g, int64_t K, int64_t k0, int64_t k1, int64_t t0, int64_t count,
                         const float* r, bool relu, float* y) {
   const Kernels& kt = kernels();
-  const int64_t per_image = g.th * g.tw, plane = g.P * g.Q, end = t0 + count;
-  for (int64_t t = t0; t < end;) {
-    const int64_t n = t / per_image, tr = t % per_image / g.tw, tc = t % g.tw;
-    const int64_t whole_rows = tc == 0 ? std::min((end - t) / g.tw, g.th - tr) : 0;
+  const int64_t plane = g.P * g.Q;
+  for_each_tile_run(g, t0, count, [&](int64_t n, int64_t tr, int64_t tc, int64_t whole_rows, int64_t run) {
+    const int64_t p0 = 4 * tr;
     if (whole_rows > 0) {
-      const int64_t p0 = 4 * tr, p1 = std::min(g.P, 4 * (tr + whole_rows));
+      const int64_t p1 = std::min(g.P, 4 * (tr + whole_rows));
       for (int64_t k = k0; k < k1; ++k) {
         const int64_t o = (n * K + k) * plane + p0 * g.Q;
         kt.add_rows(r + o, 0, 1, (p1 - p0) * g.Q, relu, y + o, 0);
       }
-      t += whole_rows * g.tw;
-      continue;
+      return;
     }
-    const int64_t run = std::min(g.tw - tc, end - t);
-    const int64_t p0 = 4 * tr, rows = std::min<int64_t>(4, g.P - p0);
-    const int64_t q0 = 4 * tc, cols = std::min(g.Q, 4 * (tc + run)) - q0;
+    const int64_t rows = std::min<int64_t>(4, g.P - p0), q0 = 4 * tc, cols = std::min(g.Q, 4 * (tc + run)) - q0;
     for (int64_t k = k0; k < k1; ++k) {
       const int64_t o = (n * K + k) * plane + p0 * g.Q + q0;
       kt.add_rows(r + o, g.Q, rows, cols, relu, y + o, g.Q);
     }
-    t += run;
-  }
+  });
 }
-
-// The larger of a and b, NaN when either is (the first NaN seen), as max_pool2d's kernels compare.
-inline float max_or_nan(float m, float v) { return v > m || (v != v && m == m) ? v : m; }
 
 // ypool: (N, K, P/2, Q/2) = the 2x2/2 max pool, over the tiles t0..t0+count and channels [k0,k1), of
 // `out`, which holds those tiles' outputs where y: (N, K, P, Q) would, from image n0 on. A window lies
-// in one 4x4 tile: whole tile rows pool with the vector kernel, a run along part of a tile row by window.
+// in one 4x4 tile: whole tile rows pool as one stretch of rows, a run along part of a tile row pooled
+// row by row (the pool kernel's output rows are as wide as its input's halves).
 void pool_tiles(const WinoGeom& g, int64_t K, int64_t k0, int64_t k1, int64_t t0, int64_t count, int64_t n0,
                 const float* out, float* ypool) {
   const Kernels& kt = kernels();
-  const int64_t per_image = g.th * g.tw, plane = g.P * g.Q, Pp = g.P / 2, Qp = g.Q / 2, end = t0 + count;
-  for (int64_t t = t0; t < end;) {
-    const int64_t n = t / per_image, tr = t % per_image / g.tw, tc = t % g.tw;
-    const int64_t whole_rows = tc == 0 ? std::min((end - t) / g.tw, g.th - tr) : 0;
-    const int64_t run = whole_rows > 0 ? whole_rows * g.tw : std::min(g.tw - tc, end - t);
+  const int64_t plane = g.P * g.Q, Pp = g.P / 2, Qp = g.Q / 2;
+  for_each_tile_run(g, t0, count, [&](int64_t n, int64_t tr, int64_t tc, int64_t whole_rows, int64_t run) {
     const int64_t r0 = 2 * tr, r1 = std::min(Pp, 2 * (tr + std::max<int64_t>(whole_rows, 1)));
-    for (int64_t k = k0; k < k1 && r1 > r0; ++k) {
+    const int64_t c0 = whole_rows > 0 ? 0 : 2 * tc, c1 = whole_rows > 0 ? Qp : std::min(Qp, 2 * (tc + run));
+    if (r1 <= r0 || c1 <= c0) return;
+    for (int64_t k = k0; k < k1; ++k) {
       const float* src = out + ((n - n0) * K + k) * plane;
       float* dst = ypool + (n * K + k) * Pp * Qp;
       if (whole_rows > 0) {
@@ -174,13 +199,9 @@ void pool_tiles(const WinoGeom& g, int64_t K, int64_t k0, int64_t k1, int64_t t0
         continue;
       }
       for (int64_t r = r0; r < r1; ++r)
-        for (int64_t c = 2 * tc, c1 = std::min(Qp, 2 * (tc + run)); c < c1; ++c) {
-          const float* w = src + 2 * r * g.Q + 2 * c;
-          dst[r * Qp + c] = max_or_nan(max_or_nan(max_or_nan(w[0], w[1]), w[g.Q]), w[g.Q + 1]);
-        }
+        kt.maxpool2x2(src + 2 * r * g.Q + 2 * c0, 1, 2, g.Q, 1, c1 - c0, dst + r * Qp + c0, nullptr);
     }
-    t += run;
-  }
+  });
 }
 
 // x: (N, g.C, g.H, g.W) -> y: (N, K, g.P, g.Q) through transformed weights U (Kp output rows), + bias,
@@ -297,23 +318,17 @@ TensorPtr wgrad_sums(const WinoGeom& wg, int64_t N, int64_t K, const float* x, c
   return dWt;
 }
 
-// dw: (K,C,5,5) from the 3x3 weight gradients of the four kernel blocks (input channels (block,
-// channel) of one set of sums), their rows and columns past the 5x5 dropped.
-void wgrad5(const ConvGeom& g, const float* x, const float* gy, float* dw) {
-  const Kernels& kt = kernels();
-  const int64_t C4 = kKernelBlocks5 * g.C, pairs = g.K * C4;
-  auto dWt = wgrad_sums(wino_geom(g.C, g.H, g.W, g.p.pad_h, g.p.pad_w, g.P, g.Q), g.N, g.K, x, gy, kKernelBlocks5);
-  auto part = empty({pairs * 9});
-  const float* pdWt = dWt->f32();
-  float* pp = part->f32();
-  parallel_for(pairs, 256, [&](int64_t q0, int64_t q1) { kt.wino_wgrad_out(pdWt, pairs, q0, q1, pp); });
+// The inverse of split_kernel5 (without flip): blocks (K, 4 * C, 3, 3) -> dw: (K,C,5,5), each block's
+// rows and columns past the 5x5 dropped.
+void join_kernel5(const ConvGeom& g, const float* blocks, float* dw) {
+  const int64_t C4 = kKernelBlocks5 * g.C;
   parallel_for(g.K, 16, [&](int64_t k0, int64_t k1) {
     for (int64_t k = k0; k < k1; ++k)
       for (int64_t kb = 0; kb < kKernelBlocks5; ++kb)
         for (int64_t c = 0; c < g.C; ++c) {
-          const float* src = pp + (k * C4 + kb * g.C + c) * 9;
-          float* dst = dw + (k * g.C + c) * 25 + kBlockShift * (kb / 2) * 5 + kBlockShift * (kb % 2);
-          const int64_t rows = kb / 2 ? 5 - kBlockShift : 3, cols = kb % 2 ? 5 - kBlockShift : 3;
+          const float* src = blocks + (k * C4 + kb * g.C + c) * 9;
+          float* dst = dw + (k * g.C + c) * 25 + block_top(kb) * 5 + block_left(kb);
+          const int64_t rows = std::min<int64_t>(3, 5 - block_top(kb)), cols = std::min<int64_t>(3, 5 - block_left(kb));
           for (int64_t r = 0; r < rows; ++r)
             for (int64_t q = 0; q < cols; ++q) dst[r * 5 + q] = src[r * 3 + q];
         }
@@ -355,15 +370,10 @@ namespace {
 // run_forward.
 void forward(const ConvGeom& g, const float* x, const float* w, const float* b, const float* residual, float* y,
              bool relu, float* ypool) {
-  const int64_t rk = kernels().wino_kblock, Kp = round_up(g.K, rk), blocks = g.R == 5 ? kKernelBlocks5 : 1;
-  auto U = empty({36 * position_stride(Kp * blocks * g.C)});
-  if (g.R == 5) {
-    transform_weights(split_kernel5(w, g.K, g.C, false)->f32(), g.K, blocks * g.C, false, rk, U->f32());
-  } else {
-    transform_weights(w, g.K, g.C, false, rk, U->f32());
-  }
+  const int64_t Kp = round_up(g.K, kernels().wino_kblock);
+  const TensorPtr U = transformed_weights(g, w, false);
   run_forward(wino_geom(g.C, g.H, g.W, g.p.pad_h, g.p.pad_w, g.P, g.Q), g.N, x, U->f32(), g.K, Kp, b, residual, relu,
-              y, blocks, ypool);
+              y, kernel_blocks(g), ypool);
 }
 
 }  // namespace
@@ -380,30 +390,23 @@ void conv_wino_forward_relu_pool(const ConvGeom& g, const float* x, const float*
 void conv_wino_backward(const ConvGeom& g, const float* x, const float* w, const float* gy, float* dx, float* dw,
                         const float* dx_add) {
   const Kernels& kt = kernels();
-  const int64_t rk = kt.wino_kblock;
+  const int64_t blocks = kernel_blocks(g);
   if (dx) {
     // The input gradient is the convolution of gy with the flipped kernel, padded by R - 1 - pad.
-    const int64_t Cp = round_up(g.C, rk), blocks = g.R == 5 ? kKernelBlocks5 : 1;
-    auto U = empty({36 * position_stride(Cp * blocks * g.K)});
-    if (g.R == 5) {
-      transform_weights(split_kernel5(w, g.K, g.C, true)->f32(), g.C, blocks * g.K, false, rk, U->f32());
-    } else {
-      transform_weights(w, g.K, g.C, true, rk, U->f32());
-    }
+    const TensorPtr U = transformed_weights(g, w, true);
     run_forward(wino_geom(g.K, g.P, g.Q, g.R - 1 - g.p.pad_h, g.R - 1 - g.p.pad_w, g.H, g.W), g.N, gy, U->f32(), g.C,
-                Cp, nullptr, dx_add, false, dx, blocks);
-  }
-  if (dw && g.R == 5) {
-    wgrad5(g, x, gy, dw);
-    return;
+                round_up(g.C, kt.wino_kblock), nullptr, dx_add, false, dx, blocks);
   }
   if (dw) {
     const WinoGeom wg = wino_geom(g.C, g.H, g.W, g.p.pad_h, g.p.pad_w, g.P, g.Q);
-    const int64_t pairs = g.K * g.C;
-    auto dWt = wgrad_sums(wg, g.N, g.K, x, gy);
+    const int64_t pairs = g.K * blocks * g.C;
+    auto dWt = wgrad_sums(wg, g.N, g.K, x, gy, blocks);
     const float* pdWt = dWt->f32();
-    // dw = G^T dWt G per channel pair.
-    parallel_for(pairs, 256, [&](int64_t q0, int64_t q1) { kt.wino_wgrad_out(pdWt, pairs, q0, q1, dw); });
+    // dw = G^T dWt G per channel pair (per kernel block, joined into the 5x5 after).
+    const TensorPtr part = blocks > 1 ? empty({pairs * 9}) : nullptr;
+    float* out = part ? part->f32() : dw;
+    parallel_for(pairs, 256, [&](int64_t q0, int64_t q1) { kt.wino_wgrad_out(pdWt, pairs, q0, q1, out); });
+    if (part) join_kernel5(g, part->f32(), dw);
   }
 }
 
