@@ -59,6 +59,24 @@ export function buildModel(name, { nn, core, size = 32 }) {
     new ReLU(),
   ];
 
+  // The side of a plane after three 2x2 max pools.
+  const pooled3 = Math.floor(size / 8);
+  // VGG-style stages at 32, 64, 128 channels: `convs` (k x k conv, BN, ReLU) then a 2x2 max pool each.
+  const vggBn = (k, convs) => {
+    const layers = [];
+    let cin = 3;
+    for (const cout of [32, 64, 128]) {
+      for (let i = 0; i < convs; i++) layers.push(...convBnRelu(i === 0 ? cin : cout, cout, k));
+      layers.push(new MaxPool2d(2));
+      cin = cout;
+    }
+    return new Sequential(
+      ...layers,
+      new Flatten(),
+      new Linear(128 * pooled3 * pooled3, CLASSES, { generator }),
+    );
+  };
+
   // out = relu(body(x) + shortcut(x)), the shortcut the identity or a projection.
   class Residual extends Module {
     constructor(body, shortcut, relu) {
@@ -85,16 +103,8 @@ export function buildModel(name, { nn, core, size = 32 }) {
   switch (name) {
     case 'seed-cnn':
       return nn.seedCnn({ classes: CLASSES, seed: 0, inputSize: size });
-    case 'vgg-bn': {
-      const layers = [];
-      let cin = 3;
-      for (const cout of [32, 64, 128]) {
-        layers.push(...convBnRelu(cin, cout, 3), ...convBnRelu(cout, cout, 3), new MaxPool2d(2));
-        cin = cout;
-      }
-      const side = Math.floor(Math.floor(Math.floor(size / 2) / 2) / 2); // after three 2x2 pools
-      return new Sequential(...layers, new Flatten(), new Linear(128 * side * side, CLASSES, { generator }));
-    }
+    case 'vgg-bn':
+      return vggBn(3, 2);
     case 'resnet20':
       // The library's own graph model (GraphModule): what a user describing a residual net writes
       // since graph models landed, and the same architecture as torch_models.py (272,474 parameters).
@@ -288,28 +298,19 @@ export function buildModel(name, { nn, core, size = 32 }) {
         new ReLU(),
         new MaxPool2d(2),
       ];
-      const side = Math.floor(Math.floor(Math.floor(size / 2) / 2) / 2);
       return new Sequential(
         ...c5(3, 32),
         ...c5(32, 32),
         ...c5(32, 64),
         new Flatten(),
-        new Linear(64 * side * side, 64, { generator }),
+        new Linear(64 * pooled3 * pooled3, 64, { generator }),
         new ReLU(),
         new Linear(64, CLASSES, { generator }),
       );
     }
-    case 'vgg5': {
+    case 'vgg5':
       // vgg-bn's plan with one 5x5 (conv, BN, ReLU) a stage
-      const layers = [];
-      let cin = 3;
-      for (const cout of [32, 64, 128]) {
-        layers.push(...convBnRelu(cin, cout, 5), new MaxPool2d(2));
-        cin = cout;
-      }
-      const side = Math.floor(Math.floor(Math.floor(size / 2) / 2) / 2);
-      return new Sequential(...layers, new Flatten(), new Linear(128 * side * side, CLASSES, { generator }));
-    }
+      return vggBn(5, 1);
     case 'stem7':
       // an ImageNet-style 7x7 stride-2 stem (meant for --size 64 and up), then (3x3 conv, BN, ReLU)
       return new Sequential(

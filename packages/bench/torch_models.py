@@ -38,12 +38,19 @@ def seed_cnn(size=32):
     )
 
 
-def vgg_bn(size=32):
+def vgg_stages(k, convs, size):
+    """VGG-style stages at 32, 64, 128 channels: `convs` (k x k conv, BN, ReLU) then a 2x2 max pool each."""
     layers, cin = [], 3
     for cout in (32, 64, 128):
-        layers += conv_bn_relu(cin, cout, 3) + conv_bn_relu(cout, cout, 3) + [nn.MaxPool2d(2)]
+        for i in range(convs):
+            layers += conv_bn_relu(cin if i == 0 else cout, cout, k)
+        layers.append(nn.MaxPool2d(2))
         cin = cout
     return nn.Sequential(*layers, nn.Flatten(), nn.Linear(128 * (size // 8) ** 2, CLASSES))
+
+
+def vgg_bn(size=32):
+    return vgg_stages(3, 2, size)
 
 
 def basic_block(cin, cout, stride):
@@ -166,20 +173,14 @@ def bottleneck():
 def quick5(size=32):
     """The classic quick CIFAR CNN (Caffe's cifar10_quick, 2x2 pools): 5x5 convolutions with bias at 32, 32, 64
     channels, ReLU, max pools, Linear(to 64), ReLU, Linear(64 -> 10)."""
-    side = size // 2 // 2 // 2
     c5 = lambda cin, cout: [nn.Conv2d(cin, cout, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2)]
-    return nn.Sequential(*c5(3, 32), *c5(32, 32), *c5(32, 64), nn.Flatten(), nn.Linear(64 * side * side, 64),
+    return nn.Sequential(*c5(3, 32), *c5(32, 32), *c5(32, 64), nn.Flatten(), nn.Linear(64 * (size // 8) ** 2, 64),
                          nn.ReLU(), nn.Linear(64, CLASSES))
 
 
 def vgg5(size=32):
     """vgg_bn's plan with one (5x5 conv, BN, ReLU) a stage at 32-64-128 channels."""
-    side = size // 2 // 2 // 2
-    layers, cin = [], 3
-    for cout in (32, 64, 128):
-        layers += [*conv_bn_relu(cin, cout, 5), nn.MaxPool2d(2)]
-        cin = cout
-    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(128 * side * side, CLASSES))
+    return vgg_stages(5, 1, size)
 
 
 def build_model(name, size=32):
