@@ -1,6 +1,8 @@
 // conv2d + ReLU + 2x2 max pool as one op (conv2d's maxPool2x2 option; Sequential fuses the triple)
 // against the separate ops: values and every gradient, on every instruction set, at 1 and 2
-// threads, with odd output sizes (a dropped last row / column), K tails and widths past a vector.
+// threads, with odd output sizes (a dropped last row / column), K tails and widths past a vector;
+// on the direct kernels (few channels) and on the Winograd F(4x4,3x3) path (3x3 layers of 16
+// channels or more, 5x5 layers of 16 outputs), which pools each block of output tiles in cache.
 
 import { testing } from '@dlf/native/testing';
 import { Conv2d, conv2d, MaxPool2d, maxPool2d, mul, ReLU, Sequential, sum } from '@dlf/nn';
@@ -26,7 +28,14 @@ function run(sh: Shape, fused: boolean, seed: number, fastBackward = true) {
     testing.setConvFastPath(prev);
   }
   const arr = (t: { toTypedArray(): unknown }) => t.toTypedArray() as Float32Array;
-  return { shape: y.shape, y: arr(y), dx: arr(x.grad!), dw: arr(w.grad!), db: arr(b.grad!) };
+  return {
+    shape: y.shape,
+    gradFn: y.gradFn,
+    y: arr(y),
+    dx: arr(x.grad!),
+    dw: arr(w.grad!),
+    db: arr(b.grad!),
+  };
 }
 
 // Two summation orders of the same float32 sums: errors are judged against the largest value.
@@ -42,6 +51,20 @@ const shapes: Shape[] = [
   { n: 2, c: 3, h: 10, w: 10, k: 4, r: 5, s: 5, pad: 2 },
 ];
 
+// Shapes the Winograd path takes: tile blocks that end inside tile rows (blocks of 64 tiles on
+// AVX-512, 16 on AVX2 and the base table; 20x20 and 28x28 outputs), odd
+// outputs whose last row and column the pool drops, a 5x5 kernel of 3 input channels, 4x4 outputs (one tile an image).
+const winogradShapes: Shape[] = [
+  { n: 2, c: 16, h: 20, w: 20, k: 16, r: 3, s: 3, pad: 1 },
+  { n: 3, c: 16, h: 28, w: 28, k: 24, r: 3, s: 3, pad: 1 },
+  { n: 3, c: 17, h: 13, w: 11, k: 19, r: 3, s: 3, pad: 1 },
+  { n: 2, c: 3, h: 15, w: 14, k: 16, r: 5, s: 5, pad: 2 },
+  { n: 24, c: 24, h: 6, w: 6, k: 32, r: 3, s: 3, pad: 0 },
+];
+
+const sameBits = (a: Float32Array, b: Float32Array) =>
+  Buffer.compare(Buffer.from(a.buffer), Buffer.from(b.buffer)) === 0;
+
 const isas = (['avx512', 'avx2', 'neon', 'base'] as const).filter((name) => testing.selectSimd(name));
 const startSimd = getSimd();
 const startThreads = getNumThreads();
@@ -56,7 +79,7 @@ describe('conv2d + ReLU + max pool fused', () => {
       it(`matches the separate ops (${isa}, ${threads} thread(s))`, () => {
         setSimd(isa);
         setNumThreads(threads);
-        shapes.forEach((sh, i) => {
+        [...shapes, ...winogradShapes].forEach((sh, i) => {
           const tag = JSON.stringify(sh);
           const got = run(sh, true, 10 + i);
           const want = run(sh, false, 10 + i);
@@ -68,8 +91,26 @@ describe('conv2d + ReLU + max pool fused', () => {
         });
       });
 
+  // The same outputs and the same gradient at the convolution's output, so the same Winograd
+  // backward: only the bias gradient sums in another order (the pooled gradient, not the unpooled).
+  for (const isa of isas)
+    it(`pools on the Winograd path in training with the separate ops' bits (${isa})`, () => {
+      setSimd(isa);
+      setNumThreads(2);
+      winogradShapes.forEach((sh, i) => {
+        const tag = JSON.stringify(sh);
+        const got = run(sh, true, 30 + i);
+        const want = run(sh, false, 30 + i);
+        expect(got.gradFn, tag).toBe('Conv2dReluMaxPoolBackward');
+        expect(want.gradFn, tag).toBe('MaxPool2dBackward');
+        for (const key of ['y', 'dx', 'dw'] as const)
+          expect(sameBits(got[key], want[key]), `${key} ${tag}`).toBe(true);
+        expectClose(got.db, want.db, { ...CONV_TOLERANCE, name: `db ${tag}` });
+      });
+    });
+
   it('backward still works when the fast path is switched off after the forward', () => {
-    for (const sh of [shapes[0]!, shapes[2]!]) {
+    for (const sh of [shapes[0]!, shapes[2]!, winogradShapes[0]!, winogradShapes[2]!]) {
       const got = run(sh, true, 3, false);
       const want = run(sh, false, 3);
       expectClose(got.dx, want.dx, { ...CONV_TOLERANCE, name: 'dx' });

@@ -28,19 +28,15 @@
 namespace dlf {
 namespace {
 
-// gy: (N,K,P,Q) -> db: (K), overwritten: each plane summed in double, added in image order.
-void bias_gradient(const ConvGeom& g, const float* gy, float* db) {
-  const int64_t pq = g.pq();
-  parallel_for(g.K, 1, [&](int64_t k0, int64_t k1) {
+// gy: (N,K,pq) -> db: (K), overwritten: each channel summed in double vectors, images in order
+// (the same bits for any thread count).
+void bias_gradient(int64_t N, int64_t K, int64_t pq, const float* gy, float* db) {
+  const Kernels& kt = kernels();
+  parallel_for(K, 1, [&](int64_t k0, int64_t k1) {
     for (int64_t k = k0; k < k1; ++k) {
-      float acc = 0.f;
-      for (int64_t n = 0; n < g.N; ++n) {
-        double s = 0.0;
-        const float* row = gy + (n * g.K + k) * pq;
-        for (int64_t i = 0; i < pq; ++i) s += row[i];
-        acc += static_cast<float>(s);
-      }
-      db[k] = acc;
+      double s = 0.0;
+      kt.bn_channel_stats(gy + k * pq, N, K * pq, pq, 0.f, &s, nullptr);
+      db[k] = static_cast<float>(s);
     }
   });
 }
@@ -61,6 +57,39 @@ ConvPlan conv_plan(const ConvGeom& g) {
   return plan;
 }
 
+// g: (N,K,P,Q), the gradient at the convolution's output (after any fused ReLU) -> dx, dw, db (each
+// overwritten, each may be null) by the algorithm conv_plan() picks now; add (dx's shape, or null)
+// is added to dx, which only the Winograd input gradient takes (Conv2dBackward::absorbs_pending).
+void conv_backward_planned(const ConvGeom& geom, const float* x, const float* w, const float* g, float* dx, float* dw,
+                           float* db, const float* add) {
+  const ConvPlan plan = conv_plan(geom);
+  switch (plan.weight_grad) {
+    case ConvAlgo::Direct: {
+      ConvGradSource src;
+      src.gy = g;
+      conv_fast_backward(fast_shape(geom), x, w, src, dx, dw, db);
+      return;
+    }
+    case ConvAlgo::Winograd: conv_wino_backward(geom, x, w, g, dx, dw, add); break;
+    case ConvAlgo::Dense: conv_dense_backward(geom, x, w, g, dx, dw); break;
+    case ConvAlgo::Depthwise:
+      conv_depthwise_backward(ConvDwShape{geom.N, geom.C, geom.H, geom.W, geom.K, geom.R, geom.S, geom.p}, x, w, g,
+                              dx, dw);
+      break;
+    case ConvAlgo::Grouped: conv_grouped_backward(geom, x, w, g, dx, dw); break;
+    case ConvAlgo::ChannelVectorised:
+      if (dx && plan.input_grad == ConvAlgo::ChannelVectorised) {
+        conv_kvec_backward_data(geom, w, g, dx);
+      } else if (dx) {
+        conv_backward_general(geom, x, w, g, dx, nullptr);
+      }
+      if (dw) conv_kvec_backward_weights(geom, x, g, dw);
+      break;
+    default: conv_backward_general(geom, x, w, g, dx, dw); break;
+  }
+  if (db) bias_gradient(geom.N, geom.K, geom.pq(), g, db);
+}
+
 struct Conv2dBackward final : Node {
   TensorPtr x, w;
   TensorPtr y, relu_bits;  // with a fused ReLU: its output (general path) or a bit per output (fast path)
@@ -70,22 +99,22 @@ struct Conv2dBackward final : Node {
   // shortcut) as it writes its output tiles.
   bool absorbs_pending() const override { return conv_plan(geom).input_grad == ConvAlgo::Winograd; }
   void backward(const TensorPtr& g_in, std::vector<TensorPtr>& gin) override {
-    const ConvFastShape fs = fast_shape(geom);
-    const ConvPlan plan = conv_plan(geom);
-    if (plan.weight_grad == ConvAlgo::Direct) {
-      // The fast path applies the ReLU mask while padding the gradient, and writes dx, dw and db.
-      TensorPtr dx = needs_grad(0) ? empty(x->shape) : nullptr;
-      TensorPtr dw = needs_grad(1) ? empty(w->shape) : nullptr;
-      TensorPtr db = needs_grad(2) ? empty({geom.K}) : nullptr;
+    TensorPtr dx = needs_grad(0) ? empty(x->shape) : nullptr;  // every path overwrites them
+    TensorPtr dw = needs_grad(1) ? empty(w->shape) : nullptr;
+    TensorPtr db = needs_grad(2) ? empty({geom.K}) : nullptr;
+    gin[0] = dx;
+    gin[1] = dw;
+    gin[2] = db;
+    float* pdx = dx ? dx->f32() : nullptr;
+    float* pdw = dw ? dw->f32() : nullptr;
+    float* pdb = db ? db->f32() : nullptr;
+    if (conv_plan(geom).weight_grad == ConvAlgo::Direct) {
+      // The fast path applies the ReLU mask while padding the gradient.
       ConvGradSource src;
       src.gy = g_in->f32();
       src.y = y ? y->f32() : nullptr;
       src.relu_bits = relu_bits ? relu_bits->data<uint8_t>() : nullptr;
-      conv_fast_backward(fs, x->f32(), w->f32(), src, dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr,
-                         db ? db->f32() : nullptr);
-      gin[0] = dx;
-      gin[1] = dw;
-      gin[2] = db;
+      conv_fast_backward(fast_shape(geom), x->f32(), w->f32(), src, pdx, pdw, pdb);
       return;
     }
     TensorPtr g = g_in;
@@ -102,48 +131,8 @@ struct Conv2dBackward final : Node {
     } else if (y) {
       g = relu_backward_mask(g_in, y);
     }
-    if (plan.weight_grad == ConvAlgo::Winograd) {
-      TensorPtr dx = needs_grad(0) ? empty(x->shape) : nullptr;
-      TensorPtr dw = needs_grad(1) ? empty(w->shape) : nullptr;
-      TensorPtr db = needs_grad(2) ? empty({geom.K}) : nullptr;
-      const TensorPtr add = dx && !pending.empty() ? std::move(pending[0]) : nullptr;
-      conv_wino_backward(geom, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr,
-                         add ? add->f32() : nullptr);
-      if (db) bias_gradient(geom, g->f32(), db->f32());
-      gin[0] = dx;
-      gin[1] = dw;
-      gin[2] = db;
-      return;
-    }
-    TensorPtr dx = needs_grad(0) ? empty(x->shape) : nullptr;  // every path overwrites it
-    TensorPtr dw = needs_grad(1) ? empty(w->shape) : nullptr;
-    float* pdx = dx ? dx->f32() : nullptr;
-    float* pdw = dw ? dw->f32() : nullptr;
-    const float *px = x->f32(), *pw = w->f32(), *pg = g->f32();
-    switch (plan.weight_grad) {
-      case ConvAlgo::Dense: conv_dense_backward(geom, px, pw, pg, pdx, pdw); break;
-      case ConvAlgo::Depthwise:
-        conv_depthwise_backward(ConvDwShape{geom.N, geom.C, geom.H, geom.W, geom.K, geom.R, geom.S, geom.p}, px, pw,
-                                pg, pdx, pdw);
-        break;
-      case ConvAlgo::Grouped: conv_grouped_backward(geom, px, pw, pg, pdx, pdw); break;
-      case ConvAlgo::ChannelVectorised:
-        if (pdx && plan.input_grad == ConvAlgo::ChannelVectorised) {
-          conv_kvec_backward_data(geom, pw, pg, pdx);
-        } else if (pdx) {
-          conv_backward_general(geom, px, pw, pg, pdx, nullptr);
-        }
-        if (pdw) conv_kvec_backward_weights(geom, px, pg, pdw);
-        break;
-      default: conv_backward_general(geom, px, pw, pg, pdx, pdw); break;
-    }
-    gin[0] = dx;
-    gin[1] = dw;
-    if (needs_grad(2)) {
-      auto db = empty({geom.K});
-      bias_gradient(geom, g->f32(), db->f32());
-      gin[2] = db;
-    }
+    const TensorPtr add = dx && absorbs_pending() && !pending.empty() ? std::move(pending[0]) : nullptr;
+    conv_backward_planned(geom, x->f32(), w->f32(), g->f32(), pdx, pdw, pdb, add ? add->f32() : nullptr);
   }
   void release_saved() override {
     x.reset();
@@ -152,10 +141,14 @@ struct Conv2dBackward final : Node {
   }
 };
 
-// y = maxpool2x2(relu(conv2d(x, w, b))) computed as one op: the gradient is unpooled (at each
-// window's maximum, where the pooled value is > 0) straight into the padded gradient buffer.
+// y = maxpool2x2(relu(conv2d(x, w, b))) computed as one op. The direct kernels keep each maximum's
+// place in its window as a byte (code) and unpool the gradient straight into their padded gradient
+// buffer; the Winograd path keeps max_pool2d's argmax, and the gradient is unpooled (where the
+// pooled value is > 0: the ReLU) into a full-size buffer for its backward.
 struct Conv2dReluPoolBackward final : Node {
-  TensorPtr x, w, ypool, code;  // code: (N,K,P/2,Q/2) each maximum's place in its window
+  TensorPtr x, w, ypool;
+  TensorPtr code;    // direct kernels: (N,K,P/2,Q/2) bytes, each maximum's place in its window
+  TensorPtr argmax;  // Winograd: (N,K,P/2,Q/2) int32, each maximum's index in its (P,Q) plane
   ConvGeom geom;
   const char* name() const override { return "Conv2dReluMaxPoolBackward"; }
   void backward(const TensorPtr& gpool, std::vector<TensorPtr>& gin) override {
@@ -163,39 +156,53 @@ struct Conv2dReluPoolBackward final : Node {
     TensorPtr dx = needs_grad(0) ? empty(x->shape) : nullptr;
     TensorPtr dw = needs_grad(1) ? empty(w->shape) : nullptr;
     TensorPtr db = needs_grad(2) ? empty({geom.K}) : nullptr;
-    if (conv_fast_applies(fs)) {
+    gin[0] = dx;
+    gin[1] = dw;
+    gin[2] = db;
+    float* pdx = dx ? dx->f32() : nullptr;
+    float* pdw = dw ? dw->f32() : nullptr;
+    float* pdb = db ? db->f32() : nullptr;
+    if (code && conv_fast_applies(fs)) {
       ConvGradSource src;
       src.gpool = gpool->f32();
       src.ypool = ypool->f32();
       src.code = code->data<uint8_t>();
-      conv_fast_backward(fs, x->f32(), w->f32(), src, dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr,
-                         db ? db->f32() : nullptr);
+      conv_fast_backward(fs, x->f32(), w->f32(), src, pdx, pdw, pdb);
+      return;
+    }
+    // The gradient at the convolution's output: gpool where the pooled value passed the ReLU, at
+    // its window's maximum, zero elsewhere (the fast path may have been switched off since).
+    const int64_t Pp = geom.P / 2, Qp = geom.Q / 2;
+    const TensorPtr gm = relu_backward_mask(gpool, ypool);
+    auto g = empty({geom.N, geom.K, geom.P, geom.Q});
+    if (argmax) {
+      const Kernels& kt = kernels();
+      parallel_for(geom.N * geom.K, 16, [&](int64_t a, int64_t b) {
+        kt.maxpool2x2_backward(gm->f32() + a * Pp * Qp, argmax->data<int32_t>() + a * Pp * Qp, b - a, geom.P, geom.Q,
+                               Pp, Qp, g->f32() + a * geom.pq());
+      });
     } else {
-      // The fast path was switched off since the forward: expand the gradient, then the general path.
-      const int64_t Pp = geom.P / 2, Qp = geom.Q / 2;
-      auto g = zeros({geom.N, geom.K, geom.P, geom.Q});
-      const float* pg = gpool->f32();
-      const float* py = ypool->f32();
+      std::fill(g->f32(), g->f32() + g->numel(), 0.f);
+      const float* pg = gm->f32();
       const uint8_t* pc = code->data<uint8_t>();
       float* out = g->f32();
       for (int64_t pl = 0; pl < geom.N * geom.K; ++pl)
         for (int64_t i = 0; i < Pp; ++i)
           for (int64_t j = 0; j < Qp; ++j) {
             const int64_t o = (pl * Pp + i) * Qp + j;
-            if (py[o] > 0.f) out[(pl * geom.P + 2 * i + pc[o] / 2) * geom.Q + 2 * j + pc[o] % 2] = pg[o];
+            out[(pl * geom.P + 2 * i + pc[o] / 2) * geom.Q + 2 * j + pc[o] % 2] = pg[o];
           }
-      conv_backward_general(geom, x->f32(), w->f32(), g->f32(), dx ? dx->f32() : nullptr, dw ? dw->f32() : nullptr);
-      if (db) bias_gradient(geom, out, db->f32());
     }
-    gin[0] = dx;
-    gin[1] = dw;
-    gin[2] = db;
+    // The bias gradient sums the pooled gradient: a quarter of the values, the same sums.
+    if (pdb) bias_gradient(geom.N, geom.K, Pp * Qp, gm->f32(), pdb);
+    conv_backward_planned(geom, x->f32(), w->f32(), g->f32(), pdx, pdw, nullptr, nullptr);
   }
   void release_saved() override {
     x.reset();
     w.reset();
     ypool.reset();
     code.reset();
+    argmax.reset();
   }
 };
 
@@ -296,27 +303,34 @@ TensorPtr conv2d_relu_maxpool2x2(const TensorPtr& x_in, const TensorPtr& w_in, c
   const ConvGeom g = checked_geometry(x_in, w_in, b_in, p);
   const ConvFastShape fs = fast_shape(g);
   // (Not conv_plan: a one-channel input counts as depthwise there, but pools here on the fast kernels.)
-  const bool dense = conv_dense_applies(g), wino = !dense && conv_wino_beats_fused_pool(g);
-  // Inference on the Winograd path pools each block of output tiles while it is in cache.
-  const bool wino_pooled = wino && g.P >= 2 && g.Q >= 2 && !any_requires_grad({&x_in, &w_in, &b_in});
-  if (!wino_pooled && (dense || wino || !conv_fast_pool_applies(fs)))
-    return max_pool2d(conv2d(x_in, w_in, b_in, p, true), Pool2dParams{2, 2, 2, 2, 0, 0});
+  // Winograd F(4x4,3x3) pools each block of output tiles while it is in cache; layers it does not
+  // take (fewer channels) pool inside the direct kernels' F(2,3) tiles where those apply.
+  const bool dense = conv_dense_applies(g);
+  const bool wino = !dense && conv_wino_applies(g) && g.P >= 2 && g.Q >= 2;
+  const bool direct = !dense && !wino && conv_fast_pool_applies(fs);
+  if (!direct && !wino) return max_pool2d(conv2d(x_in, w_in, b_in, p, true), Pool2dParams{2, 2, 2, 2, 0, 0});
   auto x = contiguous_data(x_in);
   auto w = contiguous_data(w_in);
   auto b = b_in ? contiguous_data(b_in) : nullptr;
-  auto y = empty({g.N, g.K, g.P / 2, g.Q / 2});
-  if (wino_pooled) {
-    conv_wino_forward_relu_pool(g, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32());
-    return y;
+  const Shape pooled{g.N, g.K, g.P / 2, g.Q / 2};
+  auto y = empty(pooled);
+  const bool grad = any_requires_grad({&x_in, &w_in, &b_in});
+  TensorPtr code, argmax;
+  if (wino) {
+    if (grad) argmax = empty(pooled, DType::I32);
+    conv_wino_forward_relu_pool(g, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(),
+                                argmax ? argmax->data<int32_t>() : nullptr);
+  } else {
+    code = empty(pooled, DType::U8);
+    conv_fast_forward_relu_pool(fs, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(), code->data<uint8_t>());
   }
-  auto code = empty({g.N, g.K, g.P / 2, g.Q / 2}, DType::U8);
-  conv_fast_forward_relu_pool(fs, x->f32(), w->f32(), b ? b->f32() : nullptr, y->f32(), code->data<uint8_t>());
-  if (any_requires_grad({&x_in, &w_in, &b_in})) {
+  if (grad) {
     auto node = make_node<Conv2dReluPoolBackward>();
     node->x = save(x);
     node->w = save(w);
     node->ypool = save(y);
     node->code = code;
+    node->argmax = argmax;
     node->geom = g;
     attach(y, node, {&x_in, &w_in, &b_in});
   }

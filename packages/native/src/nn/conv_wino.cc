@@ -179,27 +179,41 @@ void add_residual_tiles(const WinoGeom& g, int64_t K, int64_t k0, int64_t k1, in
   });
 }
 
-// ypool: (N, K, P/2, Q/2) = the 2x2/2 max pool, over the tiles t0..t0+count and channels [k0,k1), of
-// `out`, which holds those tiles' outputs where y: (N, K, P, Q) would, from image n0 on. A window lies
-// in one 4x4 tile: whole tile rows pool as one stretch of rows, a run along part of a tile row pooled
-// row by row (the pool kernel's output rows are as wide as its input's halves).
+// Where a fused 2x2 max pool writes: ypool (N, K, P/2, Q/2) and, for the backward, argmax (the
+// same shape, or null): each maximum's index in its (P, Q) plane, as max_pool2d keeps it.
+struct PoolDst {
+  float* y;
+  int32_t* argmax;
+};
+
+// pool.y (and pool.argmax) = the 2x2/2 max pool, over the tiles t0..t0+count and channels [k0,k1),
+// of `out`, which holds those tiles' outputs where y: (N, K, P, Q) would, from image n0 on. A window
+// lies in one 4x4 tile: whole tile rows pool as one stretch of rows, a run along part of a tile row
+// pooled row by row (the pool kernel's output rows are as wide as its input's halves). The pool
+// kernel's indices count from the corner it was given, so they are moved to the plane's.
 void pool_tiles(const WinoGeom& g, int64_t K, int64_t k0, int64_t k1, int64_t t0, int64_t count, int64_t n0,
-                const float* out, float* ypool) {
+                const float* out, const PoolDst& pool) {
   const Kernels& kt = kernels();
   const int64_t plane = g.P * g.Q, Pp = g.P / 2, Qp = g.Q / 2;
+  const auto pool_rect = [&](const float* src, int64_t rows, int64_t cols, int64_t corner, int64_t o) {
+    int32_t* am = pool.argmax ? pool.argmax + o : nullptr;
+    kt.maxpool2x2(src + corner, 1, 2 * rows, g.Q, rows, cols, pool.y + o, am);
+    if (!am) return;
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j) am[i * Qp + j] += static_cast<int32_t>(corner);
+  };
   for_each_tile_run(g, t0, count, [&](int64_t n, int64_t tr, int64_t tc, int64_t whole_rows, int64_t run) {
     const int64_t r0 = 2 * tr, r1 = std::min(Pp, 2 * (tr + std::max<int64_t>(whole_rows, 1)));
     const int64_t c0 = whole_rows > 0 ? 0 : 2 * tc, c1 = whole_rows > 0 ? Qp : std::min(Qp, 2 * (tc + run));
     if (r1 <= r0 || c1 <= c0) return;
     for (int64_t k = k0; k < k1; ++k) {
       const float* src = out + ((n - n0) * K + k) * plane;
-      float* dst = ypool + (n * K + k) * Pp * Qp;
+      const int64_t o = (n * K + k) * Pp * Qp;
       if (whole_rows > 0) {
-        kt.maxpool2x2(src + 2 * r0 * g.Q, 1, 2 * (r1 - r0), g.Q, r1 - r0, Qp, dst + r0 * Qp, nullptr);
+        pool_rect(src, r1 - r0, Qp, 2 * r0 * g.Q, o + r0 * Qp);
         continue;
       }
-      for (int64_t r = r0; r < r1; ++r)
-        kt.maxpool2x2(src + 2 * r * g.Q + 2 * c0, 1, 2, g.Q, 1, c1 - c0, dst + r * Qp + c0, nullptr);
+      for (int64_t r = r0; r < r1; ++r) pool_rect(src, 1, c1 - c0, 2 * r * g.Q + 2 * c0, o + r * Qp + c0);
     }
   });
 }
@@ -211,7 +225,7 @@ void pool_tiles(const WinoGeom& g, int64_t K, int64_t k0, int64_t k1, int64_t t0
 // instead, the tiles transformed once. Either way each output is computed the same way.
 void run_forward(const WinoGeom& g, int64_t N, const float* x, const float* U, int64_t K, int64_t Kp,
                  const float* bias, const float* residual, bool relu, float* y, int64_t kernel_blocks = 1,
-                 float* ypool = nullptr) {
+                 const PoolDst* pool = nullptr) {
   const Kernels& kt = kernels();
   const int64_t TB = kt.wino_tiles, rk = kt.wino_kblock, tiles = N * g.th * g.tw, blocks = (tiles + TB - 1) / TB;
   const int64_t C = kernel_blocks * g.C;  // the GEMMs' input channels: each kernel block's copy of g.C
@@ -220,11 +234,11 @@ void run_forward(const WinoGeom& g, int64_t N, const float* x, const float* U, i
     transform_blocks(g, kernel_blocks, x, t0, count, vs, TB, V);
   };
   const auto outputs = [&](const float* M, int64_t k0, int64_t k1, int64_t t0, int64_t count) {
-    if (ypool) {  // the block's outputs go through a scratch while they are pooled
+    if (pool) {  // the block's outputs go through a scratch while they are pooled
       const int64_t per_image = g.th * g.tw, n0 = t0 / per_image, images = (t0 + count - 1) / per_image - n0 + 1;
       float* out = thread_scratch(2, images * K * g.P * g.Q);
       kt.wino_output(g, M, ms, K, k0, k1, t0 - n0 * per_image, count, bias, relu, out);
-      pool_tiles(g, K, k0, k1, t0, count, n0, out, ypool);
+      pool_tiles(g, K, k0, k1, t0, count, n0, out, *pool);
       return;
     }
     kt.wino_output(g, M, ms, K, k0, k1, t0, count, bias, relu && !residual, y);
@@ -362,18 +376,16 @@ bool conv_wino_applies(const ConvGeom& g) {
   return 2 * g.N * ((g.P + 3) / 4) * ((g.Q + 3) / 4) >= kernels().wino_tiles;
 }
 
-bool conv_wino_beats_fused_pool(const ConvGeom& g) { return conv_wino_applies(g) && g.C >= kMinChannels; }
-
 namespace {
 
 // The forward's transformed weights (3x3, or a 5x5 kernel's four blocks as input channels), then
 // run_forward.
 void forward(const ConvGeom& g, const float* x, const float* w, const float* b, const float* residual, float* y,
-             bool relu, float* ypool) {
+             bool relu, const PoolDst* pool) {
   const int64_t Kp = round_up(g.K, kernels().wino_kblock);
   const TensorPtr U = transformed_weights(g, w, false);
   run_forward(wino_geom(g.C, g.H, g.W, g.p.pad_h, g.p.pad_w, g.P, g.Q), g.N, x, U->f32(), g.K, Kp, b, residual, relu,
-              y, kernel_blocks(g), ypool);
+              y, kernel_blocks(g), pool);
 }
 
 }  // namespace
@@ -383,8 +395,10 @@ void conv_wino_forward(const ConvGeom& g, const float* x, const float* w, const 
   forward(g, x, w, b, residual, y, relu, nullptr);
 }
 
-void conv_wino_forward_relu_pool(const ConvGeom& g, const float* x, const float* w, const float* b, float* ypool) {
-  forward(g, x, w, b, nullptr, nullptr, true, ypool);
+void conv_wino_forward_relu_pool(const ConvGeom& g, const float* x, const float* w, const float* b, float* ypool,
+                                 int32_t* argmax) {
+  const PoolDst pool{ypool, argmax};
+  forward(g, x, w, b, nullptr, nullptr, true, &pool);
 }
 
 void conv_wino_backward(const ConvGeom& g, const float* x, const float* w, const float* gy, float* dx, float* dw,

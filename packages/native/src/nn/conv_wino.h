@@ -11,12 +11,6 @@ namespace dlf {
 
 /** True when Winograd F(4x4,3x3) (3x3 or 5x5 kernels) is the algorithm for this geometry (and it is enabled). */
 bool conv_wino_applies(const ConvGeom& g);
-/**
- * True when Winograd applies and also beats the direct kernels with a fused ReLU + 2x2 max pool: not
- * for the few-channel 5x5 layers it takes otherwise, where the fused kernels save the passes of a
- * separate ReLU and pool (the bench's quick5, batch 64, 1 thread: step median 47 ms against 49 ms).
- */
-bool conv_wino_beats_fused_pool(const ConvGeom& g);
 /** Turns Winograd F(4x4,3x3) on or off in the current environment (tests compare the paths). */
 void set_conv_wino_enabled(bool enabled);
 bool conv_wino_enabled();
@@ -27,8 +21,10 @@ void conv_wino_forward(const ConvGeom& g, const float* x, const float* w, const 
                        float* y, bool relu);
 
 // x, w, b as conv_wino_forward -> ypool: (N,K,P/2,Q/2) = 2x2/2 max pool of relu(conv + b), each block
-// of output tiles pooled while it is in cache (no full-size output written). Needs P, Q >= 2.
-void conv_wino_forward_relu_pool(const ConvGeom& g, const float* x, const float* w, const float* b, float* ypool);
+// of output tiles pooled while it is in cache (no full-size output written), and argmax (ypool's
+// shape, or null): each maximum's index in its (P,Q) plane, as max_pool2d's. Needs P, Q >= 2.
+void conv_wino_forward_relu_pool(const ConvGeom& g, const float* x, const float* w, const float* b, float* ypool,
+                                 int32_t* argmax);
 
 // gy: (N,K,P,Q) -> dx: (N,C,H,W) (+ dx_add, of dx's shape, when given), dw: (K,C,R,S); each
 // overwritten, each may be null
