@@ -70,6 +70,8 @@ export interface NnSlice {
     residual?: Handle | null,
     /** The fused ReLU's upper bound (6 for ReLU6; +inf, the default, for ReLU). */
     reluClip?: number,
+    /** Then a 2x2 / stride 2 max pool (with the ReLU, without a residual): output (N, C, H/2, W/2). */
+    maxPool2x2?: boolean,
   ): Handle;
   /**
    * An evaluation-mode BatchNorm2d folded into the conv before it, in one call: [w * s, (b - mean) * s + beta]

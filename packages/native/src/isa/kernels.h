@@ -236,12 +236,14 @@ struct Kernels {
   double (*fma_peak_gflops)(double seconds);
 
   // 2x2 max pooling, stride 2, no padding (isa/pool.h); needs 2P <= H and 2Q <= W.
-  // x: (planes,H,W) -> y: (planes,P,Q), argmax: (planes,P,Q) index in the (H,W) plane, or null
+  // x: (planes,H,W) -> y: (planes,P,Q), argmax: (planes,P,Q) index in the (H,W) plane, or null;
+  // planes xs floats apart in x, ys in y and argmax
   void (*maxpool2x2)(const float* x, int64_t planes, int64_t H, int64_t W, int64_t P, int64_t Q, float* y,
-                     int32_t* argmax);
-  // gy: (planes,P,Q), argmax -> dx: (planes,H,W) overwritten, zero where no window's maximum is
+                     int32_t* argmax, int64_t xs, int64_t ys);
+  // gy: (planes,P,Q), argmax -> dx: (planes,H,W) overwritten, zero where no window's maximum is;
+  // planes gs floats apart in gy and argmax, ds in dx
   void (*maxpool2x2_backward)(const float* gy, const int32_t* argmax, int64_t planes, int64_t H, int64_t W, int64_t P,
-                              int64_t Q, float* dx);
+                              int64_t Q, float* dx, int64_t gs, int64_t ds);
 };
 
 const Kernels* kernels_avx512();

@@ -95,15 +95,15 @@ inline void window1(const float* r0, const float* r1, int64_t base, int64_t Win,
 
 template <int N>
 void maxpool_fwd(const float* x, int64_t planes, int64_t H, int64_t Win, int64_t P, int64_t Q, float* y,
-                 int32_t* argmax) {
+                 int32_t* argmax, int64_t xs, int64_t ys) {
   using v = V<N>;
   using vf = typename v::f;
   using vi = typename v::i;
   const vi em = v::iota(2, 0), om = v::iota(2, 1), lane2 = v::iota(2, 0);
   for (int64_t pl = 0; pl < planes; ++pl) {
-    const float* xp = x + pl * H * Win;
-    float* yp = y + pl * P * Q;
-    int32_t* ap = argmax ? argmax + pl * P * Q : nullptr;
+    const float* xp = x + pl * xs;
+    float* yp = y + pl * ys;
+    int32_t* ap = argmax ? argmax + pl * ys : nullptr;
     for (int64_t oh = 0; oh < P; ++oh) {
       const float* r0 = xp + 2 * oh * Win;
       const float* r1 = r0 + Win;
@@ -138,15 +138,15 @@ void maxpool_fwd(const float* x, int64_t planes, int64_t H, int64_t Win, int64_t
 
 template <int N>
 void maxpool_bwd(const float* gy, const int32_t* argmax, int64_t planes, int64_t H, int64_t Win, int64_t P, int64_t Q,
-                 float* dx) {
+                 float* dx, int64_t gs, int64_t ds) {
   using v = V<N>;
   using vf = typename v::f;
   using vi = typename v::i;
   const vi z0 = v::zip(0), z1 = v::zip(1), lane2 = v::iota(2, 0);
   for (int64_t pl = 0; pl < planes; ++pl) {
-    const float* gp = gy + pl * P * Q;
-    const int32_t* ap = argmax + pl * P * Q;
-    float* dp = dx + pl * H * Win;
+    const float* gp = gy + pl * gs;
+    const int32_t* ap = argmax + pl * gs;
+    float* dp = dx + pl * ds;
     for (int64_t oh = 0; oh < P; ++oh) {
       float* r0 = dp + 2 * oh * Win;
       float* r1 = r0 + Win;
@@ -186,26 +186,29 @@ void maxpool_bwd(const float* gy, const int32_t* argmax, int64_t planes, int64_t
 
 }  // namespace pool
 
-// x: (planes,H,W) -> y: (planes,P,Q), argmax: (planes,P,Q) index into the (H,W) plane, or null.
+// x: (planes,H,W) -> y: (planes,P,Q), argmax: (planes,P,Q) index into the (H,W) plane, or null;
+// planes xs floats apart in x, ys in y and argmax (a channel's planes in an (N,C,...) tensor).
 // Window (oh, ow) covers rows 2oh, 2oh+1 and columns 2ow, 2ow+1; needs 2P <= H and 2Q <= W.
 // Rows narrower than a vector use half or quarter vectors.
 inline void maxpool2x2(const float* x, int64_t planes, int64_t H, int64_t Win, int64_t P, int64_t Q, float* y,
-                       int32_t* argmax) {
+                       int32_t* argmax, int64_t xs, int64_t ys) {
   if constexpr (W >= 8) {
-    if (Q < W / 2 && W >= 16) return pool::maxpool_fwd<W / 4 < 4 ? 4 : W / 4>(x, planes, H, Win, P, Q, y, argmax);
-    if (Q < W) return pool::maxpool_fwd<W / 2>(x, planes, H, Win, P, Q, y, argmax);
+    if (Q < W / 2 && W >= 16) return pool::maxpool_fwd<W / 4 < 4 ? 4 : W / 4>(x, planes, H, Win, P, Q, y, argmax, xs, ys);
+    if (Q < W) return pool::maxpool_fwd<W / 2>(x, planes, H, Win, P, Q, y, argmax, xs, ys);
   }
-  pool::maxpool_fwd<W>(x, planes, H, Win, P, Q, y, argmax);
+  pool::maxpool_fwd<W>(x, planes, H, Win, P, Q, y, argmax, xs, ys);
 }
 
-// gy: (planes,P,Q), argmax from maxpool2x2 -> dx: (planes,H,W) overwritten (zero outside the windows)
+// gy: (planes,P,Q), argmax from maxpool2x2 -> dx: (planes,H,W) overwritten (zero outside the windows);
+// planes gs floats apart in gy and argmax, ds in dx.
 inline void maxpool2x2_backward(const float* gy, const int32_t* argmax, int64_t planes, int64_t H, int64_t Win,
-                                int64_t P, int64_t Q, float* dx) {
+                                int64_t P, int64_t Q, float* dx, int64_t gs, int64_t ds) {
   if constexpr (W >= 8) {
-    if (Q < W / 2 && W >= 16) return pool::maxpool_bwd<W / 4 < 4 ? 4 : W / 4>(gy, argmax, planes, H, Win, P, Q, dx);
-    if (Q < W) return pool::maxpool_bwd<W / 2>(gy, argmax, planes, H, Win, P, Q, dx);
+    if (Q < W / 2 && W >= 16)
+      return pool::maxpool_bwd<W / 4 < 4 ? 4 : W / 4>(gy, argmax, planes, H, Win, P, Q, dx, gs, ds);
+    if (Q < W) return pool::maxpool_bwd<W / 2>(gy, argmax, planes, H, Win, P, Q, dx, gs, ds);
   }
-  pool::maxpool_bwd<W>(gy, argmax, planes, H, Win, P, Q, dx);
+  pool::maxpool_bwd<W>(gy, argmax, planes, H, Win, P, Q, dx, gs, ds);
 }
 
 }  // namespace dlf::DLF_ISA_NS

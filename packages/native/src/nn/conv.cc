@@ -179,7 +179,7 @@ struct Conv2dReluPoolBackward final : Node {
       const Kernels& kt = kernels();
       parallel_for(geom.N * geom.K, 16, [&](int64_t a, int64_t b) {
         kt.maxpool2x2_backward(gm->f32() + a * Pp * Qp, argmax->data<int32_t>() + a * Pp * Qp, b - a, geom.P, geom.Q,
-                               Pp, Qp, g->f32() + a * geom.pq());
+                               Pp, Qp, g->f32() + a * geom.pq(), Pp * Qp, geom.pq());
       });
     } else {
       std::fill(g->f32(), g->f32() + g->numel(), 0.f);

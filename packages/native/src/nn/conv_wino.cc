@@ -197,7 +197,7 @@ void pool_tiles(const WinoGeom& g, int64_t K, int64_t k0, int64_t k1, int64_t t0
   const int64_t plane = g.P * g.Q, Pp = g.P / 2, Qp = g.Q / 2;
   const auto pool_rect = [&](const float* src, int64_t rows, int64_t cols, int64_t corner, int64_t o) {
     int32_t* am = pool.argmax ? pool.argmax + o : nullptr;
-    kt.maxpool2x2(src + corner, 1, 2 * rows, g.Q, rows, cols, pool.y + o, am);
+    kt.maxpool2x2(src + corner, 1, 2 * rows, g.Q, rows, cols, pool.y + o, am, 0, 0);
     if (!am) return;
     for (int64_t i = 0; i < rows; ++i)
       for (int64_t j = 0; j < cols; ++j) am[i * Qp + j] += static_cast<int32_t>(corner);

@@ -3,6 +3,7 @@
 
 #include "autograd/node.h"
 #include "nn/ops.h"
+#include "nn/conv_scratch.h"
 #include "runtime/simd.h"
 #include "runtime/threadpool.h"
 #include "tensor/random.h"
@@ -38,22 +39,27 @@ void for_each_channel(int64_t C, int64_t planes_floats, Fn fn) {
 // an FMA per value instead of writing and re-reading a second activation-sized tensor.
 struct BatchNormBackward final : Node {
   TensorPtr x, weight, bias;
-  TensorPtr y;  // with a residual and a ReLU: the output, whose sign is the ReLU's mask
+  TensorPtr y;       // with a residual and a ReLU: the output, whose sign is the ReLU's mask
+  TensorPtr argmax;  // with a fused 2x2 max pool: (N,C,H/2,W/2), each maximum's index in its (H,W) plane
   std::vector<float> mean, invstd;
   float clip = __builtin_inff();  // the fused ReLU's upper bound (6: ReLU6)
   bool training = true;
   bool relu = false;  // fused: the gradient passes where xhat * gamma + beta (+ residual) > 0
   bool residual = false;
-  const char* name() const override { return "BatchNorm2dBackward"; }
+  bool pooled = false;  // a 2x2 max pool fused after the ReLU (argmax kept until the backward)
+  const char* name() const override { return pooled ? "BatchNorm2dReluMaxPoolBackward" : "BatchNorm2dBackward"; }
   void backward(const TensorPtr& g_in, std::vector<TensorPtr>& gin) override {
+    const Shape& s = input_shapes[0];
+    const int64_t N = s[0], C = s[1], HW = s[2] * s[3], PQ = (s[2] / 2) * (s[3] / 2);
+    // Behind a fused pool, each channel's gradient is unpooled into g just before its passes read
+    // it (still in cache then).
+    const TensorPtr gpool = argmax ? contiguous_data(g_in) : nullptr;
+    const TensorPtr g = argmax ? empty(s) : contiguous_data(g_in);
     // With a residual, the gradient past the ReLU (masked by the saved output's sign in the sums
     // pass, which writes it) is the residual's too; the normalisation then sees it unmasked.
-    const TensorPtr g = contiguous_data(g_in);
     const bool join_mask = residual && relu, relu_mask = relu && !residual;
     const TensorPtr gm = join_mask ? empty(g->shape) : g;
     if (residual && needs_grad(3)) gin[3] = gm;
-    const Shape& s = input_shapes[0];
-    const int64_t N = s[0], C = s[1], HW = s[2] * s[3];
     const double M = static_cast<double>(N * HW);
     const float* pg = g->f32();
     const float* px = x->f32();
@@ -67,6 +73,9 @@ struct BatchNormBackward final : Node {
     const Kernels& kt = kernels();
     for_each_channel(C, N * HW, [&](int64_t c) {
       const BnChannel ch{mean[c], invstd[c], gamma_p ? gamma_p[c] : 1.f, beta_p ? beta_p[c] : 0.f, clip};
+      if (gpool)
+        kt.maxpool2x2_backward(gpool->f32() + c * PQ, argmax->data<int32_t>() + c * PQ, N, s[2], s[3], s[2] / 2,
+                               s[3] / 2, g->f32() + c * HW, C * PQ, C * HW);
       // The gradient reaching the normalisation is masked, behind a fused ReLU, where the output was 0.
       double sb = 0.0, sg = 0.0;
       kt.bn_channel_grad_sums(pg + c * HW, px + c * HW, py ? py + c * HW : nullptr, N, C * HW, HW, ch, relu_mask,
@@ -95,6 +104,7 @@ struct BatchNormBackward final : Node {
     weight.reset();
     bias.reset();
     y.reset();
+    argmax.reset();
   }
 };
 
@@ -126,7 +136,7 @@ TensorPtr dropout(const TensorPtr& x_in, double p, uint64_t seed, uint64_t offse
 // x: (N,C,H,W), weight/bias: (C) or null, running stats: (C) -> y: (N,C,H,W)
 TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const TensorPtr& bias,
                        const TensorPtr& running_mean, const TensorPtr& running_var, bool training, double momentum,
-                       double eps, bool relu, const TensorPtr& residual_in, double relu_clip) {
+                       double eps, bool relu, const TensorPtr& residual_in, double relu_clip, bool max_pool2x2) {
   expect_f32(x_in, "input");
   DLF_THROW_RANGE_IF(x_in->dim() != 4, "batchNorm2d: expected input (N,C,H,W) but received shape ",
                      shape_str(x_in->shape));
@@ -147,6 +157,10 @@ TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const Ten
                        shape_str(residual_in->shape), " does not match the input shape ", shape_str(x_in->shape));
   }
   DLF_THROW_RANGE_IF(!(relu_clip > 0.0), "batchNorm2d: the fused ReLU's upper bound must be positive, got ", relu_clip);
+  const int64_t H = x_in->shape[2], W = x_in->shape[3], P = H / 2, Q = W / 2;
+  DLF_THROW_RANGE_IF(max_pool2x2 && (!relu || residual_in), "batchNorm2d: the fused max pool comes with a ReLU and no residual");
+  DLF_THROW_RANGE_IF(max_pool2x2 && (P < 1 || Q < 1 || H * W >= (int64_t{1} << 31)), "batchNorm2d: input shape ",
+                     shape_str(x_in->shape), " has planes too small (or too large) for a fused 2x2 max pool");
   const float clip = static_cast<float>(relu_clip);
   auto x = contiguous_data(x_in);
   const TensorPtr r = residual_in ? contiguous_data(residual_in) : nullptr;
@@ -155,13 +169,16 @@ TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const Ten
   const double M = static_cast<double>(N * HW);
   std::vector<float> mean(C), invstd(C);
   std::vector<double> batch_mean(training ? C : 0), batch_var(training ? C : 0);
-  auto y = empty(x->shape);
+  const bool grad = any_requires_grad({&x_in, &weight, &bias, &residual_in});
+  auto y = max_pool2x2 ? empty({N, C, P, Q}) : empty(x->shape);
   float* py = y->f32();
+  const TensorPtr argmax = max_pool2x2 && grad ? empty(y->shape, DType::I32) : nullptr;
   const float* gamma_p = weight ? weight->f32() : nullptr;
   const float* beta_p = bias ? bias->f32() : nullptr;
   const Kernels& kt = kernels();
   // One channel at a time: its statistics (two passes: mean, then squared deviations), then y. A
-  // channel's planes (N * HW floats) stay in cache between the three passes, so x comes from memory once.
+  // channel's planes (N * HW floats) stay in cache between the three passes, so x comes from memory
+  // once. A fused pool normalises the channel into a scratch and pools it from there.
   for_each_channel(C, N * HW, [&](int64_t c) {
     if (training) {
       double sum = 0.0, sq = 0.0;
@@ -175,7 +192,15 @@ TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const Ten
     mean[c] = training ? static_cast<float>(batch_mean[c]) : running_mean->f32()[c];
     invstd[c] = static_cast<float>(1.0 / std::sqrt(var + eps));
     const BnChannel ch{mean[c], invstd[c], gamma_p ? gamma_p[c] : 1.f, beta_p ? beta_p[c] : 0.f, clip};
-    kt.bn_channel_apply(px + c * HW, pr ? pr + c * HW : nullptr, N, C * HW, HW, ch, relu, py + c * HW);
+    if (!max_pool2x2) {
+      kt.bn_channel_apply(px + c * HW, pr ? pr + c * HW : nullptr, N, C * HW, HW, ch, relu, py + c * HW);
+      return;
+    }
+    // The channel's planes side by side in a scratch (still in cache when the pool reads them).
+    float* planes = thread_scratch(0, N * HW);
+    for (int64_t n = 0; n < N; ++n) kt.bn_channel_apply(px + (n * C + c) * HW, nullptr, 1, HW, HW, ch, relu, planes + n * HW);
+    kt.maxpool2x2(planes, N, H, W, P, Q, py + c * P * Q, argmax ? argmax->data<int32_t>() + c * P * Q : nullptr, HW,
+                  C * P * Q);
   });
   if (training && running_mean && running_var) {
     float* rm = running_mean->f32();
@@ -185,7 +210,7 @@ TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const Ten
       rv[c] = static_cast<float>((1.0 - momentum) * rv[c] + momentum * batch_var[c] * M / (M - 1.0));
     }
   }
-  if (any_requires_grad({&x_in, &weight, &bias, &residual_in})) {
+  if (grad) {
     auto node = make_node<BatchNormBackward>();
     node->x = save(x);
     node->weight = save(weight);
@@ -197,6 +222,8 @@ TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const Ten
     node->relu = relu;
     node->clip = clip;
     node->residual = r != nullptr;
+    node->argmax = argmax;
+    node->pooled = max_pool2x2;
     attach(y, node, {&x_in, &weight, &bias, &residual_in});
   }
   return y;

@@ -46,7 +46,7 @@ struct MaxPoolBackward final : Node {
       const Kernels& kt = kernels();
       parallel_for(g.N * g.C, 16, [&](int64_t a, int64_t b) {
         kt.maxpool2x2_backward(gy->f32() + a * g.P * g.Q, argmax->data<int32_t>() + a * g.P * g.Q, b - a, g.H, g.W,
-                               g.P, g.Q, dx->f32() + a * g.H * g.W);
+                               g.P, g.Q, dx->f32() + a * g.H * g.W, g.P * g.Q, g.H * g.W);
       });
       gin[0] = dx;
       return;
@@ -126,7 +126,7 @@ TensorPtr max_pool2d(const TensorPtr& x_in, const Pool2dParams& p) {
     const Kernels& kt = kernels();
     parallel_for(g.N * g.C, 16, [&](int64_t a, int64_t b) {
       kt.maxpool2x2(x->f32() + a * g.H * g.W, b - a, g.H, g.W, g.P, g.Q, y->f32() + a * g.P * g.Q,
-                    am ? am->data<int32_t>() + a * g.P * g.Q : nullptr);
+                    am ? am->data<int32_t>() + a * g.P * g.Q : nullptr, g.H * g.W, g.P * g.Q);
     });
     if (grad) {
       auto node = make_node<MaxPoolBackward>();

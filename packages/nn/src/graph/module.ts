@@ -6,7 +6,13 @@ import { invalidParam, type Tensor } from '@dlf/tensor-core';
 import * as F from '../functional.js';
 import { ReLU, ReLU6 } from '../layers/activation.js';
 import { Conv2d } from '../layers/conv.js';
-import { convOutputAtLeast2x2, forwardFused, isFoldableBatchNorm, isMaxPool2x2 } from '../layers/fusion.js';
+import {
+  convOutputAtLeast2x2,
+  forwardFused,
+  isFoldableBatchNorm,
+  isMaxPool2x2,
+  planesAtLeast2x2,
+} from '../layers/fusion.js';
 import { Linear } from '../layers/linear.js';
 import { BatchNorm2d } from '../layers/normalization.js';
 import { type InitOptions, type LayerSpec, layerRegistry } from '../layers/registry.js';
@@ -63,7 +69,7 @@ function specOf(module: Module): LayerSpec {
  * A model whose layers form a DAG of named nodes. The topological order is computed once; each
  * intermediate value is freed as soon as its last reader has run (the recorded autograd graph keeps
  * what backward needs). A Conv2d, Linear or BatchNorm2d read only by a ReLU runs fused with it (a
- * Conv2d also with a following 2x2 max pool), and in evaluation mode a BatchNorm2d that alone reads
+ * Conv2d or BatchNorm2d also with a following 2x2 max pool), and in evaluation mode a BatchNorm2d that alone reads
  * a Conv2d folds into it, as in `Sequential`. An Add of two inputs read only by a ReLU (a residual
  * block's join) runs as one `addRelu`; and where one of the Add's inputs is a Conv2d or a
  * BatchNorm2d that only the Add reads, that layer runs at the Add and adds the other input (and the
@@ -176,7 +182,9 @@ export class GraphModule extends Module {
       const bn = layer instanceof Conv2d && this.layers[after] instanceof BatchNorm2d ? after : -1;
       const next = bn >= 0 ? this.#soleReader(bn) : after;
       const relu = next >= 0 && this.layers[next] instanceof ReLU ? next : -1;
-      const pool = layer instanceof Conv2d && relu >= 0 ? this.#soleReader(relu) : -1;
+      // A conv, or a BatchNorm2d that runs itself, also fuses a 2x2 max pool after the ReLU.
+      const pool =
+        relu >= 0 && (layer instanceof Conv2d || layer instanceof BatchNorm2d) ? this.#soleReader(relu) : -1;
       if (bn < 0 && relu < 0) return null;
       return { bn, relu, pool: pool >= 0 && isMaxPool2x2(this.layers[pool]) ? pool : -1 };
     });
@@ -243,7 +251,12 @@ export class GraphModule extends Module {
           (f.bn < 0 || fold) &&
           f.relu >= 0 &&
           (!(layer instanceof Add) || sameShape(args[0]!, args[1]!));
-        const pooled = fused && f!.pool >= 0 && convOutputAtLeast2x2(layer as Conv2d, args[0]!);
+        const pooled =
+          fused &&
+          f!.pool >= 0 &&
+          (layer instanceof BatchNorm2d
+            ? planesAtLeast2x2(args[0]!)
+            : convOutputAtLeast2x2(layer as Conv2d, args[0]!));
         this.onLayer?.(p, layer, 'start');
         let y: Tensor;
         let at = p;

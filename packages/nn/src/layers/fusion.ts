@@ -17,10 +17,15 @@ export function isMaxPool2x2(layer: Module | undefined): boolean {
   return k[0] === 2 && k[1] === 2 && s[0] === 2 && s[1] === 2 && p[0] === 0 && p[1] === 0;
 }
 
-// The fused op pools a conv output of at least 2x2 (smaller inputs keep the separate ops and their errors).
+// The fused ops pool an output of at least 2x2 (smaller inputs keep the separate ops and their errors).
 export function convOutputAtLeast2x2(conv: Conv2d, x: Tensor): boolean {
   const shape = convOutputShape(conv, x);
   return shape !== null && shape[2]! >= 2 && shape[3]! >= 2;
+}
+
+/** The fused BatchNorm2d + ReLU + 2x2 max pool takes planes of at least 2x2. */
+export function planesAtLeast2x2(x: Tensor): boolean {
+  return x.rank === 4 && x.shape[2]! >= 2 && x.shape[3]! >= 2;
 }
 
 /** A BatchNorm2d that normalises with its running statistics now (evaluation mode): foldable into the conv before it. */
@@ -117,7 +122,7 @@ export function forwardFused(layer: Conv2d | Linear | BatchNorm2d, x: Tensor, f:
     });
   if (f.relu6) return (layer as BatchNorm2d).forward(x, { relu6: true });
   if (f.residual) return (layer as Conv2d).forward(x, { relu: f.relu, residual: f.residual });
-  if (f.maxPool2x2) return (layer as Conv2d).forward(x, { relu: true, maxPool2x2: true });
+  if (f.maxPool2x2) return (layer as Conv2d | BatchNorm2d).forward(x, { relu: true, maxPool2x2: true });
   return f.relu ? layer.forward(x, { relu: true }) : layer.forward(x);
 }
 

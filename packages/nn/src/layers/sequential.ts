@@ -3,7 +3,13 @@ import { type LayerDescription, Module } from '../module.js';
 import { ReLU, ReLU6 } from './activation.js';
 import { Conv2d } from './conv.js';
 import { Linear } from './linear.js';
-import { convOutputAtLeast2x2, forwardFused, isFoldableBatchNorm, isMaxPool2x2 } from './fusion.js';
+import {
+  convOutputAtLeast2x2,
+  forwardFused,
+  isFoldableBatchNorm,
+  isMaxPool2x2,
+  planesAtLeast2x2,
+} from './fusion.js';
 import { BatchNorm2d } from './normalization.js';
 import { type InitOptions, type LayerSpec, layerRegistry } from './registry.js';
 // Registered for sequentialFromJSON although Sequential itself does not refer to them.
@@ -16,7 +22,7 @@ export type LayerHook = (index: number, layer: Module, phase: 'start' | 'end') =
 /**
  * Layers applied in order. Conv2d, Linear or BatchNorm2d followed by ReLU run as one fused op, in
  * evaluation mode a Conv2d's following BatchNorm2d folds into its weights, and
- * Conv2d + ReLU + MaxPool2d(2) (stride 2, no padding) as one op too. Intermediate
+ * Conv2d + ReLU + MaxPool2d(2) (stride 2, no padding) and BatchNorm2d + ReLU + MaxPool2d(2) as one op too. Intermediate
  * outputs are released as soon as the next layer has consumed them (the recorded graph keeps what
  * backward needs).
  *
@@ -31,7 +37,7 @@ export class Sequential extends Module {
   readonly layers: Module[];
   /** Set to time layers; called before and after each layer (fused pairs and triples report once). */
   onLayer: LayerHook | null = null;
-  /** Fold eval-mode BatchNorm2d into the Conv2d before it; fuse Conv2d/Linear/BatchNorm2d + ReLU pairs and Conv2d + ReLU + MaxPool2d(2) triples (default true). */
+  /** Fold eval-mode BatchNorm2d into the Conv2d before it; fuse Conv2d/Linear/BatchNorm2d + ReLU pairs and Conv2d/BatchNorm2d + ReLU + MaxPool2d(2) triples (default true). */
   fuse = true;
   /**
    * Creates the model.
@@ -61,9 +67,11 @@ export class Sequential extends Module {
           (layer instanceof Conv2d || layer instanceof Linear || layer instanceof BatchNorm2d));
       const pooled =
         fused &&
-        layer instanceof Conv2d &&
+        !fused6 &&
         isMaxPool2x2(this.layers[at + 2]) &&
-        convOutputAtLeast2x2(layer, h);
+        (layer instanceof Conv2d
+          ? convOutputAtLeast2x2(layer, h)
+          : layer instanceof BatchNorm2d && planesAtLeast2x2(h));
       this.onLayer?.(i, layer, 'start');
       const y =
         bn || fused

@@ -27,6 +27,11 @@ export interface BatchNormOptions {
    * `relu(add(batchNorm2d(x, ...), residual))` in one pass.
    */
   residual?: Tensor;
+  /**
+   * Then a 2x2 max pool with stride 2, in the same pass (needs `relu` or `relu6`, and no
+   * residual): `maxPool2d(relu(batchNorm2d(x, ...)), { kernelSize: 2 })`, output (N, C, H/2, W/2).
+   */
+  maxPool2x2?: boolean;
 }
 
 /**
@@ -62,6 +67,20 @@ export function batchNorm2d(x: Tensor, options: BatchNormOptions = {}): Tensor {
   if (residual !== undefined) checkResidual(residual, x.shape, "the input's");
   if (options.relu === true && options.relu6 === true)
     throw invalidParam('relu6', 'one fused activation (relu or relu6, not both)', true);
+  const pool = options.maxPool2x2 === true;
+  if (pool) {
+    if (options.relu !== true && options.relu6 !== true)
+      throw invalidParam('options.maxPool2x2', 'to come with relu: true (or relu6)', options.maxPool2x2);
+    if (residual !== undefined)
+      throw invalidParam('options.residual', 'not to come with maxPool2x2', 'both given');
+    if (x.shape[2]! < 2 || x.shape[3]! < 2)
+      throw invalidParam(
+        'input',
+        'planes of at least 2×2 to pool (maxPool2x2)',
+        `shape [${x.shape.join(', ')}]`,
+      );
+  }
+  const outShape = pool ? [x.shape[0]!, c, x.shape[2]! >> 1, x.shape[3]! >> 1] : x.shape;
   return floatResult(
     native.batchNorm2d(
       x.handle,
@@ -75,7 +94,8 @@ export function batchNorm2d(x: Tensor, options: BatchNormOptions = {}): Tensor {
       options.relu === true || options.relu6 === true,
       residual?.handle ?? null,
       options.relu6 === true ? 6 : Number.POSITIVE_INFINITY,
+      pool,
     ),
-    x.shape,
+    outShape,
   );
 }
