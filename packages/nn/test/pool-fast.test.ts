@@ -1,6 +1,7 @@
 // The 2x2 / stride 2 max-pool kernels (isa/pool.h) against a naive reference: values, the
 // gradient routed to the first maximum of each window (ties, NaN), odd sizes whose last row or
-// column no window covers, and widths that are not multiples of any vector width.
+// column no window covers, and widths that are not multiples of any vector width (a row's ragged
+// end runs as one more vector overlapping the last whole one).
 
 import { testing } from '@dlf/native/testing';
 import { maxPool2d, mul, sum } from '@dlf/nn';
@@ -54,6 +55,10 @@ describe('maxPool2d 2x2 fast path', () => {
     [2, 8, 8],
     [3, 16, 9],
     [1, 4, 24],
+    // MNIST-sized planes: ragged ends of 8-lane (14 outputs) and 4-lane (7, 5) vectors
+    [2, 28, 28],
+    [3, 14, 14],
+    [2, 6, 10],
   ];
   for (const isa of isas) {
     it(`matches the reference (${isa})`, () => {

@@ -109,8 +109,16 @@ void maxpool_fwd(const float* x, int64_t planes, int64_t H, int64_t Win, int64_t
       const float* r1 = r0 + Win;
       float* yr = yp + oh * Q;
       int32_t* ar = ap ? ap + oh * Q : nullptr;
-      int64_t ow = 0;
-      for (; ow + N <= Q; ow += N) {
+      // Whole vectors; a ragged end as one more vector over the last N outputs (rewriting some with
+      // the same values: its reads end at 2Q <= Win), scalar only for rows narrower than a vector.
+      for (int64_t next = 0; next < Q;) {
+        const int64_t ow = next + N <= Q ? next : Q - N;
+        if (ow < 0) {
+          for (int64_t o = next; o < Q; ++o)
+            window1(r0 + 2 * o, r1 + 2 * o, 2 * oh * Win + 2 * o, Win, yr + o, ar ? ar + o : nullptr);
+          break;
+        }
+        next = ow + N;
         const vf a0 = v::load(r0 + 2 * ow), a1 = v::load(r0 + 2 * ow + N);
         const vf b0 = v::load(r1 + 2 * ow), b1 = v::load(r1 + 2 * ow + N);
         const vf c[4] = {__builtin_shuffle(a0, a1, em), __builtin_shuffle(a0, a1, om), __builtin_shuffle(b0, b1, em),
@@ -130,8 +138,6 @@ void maxpool_fwd(const float* x, int64_t planes, int64_t H, int64_t Win, int64_t
           v::storei(ar + ow, base + (which & 1) + (which >> 1) * static_cast<int32_t>(Win));
         }
       }
-      for (; ow < Q; ++ow)
-        window1(r0 + 2 * ow, r1 + 2 * ow, 2 * oh * Win + 2 * ow, Win, yr + ow, ar ? ar + ow : nullptr);
     }
   }
 }
@@ -152,8 +158,10 @@ void maxpool_bwd(const float* gy, const int32_t* argmax, int64_t planes, int64_t
       float* r1 = r0 + Win;
       const float* gr = gp + oh * Q;
       const int32_t* ar = ap + oh * Q;
-      int64_t ow = 0;
-      for (; ow + N <= Q; ow += N) {
+      int64_t next = 0;  // as in maxpool_fwd: a ragged end as one more (overlapping) vector
+      for (; next < Q && Q >= N;) {
+        const int64_t ow = next + N <= Q ? next : Q - N;
+        next = ow + N;
         const vf g = v::load(gr + ow);
         const vi base = static_cast<int32_t>(2 * oh * Win + 2 * ow) + lane2;
         const vi a = v::loadi(ar + ow);
@@ -166,7 +174,7 @@ void maxpool_bwd(const float* gy, const int32_t* argmax, int64_t planes, int64_t
         v::store(r1 + 2 * ow, __builtin_shuffle(c10, c11, z0));
         v::store(r1 + 2 * ow + N, __builtin_shuffle(c10, c11, z1));
       }
-      for (; ow < Q; ++ow) {
+      for (int64_t ow = next; ow < Q; ++ow) {
         const int64_t base = 2 * oh * Win + 2 * ow;
         const float g = gr[ow];
         const int32_t a = ar[ow];
