@@ -6,6 +6,7 @@
 // MaxPool2d(2) fusion in training against the same models unfused; the errors of bad options.
 
 import { testing } from '@dlf/native/testing';
+import { sameBits } from '@dlf/testing';
 import {
   Generator,
   getNumThreads,
@@ -36,12 +37,6 @@ import {
 const randn = (shape: readonly number[], seed: number, std = 1) =>
   randnDefault(shape, 0, std, { generator: new Generator(seed) });
 const arr = (t: Tensor) => t.toTypedArray() as Float32Array;
-const sameBits = (a: Float32Array, b: Float32Array) =>
-  Buffer.compare(
-    Buffer.from(a.buffer, a.byteOffset, a.byteLength),
-    Buffer.from(b.buffer, b.byteOffset, b.byteLength),
-  ) === 0;
-
 const isas = (['avx512', 'avx2', 'neon', 'base'] as const).filter((name) => testing.selectSimd(name));
 const startSimd = getSimd();
 const startThreads = getNumThreads();

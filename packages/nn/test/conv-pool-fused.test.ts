@@ -7,7 +7,7 @@
 import { testing } from '@dlf/native/testing';
 import { Conv2d, conv2d, MaxPool2d, maxPool2d, mul, ReLU, Sequential, sum } from '@dlf/nn';
 import { Generator, getNumThreads, getSimd, randn, setNumThreads, setSimd } from '@dlf/tensor-core';
-import { expectClose } from '@dlf/testing';
+import { expectClose, sameBits } from '@dlf/testing';
 import { afterAll, describe, expect, it } from 'vitest';
 
 type Shape = { n: number; c: number; h: number; w: number; k: number; r: number; s: number; pad: number };
@@ -61,9 +61,6 @@ const winogradShapes: Shape[] = [
   { n: 2, c: 3, h: 15, w: 14, k: 16, r: 5, s: 5, pad: 2 },
   { n: 24, c: 24, h: 6, w: 6, k: 32, r: 3, s: 3, pad: 0 },
 ];
-
-const sameBits = (a: Float32Array, b: Float32Array) =>
-  Buffer.compare(Buffer.from(a.buffer), Buffer.from(b.buffer)) === 0;
 
 const isas = (['avx512', 'avx2', 'neon', 'base'] as const).filter((name) => testing.selectSimd(name));
 const startSimd = getSimd();

@@ -7,6 +7,7 @@
 // in conv-reference.ts.
 
 import { testing } from '@dlf/native/testing';
+import { sameBits } from '@dlf/testing';
 import {
   Generator,
   getNumThreads,
@@ -110,9 +111,6 @@ function run(c: Case, x: Tensor, seed: number, relu = false) {
 }
 
 const withWinograd = <T>(on: boolean, fn: () => T): T => withSetting(testing.setConvWinograd, on, fn);
-
-const sameBits = (a: Float32Array, b: Float32Array) =>
-  Buffer.compare(Buffer.from(a.buffer), Buffer.from(b.buffer)) === 0;
 
 const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => testing.selectSimd(name));
 const startSimd = getSimd();

@@ -17,6 +17,7 @@ import {
   ReLU,
   sum,
 } from '@dlf/nn';
+import { sameBits } from '@dlf/testing';
 import { testing } from '@dlf/native/testing';
 import {
   Generator,
@@ -36,10 +37,6 @@ afterAll(() => setSimd(startSimd));
 const randn = (shape: readonly number[], seed: number) =>
   randnDefault(shape, 0, 1, { generator: new Generator(seed) });
 const arr = (t: Tensor) => t.toTypedArray() as Float32Array;
-const sameBits = (a: Float32Array, b: Float32Array) =>
-  a.length === b.length &&
-  Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
-
 function expectClose(got: Float32Array, want: Float32Array, what: string): void {
   expect(got.length, what).toBe(want.length);
   for (let i = 0; i < got.length; i++) {

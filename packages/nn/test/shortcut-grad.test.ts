@@ -4,18 +4,13 @@
 // contributions computed apart and added, whichever reaches the tensor first.
 
 import { Generator, randn as randnDefault, type Tensor } from '@dlf/tensor-core';
+import { sameBits } from '@dlf/testing';
 import { describe, expect, it } from 'vitest';
 import { add, conv2d, mul, relu, sum } from '@dlf/nn';
 
 const randn = (shape: readonly number[], seed: number) =>
   randnDefault(shape, 0, 1, { generator: new Generator(seed) });
 const arr = (t: Tensor) => t.toTypedArray() as Float32Array;
-const sameBits = (a: Float32Array, b: Float32Array) =>
-  Buffer.compare(
-    Buffer.from(a.buffer, a.byteOffset, a.byteLength),
-    Buffer.from(b.buffer, b.byteOffset, b.byteLength),
-  ) === 0;
-
 // [channels, plane]: 16 -> 16 on 12x12 takes Winograd; 6 -> 6 the direct kernels.
 for (const [c, h] of [
   [16, 12],

@@ -122,6 +122,24 @@ function coordinates(index: number, shape: readonly number[] | null): string {
   return ` [${coords.join(', ')}]`;
 }
 
+/**
+ * Whether two float arrays hold the same bits (NaN payloads and the sign of zero included): for
+ * results that must not depend on the path, the thread count or the run.
+ *
+ * @example
+ * ```ts
+ * sameBits(new Float32Array([0]), new Float32Array([-0])); // false
+ * ```
+ */
+export function sameBits(a: Float32Array, b: Float32Array): boolean {
+  return (
+    a.length === b.length &&
+    Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(
+      Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+    )
+  );
+}
+
 /** The largest |value| (0 for no values); NaN is skipped. */
 export function maxAbs(values: ArrayLike<number>): number {
   let m = 0;

@@ -25,6 +25,7 @@ export {
   maxAbs,
   type NestedNumbers,
   type Numeric,
+  sameBits,
   type TensorLike,
 } from './close.js';
 export { goldenTensor, loadGolden, nonContiguousTensor } from './goldens.js';

@@ -90,6 +90,20 @@ void conv_backward_planned(const ConvGeom& geom, const float* x, const float* w,
   if (db) bias_gradient(geom.N, geom.K, geom.pq(), g, db);
 }
 
+// The gradients a convolution node writes, dx, dw and db (each allocated only when its input needs
+// it; every path overwrites them), handed to gin; their data.
+struct ConvGradBuffers {
+  float *dx, *dw, *db;
+};
+ConvGradBuffers conv_grad_buffers(const Node& node, const Shape& x, const Shape& w, int64_t K,
+                                  std::vector<TensorPtr>& gin) {
+  gin[0] = node.needs_grad(0) ? empty(x) : nullptr;
+  gin[1] = node.needs_grad(1) ? empty(w) : nullptr;
+  gin[2] = node.needs_grad(2) ? empty({K}) : nullptr;
+  const auto data = [](const TensorPtr& t) { return t ? t->f32() : nullptr; };
+  return {data(gin[0]), data(gin[1]), data(gin[2])};
+}
+
 struct Conv2dBackward final : Node {
   TensorPtr x, w;
   TensorPtr y, relu_bits;  // with a fused ReLU: its output (general path) or a bit per output (fast path)
@@ -99,15 +113,7 @@ struct Conv2dBackward final : Node {
   // shortcut) as it writes its output tiles.
   bool absorbs_pending() const override { return conv_plan(geom).input_grad == ConvAlgo::Winograd; }
   void backward(const TensorPtr& g_in, std::vector<TensorPtr>& gin) override {
-    TensorPtr dx = needs_grad(0) ? empty(x->shape) : nullptr;  // every path overwrites them
-    TensorPtr dw = needs_grad(1) ? empty(w->shape) : nullptr;
-    TensorPtr db = needs_grad(2) ? empty({geom.K}) : nullptr;
-    gin[0] = dx;
-    gin[1] = dw;
-    gin[2] = db;
-    float* pdx = dx ? dx->f32() : nullptr;
-    float* pdw = dw ? dw->f32() : nullptr;
-    float* pdb = db ? db->f32() : nullptr;
+    const auto [pdx, pdw, pdb] = conv_grad_buffers(*this, x->shape, w->shape, geom.K, gin);
     if (conv_plan(geom).weight_grad == ConvAlgo::Direct) {
       // The fast path applies the ReLU mask while padding the gradient.
       ConvGradSource src;
@@ -131,7 +137,7 @@ struct Conv2dBackward final : Node {
     } else if (y) {
       g = relu_backward_mask(g_in, y);
     }
-    const TensorPtr add = dx && absorbs_pending() && !pending.empty() ? std::move(pending[0]) : nullptr;
+    const TensorPtr add = pdx && absorbs_pending() && !pending.empty() ? std::move(pending[0]) : nullptr;
     conv_backward_planned(geom, x->f32(), w->f32(), g->f32(), pdx, pdw, pdb, add ? add->f32() : nullptr);
   }
   void release_saved() override {
@@ -153,15 +159,7 @@ struct Conv2dReluPoolBackward final : Node {
   const char* name() const override { return "Conv2dReluMaxPoolBackward"; }
   void backward(const TensorPtr& gpool, std::vector<TensorPtr>& gin) override {
     const ConvFastShape fs = fast_shape(geom);
-    TensorPtr dx = needs_grad(0) ? empty(x->shape) : nullptr;
-    TensorPtr dw = needs_grad(1) ? empty(w->shape) : nullptr;
-    TensorPtr db = needs_grad(2) ? empty({geom.K}) : nullptr;
-    gin[0] = dx;
-    gin[1] = dw;
-    gin[2] = db;
-    float* pdx = dx ? dx->f32() : nullptr;
-    float* pdw = dw ? dw->f32() : nullptr;
-    float* pdb = db ? db->f32() : nullptr;
+    const auto [pdx, pdw, pdb] = conv_grad_buffers(*this, x->shape, w->shape, geom.K, gin);
     if (code && conv_fast_applies(fs)) {
       ConvGradSource src;
       src.gpool = gpool->f32();
