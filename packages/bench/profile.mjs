@@ -76,7 +76,8 @@ function recordCalls(nn, model, x) {
 
 function describeLayer(type, layer, options = {}) {
   const add = options.residual || options.residualShape ? '+add' : '';
-  if (type === 'BatchNorm2d') return `${add}${options.relu ? '+relu' : ''}`;
+  if (type === 'BatchNorm2d')
+    return `${add}${options.relu ? '+relu' : ''}${options.maxPool2x2 ? '+pool' : ''}`;
   if (type === 'Conv2d') {
     const fused = options.maxPool2x2 ? '+relu+pool' : `${add}${options.relu ? '+relu' : ''}`;
     return (
