@@ -174,11 +174,7 @@ struct Conv2dReluPoolBackward final : Node {
     const TensorPtr gm = relu_backward_mask(gpool, ypool);
     auto g = empty({geom.N, geom.K, geom.P, geom.Q});
     if (argmax) {
-      const Kernels& kt = kernels();
-      parallel_for(geom.N * geom.K, 16, [&](int64_t a, int64_t b) {
-        kt.maxpool2x2_backward(gm->f32() + a * Pp * Qp, argmax->data<int32_t>() + a * Pp * Qp, b - a, geom.P, geom.Q,
-                               Pp, Qp, g->f32() + a * geom.pq(), Pp * Qp, geom.pq());
-      });
+      max_unpool2x2(gm->f32(), argmax->data<int32_t>(), geom.N * geom.K, geom.P, geom.Q, g->f32());
     } else {
       std::fill(g->f32(), g->f32() + g->numel(), 0.f);
       const float* pg = gm->f32();

@@ -41,6 +41,9 @@ struct Pool2dParams {
   int64_t kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
 };
 TensorPtr max_pool2d(const TensorPtr& x, const Pool2dParams& p);
+// gy: (planes, H/2, W/2), argmax: each maximum's index in its (H,W) plane (a 2x2 / stride 2 pool's)
+// -> dx: (planes, H, W), overwritten: gy at the maxima, zero elsewhere. Planes split over the pool.
+void max_unpool2x2(const float* gy, const int32_t* argmax, int64_t planes, int64_t H, int64_t W, float* dx);
 TensorPtr avg_pool2d(const TensorPtr& x, const Pool2dParams& p);
 TensorPtr adaptive_avg_pool2d(const TensorPtr& x, int64_t out_h, int64_t out_w);
 

@@ -43,11 +43,7 @@ struct MaxPoolBackward final : Node {
   void backward(const TensorPtr& gy, std::vector<TensorPtr>& gin) override {
     if (is_2x2(g)) {
       auto dx = empty(input_shapes[0]);
-      const Kernels& kt = kernels();
-      parallel_for(g.N * g.C, 16, [&](int64_t a, int64_t b) {
-        kt.maxpool2x2_backward(gy->f32() + a * g.P * g.Q, argmax->data<int32_t>() + a * g.P * g.Q, b - a, g.H, g.W,
-                               g.P, g.Q, dx->f32() + a * g.H * g.W, g.P * g.Q, g.H * g.W);
-      });
+      max_unpool2x2(gy->f32(), argmax->data<int32_t>(), g.N * g.C, g.H, g.W, dx->f32());
       gin[0] = dx;
       return;
     }
@@ -113,6 +109,14 @@ struct AdaptiveAvgBackward final : Node {
 };
 
 }  // namespace
+
+void max_unpool2x2(const float* gy, const int32_t* argmax, int64_t planes, int64_t H, int64_t W, float* dx) {
+  const Kernels& kt = kernels();
+  const int64_t P = H / 2, Q = W / 2;
+  parallel_for(planes, 16, [&](int64_t a, int64_t b) {
+    kt.maxpool2x2_backward(gy + a * P * Q, argmax + a * P * Q, b - a, H, W, P, Q, dx + a * H * W, P * Q, H * W);
+  });
+}
 
 // x: (N,C,H,W) -> y: (N,C,P,Q), argmax kept for backward
 TensorPtr max_pool2d(const TensorPtr& x_in, const Pool2dParams& p) {

@@ -6,13 +6,7 @@ import { invalidParam, type Tensor } from '@dlf/tensor-core';
 import * as F from '../functional.js';
 import { ReLU, ReLU6 } from '../layers/activation.js';
 import { Conv2d } from '../layers/conv.js';
-import {
-  convOutputAtLeast2x2,
-  forwardFused,
-  isFoldableBatchNorm,
-  isMaxPool2x2,
-  planesAtLeast2x2,
-} from '../layers/fusion.js';
+import { forwardFused, fusedPoolFits, isFoldableBatchNorm, isMaxPool2x2 } from '../layers/fusion.js';
 import { Linear } from '../layers/linear.js';
 import { BatchNorm2d } from '../layers/normalization.js';
 import { type InitOptions, type LayerSpec, layerRegistry } from '../layers/registry.js';
@@ -251,12 +245,7 @@ export class GraphModule extends Module {
           (f.bn < 0 || fold) &&
           f.relu >= 0 &&
           (!(layer instanceof Add) || sameShape(args[0]!, args[1]!));
-        const pooled =
-          fused &&
-          f!.pool >= 0 &&
-          (layer instanceof BatchNorm2d
-            ? planesAtLeast2x2(args[0]!)
-            : convOutputAtLeast2x2(layer as Conv2d, args[0]!));
+        const pooled = fused && f!.pool >= 0 && fusedPoolFits(layer as Conv2d | BatchNorm2d, args[0]!);
         this.onLayer?.(p, layer, 'start');
         let y: Tensor;
         let at = p;

@@ -17,15 +17,13 @@ export function isMaxPool2x2(layer: Module | undefined): boolean {
   return k[0] === 2 && k[1] === 2 && s[0] === 2 && s[1] === 2 && p[0] === 0 && p[1] === 0;
 }
 
-// The fused ops pool an output of at least 2x2 (smaller inputs keep the separate ops and their errors).
-export function convOutputAtLeast2x2(conv: Conv2d, x: Tensor): boolean {
-  const shape = convOutputShape(conv, x);
+/**
+ * Whether a Conv2d, or a BatchNorm2d running itself, can pool its ReLU'd output of `x` fused: an
+ * output of at least 2x2 (smaller inputs keep the separate ops and their errors).
+ */
+export function fusedPoolFits(layer: Conv2d | BatchNorm2d, x: Tensor): boolean {
+  const shape = layer instanceof BatchNorm2d ? (x.rank === 4 ? x.shape : null) : convOutputShape(layer, x);
   return shape !== null && shape[2]! >= 2 && shape[3]! >= 2;
-}
-
-/** The fused BatchNorm2d + ReLU + 2x2 max pool takes planes of at least 2x2. */
-export function planesAtLeast2x2(x: Tensor): boolean {
-  return x.rank === 4 && x.shape[2]! >= 2 && x.shape[3]! >= 2;
 }
 
 /** A BatchNorm2d that normalises with its running statistics now (evaluation mode): foldable into the conv before it. */

@@ -3,13 +3,7 @@ import { type LayerDescription, Module } from '../module.js';
 import { ReLU, ReLU6 } from './activation.js';
 import { Conv2d } from './conv.js';
 import { Linear } from './linear.js';
-import {
-  convOutputAtLeast2x2,
-  forwardFused,
-  isFoldableBatchNorm,
-  isMaxPool2x2,
-  planesAtLeast2x2,
-} from './fusion.js';
+import { forwardFused, fusedPoolFits, isFoldableBatchNorm, isMaxPool2x2 } from './fusion.js';
 import { BatchNorm2d } from './normalization.js';
 import { type InitOptions, type LayerSpec, layerRegistry } from './registry.js';
 // Registered for sequentialFromJSON although Sequential itself does not refer to them.
@@ -69,9 +63,8 @@ export class Sequential extends Module {
         fused &&
         !fused6 &&
         isMaxPool2x2(this.layers[at + 2]) &&
-        (layer instanceof Conv2d
-          ? convOutputAtLeast2x2(layer, h)
-          : layer instanceof BatchNorm2d && planesAtLeast2x2(h));
+        (layer instanceof Conv2d || layer instanceof BatchNorm2d) &&
+        fusedPoolFits(layer, h);
       this.onLayer?.(i, layer, 'start');
       const y =
         bn || fused
