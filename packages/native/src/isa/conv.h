@@ -84,8 +84,8 @@ inline void direct_block(const DirectConv& g, const float* xb, const float* wp, 
     float* yk = y + (k0 + kk) * pq;
     for (int t = 0; t < T; ++t) {
       vf v = acc[kk][t] + b;
-      if (relu) v = vmax(v, vf{});
-      if (bits) put_bits(bits + (k0 + kk) * g.P * bstride + brow[t], bq[t], positive_bits(v));
+      if (relu) v = vrelu(v);
+      if (bits) put_bits(bits + (k0 + kk) * g.P * bstride + brow[t], bq[t], relu_pass_bits(v));
       store_n(yk + out[t], v, valid[t]);
     }
   }
@@ -168,7 +168,7 @@ inline void conv_unpool_pad(const float* gpool, const float* ypool, const uint8_
         const vf gp = load_n(gpool + o + j, n), yp = load_n(ypool + o + j, n);
         vb cb{};
         std::memcpy(&cb, code + o + j, static_cast<size_t>(n));
-        const vf gv = yp > vf{} ? gp : vf{};
+        const vf gv = yp <= vf{} ? vf{} : gp;
         const vi c = __builtin_convertvector(cb, vi);
         const vf c00 = c == 0 ? gv : vf{}, c01 = c == 1 ? gv : vf{};
         const vf c10 = c == 2 ? gv : vf{}, c11 = c == 3 ? gv : vf{};
@@ -261,7 +261,7 @@ inline void conv_pad(const float* src, const float* mask, const uint8_t* mask_bi
           const vi on = ((vi{} + static_cast<int32_t>(get_bits(bp + i * bstride, j))) & lane_bit) != 0;
           v = on ? v : vf{};
         } else if (mp) {
-          v = load_n(mp + i * Wd + j, n) > vf{} ? v : vf{};
+          v = load_n(mp + i * Wd + j, n) <= vf{} ? vf{} : v;
         }
         store_n(d + j, v, n);
         vs += v;

@@ -79,7 +79,8 @@ struct PoolOut {
 
 typedef uint8_t vb __attribute__((vector_size(W)));
 
-// Pools rows r0 = (v0, v1) of one output vector at column q0 into pooled row pr of channel k.
+// Pools rows r0 = (v0, v1) of one output vector at column q0 into pooled row pr of channel k, as
+// max_pool2d does: the first maximum of each window wins, and the first NaN wins over everything.
 inline void pool_pair(const PoolOut& po, int64_t k, int64_t pr, int64_t q0, vf v0, vf v1) {
   const vi me = lane_iota(2, 0) & (2 * W - 1), mo = lane_iota(2, 1) & (2 * W - 1);
   // lanes 0..W/2-1 hold the windows of this vector (the upper half repeats them)
@@ -89,7 +90,7 @@ inline void pool_pair(const PoolOut& po, int64_t k, int64_t pr, int64_t q0, vf v
   vi which = vi{};
 #pragma GCC unroll 4
   for (int j = 1; j < 4; ++j) {
-    const vi upd = c[j] > best;
+    const vi upd = (best == best) & ~(c[j] <= best);  // c > best, or c the first NaN
     best = upd ? c[j] : best;
     which = upd ? vi{} + j : which;
   }

@@ -33,7 +33,7 @@ inline int64_t dw_tap_offset(const DwPlane& g, int64_t r, int64_t s) {
 
 // The first `valid` lanes of v (+ReLU) to dst: a whole vector, or lane by lane at a row's end.
 inline void dw_put(float* dst, vf v, int64_t valid, bool relu) {
-  if (relu) v = vmax(v, vf{});
+  if (relu) v = vrelu(v);
   if (valid == W) {
     store(dst, v);
   } else {

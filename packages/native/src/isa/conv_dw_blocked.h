@@ -84,7 +84,7 @@ inline void dwb_forward(const DwBlocked& g, const float* xb, const float* wb, co
       for (int j = 0; j < dwb::kPix; ++j) acc[j] += wv * load(src + base[j]);
     }
     const int64_t m = std::min<int64_t>(dwb::kPix, n - i0);
-    for (int64_t j = 0; j < m; ++j) store(yb + (i0 + j) * W, relu ? vmax(acc[j], vf{}) : acc[j]);
+    for (int64_t j = 0; j < m; ++j) store(yb + (i0 + j) * W, relu ? vrelu(acc[j]) : acc[j]);
   }
 }
 

@@ -69,7 +69,7 @@ inline void tile_out(const KvecConv& g, const float* xb, const float* wk, const 
   const int64_t kn = std::min<int64_t>(W, g.K - k0), plane = g.P * g.Q;
   for (int64_t k = 0; k < kn; ++k) {
     vf v = acc[k] + broadcast(bias ? bias[k0 + k] : 0.f);
-    if (relu) v = vmax(v, vf{});
+    if (relu) v = vrelu(v);
     float* yk = y + (k0 + k) * plane;
     if constexpr (M == 1) {
       store_n(yk + oh * g.Q + ow0, v, std::min<int64_t>(W, g.Q - ow0));

@@ -425,7 +425,7 @@ inline void wino_output(const WinoGeom& g, const float* M, int64_t ms, int64_t K
       const vf bv = broadcast(bias ? bias[k] : 0.f);
       for (int e = 0; e < 16; ++e) {
         o[e] += bv;
-        if (relu) o[e] = vmax(o[e], vf{});
+        if (relu) o[e] = vrelu(o[e]);
       }
       float* base = y + k * plane;
       if (rs.ok) {

@@ -74,7 +74,7 @@ inline void wino_block(const DirectConv& g, const float* __restrict xb, const fl
         // ReLU then 2x2 pooling; a last odd row has no window and is dropped
         const int64_t row = p + 2 * t;
         if (row + 1 < g.P && row / 2 < pool->Pp)
-          pool_pair(*pool, k0 + kk, row / 2, q0, vmax(out[0], vf{}), vmax(out[1], vf{}));
+          pool_pair(*pool, k0 + kk, row / 2, q0, vrelu(out[0]), vrelu(out[1]));
         continue;
       }
 #pragma GCC unroll 2
@@ -82,8 +82,8 @@ inline void wino_block(const DirectConv& g, const float* __restrict xb, const fl
         const int64_t row = p + 2 * t + i;
         if (row >= g.P) break;
         vf v = out[i];
-        if (relu) v = vmax(v, vf{});
-        if (bits) put_bits(bits + ((k0 + kk) * g.P + row) * bstride, q0, positive_bits(v));
+        if (relu) v = vrelu(v);
+        if (bits) put_bits(bits + ((k0 + kk) * g.P + row) * bstride, q0, relu_pass_bits(v));
         float* yr = y + (k0 + kk) * pq + row * g.Q + q0;
         if (q0 + W <= g.Q) {
           store(yr, v);

@@ -104,7 +104,7 @@ struct Kernels {
 
   // Direct convolution (isa/conv.h), one image at a time; see there for layouts.
   // xb: (C,Hb,Wb) padded input, wp: packed weights, bias: (K) or null -> y: (K,P,Q) (+ReLU);
-  // relu_bits (with relu, or null): (K,P,relu_bits_stride(Q)) bytes, bit q of a row set when y > 0
+  // relu_bits (with relu, or null): (K,P,relu_bits_stride(Q)) bytes, bit q of a row set when y is not <= 0
   void (*conv_direct)(const DirectConv& g, const float* xb, const float* wp, const float* bias, bool relu, float* y,
                       uint8_t* relu_bits);
   // True when conv_direct runs 3-row kernels as Winograd (and conv_direct_relu_pool can pool).
@@ -121,7 +121,7 @@ struct Kernels {
   // w: (K,C,R,S) -> wp (conv_packed_floats floats), transposed and flipped for the input gradient when `flip`
   void (*conv_pack_weights)(const float* w, int64_t K, int64_t C, int64_t R, int64_t S, bool flip, float* wp);
   int64_t (*conv_packed_floats)(int64_t K, int64_t C, int64_t R, int64_t S);
-  // src: (C,H,W) -> interior of dst: (C,Hb,Wb) at (top,left), masked by mask > 0 when mask is given,
+  // src: (C,H,W) -> interior of dst: (C,Hb,Wb) at (top,left), kept where mask is not <= 0 (mask given)
   // or by the bits of mask_bits (C,H,relu_bits_stride(W)); sums: (C) += plane sums written (or null)
   void (*conv_pad)(const float* src, const float* mask, const uint8_t* mask_bits, int64_t C, int64_t H, int64_t W,
                    int64_t top, int64_t left, int64_t Hb, int64_t Wb, float* dst, float* sums);
@@ -223,7 +223,7 @@ struct Kernels {
   // x, r (or null) -> y = xhat * gamma + beta (+ r) (then ReLU when `relu`)
   void (*bn_channel_apply)(const float* x, const float* r, int64_t N, int64_t stride, int64_t n, const BnChannel& ch,
                            bool relu, float* y);
-  // g, x -> sums of g' and g' * xhat, g' = g masked by the fused ReLU (xhat * gamma + beta > 0) when `relu`,
+  // g, x -> sums of g' and g' * xhat, g' = g masked by the fused ReLU (passes at xhat * gamma + beta) when `relu`,
   // or, given y (a residual join's output, else null), where y > 0, g' also written to gy_out
   void (*bn_channel_grad_sums)(const float* g, const float* x, const float* y, int64_t N, int64_t stride, int64_t n,
                                const BnChannel& ch, bool relu, double* sb, double* sg, float* gy_out);

@@ -73,8 +73,8 @@ inline void bn_channel_stats(const float* x, int64_t N, int64_t stride, int64_t 
   }
 }
 
-// x, r (or null): the channel -> y = xhat * gamma + beta (+ r), then with `relu` v > 0 ? min(v, clip) : 0
-// (ReLU with clip +inf, ReLU6 with clip 6), xhat = (x - mean) * invstd
+// x, r (or null): the channel -> y = xhat * gamma + beta (+ r), then with `relu` v < 0 ? 0 : min(v, clip)
+// (ReLU with clip +inf, ReLU6 with clip 6; NaN passes, as in PyTorch), xhat = (x - mean) * invstd
 inline void bn_channel_apply(const float* x, const float* r, int64_t N, int64_t stride, int64_t n, const BnChannel& ch,
                              bool relu, float* y) {
   const vf m = broadcast(ch.mean), is = broadcast(ch.invstd), ga = broadcast(ch.gamma), be = broadcast(ch.beta);
@@ -82,21 +82,22 @@ inline void bn_channel_apply(const float* x, const float* r, int64_t N, int64_t 
   norm::channel_map(N, stride, n, y, [&](int64_t o, int64_t c) {
     vf v = (load_n(x + o, c) - m) * is * ga + be;
     if (r) v = v + load_n(r + o, c);  // after the affine step, rounded as a separate add
-    return relu ? (v > vf{} ? (v > hi ? hi : v) : vf{}) : v;
+    return relu ? (vf{} > v ? vf{} : (v > hi ? hi : v)) : v;
   });
 }
 
-// Where a fused ReLU (v > 0) or ReLU6 (0 < v < 6, as PyTorch's hardtanh) passes its gradient.
+// Where a fused ReLU (not v <= 0) or ReLU6 (not v <= 0 or v >= 6, as PyTorch's hardtanh) passes its
+// gradient: NaN passes, as in PyTorch.
 inline vi passes(vf v, const BnChannel& ch) {
-  return ch.clip < __builtin_inff() ? (v > vf{}) & (v < broadcast(ch.clip)) : v > vf{};
+  return ~(ch.clip < __builtin_inff() ? (v <= vf{}) | (v >= broadcast(ch.clip)) : v <= vf{});
 }
 
 // The backward recomputes xhat from x (the forward keeps x, not a second tensor of xhat): h is the
 // same expression as in bn_channel_apply, so the ReLU mask matches the forward's output bit for bit.
 
-// g, x: the channel -> sums of g' and of g' * xhat, g' = g where the fused ReLU passed
-// (0 < xhat * gamma + beta < clip), else 0; or, given y (a residual join's output), g' = g where
-// 0 < y < clip, also written to gy_out (the gradient the join passes on)
+// g, x: the channel -> sums of g' and of g' * xhat, g' = g where the fused ReLU passed (`passes` of
+// xhat * gamma + beta), else 0; or, given y (a residual join's output), g' = g where y passes, also
+// written to gy_out (the gradient the join passes on)
 inline void bn_channel_grad_sums(const float* g, const float* x, const float* y, int64_t N, int64_t stride, int64_t n,
                                  const BnChannel& ch, bool relu, double* sb, double* sg, float* gy_out) {
   const vf m = broadcast(ch.mean), is = broadcast(ch.invstd), ga = broadcast(ch.gamma), be = broadcast(ch.beta);

@@ -27,8 +27,9 @@ inline vf load_aligned(const float* p) { return *reinterpret_cast<const vf*>(p);
 
 }  // namespace dlf::simd
 
-// Each backend defines broadcast(x) (a splat), positive_bits(v) (bit i set when lane i > 0, false
-// for NaN) and in_register(v) (an optimisation barrier that keeps v in a register).
+// Each backend defines broadcast(x) (a splat), relu_pass_bits(v) (bit i set when lane i is not <= 0:
+// positive or NaN, where a ReLU's backward passes the gradient) and in_register(v) (an optimisation
+// barrier that keeps v in a register).
 #if (defined(__x86_64__) || defined(__i386__)) && !defined(DLF_SIMD_GENERIC)
 #include "isa/simd_x86.h"
 #elif defined(__ARM_NEON) && defined(__aarch64__) && !defined(DLF_SIMD_GENERIC)
@@ -88,6 +89,9 @@ inline vi lane_iota(int32_t step, int32_t add) {
 
 inline vf vmax(vf a, vf b) { return a > b ? a : b; }
 inline vf vmin(vf a, vf b) { return a < b ? a : b; }
+// PyTorch's ReLU, lane by lane: v < 0 ? 0 : v, so NaN and -0 pass through (max(v, 0) would turn a
+// NaN into 0 and hide it). One MAXPS with zero first on x86. The scalar form is v < 0.f ? 0.f : v.
+inline vf vrelu(vf v) { return vmax(vf{}, v); }
 inline float hsum(vf v) {
   float s = 0.f;
   for (int i = 0; i < W; ++i) s += v[i];

@@ -10,10 +10,10 @@ inline vf broadcast(float x) {
   for (int i = 0; i < W; ++i) v[i] = x;
   return v;
 }
-// Bit i set when lane i of v is > 0 (false for NaN).
-inline uint32_t positive_bits(vf v) {
+// Bit i set when lane i of v is not <= 0 (positive or NaN).
+inline uint32_t relu_pass_bits(vf v) {
   uint32_t bits = 0;
-  for (int i = 0; i < W; ++i) bits |= (v[i] > 0.f ? 1u : 0u) << i;
+  for (int i = 0; i < W; ++i) bits |= (v[i] <= 0.f ? 0u : 1u) << i;
   return bits;
 }
 inline vf in_register(vf v) { return v; }

@@ -15,15 +15,15 @@ inline vf broadcast(float x) {
   return reinterpret_cast<vf>(_mm_set1_ps(x));
 #endif
 }
-// Bit i set when lane i of v is > 0 (false for NaN).
-inline uint32_t positive_bits(vf v) {
+// Bit i set when lane i of v is not <= 0 (positive or NaN).
+inline uint32_t relu_pass_bits(vf v) {
 #if defined(__AVX512F__)
-  return _mm512_cmp_ps_mask(reinterpret_cast<__m512>(v), _mm512_setzero_ps(), _CMP_GT_OQ);
+  return _mm512_cmp_ps_mask(reinterpret_cast<__m512>(v), _mm512_setzero_ps(), _CMP_NLE_UQ);
 #elif defined(__AVX2__)
   return static_cast<uint32_t>(
-      _mm256_movemask_ps(_mm256_cmp_ps(reinterpret_cast<__m256>(v), _mm256_setzero_ps(), _CMP_GT_OQ)));
+      _mm256_movemask_ps(_mm256_cmp_ps(reinterpret_cast<__m256>(v), _mm256_setzero_ps(), _CMP_NLE_UQ)));
 #else
-  return static_cast<uint32_t>(_mm_movemask_ps(_mm_cmpgt_ps(reinterpret_cast<__m128>(v), _mm_setzero_ps())));
+  return static_cast<uint32_t>(_mm_movemask_ps(_mm_cmpnle_ps(reinterpret_cast<__m128>(v), _mm_setzero_ps())));
 #endif
 }
 // Lane i = base[idx[i]] where bit i of mask is set, else 0; masked-off lanes are never read.

@@ -42,7 +42,7 @@ void conv_fast_forward_relu_pool(const ConvFastShape& s, const float* x, const f
                                  uint8_t* code);
 
 // The gradient reaching the convolution's output: gy (N,K,P,Q), masked by the fused ReLU (by
-// relu_bits when given, else by y > 0 when y is given); or, after a fused 2x2 max pool, gpool
+// relu_bits when given, else where y is not <= 0 when y is given); or, after a fused 2x2 max pool, gpool
 // (N,K,P/2,Q/2) with that op's ypool and code.
 struct ConvGradSource {
   const float* gy = nullptr;

@@ -160,7 +160,7 @@ void bias_relu(const float* src, float* dst, int64_t n, float bias, bool relu) {
   if (relu) {
     for (int64_t j = 0; j < n; ++j) {
       const float v = src[j] + bias;
-      dst[j] = v > 0.f ? v : 0.f;
+      dst[j] = v < 0.f ? 0.f : v;
     }
   } else {
     for (int64_t j = 0; j < n; ++j) dst[j] = src[j] + bias;

@@ -10,7 +10,7 @@ namespace {
 
 constexpr int64_t kGrain = 32768;
 
-// y = relu(a + b): da = db = g where y > 0, else 0
+// y = relu(a + b): da = db = g where y passes (not y <= 0: NaN passes, as in PyTorch), else 0
 struct AddReluBackward final : Node {
   TensorPtr y;
   const char* name() const override { return "AddReluBackward"; }
@@ -39,7 +39,7 @@ TensorPtr add_relu(const TensorPtr& a_in, const TensorPtr& b_in) {
   parallel_for(y->numel(), kGrain, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       const float v = pa[i] + pb[i];
-      py[i] = v > 0.f ? v : 0.f;
+      py[i] = v < 0.f ? 0.f : v;
     }
   });
   if (any_requires_grad({&a_in, &b_in})) {

@@ -14,7 +14,7 @@ abstract class Elementwise extends Module {
   }
 }
 
-/** max(x, 0). @example `new ReLU()` */
+/** x < 0 ? 0 : x, as PyTorch: a NaN stays NaN (it is not hidden as 0). @example `new ReLU()` */
 export class ReLU extends Elementwise {
   forward(x: Tensor): Tensor {
     return F.relu(x);

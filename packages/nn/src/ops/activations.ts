@@ -9,7 +9,7 @@ function activation<Op extends ActivationOp>(op: Op, x: Tensor, attributes: Unar
   return floatResult(native.activation(UnaryOpCode[op], x.handle, attributes), x.shape);
 }
 
-/** max(x, 0). @example `relu(x)` */
+/** x < 0 ? 0 : x, as PyTorch: a NaN stays NaN (it is not hidden as 0). @example `relu(x)` */
 export const relu = (x: Tensor): Tensor => activation('relu', x, {});
 /** min(max(x, 0), 6), MobileNetV2's activation (PyTorch's `relu6`). @example `relu6(x)` */
 export const relu6 = (x: Tensor): Tensor => activation('relu6', x, {});
