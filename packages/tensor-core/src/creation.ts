@@ -89,8 +89,9 @@ function sizeOf(shape: readonly number[]): number {
  * ```
  */
 export function tensor(data: NestedArray | DataArray, options: TensorOptions = {}): Tensor {
-  if (typeof options !== 'object' || options === null)
-    throw invalidParam('options', 'an object', options, 'type');
+  // A shape given where the options go (tensor(data, [2, 3])) would otherwise be ignored.
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw invalidParam('options', 'an object such as { shape: [2, 3] }', options, 'type');
   const arrayDType = dtypeOfArray(data);
   const dtype = options.dtype === undefined ? (arrayDType ?? 'float32') : checkDType('dtype', options.dtype);
   let shape: readonly number[];

@@ -89,6 +89,15 @@ describe('bad shapes', () => {
 });
 
 describe('bad data for tensor()', () => {
+  it('a shape where the options go', () => {
+    // tensor(data, [2, 3]) is an easy slip; it must not give a 1-D tensor silently.
+    expectThrows(
+      () => tensor([1, 2, 3, 4, 5, 6], [2, 3] as never),
+      TypeError,
+      /an object such as \{ shape: \[2, 3\] \} for options but received \[2, 3\]/,
+    );
+    expectThrows(() => tensor([1, 2], 'float32' as never), TypeError, /for options but received 'float32'/);
+  });
   it('data length not matching the shape', () => {
     expectThrows(
       () => tensor(new Float32Array(5), { shape: [2, 3] }),
@@ -127,7 +136,11 @@ describe('bad data for tensor()', () => {
     expectThrows(() => tensor('abc' as never), TypeError, /for data but received 'abc'/);
     expectThrows(() => tensor(undefined as never), TypeError, /for data but received undefined/);
     expectThrows(() => tensor({ length: 2 } as never), TypeError, /for data but received an object/);
-    expectThrows(() => tensor([1], null as never), TypeError, /an object for options but received null/);
+    expectThrows(
+      () => tensor([1], null as never),
+      TypeError,
+      /an object such as \{ shape: \[2, 3\] \} for options but received null/,
+    );
   });
 
   it('too deeply nested arrays', () => {
