@@ -102,33 +102,53 @@ void conv_kvec_backward_weights(const ConvGeom& g, const float* x, const float* 
   const Padded pd = padded_geometry(g, vw);
   const KvecConv kg{g.Cg, g.Kg, g.R, g.S, g.p.stride_h, g.p.stride_w, pd.Hb, pd.Wb, g.P, g.Q};
   const int64_t xs = g.Cg * pd.Hb * pd.Wb, gs = pq * kp, view = pd.xcol - g.p.pad_w;
-  const int64_t chunk = std::clamp<int64_t>(kWgradChunkFloats / (xs + gs), 1, g.N);
-  auto xbuf = zeros({chunk * xs});  // the padding passes write only the interior
-  auto gbuf = empty({chunk * gs});
-  auto dwv = empty({kp * g.Cg * taps});
+  // Images in groups of about kWgradChunkFloats, evened out (a count per shape, never per thread).
+  const int64_t most = std::clamp<int64_t>(kWgradChunkFloats / (xs + gs), 1, g.N);
+  const int64_t groups = (g.N + most - 1) / most, chunk = (g.N + groups - 1) / groups;
+  const int64_t wsize = kp * g.Cg * taps;
+  auto partial = empty({groups * wsize});  // each group's sums, added in group order below
   // Work items: an output-channel block by a run of kernel rows (row c * R + r), whole tiles of rows
   const int64_t tile_rows = kvec_wgrad_rows_per_tile(g.S, static_cast<int>(vw));
   const int64_t item_rows = tile_rows * std::max<int64_t>(1, kWgradItemTaps / (tile_rows * g.S));
   const int64_t rows = g.Cg * g.R, ritems = (rows + item_rows - 1) / item_rows, items = kp / vw * ritems;
   for (int64_t grp = 0; grp < g.G; ++grp) {
-    for (int64_t n0 = 0; n0 < g.N; n0 += chunk) {
-      const int64_t count = std::min(chunk, g.N - n0);
-      parallel_chunks(static_cast<int>(count), [&](int i, int) {
+    // One group of images: padded and transposed into the calling thread's buffers, then summed into
+    // its partial, so that the sums read what this core has just written (in its L2). With one group
+    // the images and the items are shared out among the threads instead.
+    const auto sum_group = [&](int64_t b, bool share) {
+      const int64_t n0 = b * chunk, count = std::min(chunk, g.N - n0);
+      const Scratch xbuf = padded_scratch({4, chunk * g.Cg, g.H, g.W, g.p.pad_h, pd.xcol, pd.Hb, pd.Wb});
+      float* gbuf = thread_scratch(0, chunk * gs);
+      const auto prepare = [&](int i) {
         const int64_t n = n0 + i;
         kt.conv_pad(x + (n * g.C + grp * g.Cg) * g.H * g.W, nullptr, nullptr, g.Cg, g.H, g.W, g.p.pad_h, pd.xcol,
-                    pd.Hb, pd.Wb, xbuf->f32() + i * xs, nullptr);
-        kt.kvec_transpose(gy + (n * g.K + grp * g.Kg) * pq, g.Kg, pq, gbuf->f32() + i * gs);
-      });
-      parallel_for(items, 1, [&](int64_t i0, int64_t i1) {
+                    pd.Hb, pd.Wb, xbuf.data + i * xs, nullptr);
+        kt.kvec_transpose(gy + (n * g.K + grp * g.Kg) * pq, g.Kg, pq, gbuf + i * gs);
+      };
+      const auto sum_items = [&](int64_t i0, int64_t i1) {
         for (int64_t it = i0; it < i1; ++it) {
           const int64_t k0 = it / ritems * vw, r0 = it % ritems * item_rows;
-          kt.kvec_wgrad(kg, xbuf->f32() + view, xs, gbuf->f32(), gs, count, k0, r0, std::min(rows, r0 + item_rows),
-                        n0 > 0, dwv->f32());
+          kt.kvec_wgrad(kg, xbuf.data + view, xs, gbuf, gs, count, k0, r0, std::min(rows, r0 + item_rows), false,
+                        partial->f32() + b * wsize);
         }
-      });
+      };
+      if (!share) {
+        for (int i = 0; i < count; ++i) prepare(i);
+        sum_items(0, items);
+        return;
+      }
+      parallel_chunks(static_cast<int>(count), [&](int i, int) { prepare(i); });
+      parallel_for(items, 1, sum_items);
+    };
+    if (groups == 1) {
+      sum_group(0, true);
+    } else {
+      parallel_chunks(static_cast<int>(groups), [&](int b, int) { sum_group(b, false); });
     }
-    // dwv: (kp/vw, Cg, R, S, vw) -> dw: (Kg, Cg, R, S) of this group
-    const float* pv = dwv->f32();
+    float* pv = partial->f32();
+    for (int64_t b = 1; b < groups; ++b)
+      for (int64_t i = 0; i < wsize; ++i) pv[i] += pv[b * wsize + i];
+    // pv: (kp/vw, Cg, R, S, vw) -> dw: (Kg, Cg, R, S) of this group
     float* out = dw + grp * g.Kg * g.Cg * taps;
     for (int64_t k = 0; k < g.Kg; ++k)
       for (int64_t ct = 0; ct < g.Cg * taps; ++ct)

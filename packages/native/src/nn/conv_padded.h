@@ -11,7 +11,9 @@ namespace dlf {
 
 // A buffer's geometry: planes of (Hb, Wb) floats around an (H, W) interior at (top, left).
 struct PadKey {
-  int role;  // a thread may need several buffers at once: 0 input, 1 gradient (conv_fast); 2 input, 3 gradient (conv_kvec)
+  // A thread may need several buffers at once: 0 input, 1 gradient (conv_fast); 2 input, 3 gradient
+  // (conv_kvec), 4 the input of conv_kvec's weight gradient.
+  int role;
   int64_t planes, H, W, top, left, Hb, Wb;
   bool operator==(const PadKey& o) const {
     return role == o.role && planes == o.planes && H == o.H && W == o.W && top == o.top && left == o.left &&
