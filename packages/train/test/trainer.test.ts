@@ -1,5 +1,5 @@
 import { crossEntropy } from '@dlf/loss';
-import { seedCnn, Sequential, Linear, Flatten, ReLU } from '@dlf/nn';
+import { Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, seedCnn } from '@dlf/nn';
 import { Generator, randint, randn, tidy } from '@dlf/tensor-core';
 import { describe, expect, it } from 'vitest';
 import { AbortError } from '../src/errors.js';
@@ -90,6 +90,27 @@ describe('fit', () => {
         optimizer: { name: 'sgd', lr: 1e30, momentum: 0.9, weightDecay: 0 },
       }),
     ).rejects.toThrow(/training diverged, so lower the learning rate/);
+    model.dispose();
+  });
+
+  it('stops at the first step when a weight behind a ReLU is NaN', async () => {
+    // Conv2d + ReLU + MaxPool2d run as one fused op: a ReLU that turned NaN into 0 would hide the
+    // broken channel and let the run train on (and save) a model with a NaN weight.
+    const g = new Generator(5);
+    const model = new Sequential(
+      new Conv2d(1, 4, 3, { padding: 1, generator: g }),
+      new ReLU(),
+      new MaxPool2d(2),
+      new Flatten(),
+      new Linear(64, 2, { generator: g }),
+    );
+    const weight = (model.layers[0] as Conv2d).weight;
+    const w = weight.toTypedArray() as Float32Array;
+    w[4] = Number.NaN;
+    weight.write(w);
+    await expect(
+      fit({ model, train: toyData(32), epochs: 1, batchSize: 16, ...TOY_TRAINING }),
+    ).rejects.toThrow(/The training loss became NaN at epoch 1, step 1/);
     model.dispose();
   });
 });
