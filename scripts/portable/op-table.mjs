@@ -1,7 +1,7 @@
 // The op test table without vitest, for a foreign CPU under qemu-user (scripts/portable/check-arm64.sh)
 // or any Node that cannot run the dev tooling: every case of packages/nn/test/goldens/ops.json,
 // forward and backward against PyTorch, with a contiguous and a non-contiguous first input; then the
-// SIMD fast paths (GEMM, direct convolution forward and backward, 2x2 max pooling) against plain
+// SIMD fast paths (GEMM, direct convolution forward and backward, a fused ReLU with NaN, 2x2 max pooling) against plain
 // references. All of it once per kernel table this CPU offers. Loads the packages' built dist, so
 // `pnpm run build` (or a cross-built binary in DLF_NATIVE_PATH) must come first.
 //
@@ -27,10 +27,12 @@ function check(name, fn) {
   }
 }
 
-// |a - b| <= atol + rtol |b| everywhere; NaN fails (the comparison is false).
-function expectClose(actual, expected, what, atol, rtol) {
+// |a - b| <= atol + rtol |b| everywhere; NaN fails (the comparison is false). With `relativeToMax`
+// atol is scaled by max(1, max |b|) (long sums: convolutions), as @dlf/testing's expectClose does.
+function expectClose(actual, expected, what, atol, rtol, relativeToMax = false) {
   if (actual.length !== expected.length)
     throw new Error(`${what}: ${actual.length} values, expected ${expected.length}`);
+  if (relativeToMax) atol *= Math.max(1, ...Array.from(expected, Math.abs));
   for (let i = 0; i < actual.length; i++) {
     const ok = Math.abs(actual[i] - expected[i]) <= atol + rtol * Math.abs(expected[i]);
     if (!ok) throw new Error(`${what}: element ${i} is ${actual[i]}, expected ${expected[i]}`);
@@ -102,10 +104,11 @@ function goldenCase(c, strided) {
     return t;
   });
   const out = opFor(c.op)(inputs, c);
-  expectClose(out.toTypedArray(), c.output.data, 'forward', 2e-5, 2e-4);
+  const longSum = c.op === 'conv2d';
+  expectClose(out.toTypedArray(), c.output.data, 'forward', 2e-5, 2e-4, longSum);
   out.backward({ grad: tensor(new Float32Array(c.upstream.data), { shape: c.upstream.shape }) });
   c.grads.forEach((g, i) => {
-    if (g) expectClose(inputs[i].grad.toTypedArray(), g.data, `gradient of input ${i}`, 5e-5, 5e-4);
+    if (g) expectClose(inputs[i].grad.toTypedArray(), g.data, `gradient of input ${i}`, 5e-5, 5e-4, longSum);
   });
 }
 
@@ -140,6 +143,33 @@ function convCase([n, c, h, w, k, r, s, pad]) {
   const fast = run(true);
   const general = run(false);
   ['y', 'dx', 'dw', 'db'].forEach((what, i) => expectClose(fast[i], general[i], `conv ${what}`, 1e-3, 1e-4));
+}
+
+// A NaN in the input reaches the fused ReLU's output (v < 0 ? 0 : v), and the gradient passes where
+// the output is not <= 0, NaN included: the kernels' relu_pass_bits on this table.
+function reluNanCase([n, c, h, w, k]) {
+  const data = rand([n, c, h, w], 8).toTypedArray();
+  for (let i = 5; i < data.length; i += 97) data[i] = Number.NaN;
+  const x = tensor(data, { shape: [n, c, h, w] });
+  const wt = rand([k, c, 3, 3], 9);
+  const b = rand([k], 10).requiresGrad_();
+  const plain = F.conv2d(x, wt, b, { padding: [1, 1] }).toTypedArray();
+  const y = F.conv2d(x, wt, b, { padding: [1, 1], relu: true });
+  const g = rand(y.shape, 11);
+  F.sum(F.mul(y, g)).backward();
+  const got = y.toTypedArray();
+  const gv = g.toTypedArray();
+  const per = y.shape[2] * y.shape[3];
+  const db = new Float64Array(k);
+  let nans = 0;
+  for (let i = 0; i < got.length; i++) {
+    const want = plain[i] < 0 ? 0 : plain[i];
+    if (!Object.is(got[i], want)) throw new Error(`fused relu: element ${i} is ${got[i]}, expected ${want}`);
+    if (Number.isNaN(want)) nans++;
+    if (!(want <= 0)) db[Math.floor(i / per) % k] += gv[i];
+  }
+  if (nans === 0) throw new Error('fused relu: no NaN reached the output');
+  expectClose(b.grad.toTypedArray(), db, 'fused relu bias gradient', 1e-4, 1e-4);
 }
 
 function poolCase([n, c, h, w]) {
@@ -178,6 +208,11 @@ for (const table of tables) {
     [3, 3, 17, 23, 11, 3, 3, 0],
   ])
     check(`conv fast path ${shape}`, () => convCase(shape));
+  for (const shape of [
+    [2, 3, 16, 16, 8],
+    [2, 5, 9, 37, 13],
+  ])
+    check(`fused relu keeps NaN ${shape}`, () => reluNanCase(shape));
   for (const shape of [
     [2, 3, 28, 28],
     [1, 4, 9, 37],
