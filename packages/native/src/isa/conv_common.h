@@ -90,7 +90,7 @@ inline void pool_pair(const PoolOut& po, int64_t k, int64_t pr, int64_t q0, vf v
   vi which = vi{};
 #pragma GCC unroll 4
   for (int j = 1; j < 4; ++j) {
-    const vi upd = (best == best) & ~(c[j] <= best);  // c > best, or c the first NaN
+    const vi upd = takes_max(c[j], best);
     best = upd ? c[j] : best;
     which = upd ? vi{} + j : which;
   }

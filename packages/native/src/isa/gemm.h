@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "isa/relu.h"
 #include "isa/simd.h"
 #include "runtime/threadpool.h"
 
@@ -230,7 +231,7 @@ inline void micro_kernel(int64_t kc, const float* __restrict Ap, const float* __
       for (int64_t j = 0; j < nr; ++j) {
         float r = (overwrite ? 0.f : C[i * ldc + j]) + alpha * tile[i * NR + j];
         if (bias) r += bias[i];
-        C[i * ldc + j] = relu ? (r < 0.f ? 0.f : r) : r;
+        C[i * ldc + j] = relu ? relu_value(r) : r;
       }
   }
 }
@@ -261,7 +262,7 @@ inline void sgemm_serial(bool ta, bool tb, int64_t M, int64_t N, int64_t K, floa
         float* row = C + i * ldc + seg.offset(j, seg.c_stride);
         for (int64_t c = 0; c < std::min(step, N - j); ++c) {
           const float r = row[c] + (ep.bias ? ep.bias[i] : 0.f);
-          row[c] = ep.relu ? (r < 0.f ? 0.f : r) : r;
+          row[c] = ep.relu ? relu_value(r) : r;
         }
       }
     return;

@@ -223,8 +223,8 @@ struct Kernels {
   // x, r (or null) -> y = xhat * gamma + beta (+ r) (then ReLU when `relu`)
   void (*bn_channel_apply)(const float* x, const float* r, int64_t N, int64_t stride, int64_t n, const BnChannel& ch,
                            bool relu, float* y);
-  // g, x -> sums of g' and g' * xhat, g' = g masked by the fused ReLU (passes at xhat * gamma + beta) when `relu`,
-  // or, given y (a residual join's output, else null), where y > 0, g' also written to gy_out
+  // g, x -> sums of g' and g' * xhat, g' = g where the fused ReLU passes (xhat * gamma + beta not <= 0)
+  // when `relu`, or, given y (a residual join's output, else null), where y passes, g' also written to gy_out
   void (*bn_channel_grad_sums)(const float* g, const float* x, const float* y, int64_t N, int64_t stride, int64_t n,
                                const BnChannel& ch, bool relu, double* sb, double* sg, float* gy_out);
   // g, x -> dx = k * (M * g' - mb - xhat * mg) (training) or k * g' (evaluation)

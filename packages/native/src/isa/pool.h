@@ -127,7 +127,7 @@ void maxpool_fwd(const float* x, int64_t planes, int64_t H, int64_t Win, int64_t
         vi which = vi{};
 #pragma GCC unroll 4
         for (int j = 1; j < 4; ++j) {
-          const vi upd = (best == best) & ~(c[j] <= best);  // c > best, or c the first NaN
+          const vi upd = takes_max(c[j], best);
           best = upd ? c[j] : best;
           which = upd ? vi{} + j : which;
         }

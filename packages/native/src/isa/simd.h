@@ -90,8 +90,14 @@ inline vi lane_iota(int32_t step, int32_t add) {
 inline vf vmax(vf a, vf b) { return a > b ? a : b; }
 inline vf vmin(vf a, vf b) { return a < b ? a : b; }
 // PyTorch's ReLU, lane by lane: v < 0 ? 0 : v, so NaN and -0 pass through (max(v, 0) would turn a
-// NaN into 0 and hide it). One MAXPS with zero first on x86. The scalar form is v < 0.f ? 0.f : v.
+// NaN into 0 and hide it). One MAXPS with zero first on x86. The scalar form is relu_value (isa/relu.h).
 inline vf vrelu(vf v) { return vmax(vf{}, v); }
+// A max pool's update, lane by lane: c replaces the running maximum when c > best, or when c is the
+// first NaN (NaN wins over everything, and the first maximum stays): as max_pool2d. Any vector width.
+template <typename V>
+inline auto takes_max(V c, V best) {
+  return (best == best) & ~(c <= best);
+}
 inline float hsum(vf v) {
   float s = 0.f;
   for (int i = 0; i < W; ++i) s += v[i];

@@ -3,6 +3,7 @@
 #include <string_view>
 
 #include "autograd/node.h"
+#include "isa/relu.h"
 #include "math/ops.h"
 #include "runtime/threadpool.h"
 #include "tensor/reduce.h"

@@ -47,7 +47,8 @@ TensorPtr binary(BinaryOp op, const TensorPtr& a, const TensorPtr& b);
 /** y = op(x); `param` is the op's attribute (the slope of LeakyRelu, the exponent of Pow). */
 TensorPtr unary(UnaryOp op, const TensorPtr& x, float param);
 /** The gradient through a ReLU (the op table's Relu backward): g where the ReLU's output y is not <= 0
- * (positive or NaN, as in PyTorch), else 0, as a new tensor of g's shape; g and y contiguous, of one size. Fused ReLUs' backward use it. */
+ * (positive or NaN, as in PyTorch), else 0, as a new tensor of g's shape; g and y contiguous, of one
+ * size. Fused ReLUs' backward use it. */
 TensorPtr relu_backward_mask(const TensorPtr& g, const TensorPtr& y);
 /** y = x * scale + shift (a cheap affine map on a scalar pair). */
 TensorPtr affine_scalar(const TensorPtr& x, float scale, float shift);

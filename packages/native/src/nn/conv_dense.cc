@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "isa/relu.h"
 #include "runtime/env_state.h"
 #include "runtime/simd.h"
 #include "runtime/threadpool.h"
@@ -76,7 +77,7 @@ void conv_dense_forward(const ConvGeom& g, const float* x, const float* w, const
       const float bias = b ? b[i % g.K] : 0.f;
       for (int64_t j = 0; j < pq; ++j) {
         const float v = plane[j] + bias;
-        plane[j] = relu ? (v < 0.f ? 0.f : v) : v;
+        plane[j] = relu ? relu_value(v) : v;
       }
     }
   });

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "isa/relu.h"
 #include "nn/conv_scratch.h"
 #include "runtime/simd.h"
 #include "runtime/threadpool.h"
@@ -159,8 +160,7 @@ void col2im(const float* col, const ConvGeom& g, const LoweringTable& lt, int64_
 void bias_relu(const float* src, float* dst, int64_t n, float bias, bool relu) {
   if (relu) {
     for (int64_t j = 0; j < n; ++j) {
-      const float v = src[j] + bias;
-      dst[j] = v < 0.f ? 0.f : v;
+      dst[j] = relu_value(src[j] + bias);
     }
   } else {
     for (int64_t j = 0; j < n; ++j) dst[j] = src[j] + bias;

@@ -146,8 +146,7 @@ void conv_kvec_backward_weights(const ConvGeom& g, const float* x, const float* 
       parallel_chunks(static_cast<int>(groups), [&](int b, int) { sum_group(b, false); });
     }
     float* pv = partial->f32();
-    for (int64_t b = 1; b < groups; ++b)
-      for (int64_t i = 0; i < wsize; ++i) pv[i] += pv[b * wsize + i];
+    add_parts_in_order(pv, wsize, groups);
     // pv: (kp/vw, Cg, R, S, vw) -> dw: (Kg, Cg, R, S) of this group
     float* out = dw + grp * g.Kg * g.Cg * taps;
     for (int64_t k = 0; k < g.Kg; ++k)

@@ -33,19 +33,9 @@ constexpr int64_t kWgradLaneChunkFloats = int64_t{1} << 18;
 // different L1 sets (planes a multiple of 4 KB apart all share one set and evict each other).
 int64_t position_stride(int64_t plane) { return round_up(plane, 16) + 16; }
 
-// p: (shares, n, lanes) -> p[0..n): each sum's shares in order, then its lanes in order. The shares
-// are added by ranges of sums over the threads, each sum's terms in the same order whoever adds
-// them (64 -> 128 channels, 5x5, 8x8 planes, batch 64, weight gradient at 2 threads: 4.2 ms with
-// one thread adding the 8 shares of 36 x 128 x 256 sums, 3.5 ms).
+// p: (shares, n, lanes) -> p[0..n): each sum's shares in order, then its lanes in order.
 void reduce_lanes(float* p, int64_t n, int64_t lanes, int64_t shares) {
-  if (shares > 1) {
-    parallel_for(n * lanes, int64_t{1} << 14, [&](int64_t i0, int64_t i1) {
-      for (int64_t s = 1; s < shares; ++s) {
-        const float* q = p + s * n * lanes;
-        for (int64_t i = i0; i < i1; ++i) p[i] += q[i];
-      }
-    });
-  }
+  add_parts_in_order(p, n * lanes, shares);
   if (lanes == 1) return;  // p[i] is already its sum (a scalar pass over 36 * 512 * 512 sums took ~10 ms)
   for (int64_t i = 0; i < n; ++i) {  // p[i] is written after every read of p[j * lanes..], j < i
     float v = 0.f;

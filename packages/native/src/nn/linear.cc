@@ -1,6 +1,7 @@
 #include <cstring>
 
 #include "autograd/node.h"
+#include "isa/relu.h"
 #include "nn/ops.h"
 #include "runtime/simd.h"
 #include "runtime/threadpool.h"
@@ -78,7 +79,7 @@ TensorPtr linear(const TensorPtr& x_in, const TensorPtr& w_in, const TensorPtr& 
   }
   gemm(false, true, rows, out, in, x->f32(), in, w->f32(), in, b ? 1.f : 0.f, py, out);
   if (relu) {
-    for (int64_t i = 0, n = y->numel(); i < n; ++i) py[i] = py[i] < 0.f ? 0.f : py[i];
+    for (int64_t i = 0, n = y->numel(); i < n; ++i) py[i] = relu_value(py[i]);
   }
   if (any_requires_grad({&x_in, &w_in, &b_in})) {
     auto node = make_node<LinearBackward>();

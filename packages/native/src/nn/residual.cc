@@ -1,6 +1,7 @@
 // The residual join of a ResNet block, relu(a + b), as one pass over memory (two ops read and wrote
 // the block's output twice, forward and backward).
 #include "autograd/node.h"
+#include "isa/relu.h"
 #include "nn/ops.h"
 #include "runtime/errors.h"
 #include "runtime/threadpool.h"
@@ -38,8 +39,7 @@ TensorPtr add_relu(const TensorPtr& a_in, const TensorPtr& b_in) {
   float* py = y->f32();
   parallel_for(y->numel(), kGrain, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
-      const float v = pa[i] + pb[i];
-      py[i] = v < 0.f ? 0.f : v;
+      py[i] = relu_value(pa[i] + pb[i]);
     }
   });
   if (any_requires_grad({&a_in, &b_in})) {
