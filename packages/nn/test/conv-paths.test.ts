@@ -97,6 +97,9 @@ const cases: Case[] = [
   // runs of two vectors with a ragged end)
   { n: 2, c: 48, h: 16, w: 15, k: 20, r: 3, s: 3, stride: [2, 2], pad: [1, 1], dil: [1, 1], groups: 1 },
   { n: 2, c: 7, h: 9, w: 17, k: 18, r: 3, s: 3, stride: [2, 2], pad: [1, 1], dil: [1, 1], groups: 1 },
+  // rows between half a vector and a vector wide (AVX-512): both gradients vectorised over channels,
+  // or, this wide, the weight gradient only (the input gradient by im2col + GEMM)
+  { n: 1, c: 66, h: 7, w: 11, k: 65, r: 3, s: 3, stride: [2, 2], pad: [1, 1], dil: [1, 1], groups: 1 },
   // the strided weight gradient for kernels 2 to 8 taps wide (rows of taps in registers, the
   // layer's last tile partly past its rows): 7x7 and 5x5 stems (the 5x5 one over two chunks of
   // images, so its sums continue from the first), 2-, 4-, 6- and 8-wide kernels, a 1x7 row kernel
