@@ -1,6 +1,6 @@
 import { tensor as native } from '@dlf/native/tensor';
 import { allocArray, checkDType, type DataArray, type DType, dtypeCode, dtypeOfArray } from './dtype.js';
-import { checkInt, checkNumber, checkShape, invalidParam } from './errors.js';
+import { checkInt, checkNumber, checkOptions, checkShape, invalidParam } from './errors.js';
 import { defaultGenerator, type Generator } from './random.js';
 import { isTensor, type NestedArray, Tensor } from './tensor.js';
 
@@ -92,6 +92,7 @@ export function tensor(data: NestedArray | DataArray, options: TensorOptions = {
   // A shape given where the options go (tensor(data, [2, 3])) would otherwise be ignored.
   if (typeof options !== 'object' || options === null || Array.isArray(options))
     throw invalidParam('options', 'an object such as { shape: [2, 3] }', options, 'type');
+  checkOptions('tensor options', options, ['dtype', 'shape']);
   const arrayDType = dtypeOfArray(data);
   const dtype = options.dtype === undefined ? (arrayDType ?? 'float32') : checkDType('dtype', options.dtype);
   let shape: readonly number[];
@@ -213,7 +214,10 @@ export interface RandomOptions {
 }
 
 // rand and randn make floats; an int32 request would otherwise be ignored without a word.
+const RANDOM_OPTIONS = ['dtype', 'generator'];
+
 function checkFloatOnly(options: RandomOptions): void {
+  checkOptions('random options', options, RANDOM_OPTIONS);
   if (options.dtype !== undefined && checkDType('dtype', options.dtype) !== 'float32') {
     throw invalidParam('dtype', "'float32' (use randint for integers)", options.dtype);
   }
@@ -293,6 +297,7 @@ export function randint(
   checkInt('high', high, -(2 ** 31) + 1, 2 ** 31);
   if (high <= low) throw invalidParam('high', `an integer > low (${low})`, high);
   if (high - low > 2 ** 32) throw invalidParam('high', 'a range of at most 2^32 values', high);
+  checkOptions('random options', options, RANDOM_OPTIONS);
   const dtype = options.dtype === undefined ? 'int32' : checkDType('dtype', options.dtype);
   if (dtype === 'uint8') throw invalidParam('dtype', "'int32' or 'float32'", dtype);
   return randomTensor(shape, dtype, 2, low, high, options.generator);

@@ -126,3 +126,30 @@ export function checkPath(value: unknown, name = 'path'): string {
   }
   return value;
 }
+
+/**
+ * Asserts an options object: a plain object (or undefined) whose keys are all among `known`, so a
+ * misspelt option fails instead of being ignored. Returns the object (`{}` for undefined).
+ *
+ * @example
+ * ```ts
+ * checkOptions('conv2d options', { strides: 2 }, ['stride', 'padding']);
+ * // TypeError: Expected only the options stride, padding for conv2d options but received the option 'strides'
+ * ```
+ */
+export function checkOptions<T extends object>(
+  name: string,
+  options: T | undefined,
+  known: readonly string[],
+): T {
+  if (options === undefined) return {} as T;
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw invalidParam(name, `an object with the options ${known.join(', ')}`, options, 'type');
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key))
+      throw new TypeError(
+        `Expected only the options ${known.join(', ')} for ${name} but received the option '${key}'`,
+      );
+  }
+  return options;
+}

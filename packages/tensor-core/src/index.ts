@@ -36,7 +36,7 @@ export {
   dtypeOfArray,
   type TypedArrayFor,
 } from './dtype.js';
-export { checkInt, checkNumber, checkShape, invalidParam, shapeMismatch } from './errors.js';
+export { checkInt, checkNumber, checkOptions, checkShape, invalidParam, shapeMismatch } from './errors.js';
 export {
   type AtomicData,
   type ReplaceDirOptions,

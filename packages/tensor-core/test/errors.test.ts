@@ -98,6 +98,24 @@ describe('bad data for tensor()', () => {
     );
     expectThrows(() => tensor([1, 2], 'float32' as never), TypeError, /for options but received 'float32'/);
   });
+  it('a misspelt option', () => {
+    // Ignored, { shap: [2, 3] } would give a 1-D tensor of 6 elements.
+    expectThrows(
+      () => tensor([1, 2, 3, 4, 5, 6], { shap: [2, 3] } as never),
+      TypeError,
+      /Expected only the options dtype, shape for tensor options but received the option 'shap'/,
+    );
+    expectThrows(
+      () => randn([2], 0, 1, { seed: 1 } as never),
+      TypeError,
+      /random options .* the option 'seed'/,
+    );
+    expectThrows(() => rand([2], 0, 1, { generatr: null } as never), TypeError, /the option 'generatr'/);
+    expectThrows(() => randint([2], 0, 4, { dtpe: 'int32' } as never), TypeError, /the option 'dtpe'/);
+    expectThrows(() => randn([2], 0, 1, null as never), TypeError, /for random options but received null/);
+    // Known options, and options explicitly undefined, still pass.
+    expect(tensor([1, 2, 3, 4, 5, 6], { shape: [2, 3], dtype: undefined }).shape).toEqual([2, 3]);
+  });
   it('data length not matching the shape', () => {
     expectThrows(
       () => tensor(new Float32Array(5), { shape: [2, 3] }),

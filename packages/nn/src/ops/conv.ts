@@ -1,5 +1,12 @@
 import { nn as native } from '@dlf/native/nn';
-import { checkFloatTensor, checkInt, invalidParam, shapeMismatch, type Tensor } from '@dlf/tensor-core';
+import {
+  checkFloatTensor,
+  checkInt,
+  checkOptions,
+  invalidParam,
+  shapeMismatch,
+  type Tensor,
+} from '@dlf/tensor-core';
 import { checkResidual, floatResult } from './common.js';
 
 /** A size given as one number for both spatial dims, or as [height, width]. */
@@ -53,6 +60,8 @@ export function convOutputSize(
   return Math.floor((input + 2 * padding - dilation * (kernel - 1) - 1) / stride) + 1;
 }
 
+const CONV2D_OPTIONS = ['stride', 'padding', 'dilation', 'groups', 'relu', 'maxPool2x2', 'residual'];
+
 /**
  * 2-D convolution (cross-correlation, as in PyTorch). x: (N, C, H, W), weight: (K, C/groups, R, S),
  * bias: (K) -> (N, K, P, Q).
@@ -65,6 +74,7 @@ export function convOutputSize(
 export function conv2d(x: Tensor, weight: Tensor, bias?: Tensor | null, options: Conv2dOptions = {}): Tensor {
   checkFloatTensor(x, 'input');
   checkFloatTensor(weight, 'weight');
+  checkOptions('conv2d options', options, CONV2D_OPTIONS);
   if (x.rank !== 4) throw invalidParam('input', 'a 4-D tensor (N, C, H, W)', `shape [${x.shape.join(', ')}]`);
   if (weight.rank !== 4)
     throw invalidParam('weight', 'a 4-D tensor (K, C/groups, R, S)', `shape [${weight.shape.join(', ')}]`);

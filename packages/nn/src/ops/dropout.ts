@@ -2,6 +2,7 @@ import { nn as native } from '@dlf/native/nn';
 import {
   checkFloatTensor,
   checkNumber,
+  checkOptions,
   defaultGenerator,
   type Generator,
   type Tensor,
@@ -28,6 +29,7 @@ export interface DropoutOptions {
 export function dropout(x: Tensor, p = 0.5, options: DropoutOptions = {}): Tensor {
   checkFloatTensor(x, 'input');
   checkNumber('p', p, 0, 1);
+  checkOptions('dropout options', options, ['training', 'generator']);
   if (options.training === false || p === 0) return x.clone();
   const gen = options.generator ?? defaultGenerator;
   const offset = gen.reserve(x.size);

@@ -1,5 +1,5 @@
 import { nn as native } from '@dlf/native/nn';
-import { checkFloatTensor, invalidParam, shapeMismatch, type Tensor } from '@dlf/tensor-core';
+import { checkFloatTensor, checkOptions, invalidParam, shapeMismatch, type Tensor } from '@dlf/tensor-core';
 import { floatResult } from './common.js';
 
 /** Options for {@link linear}. */
@@ -19,6 +19,7 @@ export interface LinearOptions {
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor | null, options: LinearOptions = {}): Tensor {
   checkFloatTensor(x, 'input');
   checkFloatTensor(weight, 'weight');
+  checkOptions('linear options', options, ['relu']);
   if (weight.rank !== 2)
     throw invalidParam('weight', 'a 2-D tensor (out, in)', `shape [${weight.shape.join(', ')}]`);
   if (x.rank < 1 || x.shape[x.rank - 1] !== weight.shape[1]) {

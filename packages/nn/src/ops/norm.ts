@@ -1,5 +1,12 @@
 import { nn as native } from '@dlf/native/nn';
-import { checkFloatTensor, checkNumber, invalidParam, shapeMismatch, type Tensor } from '@dlf/tensor-core';
+import {
+  checkFloatTensor,
+  checkNumber,
+  checkOptions,
+  invalidParam,
+  shapeMismatch,
+  type Tensor,
+} from '@dlf/tensor-core';
 import { checkResidual, floatResult } from './common.js';
 
 /** Options for {@link batchNorm2d}. */
@@ -34,6 +41,20 @@ export interface BatchNormOptions {
   maxPool2x2?: boolean;
 }
 
+const BATCH_NORM_OPTIONS = [
+  'weight',
+  'bias',
+  'runningMean',
+  'runningVar',
+  'training',
+  'momentum',
+  'eps',
+  'relu',
+  'relu6',
+  'residual',
+  'maxPool2x2',
+];
+
 /**
  * Batch normalisation over (N, H, W) per channel. In training, running statistics (if given) are
  * updated in place with the unbiased batch variance, as in PyTorch.
@@ -45,6 +66,7 @@ export interface BatchNormOptions {
  */
 export function batchNorm2d(x: Tensor, options: BatchNormOptions = {}): Tensor {
   checkFloatTensor(x, 'input');
+  checkOptions('batchNorm2d options', options, BATCH_NORM_OPTIONS);
   if (x.rank !== 4) throw invalidParam('input', 'a 4-D tensor (N, C, H, W)', `shape [${x.shape.join(', ')}]`);
   const c = x.shape[1]!;
   const check = (name: string, v: Tensor | null | undefined): Tensor | null => {

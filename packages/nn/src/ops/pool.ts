@@ -1,6 +1,6 @@
 import type { Pool2dAttributes } from '@dlf/native/nn';
 import { nn as native } from '@dlf/native/nn';
-import { checkFloatTensor, invalidParam, type Tensor } from '@dlf/tensor-core';
+import { checkFloatTensor, checkOptions, invalidParam, type Tensor } from '@dlf/tensor-core';
 import { convOutputSize, pair, type Size2 } from './conv.js';
 import { floatResult } from './common.js';
 
@@ -24,6 +24,7 @@ function poolAttributes(
     throw invalidParam('input', `a 4-D tensor (N, C, H, W) for ${op}`, `shape [${x.shape.join(', ')}]`);
   if (typeof options !== 'object' || options === null)
     throw invalidParam('options', 'an object with kernelSize', options, 'type');
+  checkOptions(`${op} options`, options, ['kernelSize', 'stride', 'padding']);
   const [kh, kw] = pair('kernelSize', options.kernelSize, 1);
   const [sh, sw] = pair('stride', options.stride ?? [kh, kw], 1);
   const [ph, pw] = pair('padding', options.padding ?? 0, 0);
