@@ -267,6 +267,47 @@ describe('conv2d depthwise and batched GEMM paths', () => {
     }
   });
 
+  it('lower large planes a span of output positions at a time', () => {
+    // One image's im2col matrix beyond 4M floats is built a span at a time (nn/conv_gemm.cc), the
+    // weight gradient summed span by span: a dilated layer (lowering table; spans end mid-row), the
+    // same plane with the fast paths off (row copies), and a 7x7 dilated kernel on a plane whose
+    // table would pass 4M entries (row copies with dilation, three spans), batch 2 on one.
+    const large: Case[] = [
+      { n: 1, c: 64, h: 90, w: 90, k: 5, r: 3, s: 3, stride: [1, 1], pad: [2, 2], dil: [2, 2], groups: 1 },
+      { n: 2, c: 1, h: 310, w: 301, k: 2, r: 7, s: 7, stride: [1, 1], pad: [3, 3], dil: [2, 2], groups: 1 },
+    ];
+    for (const threads of [1, 2]) {
+      setNumThreads(threads);
+      large.forEach((c, i) => checkCase(c, 900 + i));
+      withFastPath(false, () =>
+        checkCase(
+          {
+            n: 1,
+            c: 64,
+            h: 90,
+            w: 90,
+            k: 5,
+            r: 3,
+            s: 3,
+            stride: [1, 1],
+            pad: [1, 1],
+            dil: [1, 1],
+            groups: 1,
+          },
+          950,
+        ),
+      );
+    }
+    const runs = [1, 2].map((threads) => {
+      setNumThreads(threads);
+      return run(large[0]!, randn([1, 64, 90, 90], 7), 7);
+    });
+    for (const key of ['y', 'dx', 'dw', 'db'] as const)
+      expect(Buffer.compare(Buffer.from(runs[0]![key].buffer), Buffer.from(runs[1]![key].buffer)), key).toBe(
+        0,
+      );
+  });
+
   it('fuse a ReLU into the strided forward with the same bits as a separate ReLU', () => {
     for (const [i, c] of cases.entries()) {
       if (c.stride[0] === 1 && c.stride[1] === 1) continue;

@@ -16,8 +16,15 @@ namespace {
 // one batch's im2col matrix stays in the L2 cache. Measured on Zen 4 (64-128 channels, 4x4 to 16x16
 // planes): 128 and 256 columns run alike, 512 is ~10% slower, 1024 ~2x slower.
 constexpr int64_t kTargetColumns = 256;
-// A batch's im2col matrix is kept below this many floats (16 MB) for the widest layers.
+// A batch's im2col matrix is kept below this many floats (16 MB) for the widest layers; one image's,
+// beyond it, is lowered a span of output positions at a time (a 2048x2048 image of 64 channels under
+// a dilated 3x3 kernel asked for a 9.6 GB matrix).
 constexpr int64_t kMaxColFloats = int64_t{4} << 20;
+// The lowering table's entries (an offset and a mask bit per tap and output position) stay below this:
+// beyond it the row copies lower the image instead.
+constexpr int64_t kMaxTableEntries = int64_t{4} << 20;
+// Spans of output positions start at multiples of this (a whole number of the table's mask words).
+constexpr int64_t kSpanAlign = 64;
 
 int64_t images_per_batch(const ConvGeom& g) {
   const int64_t pq = g.pq();
@@ -51,6 +58,7 @@ class LoweringTable {
     if (g.is_pointwise()) return;  // no im2col: the image is its own matrix
     if (p.stride_w == 1 && p.dil_w == 1 && g.Q >= kNarrow) return;
     if (g.H * g.W >= (int64_t{1} << 31)) return;  // offsets are int32
+    if (g.R * g.S * g.pq() > kMaxTableEntries) return;
     W_ = kernels().vector_floats;
     n_ = g.pq();
     stride_ = round_up(n_, W_);
@@ -72,13 +80,16 @@ class LoweringTable {
       }
   }
   bool active() const { return n_ > 0; }
-  // im2col row (c, r, s) of one image: plane x_c through tap r * S + s
-  void gather(const float* plane, int64_t tap, float* row) const {
-    kernels().gather_plane(plane, idx_.data() + tap * stride_, mask_.data() + tap * stride_ / W_, n_, row);
+  // im2col row (c, r, s) of one image, output positions [p0, p1) (p0 a multiple of kSpanAlign):
+  // plane x_c through tap r * S + s
+  void gather(const float* plane, int64_t tap, int64_t p0, int64_t p1, float* row) const {
+    const int64_t at = tap * stride_ + p0;
+    kernels().gather_plane(plane, idx_.data() + at, mask_.data() + at / W_, p1 - p0, row);
   }
-  // col2im: plane dx_c += row (c, r, s)
-  void scatter_add(const float* row, int64_t tap, float* plane) const {
-    kernels().scatter_add_plane(row, idx_.data() + tap * stride_, mask_.data() + tap * stride_ / W_, n_, plane);
+  // col2im: plane dx_c += row (c, r, s) of positions [p0, p1)
+  void scatter_add(const float* row, int64_t tap, int64_t p0, int64_t p1, float* plane) const {
+    const int64_t at = tap * stride_ + p0;
+    kernels().scatter_add_plane(row, idx_.data() + at, mask_.data() + at / W_, p1 - p0, plane);
   }
 
  private:
@@ -87,13 +98,23 @@ class LoweringTable {
   std::vector<uint32_t> mask_;
 };
 
-// x: (Cg,H,W) -> col: (Cg*R*S, P*Q) with rows ld floats apart
-void im2col(const float* x, const ConvGeom& g, const LoweringTable& lt, float* col, int64_t ld) {
+// Calls visit(oh, a, b) for each output row oh that output positions [p0, p1) touch, with the
+// row's columns [a, b) among them.
+template <typename Visit>
+void rows_of_span(const ConvGeom& g, int64_t p0, int64_t p1, Visit visit) {
+  for (int64_t oh = p0 / g.Q; oh * g.Q < p1; ++oh)
+    visit(oh, std::max<int64_t>(0, p0 - oh * g.Q), std::min<int64_t>(g.Q, p1 - oh * g.Q));
+}
+
+// x: (Cg,H,W) -> col: (Cg*R*S, p1 - p0), the im2col columns of output positions [p0, p1) (p0 a
+// multiple of kSpanAlign), rows ld floats apart
+void im2col(const float* x, const ConvGeom& g, const LoweringTable& lt, float* col, int64_t ld, int64_t p0,
+            int64_t p1) {
   const auto& p = g.p;
   if (lt.active()) {
     for (int64_t c = 0; c < g.Cg; ++c)
       for (int64_t tap = 0; tap < g.R * g.S; ++tap)
-        lt.gather(x + c * g.H * g.W, tap, col + (c * g.R * g.S + tap) * ld);
+        lt.gather(x + c * g.H * g.W, tap, p0, p1, col + (c * g.R * g.S + tap) * ld);
     return;
   }
   for (int64_t c = 0; c < g.Cg; ++c)
@@ -103,34 +124,38 @@ void im2col(const float* x, const ConvGeom& g, const LoweringTable& lt, float* c
         const int64_t off = s * p.dil_w - p.pad_w;
         int64_t lo, hi;
         valid_columns(off, p.stride_w, g.W, g.Q, lo, hi);
-        for (int64_t oh = 0; oh < g.P; ++oh) {
+        rows_of_span(g, p0, p1, [&](int64_t oh, int64_t a, int64_t b) {
+          float* out = row + (oh * g.Q + a - p0);  // out[ow - a] for ow in [a, b)
           const int64_t ih = oh * p.stride_h - p.pad_h + r * p.dil_h;
-          float* out = row + oh * g.Q;
           if (ih < 0 || ih >= g.H) {
-            std::fill(out, out + g.Q, 0.f);
-            continue;
+            std::fill(out, out + (b - a), 0.f);
+            return;
           }
           const float* in = x + (c * g.H + ih) * g.W;
-          std::fill(out, out + lo, 0.f);
+          const int64_t vlo = std::clamp(lo, a, b), vhi = std::clamp(hi, vlo, b);
+          std::fill(out, out + (vlo - a), 0.f);
           if (p.stride_w == 1) {
-            if (hi > lo) std::memcpy(out + lo, in + lo + off, sizeof(float) * static_cast<size_t>(hi - lo));
+            if (vhi > vlo)
+              std::memcpy(out + (vlo - a), in + vlo + off, sizeof(float) * static_cast<size_t>(vhi - vlo));
           } else if (p.stride_w == 2) {
-            for (int64_t ow = lo; ow < hi; ++ow) out[ow] = in[2 * ow + off];  // a constant stride vectorises
+            for (int64_t ow = vlo; ow < vhi; ++ow) out[ow - a] = in[2 * ow + off];  // a constant stride vectorises
           } else {
-            for (int64_t ow = lo; ow < hi; ++ow) out[ow] = in[ow * p.stride_w + off];
+            for (int64_t ow = vlo; ow < vhi; ++ow) out[ow - a] = in[ow * p.stride_w + off];
           }
-          std::fill(out + hi, out + g.Q, 0.f);
-        }
+          std::fill(out + (vhi - a), out + (b - a), 0.f);
+        });
       }
 }
 
-// col: (Cg*R*S, P*Q) with rows ld floats apart, accumulated into dx: (Cg,H,W)
-void col2im(const float* col, const ConvGeom& g, const LoweringTable& lt, int64_t ld, float* dx) {
+// col: (Cg*R*S, p1 - p0), the columns of output positions [p0, p1) as im2col writes them, rows ld
+// floats apart, accumulated into dx: (Cg,H,W)
+void col2im(const float* col, const ConvGeom& g, const LoweringTable& lt, int64_t ld, int64_t p0, int64_t p1,
+            float* dx) {
   const auto& p = g.p;
   if (lt.active()) {
     for (int64_t c = 0; c < g.Cg; ++c)
       for (int64_t tap = 0; tap < g.R * g.S; ++tap)
-        lt.scatter_add(col + (c * g.R * g.S + tap) * ld, tap, dx + c * g.H * g.W);
+        lt.scatter_add(col + (c * g.R * g.S + tap) * ld, tap, p0, p1, dx + c * g.H * g.W);
     return;
   }
   for (int64_t c = 0; c < g.Cg; ++c)
@@ -140,19 +165,20 @@ void col2im(const float* col, const ConvGeom& g, const LoweringTable& lt, int64_
         const int64_t off = s * p.dil_w - p.pad_w;
         int64_t lo, hi;
         valid_columns(off, p.stride_w, g.W, g.Q, lo, hi);
-        for (int64_t oh = 0; oh < g.P; ++oh) {
+        rows_of_span(g, p0, p1, [&](int64_t oh, int64_t a, int64_t b) {
           const int64_t ih = oh * p.stride_h - p.pad_h + r * p.dil_h;
-          if (ih < 0 || ih >= g.H) continue;
+          if (ih < 0 || ih >= g.H) return;
           float* out = dx + (c * g.H + ih) * g.W;
-          const float* in = row + oh * g.Q;
+          const float* in = row + (oh * g.Q + a - p0);  // in[ow - a] for ow in [a, b)
+          const int64_t vlo = std::clamp(lo, a, b), vhi = std::clamp(hi, vlo, b);
           if (p.stride_w == 1) {
-            for (int64_t ow = lo; ow < hi; ++ow) out[ow + off] += in[ow];
+            for (int64_t ow = vlo; ow < vhi; ++ow) out[ow + off] += in[ow - a];
           } else if (p.stride_w == 2) {
-            for (int64_t ow = lo; ow < hi; ++ow) out[2 * ow + off] += in[ow];
+            for (int64_t ow = vlo; ow < vhi; ++ow) out[2 * ow + off] += in[ow - a];
           } else {
-            for (int64_t ow = lo; ow < hi; ++ow) out[ow * p.stride_w + off] += in[ow];
+            for (int64_t ow = vlo; ow < vhi; ++ow) out[ow * p.stride_w + off] += in[ow - a];
           }
-        }
+        });
       }
 }
 
@@ -177,16 +203,17 @@ void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, const float* A, int
 // channels, the transpose col * gy^T fills the panels instead and is transposed into place: the same
 // products summed in the same order, so the same bits (16 -> 96 channels on 32x32 planes: the
 // weight gradient ran at ~20% of peak, most of each panel empty).
+// With `accumulate`, dw += instead.
 void weight_gradient(int64_t Kg, int64_t rows, int64_t n, const float* gy, int64_t ldg, const float* col, int64_t ldc,
-                     float* dw) {
+                     float* dw, bool accumulate = false) {
   if (rows < kernels().gemm_panel_cols && Kg > rows) {
     float* t = thread_scratch(2, rows * Kg);
     gemm(false, true, rows, Kg, n, col, ldc, gy, ldg, 0.f, t, Kg);
     for (int64_t k = 0; k < Kg; ++k)
-      for (int64_t r = 0; r < rows; ++r) dw[k * rows + r] = t[r * Kg + k];
+      for (int64_t r = 0; r < rows; ++r) dw[k * rows + r] = accumulate ? dw[k * rows + r] + t[r * Kg + k] : t[r * Kg + k];
     return;
   }
-  gemm(false, true, Kg, rows, n, gy, ldg, col, ldc, 0.f, dw, rows);
+  gemm(false, true, Kg, rows, n, gy, ldg, col, ldc, accumulate ? 1.f : 0.f, dw, rows);
 }
 
 // A 1x1 stride-1 layer whose planes fill whole GEMM panels: a batch's images are column segments of
@@ -203,47 +230,68 @@ void lower_batch(const ConvGeom& g, const LoweringTable& lt, const float* x, int
       for (int64_t c = 0; c < g.Cg; ++c)
         std::memcpy(col + c * L + i * pq, xg + c * pq, sizeof(float) * static_cast<size_t>(pq));
     } else {
-      im2col(xg, g, lt, col + i * pq, L);
+      im2col(xg, g, lt, col + i * pq, L, 0, pq);
     }
   }
 }
 
-// One image a GEMM (planes of at least kTargetColumns outputs): the GEMM reads a 1x1 layer's input
-// and writes every output in place, with no copies through scratch buffers.
+// Output positions a span of one image's im2col matrix covers: all of them when the matrix fits in
+// kMaxColFloats, else as many as fit (a multiple of kSpanAlign). A count per shape: the weight
+// gradient's order of sums never depends on the thread count.
+int64_t span_of(const ConvGeom& g) {
+  const int64_t pq = g.pq(), rows = g.col_rows();
+  if (g.is_pointwise() || rows * pq <= kMaxColFloats) return pq;
+  return std::max<int64_t>(kSpanAlign, kMaxColFloats / rows / kSpanAlign * kSpanAlign);
+}
+
+// One image a GEMM (planes of at least kTargetColumns outputs), a span of output positions at a
+// time: the GEMM reads a 1x1 layer's input and writes every output in place, with no copies through
+// scratch buffers.
 void forward_one_image(const ConvGeom& g, const LoweringTable& lt, const float* x, const float* w, const float* b,
                        bool relu, int64_t n, float* y) {
-  const int64_t rows = g.col_rows(), pq = g.pq();
-  float* col = g.is_pointwise() ? nullptr : thread_scratch(0, rows * pq);
+  const int64_t rows = g.col_rows(), pq = g.pq(), span = span_of(g);
+  float* col = g.is_pointwise() ? nullptr : thread_scratch(0, rows * span);
   for (int64_t grp = 0; grp < g.G; ++grp) {
     const float* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
-    if (col) im2col(xg, g, lt, col, pq);
     float* yg = y + (n * g.K + grp * g.Kg) * pq;
-    gemm(false, false, g.Kg, pq, rows, w + grp * g.Kg * rows, rows, col ? col : xg, pq, 0.f, yg, pq,
-         GemmEpilogue{b ? b + grp * g.Kg : nullptr, relu});
+    for (int64_t p0 = 0; p0 < pq; p0 += span) {
+      const int64_t p1 = std::min(pq, p0 + span);
+      if (col) im2col(xg, g, lt, col, span, p0, p1);
+      gemm(false, false, g.Kg, p1 - p0, rows, w + grp * g.Kg * rows, rows, col ? col : xg + p0, col ? span : pq, 0.f,
+           yg + p0, pq, GemmEpilogue{b ? b + grp * g.Kg : nullptr, relu});
+    }
   }
 }
 
-// The backward of forward_one_image: gy read in place, a 1x1 layer's dx written in place.
+// The backward of forward_one_image: gy read in place, a 1x1 layer's dx written in place; the weight
+// gradient summed span by span.
 void backward_one_image(const ConvGeom& g, const LoweringTable& lt, const float* x, const float* w, const float* gy,
                         int64_t n, float* dx, float* dw_part) {
-  const int64_t rows = g.col_rows(), pq = g.pq();
-  float* col = g.is_pointwise() ? nullptr : thread_scratch(0, rows * pq);
+  const int64_t rows = g.col_rows(), pq = g.pq(), span = span_of(g);
+  float* col = g.is_pointwise() ? nullptr : thread_scratch(0, rows * span);
   for (int64_t grp = 0; grp < g.G; ++grp) {
     const float* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
     const float* gyg = gy + (n * g.K + grp * g.Kg) * pq;
     const float* wg = w + grp * g.Kg * rows;
     if (dw_part) {
-      if (col) im2col(xg, g, lt, col, pq);
-      weight_gradient(g.Kg, rows, pq, gyg, pq, col ? col : xg, pq, dw_part + grp * g.Kg * rows);
+      for (int64_t p0 = 0; p0 < pq; p0 += span) {
+        const int64_t p1 = std::min(pq, p0 + span);
+        if (col) im2col(xg, g, lt, col, span, p0, p1);
+        weight_gradient(g.Kg, rows, p1 - p0, gyg + p0, pq, col ? col : xg + p0, col ? span : pq,
+                        dw_part + grp * g.Kg * rows, p0 > 0);
+      }
     }
     if (dx) {
       float* dxg = dx + (n * g.C + grp * g.Cg) * g.H * g.W;
       if (!col) {
         gemm(true, false, rows, pq, g.Kg, wg, rows, gyg, pq, 0.f, dxg, pq);
-      } else {
-        gemm(true, false, rows, pq, g.Kg, wg, rows, gyg, pq, 0.f, col, pq);
-        std::fill(dxg, dxg + g.Cg * g.H * g.W, 0.f);
-        col2im(col, g, lt, pq, dxg);
+        continue;
+      }
+      std::fill(dxg, dxg + g.Cg * g.H * g.W, 0.f);
+      for (int64_t p0 = 0; p0 < pq; p0 += span) {
+        const int64_t p1 = std::min(pq, p0 + span);
+        gemm(true, false, rows, p1 - p0, g.Kg, wg, rows, gyg + p0, pq, 0.f, col, span);
+        col2im(col, g, lt, span, p0, p1, dxg);
       }
     }
   }
@@ -324,7 +372,7 @@ void conv_backward_general(const ConvGeom& g, const float* x, const float* w, co
               std::memcpy(dxg + c * pq, col + c * L + i * pq, sizeof(float) * static_cast<size_t>(pq));
           } else {
             std::fill(dxg, dxg + g.Cg * g.H * g.W, 0.f);
-            col2im(col + i * pq, g, lt, L, dxg);
+            col2im(col + i * pq, g, lt, L, 0, pq, dxg);
           }
         }
       }
