@@ -75,6 +75,9 @@ struct WinoGeom {
   int64_t C, H, W, pad_h, pad_w, P, Q, th, tw;
 };
 
+// The activations with vector kernels (isa/activation.h); math/elementwise.cc maps its unary ops to them.
+enum class ActivationKind : int { LeakyRelu, Sigmoid, Tanh, Silu, Gelu };
+
 // One batch-norm channel: its statistics (training: the batch's; evaluation: the running ones)
 // and affine parameters (1 and 0 without them).
 struct BnChannel {
@@ -244,6 +247,12 @@ struct Kernels {
   // planes gs floats apart in gy and argmax, ds in dx
   void (*maxpool2x2_backward)(const float* gy, const int32_t* argmax, int64_t planes, int64_t H, int64_t W, int64_t P,
                               int64_t Q, float* dx, int64_t gs, int64_t ds);
+
+  // Activations (isa/activation.h), n floats: x -> y = f(x), p the op's parameter (LeakyReLU's slope)
+  void (*activation_forward)(ActivationKind a, const float* x, float* y, int64_t n, float p);
+  // g and the saved x (LeakyReLU, SiLU, GELU) or y (sigmoid, tanh) -> dx
+  void (*activation_backward)(ActivationKind a, const float* g, const float* x, const float* y, float* dx, int64_t n,
+                              float p);
 };
 
 const Kernels* kernels_avx512();

@@ -3,8 +3,10 @@
 #include <string_view>
 
 #include "autograd/node.h"
+#include "isa/kernels.h"
 #include "isa/relu.h"
 #include "math/ops.h"
+#include "runtime/simd.h"
 #include "runtime/threadpool.h"
 #include "tensor/reduce.h"
 
@@ -154,7 +156,24 @@ void map1(const float* px, float* py, int64_t n, F f) {
   });
 }
 
+// The unary ops with vector kernels in the kernel table (isa/activation.h); false for the others.
+bool vector_activation(UnaryOp op, ActivationKind& a) {
+  switch (op) {
+    case UnaryOp::LeakyRelu: a = ActivationKind::LeakyRelu; return true;
+    case UnaryOp::Sigmoid: a = ActivationKind::Sigmoid; return true;
+    case UnaryOp::Tanh: a = ActivationKind::Tanh; return true;
+    case UnaryOp::Silu: a = ActivationKind::Silu; return true;
+    case UnaryOp::Gelu: a = ActivationKind::Gelu; return true;
+    default: return false;
+  }
+}
+
 void unary_forward(UnaryOp op, const float* px, float* py, int64_t n, float p) {
+  if (ActivationKind a; vector_activation(op, a)) {
+    const Kernels& kt = kernels();
+    parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) { kt.activation_forward(a, px + i0, py + i0, i1 - i0, p); });
+    return;
+  }
   switch (op) {
 #define DLF_UNARY(E, name, slice, attr, saves, fwd, bwd)       \
   case UnaryOp::E:                                              \
@@ -169,6 +188,13 @@ void unary_forward(UnaryOp op, const float* px, float* py, int64_t n, float p) {
 
 // dx from the incoming gradient g and the saved input x and/or output y (null when not saved).
 void unary_backward(UnaryOp op, const float* pg, const float* px, const float* py, float* pd, int64_t n, float p) {
+  if (ActivationKind a; vector_activation(op, a)) {
+    const Kernels& kt = kernels();
+    parallel_for(n, kGrain, [&](int64_t i0, int64_t i1) {
+      kt.activation_backward(a, pg + i0, px ? px + i0 : nullptr, py ? py + i0 : nullptr, pd + i0, i1 - i0, p);
+    });
+    return;
+  }
   switch (op) {
 #define DLF_UNARY(E, name, slice, attr, saves, fwd, bwd)                    \
   case UnaryOp::E:                                                           \
