@@ -71,6 +71,8 @@ const Kernels* DLF_CAT(kernels_, DLF_ISA)() {
       &DLF_ISA_NS::fma_peak_gflops,
       &DLF_ISA_NS::maxpool2x2,
       &DLF_ISA_NS::maxpool2x2_backward,
+      &DLF_ISA_NS::avgpool2x2,
+      &DLF_ISA_NS::avgpool2x2_backward,
       &DLF_ISA_NS::activation_forward,
       &DLF_ISA_NS::activation_backward,
   };

@@ -248,6 +248,12 @@ struct Kernels {
   void (*maxpool2x2_backward)(const float* gy, const int32_t* argmax, int64_t planes, int64_t H, int64_t W, int64_t P,
                               int64_t Q, float* dx, int64_t gs, int64_t ds);
 
+  // 2x2 average pooling, stride 2, no padding (isa/pool.h), planes as maxpool2x2 (2P <= H, 2Q <= W)
+  void (*avgpool2x2)(const float* x, int64_t planes, int64_t W, int64_t P, int64_t Q, float* y, int64_t xs, int64_t ys);
+  // gy: (planes,P,Q) -> dx: (planes,H,W) overwritten, gy / 4 over each window, zero outside them
+  void (*avgpool2x2_backward)(const float* gy, int64_t planes, int64_t H, int64_t W, int64_t P, int64_t Q, float* dx,
+                              int64_t gs, int64_t ds);
+
   // Activations (isa/activation.h), n floats: x -> y = f(x), p the op's parameter (LeakyReLU's slope)
   void (*activation_forward)(ActivationKind a, const float* x, float* y, int64_t n, float p);
   // g and the saved x (LeakyReLU, SiLU, GELU) or y (sigmoid, tanh) -> dx

@@ -1,4 +1,4 @@
-// 2x2 max pooling with stride 2 and no padding, the pooling of small vision models. W output
+// 2x2 max and average pooling with stride 2 and no padding, the pooling of small vision models. W output
 // columns at a time: two vectors of each of the two input rows are split into even and odd
 // columns with shuffles, so each output vector takes the maximum of four candidate vectors.
 // Ties and NaN follow the general path in nn/pool.cc exactly: the first maximal element of the
@@ -192,6 +192,75 @@ void maxpool_bwd(const float* gy, const int32_t* argmax, int64_t planes, int64_t
   }
 }
 
+// 2x2 average pooling, same tiling as maxpool_fwd: each output sums its window from +0 in row-major
+// order, then scales by 1/4, so the bits match the general path in nn/pool.cc.
+template <int N>
+void avgpool_fwd(const float* x, int64_t planes, int64_t Win, int64_t P, int64_t Q, float* y, int64_t xs, int64_t ys) {
+  using v = V<N>;
+  using vf = typename v::f;
+  const typename v::i em = v::iota(2, 0), om = v::iota(2, 1);
+  const vf quarter = vf{} + 0.25f;
+  for (int64_t pl = 0; pl < planes; ++pl) {
+    for (int64_t oh = 0; oh < P; ++oh) {
+      const float* r0 = x + pl * xs + 2 * oh * Win;
+      const float* r1 = r0 + Win;
+      float* yr = y + pl * ys + oh * Q;
+      for (int64_t next = 0; next < Q;) {
+        const int64_t ow = next + N <= Q ? next : Q - N;
+        if (ow < 0) {
+          for (int64_t o = next; o < Q; ++o) yr[o] = (0.f + r0[2 * o] + r0[2 * o + 1] + r1[2 * o] + r1[2 * o + 1]) * 0.25f;
+          break;
+        }
+        next = ow + N;
+        const vf a0 = v::load(r0 + 2 * ow), a1 = v::load(r0 + 2 * ow + N);
+        const vf b0 = v::load(r1 + 2 * ow), b1 = v::load(r1 + 2 * ow + N);
+        const vf sum = vf{} + __builtin_shuffle(a0, a1, em) + __builtin_shuffle(a0, a1, om) +
+                       __builtin_shuffle(b0, b1, em) + __builtin_shuffle(b0, b1, om);
+        v::store(yr + ow, sum * quarter);
+      }
+    }
+  }
+}
+
+// gy: (planes,P,Q) -> dx: (planes,H,W), each window's four places gy / 4 (from +0, as the general
+// path adds it), zero outside the windows.
+template <int N>
+void avgpool_bwd(const float* gy, int64_t planes, int64_t H, int64_t Win, int64_t P, int64_t Q, float* dx, int64_t gs,
+                 int64_t ds) {
+  using v = V<N>;
+  using vf = typename v::f;
+  const typename v::i z0 = v::zip(0), z1 = v::zip(1);
+  const vf quarter = vf{} + 0.25f;
+  for (int64_t pl = 0; pl < planes; ++pl) {
+    float* dp = dx + pl * ds;
+    for (int64_t oh = 0; oh < P; ++oh) {
+      float* r0 = dp + 2 * oh * Win;
+      float* r1 = r0 + Win;
+      const float* gr = gy + pl * gs + oh * Q;
+      int64_t next = 0;  // as in maxpool_bwd: a ragged end as one more (overlapping) vector
+      for (; next < Q && Q >= N;) {
+        const int64_t ow = next + N <= Q ? next : Q - N;
+        next = ow + N;
+        const vf g = vf{} + v::load(gr + ow) * quarter;
+        const vf lo = __builtin_shuffle(g, g, z0), hi = __builtin_shuffle(g, g, z1);
+        v::store(r0 + 2 * ow, lo);
+        v::store(r0 + 2 * ow + N, hi);
+        v::store(r1 + 2 * ow, lo);
+        v::store(r1 + 2 * ow + N, hi);
+      }
+      for (int64_t ow = next; ow < Q; ++ow) {
+        const float g = 0.f + gr[ow] * 0.25f;
+        r0[2 * ow] = r0[2 * ow + 1] = r1[2 * ow] = r1[2 * ow + 1] = g;
+      }
+      if (2 * Q < Win) {
+        std::memset(r0 + 2 * Q, 0, sizeof(float) * static_cast<size_t>(Win - 2 * Q));
+        std::memset(r1 + 2 * Q, 0, sizeof(float) * static_cast<size_t>(Win - 2 * Q));
+      }
+    }
+    if (2 * P < H) std::memset(dp + 2 * P * Win, 0, sizeof(float) * static_cast<size_t>((H - 2 * P) * Win));
+  }
+}
+
 }  // namespace pool
 
 // x: (planes,H,W) -> y: (planes,P,Q), argmax: (planes,P,Q) index into the (H,W) plane, or null;
@@ -217,6 +286,27 @@ inline void maxpool2x2_backward(const float* gy, const int32_t* argmax, int64_t 
     if (Q < W) return pool::maxpool_bwd<W / 2>(gy, argmax, planes, H, Win, P, Q, dx, gs, ds);
   }
   pool::maxpool_bwd<W>(gy, argmax, planes, H, Win, P, Q, dx, gs, ds);
+}
+
+// 2x2 average pooling, stride 2, no padding: x: (planes,H,W) -> y: (planes,P,Q), the planes and
+// vector widths as maxpool2x2 (2P <= H, 2Q <= W).
+inline void avgpool2x2(const float* x, int64_t planes, int64_t Win, int64_t P, int64_t Q, float* y, int64_t xs,
+                       int64_t ys) {
+  if constexpr (W >= 8) {
+    if (Q < W / 2 && W >= 16) return pool::avgpool_fwd<W / 4 < 4 ? 4 : W / 4>(x, planes, Win, P, Q, y, xs, ys);
+    if (Q < W) return pool::avgpool_fwd<W / 2>(x, planes, Win, P, Q, y, xs, ys);
+  }
+  pool::avgpool_fwd<W>(x, planes, Win, P, Q, y, xs, ys);
+}
+
+// gy: (planes,P,Q) -> dx: (planes,H,W) overwritten (zero outside the windows); planes gs and ds apart.
+inline void avgpool2x2_backward(const float* gy, int64_t planes, int64_t H, int64_t Win, int64_t P, int64_t Q,
+                                float* dx, int64_t gs, int64_t ds) {
+  if constexpr (W >= 8) {
+    if (Q < W / 2 && W >= 16) return pool::avgpool_bwd<W / 4 < 4 ? 4 : W / 4>(gy, planes, H, Win, P, Q, dx, gs, ds);
+    if (Q < W) return pool::avgpool_bwd<W / 2>(gy, planes, H, Win, P, Q, dx, gs, ds);
+  }
+  pool::avgpool_bwd<W>(gy, planes, H, Win, P, Q, dx, gs, ds);
 }
 
 }  // namespace dlf::DLF_ISA_NS

@@ -65,6 +65,16 @@ struct AvgPoolBackward final : Node {
   PoolGeom g;
   const char* name() const override { return "AvgPool2dBackward"; }
   void backward(const TensorPtr& gy, std::vector<TensorPtr>& gin) override {
+    if (is_2x2(g)) {
+      auto dx = empty(input_shapes[0]);
+      const Kernels& kt = kernels();
+      parallel_for(g.N * g.C, 16, [&](int64_t a, int64_t b) {
+        kt.avgpool2x2_backward(gy->f32() + a * g.P * g.Q, b - a, g.H, g.W, g.P, g.Q, dx->f32() + a * g.H * g.W,
+                               g.P * g.Q, g.H * g.W);
+      });
+      gin[0] = dx;
+      return;
+    }
     auto dx = zeros(input_shapes[0]);
     const auto& p = g.p;
     const float inv = 1.f / static_cast<float>(p.kernel_h * p.kernel_w);
@@ -185,18 +195,25 @@ TensorPtr avg_pool2d(const TensorPtr& x_in, const Pool2dParams& p) {
   const float inv = 1.f / static_cast<float>(p.kernel_h * p.kernel_w);
   const float* px = x->f32();
   float* py = y->f32();
-  parallel_for(g.N * g.C, 16, [&](int64_t a, int64_t b) {
-    for (int64_t pl = a; pl < b; ++pl)
-      for (int64_t oh = 0; oh < g.P; ++oh)
-        for (int64_t ow = 0; ow < g.Q; ++ow) {
-          const int64_t h0 = oh * p.stride_h - p.pad_h, w0 = ow * p.stride_w - p.pad_w;
-          float s = 0.f;
-          for (int64_t h = std::max<int64_t>(h0, 0); h < std::min(h0 + p.kernel_h, g.H); ++h)
-            for (int64_t w = std::max<int64_t>(w0, 0); w < std::min(w0 + p.kernel_w, g.W); ++w)
-              s += px[(pl * g.H + h) * g.W + w];
-          py[(pl * g.P + oh) * g.Q + ow] = s * inv;
-        }
-  });
+  if (is_2x2(g)) {
+    const Kernels& kt = kernels();
+    parallel_for(g.N * g.C, 16, [&](int64_t a, int64_t b) {
+      kt.avgpool2x2(px + a * g.H * g.W, b - a, g.W, g.P, g.Q, py + a * g.P * g.Q, g.H * g.W, g.P * g.Q);
+    });
+  } else {
+    parallel_for(g.N * g.C, 16, [&](int64_t a, int64_t b) {
+      for (int64_t pl = a; pl < b; ++pl)
+        for (int64_t oh = 0; oh < g.P; ++oh)
+          for (int64_t ow = 0; ow < g.Q; ++ow) {
+            const int64_t h0 = oh * p.stride_h - p.pad_h, w0 = ow * p.stride_w - p.pad_w;
+            float s = 0.f;
+            for (int64_t h = std::max<int64_t>(h0, 0); h < std::min(h0 + p.kernel_h, g.H); ++h)
+              for (int64_t w = std::max<int64_t>(w0, 0); w < std::min(w0 + p.kernel_w, g.W); ++w)
+                s += px[(pl * g.H + h) * g.W + w];
+            py[(pl * g.P + oh) * g.Q + ow] = s * inv;
+          }
+    });
+  }
   if (any_requires_grad({&x_in})) {
     auto node = make_node<AvgPoolBackward>();
     node->g = g;
