@@ -25,13 +25,15 @@
 //   vgg5       (extra) vgg-bn's plan with one (5x5 conv, BN, ReLU) a stage at 32-64-128 channels
 //   stem7      (extra) a 7x7 stride-2 stem to 32 channels with BN (meant for --size 64), max pool,
 //              (3x3 conv, BN, ReLU) at 64, 64 (then a max pool), 128 channels, global average pool
+//   leakyvgg   (extra) vgg-bn with LeakyReLU(0.1) in place of ReLU (nothing for BN to fuse)
+//   siluavg    (extra) vgg-bn with SiLU in place of ReLU and 2x2 average pools in place of max pools
 export const MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet'];
 // Beyond the zoo (`--models all` runs the zoo only): CNNs of the same kind built differently, to
 // check that the speed carries over (allconv downsamples with stride-2 convolutions instead of
 // pooling; resnetw is a wider, shallower ResNet: 32-64-128 channels, 2 blocks a stage; oddnet's
 // channel counts are multiples of no vector or block width; lenet and simplecnn are the classic
 // small CNNs without batch norm or padding; quick5 and vgg5 are built of 5x5 convolutions; stem7
-// starts like an ImageNet ResNet).
+// starts like an ImageNet ResNet; leakyvgg and siluavg are vgg-bn with other activations and pools).
 export const EXTRA_MODELS = [
   'allconv',
   'resnetw',
@@ -43,6 +45,8 @@ export const EXTRA_MODELS = [
   'bottleneck',
   'quick5',
   'vgg5',
+  'leakyvgg',
+  'siluavg',
 ];
 export const ALL_MODELS = [...MODELS, ...EXTRA_MODELS];
 export const CLASSES = 10;
@@ -61,13 +65,15 @@ export function buildModel(name, { nn, core, size = 32 }) {
 
   // The side of a plane after three 2x2 max pools.
   const pooled3 = Math.floor(size / 8);
-  // VGG-style stages at 32, 64, 128 channels: `convs` (k x k conv, BN, ReLU) then a 2x2 max pool each.
-  const vggBn = (k, convs) => {
+  // VGG-style stages at 32, 64, 128 channels: `convs` (k x k conv, BN, activation) then a 2x2 pool
+  // each (ReLU and max pools unless given).
+  const vggBn = (k, convs, activation = () => new ReLU(), pool = () => new MaxPool2d(2)) => {
     const layers = [];
     let cin = 3;
     for (const cout of [32, 64, 128]) {
-      for (let i = 0; i < convs; i++) layers.push(...convBnRelu(i === 0 ? cin : cout, cout, k));
-      layers.push(new MaxPool2d(2));
+      for (let i = 0; i < convs; i++)
+        layers.push(conv(i === 0 ? cin : cout, cout, k), new BatchNorm2d(cout), activation());
+      layers.push(pool());
       cin = cout;
     }
     return new Sequential(
@@ -105,6 +111,15 @@ export function buildModel(name, { nn, core, size = 32 }) {
       return nn.seedCnn({ classes: CLASSES, seed: 0, inputSize: size });
     case 'vgg-bn':
       return vggBn(3, 2);
+    case 'leakyvgg':
+      return vggBn(3, 2, () => new nn.LeakyReLU(0.1));
+    case 'siluavg':
+      return vggBn(
+        3,
+        2,
+        () => new nn.SiLU(),
+        () => new nn.AvgPool2d(2),
+      );
     case 'resnet20':
       // The library's own graph model (GraphModule): what a user describing a residual net writes
       // since graph models landed, and the same architecture as torch_models.py (272,474 parameters).

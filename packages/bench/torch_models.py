@@ -3,7 +3,7 @@ Every model takes (N, 3, S, S) (S = 32 unless --size sets it) and ends in 10 log
 
 import torch.nn as nn
 
-MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet', 'allconv', 'resnetw', 'oddnet', 'vgg11', 'lenet', 'simplecnn', 'stem7', 'bottleneck', 'quick5', 'vgg5']  # the zoo, then the extra models
+MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet', 'allconv', 'resnetw', 'oddnet', 'vgg11', 'lenet', 'simplecnn', 'stem7', 'bottleneck', 'quick5', 'vgg5', 'leakyvgg', 'siluavg']  # the zoo, then the extra models
 CLASSES = 10
 
 
@@ -38,19 +38,27 @@ def seed_cnn(size=32):
     )
 
 
-def vgg_stages(k, convs, size):
-    """VGG-style stages at 32, 64, 128 channels: `convs` (k x k conv, BN, ReLU) then a 2x2 max pool each."""
+def vgg_stages(k, convs, size, activation=nn.ReLU, pool=nn.MaxPool2d):
+    """VGG-style stages at 32, 64, 128 channels: `convs` (k x k conv, BN, activation) then a 2x2 pool each."""
     layers, cin = [], 3
     for cout in (32, 64, 128):
         for i in range(convs):
-            layers += conv_bn_relu(cin if i == 0 else cout, cout, k)
-        layers.append(nn.MaxPool2d(2))
+            layers += [conv(cin if i == 0 else cout, cout, k), nn.BatchNorm2d(cout), activation()]
+        layers.append(pool(2))
         cin = cout
     return nn.Sequential(*layers, nn.Flatten(), nn.Linear(128 * (size // 8) ** 2, CLASSES))
 
 
 def vgg_bn(size=32):
     return vgg_stages(3, 2, size)
+
+
+def leakyvgg(size=32):
+    return vgg_stages(3, 2, size, activation=lambda: nn.LeakyReLU(0.1))
+
+
+def siluavg(size=32):
+    return vgg_stages(3, 2, size, activation=nn.SiLU, pool=nn.AvgPool2d)
 
 
 def basic_block(cin, cout, stride):
@@ -184,9 +192,9 @@ def vgg5(size=32):
 
 
 def build_model(name, size=32):
-    builders = {'quick5': quick5, 'vgg5': vgg5, 'bottleneck': bottleneck, 'lenet': lenet, 'simplecnn': simplecnn, 'stem7': stem7, 'vgg11': vgg11, 'allconv': allconv, 'resnetw': resnetw, 'oddnet': oddnet, 'seed-cnn': seed_cnn, 'vgg-bn': vgg_bn, 'resnet20': resnet20, 'mobilenet': mobilenet}
+    builders = {'leakyvgg': leakyvgg, 'siluavg': siluavg, 'quick5': quick5, 'vgg5': vgg5, 'bottleneck': bottleneck, 'lenet': lenet, 'simplecnn': simplecnn, 'stem7': stem7, 'vgg11': vgg11, 'allconv': allconv, 'resnetw': resnetw, 'oddnet': oddnet, 'seed-cnn': seed_cnn, 'vgg-bn': vgg_bn, 'resnet20': resnet20, 'mobilenet': mobilenet}
     if name not in builders:
         raise ValueError(f'unknown model {name}; expected one of {", ".join(MODELS)}')
-    if name in ('seed-cnn', 'vgg-bn', 'lenet', 'simplecnn', 'quick5', 'vgg5'):
+    if name in ('seed-cnn', 'vgg-bn', 'lenet', 'simplecnn', 'quick5', 'vgg5', 'leakyvgg', 'siluavg'):
         return builders[name](size)
     return builders[name]()
