@@ -150,3 +150,113 @@ describe('avgPool2d 2x2 fast path', () => {
     });
   }
 });
+
+// Any other window (isa/pool.h's pool_window) against a scalar reference. Max: from -inf at the
+// window's first in-plane place, a later element wins when greater, or when it is the window's first
+// NaN (as the 2x2 kernels and the fused pools; the scalar loop this replaced let a NaN in a later row
+// take the index over); average: float32 sums from +0 in row-major order over the in-plane
+// elements, divided by the whole window.
+interface Window {
+  k: [number, number];
+  s: [number, number];
+  p: [number, number];
+}
+function windowReference(x: Float32Array, n: number, h: number, w: number, win: Window, g: Float32Array) {
+  const [kh, kw] = win.k;
+  const [sh, sw] = win.s;
+  const [ph, pw] = win.p;
+  const P = Math.floor((h + 2 * ph - kh) / sh) + 1,
+    Q = Math.floor((w + 2 * pw - kw) / sw) + 1;
+  const max = new Float32Array(n * P * Q);
+  const avg = new Float32Array(n * P * Q);
+  const dmax = new Float32Array(n * h * w);
+  for (let pl = 0; pl < n; pl++)
+    for (let oh = 0; oh < P; oh++)
+      for (let ow = 0; ow < Q; ow++) {
+        const h0 = oh * sh - ph,
+          w0 = ow * sw - pw;
+        let best = Number.NEGATIVE_INFINITY;
+        let bi = Math.max(h0, 0) * w + Math.max(w0, 0);
+        let s = 0;
+        let nan = false;
+        for (let r = Math.max(h0, 0); r < Math.min(h0 + kh, h); r++)
+          for (let c = Math.max(w0, 0); c < Math.min(w0 + kw, w); c++) {
+            const v = x[pl * h * w + r * w + c]!;
+            s = Math.fround(s + v);
+            if (!nan && (v > best || Number.isNaN(v))) {
+              best = v;
+              bi = r * w + c;
+              nan = Number.isNaN(v);
+            }
+          }
+        const o = (pl * P + oh) * Q + ow;
+        max[o] = best;
+        avg[o] = Math.fround(s * Math.fround(1 / (kh * kw)));
+        dmax[pl * h * w + bi] = Math.fround(dmax[pl * h * w + bi]! + g[o]!);
+      }
+  return { max, avg, dmax, P, Q };
+}
+
+describe('pools of any window', () => {
+  const windows: Window[] = [
+    { k: [3, 3], s: [2, 2], p: [1, 1] }, // an ImageNet ResNet's stem pool
+    { k: [3, 3], s: [1, 1], p: [1, 1] },
+    { k: [2, 2], s: [1, 1], p: [0, 0] },
+    { k: [3, 2], s: [1, 3], p: [1, 0] },
+    { k: [5, 5], s: [2, 2], p: [2, 2] },
+    { k: [1, 1], s: [2, 2], p: [0, 0] },
+    { k: [3, 3], s: [3, 3], p: [0, 0] },
+  ];
+  const planes: [number, number, number][] = [
+    [2, 32, 32],
+    [3, 7, 9],
+    [1, 5, 37],
+    [2, 28, 28],
+    [1, 3, 3],
+    [2, 16, 50],
+    [1, 4, 7], // all -Infinity: every index stays at its window's first in-plane place
+  ];
+  for (const isa of isas) {
+    it(`match the scalar loop's bits (${isa})`, () => {
+      setSimd(isa);
+      let seed = 11;
+      const rnd = () => {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        return seed / 2147483648;
+      };
+      for (const win of windows)
+        for (const [n, h, w] of planes) {
+          if (h + 2 * win.p[0] < win.k[0] || w + 2 * win.p[1] < win.k[1]) continue;
+          const data = new Float32Array(n * h * w);
+          // ties, NaN, -Infinity (whole windows of it at the edges) and values of many magnitudes
+          for (let i = 0; i < data.length; i++) {
+            const u = rnd();
+            data[i] =
+              u < 0.03
+                ? Number.NaN
+                : u < 0.15
+                  ? Number.NEGATIVE_INFINITY
+                  : u < 0.5
+                    ? Math.floor(rnd() * 5) - 2
+                    : (rnd() * 2 - 1) * 10 ** Math.floor(rnd() * 6);
+          }
+          if (h === 4 && w === 7) data.fill(Number.NEGATIVE_INFINITY);
+          const options = { kernelSize: win.k, stride: win.s, padding: win.p };
+          const tag = `${JSON.stringify(win)} on ${n}x${h}x${w} (${isa})`;
+          const x = tensor(data, { shape: [n, 1, h, w] }).requiresGrad_();
+          const y = maxPool2d(x, options);
+          const gdata = new Float32Array(y.shape.reduce((a, b) => a * b, 1));
+          for (let i = 0; i < gdata.length; i++) gdata[i] = rnd() * 2 - 1;
+          sum(mul(y, tensor(gdata, { shape: y.shape }))).backward();
+          const ref = windowReference(data, n, h, w, win, gdata);
+          expect(y.shape, tag).toEqual([n, 1, ref.P, ref.Q]);
+          expect(Array.from(y.toTypedArray() as Float32Array), `max ${tag}`).toEqual(Array.from(ref.max));
+          expect(Array.from(x.grad!.toTypedArray() as Float32Array), `max dx ${tag}`).toEqual(
+            Array.from(ref.dmax),
+          );
+          const a = avgPool2d(tensor(data, { shape: [n, 1, h, w] }), options);
+          expect(Array.from(a.toTypedArray() as Float32Array), `avg ${tag}`).toEqual(Array.from(ref.avg));
+        }
+    });
+  }
+});

@@ -75,6 +75,11 @@ struct WinoGeom {
   int64_t C, H, W, pad_h, pad_w, P, Q, th, tw;
 };
 
+// A pooling window over planes (H,W) -> (P,Q) (isa/pool.h's pool_window).
+struct PoolWindow {
+  int64_t H, W, P, Q, kh, kw, sh, sw, ph, pw;
+};
+
 // The activations with vector kernels (isa/activation.h); math/elementwise.cc maps its unary ops to them.
 enum class ActivationKind : int { LeakyRelu, Sigmoid, Tanh, Silu, Gelu };
 
@@ -253,6 +258,12 @@ struct Kernels {
   // gy: (planes,P,Q) -> dx: (planes,H,W) overwritten, gy / 4 over each window, zero outside them
   void (*avgpool2x2_backward)(const float* gy, int64_t planes, int64_t H, int64_t W, int64_t P, int64_t Q, float* dx,
                               int64_t gs, int64_t ds);
+
+  // Max (with the argmax, or null) or average pooling of any window (isa/pool.h): x: (planes,H,W)
+  // -> y: (planes,P,Q); scratch: H * pool_window_row floats
+  void (*pool_window)(const PoolWindow& g, bool max, const float* x, int64_t planes, float* y, int32_t* argmax,
+                      float* scratch);
+  int64_t (*pool_window_row)(const PoolWindow& g);
 
   // Activations (isa/activation.h), n floats: x -> y = f(x), p the op's parameter (LeakyReLU's slope)
   void (*activation_forward)(ActivationKind a, const float* x, float* y, int64_t n, float p);

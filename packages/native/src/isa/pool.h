@@ -8,6 +8,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "isa/kernels.h"
 #include "isa/simd.h"
 
 namespace dlf::DLF_ISA_NS {
@@ -307,6 +308,72 @@ inline void avgpool2x2_backward(const float* gy, int64_t planes, int64_t H, int6
     if (Q < W) return pool::avgpool_bwd<W / 2>(gy, planes, H, Win, P, Q, dx, gs, ds);
   }
   pool::avgpool_bwd<W>(gy, planes, H, Win, P, Q, dx, gs, ds);
+}
+
+// Pooling of any window (kernel, stride, padding), `planes` planes (H,W) -> (P,Q), W outputs of a row
+// at a time. Each input row is copied once into a row of `pad` (the max pool's -inf or the average's
+// 0) wide enough for every vector's reads, so the windows need no bounds checks; the rows above and
+// below the plane are skipped. The max takes the first maximum of the window in row-major order, and
+// the first NaN over everything, starting from -inf at the window's first in-plane place, as the
+// scalar loop did (ties, NaN and all--inf windows give the same value and index). The average sums
+// from +0 in row-major order (the padding adds +0) and divides by the whole window (count_include_pad).
+// scratch: pool_window_scratch(g) floats.
+inline int64_t pool_window_row(const PoolWindow& g) {
+  return ((g.Q + W - 1) / W * W) * g.sw + g.kw + W;
+}
+inline void pool_window(const PoolWindow& g, bool max, const float* x, int64_t planes, float* y, int32_t* argmax,
+                        float* scratch) {
+  const int64_t Wp = pool_window_row(g);
+  const float pad = max ? -__builtin_inff() : 0.f;
+  const vf inv = broadcast(1.f / static_cast<float>(g.kh * g.kw)), neg_inf = broadcast(-__builtin_inff());
+  const vi lane = lane_iota(1, 0);
+  for (int64_t pl = 0; pl < planes; ++pl) {
+    const float* xp = x + pl * g.H * g.W;
+    for (int64_t r = 0; r < g.H; ++r) {
+      float* row = scratch + r * Wp;
+      std::fill(row, row + g.pw, pad);
+      std::memcpy(row + g.pw, xp + r * g.W, sizeof(float) * static_cast<size_t>(g.W));
+      std::fill(row + g.pw + g.W, row + Wp, pad);
+    }
+    for (int64_t oh = 0; oh < g.P; ++oh) {
+      const int64_t top = oh * g.sh - g.ph;
+      for (int64_t ow0 = 0; ow0 < g.Q; ow0 += W) {
+        const int64_t n = std::min<int64_t>(W, g.Q - ow0);
+        const vi col = (lane + static_cast<int32_t>(ow0)) * static_cast<int32_t>(g.sw) - static_cast<int32_t>(g.pw);
+        vf best = max ? neg_inf : vf{};
+        // the window's first in-plane place: where the scalar loop's maximum index starts
+        vi which = static_cast<int32_t>(std::max<int64_t>(top, 0) * g.W) + (col < 0 ? vi{} : col);
+        for (int64_t i = 0; i < g.kh; ++i) {
+          const int64_t ih = top + i;
+          if (ih < 0 || ih >= g.H) continue;
+          const float* row = scratch + ih * Wp + ow0 * g.sw;
+          for (int64_t j = 0; j < g.kw; ++j) {
+            vf c;
+            if (g.sw == 1) {
+              c = load(row + j);
+            } else if (g.sw == 2) {
+              c = __builtin_shuffle(load(row + j), load(row + j + W), lane_iota(2, 0));
+            } else {
+              for (int l = 0; l < W; ++l) c[l] = row[j + l * g.sw];
+            }
+            if (!max) {
+              best += c;
+              continue;
+            }
+            const vi upd = takes_max(c, best);
+            best = upd ? c : best;
+            which = upd ? col + static_cast<int32_t>(ih * g.W + j) : which;
+          }
+        }
+        float* yr = y + (pl * g.P + oh) * g.Q + ow0;
+        store_n(yr, max ? best : best * inv, n);
+        if (argmax) {
+          int32_t* ar = argmax + (pl * g.P + oh) * g.Q + ow0;
+          for (int64_t l = 0; l < n; ++l) ar[l] = which[l];
+        }
+      }
+    }
+  }
 }
 
 }  // namespace dlf::DLF_ISA_NS

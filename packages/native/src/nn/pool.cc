@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "autograd/node.h"
+#include "nn/conv_scratch.h"
 #include "nn/ops.h"
 #include "runtime/simd.h"
 #include "runtime/threadpool.h"
@@ -26,6 +27,19 @@ PoolGeom pool_geometry(const TensorPtr& x, const Pool2dParams& p, const char* op
   g.Q = (g.W + 2 * p.pad_w - p.kernel_w) / p.stride_w + 1;
   DLF_THROW_RANGE_IF(g.P <= 0 || g.Q <= 0, op, ": input shape ", shape_str(x->shape), " is smaller than the kernel");
   return g;
+}
+
+// Any other window: the kernel table's pool_window over the planes, in parallel (thread scratch for
+// the padded rows).
+void pool_any_window(const PoolGeom& g, bool max, const float* x, float* y, int32_t* argmax) {
+  const auto& p = g.p;
+  const PoolWindow w{g.H, g.W, g.P, g.Q, p.kernel_h, p.kernel_w, p.stride_h, p.stride_w, p.pad_h, p.pad_w};
+  const Kernels& kt = kernels();
+  parallel_for(g.N * g.C, 4, [&](int64_t a, int64_t b) {
+    float* scratch = thread_scratch(0, g.H * kt.pool_window_row(w));
+    kt.pool_window(w, max, x + a * g.H * g.W, b - a, y + a * g.P * g.Q, argmax ? argmax + a * g.P * g.Q : nullptr,
+                   scratch);
+  });
 }
 
 // The common 2x2 / stride 2 / no padding case has vector kernels (isa/pool.h).
@@ -150,33 +164,8 @@ TensorPtr max_pool2d(const TensorPtr& x_in, const Pool2dParams& p) {
     }
     return y;
   }
-  auto am = empty({g.N, g.C, g.P, g.Q}, DType::I32);
-  const float* px = x->f32();
-  float* py = y->f32();
-  int32_t* pa = am->data<int32_t>();
-  parallel_for(g.N * g.C, 16, [&](int64_t a, int64_t b) {
-    for (int64_t pl = a; pl < b; ++pl) {
-      const float* plane = px + pl * g.H * g.W;
-      for (int64_t oh = 0; oh < g.P; ++oh)
-        for (int64_t ow = 0; ow < g.Q; ++ow) {
-          const int64_t h0 = oh * p.stride_h - p.pad_h, w0 = ow * p.stride_w - p.pad_w;
-          float best = -std::numeric_limits<float>::infinity();
-          int64_t bi = std::max<int64_t>(h0, 0) * g.W + std::max<int64_t>(w0, 0);
-          for (int64_t h = std::max<int64_t>(h0, 0); h < std::min(h0 + p.kernel_h, g.H); ++h)
-            for (int64_t w = std::max<int64_t>(w0, 0); w < std::min(w0 + p.kernel_w, g.W); ++w) {
-              const float v = plane[h * g.W + w];
-              if (v > best || std::isnan(v)) {
-                best = v;
-                bi = h * g.W + w;
-                if (std::isnan(v)) break;
-              }
-            }
-          const int64_t o = (pl * g.P + oh) * g.Q + ow;
-          py[o] = best;
-          pa[o] = static_cast<int32_t>(bi);
-        }
-    }
-  });
+  auto am = grad ? empty({g.N, g.C, g.P, g.Q}, DType::I32) : nullptr;
+  pool_any_window(g, true, x->f32(), y->f32(), am ? am->data<int32_t>() : nullptr);
   if (grad) {
     auto node = make_node<MaxPoolBackward>();
     node->argmax = am;
@@ -192,7 +181,6 @@ TensorPtr avg_pool2d(const TensorPtr& x_in, const Pool2dParams& p) {
   const PoolGeom g = pool_geometry(x_in, p, "avgPool2d");
   auto x = contiguous_data(x_in);
   auto y = empty({g.N, g.C, g.P, g.Q});
-  const float inv = 1.f / static_cast<float>(p.kernel_h * p.kernel_w);
   const float* px = x->f32();
   float* py = y->f32();
   if (is_2x2(g)) {
@@ -201,18 +189,7 @@ TensorPtr avg_pool2d(const TensorPtr& x_in, const Pool2dParams& p) {
       kt.avgpool2x2(px + a * g.H * g.W, b - a, g.W, g.P, g.Q, py + a * g.P * g.Q, g.H * g.W, g.P * g.Q);
     });
   } else {
-    parallel_for(g.N * g.C, 16, [&](int64_t a, int64_t b) {
-      for (int64_t pl = a; pl < b; ++pl)
-        for (int64_t oh = 0; oh < g.P; ++oh)
-          for (int64_t ow = 0; ow < g.Q; ++ow) {
-            const int64_t h0 = oh * p.stride_h - p.pad_h, w0 = ow * p.stride_w - p.pad_w;
-            float s = 0.f;
-            for (int64_t h = std::max<int64_t>(h0, 0); h < std::min(h0 + p.kernel_h, g.H); ++h)
-              for (int64_t w = std::max<int64_t>(w0, 0); w < std::min(w0 + p.kernel_w, g.W); ++w)
-                s += px[(pl * g.H + h) * g.W + w];
-            py[(pl * g.P + oh) * g.Q + ow] = s * inv;
-          }
-    });
+    pool_any_window(g, false, px, py, nullptr);
   }
   if (any_requires_grad({&x_in})) {
     auto node = make_node<AvgPoolBackward>();
