@@ -1,9 +1,23 @@
-// A misspelt option of a functional op fails, naming the op and the key, instead of being ignored
-// (conv2d(x, w, null, { strides: 2 }) would otherwise run at stride 1).
+// A misspelt option of a functional op or a layer fails, naming the call and the key, instead of
+// being ignored (conv2d(x, w, null, { strides: 2 }) would otherwise run at stride 1, and
+// new Conv2d(3, 16, 3, { paddin: 1 }) would build a layer without padding).
 
 import { randn, tidy } from '@dlf/tensor-core';
 import { describe, expect, it } from 'vitest';
-import { avgPool2d, batchNorm2d, conv2d, dropout, linear, maxPool2d } from '@dlf/nn';
+import {
+  AvgPool2d,
+  avgPool2d,
+  BatchNorm2d,
+  batchNorm2d,
+  Conv2d,
+  conv2d,
+  Dropout,
+  dropout,
+  Linear,
+  linear,
+  MaxPool2d,
+  maxPool2d,
+} from '@dlf/nn';
 
 describe('functional ops reject unknown options', () => {
   it('names the op and the unknown key', () => {
@@ -61,5 +75,26 @@ describe('functional ops reject unknown options', () => {
       expect(dropout(x, 0.5, { training: false, generator: undefined }).shape).toEqual([2, 3, 8, 8]);
       expect(linear(randn([2, 3]), randn([4, 3]), null, { relu: true }).shape).toEqual([2, 4]);
     });
+  });
+
+  it('layers name the layer and the unknown key', () => {
+    const cases: [() => unknown, RegExp][] = [
+      [() => new Conv2d(3, 16, 3, { paddin: 1 } as never), /Conv2d options but received the option 'paddin'/],
+      [() => new Linear(4, 2, { bais: false } as never), /Linear options .* the option 'bais'/],
+      [() => new BatchNorm2d(8, { momentun: 0.2 } as never), /BatchNorm2d options .* the option 'momentun'/],
+      [() => new Dropout(0.5, { seed: 1 } as never), /Dropout options .* the option 'seed'/],
+      [() => new MaxPool2d(2, { strides: 2 } as never), /MaxPool2d options .* the option 'strides'/],
+      [() => new AvgPool2d(2, { pad: 1 } as never), /AvgPool2d options .* the option 'pad'/],
+    ];
+    for (const [call] of cases) expect(call).toThrow(TypeError);
+    for (const [call, message] of cases) expect(call).toThrow(message);
+    // and their documented options still pass
+    expect(
+      new Conv2d(3, 16, 3, { stride: 1, padding: 1, dilation: 1, groups: 1, bias: false }).padding,
+    ).toEqual([1, 1]);
+    expect(
+      new BatchNorm2d(8, { eps: 1e-3, momentum: 0.2, affine: true, trackRunningStats: true }).momentum,
+    ).toBe(0.2);
+    expect(new MaxPool2d(3, { stride: 2, padding: 1 }).stride).toEqual([2, 2]);
   });
 });

@@ -1,4 +1,4 @@
-import { checkInt, invalidParam, type Tensor, zeros } from '@dlf/tensor-core';
+import { checkInt, checkOptions, invalidParam, type Tensor, zeros } from '@dlf/tensor-core';
 import * as F from '../functional.js';
 import { kaimingUniform_ } from '../init.js';
 import { type LayerDescription, Module, Parameter } from '../module.js';
@@ -69,6 +69,7 @@ export class Conv2d extends Module {
     super();
     checkInt('inChannels', inChannels, 1);
     checkInt('outChannels', outChannels, 1);
+    checkOptions('Conv2d options', options, ['stride', 'padding', 'dilation', 'groups', 'bias', 'generator']);
     this.kernelSize = F.pair('kernelSize', kernelSize, 1);
     this.stride = F.pair('stride', options.stride ?? 1, 1);
     this.padding = F.pair('padding', options.padding ?? 0, 0);

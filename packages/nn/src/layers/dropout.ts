@@ -1,4 +1,4 @@
-import { checkNumber, type Generator, type Tensor } from '@dlf/tensor-core';
+import { checkNumber, checkOptions, type Generator, type Tensor } from '@dlf/tensor-core';
 import * as F from '../functional.js';
 import { type LayerDescription, Module } from '../module.js';
 import { type InitOptions, type LayerSpec, registerLayer, specNumber } from './registry.js';
@@ -27,6 +27,7 @@ export class Dropout extends Module {
   ) {
     super();
     checkNumber('p', p, 0, 1);
+    checkOptions('Dropout options', options, ['generator']);
     this.generator = options.generator;
   }
   forward(x: Tensor): Tensor {

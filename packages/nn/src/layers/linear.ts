@@ -1,4 +1,4 @@
-import { checkInt, type Tensor, zeros } from '@dlf/tensor-core';
+import { checkInt, checkOptions, type Tensor, zeros } from '@dlf/tensor-core';
 import * as F from '../functional.js';
 import { kaimingUniform_ } from '../init.js';
 import { type LayerDescription, Module, Parameter } from '../module.js';
@@ -41,6 +41,7 @@ export class Linear extends Module {
     super();
     checkInt('inFeatures', inFeatures, 1);
     checkInt('outFeatures', outFeatures, 1);
+    checkOptions('Linear options', options, ['bias', 'generator']);
     const w = zeros([outFeatures, inFeatures]);
     kaimingUniform_(w, { a: Math.sqrt(5), generator: options.generator });
     this.weight = this.registerParameter('weight', new Parameter(w));

@@ -1,4 +1,4 @@
-import { checkInt, checkNumber, ones, type Tensor, zeros } from '@dlf/tensor-core';
+import { checkInt, checkNumber, checkOptions, ones, type Tensor, zeros } from '@dlf/tensor-core';
 import * as F from '../functional.js';
 import { type LayerDescription, Module, Parameter } from '../module.js';
 import { type LayerSpec, registerLayer, specBool, specNumber, stateSize } from './registry.js';
@@ -55,6 +55,7 @@ export class BatchNorm2d extends Module {
   ) {
     super();
     checkInt('numFeatures', numFeatures, 1);
+    checkOptions('BatchNorm2d options', options, ['eps', 'momentum', 'affine', 'trackRunningStats', 'scale']);
     this.eps = checkNumber('eps', options.eps ?? 1e-5, 0);
     this.momentum = checkNumber('momentum', options.momentum ?? 0.1, 0, 1);
     const affine = options.affine ?? true;

@@ -1,4 +1,4 @@
-import type { Tensor } from '@dlf/tensor-core';
+import { checkOptions, type Tensor } from '@dlf/tensor-core';
 import * as F from '../functional.js';
 import { type LayerDescription, Module } from '../module.js';
 import { type LayerSpec, registerLayer, specSize2 } from './registry.js';
@@ -18,6 +18,7 @@ abstract class Pool extends Module {
    */
   constructor(kernelSize: F.Size2, options: { stride?: F.Size2; padding?: F.Size2 } = {}) {
     super();
+    checkOptions(`${new.target.name} options`, options, ['stride', 'padding']);
     this.kernelSize = F.pair('kernelSize', kernelSize, 1);
     this.stride = F.pair('stride', options.stride ?? this.kernelSize, 1);
     this.padding = F.pair('padding', options.padding ?? 0, 0);
