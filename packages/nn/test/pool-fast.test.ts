@@ -5,7 +5,7 @@
 
 import { testing } from '@dlf/native/testing';
 import { avgPool2d, maxPool2d, mul, sum } from '@dlf/nn';
-import { getSimd, setSimd, tensor } from '@dlf/tensor-core';
+import { getSimd, setSimd, type Tensor, tensor } from '@dlf/tensor-core';
 import { afterAll, describe, expect, it } from 'vitest';
 
 function reference(x: Float32Array, n: number, h: number, w: number, g: Float32Array) {
@@ -43,6 +43,53 @@ const isas = (['avx512', 'avx2', 'neon', 'base'] as const).filter((name) => test
 const startSimd = getSimd();
 afterAll(() => setSimd(startSimd as 'avx512' | 'avx2' | 'neon' | 'base'));
 
+// A fixed linear congruential sequence in [0, 1).
+function random(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 1103515245 + 12345) % 2147483648;
+    return state / 2147483648;
+  };
+}
+
+// n values: NaN with probability nan, `inf` with probability infs, small integers (ties) with
+// probability ties, else values of many magnitudes (where the order of sums shows).
+function mixedData(
+  n: number,
+  rnd: () => number,
+  p: { nan: number; inf: number; infs: number; ties: number },
+) {
+  const data = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const u = rnd();
+    if (u < p.nan) data[i] = Number.NaN;
+    else if (u < p.nan + p.infs) data[i] = p.inf;
+    else if (u < p.nan + p.infs + p.ties) data[i] = Math.floor(rnd() * 5) - 2;
+    else data[i] = (rnd() * 2 - 1) * 10 ** Math.floor(rnd() * 8);
+  }
+  return data;
+}
+
+// pool(x) on data of the given shape, then the gradient of sum(y * g) for a random g: y, dx and g.
+function poolWithGradient(
+  pool: (x: Tensor) => Tensor,
+  data: Float32Array,
+  shape: number[],
+  rnd: () => number,
+) {
+  const x = tensor(data, { shape }).requiresGrad_();
+  const y = pool(x);
+  const g = new Float32Array(y.shape.reduce((a, b) => a * b, 1));
+  for (let i = 0; i < g.length; i++) g[i] = rnd() * 2 - 1;
+  sum(mul(y, tensor(g, { shape: y.shape }))).backward();
+  return {
+    shape: y.shape,
+    y: Array.from(y.toTypedArray() as Float32Array),
+    dx: Array.from(x.grad!.toTypedArray() as Float32Array),
+    g,
+  };
+}
+
 const sizes: [number, number, number][] = [
   [2, 32, 32],
   [3, 16, 16],
@@ -59,38 +106,6 @@ const sizes: [number, number, number][] = [
   [3, 14, 14],
   [2, 6, 10],
 ];
-
-describe('maxPool2d 2x2 fast path', () => {
-  for (const isa of isas) {
-    it(`matches the reference (${isa})`, () => {
-      setSimd(isa);
-      let seed = 1;
-      const rnd = () => {
-        seed = (seed * 1103515245 + 12345) % 2147483648;
-        return seed / 2147483648;
-      };
-      for (const [n, h, w] of sizes) {
-        const data = new Float32Array(n * h * w);
-        // Few distinct values, so windows have ties; a few NaN and -Infinity.
-        for (let i = 0; i < data.length; i++) {
-          const u = rnd();
-          data[i] = u < 0.03 ? Number.NaN : u < 0.06 ? Number.NEGATIVE_INFINITY : Math.floor(rnd() * 5) - 2;
-        }
-        const x = tensor(data, { shape: [n, 1, h, w] }).requiresGrad_();
-        const y = maxPool2d(x, { kernelSize: 2 });
-        const gdata = new Float32Array(y.shape.reduce((a, b) => a * b, 1));
-        for (let i = 0; i < gdata.length; i++) gdata[i] = rnd() * 2 - 1;
-        const g = tensor(gdata, { shape: y.shape });
-        sum(mul(y, g)).backward();
-        const ref = reference(data, n, h, w, gdata);
-        expect(Array.from(y.toTypedArray() as Float32Array), `y ${n}x${h}x${w}`).toEqual(Array.from(ref.y));
-        expect(Array.from(x.grad!.toTypedArray() as Float32Array), `dx ${n}x${h}x${w}`).toEqual(
-          Array.from(ref.dx),
-        );
-      }
-    });
-  }
-});
 
 // Float32 sums from +0 in row-major order, then / 4 (as the general path, so the same bits); the
 // gradient gy / 4 over each window, 0 where no window reaches.
@@ -115,40 +130,38 @@ function avgReference(x: Float32Array, n: number, h: number, w: number, g: Float
   return { y, dx };
 }
 
-describe('avgPool2d 2x2 fast path', () => {
-  for (const isa of isas) {
-    it(`matches the general path's bits (${isa})`, () => {
-      setSimd(isa);
-      let seed = 7;
-      const rnd = () => {
-        seed = (seed * 1103515245 + 12345) % 2147483648;
-        return seed / 2147483648;
-      };
-      for (const [n, h, w] of sizes) {
-        const data = new Float32Array(n * h * w);
-        // Values of many magnitudes (so the order of the sums shows), a few NaN and infinities.
-        for (let i = 0; i < data.length; i++) {
-          const u = rnd();
-          data[i] =
-            u < 0.02
-              ? Number.NaN
-              : u < 0.04
-                ? Number.POSITIVE_INFINITY
-                : (rnd() * 2 - 1) * 10 ** Math.floor(rnd() * 8);
+// The 2x2 kernels against their references: max on few distinct values (ties), a few NaN and
+// -Infinity; average on values of many magnitudes (so the order of the sums shows), NaN and +Infinity.
+const kinds = [
+  {
+    pool: (x: Tensor) => maxPool2d(x, { kernelSize: 2 }),
+    reference,
+    seed: 1,
+    data: { nan: 0.03, inf: Number.NEGATIVE_INFINITY, infs: 0.03, ties: 1 },
+  },
+  {
+    pool: (x: Tensor) => avgPool2d(x, { kernelSize: 2 }),
+    reference: avgReference,
+    seed: 7,
+    data: { nan: 0.02, inf: Number.POSITIVE_INFINITY, infs: 0.02, ties: 0 },
+  },
+];
+
+describe('maxPool2d and avgPool2d 2x2 fast paths', () => {
+  for (const isa of isas)
+    for (const [index, kind] of kinds.entries()) {
+      it(`match the reference bit for bit (${index ? 'average' : 'max'}, ${isa})`, () => {
+        setSimd(isa);
+        const rnd = random(kind.seed);
+        for (const [n, h, w] of sizes) {
+          const data = mixedData(n * h * w, rnd, kind.data);
+          const got = poolWithGradient(kind.pool, data, [n, 1, h, w], rnd);
+          const ref = kind.reference(data, n, h, w, got.g);
+          expect(got.y, `y ${n}x${h}x${w}`).toEqual(Array.from(ref.y));
+          expect(got.dx, `dx ${n}x${h}x${w}`).toEqual(Array.from(ref.dx));
         }
-        const x = tensor(data, { shape: [n, 1, h, w] }).requiresGrad_();
-        const y = avgPool2d(x, { kernelSize: 2 });
-        const gdata = new Float32Array(y.shape.reduce((a, b) => a * b, 1));
-        for (let i = 0; i < gdata.length; i++) gdata[i] = rnd() * 2 - 1;
-        sum(mul(y, tensor(gdata, { shape: y.shape }))).backward();
-        const ref = avgReference(data, n, h, w, gdata);
-        expect(Array.from(y.toTypedArray() as Float32Array), `y ${n}x${h}x${w}`).toEqual(Array.from(ref.y));
-        expect(Array.from(x.grad!.toTypedArray() as Float32Array), `dx ${n}x${h}x${w}`).toEqual(
-          Array.from(ref.dx),
-        );
-      }
-    });
-  }
+      });
+    }
 });
 
 // Any other window (isa/pool.h's pool_window) against a scalar reference. Max: from -inf at the
@@ -219,41 +232,25 @@ describe('pools of any window', () => {
   for (const isa of isas) {
     it(`match the scalar loop's bits (${isa})`, () => {
       setSimd(isa);
-      let seed = 11;
-      const rnd = () => {
-        seed = (seed * 1103515245 + 12345) % 2147483648;
-        return seed / 2147483648;
-      };
+      const rnd = random(11);
       for (const win of windows)
         for (const [n, h, w] of planes) {
           if (h + 2 * win.p[0] < win.k[0] || w + 2 * win.p[1] < win.k[1]) continue;
-          const data = new Float32Array(n * h * w);
           // ties, NaN, -Infinity (whole windows of it at the edges) and values of many magnitudes
-          for (let i = 0; i < data.length; i++) {
-            const u = rnd();
-            data[i] =
-              u < 0.03
-                ? Number.NaN
-                : u < 0.15
-                  ? Number.NEGATIVE_INFINITY
-                  : u < 0.5
-                    ? Math.floor(rnd() * 5) - 2
-                    : (rnd() * 2 - 1) * 10 ** Math.floor(rnd() * 6);
-          }
+          const data = mixedData(n * h * w, rnd, {
+            nan: 0.03,
+            inf: Number.NEGATIVE_INFINITY,
+            infs: 0.12,
+            ties: 0.35,
+          });
           if (h === 4 && w === 7) data.fill(Number.NEGATIVE_INFINITY);
           const options = { kernelSize: win.k, stride: win.s, padding: win.p };
           const tag = `${JSON.stringify(win)} on ${n}x${h}x${w} (${isa})`;
-          const x = tensor(data, { shape: [n, 1, h, w] }).requiresGrad_();
-          const y = maxPool2d(x, options);
-          const gdata = new Float32Array(y.shape.reduce((a, b) => a * b, 1));
-          for (let i = 0; i < gdata.length; i++) gdata[i] = rnd() * 2 - 1;
-          sum(mul(y, tensor(gdata, { shape: y.shape }))).backward();
-          const ref = windowReference(data, n, h, w, win, gdata);
-          expect(y.shape, tag).toEqual([n, 1, ref.P, ref.Q]);
-          expect(Array.from(y.toTypedArray() as Float32Array), `max ${tag}`).toEqual(Array.from(ref.max));
-          expect(Array.from(x.grad!.toTypedArray() as Float32Array), `max dx ${tag}`).toEqual(
-            Array.from(ref.dmax),
-          );
+          const got = poolWithGradient((x) => maxPool2d(x, options), data, [n, 1, h, w], rnd);
+          const ref = windowReference(data, n, h, w, win, got.g);
+          expect(got.shape, tag).toEqual([n, 1, ref.P, ref.Q]);
+          expect(got.y, `max ${tag}`).toEqual(Array.from(ref.max));
+          expect(got.dx, `max dx ${tag}`).toEqual(Array.from(ref.dmax));
           const a = avgPool2d(tensor(data, { shape: [n, 1, h, w] }), options);
           expect(Array.from(a.toTypedArray() as Float32Array), `avg ${tag}`).toEqual(Array.from(ref.avg));
         }
