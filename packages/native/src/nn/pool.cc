@@ -26,6 +26,9 @@ PoolGeom pool_geometry(const TensorPtr& x, const Pool2dParams& p, const char* op
   g.P = (g.H + 2 * p.pad_h - p.kernel_h) / p.stride_h + 1;
   g.Q = (g.W + 2 * p.pad_w - p.kernel_w) / p.stride_w + 1;
   DLF_THROW_RANGE_IF(g.P <= 0 || g.Q <= 0, op, ": input shape ", shape_str(x->shape), " is smaller than the kernel");
+  // The kernels index a plane with int32 (the max pool's argmax too).
+  DLF_THROW_RANGE_IF(g.H * g.W >= (int64_t{1} << 31), op, ": input shape ", shape_str(x->shape),
+                     " has planes of 2^31 values or more");
   return g;
 }
 
