@@ -1,8 +1,8 @@
 // The op test table without vitest, for a foreign CPU under qemu-user (scripts/portable/check-arm64.sh)
 // or any Node that cannot run the dev tooling: every case of packages/nn/test/goldens/ops.json,
 // forward and backward against PyTorch, with a contiguous and a non-contiguous first input; then the
-// SIMD fast paths (GEMM, direct convolution forward and backward, a fused ReLU with NaN, 2x2 max pooling) against plain
-// references. All of it once per kernel table this CPU offers. Loads the packages' built dist, so
+// SIMD fast paths (GEMM, direct convolution forward and backward, a fused ReLU with NaN, 2x2 max pooling, pools of
+// other windows, the vector activations with NaN and infinities) against plain references. All of it once per kernel table this CPU offers. Loads the packages' built dist, so
 // `pnpm run build` (or a cross-built binary in DLF_NATIVE_PATH) must come first.
 //
 //   node scripts/portable/op-table.mjs          exit code 0 when everything passed
@@ -187,6 +187,72 @@ function poolCase([n, c, h, w]) {
   expectClose(F.maxPool2d(x, { kernelSize: 2, stride: 2 }).toTypedArray(), want, 'maxPool2d', 0, 0);
 }
 
+// A 3x3 / stride 2 / padding 1 max and average pool (isa/pool.h's pool_window) against loops over
+// the in-plane window: max from -inf, the average over the whole window.
+function windowPoolCase([n, c, h, w]) {
+  const x = rand([n, c, h, w], 9);
+  const xv = x.toTypedArray();
+  const P = Math.floor((h - 1) / 2) + 1;
+  const Q = Math.floor((w - 1) / 2) + 1;
+  const max = new Float32Array(n * c * P * Q);
+  const avg = new Float32Array(n * c * P * Q);
+  for (let pl = 0; pl < n * c; pl++)
+    for (let i = 0; i < P; i++)
+      for (let j = 0; j < Q; j++) {
+        let best = Number.NEGATIVE_INFINITY;
+        let s = 0;
+        for (let r = Math.max(2 * i - 1, 0); r < Math.min(2 * i + 2, h); r++)
+          for (let q = Math.max(2 * j - 1, 0); q < Math.min(2 * j + 2, w); q++) {
+            best = Math.max(best, xv[pl * h * w + r * w + q]);
+            s += xv[pl * h * w + r * w + q];
+          }
+        max[(pl * P + i) * Q + j] = best;
+        avg[(pl * P + i) * Q + j] = s / 9;
+      }
+  const options = { kernelSize: 3, stride: 2, padding: 1 };
+  expectClose(F.maxPool2d(x, options).toTypedArray(), max, 'maxPool2d 3x3/2', 0, 0);
+  expectClose(F.avgPool2d(x, options).toTypedArray(), avg, 'avgPool2d 3x3/2', 1e-6, 1e-6);
+}
+
+// The vector activations (isa/activation.h) over [-30, 30] against float64, and at NaN, +Inf and
+// -Inf in every lane of a vector and its masked tail (PyTorch's outputs and gradients).
+const sigmoid64 = (v) => 1 / (1 + Math.exp(-v));
+const activations = {
+  leakyRelu: [
+    (x) => F.leakyRelu(x, 0.5),
+    (v) => (v > 0 ? v : 0.5 * v),
+    [Number.NaN, Infinity, -Infinity],
+    [0.5, 1, 0.5],
+  ],
+  sigmoid: [F.sigmoid, sigmoid64, [Number.NaN, 1, 0], [Number.NaN, 0, 0]],
+  tanh: [F.tanh, Math.tanh, [Number.NaN, 1, -1], [Number.NaN, 0, 0]],
+  silu: [
+    F.silu,
+    (v) => v * sigmoid64(v),
+    [Number.NaN, Infinity, Number.NaN],
+    [Number.NaN, Number.NaN, Number.NaN],
+  ],
+  gelu: [F.gelu, null, [Number.NaN, Infinity, Number.NaN], [Number.NaN, Number.NaN, Number.NaN]],
+};
+function activationCase(name) {
+  const [op, f64, values, grads] = activations[name];
+  if (f64) {
+    const grid = Float32Array.from({ length: 1201 }, (_, i) => -30 + i / 20);
+    const want = Float64Array.from(grid, f64);
+    expectClose(op(tensor(grid)).toTypedArray(), want, `${name} on [-30, 30]`, 1e-30, 1e-6);
+  }
+  const specials = Float32Array.from({ length: 35 }, (_, i) => [Number.NaN, Infinity, -Infinity][i % 3]);
+  const x = tensor(specials).requiresGrad_();
+  const y = op(x);
+  F.sum(y).backward();
+  const yv = y.toTypedArray();
+  const gv = x.grad.toTypedArray();
+  for (let i = 0; i < specials.length; i++) {
+    if (!Object.is(yv[i], Math.fround(values[i % 3])) || !Object.is(gv[i], Math.fround(grads[i % 3])))
+      throw new Error(`${name}(${specials[i]}) = ${yv[i]} with gradient ${gv[i]}`);
+  }
+}
+
 const tables = ['avx512', 'avx2', 'neon', 'base'].filter((name) => nativeTesting.selectSimd(name));
 const started = Date.now();
 for (const table of tables) {
@@ -219,6 +285,12 @@ for (const table of tables) {
     [1, 2, 2, 2],
   ])
     check(`maxPool2d 2x2 ${shape}`, () => poolCase(shape));
+  for (const shape of [
+    [2, 3, 17, 23],
+    [1, 2, 32, 32],
+  ])
+    check(`pools 3x3/2 ${shape}`, () => windowPoolCase(shape));
+  for (const name of Object.keys(activations)) check(`activation ${name}`, () => activationCase(name));
 }
 
 for (const failure of failures) console.log(`FAIL ${failure}`);
