@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <type_traits>
 
 #include "isa/kernels.h"
 #include "isa/simd.h"
@@ -77,6 +78,13 @@ struct V {
     return m;
   }
 };
+
+// Zeroes what no 2x2 window reaches: a pair of rows' columns from 2Q on (width Win).
+inline void clear_past_windows(float* r0, float* r1, int64_t Q, int64_t Win) {
+  if (2 * Q >= Win) return;
+  std::memset(r0 + 2 * Q, 0, sizeof(float) * static_cast<size_t>(Win - 2 * Q));
+  std::memset(r1 + 2 * Q, 0, sizeof(float) * static_cast<size_t>(Win - 2 * Q));
+}
 
 // One output (scalar), same rules as the vector code.
 inline void window1(const float* r0, const float* r1, int64_t base, int64_t Win, float* y, int32_t* am) {
@@ -184,10 +192,7 @@ void maxpool_bwd(const float* gy, const int32_t* argmax, int64_t planes, int64_t
         r1[2 * ow] = a == base + Win ? g : 0.f;
         r1[2 * ow + 1] = a == base + Win + 1 ? g : 0.f;
       }
-      if (2 * Q < Win) {
-        std::memset(r0 + 2 * Q, 0, sizeof(float) * static_cast<size_t>(Win - 2 * Q));
-        std::memset(r1 + 2 * Q, 0, sizeof(float) * static_cast<size_t>(Win - 2 * Q));
-      }
+      clear_past_windows(r0, r1, Q, Win);
     }
     if (2 * P < H) std::memset(dp + 2 * P * Win, 0, sizeof(float) * static_cast<size_t>((H - 2 * P) * Win));
   }
@@ -253,13 +258,21 @@ void avgpool_bwd(const float* gy, int64_t planes, int64_t H, int64_t Win, int64_
         const float g = 0.f + gr[ow] * 0.25f;
         r0[2 * ow] = r0[2 * ow + 1] = r1[2 * ow] = r1[2 * ow + 1] = g;
       }
-      if (2 * Q < Win) {
-        std::memset(r0 + 2 * Q, 0, sizeof(float) * static_cast<size_t>(Win - 2 * Q));
-        std::memset(r1 + 2 * Q, 0, sizeof(float) * static_cast<size_t>(Win - 2 * Q));
-      }
+      clear_past_windows(r0, r1, Q, Win);
     }
     if (2 * P < H) std::memset(dp + 2 * P * Win, 0, sizeof(float) * static_cast<size_t>((H - 2 * P) * Win));
   }
+}
+
+// Calls run(std::integral_constant<int, N>) with the vector width N for rows of Q outputs: W, or
+// half or a quarter of it (at least 4) when a row is narrower than a vector.
+template <typename Run>
+inline void with_row_width(int64_t Q, Run run) {
+  if constexpr (W >= 8) {
+    if (Q < W / 2 && W >= 16) return run(std::integral_constant<int, (W / 4 < 4 ? 4 : W / 4)>{});
+    if (Q < W) return run(std::integral_constant<int, W / 2>{});
+  }
+  run(std::integral_constant<int, W>{});
 }
 
 }  // namespace pool
@@ -270,44 +283,27 @@ void avgpool_bwd(const float* gy, int64_t planes, int64_t H, int64_t Win, int64_
 // Rows narrower than a vector use half or quarter vectors.
 inline void maxpool2x2(const float* x, int64_t planes, int64_t H, int64_t Win, int64_t P, int64_t Q, float* y,
                        int32_t* argmax, int64_t xs, int64_t ys) {
-  if constexpr (W >= 8) {
-    if (Q < W / 2 && W >= 16) return pool::maxpool_fwd<W / 4 < 4 ? 4 : W / 4>(x, planes, H, Win, P, Q, y, argmax, xs, ys);
-    if (Q < W) return pool::maxpool_fwd<W / 2>(x, planes, H, Win, P, Q, y, argmax, xs, ys);
-  }
-  pool::maxpool_fwd<W>(x, planes, H, Win, P, Q, y, argmax, xs, ys);
+  pool::with_row_width(Q, [&](auto n) { pool::maxpool_fwd<n()>(x, planes, H, Win, P, Q, y, argmax, xs, ys); });
 }
 
 // gy: (planes,P,Q), argmax from maxpool2x2 -> dx: (planes,H,W) overwritten (zero outside the windows);
 // planes gs floats apart in gy and argmax, ds in dx.
 inline void maxpool2x2_backward(const float* gy, const int32_t* argmax, int64_t planes, int64_t H, int64_t Win,
                                 int64_t P, int64_t Q, float* dx, int64_t gs, int64_t ds) {
-  if constexpr (W >= 8) {
-    if (Q < W / 2 && W >= 16)
-      return pool::maxpool_bwd<W / 4 < 4 ? 4 : W / 4>(gy, argmax, planes, H, Win, P, Q, dx, gs, ds);
-    if (Q < W) return pool::maxpool_bwd<W / 2>(gy, argmax, planes, H, Win, P, Q, dx, gs, ds);
-  }
-  pool::maxpool_bwd<W>(gy, argmax, planes, H, Win, P, Q, dx, gs, ds);
+  pool::with_row_width(Q, [&](auto n) { pool::maxpool_bwd<n()>(gy, argmax, planes, H, Win, P, Q, dx, gs, ds); });
 }
 
 // 2x2 average pooling, stride 2, no padding: x: (planes,H,W) -> y: (planes,P,Q), the planes and
 // vector widths as maxpool2x2 (2P <= H, 2Q <= W).
 inline void avgpool2x2(const float* x, int64_t planes, int64_t Win, int64_t P, int64_t Q, float* y, int64_t xs,
                        int64_t ys) {
-  if constexpr (W >= 8) {
-    if (Q < W / 2 && W >= 16) return pool::avgpool_fwd<W / 4 < 4 ? 4 : W / 4>(x, planes, Win, P, Q, y, xs, ys);
-    if (Q < W) return pool::avgpool_fwd<W / 2>(x, planes, Win, P, Q, y, xs, ys);
-  }
-  pool::avgpool_fwd<W>(x, planes, Win, P, Q, y, xs, ys);
+  pool::with_row_width(Q, [&](auto n) { pool::avgpool_fwd<n()>(x, planes, Win, P, Q, y, xs, ys); });
 }
 
 // gy: (planes,P,Q) -> dx: (planes,H,W) overwritten (zero outside the windows); planes gs and ds apart.
 inline void avgpool2x2_backward(const float* gy, int64_t planes, int64_t H, int64_t Win, int64_t P, int64_t Q,
                                 float* dx, int64_t gs, int64_t ds) {
-  if constexpr (W >= 8) {
-    if (Q < W / 2 && W >= 16) return pool::avgpool_bwd<W / 4 < 4 ? 4 : W / 4>(gy, planes, H, Win, P, Q, dx, gs, ds);
-    if (Q < W) return pool::avgpool_bwd<W / 2>(gy, planes, H, Win, P, Q, dx, gs, ds);
-  }
-  pool::avgpool_bwd<W>(gy, planes, H, Win, P, Q, dx, gs, ds);
+  pool::with_row_width(Q, [&](auto n) { pool::avgpool_bwd<n()>(gy, planes, H, Win, P, Q, dx, gs, ds); });
 }
 
 // Pooling of any window (kernel, stride, padding), `planes` planes (H,W) -> (P,Q), W outputs of a row
@@ -315,9 +311,9 @@ inline void avgpool2x2_backward(const float* gy, int64_t planes, int64_t H, int6
 // 0) wide enough for every vector's reads, so the windows need no bounds checks; the rows above and
 // below the plane are skipped. The max takes the first maximum of the window in row-major order, and
 // the first NaN over everything, starting from -inf at the window's first in-plane place, as the
-// scalar loop did (ties, NaN and all--inf windows give the same value and index). The average sums
+// scalar loop did (ties, NaN and all -inf windows give the same value and index). The average sums
 // from +0 in row-major order (the padding adds +0) and divides by the whole window (count_include_pad).
-// scratch: pool_window_scratch(g) floats.
+// scratch: H * pool_window_row(g) floats.
 inline int64_t pool_window_row(const PoolWindow& g) {
   return ((g.Q + W - 1) / W * W) * g.sw + g.kw + W;
 }

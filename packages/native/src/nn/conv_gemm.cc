@@ -244,6 +244,12 @@ int64_t span_of(const ConvGeom& g) {
   return std::max<int64_t>(kSpanAlign, kMaxColFloats / rows / kSpanAlign * kSpanAlign);
 }
 
+// Calls fn(p0, p1) for the spans [p0, p1) of `span` output positions (the last one shorter) of pq.
+template <typename Fn>
+void for_each_span(int64_t pq, int64_t span, Fn fn) {
+  for (int64_t p0 = 0; p0 < pq; p0 += span) fn(p0, std::min(pq, p0 + span));
+}
+
 // One image a GEMM (planes of at least kTargetColumns outputs), a span of output positions at a
 // time: the GEMM reads a 1x1 layer's input and writes every output in place, with no copies through
 // scratch buffers.
@@ -254,12 +260,11 @@ void forward_one_image(const ConvGeom& g, const LoweringTable& lt, const float* 
   for (int64_t grp = 0; grp < g.G; ++grp) {
     const float* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
     float* yg = y + (n * g.K + grp * g.Kg) * pq;
-    for (int64_t p0 = 0; p0 < pq; p0 += span) {
-      const int64_t p1 = std::min(pq, p0 + span);
+    for_each_span(pq, span, [&](int64_t p0, int64_t p1) {
       if (col) im2col(xg, g, lt, col, span, p0, p1);
       gemm(false, false, g.Kg, p1 - p0, rows, w + grp * g.Kg * rows, rows, col ? col : xg + p0, col ? span : pq, 0.f,
            yg + p0, pq, GemmEpilogue{b ? b + grp * g.Kg : nullptr, relu});
-    }
+    });
   }
 }
 
@@ -274,12 +279,11 @@ void backward_one_image(const ConvGeom& g, const LoweringTable& lt, const float*
     const float* gyg = gy + (n * g.K + grp * g.Kg) * pq;
     const float* wg = w + grp * g.Kg * rows;
     if (dw_part) {
-      for (int64_t p0 = 0; p0 < pq; p0 += span) {
-        const int64_t p1 = std::min(pq, p0 + span);
+      for_each_span(pq, span, [&](int64_t p0, int64_t p1) {
         if (col) im2col(xg, g, lt, col, span, p0, p1);
         weight_gradient(g.Kg, rows, p1 - p0, gyg + p0, pq, col ? col : xg + p0, col ? span : pq,
                         dw_part + grp * g.Kg * rows, p0 > 0);
-      }
+      });
     }
     if (dx) {
       float* dxg = dx + (n * g.C + grp * g.Cg) * g.H * g.W;
@@ -288,11 +292,10 @@ void backward_one_image(const ConvGeom& g, const LoweringTable& lt, const float*
         continue;
       }
       std::fill(dxg, dxg + g.Cg * g.H * g.W, 0.f);
-      for (int64_t p0 = 0; p0 < pq; p0 += span) {
-        const int64_t p1 = std::min(pq, p0 + span);
+      for_each_span(pq, span, [&](int64_t p0, int64_t p1) {
         gemm(true, false, rows, p1 - p0, g.Kg, wg, rows, gyg + p0, pq, 0.f, col, span);
         col2im(col, g, lt, span, p0, p1, dxg);
-      }
+      });
     }
   }
 }
