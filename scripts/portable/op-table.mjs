@@ -212,6 +212,20 @@ function windowPoolCase([n, c, h, w]) {
   const options = { kernelSize: 3, stride: 2, padding: 1 };
   expectClose(F.maxPool2d(x, options).toTypedArray(), max, 'maxPool2d 3x3/2', 0, 0);
   expectClose(F.avgPool2d(x, options).toTypedArray(), avg, 'avgPool2d 3x3/2', 1e-6, 1e-6);
+  // The average's input gradient (a window sum over the spread-out gradient): 1/9 of each window's
+  // gradient value, scattered over its in-plane places.
+  const xg = rand([n, c, h, w], 9).requiresGrad_();
+  const g = rand([n, c, P, Q], 10);
+  const gv = g.toTypedArray();
+  F.sum(F.mul(F.avgPool2d(xg, options), g)).backward();
+  const dx = new Float64Array(n * c * h * w);
+  for (let pl = 0; pl < n * c; pl++)
+    for (let i = 0; i < P; i++)
+      for (let j = 0; j < Q; j++)
+        for (let r = Math.max(2 * i - 1, 0); r < Math.min(2 * i + 2, h); r++)
+          for (let q = Math.max(2 * j - 1, 0); q < Math.min(2 * j + 2, w); q++)
+            dx[pl * h * w + r * w + q] += gv[(pl * P + i) * Q + j] / 9;
+  expectClose(xg.grad.toTypedArray(), dx, 'avgPool2d 3x3/2 gradient', 1e-6, 1e-6);
 }
 
 // The vector activations (isa/activation.h) over [-30, 30] against float64, and at NaN, +Inf and

@@ -4,7 +4,7 @@
 // (a row's ragged end runs as one more vector overlapping the last whole one).
 
 import { testing } from '@dlf/native/testing';
-import { avgPool2d, maxPool2d, mul, sum } from '@dlf/nn';
+import { adaptiveAvgPool2d, avgPool2d, maxPool2d, mul, sum } from '@dlf/nn';
 import { getSimd, setSimd, type Tensor, tensor } from '@dlf/tensor-core';
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -253,7 +253,123 @@ describe('pools of any window', () => {
           expect(got.dx, `max dx ${tag}`).toEqual(Array.from(ref.dmax));
           const a = avgPool2d(tensor(data, { shape: [n, 1, h, w] }), options);
           expect(Array.from(a.toTypedArray() as Float32Array), `avg ${tag}`).toEqual(Array.from(ref.avg));
+          // the average's gradient, from an incoming gradient holding NaN, infinities, ties and many magnitudes
+          const gy = mixedData(n * ref.P * ref.Q, rnd, {
+            nan: 0.02,
+            inf: Number.POSITIVE_INFINITY,
+            infs: 0.03,
+            ties: 0.3,
+          });
+          const xg = tensor(data, { shape: [n, 1, h, w] }).requiresGrad_();
+          avgPool2d(xg, options).backward({ grad: tensor(gy, { shape: [n, 1, ref.P, ref.Q] }) });
+          const dx = Array.from(xg.grad!.toTypedArray() as Float32Array);
+          expect(dx, `avg dx ${tag}`).toEqual(Array.from(avgGradReference(gy, n, h, w, win, ref.P, ref.Q)));
         }
     });
   }
+  it('spread the gradient like the scatter over each window (float64, every table)', () => {
+    const rnd = random(5);
+    for (const isa of isas) {
+      setSimd(isa);
+      for (const win of windows) {
+        const [n, h, w] = [2, 13, 21];
+        const options = { kernelSize: win.k, stride: win.s, padding: win.p };
+        const xg = tensor(new Float32Array(n * h * w), { shape: [n, 1, h, w] }).requiresGrad_();
+        const y = avgPool2d(xg, options);
+        const [P, Q] = [y.shape[2]!, y.shape[3]!];
+        const gy = Float32Array.from({ length: n * P * Q }, () => rnd() * 2 - 1);
+        y.backward({ grad: tensor(gy, { shape: y.shape }) });
+        const want = new Float64Array(n * h * w);
+        for (let pl = 0; pl < n; pl++)
+          for (let oh = 0; oh < P; oh++)
+            for (let ow = 0; ow < Q; ow++)
+              for (let i = 0; i < win.k[0]; i++)
+                for (let j = 0; j < win.k[1]; j++) {
+                  const r = oh * win.s[0] - win.p[0] + i,
+                    c = ow * win.s[1] - win.p[1] + j;
+                  if (r >= 0 && r < h && c >= 0 && c < w)
+                    want[(pl * h + r) * w + c]! += gy[(pl * P + oh) * Q + ow]! / (win.k[0] * win.k[1]);
+                }
+        const got = xg.grad!.toTypedArray() as Float32Array;
+        for (let i = 0; i < want.length; i++)
+          expect(Math.abs(got[i]! - want[i]!), `${JSON.stringify(win)} (${isa}) at ${i}`).toBeLessThan(1e-6);
+      }
+    }
+  });
+});
+
+// The average pool's input gradient as the kernel sums it: over gy spread out with stride - 1 zeros
+// between its values, a kh x kw window padded by kh - 1 - ph (kw - 1 - pw), float32 sums from +0 in
+// row-major order over the window's in-range rows, times 1 / (kh kw).
+function avgGradReference(
+  gy: Float32Array,
+  n: number,
+  h: number,
+  w: number,
+  win: Window,
+  P: number,
+  Q: number,
+) {
+  const [kh, kw] = win.k;
+  const [sh, sw] = win.s;
+  const top = kh - 1 - win.p[0],
+    left = kw - 1 - win.p[1];
+  const hs = (P - 1) * sh + 1,
+    ws = (Q - 1) * sw + 1;
+  const inv = Math.fround(1 / (kh * kw));
+  const dx = new Float32Array(n * h * w);
+  for (let pl = 0; pl < n; pl++)
+    for (let r = 0; r < h; r++)
+      for (let c = 0; c < w; c++) {
+        let s = 0;
+        for (let i = 0; i < kh; i++)
+          for (let j = 0; j < kw; j++) {
+            const a = r - top + i,
+              b = c - left + j;
+            if (a < 0 || a >= hs || b < 0 || b >= ws || a % sh !== 0 || b % sw !== 0) continue;
+            s = Math.fround(s + gy[(pl * P + a / sh) * Q + b / sw]!);
+          }
+        dx[(pl * h + r) * w + c] = Math.fround(s * inv);
+      }
+  return dx;
+}
+
+describe('global average pooling (adaptiveAvgPool2d to 1x1)', () => {
+  it('averages each plane and spreads the gradient evenly, NaN included (every table)', () => {
+    const rnd = random(3);
+    for (const isa of isas) {
+      setSimd(isa);
+      for (const [n, h, w] of [
+        [3, 1, 1],
+        [2, 3, 5],
+        [2, 17, 17],
+        [5, 32, 32],
+      ] as const) {
+        const data = Float32Array.from(
+          { length: n * 2 * h * w },
+          () => (rnd() * 2 - 1) * 10 ** Math.floor(rnd() * 6),
+        );
+        data[h * w - 1] = Number.NaN; // the first plane's last value (a vector tail)
+        const x = tensor(data, { shape: [n, 2, h, w] }).requiresGrad_();
+        const y = adaptiveAvgPool2d(x, 1);
+        const g = Float32Array.from({ length: n * 2 }, () => rnd() * 2 - 1);
+        y.backward({ grad: tensor(g, { shape: [n, 2, 1, 1] }) });
+        const got = y.toTypedArray() as Float32Array;
+        const dx = x.grad!.toTypedArray() as Float32Array;
+        for (let pl = 0; pl < n * 2; pl++) {
+          let s = 0;
+          let magnitude = 0;
+          for (let i = 0; i < h * w; i++) {
+            s += data[pl * h * w + i]!;
+            magnitude += Math.abs(data[pl * h * w + i]!);
+          }
+          const tag = `plane ${pl} of ${n}x2x${h}x${w} (${isa})`;
+          if (pl === 0) expect(got[0], tag).toBeNaN();
+          else
+            expect(Math.abs(got[pl]! - s / (h * w)), tag).toBeLessThanOrEqual((1e-7 * magnitude) / (h * w));
+          for (let i = 0; i < h * w; i++) expect(dx[pl * h * w + i], tag).toBe(Math.fround(g[pl]! / (h * w)));
+        }
+      }
+    }
+  });
 });

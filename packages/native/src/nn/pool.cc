@@ -45,6 +45,33 @@ void pool_any_window(const PoolGeom& g, bool max, const float* x, float* y, int3
   });
 }
 
+// gy: (N,C,P,Q) -> dx: (N,C,H,W), overwritten. With count_include_pad the divisor is kh * kw
+// everywhere, so the input gradient is itself a window average: over gy spread out with stride - 1
+// zeros between its values, in a kh x kw window padded by kh - 1 - ph (kw - 1 - pw), stride 1. Rows
+// and columns that no window covers (past the last window) come out as 0.
+void avg_pool_backward_any_window(const PoolGeom& g, const float* gy, float* dx) {
+  const auto& p = g.p;
+  const int64_t Hs = (g.P - 1) * p.stride_h + 1, Ws = (g.Q - 1) * p.stride_w + 1;
+  const bool spread = p.stride_h > 1 || p.stride_w > 1;
+  const PoolWindow w{Hs, Ws, g.H, g.W, p.kernel_h, p.kernel_w, 1, 1, p.kernel_h - 1 - p.pad_h, p.kernel_w - 1 - p.pad_w};
+  const Kernels& kt = kernels();
+  parallel_for(g.N * g.C, 4, [&](int64_t a, int64_t b) {
+    float* scratch = thread_scratch(0, Hs * kt.pool_window_row(w));
+    if (!spread) {
+      kt.pool_window(w, false, gy + a * g.P * g.Q, b - a, dx + a * g.H * g.W, nullptr, scratch);
+      return;
+    }
+    float* plane = thread_scratch(1, Hs * Ws);
+    std::fill(plane, plane + Hs * Ws, 0.f);
+    for (int64_t pl = a; pl < b; ++pl) {
+      const float* src = gy + pl * g.P * g.Q;
+      for (int64_t i = 0; i < g.P; ++i)
+        for (int64_t j = 0; j < g.Q; ++j) plane[i * p.stride_h * Ws + j * p.stride_w] = src[i * g.Q + j];
+      kt.pool_window(w, false, plane, 1, dx + pl * g.H * g.W, nullptr, scratch);
+    }
+  });
+}
+
 // The common 2x2 / stride 2 / no padding case has vector kernels (isa/pool.h).
 bool is_2x2(const PoolGeom& g) {
   const auto& p = g.p;
@@ -92,22 +119,8 @@ struct AvgPoolBackward final : Node {
       gin[0] = dx;
       return;
     }
-    auto dx = zeros(input_shapes[0]);
-    const auto& p = g.p;
-    const float inv = 1.f / static_cast<float>(p.kernel_h * p.kernel_w);
-    const float* pg = gy->f32();
-    float* pd = dx->f32();
-    parallel_for(g.N * g.C, 16, [&](int64_t a, int64_t b) {
-      for (int64_t pl = a; pl < b; ++pl)
-        for (int64_t oh = 0; oh < g.P; ++oh)
-          for (int64_t ow = 0; ow < g.Q; ++ow) {
-            const float v = pg[(pl * g.P + oh) * g.Q + ow] * inv;
-            const int64_t h0 = oh * p.stride_h - p.pad_h, w0 = ow * p.stride_w - p.pad_w;
-            for (int64_t h = std::max<int64_t>(h0, 0); h < std::min(h0 + p.kernel_h, g.H); ++h)
-              for (int64_t w = std::max<int64_t>(w0, 0); w < std::min(w0 + p.kernel_w, g.W); ++w)
-                pd[(pl * g.H + h) * g.W + w] += v;
-          }
-    });
+    auto dx = empty(input_shapes[0]);
+    avg_pool_backward_any_window(g, gy->f32(), dx->f32());
     gin[0] = dx;
   }
 };
@@ -118,19 +131,26 @@ struct AdaptiveAvgBackward final : Node {
   void backward(const TensorPtr& gy, std::vector<TensorPtr>& gin) override {
     const Shape& s = input_shapes[0];
     const int64_t H = s[2], W = s[3];
-    auto dx = zeros(s);
+    auto dx = out_h == 1 && out_w == 1 ? empty(s) : zeros(s);
     const float* pg = gy->f32();
     float* pd = dx->f32();
-    for (int64_t pl = 0; pl < s[0] * s[1]; ++pl)
-      for (int64_t oh = 0; oh < out_h; ++oh) {
-        const int64_t h0 = oh * H / out_h, h1 = ((oh + 1) * H + out_h - 1) / out_h;
-        for (int64_t ow = 0; ow < out_w; ++ow) {
-          const int64_t w0 = ow * W / out_w, w1 = ((ow + 1) * W + out_w - 1) / out_w;
-          const float v = pg[(pl * out_h + oh) * out_w + ow] / static_cast<float>((h1 - h0) * (w1 - w0));
-          for (int64_t h = h0; h < h1; ++h)
-            for (int64_t w = w0; w < w1; ++w) pd[(pl * H + h) * W + w] += v;
+    parallel_for(s[0] * s[1], 16, [&](int64_t a, int64_t b) {
+      for (int64_t pl = a; pl < b; ++pl) {
+        if (out_h == 1 && out_w == 1) {  // global average pooling: the plane's gradient is one value
+          std::fill(pd + pl * H * W, pd + (pl + 1) * H * W, pg[pl] / static_cast<float>(H * W));
+          continue;
+        }
+        for (int64_t oh = 0; oh < out_h; ++oh) {
+          const int64_t h0 = oh * H / out_h, h1 = ((oh + 1) * H + out_h - 1) / out_h;
+          for (int64_t ow = 0; ow < out_w; ++ow) {
+            const int64_t w0 = ow * W / out_w, w1 = ((ow + 1) * W + out_w - 1) / out_w;
+            const float v = pg[(pl * out_h + oh) * out_w + ow] / static_cast<float>((h1 - h0) * (w1 - w0));
+            for (int64_t h = h0; h < h1; ++h)
+              for (int64_t w = w0; w < w1; ++w) pd[(pl * H + h) * W + w] += v;
+          }
         }
       }
+    });
     gin[0] = dx;
   }
 };
@@ -214,17 +234,27 @@ TensorPtr adaptive_avg_pool2d(const TensorPtr& x_in, int64_t out_h, int64_t out_
   auto y = empty({x->shape[0], x->shape[1], out_h, out_w});
   const float* px = x->f32();
   float* py = y->f32();
-  for (int64_t pl = 0; pl < x->shape[0] * x->shape[1]; ++pl)
-    for (int64_t oh = 0; oh < out_h; ++oh) {
-      const int64_t h0 = oh * H / out_h, h1 = ((oh + 1) * H + out_h - 1) / out_h;
-      for (int64_t ow = 0; ow < out_w; ++ow) {
-        const int64_t w0 = ow * W / out_w, w1 = ((ow + 1) * W + out_w - 1) / out_w;
+  const Kernels& kt = kernels();
+  parallel_for(x->shape[0] * x->shape[1], 16, [&](int64_t a, int64_t b) {
+    for (int64_t pl = a; pl < b; ++pl) {
+      if (out_h == 1 && out_w == 1) {  // global average pooling: the plane summed in double vectors
         double s = 0.0;
-        for (int64_t h = h0; h < h1; ++h)
-          for (int64_t w = w0; w < w1; ++w) s += px[(pl * H + h) * W + w];
-        py[(pl * out_h + oh) * out_w + ow] = static_cast<float>(s / static_cast<double>((h1 - h0) * (w1 - w0)));
+        kt.bn_channel_stats(px + pl * H * W, 1, H * W, H * W, 0.f, &s, nullptr);
+        py[pl] = static_cast<float>(s / static_cast<double>(H * W));
+        continue;
+      }
+      for (int64_t oh = 0; oh < out_h; ++oh) {
+        const int64_t h0 = oh * H / out_h, h1 = ((oh + 1) * H + out_h - 1) / out_h;
+        for (int64_t ow = 0; ow < out_w; ++ow) {
+          const int64_t w0 = ow * W / out_w, w1 = ((ow + 1) * W + out_w - 1) / out_w;
+          double s = 0.0;
+          for (int64_t h = h0; h < h1; ++h)
+            for (int64_t w = w0; w < w1; ++w) s += px[(pl * H + h) * W + w];
+          py[(pl * out_h + oh) * out_w + ow] = static_cast<float>(s / static_cast<double>((h1 - h0) * (w1 - w0)));
+        }
       }
     }
+  });
   if (any_requires_grad({&x_in})) {
     auto node = make_node<AdaptiveAvgBackward>();
     node->out_h = out_h;
