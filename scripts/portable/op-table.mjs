@@ -247,6 +247,12 @@ const activations = {
     [Number.NaN, Number.NaN, Number.NaN],
   ],
   gelu: [F.gelu, null, [Number.NaN, Infinity, Number.NaN], [Number.NaN, Number.NaN, Number.NaN]],
+  hardswish: [
+    F.hardswish,
+    (v) => (v * Math.min(Math.max(v + 3, 0), 6)) / 6,
+    [Number.NaN, Infinity, Number.NaN],
+    [1, 1, 0],
+  ],
 };
 function activationCase(name) {
   const [op, f64, values, grads] = activations[name];

@@ -7,7 +7,7 @@ import { testing } from '@dlf/native/testing';
 import { getSimd, setSimd, type Tensor, tensor } from '@dlf/tensor-core';
 import '@dlf/autograd';
 import { afterAll, describe, expect, it } from 'vitest';
-import { gelu, leakyRelu, sigmoid, silu, tanh } from '@dlf/nn';
+import { gelu, hardswish, leakyRelu, sigmoid, silu, tanh } from '@dlf/nn';
 
 // The normal CDF in float64: erfc's continued fraction in the tails (the series of erf loses its
 // digits there), else that series.
@@ -81,6 +81,16 @@ const ops: Record<string, Op> = {
     special: [
       [Number.NaN, Infinity, Number.NaN],
       [Number.NaN, Number.NaN, Number.NaN],
+    ],
+  },
+  hardswish: {
+    run: hardswish,
+    f: (x) => (x * Math.min(Math.max(x + 3, 0), 6)) / 6,
+    df: (x) => (x < -3 ? 0 : x <= 3 ? x / 3 + 0.5 : 1),
+    // -Infinity: -Infinity * 0 is NaN in PyTorch too
+    special: [
+      [Number.NaN, Infinity, Number.NaN],
+      [1, 1, 0],
     ],
   },
 };

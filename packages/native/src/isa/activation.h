@@ -105,10 +105,16 @@ inline void activation_forward(ActivationKind a, const float* x, float* y, int64
     case ActivationKind::Tanh: over([](vf v) { return act::vtanh(v); }); break;
     case ActivationKind::Silu: over([](vf v) { return v / (broadcast(1.f) + act::vexp(-v)); }); break;
     case ActivationKind::Gelu: over([](vf v) { return v * act::vnormal_cdf(v); }); break;
+    case ActivationKind::Hardswish:
+      over([](vf v) {  // x * clamp(x + 3, 0, 6) / 6 in the scalar op's steps; NaN passes both compares
+        const vf t = v + broadcast(3.f), lo = vf{} > t ? vf{} : t;
+        return v * (lo > broadcast(6.f) ? broadcast(6.f) : lo) / broadcast(6.f);
+      });
+      break;
   }
 }
 
-// g and the saved x (LeakyReLU, SiLU, GELU) or y (sigmoid, tanh) -> dx
+// g and the saved x (LeakyReLU, SiLU, GELU, hardswish) or y (sigmoid, tanh) -> dx
 inline void activation_backward(ActivationKind a, const float* g, const float* x, const float* y, float* dx, int64_t n,
                                 float p) {
   const vf pv = broadcast(p), one = broadcast(1.f);
@@ -129,6 +135,12 @@ inline void activation_backward(ActivationKind a, const float* g, const float* x
       over(x, [&](vf gv, vf v) {
         const vf density = broadcast(0.39894228040143268f) * act::vexp(broadcast(-0.5f) * v * v);
         return gv * (act::vnormal_cdf(v) + v * density);
+      });
+      break;
+    case ActivationKind::Hardswish:
+      over(x, [&](vf gv, vf v) {  // 0 below -3, g (x / 3 + 1/2) up to 3, g above (and at NaN)
+        const vf mid = v <= broadcast(3.f) ? gv * (v / broadcast(3.f) + broadcast(0.5f)) : gv;
+        return v < broadcast(-3.f) ? vf{} : mid;
       });
       break;
   }

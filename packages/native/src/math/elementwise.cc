@@ -164,6 +164,7 @@ bool vector_activation(UnaryOp op, ActivationKind& a) {
     case UnaryOp::Tanh: a = ActivationKind::Tanh; return true;
     case UnaryOp::Silu: a = ActivationKind::Silu; return true;
     case UnaryOp::Gelu: a = ActivationKind::Gelu; return true;
+    case UnaryOp::Hardswish: a = ActivationKind::Hardswish; return true;
     default: return false;
   }
 }
