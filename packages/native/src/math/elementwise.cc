@@ -36,17 +36,44 @@ void broadcast_rows(const TensorPtr& a, const TensorPtr& b, const TensorPtr& out
   float* po = out->f32();
   const int64_t ia = nd == 0 ? 0 : sa[nd - 1], ib = nd == 0 ? 0 : sb[nd - 1];
   parallel_for(rows, std::max<int64_t>(1, kGrain / std::max<int64_t>(inner, 1)), [&](int64_t r0, int64_t r1) {
+    // The chunk's first row's index (outer dims), then an odometer: short rows (a (N,C,H,W) tensor
+    // times an (N,C,1,1) gate on 4x4 planes) cost more in divisions than in their arithmetic.
+    Shape idx(static_cast<size_t>(std::max<int64_t>(nd - 1, 0)), 0);
+    int64_t oa = 0, ob = 0;
+    for (int64_t d = nd - 2, rem = r0; d >= 0; --d) {
+      idx[d] = rem % os[d];
+      rem /= os[d];
+      oa += idx[d] * sa[d];
+      ob += idx[d] * sb[d];
+    }
     for (int64_t r = r0; r < r1; ++r) {
-      int64_t rem = r, oa = 0, ob = 0;
-      for (int64_t d = nd - 2; d >= 0; --d) {
-        const int64_t i = rem % os[d];
-        rem /= os[d];
-        oa += i * sa[d];
-        ob += i * sb[d];
-      }
       f(pa + oa, pb + ob, po + r * inner, ia, ib, inner);
+      for (int64_t d = nd - 2; d >= 0; --d) {
+        oa += sa[d];
+        ob += sb[d];
+        if (++idx[d] < os[d]) break;
+        oa -= os[d] * sa[d];
+        ob -= os[d] * sb[d];
+        idx[d] = 0;
+      }
     }
   });
+}
+
+// When `per_row` holds one value per row of `full`'s last `inner` values (an (N,C,1,1) gate on an
+// (N,C,H,W) tensor: inner = H * W), returns inner; otherwise 0.
+int64_t row_scalar_inner(const Shape& full, const Shape& per_row) {
+  const int64_t nd = static_cast<int64_t>(full.size()), off = nd - static_cast<int64_t>(per_row.size());
+  if (off < 0) return 0;
+  const auto dim = [&](int64_t d) { return d < off ? 1 : per_row[d - off]; };
+  int64_t k = nd;
+  while (k > 0 && dim(k - 1) == 1) --k;
+  if (k == nd) return 0;
+  for (int64_t d = 0; d < k; ++d)
+    if (dim(d) != full[d]) return 0;
+  int64_t inner = 1;
+  for (int64_t d = k; d < nd; ++d) inner *= full[d];
+  return inner > 1 ? inner : 0;
 }
 
 template <typename Op>
@@ -54,6 +81,27 @@ TensorPtr apply_binary(const TensorPtr& a_in, const TensorPtr& b_in, const Shape
   auto a = contiguous_data(a_in);
   auto b = contiguous_data(b_in);
   auto out = empty(out_shape);
+  const int64_t b_rows = a->shape == out_shape ? row_scalar_inner(out_shape, b->shape) : 0;
+  const int64_t a_rows = b->shape == out_shape ? row_scalar_inner(out_shape, a->shape) : 0;
+  if (b_rows > 0 || a_rows > 0) {  // one operand a value per row: no index arithmetic per row
+    const int64_t inner = std::max(a_rows, b_rows), rows = out->numel() / inner;
+    const float* pa = a->f32();
+    const float* pb = b->f32();
+    float* po = out->f32();
+    parallel_for(rows, std::max<int64_t>(1, kGrain / inner), [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; ++r) {
+        const int64_t o = r * inner;
+        if (b_rows > 0) {
+          const float bv = pb[r];
+          for (int64_t i = 0; i < inner; ++i) po[o + i] = op(pa[o + i], bv);
+        } else {
+          const float av = pa[r];
+          for (int64_t i = 0; i < inner; ++i) po[o + i] = op(av, pb[o + i]);
+        }
+      }
+    });
+    return out;
+  }
   if (a->shape == b->shape) {
     const float* pa = a->f32();
     const float* pb = b->f32();
@@ -87,6 +135,34 @@ TensorPtr div_t(const TensorPtr& a, const TensorPtr& b) {
   return apply_binary(a, b, broadcast_shapes(a->shape, b->shape, "div"), [](float x, float y) { return x / y; });
 }
 
+// The gradient of `self` in out = self * other: g * other, summed by the engine down to self's
+// shape. When self holds one value per row of g (a channel gate) and other is g's shape, each row's
+// sum of the products (float, as g * other rounds them) is taken in double here, without writing the
+// products out.
+TensorPtr row_dots_or_mul(const TensorPtr& g_in, const TensorPtr& other_in, const TensorPtr& self) {
+  const int64_t inner = other_in->shape == g_in->shape ? row_scalar_inner(g_in->shape, self->shape) : 0;
+  if (inner == 0) return mul_t(g_in, other_in);
+  auto g = contiguous_data(g_in);
+  auto other = contiguous_data(other_in);
+  auto out = empty(self->shape);
+  const float* pg = g->f32();
+  const float* px = other->f32();
+  float* po = out->f32();
+  parallel_for(out->numel(), std::max<int64_t>(1, kGrain / inner), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      double s[4] = {0.0, 0.0, 0.0, 0.0};
+      const float* gr = pg + r * inner;
+      const float* xr = px + r * inner;
+      int64_t i = 0;
+      for (; i + 4 <= inner; i += 4)
+        for (int j = 0; j < 4; ++j) s[j] += gr[i + j] * xr[i + j];
+      for (int j = 0; i < inner; ++i, ++j) s[j] += gr[i] * xr[i];
+      po[r] = static_cast<float>((s[0] + s[1]) + (s[2] + s[3]));
+    }
+  });
+  return out;
+}
+
 // out = a (broadcast shape); gradients are summed down to input shapes by the engine.
 struct BinaryBackward final : Node {
   BinaryOp op;
@@ -115,8 +191,8 @@ struct BinaryBackward final : Node {
         if (needs_grad(1)) gin[1] = unary(UnaryOp::Neg, g, 0.f);
         break;
       case BinaryOp::Mul:
-        if (needs_grad(0)) gin[0] = mul_t(g, b);
-        if (needs_grad(1)) gin[1] = mul_t(g, a);
+        if (needs_grad(0)) gin[0] = row_dots_or_mul(g, b, a);
+        if (needs_grad(1)) gin[1] = row_dots_or_mul(g, a, b);
         break;
       case BinaryOp::Div:
         if (needs_grad(0)) gin[0] = div_t(g, b);

@@ -183,6 +183,10 @@ def build_cases():
         ('bias_4d', [2, 3, 4, 5], [1, 3, 1, 1]),
         ('batch1', [2, 3, 4], [1, 3, 4]),
         ('rank_mismatch', [2, 1, 4], [3, 1]),
+        # one value per row of the other (a squeeze-and-excitation gate): its own fast path
+        ('channel_gate', [2, 3, 4, 5], [2, 3, 1, 1]),
+        ('channel_gate_lhs', [2, 3, 1, 1], [2, 3, 4, 5]),
+        ('row_gate', [3, 7], [3, 1]),
     ]
     for op in ['add', 'sub', 'mul', 'div']:
         for tag, sa, sb in binary_shapes:
