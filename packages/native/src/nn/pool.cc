@@ -7,6 +7,7 @@
 #include "nn/ops.h"
 #include "runtime/simd.h"
 #include "runtime/threadpool.h"
+#include "tensor/reduce.h"
 
 namespace dlf {
 namespace {
@@ -237,9 +238,15 @@ TensorPtr adaptive_avg_pool2d(const TensorPtr& x_in, int64_t out_h, int64_t out_
   const Kernels& kt = kernels();
   parallel_for(x->shape[0] * x->shape[1], 16, [&](int64_t a, int64_t b) {
     for (int64_t pl = a; pl < b; ++pl) {
-      if (out_h == 1 && out_w == 1) {  // global average pooling: the plane summed in double vectors
+      if (out_h == 1 && out_w == 1) {
+        // Global average pooling: the plane summed in double vectors; small planes (a
+        // squeeze-and-excitation gate's 4x4 or 8x8) by four scalar sums, without the vector setup.
         double s = 0.0;
-        kt.bn_channel_stats(px + pl * H * W, 1, H * W, H * W, 0.f, &s, nullptr);
+        if (H * W < 256) {
+          s = row_sum(px + pl * H * W, H * W);
+        } else {
+          kt.bn_channel_stats(px + pl * H * W, 1, H * W, H * W, 0.f, &s, nullptr);
+        }
         py[pl] = static_cast<float>(s / static_cast<double>(H * W));
         continue;
       }
