@@ -27,6 +27,8 @@
 //              (3x3 conv, BN, ReLU) at 64, 64 (then a max pool), 128 channels, global average pool
 //   leakyvgg   (extra) vgg-bn with LeakyReLU(0.1) in place of ReLU (nothing for BN to fuse)
 //   siluavg    (extra) vgg-bn with SiLU in place of ReLU and 2x2 average pools in place of max pools
+//   mnv3       (extra) MobileNetV3-style for 32x32: inverted residuals with 3x3 and 5x5 depthwise convs,
+//              hardswish, squeeze-and-excitation (global average pool, two 1x1 convs, sigmoid gate)
 export const MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet'];
 // Beyond the zoo (`--models all` runs the zoo only): CNNs of the same kind built differently, to
 // check that the speed carries over (allconv downsamples with stride-2 convolutions instead of
@@ -47,8 +49,21 @@ export const EXTRA_MODELS = [
   'vgg5',
   'leakyvgg',
   'siluavg',
+  'mnv3',
 ];
 export const ALL_MODELS = [...MODELS, ...EXTRA_MODELS];
+// mnv3's blocks (as torch_models.py's): kernel, expanded channels, output channels, squeeze-and-excite,
+// hardswish (else ReLU), stride; MobileNetV3-Small's plan with strides for 32x32 input.
+const MNV3_BLOCKS = [
+  [3, 16, 16, true, false, 1],
+  [3, 72, 24, false, false, 2],
+  [3, 88, 24, false, false, 1],
+  [5, 96, 40, true, true, 2],
+  [5, 240, 40, true, true, 1],
+  [5, 120, 48, true, true, 1],
+  [5, 288, 96, true, true, 2],
+  [5, 576, 96, true, true, 1],
+];
 export const CLASSES = 10;
 
 /** Builds one zoo model from the loaded dlf packages (`nn`, `core` = @dlf/nn, @dlf/tensor-core). */
@@ -326,6 +341,56 @@ export function buildModel(name, { nn, core, size = 32 }) {
     case 'vgg5':
       // vgg-bn's plan with one 5x5 (conv, BN, ReLU) a stage
       return vggBn(5, 1);
+    case 'mnv3': {
+      // x * sigmoid(conv(relu(conv(gap(x))))): the channel gate of a squeeze-and-excitation block
+      class SqueezeExcite extends Module {
+        constructor(c) {
+          super();
+          const squeezed = Math.max(8, Math.round(c / 4 / 8) * 8);
+          this.reduce = this.registerModule('reduce', new Conv2d(c, squeezed, 1, { generator }));
+          this.expand = this.registerModule('expand', new Conv2d(squeezed, c, 1, { generator }));
+        }
+        forward(x) {
+          return core.tidy(() => {
+            const gate = nn.sigmoid(
+              this.expand.forward(nn.relu(this.reduce.forward(nn.adaptiveAvgPool2d(x, 1)))),
+            );
+            return core.mul(x, gate);
+          });
+        }
+        describe(inputShape) {
+          return { outputShape: inputShape, macs: 0 };
+        }
+      }
+      const act = (hs) => (hs ? new nn.Hardswish() : new ReLU());
+      const convBnAct = (cin, cout, k, hs, stride = 1, groups = 1) => [
+        conv(cin, cout, k, stride, groups),
+        new BatchNorm2d(cout),
+        act(hs),
+      ];
+      const blocks = [];
+      let cin = 16;
+      // (kernel, expanded channels, output channels, squeeze-and-excite, hardswish, stride)
+      for (const [k, e, c, se, hs, s] of MNV3_BLOCKS) {
+        const body = new Sequential(
+          ...(e === cin ? [] : convBnAct(cin, e, 1, hs)),
+          ...convBnAct(e, e, k, hs, s, e),
+          ...(se ? [new SqueezeExcite(e)] : []),
+          conv(e, c, 1),
+          new BatchNorm2d(c),
+        );
+        blocks.push(s === 1 && cin === c ? new Residual(body, null, false) : body);
+        cin = c;
+      }
+      return new Sequential(
+        ...convBnAct(3, 16, 3, true),
+        ...blocks,
+        ...convBnAct(cin, 576, 1, true),
+        new AdaptiveAvgPool2d(1),
+        new Flatten(),
+        new Linear(576, CLASSES, { generator }),
+      );
+    }
     case 'stem7':
       // an ImageNet-style 7x7 stride-2 stem (meant for --size 64 and up), then (3x3 conv, BN, ReLU)
       return new Sequential(

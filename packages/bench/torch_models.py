@@ -1,9 +1,10 @@
 """The benchmark zoo, PyTorch side: the same architectures as models.mjs (see there for the list).
 Every model takes (N, 3, S, S) (S = 32 unless --size sets it) and ends in 10 logits."""
 
+import torch
 import torch.nn as nn
 
-MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet', 'allconv', 'resnetw', 'oddnet', 'vgg11', 'lenet', 'simplecnn', 'stem7', 'bottleneck', 'quick5', 'vgg5', 'leakyvgg', 'siluavg']  # the zoo, then the extra models
+MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet', 'allconv', 'resnetw', 'oddnet', 'vgg11', 'lenet', 'simplecnn', 'stem7', 'bottleneck', 'quick5', 'vgg5', 'leakyvgg', 'siluavg', 'mnv3']  # the zoo, then the extra models
 CLASSES = 10
 
 
@@ -191,8 +192,47 @@ def vgg5(size=32):
     return vgg_stages(5, 1, size)
 
 
+class SqueezeExcite(nn.Module):
+    """x * sigmoid(conv(relu(conv(gap(x))))): the channel gate of a squeeze-and-excitation block."""
+
+    def __init__(self, c):
+        super().__init__()
+        squeezed = max(8, round(c / 4 / 8) * 8)
+        self.reduce = nn.Conv2d(c, squeezed, 1)
+        self.expand = nn.Conv2d(squeezed, c, 1)
+
+    def forward(self, x):
+        gate = torch.sigmoid(self.expand(nn.functional.relu(self.reduce(nn.functional.adaptive_avg_pool2d(x, 1)))))
+        return x * gate
+
+
+# kernel, expanded channels, output channels, squeeze-and-excite, hardswish (else ReLU), stride
+MNV3_BLOCKS = ((3, 16, 16, True, False, 1), (3, 72, 24, False, False, 2), (3, 88, 24, False, False, 1),
+               (5, 96, 40, True, True, 2), (5, 240, 40, True, True, 1), (5, 120, 48, True, True, 1),
+               (5, 288, 96, True, True, 2), (5, 576, 96, True, True, 1))
+
+
+def mnv3():
+    """MobileNetV3-Small's plan for 32x32: inverted residuals with 3x3 and 5x5 depthwise convs, hardswish,
+    squeeze-and-excitation."""
+    def conv_bn_act(cin, cout, k, hs, stride=1, groups=1):
+        return [conv(cin, cout, k, stride, groups), nn.BatchNorm2d(cout), nn.Hardswish() if hs else nn.ReLU()]
+    blocks, cin = [], 16
+    for k, e, c, se, hs, s in MNV3_BLOCKS:
+        body = nn.Sequential(
+            *([] if e == cin else conv_bn_act(cin, e, 1, hs)),
+            *conv_bn_act(e, e, k, hs, s, e),
+            *([SqueezeExcite(e)] if se else []),
+            conv(e, c, 1), nn.BatchNorm2d(c),
+        )
+        blocks.append(Residual(body, None, False) if s == 1 and cin == c else body)
+        cin = c
+    return nn.Sequential(*conv_bn_act(3, 16, 3, True), *blocks, *conv_bn_act(cin, 576, 1, True),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(576, CLASSES))
+
+
 def build_model(name, size=32):
-    builders = {'leakyvgg': leakyvgg, 'siluavg': siluavg, 'quick5': quick5, 'vgg5': vgg5, 'bottleneck': bottleneck, 'lenet': lenet, 'simplecnn': simplecnn, 'stem7': stem7, 'vgg11': vgg11, 'allconv': allconv, 'resnetw': resnetw, 'oddnet': oddnet, 'seed-cnn': seed_cnn, 'vgg-bn': vgg_bn, 'resnet20': resnet20, 'mobilenet': mobilenet}
+    builders = {'mnv3': mnv3, 'leakyvgg': leakyvgg, 'siluavg': siluavg, 'quick5': quick5, 'vgg5': vgg5, 'bottleneck': bottleneck, 'lenet': lenet, 'simplecnn': simplecnn, 'stem7': stem7, 'vgg11': vgg11, 'allconv': allconv, 'resnetw': resnetw, 'oddnet': oddnet, 'seed-cnn': seed_cnn, 'vgg-bn': vgg_bn, 'resnet20': resnet20, 'mobilenet': mobilenet}
     if name not in builders:
         raise ValueError(f'unknown model {name}; expected one of {", ".join(MODELS)}')
     if name in ('seed-cnn', 'vgg-bn', 'lenet', 'simplecnn', 'quick5', 'vgg5', 'leakyvgg', 'siluavg'):
