@@ -72,6 +72,8 @@ export interface NnSlice {
     reluClip?: number,
     /** Then a 2x2 / stride 2 max pool (with the ReLU, without a residual): output (N, C, H/2, W/2). */
     maxPool2x2?: boolean,
+    /** A hardswish in place of the ReLU (without a residual or a pool). */
+    hardswish?: boolean,
   ): Handle;
   /**
    * An evaluation-mode BatchNorm2d folded into the conv before it, in one call: [w * s, (b - mean) * s + beta]

@@ -3,7 +3,8 @@
 // statistics, in training and evaluation mode; Sequential's and GraphModule's BatchNorm2d + ReLU
 // fusion, and their evaluation-mode folding of BatchNorm2d into the conv before it, against the
 // same models unfused. The same for a fused ReLU6 (the gradient passes where 0 < output < 6, as
-// PyTorch's hardtanh), on every instruction set.
+// PyTorch's hardtanh) and a fused hardswish (the gradient times its derivative), on every
+// instruction set.
 
 import { nn as native } from '@dlf/native/nn';
 import { testing } from '@dlf/native/testing';
@@ -14,6 +15,8 @@ import {
   batchNorm2d,
   Conv2d,
   GraphBuilder,
+  Hardswish,
+  hardswish,
   MaxPool2d,
   type Module,
   mul,
@@ -38,8 +41,16 @@ function expectClose(got: Float32Array, want: Float32Array, what: string): void 
   }
 }
 
-// With ReLU6 the scale and shift are wide: outputs on both sides of both kinks (0 and 6).
-function bnRun(fused: boolean, training: boolean, shape: number[], seed: number, six = false) {
+// With ReLU6 and hardswish the scale and shift are wide: outputs on both sides of both kinks (0 and
+// 6; -3 and 3).
+function bnRun(
+  fused: boolean,
+  training: boolean,
+  shape: number[],
+  seed: number,
+  activation: 'relu' | 'relu6' | 'hardswish' = 'relu',
+) {
+  const six = activation !== 'relu';
   const x = randn(shape, seed).requiresGrad_();
   const c = shape[1]!;
   const weight = randn([c], seed + 1, six ? 8 : 1).requiresGrad_();
@@ -47,8 +58,8 @@ function bnRun(fused: boolean, training: boolean, shape: number[], seed: number,
   const runningMean = randn([c], seed + 3);
   const runningVar = tensor(new Float32Array(c).fill(1.5));
   const opts = { weight, bias, runningMean, runningVar, training };
-  const act = six ? relu6 : relu;
-  const y = fused ? batchNorm2d(x, { ...opts, [six ? 'relu6' : 'relu']: true }) : act(batchNorm2d(x, opts));
+  const act = { relu, relu6, hardswish }[activation];
+  const y = fused ? batchNorm2d(x, { ...opts, [activation]: true }) : act(batchNorm2d(x, opts));
   const g = randn(y.shape, seed + 4);
   sum(mul(y, g)).backward();
   return [arr(y), arr(x.grad!), arr(weight.grad!), arr(bias.grad!), arr(runningMean), arr(runningVar)];
@@ -235,8 +246,8 @@ describe('batchNorm2d with a fused ReLU6', () => {
           [1, 16, 8, 8],
           [2, 33, 9, 3],
         ].entries()) {
-          const a = bnRun(true, training, shape, 10 * i, true);
-          const b = bnRun(false, training, shape, 10 * i, true);
+          const a = bnRun(true, training, shape, 10 * i, 'relu6');
+          const b = bnRun(false, training, shape, 10 * i, 'relu6');
           ['y', 'dx', 'dweight', 'dbias', 'runningMean', 'runningVar'].forEach((name, k) =>
             expectClose(a[k]!, b[k]!, `${name} ${shape}`),
           );
@@ -286,6 +297,87 @@ describe('batchNorm2d with a fused ReLU6', () => {
     compareFused6(() => {
       const g = new GraphBuilder();
       const [c1, bn, act, c2] = relu6Layers(22);
+      const h = g.node(act, g.node(bn, g.node(c1, g.input, 'c1'), 'bn'), 'act');
+      return g.build(g.node(c2, h, 'c2'));
+    }, 'GraphModule');
+  });
+});
+
+describe('batchNorm2d with a fused hardswish', () => {
+  for (const isa of isas)
+    for (const training of [true, false]) {
+      it(`matches batchNorm2d then hardswish (${training ? 'training' : 'evaluation'}, ${isa})`, () => {
+        setSimd(isa);
+        const seen = { zero: false, mid: false, above: false };
+        for (const [i, shape] of [
+          [4, 3, 5, 7],
+          [1, 16, 8, 8],
+          [2, 33, 9, 3],
+        ].entries()) {
+          const a = bnRun(true, training, shape, 10 * i, 'hardswish');
+          const b = bnRun(false, training, shape, 10 * i, 'hardswish');
+          ['y', 'dx', 'dweight', 'dbias', 'runningMean', 'runningVar'].forEach((name, k) =>
+            expectClose(a[k]!, b[k]!, `${name} ${shape}`),
+          );
+          // Below -3 (0), between -3 and 3 (the curve), above 3 (the identity): every piece of the derivative.
+          seen.zero ||= a[0]!.some((v) => v === 0);
+          seen.mid ||= a[0]!.some((v) => v < 0);
+          seen.above ||= a[0]!.some((v) => v > 3);
+        }
+        expect(seen).toEqual({ zero: true, mid: true, above: true });
+      });
+    }
+
+  it('refuses a second activation, a residual or a pool with it', () => {
+    const x = randn([2, 3, 4, 4], 1);
+    expect(() => batchNorm2d(x, { relu: true, hardswish: true })).toThrow(/one fused activation/);
+    expect(() => batchNorm2d(x, { hardswish: true, residual: x })).toThrow(/residual/);
+    expect(() => batchNorm2d(x, { hardswish: true, maxPool2x2: true })).toThrow(/maxPool2x2/);
+  });
+
+  it('passes NaN through, as the ops apart do', () => {
+    const data = arr(randn([2, 3, 4, 4], 2));
+    data[5] = Number.NaN;
+    const x = tensor(data, { shape: [2, 3, 4, 4] });
+    const opts = { runningMean: randn([3], 3), runningVar: tensor([1, 2, 3]), training: false };
+    const fused = arr(batchNorm2d(x, { ...opts, hardswish: true }));
+    const apart = arr(hardswish(batchNorm2d(x, opts)));
+    expect(Number.isNaN(fused[5]!) && Number.isNaN(apart[5]!)).toBe(true);
+    fused[5] = apart[5] = 0;
+    expectClose(fused, apart, 'y');
+  });
+
+  it('is what Sequential and GraphModule run for BatchNorm2d + Hardswish, matching the unfused models', () => {
+    let calls = 0;
+    const layers = (seed: number) => {
+      const bn = new BatchNorm2d(8);
+      bn.weight!.write(arr(randn([8], seed + 2, 4)));
+      bn.bias!.write(arr(randn([8], seed + 3, 3)));
+      const forward = bn.forward.bind(bn);
+      bn.forward = (x, options) => {
+        if (options?.hardswish) calls++;
+        return forward(x, options);
+      };
+      const conv = (cin: number, cout: number, s: number) =>
+        new Conv2d(cin, cout, 3, { padding: 1, bias: false, generator: new Generator(s) });
+      return [conv(4, 8, seed), bn, new Hardswish(), conv(8, 4, seed + 1)] as const;
+    };
+    const compare = (build: () => Module & { fuse: boolean }, what: string) => {
+      const results = [true, false].map((fuse) => {
+        const model = build();
+        model.fuse = fuse;
+        calls = 0;
+        const y = model.forward(randn([3, 4, 10, 10], 5));
+        expect(calls, `${what}: fused BatchNorm2d + Hardswish calls with fuse ${fuse}`).toBe(fuse ? 1 : 0);
+        sum(mul(y, randn(y.shape, 6))).backward();
+        return [arr(y), ...model.parameters().map((p) => arr(p.grad!))];
+      });
+      results[0]!.forEach((v, k) => expectClose(v, results[1]![k]!, `${what} output/gradient ${k}`));
+    };
+    compare(() => new Sequential(...layers(31)), 'Sequential');
+    compare(() => {
+      const g = new GraphBuilder();
+      const [c1, bn, act, c2] = layers(32);
       const h = g.node(act, g.node(bn, g.node(c1, g.input, 'c1'), 'bn'), 'act');
       return g.build(g.node(c2, h, 'c2'));
     }, 'GraphModule');

@@ -85,6 +85,18 @@ inline vf vnormal_cdf(vf x) {
   return u < vf{} ? half_erfc : broadcast(1.f) - half_erfc;
 }
 
+// x * clamp(x + 3, 0, 6) / 6 in the scalar op's steps; NaN passes both compares. (Also fused into
+// batch norm, isa/norm.h.)
+inline vf vhardswish(vf v) {
+  const vf t = v + broadcast(3.f), lo = vf{} > t ? vf{} : t;
+  return v * (lo > broadcast(6.f) ? broadcast(6.f) : lo) / broadcast(6.f);
+}
+// g times hardswish's derivative at v: 0 below -3, v / 3 + 1/2 up to 3, 1 above (and at NaN)
+inline vf vhardswish_grad(vf g, vf v) {
+  const vf mid = v <= broadcast(3.f) ? g * (v / broadcast(3.f) + broadcast(0.5f)) : g;
+  return v < broadcast(-3.f) ? vf{} : mid;
+}
+
 // Each vector of n floats from the inputs through f, the last one masked.
 template <typename F>
 inline void map_n(int64_t n, float* out, F f) {
@@ -105,12 +117,7 @@ inline void activation_forward(ActivationKind a, const float* x, float* y, int64
     case ActivationKind::Tanh: over([](vf v) { return act::vtanh(v); }); break;
     case ActivationKind::Silu: over([](vf v) { return v / (broadcast(1.f) + act::vexp(-v)); }); break;
     case ActivationKind::Gelu: over([](vf v) { return v * act::vnormal_cdf(v); }); break;
-    case ActivationKind::Hardswish:
-      over([](vf v) {  // x * clamp(x + 3, 0, 6) / 6 in the scalar op's steps; NaN passes both compares
-        const vf t = v + broadcast(3.f), lo = vf{} > t ? vf{} : t;
-        return v * (lo > broadcast(6.f) ? broadcast(6.f) : lo) / broadcast(6.f);
-      });
-      break;
+    case ActivationKind::Hardswish: over([](vf v) { return act::vhardswish(v); }); break;
   }
 }
 
@@ -137,12 +144,7 @@ inline void activation_backward(ActivationKind a, const float* g, const float* x
         return gv * (act::vnormal_cdf(v) + v * density);
       });
       break;
-    case ActivationKind::Hardswish:
-      over(x, [&](vf gv, vf v) {  // 0 below -3, g (x / 3 + 1/2) up to 3, g above (and at NaN)
-        const vf mid = v <= broadcast(3.f) ? gv * (v / broadcast(3.f) + broadcast(0.5f)) : gv;
-        return v < broadcast(-3.f) ? vf{} : mid;
-      });
-      break;
+    case ActivationKind::Hardswish: over(x, [](vf gv, vf v) { return act::vhardswish_grad(gv, v); }); break;
   }
 }
 

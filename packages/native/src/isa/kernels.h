@@ -87,7 +87,8 @@ enum class ActivationKind : int { LeakyRelu, Sigmoid, Tanh, Silu, Gelu, Hardswis
 // and affine parameters (1 and 0 without them).
 struct BnChannel {
   float mean, invstd, gamma, beta;
-  float clip;  // a fused ReLU's upper bound: 6 for ReLU6, +inf for ReLU
+  float clip;              // a fused ReLU's upper bound: 6 for ReLU6, +inf for ReLU
+  bool hardswish = false;  // the fused activation is hardswish instead (clip unused)
 };
 
 // Bytes per row of a ReLU bit mask over Q columns (the same for every instruction set).

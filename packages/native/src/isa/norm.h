@@ -3,6 +3,7 @@
 // and in double vectors across rows, so a channel of small planes (4x4, 8x8) pays one horizontal sum
 // and one call, not one per plane; the last partial vector of a row is read and written masked.
 #pragma once
+#include "isa/activation.h"
 #include "isa/kernels.h"
 #include "isa/simd.h"
 
@@ -82,6 +83,7 @@ inline void bn_channel_apply(const float* x, const float* r, int64_t N, int64_t 
   norm::channel_map(N, stride, n, y, [&](int64_t o, int64_t c) {
     vf v = (load_n(x + o, c) - m) * is * ga + be;
     if (r) v = v + load_n(r + o, c);  // after the affine step, rounded as a separate add
+    if (relu && ch.hardswish) return act::vhardswish(v);
     return relu ? (vf{} > v ? vf{} : (v > hi ? hi : v)) : v;
   });
 }
@@ -90,6 +92,13 @@ inline void bn_channel_apply(const float* x, const float* r, int64_t N, int64_t 
 // gradient: NaN passes, as in PyTorch.
 inline vi passes(vf v, const BnChannel& ch) {
   return ~(ch.clip < __builtin_inff() ? (v <= vf{}) | (v >= broadcast(ch.clip)) : v <= vf{});
+}
+
+// g through the fused activation at its input v (the normalised value): masked by ReLU / ReLU6, or
+// times hardswish's derivative (0 below -3, v / 3 + 1/2 up to 3, 1 above and at NaN), as the
+// standalone ops compute them.
+inline vf activation_grad(vf g, vf v, const BnChannel& ch) {
+  return ch.hardswish ? act::vhardswish_grad(g, v) : (passes(v, ch) ? g : vf{});
 }
 
 // The backward recomputes xhat from x (the forward keeps x, not a second tensor of xhat): h is the
@@ -110,7 +119,7 @@ inline void bn_channel_grad_sums(const float* g, const float* x, const float* y,
     const auto add = [&](int64_t i, int64_t count, int lane) {
       const vf hv = (load_n(x + i, count) - m) * is;
       vf gv = load_n(g + i, count);
-      if (relu) gv = passes(hv * ga + be, ch) ? gv : vf{};
+      if (relu) gv = activation_grad(gv, hv * ga + be, ch);
       if (y) {
         gv = passes(load_n(y + i, count), ch) ? gv : vf{};
         store_n(gy_out + i, gv, count);
@@ -141,7 +150,7 @@ inline void bn_channel_grad_input(const float* g, const float* x, int64_t N, int
   norm::channel_map(N, stride, n, dx, [&](int64_t o, int64_t c) {
     const vf hv = (load_n(x + o, c) - m) * is;
     vf gv = load_n(g + o, c);
-    if (relu) gv = passes(hv * ga + be, ch) ? gv : vf{};
+    if (relu) gv = activation_grad(gv, hv * ga + be, ch);
     return training ? kv * (Mv * gv - mbv - hv * mgv) : kv * gv;
   });
 }

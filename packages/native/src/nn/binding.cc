@@ -91,18 +91,20 @@ Napi::Value Dropout(const Napi::CallbackInfo& info) {
 }
 
 // [sync] batchNorm2d(x, weight|null, bias|null, runningMean|null, runningVar|null, training, momentum, eps,
-//                    relu?, residual?|null, reluClip?, maxPool2x2?) -> handle: the residual (x's shape)
-//                    added before the ReLU, clipped at reluClip (6: ReLU6; default +inf), then a 2x2 max pool
+//                    relu?, residual?|null, reluClip?, maxPool2x2?, hardswish?) -> handle: the residual (x's
+//                    shape) added before the ReLU, clipped at reluClip (6: ReLU6; default +inf), then a 2x2
+//                    max pool; or a hardswish in place of the ReLU
 Napi::Value BatchNorm2d(const Napi::CallbackInfo& info) {
   const bool relu = info.Length() > 8 && read_bool(info, 8, "relu");
   const TensorPtr residual = info.Length() > 9 ? unwrap_optional(info, 9, "residual") : nullptr;
   const double clip = info.Length() > 10 ? read_number(info, 10, "reluClip") : HUGE_VAL;
   const bool pool = info.Length() > 11 && read_bool(info, 11, "maxPool2x2");
+  const bool hardswish = info.Length() > 12 && read_bool(info, 12, "hardswish");
   return wrap(info.Env(), batch_norm2d(unwrap(info, 0, "input"), unwrap_optional(info, 1, "weight"),
                                        unwrap_optional(info, 2, "bias"), unwrap_optional(info, 3, "runningMean"),
                                        unwrap_optional(info, 4, "runningVar"), read_bool(info, 5, "training"),
                                        read_number(info, 6, "momentum"), read_number(info, 7, "eps"), relu, residual,
-                                       clip, pool));
+                                       clip, pool, hardswish));
 }
 
 // [sync] foldBatchNorm(w, b|null, gamma|null, beta|null, mean, var, eps) -> [weight handle, bias handle]

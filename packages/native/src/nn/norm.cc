@@ -43,6 +43,7 @@ struct BatchNormBackward final : Node {
   TensorPtr argmax;  // with a fused 2x2 max pool: (N,C,H/2,W/2), each maximum's index in its (H,W) plane
   std::vector<float> mean, invstd;
   float clip = __builtin_inff();  // the fused ReLU's upper bound (6: ReLU6)
+  bool hardswish = false;          // the fused activation is hardswish (with `relu`)
   bool training = true;
   bool relu = false;  // fused: the gradient passes where xhat * gamma + beta (+ residual) > 0
   bool residual = false;
@@ -72,11 +73,12 @@ struct BatchNormBackward final : Node {
     const float* beta_p = bias ? bias->f32() : nullptr;
     const Kernels& kt = kernels();
     for_each_channel(C, N * HW, [&](int64_t c) {
-      const BnChannel ch{mean[c], invstd[c], gamma_p ? gamma_p[c] : 1.f, beta_p ? beta_p[c] : 0.f, clip};
+      const BnChannel ch{mean[c], invstd[c], gamma_p ? gamma_p[c] : 1.f, beta_p ? beta_p[c] : 0.f, clip, hardswish};
       if (gpool)
         kt.maxpool2x2_backward(gpool->f32() + c * PQ, argmax->data<int32_t>() + c * PQ, N, s[2], s[3], s[2] / 2,
                                s[3] / 2, g->f32() + c * HW, C * PQ, C * HW);
-      // The gradient reaching the normalisation is masked, behind a fused ReLU, where the output was 0.
+      // The gradient reaching the normalisation is masked, behind a fused ReLU, where the output was
+      // 0 (behind a fused hardswish, times its derivative).
       double sb = 0.0, sg = 0.0;
       kt.bn_channel_grad_sums(pg + c * HW, px + c * HW, py ? py + c * HW : nullptr, N, C * HW, HW, ch, relu_mask,
                               &sb, &sg, py ? pgm + c * HW : nullptr);
@@ -136,7 +138,8 @@ TensorPtr dropout(const TensorPtr& x_in, double p, uint64_t seed, uint64_t offse
 // x: (N,C,H,W), weight/bias: (C) or null, running stats: (C) -> y: (N,C,H,W)
 TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const TensorPtr& bias,
                        const TensorPtr& running_mean, const TensorPtr& running_var, bool training, double momentum,
-                       double eps, bool relu, const TensorPtr& residual_in, double relu_clip, bool max_pool2x2) {
+                       double eps, bool relu, const TensorPtr& residual_in, double relu_clip, bool max_pool2x2,
+                       bool hardswish) {
   expect_f32(x_in, "input");
   DLF_THROW_RANGE_IF(x_in->dim() != 4, "batchNorm2d: expected input (N,C,H,W) but received shape ",
                      shape_str(x_in->shape));
@@ -157,6 +160,9 @@ TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const Ten
                        shape_str(residual_in->shape), " does not match the input shape ", shape_str(x_in->shape));
   }
   DLF_THROW_RANGE_IF(!(relu_clip > 0.0), "batchNorm2d: the fused ReLU's upper bound must be positive, got ", relu_clip);
+  DLF_THROW_RANGE_IF(hardswish && (residual_in || max_pool2x2),
+                     "batchNorm2d: a fused hardswish comes without a residual or a max pool");
+  relu = relu || hardswish;
   const int64_t H = x_in->shape[2], W = x_in->shape[3], P = H / 2, Q = W / 2;
   DLF_THROW_RANGE_IF(max_pool2x2 && (!relu || residual_in), "batchNorm2d: the fused max pool comes with a ReLU and no residual");
   DLF_THROW_RANGE_IF(max_pool2x2 && (P < 1 || Q < 1 || H * W >= (int64_t{1} << 31)), "batchNorm2d: input shape ",
@@ -191,7 +197,7 @@ TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const Ten
     const double var = training ? batch_var[c] : running_var->f32()[c];
     mean[c] = training ? static_cast<float>(batch_mean[c]) : running_mean->f32()[c];
     invstd[c] = static_cast<float>(1.0 / std::sqrt(var + eps));
-    const BnChannel ch{mean[c], invstd[c], gamma_p ? gamma_p[c] : 1.f, beta_p ? beta_p[c] : 0.f, clip};
+    const BnChannel ch{mean[c], invstd[c], gamma_p ? gamma_p[c] : 1.f, beta_p ? beta_p[c] : 0.f, clip, hardswish};
     if (!max_pool2x2) {
       kt.bn_channel_apply(px + c * HW, pr ? pr + c * HW : nullptr, N, C * HW, HW, ch, relu, py + c * HW);
       return;
@@ -221,6 +227,7 @@ TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const Ten
     node->training = training;
     node->relu = relu;
     node->clip = clip;
+    node->hardswish = hardswish;
     node->residual = r != nullptr;
     node->argmax = argmax;
     node->pooled = max_pool2x2;

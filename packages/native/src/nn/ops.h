@@ -57,10 +57,12 @@ TensorPtr dropout(const TensorPtr& x, double p, uint64_t seed, uint64_t offset);
  * (x's shape, or null) is added after the affine step, and `relu` fuses a ReLU into the same pass
  * (its backward recomputes the mask from the saved normalised input, or, with a residual, reads the
  * saved output), clipped at `relu_clip` (6: ReLU6; +inf: ReLU). `max_pool2x2` (with the ReLU, without a
- * residual) then pools each plane 2x2 / stride 2 while it is in cache: y is (N, C, H/2, W/2). */
+ * residual) then pools each plane 2x2 / stride 2 while it is in cache: y is (N, C, H/2, W/2).
+ * `hardswish` (without a residual or a pool) fuses a hardswish instead of the ReLU. */
 TensorPtr batch_norm2d(const TensorPtr& x, const TensorPtr& weight, const TensorPtr& bias, const TensorPtr& running_mean,
                        const TensorPtr& running_var, bool training, double momentum, double eps, bool relu = false,
-                       const TensorPtr& residual = nullptr, double relu_clip = HUGE_VAL, bool max_pool2x2 = false);
+                       const TensorPtr& residual = nullptr, double relu_clip = HUGE_VAL, bool max_pool2x2 = false,
+                       bool hardswish = false);
 // w: (K, ...), b/gamma/beta: (K) or null, mean/var: (K) -> {w * s, (b - mean) * s + beta} per output channel k,
 // s = gamma / sqrt(var + eps): an evaluation-mode BatchNorm2d folded into the conv before it. Not differentiable
 // (no graph is recorded); nn's fusion calls it under noGrad and composes differentiable ops otherwise.

@@ -4,7 +4,7 @@
  */
 import { invalidParam, type Tensor } from '@dlf/tensor-core';
 import * as F from '../functional.js';
-import { ReLU, ReLU6 } from '../layers/activation.js';
+import { Hardswish, ReLU, ReLU6 } from '../layers/activation.js';
 import { Conv2d } from '../layers/conv.js';
 import { forwardFused, fusedPoolFits, isFoldableBatchNorm, isMaxPool2x2 } from '../layers/fusion.js';
 import { Linear } from '../layers/linear.js';
@@ -46,7 +46,7 @@ export const MAX_GRAPH_OUTPUT = 2 ** 28;
  * -1 for none. `bn` (a conv's BatchNorm2d) folds in only while that layer is in evaluation mode;
  * `relu` and `pool` follow the BN when there is one. A two-input Add's only fusion is its `relu`.
  */
-type Fusion = { bn: number; relu: number; pool: number; relu6?: boolean };
+type Fusion = { bn: number; relu: number; pool: number; relu6?: boolean; hardswish?: boolean };
 
 const sameShape = (a: Tensor, b: Tensor): boolean =>
   a.rank === b.rank && a.shape.every((d, i) => d === b.shape[i]);
@@ -63,7 +63,8 @@ function specOf(module: Module): LayerSpec {
  * A model whose layers form a DAG of named nodes. The topological order is computed once; each
  * intermediate value is freed as soon as its last reader has run (the recorded autograd graph keeps
  * what backward needs). A Conv2d, Linear or BatchNorm2d read only by a ReLU runs fused with it (a
- * Conv2d or BatchNorm2d also with a following 2x2 max pool), and in evaluation mode a BatchNorm2d that alone reads
+ * Conv2d or BatchNorm2d also with a following 2x2 max pool; a BatchNorm2d that runs itself also with
+ * a ReLU6 or a Hardswish), and in evaluation mode a BatchNorm2d that alone reads
  * a Conv2d folds into it, as in `Sequential`. An Add of two inputs read only by a ReLU (a residual
  * block's join) runs as one `addRelu`; and where one of the Add's inputs is a Conv2d or a
  * BatchNorm2d that only the Add reads, that layer runs at the Add and adds the other input (and the
@@ -170,9 +171,11 @@ export class GraphModule extends Module {
       }
       if (!(layer instanceof Conv2d || layer instanceof Linear || layer instanceof BatchNorm2d)) return null;
       const after = this.#soleReader(p);
-      // A BatchNorm2d that runs itself also fuses a ReLU6 (the convs fuse only ReLU).
+      // A BatchNorm2d that runs itself also fuses a ReLU6 or a Hardswish (the convs fuse only ReLU).
       if (layer instanceof BatchNorm2d && this.layers[after] instanceof ReLU6)
         return { bn: -1, relu: after, pool: -1, relu6: true };
+      if (layer instanceof BatchNorm2d && this.layers[after] instanceof Hardswish)
+        return { bn: -1, relu: after, pool: -1, hardswish: true };
       const bn = layer instanceof Conv2d && this.layers[after] instanceof BatchNorm2d ? after : -1;
       const next = bn >= 0 ? this.#soleReader(bn) : after;
       const relu = next >= 0 && this.layers[next] instanceof ReLU ? next : -1;
@@ -258,6 +261,7 @@ export class GraphModule extends Module {
             bn: fold ? (this.layers[f!.bn] as BatchNorm2d) : null,
             relu: fused,
             relu6: fused && f!.relu6 === true,
+            hardswish: fused && f!.hardswish === true,
             maxPool2x2: pooled,
           });
           at = pooled ? f!.pool : fused ? f!.relu : f!.bn;

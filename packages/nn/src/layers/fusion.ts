@@ -106,6 +106,8 @@ export interface FusedFollowers {
   relu: boolean;
   /** The ReLU is a ReLU6 (fused only into a BatchNorm2d that runs itself). */
   relu6?: boolean;
+  /** The ReLU is a Hardswish (fused only into a BatchNorm2d that runs itself). */
+  hardswish?: boolean;
   maxPool2x2: boolean;
   residual?: Tensor;
 }
@@ -119,6 +121,7 @@ export function forwardFused(layer: Conv2d | Linear | BatchNorm2d, x: Tensor, f:
       residual: f.residual,
     });
   if (f.relu6) return (layer as BatchNorm2d).forward(x, { relu6: true });
+  if (f.hardswish) return (layer as BatchNorm2d).forward(x, { hardswish: true });
   if (f.residual) return (layer as Conv2d).forward(x, { relu: f.relu, residual: f.residual });
   if (f.maxPool2x2) return (layer as Conv2d | BatchNorm2d).forward(x, { relu: true, maxPool2x2: true });
   return f.relu ? layer.forward(x, { relu: true }) : layer.forward(x);

@@ -72,17 +72,25 @@ export class BatchNorm2d extends Module {
     this.runningVar = this.registerBuffer('runningVar', track ? ones([numFeatures]) : null);
   }
   /**
-   * `options.relu` (or `relu6`) fuses a following ReLU (ReLU6), and `maxPool2x2` a 2x2 max pool
-   * after it: Sequential and GraphModule do this for BatchNorm2d + ReLU (+ MaxPool2d(2)) and
-   * BatchNorm2d + ReLU6 when the BatchNorm is not folded into a conv.
+   * `options.relu` (or `relu6`, `hardswish`) fuses a following ReLU (ReLU6, Hardswish), and
+   * `maxPool2x2` a 2x2 max pool after the ReLU: Sequential and GraphModule do this for BatchNorm2d +
+   * ReLU (+ MaxPool2d(2)), BatchNorm2d + ReLU6 and BatchNorm2d + Hardswish when the BatchNorm is not
+   * folded into a conv.
    */
   forward(
     x: Tensor,
-    options: { relu?: boolean; relu6?: boolean; residual?: Tensor; maxPool2x2?: boolean } = {},
+    options: {
+      relu?: boolean;
+      relu6?: boolean;
+      hardswish?: boolean;
+      residual?: Tensor;
+      maxPool2x2?: boolean;
+    } = {},
   ): Tensor {
     return F.batchNorm2d(x, {
       relu: options.relu === true,
       relu6: options.relu6 === true,
+      hardswish: options.hardswish === true,
       maxPool2x2: options.maxPool2x2 === true,
       ...(options.residual ? { residual: options.residual } : {}),
       weight: this.weight,

@@ -1,6 +1,6 @@
 import { invalidParam, type Tensor } from '@dlf/tensor-core';
 import { type LayerDescription, Module } from '../module.js';
-import { ReLU, ReLU6 } from './activation.js';
+import { Hardswish, ReLU, ReLU6 } from './activation.js';
 import { Conv2d } from './conv.js';
 import { Linear } from './linear.js';
 import { forwardFused, fusedPoolFits, isFoldableBatchNorm, isMaxPool2x2 } from './fusion.js';
@@ -16,7 +16,8 @@ export type LayerHook = (index: number, layer: Module, phase: 'start' | 'end') =
 /**
  * Layers applied in order. Conv2d, Linear or BatchNorm2d followed by ReLU run as one fused op, in
  * evaluation mode a Conv2d's following BatchNorm2d folds into its weights, and
- * Conv2d + ReLU + MaxPool2d(2) (stride 2, no padding) and BatchNorm2d + ReLU + MaxPool2d(2) as one op too. Intermediate
+ * Conv2d + ReLU + MaxPool2d(2) (stride 2, no padding) and BatchNorm2d + ReLU + MaxPool2d(2) as one op too,
+ * and a BatchNorm2d not folded into a conv also fuses a following ReLU6 or Hardswish. Intermediate
  * outputs are released as soon as the next layer has consumed them (the recorded graph keeps what
  * backward needs).
  *
@@ -54,14 +55,18 @@ export class Sequential extends Module {
           : null;
       const at = bn ? i + 1 : i;
       const fused6 = this.fuse && !bn && layer instanceof BatchNorm2d && this.layers[i + 1] instanceof ReLU6;
+      const fusedHs =
+        this.fuse && !bn && layer instanceof BatchNorm2d && this.layers[i + 1] instanceof Hardswish;
       const fused =
         fused6 ||
+        fusedHs ||
         (this.fuse &&
           this.layers[at + 1] instanceof ReLU &&
           (layer instanceof Conv2d || layer instanceof Linear || layer instanceof BatchNorm2d));
       const pooled =
         fused &&
         !fused6 &&
+        !fusedHs &&
         isMaxPool2x2(this.layers[at + 2]) &&
         (layer instanceof Conv2d || layer instanceof BatchNorm2d) &&
         fusedPoolFits(layer, h);
@@ -72,6 +77,7 @@ export class Sequential extends Module {
               bn: bn as BatchNorm2d | null,
               relu: fused,
               relu6: fused6,
+              hardswish: fusedHs,
               maxPool2x2: pooled,
             })
           : layer.forward(h);

@@ -30,6 +30,11 @@ export interface BatchNormOptions {
   /** Fuse a ReLU6 instead (MobileNetV2's activation): `relu6(batchNorm2d(x, ...))` in one pass. */
   relu6?: boolean;
   /**
+   * Fuse a hardswish instead (MobileNetV3's activation): `hardswish(batchNorm2d(x, ...))` in one pass,
+   * with the same values and gradients (no residual or pool with it).
+   */
+  hardswish?: boolean;
+  /**
    * Add this tensor, of x's shape, after the normalisation and before the ReLU (a residual join):
    * `relu(add(batchNorm2d(x, ...), residual))` in one pass.
    */
@@ -51,6 +56,7 @@ const BATCH_NORM_OPTIONS = [
   'eps',
   'relu',
   'relu6',
+  'hardswish',
   'residual',
   'maxPool2x2',
 ];
@@ -87,8 +93,15 @@ export function batchNorm2d(x: Tensor, options: BatchNormOptions = {}): Tensor {
   const eps = checkNumber('eps', options.eps ?? 1e-5, 0);
   const residual = options.residual;
   if (residual !== undefined) checkResidual(residual, x.shape, "the input's");
-  if (options.relu === true && options.relu6 === true)
-    throw invalidParam('relu6', 'one fused activation (relu or relu6, not both)', true);
+  const activations = [options.relu, options.relu6, options.hardswish].filter((on) => on === true).length;
+  if (activations > 1)
+    throw invalidParam(
+      'options',
+      'one fused activation (relu, relu6 or hardswish)',
+      `${activations} of them`,
+    );
+  if (options.hardswish === true && residual !== undefined)
+    throw invalidParam('options.residual', 'not to come with hardswish', 'both given');
   const pool = options.maxPool2x2 === true;
   if (pool) {
     if (options.relu !== true && options.relu6 !== true)
@@ -117,6 +130,7 @@ export function batchNorm2d(x: Tensor, options: BatchNormOptions = {}): Tensor {
       residual?.handle ?? null,
       options.relu6 === true ? 6 : Number.POSITIVE_INFINITY,
       pool,
+      options.hardswish === true,
     ),
     outShape,
   );
