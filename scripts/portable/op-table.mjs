@@ -228,6 +228,28 @@ function windowPoolCase([n, c, h, w]) {
   expectClose(xg.grad.toTypedArray(), dx, 'avgPool2d 3x3/2 gradient', 1e-6, 1e-6);
 }
 
+// Batch norm with a fused hardswish (isa/norm.h) against hardswish after batch norm, in training:
+// output and every gradient. The scale is wide, so values fall below -3, between, and above 3.
+function bnHardswishCase([n, c, h, w]) {
+  const run = (fused) => {
+    const x = rand([n, c, h, w], 11).requiresGrad_();
+    const weight = F.mul(rand([c], 12), 4)
+      .detach()
+      .requiresGrad_();
+    const bias = rand([c], 13).requiresGrad_();
+    const options = { weight, bias, training: true };
+    const y = fused
+      ? F.batchNorm2d(x, { ...options, hardswish: true })
+      : F.hardswish(F.batchNorm2d(x, options));
+    F.sum(F.mul(y, rand(y.shape, 14))).backward();
+    return [y, x.grad, weight.grad, bias.grad].map((t) => t.toTypedArray());
+  };
+  const [fused, apart] = [run(true), run(false)];
+  ['y', 'dx', 'dweight', 'dbias'].forEach((name, k) =>
+    expectClose(fused[k], apart[k], `batchNorm2d + hardswish ${name}`, 1e-5, 1e-5),
+  );
+}
+
 // The vector activations (isa/activation.h) over [-30, 30] against float64, and at NaN, +Inf and
 // -Inf in every lane of a vector and its masked tail (PyTorch's outputs and gradients).
 const sigmoid64 = (v) => 1 / (1 + Math.exp(-v));
@@ -311,6 +333,11 @@ for (const table of tables) {
   ])
     check(`pools 3x3/2 ${shape}`, () => windowPoolCase(shape));
   for (const name of Object.keys(activations)) check(`activation ${name}`, () => activationCase(name));
+  for (const shape of [
+    [4, 3, 5, 7],
+    [2, 17, 8, 8],
+  ])
+    check(`batchNorm2d + hardswish ${shape}`, () => bnHardswishCase(shape));
 }
 
 for (const failure of failures) console.log(`FAIL ${failure}`);
