@@ -264,42 +264,8 @@ describe('batchNorm2d with a fused ReLU6', () => {
     expect(() => batchNorm2d(randn([2, 3, 4, 4], 1), { relu: true, relu6: true })).toThrow(/relu6/);
   });
 
-  // Conv -> BN -> ReLU6 -> conv, in training mode (the BN runs itself, fused with its ReLU6).
-  let relu6Calls = 0;
-  const relu6Layers = (seed: number) => {
-    const bn = new BatchNorm2d(8);
-    bn.weight!.write(arr(randn([8], seed + 2, 4)));
-    bn.bias!.write(arr(randn([8], seed + 3, 3)));
-    const forward = bn.forward.bind(bn);
-    bn.forward = (x, options) => {
-      if (options?.relu6) relu6Calls++;
-      return forward(x, options);
-    };
-    const conv = (cin: number, cout: number, s: number) =>
-      new Conv2d(cin, cout, 3, { padding: 1, bias: false, generator: new Generator(s) });
-    return [conv(4, 8, seed), bn, new ReLU6(), conv(8, 4, seed + 1)] as const;
-  };
-  const compareFused6 = (build: () => Module & { fuse: boolean }, what: string) => {
-    const results = [true, false].map((fuse) => {
-      const model = build();
-      model.fuse = fuse;
-      relu6Calls = 0;
-      const y = model.forward(randn([3, 4, 10, 10], 5));
-      expect(relu6Calls, `${what}: fused BatchNorm2d + ReLU6 calls with fuse ${fuse}`).toBe(fuse ? 1 : 0);
-      sum(mul(y, randn(y.shape, 6))).backward();
-      return model.parameters().map((p) => arr(p.grad!));
-    });
-    results[0]!.forEach((v, k) => expectClose(v, results[1]![k]!, `${what} gradient ${k}`));
-  };
-
   it('is what Sequential and GraphModule run for BatchNorm2d + ReLU6, matching the unfused models', () => {
-    compareFused6(() => new Sequential(...relu6Layers(21)), 'Sequential');
-    compareFused6(() => {
-      const g = new GraphBuilder();
-      const [c1, bn, act, c2] = relu6Layers(22);
-      const h = g.node(act, g.node(bn, g.node(c1, g.input, 'c1'), 'bn'), 'act');
-      return g.build(g.node(c2, h, 'c2'));
-    }, 'GraphModule');
+    compareFusedModels('relu6', 21);
   });
 });
 
@@ -348,38 +314,46 @@ describe('batchNorm2d with a fused hardswish', () => {
   });
 
   it('is what Sequential and GraphModule run for BatchNorm2d + Hardswish, matching the unfused models', () => {
-    let calls = 0;
-    const layers = (seed: number) => {
-      const bn = new BatchNorm2d(8);
-      bn.weight!.write(arr(randn([8], seed + 2, 4)));
-      bn.bias!.write(arr(randn([8], seed + 3, 3)));
-      const forward = bn.forward.bind(bn);
-      bn.forward = (x, options) => {
-        if (options?.hardswish) calls++;
-        return forward(x, options);
-      };
-      const conv = (cin: number, cout: number, s: number) =>
-        new Conv2d(cin, cout, 3, { padding: 1, bias: false, generator: new Generator(s) });
-      return [conv(4, 8, seed), bn, new Hardswish(), conv(8, 4, seed + 1)] as const;
-    };
-    const compare = (build: () => Module & { fuse: boolean }, what: string) => {
-      const results = [true, false].map((fuse) => {
-        const model = build();
-        model.fuse = fuse;
-        calls = 0;
-        const y = model.forward(randn([3, 4, 10, 10], 5));
-        expect(calls, `${what}: fused BatchNorm2d + Hardswish calls with fuse ${fuse}`).toBe(fuse ? 1 : 0);
-        sum(mul(y, randn(y.shape, 6))).backward();
-        return [arr(y), ...model.parameters().map((p) => arr(p.grad!))];
-      });
-      results[0]!.forEach((v, k) => expectClose(v, results[1]![k]!, `${what} output/gradient ${k}`));
-    };
-    compare(() => new Sequential(...layers(31)), 'Sequential');
-    compare(() => {
-      const g = new GraphBuilder();
-      const [c1, bn, act, c2] = layers(32);
-      const h = g.node(act, g.node(bn, g.node(c1, g.input, 'c1'), 'bn'), 'act');
-      return g.build(g.node(c2, h, 'c2'));
-    }, 'GraphModule');
+    compareFusedModels('hardswish', 31);
   });
 });
+
+// Conv -> BN -> activation -> conv in training mode (the BN runs itself, fused with its ReLU6 or
+// Hardswish), as a Sequential and as a GraphModule: the fused BatchNorm2d call happens once with
+// fuse on and never with it off, and outputs and gradients match the unfused model's.
+function compareFusedModels(activation: 'relu6' | 'hardswish', seed: number): void {
+  let calls = 0;
+  const layers = (s: number) => {
+    const bn = new BatchNorm2d(8);
+    bn.weight!.write(arr(randn([8], s + 2, 4)));
+    bn.bias!.write(arr(randn([8], s + 3, 3)));
+    const forward = bn.forward.bind(bn);
+    bn.forward = (x, options) => {
+      if (options?.[activation]) calls++;
+      return forward(x, options);
+    };
+    const conv = (cin: number, cout: number, k: number) =>
+      new Conv2d(cin, cout, 3, { padding: 1, bias: false, generator: new Generator(k) });
+    const act = activation === 'relu6' ? new ReLU6() : new Hardswish();
+    return [conv(4, 8, s), bn, act, conv(8, 4, s + 1)] as const;
+  };
+  const compare = (build: () => Module & { fuse: boolean }, what: string) => {
+    const results = [true, false].map((fuse) => {
+      const model = build();
+      model.fuse = fuse;
+      calls = 0;
+      const y = model.forward(randn([3, 4, 10, 10], 5));
+      expect(calls, `${what}: fused BatchNorm2d + ${activation} calls with fuse ${fuse}`).toBe(fuse ? 1 : 0);
+      sum(mul(y, randn(y.shape, 6))).backward();
+      return [arr(y), ...model.parameters().map((p) => arr(p.grad!))];
+    });
+    results[0]!.forEach((v, k) => expectClose(v, results[1]![k]!, `${what} output/gradient ${k}`));
+  };
+  compare(() => new Sequential(...layers(seed)), 'Sequential');
+  compare(() => {
+    const g = new GraphBuilder();
+    const [c1, bn, act, c2] = layers(seed + 1);
+    const h = g.node(act, g.node(bn, g.node(c1, g.input, 'c1'), 'bn'), 'act');
+    return g.build(g.node(c2, h, 'c2'));
+  }, 'GraphModule');
+}
