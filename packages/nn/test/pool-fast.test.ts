@@ -342,6 +342,9 @@ describe('global average pooling (adaptiveAvgPool2d to 1x1)', () => {
       for (const [n, h, w] of [
         [3, 1, 1],
         [2, 3, 5],
+        [19, 4, 4], // 38 planes: groups of every vector width and a partial one
+        [9, 7, 7], // a masked chunk after whole ones
+        [3, 15, 15], // the largest plane summed W planes at a time
         [2, 17, 17],
         [5, 32, 32],
       ] as const) {

@@ -75,6 +75,7 @@ const Kernels* DLF_CAT(kernels_, DLF_ISA)() {
       &DLF_ISA_NS::avgpool2x2_backward,
       &DLF_ISA_NS::pool_window,
       &DLF_ISA_NS::pool_window_row,
+      &DLF_ISA_NS::plane_means,
       &DLF_ISA_NS::activation_forward,
       &DLF_ISA_NS::activation_backward,
   };

@@ -265,6 +265,8 @@ struct Kernels {
   void (*pool_window)(const PoolWindow& g, bool max, const float* x, int64_t planes, float* y, int32_t* argmax,
                       float* scratch);
   int64_t (*pool_window_row)(const PoolWindow& g);
+  // x: (planes, n) -> y: (planes) means of short planes, W at a time (isa/pool.h)
+  void (*plane_means)(const float* x, int64_t planes, int64_t n, float* y);
 
   // Activations (isa/activation.h), n floats: x -> y = f(x), p the op's parameter (LeakyReLU's slope)
   void (*activation_forward)(ActivationKind a, const float* x, float* y, int64_t n, float p);

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <type_traits>
 
+#include "isa/gemm.h"
 #include "isa/kernels.h"
 #include "isa/simd.h"
 
@@ -369,6 +370,28 @@ inline void pool_window(const PoolWindow& g, bool max, const float* x, int64_t p
         }
       }
     }
+  }
+}
+
+// x: (planes, n) -> y: (planes) means, for short planes (global average pooling of maps up to
+// 15x15, a squeeze-and-excitation gate's input). W planes at a time: a chunk of W floats of each
+// (the last one masked) transposed so lane j holds plane j, then added in double, elements in
+// order, alternately to two sums (a scalar double sum per plane cost ~25 cycles for 16 floats).
+// A plane's sum does not depend on which planes share its group: the same bits at any thread count.
+inline void plane_means(const float* x, int64_t planes, int64_t n, float* y) {
+  typedef double vd __attribute__((vector_size(W * sizeof(double))));
+  for (int64_t p0 = 0; p0 < planes; p0 += W) {
+    const int64_t m = std::min<int64_t>(W, planes - p0);
+    vd even = vd{}, odd = vd{};
+    for (int64_t i = 0; i < n; i += W) {
+      const int64_t k_end = std::min<int64_t>(W, n - i);
+      vf r[W];
+      for (int64_t j = 0; j < W; ++j) r[j] = j < m ? load_n(x + (p0 + j) * n + i, k_end) : vf{};
+      transpose_square(r);  // r[k]: element i + k of every plane
+      for (int64_t k = 0; k < k_end; ++k) (k % 2 ? odd : even) += __builtin_convertvector(r[k], vd);
+    }
+    const vd count = vd{} + static_cast<double>(n);
+    store_n(y + p0, __builtin_convertvector((even + odd) / count, vf), m);
   }
 }
 

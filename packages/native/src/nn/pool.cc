@@ -7,7 +7,6 @@
 #include "nn/ops.h"
 #include "runtime/simd.h"
 #include "runtime/threadpool.h"
-#include "tensor/reduce.h"
 
 namespace dlf {
 namespace {
@@ -236,32 +235,34 @@ TensorPtr adaptive_avg_pool2d(const TensorPtr& x_in, int64_t out_h, int64_t out_
   const float* px = x->f32();
   float* py = y->f32();
   const Kernels& kt = kernels();
-  parallel_for(x->shape[0] * x->shape[1], 16, [&](int64_t a, int64_t b) {
-    for (int64_t pl = a; pl < b; ++pl) {
-      if (out_h == 1 && out_w == 1) {
-        // Global average pooling: the plane summed in double vectors; small planes (a
-        // squeeze-and-excitation gate's 4x4 or 8x8) by four scalar sums, without the vector setup.
+  const int64_t planes = x->shape[0] * x->shape[1], n = H * W;
+  if (out_h == 1 && out_w == 1 && n < 256) {
+    // Global average pooling of small planes (a squeeze-and-excitation gate's 4x4 or 8x8): W
+    // planes at a time (isa/pool.h).
+    parallel_for(planes, 64, [&](int64_t a, int64_t b) { kt.plane_means(px + a * n, b - a, n, py + a); });
+  } else if (out_h == 1 && out_w == 1) {  // larger planes: each summed in double vectors
+    parallel_for(planes, 16, [&](int64_t a, int64_t b) {
+      for (int64_t pl = a; pl < b; ++pl) {
         double s = 0.0;
-        if (H * W < 256) {
-          s = row_sum(px + pl * H * W, H * W);
-        } else {
-          kt.bn_channel_stats(px + pl * H * W, 1, H * W, H * W, 0.f, &s, nullptr);
-        }
-        py[pl] = static_cast<float>(s / static_cast<double>(H * W));
-        continue;
+        kt.bn_channel_stats(px + pl * n, 1, n, n, 0.f, &s, nullptr);
+        py[pl] = static_cast<float>(s / static_cast<double>(n));
       }
-      for (int64_t oh = 0; oh < out_h; ++oh) {
-        const int64_t h0 = oh * H / out_h, h1 = ((oh + 1) * H + out_h - 1) / out_h;
-        for (int64_t ow = 0; ow < out_w; ++ow) {
-          const int64_t w0 = ow * W / out_w, w1 = ((ow + 1) * W + out_w - 1) / out_w;
-          double s = 0.0;
-          for (int64_t h = h0; h < h1; ++h)
-            for (int64_t w = w0; w < w1; ++w) s += px[(pl * H + h) * W + w];
-          py[(pl * out_h + oh) * out_w + ow] = static_cast<float>(s / static_cast<double>((h1 - h0) * (w1 - w0)));
+    });
+  } else {
+    parallel_for(planes, 16, [&](int64_t a, int64_t b) {
+      for (int64_t pl = a; pl < b; ++pl)
+        for (int64_t oh = 0; oh < out_h; ++oh) {
+          const int64_t h0 = oh * H / out_h, h1 = ((oh + 1) * H + out_h - 1) / out_h;
+          for (int64_t ow = 0; ow < out_w; ++ow) {
+            const int64_t w0 = ow * W / out_w, w1 = ((ow + 1) * W + out_w - 1) / out_w;
+            double s = 0.0;
+            for (int64_t h = h0; h < h1; ++h)
+              for (int64_t w = w0; w < w1; ++w) s += px[(pl * H + h) * W + w];
+            py[(pl * out_h + oh) * out_w + ow] = static_cast<float>(s / static_cast<double>((h1 - h0) * (w1 - w0)));
+          }
         }
-      }
-    }
-  });
+    });
+  }
   if (any_requires_grad({&x_in})) {
     auto node = make_node<AdaptiveAvgBackward>();
     node->out_h = out_h;

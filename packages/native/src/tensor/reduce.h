@@ -7,9 +7,6 @@ namespace dlf {
 /** Sums a float32 tensor down to `shape`, which it was broadcast from (leading dims and dims of 1). */
 TensorPtr sum_to_shape(const TensorPtr& t, const Shape& shape);
 
-// x: (n) -> their sum in double, four running sums (i mod 4) added pairwise at the end: one chain
-// of dependent adds cost 4 cycles a value.
-double row_sum(const float* x, int64_t n);
 /** dst += src elementwise; both float32, same shape, dst contiguous. */
 void add_inplace(const TensorPtr& dst, const TensorPtr& src);
 /** Broadcast shape of a and b (NumPy rules); throws RangeError naming both shapes. */
