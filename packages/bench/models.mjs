@@ -29,6 +29,8 @@
 //   siluavg    (extra) vgg-bn with SiLU in place of ReLU and 2x2 average pools in place of max pools
 //   mnv3       (extra) MobileNetV3-style for 32x32: inverted residuals with 3x3 and 5x5 depthwise convs,
 //              hardswish, squeeze-and-excitation (global average pool, two 1x1 convs, sigmoid gate)
+//   mnv2       (extra) MobileNetV2-style for 32x32: inverted residuals (1x1 expand, 3x3 depthwise, 1x1
+//              linear bottleneck) with ReLU6, 16-96 channels expanded 6x, a 1x1 conv to 640
 export const MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet'];
 // Beyond the zoo (`--models all` runs the zoo only): CNNs of the same kind built differently, to
 // check that the speed carries over (allconv downsamples with stride-2 convolutions instead of
@@ -50,10 +52,19 @@ export const EXTRA_MODELS = [
   'leakyvgg',
   'siluavg',
   'mnv3',
+  'mnv2',
 ];
 export const ALL_MODELS = [...MODELS, ...EXTRA_MODELS];
 // mnv3's blocks (as torch_models.py's): kernel, expanded channels, output channels, squeeze-and-excite,
 // hardswish (else ReLU), stride; MobileNetV3-Small's plan with strides for 32x32 input.
+// mnv2's stages (as torch_models.py's): expansion, output channels, blocks, first block's stride.
+const MNV2_STAGES = [
+  [1, 16, 1, 1],
+  [6, 24, 2, 2],
+  [6, 32, 3, 2],
+  [6, 64, 2, 2],
+  [6, 96, 2, 1],
+];
 const MNV3_BLOCKS = [
   [3, 16, 16, true, false, 1],
   [3, 72, 24, false, false, 2],
@@ -389,6 +400,36 @@ export function buildModel(name, { nn, core, size = 32 }) {
         new AdaptiveAvgPool2d(1),
         new Flatten(),
         new Linear(576, CLASSES, { generator }),
+      );
+    }
+    case 'mnv2': {
+      const convBnRelu6 = (cin, cout, k, stride = 1, groups = 1) => [
+        conv(cin, cout, k, stride, groups),
+        new BatchNorm2d(cout),
+        new nn.ReLU6(),
+      ];
+      const blocks = [];
+      let cin = 32;
+      for (const [t, c, n, s] of MNV2_STAGES)
+        for (let i = 0; i < n; i++) {
+          const stride = i === 0 ? s : 1,
+            e = cin * t;
+          const body = new Sequential(
+            ...(t === 1 ? [] : convBnRelu6(cin, e, 1)),
+            ...convBnRelu6(e, e, 3, stride, e),
+            conv(e, c, 1),
+            new BatchNorm2d(c),
+          );
+          blocks.push(stride === 1 && cin === c ? new Residual(body, null, false) : body);
+          cin = c;
+        }
+      return new Sequential(
+        ...convBnRelu6(3, 32, 3),
+        ...blocks,
+        ...convBnRelu6(cin, 640, 1),
+        new AdaptiveAvgPool2d(1),
+        new Flatten(),
+        new Linear(640, CLASSES, { generator }),
       );
     }
     case 'stem7':

@@ -4,7 +4,7 @@ Every model takes (N, 3, S, S) (S = 32 unless --size sets it) and ends in 10 log
 import torch
 import torch.nn as nn
 
-MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet', 'allconv', 'resnetw', 'oddnet', 'vgg11', 'lenet', 'simplecnn', 'stem7', 'bottleneck', 'quick5', 'vgg5', 'leakyvgg', 'siluavg', 'mnv3']  # the zoo, then the extra models
+MODELS = ['seed-cnn', 'vgg-bn', 'resnet20', 'mobilenet', 'allconv', 'resnetw', 'oddnet', 'vgg11', 'lenet', 'simplecnn', 'stem7', 'bottleneck', 'quick5', 'vgg5', 'leakyvgg', 'siluavg', 'mnv3', 'mnv2']  # the zoo, then the extra models
 CLASSES = 10
 
 
@@ -231,8 +231,32 @@ def mnv3():
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(576, CLASSES))
 
 
+# expansion, output channels, blocks, first block's stride
+MNV2_STAGES = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 2, 2), (6, 96, 2, 1))
+
+
+def mnv2():
+    """MobileNetV2's plan for 32x32: inverted residuals (1x1 expand, 3x3 depthwise, 1x1 linear bottleneck),
+    ReLU6."""
+    def conv_bn_relu6(cin, cout, k, stride=1, groups=1):
+        return [conv(cin, cout, k, stride, groups), nn.BatchNorm2d(cout), nn.ReLU6()]
+    blocks, cin = [], 32
+    for t, c, n, s in MNV2_STAGES:
+        for i in range(n):
+            stride, e = (s if i == 0 else 1), cin * t
+            body = nn.Sequential(
+                *([] if t == 1 else conv_bn_relu6(cin, e, 1)),
+                *conv_bn_relu6(e, e, 3, stride, e),
+                conv(e, c, 1), nn.BatchNorm2d(c),
+            )
+            blocks.append(Residual(body, None, False) if stride == 1 and cin == c else body)
+            cin = c
+    return nn.Sequential(*conv_bn_relu6(3, 32, 3), *blocks, *conv_bn_relu6(cin, 640, 1),
+                         nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(640, CLASSES))
+
+
 def build_model(name, size=32):
-    builders = {'mnv3': mnv3, 'leakyvgg': leakyvgg, 'siluavg': siluavg, 'quick5': quick5, 'vgg5': vgg5, 'bottleneck': bottleneck, 'lenet': lenet, 'simplecnn': simplecnn, 'stem7': stem7, 'vgg11': vgg11, 'allconv': allconv, 'resnetw': resnetw, 'oddnet': oddnet, 'seed-cnn': seed_cnn, 'vgg-bn': vgg_bn, 'resnet20': resnet20, 'mobilenet': mobilenet}
+    builders = {'mnv2': mnv2, 'mnv3': mnv3, 'leakyvgg': leakyvgg, 'siluavg': siluavg, 'quick5': quick5, 'vgg5': vgg5, 'bottleneck': bottleneck, 'lenet': lenet, 'simplecnn': simplecnn, 'stem7': stem7, 'vgg11': vgg11, 'allconv': allconv, 'resnetw': resnetw, 'oddnet': oddnet, 'seed-cnn': seed_cnn, 'vgg-bn': vgg_bn, 'resnet20': resnet20, 'mobilenet': mobilenet}
     if name not in builders:
         raise ValueError(f'unknown model {name}; expected one of {", ".join(MODELS)}')
     if name in ('seed-cnn', 'vgg-bn', 'lenet', 'simplecnn', 'quick5', 'vgg5', 'leakyvgg', 'siluavg'):
