@@ -50,6 +50,12 @@ const cases: Case[] = [
   { n: 2, c: 3, h: 9, w: 32, k: 3, r: 3, s: 3, stride: [2, 2], pad: [0, 0], dil: [1, 1], groups: 3 },
   // stride-2 column phases split and joined by shuffles: whole vectors, then a ragged rest (odd padding)
   { n: 1, c: 2, h: 5, w: 45, k: 2, r: 3, s: 3, stride: [2, 2], pad: [1, 1], dil: [1, 1], groups: 2 },
+  // column stride 2: the input gradient gathered per column phase (four rows at a time, then the
+  // rest): channel multiplier 2 (the second output channel adds in), column dilation, row stride 3,
+  // an even kernel with odd padding, a kernel wider than the padding reaches
+  { n: 2, c: 3, h: 13, w: 35, k: 6, r: 3, s: 3, stride: [2, 2], pad: [1, 0], dil: [1, 2], groups: 3 },
+  { n: 1, c: 4, h: 17, w: 40, k: 4, r: 2, s: 4, stride: [3, 2], pad: [1, 1], dil: [1, 1], groups: 4 },
+  { n: 2, c: 2, h: 11, w: 34, k: 2, r: 5, s: 7, stride: [2, 2], pad: [0, 1], dil: [1, 1], groups: 2 },
   // channels in the vector lanes (output rows narrower than a vector, one output per input channel):
   // a ragged last block of channels on 7x7 planes, stride 2 from 14x14, 5x5 with dilation and a
   // column stride

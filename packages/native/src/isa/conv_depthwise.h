@@ -96,6 +96,83 @@ inline void conv_dw_backward_data(const DwPlane& g, const float* gy, const float
     }
 }
 
+// gy: (P, Q) with margins (DwGatherRows; gy points at its first row), w: (R*S) -> dx: (H, W) (+= with
+// accumulate), column stride 2, any row stride: each dx pixel gathers the taps that reach it in
+// registers. dx column 2j + f takes tap column s when f + pw - s*dw is even, from gy column
+// j + (f + pw - s*dw)/2, so each column phase is a run of loads; the two phases are zipped into the
+// row. Rows with the same (h + ph) % sh share one flat list of taps per phase, four rows at a time.
+// (Scattering into a zeroed phase buffer, then interleaving it out, took 3x the forward.)
+struct DwGatherTap {
+  int64_t offset;  // from the start of gy row (h + ph) / sh
+  float w;
+};
+
+// even, odd: the two column phases of dx columns 2j.. -> dx row d (+= with accumulate)
+inline void dw_zip_store(float* d, int64_t cols, int64_t j, vf even, vf odd, bool accumulate) {
+  const vi lane = lane_iota(1, 0);
+  const vi zip_lo = (lane & 1) * W + (lane >> 1), zip_hi = zip_lo + W / 2;
+  vf lo = __builtin_shuffle(even, odd, zip_lo), hi = __builtin_shuffle(even, odd, zip_hi);
+  const int64_t m = std::min<int64_t>(2 * W, cols - 2 * j), m_lo = std::min<int64_t>(W, m);
+  if (accumulate) {
+    lo += load_n(d + 2 * j, m_lo);
+    if (m > W) hi += load_n(d + 2 * j + W, m - W);
+  }
+  store_n(d + 2 * j, lo, m_lo);
+  if (m > W) store_n(d + 2 * j + W, hi, m - W);
+}
+
+inline void conv_dw_dgrad_s2(const DwPlane& g, const float* gy, const DwGatherRows& rows, const float* w,
+                             bool accumulate, float* dx) {
+  const int64_t phase_cols = (g.W + 1) / 2, gs = rows.stride;
+  DwGatherTap taps[2][kDwMaxTaps];
+  for (int64_t v = 0; v < g.sh; ++v) {
+    int64_t n[2] = {0, 0};
+    for (int64_t r = 0; r < g.R; ++r) {
+      const int64_t num = v - r * g.dh;  // tap row r reaches gy row (h + ph) / sh + num / sh
+      if (num % g.sh != 0) continue;
+      for (int64_t f = 0; f < 2; ++f)
+        for (int64_t s = 0; s < g.S; ++s) {
+          const int64_t d = f + g.pw - s * g.dw;
+          if ((d & 1) == 0) taps[f][n[f]++] = {num / g.sh * gs + rows.left + (d >> 1), w[r * g.S + s]};
+        }
+    }
+    const int64_t h0 = ((v - g.ph) % g.sh + g.sh) % g.sh, dr = g.sh * g.W;
+    int64_t h = h0;
+    // Four rows at a time: one weight broadcast feeds eight accumulators (a row at a time spent
+    // most of its time on loop control).
+    for (; h + 3 * g.sh < g.H; h += 4 * g.sh) {
+      const float* base = gy + (h + g.ph) / g.sh * gs;
+      float* d = dx + h * g.W;
+      for (int64_t j = 0; j < phase_cols; j += W) {
+        vf e0{}, e1{}, e2{}, e3{}, o0{}, o1{}, o2{}, o3{};
+        for (int64_t t = 0; t < n[0]; ++t) {
+          const vf wv = broadcast(taps[0][t].w);
+          const float* p = base + taps[0][t].offset + j;
+          e0 += wv * load(p), e1 += wv * load(p + gs), e2 += wv * load(p + 2 * gs), e3 += wv * load(p + 3 * gs);
+        }
+        for (int64_t t = 0; t < n[1]; ++t) {
+          const vf wv = broadcast(taps[1][t].w);
+          const float* p = base + taps[1][t].offset + j;
+          o0 += wv * load(p), o1 += wv * load(p + gs), o2 += wv * load(p + 2 * gs), o3 += wv * load(p + 3 * gs);
+        }
+        dw_zip_store(d, g.W, j, e0, o0, accumulate);
+        dw_zip_store(d + dr, g.W, j, e1, o1, accumulate);
+        dw_zip_store(d + 2 * dr, g.W, j, e2, o2, accumulate);
+        dw_zip_store(d + 3 * dr, g.W, j, e3, o3, accumulate);
+      }
+    }
+    for (; h < g.H; h += g.sh) {
+      const float* base = gy + (h + g.ph) / g.sh * gs;
+      for (int64_t j = 0; j < phase_cols; j += W) {
+        vf even{}, odd{};
+        for (int64_t t = 0; t < n[0]; ++t) even += broadcast(taps[0][t].w) * load(base + taps[0][t].offset + j);
+        for (int64_t t = 0; t < n[1]; ++t) odd += broadcast(taps[1][t].w) * load(base + taps[1][t].offset + j);
+        dw_zip_store(dx + h * g.W, g.W, j, even, odd, accumulate);
+      }
+    }
+  }
+}
+
 // buf (phase layout), gy: (P, Q) rows gs floats apart (gs >= Qv = ceil(Q/W)*W; columns Q..Qv read
 // and unused) -> dwv: (R*S, W) += per-lane partial sums of dw
 // All taps in one pass over the plane, one accumulator each (gy is loaded once per vector, not once

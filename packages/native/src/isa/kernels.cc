@@ -49,6 +49,7 @@ const Kernels* DLF_CAT(kernels_, DLF_ISA)() {
       &DLF_ISA_NS::interleave2,
       &DLF_ISA_NS::conv_dw_forward,
       &DLF_ISA_NS::conv_dw_backward_data,
+      &DLF_ISA_NS::conv_dw_dgrad_s2,
       &DLF_ISA_NS::conv_dw_wgrad,
       &DLF_ISA_NS::dwb_pack,
       &DLF_ISA_NS::dwb_unpack,

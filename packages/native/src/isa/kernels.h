@@ -2,6 +2,7 @@
 // AVX-512, AVX2+FMA and the baseline on x86-64; NEON and the generic baseline on arm64).
 // runtime/simd.cc picks one table at start-up (runtime/isa_*.cc list what each architecture has).
 #pragma once
+#include <algorithm>
 #include <cstdint>
 
 namespace dlf {
@@ -28,6 +29,28 @@ struct DwPlane {
   int64_t Hp, Wph;                 // phase buffer rows and row length
 };
 constexpr int64_t kDwMaxTaps = 64;  // R * S limit of the depthwise kernels
+
+// The output gradient of a column-stride-2 depthwise layer, as conv_dw_dgrad_s2 gathers from it:
+// `rows` rows `stride` floats apart, `top` zero rows, then the P gradient rows, then zero rows; each
+// row has `left` zero columns, the Q gradient columns, then zeros. The kernel reads dx row h's taps
+// from row top + (h + ph - r * dh) / sh (>= 0, < rows) and, for dx column phase f and tap column s,
+// from column left + (f + pw - s * dw) / 2 on: margins instead of a check at a plane's edges.
+struct DwGatherRows {
+  int64_t left, stride, top, rows;
+};
+inline DwGatherRows dw_gather_rows(const DwPlane& g, int64_t vw) {
+  int64_t lo = 0, hi = 0;
+  for (int64_t f = 0; f < 2; ++f)
+    for (int64_t s = 0; s < g.S; ++s) {
+      const int64_t d = f + g.pw - s * g.dw;
+      if ((d & 1) == 0) lo = std::min(lo, d >> 1), hi = std::max(hi, d >> 1);
+    }
+  const int64_t left = -lo, phase_cols = (g.W + 1) / 2;
+  const int64_t top = ((g.R - 1) * g.dh + g.sh - 1) / g.sh;  // the farthest tap row above
+  // the gather's whole vectors, and conv_dw_wgrad's (it reads gy from column left)
+  const int64_t stride = left + std::max(hi + (phase_cols + vw - 1) / vw * vw, (g.Q + vw - 1) / vw * vw);
+  return {left, stride, top, top + std::max(g.P, (g.H - 1 + g.ph) / g.sh + 1)};
+}
 
 // Geometry of a depthwise convolution with channels in the lanes (isa/conv_dw_blocked.h): input planes
 // (H, W) padded to (Hp, Wp) = (H + 2 ph, W + 2 pw) pixels, outputs (P, Q), kernel (R, S).
@@ -176,6 +199,10 @@ struct Kernels {
   void (*conv_dw_forward)(const DwPlane& g, const float* buf, const float* w, float bias, bool relu, float* y);
   // gy: (P, ceil(Q/vector_floats)*vector_floats), w: (R*S) -> dbuf (phase layout) += input gradient
   void (*conv_dw_backward_data)(const DwPlane& g, const float* gy, const float* w, float* dbuf);
+  // Column stride 2: gy laid out as dw_gather_rows(g, vector_floats) says (its first row), w: (R*S)
+  //   -> dx: (H, W) = the input gradient, or += it with `accumulate`
+  void (*conv_dw_dgrad_s2)(const DwPlane& g, const float* gy, const DwGatherRows& rows, const float* w,
+                           bool accumulate, float* dx);
   // buf, gy: (P, Q) rows gy_stride (>= ceil(Q/vector_floats)*vector_floats) floats apart, zero past Q
   //   -> dwv: (R*S, vector_floats) += per-lane partial sums of the weight gradient
   void (*conv_dw_wgrad)(const DwPlane& g, const float* buf, const float* gy, int64_t gy_stride, float* dwv);
