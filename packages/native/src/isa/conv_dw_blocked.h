@@ -88,17 +88,54 @@ inline void dwb_forward(const DwBlocked& g, const float* xb, const float* wb, co
   }
 }
 
-// gyb: (P*Q) pixels, wb as above -> dxb: (Hp, Wp) padded pixels += the input gradient (each output
-// pixel's taps added where the forward read them; any stride, padding and dilation)
-inline void dwb_backward_data(const DwBlocked& g, const float* gyb, const float* wb, float* dxb) {
-  const int64_t taps = g.R * g.S;
-  int64_t toff[kDwMaxTaps];
-  for (int64_t t = 0; t < taps; ++t) toff[t] = dwb::tap_offset(g, t);
-  for (int64_t p = 0, i = 0; p < g.P; ++p)
-    for (int64_t q = 0; q < g.Q; ++q, ++i) {
-      const vf gv = load(gyb + i * W);
-      float* dst = dxb + (p * g.sh * g.Wp + q * g.sw) * W;
-      for (int64_t t = 0; t < taps; ++t) store(dst + toff[t], load(dst + toff[t]) + load(wb + t * W) * gv);
+// gyb: gy's pixels with zero margins (DwbGather m), wb as above -> dxb: (H*W) pixels = the input
+// gradient, any stride, padding and dilation. Each dx pixel gathers its taps in registers: pixels
+// whose (h + ph) % sh and (w + pw) % sw agree are reached by the same taps at the same offsets, so
+// each such class is a flat tap loop over kPix pixels at a time. (Scattering each output pixel's
+// taps, a load and a store of dx per tap, took 2.5x the forward at stride 2, 2.4x at stride 1.)
+inline void dwb_dgrad(const DwBlocked& g, const DwbGather& m, const float* gyb, const float* wb, float* dxb) {
+  int64_t toff[kDwMaxTaps], wt[kDwMaxTaps];
+  for (int64_t vr = 0; vr < g.sh; ++vr)
+    for (int64_t vc = 0; vc < g.sw; ++vc) {
+      int64_t nt = 0;
+      for (int64_t r = 0; r < g.R; ++r) {
+        const int64_t dr = vr - r * g.dh;  // tap row r reads gy row (h + ph) / sh + dr / sh
+        if (dr % g.sh != 0) continue;
+        for (int64_t s = 0; s < g.S; ++s) {
+          const int64_t dc = vc - s * g.dw;
+          if (dc % g.sw != 0) continue;
+          toff[nt] = ((m.top + dr / g.sh) * m.cols + m.left + dc / g.sw) * W;
+          wt[nt++] = (r * g.S + s) * W;
+        }
+      }
+      // the class: rows h0, h0 + sh, ... and columns w0, w0 + sw, ...
+      const int64_t h0 = ((vr - g.ph) % g.sh + g.sh) % g.sh, w0 = ((vc - g.pw) % g.sw + g.sw) % g.sw;
+      if (h0 >= g.H || w0 >= g.W) continue;
+      const int64_t nh = (g.H - h0 + g.sh - 1) / g.sh, nw = (g.W - w0 + g.sw - 1) / g.sw, n = nh * nw;
+      // class pixel (ci, cj) reads from gy pixel (u0 + ci, q0 + cj) on, writes dx pixel
+      // (h0 + ci * sh, w0 + cj * sw); counters, not divisions (they cost what the taps did)
+      const int64_t u0 = (h0 + g.ph) / g.sh, q0 = (w0 + g.pw) / g.sw;
+      int64_t ci = 0, cj = 0;
+      for (int64_t i0 = 0; i0 < n; i0 += dwb::kPix) {
+        // A short last group repeats its last pixel (computed, not stored).
+        int64_t src[dwb::kPix], dst[dwb::kPix];
+        for (int j = 0; j < dwb::kPix; ++j) {
+          src[j] = ((u0 + ci) * m.cols + q0 + cj) * W;
+          dst[j] = ((h0 + ci * g.sh) * g.W + w0 + cj * g.sw) * W;
+          if (i0 + j + 1 < n && ++cj == nw) cj = 0, ++ci;  // the last one moves to the next group's first
+        }
+        vf acc[dwb::kPix];
+#pragma GCC unroll 8
+        for (int j = 0; j < dwb::kPix; ++j) acc[j] = vf{};
+        for (int64_t t = 0; t < nt; ++t) {
+          const vf wv = load(wb + wt[t]);
+          const float* at = gyb + toff[t];
+#pragma GCC unroll 8
+          for (int j = 0; j < dwb::kPix; ++j) acc[j] += wv * load(at + src[j]);
+        }
+        const int64_t k = std::min<int64_t>(dwb::kPix, n - i0);
+        for (int64_t j = 0; j < k; ++j) store(dxb + dst[j], acc[j]);
+      }
     }
 }
 

@@ -54,7 +54,7 @@ const Kernels* DLF_CAT(kernels_, DLF_ISA)() {
       &DLF_ISA_NS::dwb_pack,
       &DLF_ISA_NS::dwb_unpack,
       &DLF_ISA_NS::dwb_forward,
-      &DLF_ISA_NS::dwb_backward_data,
+      &DLF_ISA_NS::dwb_dgrad,
       &DLF_ISA_NS::dwb_wgrad,
       DLF_ISA_NS::wino::TB,
       DLF_ISA_NS::wino::RK,

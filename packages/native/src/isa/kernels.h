@@ -60,6 +60,17 @@ struct DwBlocked {
   int64_t Hp, Wp;
 };
 
+// The output gradient as dwb_dgrad gathers from it: pixel (p, q) at (top + p, left + q) of a
+// zero-margined (rows, cols) pixel buffer, so that dx pixel (h, w) reads tap (r, s) at row
+// top + (h + ph - r * dh) / sh and column left + (w + pw - s * dw) / sw with no check at the edges.
+struct DwbGather {
+  int64_t top, left, rows, cols;
+};
+inline DwbGather dwb_gather(const DwBlocked& g) {
+  const int64_t top = ((g.R - 1) * g.dh + g.sh - 1) / g.sh, left = ((g.S - 1) * g.dw + g.sw - 1) / g.sw;
+  return {top, left, top + std::max(g.P, (g.H - 1 + g.ph) / g.sh + 1), left + std::max(g.Q, (g.W - 1 + g.pw) / g.sw + 1)};
+}
+
 // Geometry of one convolution vectorised over output channels (isa/conv_kvec.h): a zero-padded
 // input (C, Hb, Wb) read at row p*sh + r, column q*sw + s for output (p, q) and tap (r, s).
 struct KvecConv {
@@ -214,8 +225,8 @@ struct Kernels {
                      float* planes, int64_t stride);
   // xb: padded pixels, wb: (R*S) tap vectors, bias: a vector -> yb: (P*Q) pixels (+ReLU)
   void (*dwb_forward)(const DwBlocked& g, const float* xb, const float* wb, const float* bias, bool relu, float* yb);
-  // gyb: (P*Q) pixels -> dxb: padded pixels += the input gradient
-  void (*dwb_backward_data)(const DwBlocked& g, const float* gyb, const float* wb, float* dxb);
+  // gyb: gy's pixels with margins (DwbGather), wb: (R*S) tap vectors -> dxb: (H*W) pixels = input gradient
+  void (*dwb_dgrad)(const DwBlocked& g, const DwbGather& m, const float* gyb, const float* wb, float* dxb);
   // xb, gyb -> dwv: (R*S) vectors += the weight gradient's sums (lane = channel)
   void (*dwb_wgrad)(const DwBlocked& g, const float* xb, const float* gyb, float* dwv);
 

@@ -116,16 +116,15 @@ DwBlocked blocked_geometry(const DwPlane& g) {
 
 // Every block's tap vectors, then its bias vector, laid out once per call in the calling thread's
 // slot 3 (per image and block they cost ~20% of a 5x5 forward on 8x8 planes):
-// wb[(cb * (taps + 1) + t) * vw + l] = w[(cb * vw + l) * taps + t'], zero for channels from C on,
-// t' = t, or taps - 1 - t for the flipped kernel.
-float* block_weights(const float* w, const float* b, int64_t C, int64_t taps, int64_t vw, bool flip = false) {
+// wb[(cb * (taps + 1) + t) * vw + l] = w[(cb * vw + l) * taps + t], zero for channels from C on.
+float* block_weights(const float* w, const float* b, int64_t C, int64_t taps, int64_t vw) {
   const int64_t blocks = (C + vw - 1) / vw;
   float* wb = thread_scratch(3, blocks * (taps + 1) * vw);
   for (int64_t cb = 0; cb < blocks; ++cb) {
     float* blk = wb + cb * (taps + 1) * vw;
     for (int64_t l = 0; l < vw; ++l) {
       const int64_t c = cb * vw + l;
-      for (int64_t t = 0; t < taps; ++t) blk[t * vw + l] = c < C ? w[c * taps + (flip ? taps - 1 - t : t)] : 0.f;
+      for (int64_t t = 0; t < taps; ++t) blk[t * vw + l] = c < C ? w[c * taps + t] : 0.f;
       blk[taps * vw + l] = b && c < C ? b[c] : 0.f;
     }
   }
@@ -154,17 +153,6 @@ void blocked_forward(const ConvDwShape& s, const DwPlane& pg, const float* x, co
   });
 }
 
-// The input gradient of a stride-1 layer whose padding is within the kernel's reach is a forward
-// convolution of gy, padded by reach - padding, with the flipped kernel (as transposed_geometry
-// below): gathered into registers, where the scatter of dwb_backward_data loads and stores dx at
-// every tap (a 5x5 layer on 8x8 planes took 2.4x its forward). gt: that convolution's geometry.
-bool blocked_transposed(const DwBlocked& g, DwBlocked& gt) {
-  const int64_t top = (g.R - 1) * g.dh - g.ph, left = (g.S - 1) * g.dw - g.pw;
-  if (g.sh != 1 || g.sw != 1 || top < 0 || left < 0) return false;
-  gt = DwBlocked{g.P, g.Q, g.H, g.W, g.R, g.S, 1, 1, top, left, g.dh, g.dw, g.P + 2 * top, g.Q + 2 * left};
-  return true;
-}
-
 // The weight gradient takes one block of channels per task, all images in order: the same bits at
 // any thread count. The input gradient (no sums across images) goes with it, or, when there are fewer
 // blocks than threads, runs separately over (image, block) pairs.
@@ -179,20 +167,17 @@ void blocked_backward(const ConvDwShape& s, const DwPlane& pg, const float* x, c
     dx = nullptr;
   }
   const int64_t tasks = dw ? blocks : s.N * blocks;  // input gradient alone: (image, block) pairs
-  DwBlocked gt{};
-  const bool dx_forward = dx && blocked_transposed(g, gt);
-  const int64_t gy_padded = dx_forward ? gt.Hp * gt.Wp * vw : 0;
-  // dw does not read the weights
-  const float* wall = dx ? block_weights(w, nullptr, s.C, taps, vw, dx_forward) : nullptr;
+  const DwbGather gm = dwb_gather(g);
+  const int64_t gy_margined = dx ? gm.rows * gm.cols * vw : 0;
+  const float* wall = dx ? block_weights(w, nullptr, s.C, taps, vw) : nullptr;  // dw does not read them
   parallel_for(tasks, 1, [&](int64_t b0, int64_t b1) {
     float* xb = thread_scratch(0, padded);
     float* gyb = thread_scratch(1, yplane * vw);
-    float* dwv = thread_scratch(2, taps * vw + padded + gy_padded + vw);
-    float* dxb = dwv + taps * vw;   // padded pixels (scatter) or (H, W) pixels (dx_forward)
-    float* gyp = dxb + padded;      // dx_forward: gy padded, its border zero for every image
-    float* zero = gyp + gy_padded;  // dx_forward: the forward's bias
+    float* dwv = thread_scratch(2, taps * vw + xplane * vw + gy_margined);
+    float* dxb = dwv + taps * vw;        // (H, W) pixels
+    float* gym = dxb + xplane * vw;      // gy with margins, zero for every image
     if (dw) std::fill(xb, xb + padded, 0.f);
-    if (dx_forward) std::fill(gyp, zero + vw, 0.f);
+    if (dx) std::fill(gym, gym + gy_margined, 0.f);
     for (int64_t task = b0; task < b1; ++task) {
       const int64_t cb = dw ? task : task % blocks, c0 = cb * vw, nch = std::min(vw, s.C - c0);
       const int64_t n_first = dw ? 0 : task / blocks, n_end = dw ? s.N : n_first + 1;
@@ -200,19 +185,15 @@ void blocked_backward(const ConvDwShape& s, const DwPlane& pg, const float* x, c
       if (dw) std::fill(dwv, dwv + taps * vw, 0.f);
       for (int64_t n = n_first; n < n_end; ++n) {
         const float* gyn = gy + (n * s.K + c0) * yplane;
-        if (dw || !dx_forward) kt.dwb_pack(gyn, yplane, nch, g.P, g.Q, gyb, 0, g.Q);
         if (dw) {
+          kt.dwb_pack(gyn, yplane, nch, g.P, g.Q, gyb, 0, g.Q);
           kt.dwb_pack(x + (n * s.C + c0) * xplane, xplane, nch, s.H, s.W, xb, g.ph * g.Wp + g.pw, g.Wp);
           kt.dwb_wgrad(g, xb, gyb, dwv);
         }
-        if (dx_forward) {
-          kt.dwb_pack(gyn, yplane, nch, g.P, g.Q, gyp, gt.ph * gt.Wp + gt.pw, gt.Wp);
-          kt.dwb_forward(gt, gyp, wb, zero, false, dxb);
+        if (dx) {
+          kt.dwb_pack(gyn, yplane, nch, g.P, g.Q, gym, gm.top * gm.cols + gm.left, gm.cols);
+          kt.dwb_dgrad(g, gm, gym, wb, dxb);
           kt.dwb_unpack(dxb, 0, s.W, nch, s.H, s.W, dx + (n * s.C + c0) * xplane, xplane);
-        } else if (dx) {
-          std::fill(dxb, dxb + padded, 0.f);
-          kt.dwb_backward_data(g, gyb, wb, dxb);
-          kt.dwb_unpack(dxb, g.ph * g.Wp + g.pw, g.Wp, nch, s.H, s.W, dx + (n * s.C + c0) * xplane, xplane);
         }
       }
       if (dw)
