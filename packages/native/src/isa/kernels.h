@@ -30,6 +30,17 @@ struct DwPlane {
 };
 constexpr int64_t kDwMaxTaps = 64;  // R * S limit of the depthwise kernels
 
+// Along one axis of a strided gather (input gradient from output gradient): output index i reads
+// output-gradient index (i + pad - t * dil) / stride for taps t < k. `margin` zero places before the
+// out gradient places and `extent` places in all hold every index it reads, for inputs i < in.
+struct GatherSpan {
+  int64_t margin, extent;
+};
+inline GatherSpan gather_span(int64_t k, int64_t dil, int64_t stride, int64_t pad, int64_t in, int64_t out) {
+  const int64_t margin = ((k - 1) * dil + stride - 1) / stride;  // the farthest tap before
+  return {margin, margin + std::max(out, (in - 1 + pad) / stride + 1)};
+}
+
 // The output gradient of a column-stride-2 depthwise layer, as conv_dw_dgrad_s2 gathers from it:
 // `rows` rows `stride` floats apart, `top` zero rows, then the P gradient rows, then zero rows; each
 // row has `left` zero columns, the Q gradient columns, then zeros. The kernel reads dx row h's taps
@@ -46,10 +57,10 @@ inline DwGatherRows dw_gather_rows(const DwPlane& g, int64_t vw) {
       if ((d & 1) == 0) lo = std::min(lo, d >> 1), hi = std::max(hi, d >> 1);
     }
   const int64_t left = -lo, phase_cols = (g.W + 1) / 2;
-  const int64_t top = ((g.R - 1) * g.dh + g.sh - 1) / g.sh;  // the farthest tap row above
   // the gather's whole vectors, and conv_dw_wgrad's (it reads gy from column left)
   const int64_t stride = left + std::max(hi + (phase_cols + vw - 1) / vw * vw, (g.Q + vw - 1) / vw * vw);
-  return {left, stride, top, top + std::max(g.P, (g.H - 1 + g.ph) / g.sh + 1)};
+  const GatherSpan rows = gather_span(g.R, g.dh, g.sh, g.ph, g.H, g.P);
+  return {left, stride, rows.margin, rows.extent};
 }
 
 // Geometry of a depthwise convolution with channels in the lanes (isa/conv_dw_blocked.h): input planes
@@ -67,8 +78,8 @@ struct DwbGather {
   int64_t top, left, rows, cols;
 };
 inline DwbGather dwb_gather(const DwBlocked& g) {
-  const int64_t top = ((g.R - 1) * g.dh + g.sh - 1) / g.sh, left = ((g.S - 1) * g.dw + g.sw - 1) / g.sw;
-  return {top, left, top + std::max(g.P, (g.H - 1 + g.ph) / g.sh + 1), left + std::max(g.Q, (g.W - 1 + g.pw) / g.sw + 1)};
+  const GatherSpan rows = gather_span(g.R, g.dh, g.sh, g.ph, g.H, g.P), cols = gather_span(g.S, g.dw, g.sw, g.pw, g.W, g.Q);
+  return {rows.margin, cols.margin, rows.extent, cols.extent};
 }
 
 // Geometry of one convolution vectorised over output channels (isa/conv_kvec.h): a zero-padded
