@@ -25,6 +25,14 @@ import { ALL_MODELS, MODELS } from './models.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const RUN_TIMEOUT_MS = 10 * 60 * 1000;
+// glibc malloc settings every run gets (both frameworks; a GLIBC_TUNABLES already set is kept).
+// PyTorch's CPU tensors come straight from malloc, and by default glibc maps each large block
+// afresh and hands it back to the OS when freed, so every step faults its activations in again: on
+// a virtual machine measured here that made PyTorch 2-5x slower (1 thread, channels_last, training:
+// resnet20 batch 64 190 img/s by default, 478-508 tuned; vgg-bn batch 256 102 by default, 398 with
+// blocks below 32 MB kept in the heap, 612 with every block in the heap, as here). jemalloc
+// (LD_PRELOAD) was slower still (69 img/s on vgg-bn). dlf keeps its own cache of freed buffers.
+const MALLOC_TUNABLES = 'glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold=4294967296';
 
 function usageError(message) {
   process.stderr.write(`run.mjs: ${message}\n`);
@@ -229,6 +237,7 @@ function runOnce(c) {
       : [process.execPath, [join(here, 'dlf_bench.mjs'), ...common, ...tail]];
   const env = {
     ...process.env,
+    GLIBC_TUNABLES: process.env.GLIBC_TUNABLES ?? MALLOC_TUNABLES,
     OMP_NUM_THREADS: String(c.threads),
     MKL_NUM_THREADS: String(c.threads),
     OPENBLAS_NUM_THREADS: String(c.threads),
@@ -343,6 +352,7 @@ const environment = {
   loadavgAtEnd: loadavg().map((l) => Math.round(l * 100) / 100),
   mkldnn,
   blas,
+  mallocTunables: process.env.GLIBC_TUNABLES ?? MALLOC_TUNABLES,
 };
 const report = {
   benchmark: 'zoo',
@@ -423,6 +433,7 @@ if (opts.json) {
   out.push(
     `dlf: ${dlf.available ? versions.dlf : skipped(dlf) ? dlf.reason : `unavailable (${dlf.reason})`}`,
   );
+  out.push(`malloc (both): GLIBC_TUNABLES=${environment.mallocTunables}`);
   out.push(`machine: ${environment.cpu}, ${environment.cores} cores, node ${environment.node}`);
   out.push(`load average at start ${loadavgAtStart.join(' ')}, at end ${environment.loadavgAtEnd.join(' ')}`);
   // Only the load before the first run is free of this benchmark's own processes.
