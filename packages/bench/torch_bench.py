@@ -8,11 +8,13 @@ Prints one JSON line:
     {"framework":"pytorch","threads":1,"format":"nchw","mode":"train","imagesPerSec":...,"msPerStep":...,
      "torch":"1.13.0a0","blas":"...openblas...","peakRssMB":..., ...}
 `blas` is the BLAS library the process mapped (linear layers run on it; convolutions run on oneDNN).
-`--probe` prints which convolution kernels run (profiler op names) instead of timing.
+`--probe` prints which convolution kernels run (profiler op names) instead of timing; `--ops` prints
+the ops that take the step's time (self CPU time per step) instead of timing.
 """
 
 import argparse
 import json
+import os
 import resource
 import statistics
 import sys
@@ -40,6 +42,8 @@ def parse_args(argv):
     p.add_argument('--seconds', type=float, default=float('inf'),
                    help='stop timing after this many seconds (at least 3 steps); warm-up stops at half')
     p.add_argument('--probe', action='store_true', help='print the aten ops one step runs, no timing')
+    p.add_argument('--ops', action='store_true',
+                   help='print the ops that take the time (self CPU time per step, torch profiler), no timing')
     return p.parse_args(argv)
 
 
@@ -51,6 +55,27 @@ def loaded_blas():
         libs = {line.split()[-1] for line in maps if 'blas' in line.split()[-1].lower()}
     core = sorted(lib for lib in libs if 'openblas' in lib.rsplit('/', 1)[-1]) or sorted(libs)
     return ', '.join(core) or 'none mapped'
+
+
+def print_op_times(args, step, rows=20):
+    """The ops that took the most self CPU time over min(--iters, 5) profiled steps after the warm-up,
+    per step: where PyTorch spends a step, beside dlf_bench.mjs --profile's per-layer table."""
+    for _ in range(max(args.warmup, 1)):
+        step()
+    steps = min(args.iters, 5)
+    with torch.autograd.profiler.profile() as prof:
+        for _ in range(steps):
+            step()
+    events = sorted(prof.key_averages(), key=lambda e: e.self_cpu_time_total, reverse=True)
+    total = sum(e.self_cpu_time_total for e in events) or 1
+    print(f'{args.model}, batch {args.batch}, {args.threads} thread(s), {args.format}, {args.mode}: self CPU time '
+          f'per step over {steps} profiled steps (the profiler adds its own overhead); '
+          f'GLIBC_TUNABLES={os.environ.get("GLIBC_TUNABLES", "(unset)")}')
+    print(f'{"op":<48} {"ms/step":>9} {"share":>6} {"calls/step":>10}')
+    for e in events[:rows]:
+        print(f'{e.key[:48]:<48} {e.self_cpu_time_total / 1000 / steps:9.3f} {100 * e.self_cpu_time_total / total:5.1f}% '
+              f'{e.count / steps:10.1f}')
+    print(f'{"total":<48} {total / 1000 / steps:9.3f}')
 
 
 def main(argv):
@@ -106,6 +131,10 @@ def main(argv):
         }, separators=(',', ':')))
         return
 
+    if args.ops:
+        print_op_times(args, step)
+        return
+
     warm_start = time.perf_counter()
     for i in range(args.warmup):
         if i > 0 and time.perf_counter() - warm_start >= args.seconds / 2:
@@ -138,6 +167,7 @@ def main(argv):
         'batch': args.batch,
         'peakRssMB': round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         'blas': loaded_blas(),
+        'glibcTunables': os.environ.get('GLIBC_TUNABLES'),
         'warmup': args.warmup,
         'iters': args.iters,
         'mkldnn': torch.backends.mkldnn.is_available(),
