@@ -12,6 +12,7 @@
 #include "isa/gemm.h"
 #include "isa/kernels.h"
 #include "isa/simd.h"
+#include "runtime/prefetch.h"
 
 namespace dlf::DLF_ISA_NS {
 
@@ -74,7 +75,11 @@ inline void make_lanes(const WinoGeom& g, int64_t t0, int64_t count, int v, int6
 // vectors. Its patches are then shuffles of row loads, where a gather per patch element cost most
 // of a transform (the 16- and 32-wide planes of CIFAR models).
 constexpr int kMaxRowGroup = 4;
-constexpr int64_t kPrefetchChannels = 2;  // how far ahead of the channel being transformed
+// How far ahead of the channel being transformed its rows are prefetched (prefetch_rows): a row
+// group reads a few rows of each channel's plane in turn, a pattern of short runs a plane apart that
+// the hardware prefetchers do not follow, so the first touch of each run waited on memory (a third
+// of the transform's time in a training step).
+constexpr int64_t kPrefetchChannels = 2;
 struct RowGroup {
   int64_t n, tr;  // the image and the first tile row
   int rows;       // R
@@ -122,17 +127,6 @@ inline vf group_column(const RowGroup& rg, int j, const vf* lo, const vf* hi) {
 #pragma GCC unroll 4
   for (int k = 1; k < R; ++k) v = rg.row_of == k ? __builtin_shuffle(lo[k], hi[k], rg.idx[j]) : v;
   return rg.valid[j] ? v : vf{};
-}
-
-// Asks for the rows [r0, r0 + count) of a plane (rows x width; those outside it skipped) to be brought
-// into cache: a row group reads a few rows of each channel's plane in turn, a pattern of short runs
-// a plane apart that the hardware prefetchers do not follow, so the first touch of each run waited on
-// memory (a third of the transform's time in a training step).
-inline void prefetch_rows(const float* plane, int64_t r0, int64_t count, int64_t rows, int64_t width) {
-  const int64_t first = std::max<int64_t>(r0, 0), last = std::min<int64_t>(r0 + count, rows);
-  const float* p = plane + first * width;
-  // (An index, not a pointer compared with an end: GCC 12 deleted that loop of prefetches.)
-  for (int64_t i = 0, n = (last - first) * width; i < n; i += 16) __builtin_prefetch(p + i, 0, 3);
 }
 
 // The 6x6 input patches (rows from top - pad_h) or 4x4 output-gradient patches (pad 0) of a row
