@@ -77,6 +77,12 @@ const cases: Case[] = [
   // edge and the last tile row by the bottom, stored as masked row segments, not scattered.
   conv3(4, 32, 14, 14, 24, [1, 1]),
   conv3(16, 20, 7, 7, 33, [1, 1]),
+  // Row groups running from one image into the next: 8-wide planes of three tile rows (a vector's
+  // tile rows start mid-image), 4x4 planes (a tile an image), and 64-wide planes (a tile row a vector
+  // on AVX-512, two on AVX2).
+  conv3(11, 16, 12, 8, 16, [1, 1]),
+  conv3(70, 16, 4, 4, 17, [1, 1]),
+  conv3(2, 16, 6, 64, 16, [1, 1]),
   // Grouped: each group a Winograd convolution of its own (nn/conv_grouped.cc), 20 -> 17 channels
   // a group (off every block size) and 16 -> 16 with four groups.
   conv3(3, 40, 13, 14, 34, [1, 1], 2),

@@ -8,6 +8,7 @@
 // output-gradient tile u, summed over tiles in the transformed domain (one GEMM per e).
 #pragma once
 #include <algorithm>
+#include <type_traits>
 
 #include "isa/gemm.h"
 #include "isa/kernels.h"
@@ -70,83 +71,145 @@ inline void make_lanes(const WinoGeom& g, int64_t t0, int64_t count, int v, int6
   }
 }
 
-// A vector of tiles that is R = W / tw whole tile rows of one image (R = 2 or 4: lanes
-// k*tw .. k*tw + tw - 1 hold tile row tr + k), each row of the plane (`width` floats) within two
-// vectors. Its patches are then shuffles of row loads, where a gather per patch element cost most
-// of a transform (the 16- and 32-wide planes of CIFAR models).
-constexpr int kMaxRowGroup = 4;
+// A vector of tiles that is R = W / tw whole tile rows (lanes k*tw .. k*tw + tw - 1 hold tile row
+// k), counted across the batch: a row group may run from one image into the next (8x8 planes hold
+// two tile rows an image). Each patch row of the group is packed into four vectors, tile row k's
+// plane row (`width` <= 4 tw floats) from float 4 tw k on, so that each patch column is two
+// two-source shuffles and a blend of them, whatever R is. A gather per patch element (the fallback)
+// cost most of a transform; so did one shuffle per tile row (4 for 16-wide planes).
+constexpr int kPackedVectors = 4;
 // How far ahead of the channel being transformed its rows are prefetched (prefetch_rows): a row
 // group reads a few rows of each channel's plane in turn, a pattern of short runs a plane apart that
 // the hardware prefetchers do not follow, so the first touch of each run waited on memory (a third
 // of the transform's time in a training step).
 constexpr int64_t kPrefetchChannels = 2;
 struct RowGroup {
-  int64_t n, tr;  // the image and the first tile row
-  int rows;       // R
-  vi row_of;      // lane -> k
-  vi idx[6];      // per patch column j: lane l reads column 4 * (l mod tw) + j - left of its row
-  vi valid[6];    // ... when that column lies in [0, width)
+  int rows;                      // R, a power of two from 1 to W
+  int64_t image[W], first[W];    // tile row k: its image and its first output row (4 * tile row)
+  vi idx[6];                     // per patch column j: where lane l reads it in the packed rows (mod 2W) ...
+  vi upper[6];                   // ... from the upper pair of packed vectors (R = 1) ...
+  vi upper_rows;                 // ... (R > 1: the lanes of the upper half of the tile rows, for every j) ...
+  vi valid[6];                   // ... when the column lies in [0, width)
+  vi merge[kPackedVectors];      // R > 4: the shuffle moving a row's load to slot s of a packed vector
 };
 inline bool row_group(const WinoGeom& g, int64_t t0, int64_t count, int v, int64_t width, int64_t left,
                       RowGroup& rg) {
-  if (g.tw < 1 || W % g.tw != 0 || width > 2 * W || (v + 1) * W > count) return false;
-  const int64_t rows = W / g.tw;
-  if (rows != 2 && rows != kMaxRowGroup) return false;
-  const int64_t first = t0 + v * W, per_image = g.th * g.tw, rem = first % per_image;
-  if (rem % g.tw != 0 || rem / g.tw + rows > g.th) return false;
-  rg.n = first / per_image;
-  rg.tr = rem / g.tw;
-  rg.rows = static_cast<int>(rows);
-  vi col;
+  if (g.tw < 1 || W % g.tw != 0 || width > 4 * g.tw || (v + 1) * W > count) return false;
+  const int64_t first = t0 + v * W;
+  if (first % g.tw != 0) return false;
+  rg.rows = static_cast<int>(W / g.tw);
+  const int32_t span = static_cast<int32_t>(4 * g.tw);
+  for (int k = 0; k < rg.rows; ++k) {
+    const int64_t tile_row = first / g.tw + k;
+    rg.image[k] = tile_row / g.th;
+    rg.first[k] = 4 * (tile_row % g.th);
+  }
+  vi col, at;
   for (int l = 0; l < W; ++l) {
     col[l] = 4 * static_cast<int32_t>(l % g.tw) - static_cast<int32_t>(left);
-    rg.row_of[l] = static_cast<int32_t>(l / g.tw);
+    at[l] = static_cast<int32_t>(l / g.tw) * span + col[l];
   }
-  for (int j = 0; j < 6; ++j, col += 1) {
-    rg.idx[j] = col & (2 * W - 1);
+  for (int j = 0; j < 6; ++j, col += 1, at += 1) {
+    rg.idx[j] = at & (2 * W - 1);
+    rg.upper[j] = (at & (2 * W)) != vi{};
     rg.valid[j] = (col >= vi{}) & (col < vi{} + static_cast<int32_t>(width));
+  }
+  // With two tile rows or more, a valid column lies in its own row's slot, which lies in one pair of
+  // packed vectors: one mask for all six columns (seven masks in all fit AVX-512's mask registers).
+  rg.upper_rows = lane_iota(1, 0) >= W / 2 ? vi{} - 1 : vi{};
+  for (int s = 0; s < kPackedVectors; ++s) {  // slot s of span floats: lanes of the second operand
+    const vi lane = lane_iota(1, 0);
+    rg.merge[s] = (lane >= s * span) & (lane < (s + 1) * span) ? lane - s * span + W : lane;
   }
   return true;
 }
 
-// Row r of a plane (rows x width floats; zeros outside [0, rows)) as two vectors, nothing beyond it read.
-inline void load_row(const float* plane, int64_t r, int64_t rows, int64_t width, vf& lo, vf& hi) {
-  if (r < 0 || r >= rows) {
-    lo = hi = vf{};
-    return;
-  }
-  const float* p = plane + r * width;
-  lo = load_n(p, std::min<int64_t>(W, width));
-  hi = width > W ? load_n(p + W, std::min<int64_t>(W, width - W)) : vf{};
+// Plane row r (`width` floats of a plane with `rows` rows, zero outside [0, rows)) from float
+// `from` on, as much of it as a vector holds there; nothing beyond the row is read.
+inline vf load_row_part(const float* plane, int64_t r, int64_t rows, int64_t width, int64_t from) {
+  if (r < 0 || r >= rows || from >= width) return vf{};
+  return load_n(plane + r * width + from, std::min<int64_t>(W, width - from));
 }
 
-// Patch column j of the group's tiles, lanes of tile row k from row vectors lo[k], hi[k].
+// Patch row i of the group's tiles (rows from first - pad) packed into P; channel planes of
+// consecutive images `image_stride` floats apart from `plane` on.
 template <int R>
-inline vf group_column(const RowGroup& rg, int j, const vf* lo, const vf* hi) {
-  vf v = __builtin_shuffle(lo[0], hi[0], rg.idx[j]);
+inline void pack_rows(const RowGroup& rg, const float* plane, int64_t image_stride, int64_t rows, int64_t width,
+                      int64_t pad, int i, vf* P) {
+  const auto row_of = [&](int k) { return rg.first[k] + i - pad; };
+  if constexpr (R <= kPackedVectors) {  // tile row k fills vectors k*per .. k*per + per - 1
+    constexpr int per = kPackedVectors / R;
 #pragma GCC unroll 4
-  for (int k = 1; k < R; ++k) v = rg.row_of == k ? __builtin_shuffle(lo[k], hi[k], rg.idx[j]) : v;
-  return rg.valid[j] ? v : vf{};
-}
-
-// The 6x6 input patches (rows from top - pad_h) or 4x4 output-gradient patches (pad 0) of a row
-// group's tiles in one channel's plane (rows x width) -> d: (S*S) vectors.
-template <int R, int S>
-inline void group_patches(const RowGroup& rg, const float* plane, int64_t rows, int64_t width, int64_t pad, vf* d) {
-  for (int i = 0; i < S; ++i) {
-    vf lo[R], hi[R];
+    for (int k = 0; k < R; ++k) {
+      const int64_t r = row_of(k);
+      const bool inside = r >= 0 && r < rows;
+      const float* p = inside ? plane + rg.image[k] * image_stride + r * width : plane;
 #pragma GCC unroll 4
-    for (int k = 0; k < R; ++k) load_row(plane, 4 * (rg.tr + k) + i - pad, rows, width, lo[k], hi[k]);
-#pragma GCC unroll 6
-    for (int j = 0; j < S; ++j) d[i * S + j] = group_column<R>(rg, j, lo, hi);
+      for (int h = 0; h < per; ++h)
+        P[k * per + h] = inside && h * W < width ? load_n(p + h * W, std::min<int64_t>(W, width - h * W)) : vf{};
+    }
+  } else {  // R / 4 tile rows a vector: each loaded to the low lanes, then shuffled into its slot
+    constexpr int slots = R / kPackedVectors;
+#pragma GCC unroll 4
+    for (int q = 0; q < kPackedVectors; ++q) {
+      vf p = load_row_part(plane + rg.image[q * slots] * image_stride, row_of(q * slots), rows, width, 0);
+#pragma GCC unroll 4
+      for (int s = 1; s < slots; ++s) {
+        const int k = q * slots + s;
+        p = __builtin_shuffle(p, load_row_part(plane + rg.image[k] * image_stride, row_of(k), rows, width, 0),
+                              rg.merge[s]);
+      }
+      P[q] = p;
+    }
   }
 }
-template <int S>
-inline void group_patches(const RowGroup& rg, const float* plane, int64_t rows, int64_t width, int64_t pad, vf* d) {
-  if (rg.rows == 2) {
-    group_patches<2, S>(rg, plane, rows, width, pad, d);
-  } else {
-    group_patches<kMaxRowGroup, S>(rg, plane, rows, width, pad, d);
+
+// The SxS patches (S = 6: input tiles, rows from first - pad; S = 4: output-gradient tiles, pad 0)
+// of a row group's tiles in one channel -> d: (S*S) vectors.
+template <int R, int S>
+inline void group_patches(const RowGroup& rg, const float* plane, int64_t image_stride, int64_t rows, int64_t width,
+                          int64_t pad, vf* d) {
+  for (int i = 0; i < S; ++i) {
+    vf P[kPackedVectors];
+    pack_rows<R>(rg, plane, image_stride, rows, width, pad, i, P);
+#pragma GCC unroll 6
+    for (int j = 0; j < S; ++j) {
+      const vf lo = __builtin_shuffle(P[0], P[1], rg.idx[j]), hi = __builtin_shuffle(P[2], P[3], rg.idx[j]);
+      if constexpr (R > 1) {
+        d[i * S + j] = rg.valid[j] ? (rg.upper_rows ? hi : lo) : vf{};
+      } else {
+        d[i * S + j] = rg.valid[j] ? (rg.upper[j] ? hi : lo) : vf{};
+      }
+    }
+  }
+}
+
+// fn(std::integral_constant<int, R>) for R = rows: each row-group loop compiled for its R.
+template <typename Fn>
+inline void with_rows(int rows, Fn fn) {
+  switch (rows) {
+    case 1: return fn(std::integral_constant<int, 1>{});
+    case 2: return fn(std::integral_constant<int, 2>{});
+    case 4: return fn(std::integral_constant<int, 4>{});
+    default: break;
+  }
+  if constexpr (W >= 8) {
+    if (rows == 8) return fn(std::integral_constant<int, 8>{});
+  }
+  if constexpr (W >= 16) {
+    if (rows == 16) return fn(std::integral_constant<int, 16>{});
+  }
+}
+
+// Prefetches rows [first - pad, first - pad + S) of each tile row of the group in channel planes
+// `plane` (image planes image_stride apart): a run of tile rows of one image as one band.
+inline void prefetch_group(const RowGroup& rg, const float* plane, int64_t image_stride, int64_t rows, int64_t width,
+                           int64_t pad, int S) {
+  for (int k = 0; k < rg.rows;) {
+    int e = k + 1;
+    while (e < rg.rows && rg.image[e] == rg.image[k]) ++e;
+    prefetch_rows(plane + rg.image[k] * image_stride, rg.first[k] - pad, rg.first[e - 1] - rg.first[k] + S, rows, width);
+    k = e;
   }
 }
 
@@ -229,6 +292,23 @@ inline void wino_weights(const float* w, int64_t K, int64_t C, bool flip, int64_
   }
 }
 
+// The input transforms of a row group's tiles in every channel -> V (lane l of each vector: tile l).
+// One function per R, apart from the gather path: each keeps a small stack frame of its own.
+template <int R>
+__attribute__((noinline)) void input_rows(const WinoGeom& g, const RowGroup& rg, const float* x, int64_t estride,
+                                          int64_t cstride, float* V) {
+  vf d[36], rows[36];
+  const int64_t plane = g.H * g.W;
+  for (int64_t c = 0; c < g.C; ++c) {
+    if (c + kPrefetchChannels < g.C)
+      prefetch_group(rg, x + (c + kPrefetchChannels) * plane, g.C * plane, g.H, g.W, g.pad_h, 6);
+    group_patches<R, 6>(rg, x + c * plane, g.C * plane, g.H, g.W, g.pad_h, d);
+    for (int j = 0; j < 6; ++j) bt6(d + j, 6, rows + j, 6);
+    for (int i = 0; i < 6; ++i) bt6(rows + i * 6, 1, d + i * 6, 1);
+    for (int e = 0; e < 36; ++e) store(V + e * estride + c * cstride, d[e]);
+  }
+}
+
 // x: (N,C,H,W) -> V: (36,C,TB) with positions estride and channels cstride floats apart, tiles
 // t0..t0+count in lanes 0..count-1, zero beyond.
 inline void wino_input(const WinoGeom& g, const float* x, int64_t t0, int64_t count, int64_t estride, int64_t cstride,
@@ -238,14 +318,7 @@ inline void wino_input(const WinoGeom& g, const float* x, int64_t t0, int64_t co
   for (int v = 0; v < NV; ++v) {
     RowGroup rg;
     if (row_group(g, t0, count, v, g.W, g.pad_w, rg)) {
-      for (int64_t c = 0; c < g.C; ++c) {
-        if (c + kPrefetchChannels < g.C)
-          prefetch_rows(x + (rg.n * g.C + c + kPrefetchChannels) * plane, 4 * rg.tr - g.pad_h, 4 * rg.rows + 2, g.H, g.W);
-        group_patches<6>(rg, x + (rg.n * g.C + c) * plane, g.H, g.W, g.pad_h, d);
-        for (int j = 0; j < 6; ++j) bt6(d + j, 6, rows + j, 6);
-        for (int i = 0; i < 6; ++i) bt6(rows + i * 6, 1, d + i * 6, 1);
-        for (int e = 0; e < 36; ++e) store(V + e * estride + c * cstride + v * W, d[e]);
-      }
+      with_rows(rg.rows, [&](auto R) { input_rows<R>(g, rg, x, estride, cstride, V + v * W); });
       continue;
     }
     Lanes ln;
@@ -431,6 +504,21 @@ inline void wino_output(const WinoGeom& g, const float* M, int64_t ms, int64_t K
   }
 }
 
+// The output-gradient transforms of a row group's tiles in every channel -> Gt (lane l: tile l).
+template <int R>
+__attribute__((noinline)) void grad_tile_rows(const WinoGeom& g, const RowGroup& rg, const float* gy, int64_t K,
+                                              int64_t estride, int64_t kstride, float* Gt) {
+  vf u[16], t[24], o[36];
+  const int64_t plane = g.P * g.Q;
+  for (int64_t k = 0; k < K; ++k) {
+    if (k + kPrefetchChannels < K) prefetch_group(rg, gy + (k + kPrefetchChannels) * plane, K * plane, g.P, g.Q, 0, 4);
+    group_patches<R, 4>(rg, gy + k * plane, K * plane, g.P, g.Q, 0, u);
+    for (int j = 0; j < 4; ++j) a4(u + j, 4, t + j, 4);
+    for (int i = 0; i < 6; ++i) a4(t + i * 4, 1, o + i * 6, 1);
+    for (int e = 0; e < 36; ++e) store(Gt + e * estride + k * kstride, o[e]);
+  }
+}
+
 // gy: (N,K,P,Q) -> Gt: (36,K,TB) with positions estride and channels kstride floats apart = A u A^T
 // of the 4x4 tiles t0..t0+count (zero past P, Q and count).
 inline void wino_grad_tiles(const WinoGeom& g, const float* gy, int64_t K, int64_t t0, int64_t count, int64_t estride,
@@ -440,14 +528,7 @@ inline void wino_grad_tiles(const WinoGeom& g, const float* gy, int64_t K, int64
   for (int v = 0; v < NV; ++v) {
     RowGroup rg;
     if (row_group(g, t0, count, v, g.Q, 0, rg)) {
-      for (int64_t k = 0; k < K; ++k) {
-        if (k + kPrefetchChannels < K)
-          prefetch_rows(gy + (rg.n * K + k + kPrefetchChannels) * plane, 4 * rg.tr, 4 * rg.rows, g.P, g.Q);
-        group_patches<4>(rg, gy + (rg.n * K + k) * plane, g.P, g.Q, 0, u);
-        for (int j = 0; j < 4; ++j) a4(u + j, 4, t + j, 4);
-        for (int i = 0; i < 6; ++i) a4(t + i * 4, 1, o + i * 6, 1);
-        for (int e = 0; e < 36; ++e) store(Gt + e * estride + k * kstride + v * W, o[e]);
-      }
+      with_rows(rg.rows, [&](auto R) { grad_tile_rows<R>(g, rg, gy, K, estride, kstride, Gt + v * W); });
       continue;
     }
     Lanes ln;
