@@ -440,13 +440,26 @@ inline RowStores plan_row_stores(const Lanes& ln) {
   return rs;
 }
 
-// Output row i of a segment: its first n floats of v.
-inline void store_segment(const RowSegment& s, int i, float* base, int64_t Q, vf v) {
+// What the output epilogue adds after the bias: a residual (the same layout as y, or null), then
+// ReLU when `relu` (with no residual the ReLU is applied before the stores).
+struct OutputJoin {
+  const float* residual;  // at the plane being stored
+  bool relu;
+};
+
+// Output row i of a segment: its first n floats of v (+ the residual's, then ReLU, with a join).
+inline void store_segment(const RowSegment& s, int i, float* base, int64_t Q, vf v, const OutputJoin& join) {
   if (i >= s.rows) return;
-  float* p = base + i * Q + s.off;
+  const int64_t at = i * Q + s.off;
+  float* p = base + at;
   if (s.n == W) {
+    if (join.residual) v = join.relu ? vrelu(v + load(join.residual + at)) : v + load(join.residual + at);
     store(p, v);
   } else {
+    if (join.residual) {
+      v += load_first(join.residual + at, s.n);
+      if (join.relu) v = vrelu(v);
+    }
     store_first(p, v, s.n);
   }
 }
@@ -456,7 +469,7 @@ inline void store_segment(const RowSegment& s, int i, float* base, int64_t Q, vf
 // of the tiles, a two-level shuffle transpose turns the 4 column vectors (lane = tile) into 4
 // vectors of W/4 tiles x 4 columns, each the row segment of W/4 horizontally adjacent tiles: one
 // (masked) store per segment, where a scatter wrote W single floats.
-inline void store_tile_rows(const RowStores& rs, const vf* o, int64_t Q, float* base) {
+inline void store_tile_rows(const RowStores& rs, const vf* o, int64_t Q, float* base, const OutputJoin& join) {
   const RowShuffles sh;
   for (int i = 0; i < 4; ++i) {
     const vf* r = o + i * 4;
@@ -465,16 +478,18 @@ inline void store_tile_rows(const RowStores& rs, const vf* o, int64_t Q, float* 
     const vf out[4] = {__builtin_shuffle(a, c, sh.pair_lo), __builtin_shuffle(a, c, sh.pair_hi),
                        __builtin_shuffle(b, d, sh.pair_lo), __builtin_shuffle(b, d, sh.pair_hi)};
     for (int q = 0; q < 4; ++q) {
-      store_segment(rs.seg[q][0], i, base, Q, out[q]);
-      if (rs.split[q]) store_segment(rs.seg[q][1], i, base, Q, __builtin_shuffle(out[q], out[q], sh.half_down));
+      store_segment(rs.seg[q][0], i, base, Q, out[q], join);
+      if (rs.split[q])
+        store_segment(rs.seg[q][1], i, base, Q, __builtin_shuffle(out[q], out[q], sh.half_down), join);
     }
   }
 }
 
 // M: (36,K,TB), positions ms floats apart -> y: (N,K,P,Q) for tiles t0..t0+count and channels
-// [k0,k1), + bias (or null), ReLU when `relu`.
+// [k0,k1), + bias (or null), + residual (y's shape, or null; rounded as a separate add), then ReLU
+// when `relu`. The residual is read as the outputs are stored, not in a second pass over y.
 inline void wino_output(const WinoGeom& g, const float* M, int64_t ms, int64_t K, int64_t k0, int64_t k1, int64_t t0,
-                        int64_t count, const float* bias, bool relu, float* y) {
+                        int64_t count, const float* bias, const float* residual, bool relu, float* y) {
   vf m[36], t[24], o[16];
   const int64_t plane = g.P * g.Q;
   for (int v = 0; v < NV; ++v) {
@@ -492,12 +507,18 @@ inline void wino_output(const WinoGeom& g, const float* M, int64_t ms, int64_t K
       const vf bv = broadcast(bias ? bias[k] : 0.f);
       for (int e = 0; e < 16; ++e) {
         o[e] += bv;
-        if (relu) o[e] = vrelu(o[e]);
+        if (relu && !residual) o[e] = vrelu(o[e]);
       }
       float* base = y + k * plane;
+      const float* rbase = residual ? residual + k * plane : nullptr;
       if (rs.ok) {
-        store_tile_rows(rs, o, g.Q, base);
+        store_tile_rows(rs, o, g.Q, base, OutputJoin{rbase, relu});
       } else {
+        if (rbase)
+          for (int e = 0; e < 16; ++e) {
+            o[e] += gather_masked(rbase + e / 4 * g.Q + e % 4, ln.out, mask[e]);
+            if (relu) o[e] = vrelu(o[e]);
+          }
         for (int e = 0; e < 16; ++e) scatter_masked(base + e / 4 * g.Q + e % 4, ln.out, mask[e], o[e]);
       }
     }

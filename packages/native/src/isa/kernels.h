@@ -257,9 +257,9 @@ struct Kernels {
   void (*wino_gemm)(const float* U, int64_t us, const float* V, int64_t vs, int64_t C, int64_t Kp, float* M,
                     int64_t ms);
   // M (positions ms apart) -> y: (N,K,P,Q) at tiles t0..t0+count, channels [k0,k1), + bias (or
-  // null), then ReLU when `relu`
+  // null), + residual (y's shape, or null), then ReLU when `relu`
   void (*wino_output)(const WinoGeom& g, const float* M, int64_t ms, int64_t K, int64_t k0, int64_t k1, int64_t t0,
-                      int64_t count, const float* bias, bool relu, float* y);
+                      int64_t count, const float* bias, const float* residual, bool relu, float* y);
   // gy: (N,K,P,Q) -> Gt: (36,K,TB), positions estride and channels kstride floats apart, the
   // transformed output-gradient tiles (zero beyond count)
   void (*wino_grad_tiles)(const WinoGeom& g, const float* gy, int64_t K, int64_t t0, int64_t count, int64_t estride,

@@ -153,31 +153,6 @@ void for_each_tile_run(const WinoGeom& g, int64_t t0, int64_t count, Fn fn) {
   }
 }
 
-// y: (N, K, g.P, g.Q) += r over the outputs of tiles t0..t0+count and channels [k0,k1), then ReLU
-// when `relu`, while they are still in cache from wino_output. Whole tile rows of an image are one
-// stretch of each channel's plane; a run of tiles along part of a tile row is a segment of up to 4 rows.
-void add_residual_tiles(const WinoGeom& g, int64_t K, int64_t k0, int64_t k1, int64_t t0, int64_t count,
-                        const float* r, bool relu, float* y) {
-  const Kernels& kt = kernels();
-  const int64_t plane = g.P * g.Q;
-  for_each_tile_run(g, t0, count, [&](int64_t n, int64_t tr, int64_t tc, int64_t whole_rows, int64_t run) {
-    const int64_t p0 = 4 * tr;
-    if (whole_rows > 0) {
-      const int64_t p1 = std::min(g.P, 4 * (tr + whole_rows));
-      for (int64_t k = k0; k < k1; ++k) {
-        const int64_t o = (n * K + k) * plane + p0 * g.Q;
-        kt.add_rows(r + o, 0, 1, (p1 - p0) * g.Q, relu, y + o, 0);
-      }
-      return;
-    }
-    const int64_t rows = std::min<int64_t>(4, g.P - p0), q0 = 4 * tc, cols = std::min(g.Q, 4 * (tc + run)) - q0;
-    for (int64_t k = k0; k < k1; ++k) {
-      const int64_t o = (n * K + k) * plane + p0 * g.Q + q0;
-      kt.add_rows(r + o, g.Q, rows, cols, relu, y + o, g.Q);
-    }
-  });
-}
-
 // Where a fused 2x2 max pool writes: ypool (N, K, P/2, Q/2) and, for the backward, argmax (the
 // same shape, or null): each maximum's index in its (P, Q) plane, as max_pool2d keeps it.
 struct PoolDst {
@@ -236,12 +211,11 @@ void run_forward(const WinoGeom& g, int64_t N, const float* x, const float* U, i
     if (pool) {  // the block's outputs go through a scratch while they are pooled
       const int64_t per_image = g.th * g.tw, n0 = t0 / per_image, images = (t0 + count - 1) / per_image - n0 + 1;
       float* out = thread_scratch(2, images * K * g.P * g.Q);
-      kt.wino_output(g, M, ms, K, k0, k1, t0 - n0 * per_image, count, bias, relu, out);
+      kt.wino_output(g, M, ms, K, k0, k1, t0 - n0 * per_image, count, bias, nullptr, relu, out);
       pool_tiles(g, K, k0, k1, t0, count, n0, out, *pool);
       return;
     }
-    kt.wino_output(g, M, ms, K, k0, k1, t0, count, bias, relu && !residual, y);
-    if (residual) add_residual_tiles(g, K, k0, k1, t0, count, residual, relu, y);
+    kt.wino_output(g, M, ms, K, k0, k1, t0, count, bias, residual, relu, y);
   };
   if (blocks < num_threads() && Kp > rk) {
     auto V = empty({36 * vs});
