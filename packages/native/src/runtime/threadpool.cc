@@ -46,6 +46,9 @@ struct Job {
   int helpers = 0;
 };
 
+// The caller and up to 255 workers (set_num_threads allows 256 threads).
+constexpr int kMaxParticipants = 256;
+
 // Never destroyed (see pool()), so it has no way to stop its workers.
 class Pool {
  public:
@@ -58,9 +61,10 @@ class Pool {
     add_workers(workers - static_cast<int>(workers_.size()));
   }
 
-  // Runs fn(chunk, chunks) for every chunk. The caller and the workers claim chunks from a shared
-  // counter, so a worker that wakes late (or not at all, on a busy machine) leaves its chunks to the
-  // others instead of holding the caller up. Chunk c always covers the same work, whoever runs it.
+  // Runs fn(chunk, chunks) for every chunk. The caller and the workers each run their own range of
+  // chunks, then claim what is left of the others', so a worker that wakes late (or not at all, on a
+  // busy machine) leaves its chunks to the others instead of holding the caller up. Chunk c always
+  // covers the same work, whoever runs it.
   void run(int chunks, const std::function<void(int, int)>& fn, EnvState* env, int helpers) {
     std::unique_lock<std::mutex> busy(busy_mutex_, std::try_to_lock);
     if (!busy.owns_lock()) {
@@ -79,13 +83,14 @@ class Pool {
       job_ = Job{&fn, chunks, env, helpers};
       joined_ = 0;
       errors_.assign(chunks, nullptr);
-      next_chunk_.store(0, std::memory_order_relaxed);
+      participants_ = helpers + 1;
+      for (int p = 0; p < participants_; ++p) next_in_range_[p].store(range_begin(p, chunks), std::memory_order_relaxed);
       generation_.fetch_add(1, std::memory_order_acq_rel);
     }
     cv_.notify_all();
     {
       InWorker in_worker;
-      work(fn, chunks);
+      work(fn, chunks, 0);
     }
     {
       // No worker joins after this; wait for those that did to finish their chunks.
@@ -117,16 +122,28 @@ class Pool {
     for (int i = 0; i < count; ++i) workers_.emplace_back([this, start_generation] { loop(start_generation); });
   }
 
-  // Claims and runs chunks until none is left; exceptions are kept per chunk.
-  void work(const std::function<void(int, int)>& fn, int chunks) {
-    for (;;) {
-      const int c = next_chunk_.fetch_add(1, std::memory_order_acq_rel);
-      if (c >= chunks) return;
-      try {
-        fn(c, chunks);
-      } catch (...) {
-        std::lock_guard<std::mutex> lock(mutex_);
-        errors_[c] = std::current_exception();
+  // Participant p's own chunks of a job of `chunks`: [range_begin(p, chunks), range_begin(p + 1, chunks)).
+  int range_begin(int p, int chunks) const {
+    return static_cast<int>(static_cast<int64_t>(chunks) * p / participants_);
+  }
+
+  // Runs participant p's own range of chunks, then claims what is left of the others' (a participant
+  // that joins late, or never, leaves its chunks to the rest). Own ranges first: the caller and
+  // each worker touch the same part of consecutive ops' data (a layer's images), which stays in
+  // their own core's cache, where chunks claimed from one shared counter moved between the cores
+  // from op to op. Exceptions are kept per chunk.
+  void work(const std::function<void(int, int)>& fn, int chunks, int p) {
+    for (int i = 0; i < participants_; ++i) {
+      const int q = (p + i) % participants_, end = range_begin(q + 1, chunks);
+      for (;;) {
+        const int c = next_in_range_[q].fetch_add(1, std::memory_order_acq_rel);
+        if (c >= end) break;
+        try {
+          fn(c, chunks);
+        } catch (...) {
+          std::lock_guard<std::mutex> lock(mutex_);
+          errors_[c] = std::current_exception();
+        }
       }
     }
   }
@@ -149,12 +166,13 @@ class Pool {
     for (;;) {
       spin_for_job(seen);
       Job job;
+      int participant = 0;
       {
         std::unique_lock<std::mutex> lock(mutex_);
         cv_.wait(lock, [&] { return generation_.load(std::memory_order_acquire) != seen; });
         seen = generation_.load(std::memory_order_acquire);
         if (job_.fn && joined_ < job_.helpers) {
-          ++joined_;
+          participant = ++joined_;
           job = job_;
           active_.fetch_add(1, std::memory_order_acq_rel);
         }
@@ -162,7 +180,7 @@ class Pool {
       if (!job.fn) continue;
       {
         EnvScope scope(job.env);
-        work(*job.fn, job.chunks);
+        work(*job.fn, job.chunks, participant);
       }
       if (active_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
         std::lock_guard<std::mutex> lock(mutex_);
@@ -177,8 +195,11 @@ class Pool {
   std::condition_variable cv_;
   std::condition_variable done_cv_;
   std::atomic<uint64_t> generation_{0};
-  std::atomic<int> next_chunk_{0};  // next unclaimed chunk of the current job
-  std::atomic<int> active_{0};      // workers inside the current job
+  // Per participant of the current job (the caller 0, workers in the order they joined): the next
+  // unclaimed chunk of its own range.
+  std::unique_ptr<std::atomic<int>[]> next_in_range_{new std::atomic<int>[kMaxParticipants]};
+  int participants_ = 1;
+  std::atomic<int> active_{0};  // workers inside the current job
   Job job_;
   int joined_ = 0;  // workers that took the current job
   std::vector<std::exception_ptr> errors_;
