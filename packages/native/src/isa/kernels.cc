@@ -44,7 +44,6 @@ const Kernels* DLF_CAT(kernels_, DLF_ISA)() {
       &DLF_ISA_NS::gather_plane,
       &DLF_ISA_NS::scatter_add_plane,
       &DLF_ISA_NS::copy_rows,
-      &DLF_ISA_NS::add_rows,
       &DLF_ISA_NS::deinterleave2,
       &DLF_ISA_NS::interleave2,
       &DLF_ISA_NS::conv_dw_forward,

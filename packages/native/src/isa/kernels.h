@@ -208,9 +208,6 @@ struct Kernels {
   // src: (rows, cols) rows src_stride apart -> dst: rows dst_stride apart, zero from cols to width
   void (*copy_rows)(const float* src, int64_t src_stride, int64_t rows, int64_t cols, int64_t width, float* dst,
                     int64_t dst_stride);
-  // src, dst: (rows, cols) rows src_stride / dst_stride apart -> dst += src, then ReLU when `relu`
-  void (*add_rows)(const float* src, int64_t src_stride, int64_t rows, int64_t cols, bool relu, float* dst,
-                   int64_t dst_stride);
   // src: (n) -> even: (n - n/2) = src[0], src[2], ...; odd: (n/2) = src[1], src[3], ...
   void (*deinterleave2)(const float* src, int64_t n, float* even, float* odd);
   // even, odd as deinterleave2 -> dst: (n)

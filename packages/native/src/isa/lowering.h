@@ -47,22 +47,6 @@ inline void copy_rows(const float* src, int64_t src_stride, int64_t rows, int64_
   }
 }
 
-// src, dst: (rows, cols), rows src_stride and dst_stride floats apart -> dst += src, then ReLU when
-// `relu` (v < 0 ? 0 : v, as add_relu). A residual join applied to rows a kernel has just written.
-inline void add_rows(const float* src, int64_t src_stride, int64_t rows, int64_t cols, bool relu, float* dst,
-                     int64_t dst_stride) {
-  for (int64_t r = 0; r < rows; ++r) {
-    const float* s = src + r * src_stride;
-    float* d = dst + r * dst_stride;
-    for (int64_t j = 0; j < cols; j += W) {
-      const int64_t n = std::min<int64_t>(W, cols - j);
-      vf v = load_n(d + j, n) + load_n(s + j, n);
-      if (relu) v = vrelu(v);
-      store_n(d + j, v, n);
-    }
-  }
-}
-
 // src: (n) -> even: (n - n/2) = src[0], src[2], ...; odd: (n/2) = src[1], src[3], ...
 inline void deinterleave2(const float* src, int64_t n, float* even, float* odd) {
   const vi me = lane_iota(2, 0), mo = lane_iota(2, 1);

@@ -84,7 +84,8 @@ class Pool {
       joined_ = 0;
       errors_.assign(chunks, nullptr);
       participants_ = helpers + 1;
-      for (int p = 0; p < participants_; ++p) next_in_range_[p].store(range_begin(p, chunks), std::memory_order_relaxed);
+      for (int p = 0; p < participants_; ++p)
+        next_in_range_[p].store(range_begin(p, chunks), std::memory_order_relaxed);
       generation_.fetch_add(1, std::memory_order_acq_rel);
     }
     cv_.notify_all();

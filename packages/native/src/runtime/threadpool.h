@@ -3,9 +3,10 @@
 // spinning regions. Work is split statically: chunk i always covers the same range for a given size
 // and thread count, which keeps results deterministic. Each thread runs its own contiguous range of
 // a job's chunks first (so consecutive ops find their part of the data in their own core's cache),
-// then claims what is left of the others' ranges, so a late worker delays nobody. One job runs at a time: a thread that finds the pool busy
-// with another environment's job runs its own chunks itself. Workers run a job in the submitter's
-// environment (runtime/env_state.h), so they use its kernel table and count to its memory account.
+// then claims what is left of the others' ranges, so a late worker delays nobody. One job runs at a
+// time: a thread that finds the pool busy with another environment's job runs its own chunks itself.
+// Workers run a job in the submitter's environment (runtime/env_state.h), so they use its kernel
+// table and count to its memory account.
 #pragma once
 #include <cstdint>
 #include <functional>
