@@ -79,6 +79,21 @@ export interface NnSlice {
    * An evaluation-mode BatchNorm2d folded into the conv before it, in one call: [w * s, (b - mean) * s + beta]
    * per output channel, s = gamma / sqrt(var + eps). Records no graph (call it with grad mode off).
    */
+  /**
+   * x through convolutions in turn, image by image, each intermediate image kept in a thread's scratch:
+   * stage i is conv2d with weights[i], biases[i] and attributes params[7i..7i+7) (strideH, strideW, padH,
+   * padW, dilationH, dilationW, groups), a 1x1 conv (stride 1, no padding, one group) or a depthwise one
+   * (groups = channels), then activation code activations[i] (0 none, 1 ReLU, 2 ReLU6). A residual (of
+   * the output's shape) is added by the last stage before its activation. Inference only: records no graph.
+   */
+  convChain(
+    x: Handle,
+    weights: Handle[],
+    biases: Handle[],
+    params: number[],
+    activations: number[],
+    residual: Handle | null,
+  ): Handle;
   foldBatchNorm(
     weight: Handle,
     bias: Handle | null,

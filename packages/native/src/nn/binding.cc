@@ -119,6 +119,28 @@ Napi::Value FoldBatchNorm(const Napi::CallbackInfo& info) {
   return out;
 }
 
+// [sync] convChain(x, weights, biases, params, activations) -> handle: stage i is conv2d(., weights[i],
+// biases[i]) with params[7i..7i+7) (strideH, strideW, padH, padW, dilationH, dilationW, groups), then
+// activation code activations[i] (0 none, 1 ReLU, 2 ReLU6); residual (or null): added by the last stage
+// before its activation
+Napi::Value ConvChain(const Napi::CallbackInfo& info) {
+  const std::vector<TensorPtr> weights = napi::read_tensor_list(info, 1, "weights");
+  const std::vector<TensorPtr> biases = napi::read_tensor_list(info, 2, "biases");
+  const std::vector<int64_t> params = read_ints(info, 3, "params");
+  const std::vector<int64_t> acts = read_ints(info, 4, "activations");
+  DLF_THROW_RANGE_IF(biases.size() != weights.size() || acts.size() != weights.size() ||
+                         params.size() != 7 * weights.size(),
+                     "convChain: expected one bias, 7 parameters and one activation per weight");
+  std::vector<ChainStage> stages;
+  for (size_t i = 0; i < weights.size(); ++i) {
+    const int64_t* q = params.data() + 7 * i;
+    DLF_THROW_RANGE_IF(acts[i] < 0 || acts[i] > 2, "convChain: activation code must be 0, 1 or 2, got ", acts[i]);
+    stages.push_back(ChainStage{weights[i], biases[i], Conv2dParams{q[0], q[1], q[2], q[3], q[4], q[5], q[6]},
+                                static_cast<ChainActivation>(acts[i])});
+  }
+  return wrap(info.Env(), conv_chain(unwrap(info, 0, "input"), stages, unwrap_optional(info, 5, "residual")));
+}
+
 }  // namespace
 
 Conv2dParams read_conv2d_params(const Napi::CallbackInfo& info, size_t i, const char* op) {
@@ -140,6 +162,7 @@ void init_nn(Napi::Env env, Napi::Object exports) {
   DLF_EXPORT(exports, "dropout", Dropout);
   DLF_EXPORT(exports, "batchNorm2d", BatchNorm2d);
   DLF_EXPORT(exports, "foldBatchNorm", FoldBatchNorm);
+  DLF_EXPORT(exports, "convChain", ConvChain);
 }
 
 }  // namespace dlf

@@ -131,26 +131,41 @@ float* block_weights(const float* w, const float* b, int64_t C, int64_t taps, in
   return wb;
 }
 
-void blocked_forward(const ConvDwShape& s, const DwPlane& pg, const float* x, const float* w, const float* b,
-                     float* y, bool relu) {
+// The (image, block) pairs [i0, i1) of the blocked forward, with wall from block_weights.
+void blocked_forward_range(const ConvDwShape& s, const DwPlane& pg, const float* x, const float* wall, float* y,
+                           bool relu, int64_t i0, int64_t i1) {
   const Kernels& kt = kernels();
   const int64_t vw = kt.vector_floats, blocks = (s.C + vw - 1) / vw, taps = s.R * s.S;
   const DwBlocked g = blocked_geometry(pg);
   const int64_t xplane = s.H * s.W, yplane = g.P * g.Q, padded = g.Hp * g.Wp * vw;
-  const float* wall = block_weights(w, b, s.C, taps, vw);
-  parallel_for(s.N * blocks, 1, [&](int64_t i0, int64_t i1) {
-    float* xb = thread_scratch(0, padded);
-    float* yb = thread_scratch(1, yplane * vw);
-    std::fill(xb, xb + padded, 0.f);  // the border stays zero: every image writes the same pixels
-    for (int64_t i = i0; i < i1; ++i) {
-      const int64_t n = i / blocks, cb = i % blocks, c0 = cb * vw, nch = std::min(vw, s.C - c0);
-      const float* wb = wall + cb * (taps + 1) * vw;
-      const float* bias = wb + taps * vw;
-      kt.dwb_pack(x + (n * s.C + c0) * xplane, xplane, nch, s.H, s.W, xb, g.ph * g.Wp + g.pw, g.Wp);
-      kt.dwb_forward(g, xb, wb, bias, relu, yb);
-      kt.dwb_unpack(yb, 0, g.Q, nch, g.P, g.Q, y + (n * s.K + c0) * yplane, yplane);
+  float* xb = thread_scratch(0, padded);
+  float* yb = thread_scratch(1, yplane * vw);
+  std::fill(xb, xb + padded, 0.f);  // the border stays zero: every image writes the same pixels
+  for (int64_t i = i0; i < i1; ++i) {
+    const int64_t n = i / blocks, cb = i % blocks, c0 = cb * vw, nch = std::min(vw, s.C - c0);
+    const float* wb = wall + cb * (taps + 1) * vw;
+    const float* bias = wb + taps * vw;
+    kt.dwb_pack(x + (n * s.C + c0) * xplane, xplane, nch, s.H, s.W, xb, g.ph * g.Wp + g.pw, g.Wp);
+    kt.dwb_forward(g, xb, wb, bias, relu, yb);
+    kt.dwb_unpack(yb, 0, g.Q, nch, g.P, g.Q, y + (n * s.K + c0) * yplane, yplane);
+  }
+}
+
+// The (image, input channel) planes [i0, i1) of the plane-kernel forward.
+void plane_forward_range(const ConvDwShape& s, const DwPlane& g, const float* x, const float* w, const float* b,
+                         float* y, bool relu, int64_t i0, int64_t i1) {
+  const Kernels& kt = kernels();
+  const int64_t mult = s.K / s.C, xplane = s.H * s.W, yplane = g.P * g.Q;
+  float* buf = thread_scratch(0, phase_floats(g));
+  clear_phases(g, buf);
+  for (int64_t i = i0; i < i1; ++i) {
+    pack_phases(g, x + i * xplane, buf);
+    const int64_t c = i % s.C, n = i / s.C;
+    for (int64_t m = 0; m < mult; ++m) {
+      const int64_t k = c * mult + m;
+      kt.conv_dw_forward(g, buf, w + k * s.R * s.S, b ? b[k] : 0.f, relu, y + (n * s.K + k) * yplane);
     }
-  });
+  }
 }
 
 // The weight gradient takes one block of channels per task, all images in order: the same bits at
@@ -216,22 +231,27 @@ bool conv_depthwise_applies(const ConvDwShape& s) {
 
 void conv_depthwise_forward(const ConvDwShape& s, const float* x, const float* w, const float* b, float* y,
                             bool relu) {
-  const Kernels& kt = kernels();
-  const DwPlane g = plane_geometry(s, kt.vector_floats);
-  if (use_blocked(s, g, kt.vector_floats)) return blocked_forward(s, g, x, w, b, y, relu);
-  const int64_t mult = s.K / s.C, xplane = s.H * s.W, yplane = g.P * g.Q;
-  parallel_for(s.N * s.C, 1, [&](int64_t i0, int64_t i1) {
-    float* buf = thread_scratch(0, phase_floats(g));
-    clear_phases(g, buf);
-    for (int64_t i = i0; i < i1; ++i) {
-      pack_phases(g, x + i * xplane, buf);
-      const int64_t c = i % s.C, n = i / s.C;
-      for (int64_t m = 0; m < mult; ++m) {
-        const int64_t k = c * mult + m;
-        kt.conv_dw_forward(g, buf, w + k * s.R * s.S, b ? b[k] : 0.f, relu, y + (n * s.K + k) * yplane);
-      }
-    }
-  });
+  const int64_t vw = kernels().vector_floats;
+  const DwPlane g = plane_geometry(s, vw);
+  if (use_blocked(s, g, vw)) {
+    const float* wall = block_weights(w, b, s.C, s.R * s.S, vw);
+    parallel_for(s.N * ((s.C + vw - 1) / vw), 1,
+                 [&](int64_t i0, int64_t i1) { blocked_forward_range(s, g, x, wall, y, relu, i0, i1); });
+    return;
+  }
+  parallel_for(s.N * s.C, 1, [&](int64_t i0, int64_t i1) { plane_forward_range(s, g, x, w, b, y, relu, i0, i1); });
+}
+
+void conv_depthwise_forward_serial(const ConvDwShape& s, const float* x, const float* w, const float* b, float* y,
+                                   bool relu) {
+  const int64_t vw = kernels().vector_floats;
+  const DwPlane g = plane_geometry(s, vw);
+  if (use_blocked(s, g, vw)) {
+    const int64_t blocks = (s.C + vw - 1) / vw;
+    blocked_forward_range(s, g, x, block_weights(w, b, s.C, s.R * s.S, vw), y, relu, 0, s.N * blocks);
+    return;
+  }
+  plane_forward_range(s, g, x, w, b, y, relu, 0, s.N * s.C);
 }
 
 // The input gradient of a stride-1 depthwise layer whose padding is within the kernel's reach is a

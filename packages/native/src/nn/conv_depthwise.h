@@ -24,6 +24,11 @@ bool conv_depthwise_applies(const ConvDwShape& s);
 void conv_depthwise_forward(const ConvDwShape& s, const float* x, const float* w, const float* b, float* y,
                             bool relu);
 
+// As conv_depthwise_forward, in the calling thread only (a pool worker's share of a larger op). Uses
+// the thread's scratch slots 0, 1 and 3.
+void conv_depthwise_forward_serial(const ConvDwShape& s, const float* x, const float* w, const float* b, float* y,
+                                   bool relu);
+
 // gy: (N,K,P,Q) (already masked by a fused ReLU) -> dx: (N,C,H,W), dw: (K,1,R,S), each overwritten,
 // each may be null. Each channel is reduced by one thread in a fixed order: the same bits at any
 // thread count.

@@ -29,12 +29,13 @@ inline void add_parts_in_order(float* p, int64_t n, int64_t parts) {
 // state allocates nothing. Contents are not kept when a buffer grows. A path may hold slots 0..2 at
 // once within one call; no path keeps a slot across a call into another path. Slot 3 is the calling
 // thread's, filled before a parallel_for and only read by its workers (weights laid out once per call).
+// Slots 4 and 5 hold a conv chain's intermediate images (conv_chain.cc) while its stages use 0..3.
 inline float* thread_scratch(int slot, int64_t floats) {
   struct Buffer {
     std::unique_ptr<float, void (*)(void*)> data{nullptr, std::free};
     int64_t floats = 0;
   };
-  thread_local Buffer buffers[4];
+  thread_local Buffer buffers[6];
   Buffer& b = buffers[slot];
   if (b.floats < floats) {
     const size_t bytes = (static_cast<size_t>(floats) * sizeof(float) + 63) / 64 * 64;

@@ -37,6 +37,18 @@ TensorPtr conv2d_add(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b,
  * can pool; otherwise the two ops. */
 TensorPtr conv2d_relu_maxpool2x2(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, const Conv2dParams& p);
 
+/** The activation after a conv chain stage's bias: none, ReLU, or ReLU6. */
+enum class ChainActivation : uint8_t { None, Relu, Relu6 };
+struct ChainStage {
+  TensorPtr weight, bias;  // a 1x1 conv (K,C,1,1) with stride 1 and no padding, or a depthwise one (C,1,R,S)
+  Conv2dParams params;
+  ChainActivation act;
+};
+/** x (N,C,H,W) through each stage in turn (conv + bias + activation), image by image: inference only
+ * (records no graph). Intermediate activations stay in each thread's scratch (nn/conv_chain.cc). With a
+ * residual (the output's shape), the last stage adds it before its activation (a residual join). */
+TensorPtr conv_chain(const TensorPtr& x, const std::vector<ChainStage>& stages, const TensorPtr& residual);
+
 struct Pool2dParams {
   int64_t kernel_h, kernel_w, stride_h, stride_w, pad_h, pad_w;
 };

@@ -6,6 +6,7 @@ import { invalidParam, type Tensor } from '@dlf/tensor-core';
 import * as F from '../functional.js';
 import { Hardswish, ReLU, ReLU6 } from '../layers/activation.js';
 import { Conv2d } from '../layers/conv.js';
+import { chainOutputShape, forwardConvChain, planConvChain } from '../layers/conv-chain.js';
 import { forwardFused, fusedPoolFits, isFoldableBatchNorm, isMaxPool2x2 } from '../layers/fusion.js';
 import { Linear } from '../layers/linear.js';
 import { BatchNorm2d } from '../layers/normalization.js';
@@ -50,6 +51,8 @@ type Fusion = { bn: number; relu: number; pool: number; relu6?: boolean; hardswi
 
 const sameShape = (a: Tensor, b: Tensor): boolean =>
   a.rank === b.rank && a.shape.every((d, i) => d === b.shape[i]);
+const sameShapeAs = (a: Tensor, shape: readonly number[]): boolean =>
+  a.rank === shape.length && a.shape.every((d, i) => d === shape[i]);
 
 function specOf(module: Module): LayerSpec {
   const toSpec = (module as Module & { toSpec?: () => LayerSpec }).toSpec;
@@ -69,7 +72,10 @@ function specOf(module: Module): LayerSpec {
  * block's join) runs as one `addRelu`; and where one of the Add's inputs is a Conv2d or a
  * BatchNorm2d that only the Add reads, that layer runs at the Add and adds the other input (and the
  * ReLU) as it writes its output (the `residual` option of `conv2d` and `batchNorm2d`; a conv's
- * evaluation-mode BatchNorm2d folds into it). Parameters are named `<node>.<param>`.
+ * evaluation-mode BatchNorm2d folds into it). In inference, a run of 1x1 and depthwise convs (each
+ * with its BatchNorm2d and optionally a ReLU or ReLU6, each value read only by the next) runs as one
+ * op image by image, as in `Sequential`, and takes in a residual join that ends it. Parameters are
+ * named `<node>.<param>`.
  *
  * @example
  * ```ts
@@ -93,7 +99,7 @@ export class GraphModule extends Module {
   readonly outputName: string;
   /** Set to time nodes; called before and after each node (fused groups report once). */
   onLayer: LayerHook | null = null;
-  /** Fuse Conv2d/Linear + ReLU (+ MaxPool2d(2)) chains and residual joins whose intermediates nobody else reads. */
+  /** Fuse Conv2d/Linear + ReLU (+ MaxPool2d(2)) chains, residual joins and inference runs of 1x1 and depthwise convs whose intermediates nobody else reads. */
   fuse = true;
   readonly #graph: CheckedGraph;
   /** Inputs per topological position (-1: the model input). */
@@ -207,6 +213,14 @@ export class GraphModule extends Module {
         if (done[p]) continue;
         const layer = this.layers[p]!;
         const ins = this.#inputs[p]!;
+        const consumed =
+          this.fuse && layer instanceof Conv2d && this.#joinOf[p]! < 0
+            ? this.#runChain(p, valueAt, done, values)
+            : null;
+        if (consumed) {
+          for (const j of consumed) release(j);
+          continue;
+        }
         const joinAdd = this.fuse ? this.#joinOf[p]! : -1;
         if (joinAdd >= 0 && joinedLayer(this.#joins[joinAdd]!, this.layers) === p) {
           joined[joinAdd] = p + 1;
@@ -284,6 +298,59 @@ export class GraphModule extends Module {
     }
     const out = values[this.#outputPos]!;
     return out === x ? x.clone() : out;
+  }
+
+  /**
+   * Inference through a run of 1x1 and depthwise convs (with their BatchNorm2d and ReLU / ReLU6) from
+   * the conv at p, each value read only by the next: one op, image by image (conv-chain.ts). A run may
+   * end in a residual join whose other input is already computed: the op adds it. Marks what ran as
+   * done and stores the output; returns the positions whose values it read (null: no chain here).
+   */
+  #runChain(
+    p: number,
+    valueAt: (j: number) => Tensor,
+    done: Uint8Array,
+    values: (Tensor | undefined)[],
+  ): number[] | null {
+    const input = this.#inputs[p]![0]!;
+    const x = valueAt(input);
+    const joinAt = (conv: number) => this.#joinOf[conv]!;
+    const plan = (excluded: number) =>
+      planConvChain(
+        this.layers,
+        p,
+        x,
+        (q) => this.#soleReader(q),
+        (conv) => {
+          const a = joinAt(conv);
+          if (a < 0) return null;
+          return conv !== excluded && this.#joins[a]!.residual < p ? 'last' : 'exclude';
+        },
+      );
+    let chain = plan(-1);
+    if (!chain) return null;
+    const lastConv = chain.convs[chain.convs.length - 1]!;
+    let a = joinAt(lastConv);
+    // A residual join needs the residual in the output's shape (the Add would broadcast).
+    if (a >= 0 && !sameShapeAs(valueAt(this.#joins[a]!.residual), chainOutputShape(chain, x))) {
+      chain = plan(lastConv);
+      if (!chain) return null;
+      a = -1;
+    }
+    const join = a >= 0 ? this.#joins[a]! : null;
+    this.onLayer?.(p, this.layers[p]!, 'start');
+    const residual = join ? { tensor: valueAt(join.residual), relu: join.relu >= 0 } : undefined;
+    const y = forwardConvChain(chain, x, residual);
+    this.onLayer?.(p, this.layers[p]!, 'end');
+    for (const q of chain.positions) done[q] = 1;
+    let at = chain.positions[chain.positions.length - 1]!;
+    if (join) {
+      done[a] = 1;
+      if (join.relu >= 0) done[join.relu] = 1;
+      at = join.relu >= 0 ? join.relu : a;
+    }
+    values[at] = y;
+    return join ? [input, join.residual] : [input];
   }
 
   /**

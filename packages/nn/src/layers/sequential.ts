@@ -2,6 +2,7 @@ import { invalidParam, type Tensor } from '@dlf/tensor-core';
 import { type LayerDescription, Module } from '../module.js';
 import { Hardswish, ReLU, ReLU6 } from './activation.js';
 import { Conv2d } from './conv.js';
+import { forwardConvChain, planConvChain } from './conv-chain.js';
 import { Linear } from './linear.js';
 import { forwardFused, fusedPoolFits, isFoldableBatchNorm, isMaxPool2x2 } from './fusion.js';
 import { BatchNorm2d } from './normalization.js';
@@ -17,7 +18,10 @@ export type LayerHook = (index: number, layer: Module, phase: 'start' | 'end') =
  * Layers applied in order. Conv2d, Linear or BatchNorm2d followed by ReLU run as one fused op, in
  * evaluation mode a Conv2d's following BatchNorm2d folds into its weights, and
  * Conv2d + ReLU + MaxPool2d(2) (stride 2, no padding) and BatchNorm2d + ReLU + MaxPool2d(2) as one op too,
- * and a BatchNorm2d not folded into a conv also fuses a following ReLU6 or Hardswish. Intermediate
+ * and a BatchNorm2d not folded into a conv also fuses a following ReLU6 or Hardswish. In inference
+ * (grad mode off, evaluation mode), a run of 1x1 and depthwise convs, each followed by a BatchNorm2d
+ * and optionally a ReLU or ReLU6 (a MobileNet block), runs as one op that takes the batch image by
+ * image, so the widened activations between them stay in cache. Intermediate
  * outputs are released as soon as the next layer has consumed them (the recorded graph keeps what
  * backward needs).
  *
@@ -32,7 +36,7 @@ export class Sequential extends Module {
   readonly layers: Module[];
   /** Set to time layers; called before and after each layer (fused pairs and triples report once). */
   onLayer: LayerHook | null = null;
-  /** Fold eval-mode BatchNorm2d into the Conv2d before it; fuse Conv2d/Linear/BatchNorm2d + ReLU pairs and Conv2d/BatchNorm2d + ReLU + MaxPool2d(2) triples (default true). */
+  /** Fold eval-mode BatchNorm2d into the Conv2d before it; fuse Conv2d/Linear/BatchNorm2d + ReLU pairs, Conv2d/BatchNorm2d + ReLU + MaxPool2d(2) triples and inference runs of 1x1 and depthwise convs (default true). */
   fuse = true;
   /**
    * Creates the model.
@@ -48,6 +52,18 @@ export class Sequential extends Module {
     let h = x;
     for (let i = 0; i < this.layers.length; i++) {
       const layer = this.layers[i]!;
+      // Inference through 1x1 and depthwise convs (with BN and ReLU / ReLU6): one op, image by image.
+      const n = this.layers.length;
+      const chain = this.fuse ? planConvChain(this.layers, i, h, (p) => (p + 1 < n ? p + 1 : -1)) : null;
+      if (chain) {
+        this.onLayer?.(i, layer, 'start');
+        const y = forwardConvChain(chain, h);
+        this.onLayer?.(i, layer, 'end');
+        i = chain.positions[chain.positions.length - 1]!;
+        if (h !== x) h.dispose();
+        h = y;
+        continue;
+      }
       // Conv2d + BatchNorm2d in evaluation mode run as one conv with the normalisation folded in.
       const bn =
         this.fuse && layer instanceof Conv2d && isFoldableBatchNorm(this.layers[i + 1])
