@@ -1,6 +1,6 @@
 // GEMM-backed ops against a naive reference on shapes that exercise the blocking: K over one
-// k-block (256), ragged micro-tiles in M and N, transposed packing (linear's weight), every
-// instruction set and 1 or 2 threads.
+// k-block (256), ragged micro-tiles in M and N, transposed packing (linear's weight, ragged panels
+// too), every instruction set and 1 or 2 threads.
 
 import { testing } from '@dlf/native/testing';
 import { linear, matmul, mul, sum } from '@dlf/nn';
@@ -48,6 +48,11 @@ describe('gemm', () => {
     [1, 513, 33],
     [13, 7, 100],
     [128, 64, 1024],
+    // ragged column panels of whole vectors (AVX-512: 144 = 4.5 panels of 32; AVX2: 24 = 1.5 of 16;
+    // NEON: 4 = half a panel of 8), packed transposed by vector transposes, with a k tail
+    [3, 70, 144],
+    [5, 37, 24],
+    [2, 20, 4],
   ];
   for (const isa of isas)
     for (const threads of [1, 2])
