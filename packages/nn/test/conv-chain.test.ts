@@ -284,6 +284,47 @@ describe('GraphModule: chains, ending in residual joins', () => {
   }
 });
 
+describe('GraphModule: where chains stop', () => {
+  it('ends a chain at the model output and where a value has a second reader', () => {
+    const generator = new Generator(40);
+    const opts = { bias: false, generator };
+    const g = new GraphBuilder();
+    const node = (m: Module, input: string, name: string) => g.node(m, input, name);
+    const e = node(new Conv2d(6, 24, 1, opts), g.input, 'e');
+    const eb = node(new BatchNorm2d(24), e, 'eb');
+    const ea = node(new ReLU(), eb, 'ea');
+    const d = node(new Conv2d(24, 24, 3, { ...opts, padding: 1, groups: 24 }), ea, 'd');
+    const db = node(new BatchNorm2d(24), d, 'db'); // read by 'p' and by the Add: the first chain ends here
+    const p = node(new Conv2d(24, 24, 1, opts), db, 'p');
+    const pb = node(new BatchNorm2d(24), p, 'pb');
+    const d2 = node(new Conv2d(24, 24, 3, { ...opts, padding: 1, groups: 24 }), pb, 'd2');
+    const d2b = node(new BatchNorm2d(24), d2, 'd2b');
+    const sum = g.add([db, d2b], 'sum');
+    const q = node(new Conv2d(24, 12, 1, opts), sum, 'q');
+    const qb = node(new BatchNorm2d(12), q, 'qb');
+    const w = node(new Conv2d(12, 12, 3, { ...opts, padding: 1, groups: 12 }), qb, 'w');
+    const model = g.build(node(new BatchNorm2d(12), w, 'wb')); // the second-to-last chain ends at the output
+    evalWithRandomBn(model, 41);
+    const x = randn([8, 6, 12, 12], 42);
+    const lengths: number[] = [];
+    const original = native.convChain;
+    native.convChain = (...args: Parameters<typeof original>) => {
+      lengths.push(args[1].length + (args[5] ? 100 : 0));
+      return original(...args);
+    };
+    try {
+      setNumThreads(1);
+      const fused = run(model, x, true);
+      // [e, d] (db has two readers), [p, d2] ending in the join with db, [q, w] ending at the output
+      expect(lengths).toEqual([2, 102, 2]);
+      expectNear(fused.y, run(model, x, false).y, 'graph with stops');
+    } finally {
+      native.convChain = original;
+      setNumThreads(startThreads);
+    }
+  });
+});
+
 describe('convChain (native) checks its arguments', () => {
   const x = randn([2, 4, 8, 8], 30);
   const w1 = randn([8, 4, 1, 1], 31);
