@@ -1,13 +1,14 @@
-// The vector activations (native isa/activation.h: LeakyReLU, sigmoid, tanh, SiLU, GELU) on every
-// kernel table this CPU has, forward and backward, against float64 formulas over [-100, 100] (to a
-// few float32 ulps), and PyTorch's results for NaN, infinities, zeros and extremes. The
+// The vector activations (native isa/activation.h: LeakyReLU, sigmoid, tanh, SiLU, GELU, hardswish,
+// ReLU, ReLU6) on every kernel table this CPU has, forward and backward, against float64 formulas
+// over [-100, 100] (to a few float32 ulps), and PyTorch's results for NaN, infinities, zeros and
+// extremes. The
 // elementwise ops' goldens (ops.test.ts) cover only a handful of values each.
 
 import { testing } from '@dlf/native/testing';
 import { getSimd, setSimd, type Tensor, tensor } from '@dlf/tensor-core';
 import '@dlf/autograd';
 import { afterAll, describe, expect, it } from 'vitest';
-import { gelu, hardswish, leakyRelu, sigmoid, silu, tanh } from '@dlf/nn';
+import { gelu, hardswish, leakyRelu, relu, relu6, sigmoid, silu, tanh } from '@dlf/nn';
 
 // The normal CDF in float64: erfc's continued fraction in the tails (the series of erf loses its
 // digits there), else that series.
@@ -81,6 +82,25 @@ const ops: Record<string, Op> = {
     special: [
       [Number.NaN, Infinity, Number.NaN],
       [Number.NaN, Number.NaN, Number.NaN],
+    ],
+  },
+  // The gradient is 0 at the kinks (0, and 6 for ReLU6), as PyTorch's threshold and hardtanh backward.
+  relu: {
+    run: relu,
+    f: (x) => Math.max(x, 0),
+    df: (x) => (x > 0 ? 1 : 0),
+    special: [
+      [Number.NaN, Infinity, 0],
+      [1, 1, 0],
+    ],
+  },
+  relu6: {
+    run: relu6,
+    f: (x) => Math.min(Math.max(x, 0), 6),
+    df: (x) => (x <= 0 || x >= 6 ? 0 : 1),
+    special: [
+      [Number.NaN, 6, 0],
+      [1, 0, 0],
     ],
   },
   hardswish: {

@@ -118,10 +118,18 @@ inline void activation_forward(ActivationKind a, const float* x, float* y, int64
     case ActivationKind::Silu: over([](vf v) { return v / (broadcast(1.f) + act::vexp(-v)); }); break;
     case ActivationKind::Gelu: over([](vf v) { return v * act::vnormal_cdf(v); }); break;
     case ActivationKind::Hardswish: over([](vf v) { return act::vhardswish(v); }); break;
+    // As ops.def's scalar forms: a NaN passes both bounds.
+    case ActivationKind::Relu: over([](vf v) { return vrelu(v); }); break;
+    case ActivationKind::Relu6:
+      over([](vf v) {
+        const vf m = v < vf{} ? vf{} : v, six = broadcast(6.f);
+        return six < m ? six : m;
+      });
+      break;
   }
 }
 
-// g and the saved x (LeakyReLU, SiLU, GELU, hardswish) or y (sigmoid, tanh) -> dx
+// g and the saved x (LeakyReLU, SiLU, GELU, hardswish, ReLU6) or y (sigmoid, tanh, ReLU) -> dx
 inline void activation_backward(ActivationKind a, const float* g, const float* x, const float* y, float* dx, int64_t n,
                                 float p) {
   const vf pv = broadcast(p), one = broadcast(1.f);
@@ -145,6 +153,10 @@ inline void activation_backward(ActivationKind a, const float* g, const float* x
       });
       break;
     case ActivationKind::Hardswish: over(x, [](vf gv, vf v) { return act::vhardswish_grad(gv, v); }); break;
+    case ActivationKind::Relu: over(y, [](vf gv, vf v) { return v <= vf{} ? vf{} : gv; }); break;
+    case ActivationKind::Relu6:
+      over(x, [](vf gv, vf v) { return (v <= vf{}) | (v >= broadcast(6.f)) ? vf{} : gv; });
+      break;
   }
 }
 

@@ -126,7 +126,7 @@ struct PoolWindow {
 };
 
 // The activations with vector kernels (isa/activation.h); math/elementwise.cc maps its unary ops to them.
-enum class ActivationKind : int { LeakyRelu, Sigmoid, Tanh, Silu, Gelu, Hardswish };
+enum class ActivationKind : int { LeakyRelu, Sigmoid, Tanh, Silu, Gelu, Hardswish, Relu, Relu6 };
 
 // One batch-norm channel: its statistics (training: the batch's; evaluation: the running ones)
 // and affine parameters (1 and 0 without them).
@@ -316,7 +316,7 @@ struct Kernels {
 
   // Activations (isa/activation.h), n floats: x -> y = f(x), p the op's parameter (LeakyReLU's slope)
   void (*activation_forward)(ActivationKind a, const float* x, float* y, int64_t n, float p);
-  // g and the saved x (LeakyReLU, SiLU, GELU, hardswish) or y (sigmoid, tanh) -> dx
+  // g and the saved x (LeakyReLU, SiLU, GELU, hardswish, ReLU6) or y (sigmoid, tanh, ReLU) -> dx
   void (*activation_backward)(ActivationKind a, const float* g, const float* x, const float* y, float* dx, int64_t n,
                               float p);
 };

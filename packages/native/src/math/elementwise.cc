@@ -241,6 +241,8 @@ bool vector_activation(UnaryOp op, ActivationKind& a) {
     case UnaryOp::Silu: a = ActivationKind::Silu; return true;
     case UnaryOp::Gelu: a = ActivationKind::Gelu; return true;
     case UnaryOp::Hardswish: a = ActivationKind::Hardswish; return true;
+    case UnaryOp::Relu: a = ActivationKind::Relu; return true;
+    case UnaryOp::Relu6: a = ActivationKind::Relu6; return true;
     default: return false;
   }
 }

@@ -30,11 +30,6 @@ struct Stage {
   }
 };
 
-// y = min(y, 6) after a stage's ReLU: ReLU6 (a NaN stays NaN, as in hardtanh).
-void clip6(float* y, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) y[i] = y[i] > 6.f ? 6.f : y[i];
-}
-
 // x: one image (C, H, W) -> y: its output, through every stage, the last one's activation after
 // + residual (one image of the output's shape, or null); intermediates in slots 4 and 5.
 void run_image(const std::vector<Stage>& stages, const float* x, const float* residual, float* y) {
@@ -58,7 +53,7 @@ void run_image(const std::vector<Stage>& stages, const float* x, const float* re
       if (st.act != ChainActivation::None)
         for (int64_t j = 0; j < n; ++j) out[j] = relu_value(out[j]);
     }
-    if (st.act == ChainActivation::Relu6) clip6(out, n);
+    if (st.act == ChainActivation::Relu6) kt.activation_forward(ActivationKind::Relu6, out, out, n, 0.f);
     in = out;
   }
 }
