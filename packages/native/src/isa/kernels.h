@@ -130,6 +130,9 @@ enum class ActivationKind : int { LeakyRelu, Sigmoid, Tanh, Silu, Gelu, Hardswis
 
 // One batch-norm channel: its statistics (training: the batch's; evaluation: the running ones)
 // and affine parameters (1 and 0 without them).
+// The most channels a bn_block_* kernel takes in one call.
+constexpr int64_t kBnBlockChannels = 32;
+
 struct BnChannel {
   float mean, invstd, gamma, beta;
   float clip;              // a fused ReLU's upper bound: 6 for ReLU6, +inf for ReLU
@@ -286,6 +289,17 @@ struct Kernels {
   void (*bn_channel_grad_input)(const float* g, const float* x, int64_t N, int64_t stride, int64_t n,
                                 const BnChannel& ch, bool relu, bool training, float k, float M, float mb, float mg,
                                 float* dx);
+  // The same for nch <= kBnBlockChannels channels side by side (channel j at offset j * n of each
+  // of N row blocks `stride` apart), visited image by image (isa/norm.h): per-channel arrays in and out.
+  void (*bn_block_stats)(const float* x, int64_t N, int64_t stride, int64_t n, int64_t nch, const float* mean,
+                         double* sums);
+  void (*bn_block_apply)(const float* x, const float* r, int64_t N, int64_t stride, int64_t n, int64_t nch,
+                         const BnChannel* chs, bool relu, float* y);
+  void (*bn_block_grad_sums)(const float* g, const float* x, int64_t N, int64_t stride, int64_t n, int64_t nch,
+                             const BnChannel* chs, bool relu, double* sb, double* sg);
+  void (*bn_block_grad_input)(const float* g, const float* x, int64_t N, int64_t stride, int64_t n, int64_t nch,
+                              const BnChannel* chs, bool relu, bool training, const float* k, float M, const float* mb,
+                              const float* mg, float* dx);
 
   // GFLOP/s one thread reaches with chained FMAs of this table's width, measured over `seconds` (isa/peak.h).
   double (*fma_peak_gflops)(double seconds);

@@ -35,6 +35,26 @@ void for_each_channel(int64_t C, int64_t planes_floats, Fn fn) {
   });
 }
 
+// Planes of at most this many values (8x8) go through the channel-block kernels: a channel's rows of
+// one or a few lines each, a whole image apart, kept the per-channel passes waiting on memory
+// (isa/norm.h). Both give the same bits.
+constexpr int64_t kSmallPlane = 64;
+bool small_planes(int64_t HW) { return HW <= kSmallPlane; }
+
+// fn(c0, nch) for blocks of up to kBnBlockChannels channels, in parallel (each channel reduced by one
+// thread, over the images in order, as for_each_channel).
+template <typename Fn>
+void for_each_channel_block(int64_t C, int64_t planes_floats, Fn fn) {
+  const int64_t blocks = (C + kBnBlockChannels - 1) / kBnBlockChannels;
+  const int64_t grain = std::max<int64_t>(1, 32768 / std::max<int64_t>(planes_floats * kBnBlockChannels, 1));
+  parallel_for(blocks, grain, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t c0 = b * kBnBlockChannels;
+      fn(c0, std::min(kBnBlockChannels, C - c0));
+    }
+  });
+}
+
 // Keeps the forward's input x and each channel's statistics; the rows recompute x-hat, which costs
 // an FMA per value instead of writing and re-reading a second activation-sized tensor.
 struct BatchNormBackward final : Node {
@@ -72,23 +92,49 @@ struct BatchNormBackward final : Node {
     const float* gamma_p = weight ? weight->f32() : nullptr;
     const float* beta_p = bias ? bias->f32() : nullptr;
     const Kernels& kt = kernels();
-    for_each_channel(C, N * HW, [&](int64_t c) {
-      const BnChannel ch{mean[c], invstd[c], gamma_p ? gamma_p[c] : 1.f, beta_p ? beta_p[c] : 0.f, clip, hardswish};
-      if (gpool)
-        kt.maxpool2x2_backward(gpool->f32() + c * PQ, argmax->data<int32_t>() + c * PQ, N, s[2], s[3], s[2] / 2,
-                               s[3] / 2, g->f32() + c * HW, C * PQ, C * HW);
-      // The gradient reaching the normalisation is masked, behind a fused ReLU, where the output was
-      // 0 (behind a fused hardswish, times its derivative).
-      double sb = 0.0, sg = 0.0;
-      kt.bn_channel_grad_sums(pg + c * HW, px + c * HW, py ? py + c * HW : nullptr, N, C * HW, HW, ch, relu_mask,
-                              &sb, &sg, py ? pgm + c * HW : nullptr);
-      dbeta[c] = sb;
-      dgamma[c] = sg;
-      if (!pd) return;
-      const float k = training ? static_cast<float>(ch.gamma * ch.invstd / M) : ch.gamma * ch.invstd;
-      kt.bn_channel_grad_input(pgm + c * HW, px + c * HW, N, C * HW, HW, ch, relu_mask, training, k, static_cast<float>(M),
-                               static_cast<float>(sb), static_cast<float>(sg), pd + c * HW);
-    });
+    const auto channel = [&](int64_t c) {
+      return BnChannel{mean[c], invstd[c], gamma_p ? gamma_p[c] : 1.f, beta_p ? beta_p[c] : 0.f, clip, hardswish};
+    };
+    // dx's scale per channel: gamma * invstd (/ M in training), rounded as float
+    const auto scale = [&](const BnChannel& ch) {
+      return training ? static_cast<float>(ch.gamma * ch.invstd / M) : ch.gamma * ch.invstd;
+    };
+    if (!gpool && !py && small_planes(HW)) {
+      for_each_channel_block(C, N * HW, [&](int64_t c0, int64_t nch) {
+        BnChannel chs[kBnBlockChannels];
+        double sb[kBnBlockChannels], sg[kBnBlockChannels];
+        float k[kBnBlockChannels], mb[kBnBlockChannels], mg[kBnBlockChannels];
+        for (int64_t j = 0; j < nch; ++j) chs[j] = channel(c0 + j);
+        kt.bn_block_grad_sums(pg + c0 * HW, px + c0 * HW, N, C * HW, HW, nch, chs, relu_mask, sb, sg);
+        for (int64_t j = 0; j < nch; ++j) {
+          dbeta[c0 + j] = sb[j];
+          dgamma[c0 + j] = sg[j];
+          k[j] = scale(chs[j]);
+          mb[j] = static_cast<float>(sb[j]);
+          mg[j] = static_cast<float>(sg[j]);
+        }
+        if (pd)
+          kt.bn_block_grad_input(pgm + c0 * HW, px + c0 * HW, N, C * HW, HW, nch, chs, relu_mask, training, k,
+                                 static_cast<float>(M), mb, mg, pd + c0 * HW);
+      });
+    } else {
+      for_each_channel(C, N * HW, [&](int64_t c) {
+        const BnChannel ch = channel(c);
+        if (gpool)
+          kt.maxpool2x2_backward(gpool->f32() + c * PQ, argmax->data<int32_t>() + c * PQ, N, s[2], s[3], s[2] / 2,
+                                 s[3] / 2, g->f32() + c * HW, C * PQ, C * HW);
+        // The gradient reaching the normalisation is masked, behind a fused ReLU, where the output was
+        // 0 (behind a fused hardswish, times its derivative).
+        double sb = 0.0, sg = 0.0;
+        kt.bn_channel_grad_sums(pg + c * HW, px + c * HW, py ? py + c * HW : nullptr, N, C * HW, HW, ch, relu_mask,
+                                &sb, &sg, py ? pgm + c * HW : nullptr);
+        dbeta[c] = sb;
+        dgamma[c] = sg;
+        if (!pd) return;
+        kt.bn_channel_grad_input(pgm + c * HW, px + c * HW, N, C * HW, HW, ch, relu_mask, training, scale(ch),
+                                 static_cast<float>(M), static_cast<float>(sb), static_cast<float>(sg), pd + c * HW);
+      });
+    }
     gin[0] = dx;
     if (needs_grad(1)) {
       auto dw = empty({C});
@@ -182,32 +228,52 @@ TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const Ten
   const float* gamma_p = weight ? weight->f32() : nullptr;
   const float* beta_p = bias ? bias->f32() : nullptr;
   const Kernels& kt = kernels();
-  // One channel at a time: its statistics (two passes: mean, then squared deviations), then y. A
-  // channel's planes (N * HW floats) stay in cache between the three passes, so x comes from memory
-  // once. A fused pool normalises the channel into a scratch and pools it from there.
-  for_each_channel(C, N * HW, [&](int64_t c) {
+  // The statistics and the channel's (float) values from its batch or running statistics.
+  const auto finish_channel = [&](int64_t c, double sum, double sq) {
     if (training) {
-      double sum = 0.0, sq = 0.0;
-      kt.bn_channel_stats(px + c * HW, N, C * HW, HW, 0.f, &sum, nullptr);
-      const double m = sum / M;
-      kt.bn_channel_stats(px + c * HW, N, C * HW, HW, static_cast<float>(m), nullptr, &sq);
-      batch_mean[c] = m;
+      batch_mean[c] = sum / M;
       batch_var[c] = sq / M;
     }
     const double var = training ? batch_var[c] : running_var->f32()[c];
     mean[c] = training ? static_cast<float>(batch_mean[c]) : running_mean->f32()[c];
     invstd[c] = static_cast<float>(1.0 / std::sqrt(var + eps));
-    const BnChannel ch{mean[c], invstd[c], gamma_p ? gamma_p[c] : 1.f, beta_p ? beta_p[c] : 0.f, clip, hardswish};
-    if (!max_pool2x2) {
-      kt.bn_channel_apply(px + c * HW, pr ? pr + c * HW : nullptr, N, C * HW, HW, ch, relu, py + c * HW);
-      return;
-    }
-    // The channel's planes side by side in a scratch (still in cache when the pool reads them).
-    float* planes = thread_scratch(0, N * HW);
-    for (int64_t n = 0; n < N; ++n) kt.bn_channel_apply(px + (n * C + c) * HW, nullptr, 1, HW, HW, ch, relu, planes + n * HW);
-    kt.maxpool2x2(planes, N, H, W, P, Q, py + c * P * Q, argmax ? argmax->data<int32_t>() + c * P * Q : nullptr, HW,
-                  C * P * Q);
-  });
+    return BnChannel{mean[c], invstd[c], gamma_p ? gamma_p[c] : 1.f, beta_p ? beta_p[c] : 0.f, clip, hardswish};
+  };
+  if (!max_pool2x2 && small_planes(HW)) {
+    for_each_channel_block(C, N * HW, [&](int64_t c0, int64_t nch) {
+      double sums[kBnBlockChannels] = {}, sqs[kBnBlockChannels] = {};
+      float means[kBnBlockChannels];
+      BnChannel chs[kBnBlockChannels];
+      if (training) {
+        kt.bn_block_stats(px + c0 * HW, N, C * HW, HW, nch, nullptr, sums);
+        for (int64_t j = 0; j < nch; ++j) means[j] = static_cast<float>(sums[j] / M);
+        kt.bn_block_stats(px + c0 * HW, N, C * HW, HW, nch, means, sqs);
+      }
+      for (int64_t j = 0; j < nch; ++j) chs[j] = finish_channel(c0 + j, sums[j], sqs[j]);
+      kt.bn_block_apply(px + c0 * HW, pr ? pr + c0 * HW : nullptr, N, C * HW, HW, nch, chs, relu, py + c0 * HW);
+    });
+  } else {
+    // One channel at a time: its statistics (two passes: mean, then squared deviations), then y. A
+    // channel's planes (N * HW floats) stay in cache between the three passes, so x comes from memory
+    // once. A fused pool normalises the channel into a scratch and pools it from there.
+    for_each_channel(C, N * HW, [&](int64_t c) {
+      double sum = 0.0, sq = 0.0;
+      if (training) {
+        kt.bn_channel_stats(px + c * HW, N, C * HW, HW, 0.f, &sum, nullptr);
+        kt.bn_channel_stats(px + c * HW, N, C * HW, HW, static_cast<float>(sum / M), nullptr, &sq);
+      }
+      const BnChannel ch = finish_channel(c, sum, sq);
+      if (!max_pool2x2) {
+        kt.bn_channel_apply(px + c * HW, pr ? pr + c * HW : nullptr, N, C * HW, HW, ch, relu, py + c * HW);
+        return;
+      }
+      // The channel's planes side by side in a scratch (still in cache when the pool reads them).
+      float* planes = thread_scratch(0, N * HW);
+      for (int64_t n = 0; n < N; ++n) kt.bn_channel_apply(px + (n * C + c) * HW, nullptr, 1, HW, HW, ch, relu, planes + n * HW);
+      kt.maxpool2x2(planes, N, H, W, P, Q, py + c * P * Q, argmax ? argmax->data<int32_t>() + c * P * Q : nullptr, HW,
+                    C * P * Q);
+    });
+  }
   if (training && running_mean && running_var) {
     float* rm = running_mean->f32();
     float* rv = running_var->f32();
