@@ -2,8 +2,8 @@
 // float64 reference: output, input, weight, bias and residual gradients, in training and evaluation,
 // with and without the fused ReLU and a residual; planes whose size is a multiple of no vector width
 // (1x1, 3x3, 5x7) and of every width (4x4, 8x8), so whole vectors and masked last vectors both run;
-// planes of up to 8x8 in blocks of channels (40 channels: a whole block and a part), larger ones channel
-// by channel; a NaN reaches its channel and no other.
+// small channels in blocks side by side (40 channels: a whole block and a part), channels of 256 KB
+// one by one; a NaN reaches its channel and no other.
 
 import { testing } from '@dlf/native/testing';
 import { batchNorm2d, mul, sum } from '@dlf/nn';
@@ -137,7 +137,8 @@ const shapes = [
   [2, 6, 3, 3],
   [3, 2, 8, 8],
   [2, 3, 17, 1],
-  // planes over 8x8 go channel by channel, smaller ones in blocks of up to 32 channels side by side
+  // channels of at least 256 KB go one by one, smaller ones in blocks of up to 32 channels side by side
+  [64, 2, 32, 32],
   [2, 3, 9, 10],
   [2, 40, 3, 3],
 ];
