@@ -83,7 +83,7 @@ export interface NnSlice {
    * x through convolutions in turn, image by image, each intermediate image kept in a thread's scratch:
    * stage i is conv2d with weights[i], biases[i] and attributes params[7i..7i+7) (strideH, strideW, padH,
    * padW, dilationH, dilationW, groups), a 1x1 conv (stride 1, no padding, one group) or a depthwise one
-   * (groups = channels), then activation code activations[i] (0 none, 1 ReLU, 2 ReLU6). A residual (of
+   * (groups = channels), then activation code activations[i] (0 none, 1 ReLU, 2 ReLU6, 3 hardswish). A residual (of
    * the output's shape) is added by the last stage before its activation. Inference only: records no graph.
    */
   convChain(

@@ -1,9 +1,9 @@
 // Inference through runs of 1x1 and depthwise convs (each with an evaluation-mode BatchNorm2d and a
-// ReLU, a ReLU6 or nothing) as one op, image by image: Sequential and GraphModule models against the
-// same models unfused, on every instruction set (the depthwise plane and channel-blocked kernels, odd
-// channel counts, stride 2, 5x5, dilation, non-square planes); residual joins in a graph; NaN
-// propagation; the same bits at any thread count; where the chain must not run; the native op's
-// argument checks.
+// ReLU, a ReLU6, a hardswish or nothing) as one op, image by image: Sequential and GraphModule models
+// against the same models unfused, on every instruction set (the depthwise plane and channel-blocked
+// kernels, odd channel counts, stride 2, 5x5, dilation, non-square planes); residual joins in a
+// graph; NaN propagation; the same bits at any thread count; where the chain must not run; the
+// native op's argument checks.
 
 import { nn as native } from '@dlf/native/nn';
 import { testing } from '@dlf/native/testing';
@@ -12,6 +12,7 @@ import {
   Conv2d,
   GraphBuilder,
   type GraphModule,
+  Hardswish,
   type Module,
   noGrad,
   ReLU,
@@ -86,8 +87,14 @@ function run(model: Sequential | GraphModule, x: Tensor, fuse: boolean): { y: Fl
   return { y: out, calls };
 }
 
-type Act = 'relu' | 'relu6' | 'none';
-const actLayer = (a: Act): Module[] => (a === 'relu' ? [new ReLU()] : a === 'relu6' ? [new ReLU6()] : []);
+type Act = 'relu' | 'relu6' | 'hardswish' | 'none';
+const actLayers: Record<Act, () => Module[]> = {
+  relu: () => [new ReLU()],
+  relu6: () => [new ReLU6()],
+  hardswish: () => [new Hardswish()],
+  none: () => [],
+};
+const actLayer = (a: Act): Module[] => actLayers[a]();
 
 // [in, hidden, out, kernel, stride, padding, dilation, activation], planes of [h, w]
 const blocks: [number, number, number, number, number, number, number, Act, number, number][] = [
@@ -96,6 +103,7 @@ const blocks: [number, number, number, number, number, number, number, Act, numb
   [8, 48, 8, 3, 2, 1, 1, 'relu', 20, 20],
   [12, 36, 20, 5, 1, 2, 1, 'relu6', 9, 11],
   [6, 18, 6, 3, 1, 2, 2, 'none', 12, 12],
+  [7, 42, 9, 5, 2, 2, 1, 'hardswish', 18, 18],
   [24, 144, 32, 3, 1, 1, 1, 'relu', 8, 8], // the channel-blocked depthwise kernels (AVX-512)
   [10, 40, 10, 3, 1, 1, 1, 'relu', 16, 4], // 4-wide rows: channel-blocked on AVX2 and NEON too
 ];
@@ -364,7 +372,7 @@ describe('convChain (native) checks its arguments', () => {
     );
     expect(() => call([w1, dw], [b8, randn([7], 37)], [...one, ...depth], [1, 1])).toThrow(/bias/);
     expect(() => call([w1, dw], [b8, b8], [...one], [1, 1])).toThrow(/7 parameters/);
-    expect(() => call([w1, dw], [b8, b8], [...one, ...depth], [1, 3])).toThrow(/activation/);
+    expect(() => call([w1, dw], [b8, b8], [...one, ...depth], [1, 4])).toThrow(/activation/);
     expect(() => call([w1, dw], [b8, b8], [...one, ...depth], [1, 1], randn([2, 8, 8, 7], 38))).toThrow(
       /residual/,
     );

@@ -121,7 +121,7 @@ Napi::Value FoldBatchNorm(const Napi::CallbackInfo& info) {
 
 // [sync] convChain(x, weights, biases, params, activations) -> handle: stage i is conv2d(., weights[i],
 // biases[i]) with params[7i..7i+7) (strideH, strideW, padH, padW, dilationH, dilationW, groups), then
-// activation code activations[i] (0 none, 1 ReLU, 2 ReLU6); residual (or null): added by the last stage
+// activation code activations[i] (0 none, 1 ReLU, 2 ReLU6, 3 hardswish); residual (or null): added by the last stage
 // before its activation
 Napi::Value ConvChain(const Napi::CallbackInfo& info) {
   const std::vector<TensorPtr> weights = napi::read_tensor_list(info, 1, "weights");
@@ -134,7 +134,7 @@ Napi::Value ConvChain(const Napi::CallbackInfo& info) {
   std::vector<ChainStage> stages;
   for (size_t i = 0; i < weights.size(); ++i) {
     const int64_t* q = params.data() + 7 * i;
-    DLF_THROW_RANGE_IF(acts[i] < 0 || acts[i] > 2, "convChain: activation code must be 0, 1 or 2, got ", acts[i]);
+    DLF_THROW_RANGE_IF(acts[i] < 0 || acts[i] > 3, "convChain: activation code must be 0, 1, 2 or 3, got ", acts[i]);
     stages.push_back(ChainStage{weights[i], biases[i], Conv2dParams{q[0], q[1], q[2], q[3], q[4], q[5], q[6]},
                                 static_cast<ChainActivation>(acts[i])});
   }

@@ -41,7 +41,8 @@ void run_image(const std::vector<Stage>& stages, const float* x, const float* re
     const bool last = i + 1 == stages.size();
     float* out = last ? y : thread_scratch(4 + static_cast<int>(i % 2), n);
     const bool join = last && residual;
-    const bool relu = st.act != ChainActivation::None && !join;
+    // ReLU (and ReLU6's lower bound) in the kernels' epilogue; ReLU6's clip and hardswish after.
+    const bool relu = (st.act == ChainActivation::Relu || st.act == ChainActivation::Relu6) && !join;
     if (st.depthwise) {
       conv_depthwise_forward_serial(st.s, in, st.w, st.b, out, relu);
     } else {
@@ -50,10 +51,11 @@ void run_image(const std::vector<Stage>& stages, const float* x, const float* re
     }
     if (join) {  // rounded as a separate add, then the activation (as conv2d + add + relu)
       for (int64_t j = 0; j < n; ++j) out[j] += residual[j];
-      if (st.act != ChainActivation::None)
+      if (st.act == ChainActivation::Relu)
         for (int64_t j = 0; j < n; ++j) out[j] = relu_value(out[j]);
     }
     if (st.act == ChainActivation::Relu6) kt.activation_forward(ActivationKind::Relu6, out, out, n, 0.f);
+    if (st.act == ChainActivation::Hardswish) kt.activation_forward(ActivationKind::Hardswish, out, out, n, 0.f);
     in = out;
   }
 }

@@ -37,8 +37,8 @@ TensorPtr conv2d_add(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b,
  * can pool; otherwise the two ops. */
 TensorPtr conv2d_relu_maxpool2x2(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, const Conv2dParams& p);
 
-/** The activation after a conv chain stage's bias: none, ReLU, or ReLU6. */
-enum class ChainActivation : uint8_t { None, Relu, Relu6 };
+/** The activation after a conv chain stage's bias: none, ReLU, ReLU6 or hardswish. */
+enum class ChainActivation : uint8_t { None, Relu, Relu6, Hardswish };
 struct ChainStage {
   TensorPtr weight, bias;  // a 1x1 conv (K,C,1,1) with stride 1 and no padding, or a depthwise one (C,1,R,S)
   Conv2dParams params;

@@ -73,7 +73,7 @@ function specOf(module: Module): LayerSpec {
  * BatchNorm2d that only the Add reads, that layer runs at the Add and adds the other input (and the
  * ReLU) as it writes its output (the `residual` option of `conv2d` and `batchNorm2d`; a conv's
  * evaluation-mode BatchNorm2d folds into it). In inference, a run of 1x1 and depthwise convs (each
- * with its BatchNorm2d and optionally a ReLU or ReLU6, each value read only by the next) runs as one
+ * with its BatchNorm2d and optionally a ReLU, ReLU6 or Hardswish, each value read only by the next) runs as one
  * op image by image, as in `Sequential`, and takes in a residual join that ends it. Parameters are
  * named `<node>.<param>`.
  *

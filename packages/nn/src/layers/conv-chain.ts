@@ -1,6 +1,6 @@
 /**
  * Inference through runs of 1x1 and depthwise convolutions (each with an evaluation-mode BatchNorm2d
- * and an optional ReLU or ReLU6) as one native op that takes the batch image by image: the blocks of
+ * and an optional ReLU, ReLU6 or Hardswish) as one native op that takes the batch image by image: the blocks of
  * depthwise-separable nets (MobileNet's expand -> depthwise -> project) widen the channels several
  * times between their ends, and layer by layer every widened activation went to memory and back.
  */
@@ -10,16 +10,16 @@ import { getNumThreads, type Tensor, tidy } from '@dlf/tensor-core';
 import { floatResult } from '../ops/common.js';
 import { convOutputSize } from '../ops/conv.js';
 import type { Module } from '../module.js';
-import { ReLU, ReLU6 } from './activation.js';
+import { Hardswish, ReLU, ReLU6 } from './activation.js';
 import { Conv2d } from './conv.js';
 import { foldNative, isFoldableBatchNorm } from './fusion.js';
 import type { BatchNorm2d } from './normalization.js';
 
-/** One stage: a conv, the BatchNorm2d folded into it, the activation code (0 none, 1 ReLU, 2 ReLU6). */
+/** One stage: a conv, the BatchNorm2d folded into it, the activation code (0 none, 1 ReLU, 2 ReLU6, 3 hardswish). */
 interface ChainUnit {
   conv: Conv2d;
   bn: BatchNorm2d;
-  activation: 0 | 1 | 2;
+  activation: 0 | 1 | 2 | 3;
 }
 
 /** A run of units, the model positions (layer indices) of their layers in order, and of their convs. */
@@ -59,7 +59,7 @@ function isDepthwise(c: Conv2d): boolean {
 }
 
 /**
- * The chain of (Conv2d, evaluation-mode BatchNorm2d, optional ReLU / ReLU6) units starting at
+ * The chain of (Conv2d, evaluation-mode BatchNorm2d, optional ReLU / ReLU6 / Hardswish) units starting at
  * position p, following `next` (the position that alone reads a position's value, or -1), when
  * running it as one op pays: inference (grad mode off), at least two units of which one is
  * depthwise, each conv 1x1 or depthwise, and enough images in x to share among the threads (the op
@@ -93,7 +93,7 @@ export function planConvChain(
     if (ending === 'exclude') break;
     const actAt = next(bnAt);
     const act = layers[actAt];
-    const activation = act instanceof ReLU ? 1 : act instanceof ReLU6 ? 2 : 0;
+    const activation = act instanceof ReLU ? 1 : act instanceof ReLU6 ? 2 : act instanceof Hardswish ? 3 : 0;
     units.push({ conv, bn, activation });
     positions.push(at, bnAt, ...(activation ? [actAt] : []));
     convs.push(at);

@@ -20,7 +20,7 @@ export type LayerHook = (index: number, layer: Module, phase: 'start' | 'end') =
  * Conv2d + ReLU + MaxPool2d(2) (stride 2, no padding) and BatchNorm2d + ReLU + MaxPool2d(2) as one op too,
  * and a BatchNorm2d not folded into a conv also fuses a following ReLU6 or Hardswish. In inference
  * (grad mode off, evaluation mode), a run of 1x1 and depthwise convs, each followed by a BatchNorm2d
- * and optionally a ReLU or ReLU6 (a MobileNet block), runs as one op that takes the batch image by
+ * and optionally a ReLU, ReLU6 or Hardswish (a MobileNet block), runs as one op that takes the batch image by
  * image, so the widened activations between them stay in cache. Intermediate
  * outputs are released as soon as the next layer has consumed them (the recorded graph keeps what
  * backward needs).
@@ -52,7 +52,7 @@ export class Sequential extends Module {
     let h = x;
     for (let i = 0; i < this.layers.length; i++) {
       const layer = this.layers[i]!;
-      // Inference through 1x1 and depthwise convs (with BN and ReLU / ReLU6): one op, image by image.
+      // Inference through 1x1 and depthwise convs (with BN and an activation): one op, image by image.
       const n = this.layers.length;
       const chain = this.fuse ? planConvChain(this.layers, i, h, (p) => (p + 1 < n ? p + 1 : -1)) : null;
       if (chain) {
