@@ -7,8 +7,8 @@
 
 #include "autograd/node.h"
 #include "nn/conv_depthwise.h"
+#include "nn/conv_gemm.h"
 #include "nn/conv_scratch.h"
-#include "isa/relu.h"
 #include "nn/ops.h"
 #include "runtime/simd.h"
 #include "runtime/threadpool.h"
@@ -20,15 +20,20 @@ struct Stage {
   const float* w;
   const float* b;
   ConvDwShape s;  // one image: N = 1
+  int64_t out_floats;  // one image's output
   bool depthwise;
   ChainActivation act;
-  int64_t out_floats() const {
-    const Conv2dParams& p = s.p;
-    const int64_t P = (s.H + 2 * p.pad_h - p.dil_h * (s.R - 1) - 1) / p.stride_h + 1;
-    const int64_t Q = (s.W + 2 * p.pad_w - p.dil_w * (s.S - 1) - 1) / p.stride_w + 1;
-    return s.K * P * Q;
-  }
 };
+
+// The activation a stage applies after its kernel's epilogue (which applies a plain ReLU itself).
+bool activation_after(ChainActivation act, ActivationKind& kind) {
+  switch (act) {
+    case ChainActivation::Relu: kind = ActivationKind::Relu; return true;
+    case ChainActivation::Relu6: kind = ActivationKind::Relu6; return true;
+    case ChainActivation::Hardswish: kind = ActivationKind::Hardswish; return true;
+    default: return false;
+  }
+}
 
 // x: one image (C, H, W) -> y: its output, through every stage, the last one's activation after
 // + residual (one image of the output's shape, or null); intermediates in slots 4 and 5.
@@ -37,25 +42,22 @@ void run_image(const std::vector<Stage>& stages, const float* x, const float* re
   const float* in = x;
   for (size_t i = 0; i < stages.size(); ++i) {
     const Stage& st = stages[i];
-    const int64_t n = st.out_floats();
+    const int64_t n = st.out_floats;
     const bool last = i + 1 == stages.size();
     float* out = last ? y : thread_scratch(4 + static_cast<int>(i % 2), n);
     const bool join = last && residual;
-    // ReLU (and ReLU6's lower bound) in the kernels' epilogue; ReLU6's clip and hardswish after.
-    const bool relu = (st.act == ChainActivation::Relu || st.act == ChainActivation::Relu6) && !join;
+    // A plain ReLU in the kernels' epilogue; after a residual add (rounded as a separate add, as
+    // conv2d + add + relu) and for the other activations, a pass over the image (still in cache).
+    const bool relu = st.act == ChainActivation::Relu && !join;
     if (st.depthwise) {
       conv_depthwise_forward_serial(st.s, in, st.w, st.b, out, relu);
     } else {
       const int64_t hw = st.s.H * st.s.W;
       kt.sgemm_segments(false, st.s.K, st.s.C, st.w, st.s.C, in, hw, 0, out, hw, 0, 1, hw, GemmEpilogue{st.b, relu});
     }
-    if (join) {  // rounded as a separate add, then the activation (as conv2d + add + relu)
+    if (join)
       for (int64_t j = 0; j < n; ++j) out[j] += residual[j];
-      if (st.act == ChainActivation::Relu)
-        for (int64_t j = 0; j < n; ++j) out[j] = relu_value(out[j]);
-    }
-    if (st.act == ChainActivation::Relu6) kt.activation_forward(ActivationKind::Relu6, out, out, n, 0.f);
-    if (st.act == ChainActivation::Hardswish) kt.activation_forward(ActivationKind::Hardswish, out, out, n, 0.f);
+    if (ActivationKind kind; !relu && activation_after(st.act, kind)) kt.activation_forward(kind, out, out, n, 0.f);
     in = out;
   }
 }
@@ -94,16 +96,16 @@ TensorPtr conv_chain(const TensorPtr& x_in, const std::vector<ChainStage>& stage
     }
     DLF_THROW_RANGE_IF(cs.bias->dim() != 1 || cs.bias->shape[0] != ws[0], "convChain: stage ", i, " bias of shape ",
                        shape_str(cs.bias->shape), " does not match weight shape ", shape_str(ws));
-    Stage st{nullptr, nullptr, ConvDwShape{1, C, H, W, ws[0], ws[2], ws[3], p}, depthwise, cs.act};
-    const int64_t P = (H + 2 * p.pad_h - p.dil_h * (ws[2] - 1) - 1) / p.stride_h + 1;
-    const int64_t Q = (W + 2 * p.pad_w - p.dil_w * (ws[3] - 1) - 1) / p.stride_w + 1;
-    DLF_THROW_RANGE_IF(P < 1 || Q < 1, "convChain: stage ", i, " input of ", H, "x", W, " is too small for weight shape ",
-                       shape_str(ws));
-    DLF_THROW_RANGE_IF(ws[0] > std::numeric_limits<int64_t>::max() / P / Q, "convChain: stage ", i, " output is too large");
-    stages.push_back(st);
-    C = ws[0];
-    H = P;
-    W = Q;
+    const ConvGeom g = geometry(Shape{1, C, H, W}, ws, p);
+    DLF_THROW_RANGE_IF(g.P < 1 || g.Q < 1, "convChain: stage ", i, " input of ", H, "x", W,
+                       " is too small for weight shape ", shape_str(ws));
+    DLF_THROW_RANGE_IF(g.K > std::numeric_limits<int64_t>::max() / g.P / g.Q, "convChain: stage ", i,
+                       " output is too large");
+    stages.push_back(Stage{nullptr, nullptr, ConvDwShape{1, C, H, W, g.K, g.R, g.S, p}, g.K * g.P * g.Q, depthwise,
+                           cs.act});
+    C = g.K;
+    H = g.P;
+    W = g.Q;
   }
   const TensorPtr x = contiguous_data(x_in);
   std::vector<TensorPtr> weights, biases;  // kept alive (contiguous copies where needed) while the chain runs

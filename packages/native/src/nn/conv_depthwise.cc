@@ -218,6 +218,21 @@ void blocked_backward(const ConvDwShape& s, const DwPlane& pg, const float* x, c
   });
 }
 
+// The forward's tasks ((image, block) pairs or (image, channel) planes), given to run(tasks, fn),
+// which calls fn(i0, i1) over ranges covering [0, tasks).
+template <typename Run>
+void forward_tasks(const ConvDwShape& s, const float* x, const float* w, const float* b, float* y, bool relu,
+                   Run run) {
+  const int64_t vw = kernels().vector_floats;
+  const DwPlane g = plane_geometry(s, vw);
+  if (use_blocked(s, g, vw)) {
+    const float* wall = block_weights(w, b, s.C, s.R * s.S, vw);
+    run(s.N * ((s.C + vw - 1) / vw), [&](int64_t i0, int64_t i1) { blocked_forward_range(s, g, x, wall, y, relu, i0, i1); });
+    return;
+  }
+  run(s.N * s.C, [&](int64_t i0, int64_t i1) { plane_forward_range(s, g, x, w, b, y, relu, i0, i1); });
+}
+
 }  // namespace
 
 void set_conv_dw_blocked_enabled(bool enabled) { current_env().conv_dw_blocked = enabled; }
@@ -231,27 +246,12 @@ bool conv_depthwise_applies(const ConvDwShape& s) {
 
 void conv_depthwise_forward(const ConvDwShape& s, const float* x, const float* w, const float* b, float* y,
                             bool relu) {
-  const int64_t vw = kernels().vector_floats;
-  const DwPlane g = plane_geometry(s, vw);
-  if (use_blocked(s, g, vw)) {
-    const float* wall = block_weights(w, b, s.C, s.R * s.S, vw);
-    parallel_for(s.N * ((s.C + vw - 1) / vw), 1,
-                 [&](int64_t i0, int64_t i1) { blocked_forward_range(s, g, x, wall, y, relu, i0, i1); });
-    return;
-  }
-  parallel_for(s.N * s.C, 1, [&](int64_t i0, int64_t i1) { plane_forward_range(s, g, x, w, b, y, relu, i0, i1); });
+  forward_tasks(s, x, w, b, y, relu, [](int64_t tasks, const auto& fn) { parallel_for(tasks, 1, fn); });
 }
 
 void conv_depthwise_forward_serial(const ConvDwShape& s, const float* x, const float* w, const float* b, float* y,
                                    bool relu) {
-  const int64_t vw = kernels().vector_floats;
-  const DwPlane g = plane_geometry(s, vw);
-  if (use_blocked(s, g, vw)) {
-    const int64_t blocks = (s.C + vw - 1) / vw;
-    blocked_forward_range(s, g, x, block_weights(w, b, s.C, s.R * s.S, vw), y, relu, 0, s.N * blocks);
-    return;
-  }
-  plane_forward_range(s, g, x, w, b, y, relu, 0, s.N * s.C);
+  forward_tasks(s, x, w, b, y, relu, [](int64_t tasks, const auto& fn) { fn(0, tasks); });
 }
 
 // The input gradient of a stride-1 depthwise layer whose padding is within the kernel's reach is a

@@ -43,7 +43,7 @@ constexpr int64_t kBlockBytes = int64_t{512} << 10;
 int64_t block_channels(int64_t planes_floats) {
   return std::clamp<int64_t>(kBlockBytes / std::max<int64_t>(planes_floats * 4, 1), 1, kBnBlockChannels);
 }
-bool small_planes(int64_t planes_floats) { return block_channels(planes_floats) > 1; }
+bool in_blocks(int64_t planes_floats) { return block_channels(planes_floats) > 1; }
 
 // fn(c0, nch) for blocks of block_channels channels, in parallel (each channel reduced by one
 // thread, over the images in order, as for_each_channel).
@@ -103,7 +103,7 @@ struct BatchNormBackward final : Node {
     const auto scale = [&](const BnChannel& ch) {
       return training ? static_cast<float>(ch.gamma * ch.invstd / M) : ch.gamma * ch.invstd;
     };
-    if (!gpool && !py && small_planes(N * HW)) {
+    if (!gpool && !py && in_blocks(N * HW)) {
       for_each_channel_block(C, N * HW, [&](int64_t c0, int64_t nch) {
         BnChannel chs[kBnBlockChannels];
         double sb[kBnBlockChannels], sg[kBnBlockChannels];
@@ -243,7 +243,7 @@ TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const Ten
     invstd[c] = static_cast<float>(1.0 / std::sqrt(var + eps));
     return BnChannel{mean[c], invstd[c], gamma_p ? gamma_p[c] : 1.f, beta_p ? beta_p[c] : 0.f, clip, hardswish};
   };
-  if (!max_pool2x2 && small_planes(N * HW)) {
+  if (!max_pool2x2 && in_blocks(N * HW)) {
     for_each_channel_block(C, N * HW, [&](int64_t c0, int64_t nch) {
       double sums[kBnBlockChannels] = {}, sqs[kBnBlockChannels] = {};
       float means[kBnBlockChannels];

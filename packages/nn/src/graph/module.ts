@@ -6,7 +6,7 @@ import { invalidParam, type Tensor } from '@dlf/tensor-core';
 import * as F from '../functional.js';
 import { Hardswish, ReLU, ReLU6 } from '../layers/activation.js';
 import { Conv2d } from '../layers/conv.js';
-import { chainOutputShape, forwardConvChain, planConvChain } from '../layers/conv-chain.js';
+import { forwardConvChain, planConvChain } from '../layers/conv-chain.js';
 import { forwardFused, fusedPoolFits, isFoldableBatchNorm, isMaxPool2x2 } from '../layers/fusion.js';
 import { Linear } from '../layers/linear.js';
 import { BatchNorm2d } from '../layers/normalization.js';
@@ -49,10 +49,9 @@ export const MAX_GRAPH_OUTPUT = 2 ** 28;
  */
 type Fusion = { bn: number; relu: number; pool: number; relu6?: boolean; hardswish?: boolean };
 
-const sameShape = (a: Tensor, b: Tensor): boolean =>
-  a.rank === b.rank && a.shape.every((d, i) => d === b.shape[i]);
 const sameShapeAs = (a: Tensor, shape: readonly number[]): boolean =>
   a.rank === shape.length && a.shape.every((d, i) => d === shape[i]);
+const sameShape = (a: Tensor, b: Tensor): boolean => sameShapeAs(a, b.shape);
 
 function specOf(module: Module): LayerSpec {
   const toSpec = (module as Module & { toSpec?: () => LayerSpec }).toSpec;
@@ -301,7 +300,7 @@ export class GraphModule extends Module {
   }
 
   /**
-   * Inference through a run of 1x1 and depthwise convs (with their BatchNorm2d and ReLU / ReLU6) from
+   * Inference through a run of 1x1 and depthwise convs (with their BatchNorm2d and activation) from
    * the conv at p, each value read only by the next: one op, image by image (conv-chain.ts). A run may
    * end in a residual join whose other input is already computed: the op adds it. Marks what ran as
    * done and stores the output; returns the positions whose values it read (null: no chain here).
@@ -332,7 +331,7 @@ export class GraphModule extends Module {
     const lastConv = chain.convs[chain.convs.length - 1]!;
     let a = joinAt(lastConv);
     // A residual join needs the residual in the output's shape (the Add would broadcast).
-    if (a >= 0 && !sameShapeAs(valueAt(this.#joins[a]!.residual), chainOutputShape(chain, x))) {
+    if (a >= 0 && !sameShapeAs(valueAt(this.#joins[a]!.residual), chain.outputShape)) {
       chain = plan(lastConv);
       if (!chain) return null;
       a = -1;

@@ -22,11 +22,15 @@ interface ChainUnit {
   activation: 0 | 1 | 2 | 3;
 }
 
-/** A run of units, the model positions (layer indices) of their layers in order, and of their convs. */
+/**
+ * A run of units, the model positions (layer indices) of their layers in order, and of their convs,
+ * and the shape of its output for the input it was planned for.
+ */
 export interface ConvChain {
   units: ChainUnit[];
   positions: number[];
   convs: number[];
+  outputShape: number[];
 }
 
 // The depthwise kernels' tap limit (kDwMaxTaps in the native kernels).
@@ -73,7 +77,8 @@ export function planConvChain(
   next: (p: number) => number,
   stop: (conv: number) => 'last' | 'exclude' | null = () => null,
 ): ConvChain | null {
-  if (isGradEnabled() || x.rank !== 4 || x.shape[0]! < 4 * getNumThreads()) return null;
+  if (!(layers[p] instanceof Conv2d) || isGradEnabled() || x.rank !== 4 || x.shape[0]! < 4 * getNumThreads())
+    return null;
   const units: ChainUnit[] = [];
   const positions: number[] = [];
   const convs: number[] = [];
@@ -103,13 +108,13 @@ export function planConvChain(
     at = next(activation ? actAt : bnAt);
   }
   if (units.length < 2 || !units.some((u) => isDepthwise(u.conv))) return null;
-  return { units, positions, convs };
+  return { units, positions, convs, outputShape: [x.shape[0]!, channels, h, w] };
 }
 
 /**
- * Runs a planned chain on x (x itself is not disposed). With a residual (of the output's shape, see
- * {@link chainOutputShape}), the last unit adds it and then applies a ReLU when `residual.relu` (a
- * residual join's) in place of its own activation.
+ * Runs a chain planned for x on x (x itself is not disposed). With a residual (of the chain's
+ * `outputShape`), the last unit adds it and then applies a ReLU when `residual.relu` (a residual
+ * join's) in place of its own activation.
  */
 export function forwardConvChain(
   chain: ConvChain,
@@ -136,16 +141,6 @@ export function forwardConvChain(
       activations,
       residual ? residual.tensor.handle : null,
     );
-    return floatResult(handle, chainOutputShape(chain, x));
+    return floatResult(handle, chain.outputShape);
   });
-}
-
-/** The shape of the chain's output for input x. */
-export function chainOutputShape(chain: ConvChain, x: Tensor): number[] {
-  let [h, w] = [x.shape[2]!, x.shape[3]!];
-  for (const { conv: c } of chain.units) {
-    h = convOutputSize(h, c.kernelSize[0], c.stride[0], c.padding[0], c.dilation[0]);
-    w = convOutputSize(w, c.kernelSize[1], c.stride[1], c.padding[1], c.dilation[1]);
-  }
-  return [x.shape[0]!, chain.units[chain.units.length - 1]!.conv.outChannels, h, w];
 }

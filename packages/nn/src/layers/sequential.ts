@@ -50,11 +50,12 @@ export class Sequential extends Module {
   }
   forward(x: Tensor): Tensor {
     let h = x;
-    for (let i = 0; i < this.layers.length; i++) {
+    const n = this.layers.length;
+    const next = (p: number) => (p + 1 < n ? p + 1 : -1);
+    for (let i = 0; i < n; i++) {
       const layer = this.layers[i]!;
       // Inference through 1x1 and depthwise convs (with BN and an activation): one op, image by image.
-      const n = this.layers.length;
-      const chain = this.fuse ? planConvChain(this.layers, i, h, (p) => (p + 1 < n ? p + 1 : -1)) : null;
+      const chain = this.fuse ? planConvChain(this.layers, i, h, next) : null;
       if (chain) {
         this.onLayer?.(i, layer, 'start');
         const y = forwardConvChain(chain, h);
