@@ -90,8 +90,8 @@ export interface NnSlice {
     x: Handle,
     weights: Handle[],
     biases: Handle[],
-    params: number[],
-    activations: number[],
+    params: Int32Array | number[],
+    activations: Int32Array | number[],
     residual: Handle | null,
   ): Handle;
   foldBatchNorm(

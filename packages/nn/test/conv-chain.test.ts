@@ -146,6 +146,34 @@ describe('Sequential: 1x1 and depthwise convs run as one op in inference', () =>
     });
   }
 
+  it('runs long chains (MobileNetV1-style: ten depthwise and 1x1 units, two of stride 2)', () => {
+    const generator = new Generator(50);
+    const opts = { bias: false, generator };
+    const dwPw = (cin: number, cout: number, stride: number): Module[] => [
+      new Conv2d(cin, cin, 3, { ...opts, stride, padding: 1, groups: cin }),
+      new BatchNorm2d(cin),
+      new ReLU6(),
+      new Conv2d(cin, cout, 1, opts),
+      new BatchNorm2d(cout),
+      new ReLU6(),
+    ];
+    const model = new Sequential(
+      ...dwPw(8, 16, 1),
+      ...dwPw(16, 24, 2),
+      ...dwPw(24, 24, 1),
+      ...dwPw(24, 32, 2),
+      ...dwPw(32, 32, 1),
+    );
+    evalWithRandomBn(model, 51);
+    const x = randn([4, 8, 40, 40], 52);
+    setNumThreads(1);
+    const fused = run(model, x, true);
+    const plain = run(model, x, false);
+    setNumThreads(startThreads);
+    expect(fused.calls).toBe(1);
+    expectNear(fused.y, plain.y, 'ten units');
+  });
+
   it('gives the same bits at 1, 2 and 3 threads', () => {
     const model = block(blocks[1]!, 3);
     evalWithRandomBn(model, 4);

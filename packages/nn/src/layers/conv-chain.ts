@@ -133,12 +133,13 @@ export function forwardConvChain(
     }
     const activations = chain.units.map((u) => u.activation as number);
     if (residual) activations[activations.length - 1] = residual.relu ? 1 : 0;
+    // Int32Arrays: a plain array argument is capped at 64 entries, 9 units' parameters.
     const handle = native.convChain(
       x.handle,
       weights.map((w) => w.handle),
       biases.map((b) => b.handle),
-      params,
-      activations,
+      Int32Array.from(params),
+      Int32Array.from(activations),
       residual ? residual.tensor.handle : null,
     );
     return floatResult(handle, chain.outputShape);
