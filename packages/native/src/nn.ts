@@ -94,6 +94,27 @@ export interface NnSlice {
     activations: Int32Array | number[],
     residual: Handle | null,
   ): Handle;
+  /**
+   * conv2d(act(batchNorm2d(x, ..., training: true)), convWeight, convBias) for a depthwise convWeight
+   * (C, 1, R, S) with groups = C, channel by channel without the normalised tensor; the same bits as the
+   * two ops (which it runs where batchNormDepthwiseApplies is false). Activation code: 0 none, 1 ReLU,
+   * 2 ReLU6, 3 hardswish.
+   */
+  batchNormDepthwise(
+    x: Handle,
+    weight: Handle | null,
+    bias: Handle | null,
+    runningMean: Handle | null,
+    runningVar: Handle | null,
+    momentum: number,
+    eps: number,
+    activation: number,
+    convWeight: Handle,
+    convBias: Handle | null,
+    attributes: Conv2dAttributes,
+  ): Handle;
+  /** Whether batchNormDepthwise runs fused for these shapes (planes the depthwise plane kernels take). */
+  batchNormDepthwiseApplies(xShape: number[], wShape: number[], attributes: Conv2dAttributes): boolean;
   foldBatchNorm(
     weight: Handle,
     bias: Handle | null,

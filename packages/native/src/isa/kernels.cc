@@ -67,6 +67,7 @@ const Kernels* DLF_CAT(kernels_, DLF_ISA)() {
       &DLF_ISA_NS::bn_channel_stats,
       &DLF_ISA_NS::bn_channel_apply,
       &DLF_ISA_NS::bn_channel_grad_sums,
+      &DLF_ISA_NS::bn_planes_grad_sums,
       &DLF_ISA_NS::bn_channel_grad_input,
       &DLF_ISA_NS::bn_block_stats,
       &DLF_ISA_NS::bn_block_apply,

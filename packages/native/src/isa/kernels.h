@@ -285,6 +285,9 @@ struct Kernels {
   // when `relu`, or, given y (a residual join's output, else null), where y passes, g' also written to gy_out
   void (*bn_channel_grad_sums)(const float* g, const float* x, const float* y, int64_t N, int64_t stride, int64_t n,
                                const BnChannel& ch, bool relu, double* sb, double* sg, float* gy_out);
+  // bn_channel_grad_sums (y null) with g's rows g_stride and x's x_stride floats apart
+  void (*bn_planes_grad_sums)(const float* g, int64_t g_stride, const float* x, int64_t x_stride, int64_t N, int64_t n,
+                              const BnChannel& ch, bool relu, double* sb, double* sg);
   // g, x -> dx = k * (M * g' - mb - xhat * mg) (training) or k * g' (evaluation)
   void (*bn_channel_grad_input)(const float* g, const float* x, int64_t N, int64_t stride, int64_t n,
                                 const BnChannel& ch, bool relu, bool training, float k, float M, float mb, float mg,

@@ -153,6 +153,21 @@ inline void bn_channel_grad_sums(const float* g, const float* x, const float* y,
   *sg = norm::hsum_wide(s);
 }
 
+// bn_channel_grad_sums (no residual join) with g's rows g_stride floats apart and x's x_stride: the
+// gradient rows come from a scratch of their own (nn/bn_depthwise.cc), with the same arithmetic.
+inline void bn_planes_grad_sums(const float* g, int64_t g_stride, const float* x, int64_t x_stride, int64_t N,
+                                int64_t n, const BnChannel& ch, bool relu, double* sb, double* sg) {
+  norm::vd b = norm::vd{}, s = norm::vd{};
+  for (int64_t r = 0; r < N; ++r) {
+    vf rb, rs;
+    bn_row_grad_sums(g + r * g_stride, x + r * x_stride, nullptr, nullptr, 0, n, ch, relu, rb, rs);
+    norm::add_wide(b, rb);
+    norm::add_wide(s, rs);
+  }
+  *sb = norm::hsum_wide(b);
+  *sg = norm::hsum_wide(s);
+}
+
 // g, x: the channel -> dx = k * (M * g' - mb - xhat * mg) in training, k * g' in evaluation (g' as above)
 inline void bn_channel_grad_input(const float* g, const float* x, int64_t N, int64_t stride, int64_t n,
                                   const BnChannel& ch, bool relu, bool training, float k, float M, float mb, float mg,

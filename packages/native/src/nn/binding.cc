@@ -141,6 +141,32 @@ Napi::Value ConvChain(const Napi::CallbackInfo& info) {
   return wrap(info.Env(), conv_chain(unwrap(info, 0, "input"), stages, unwrap_optional(info, 5, "residual")));
 }
 
+BnActivation bn_activation(const Napi::CallbackInfo& info, size_t i) {
+  const int64_t code = read_int(info, i, "activation");
+  DLF_THROW_RANGE_IF(code < 0 || code > 3, "batchNormDepthwise: activation code must be 0, 1, 2 or 3, got ", code);
+  return BnActivation{code != 0, code == 2 ? 6.f : HUGE_VALF, code == 3};
+}
+
+// [sync] batchNormDepthwise(x, gamma|null, beta|null, runningMean|null, runningVar|null, momentum, eps, activation,
+//                           w, b|null, {strideH, strideW, padH, padW, dilationH, dilationW, groups}) -> handle:
+// conv2d(act(batchNorm2d(x, ..., training)), w, b) for a depthwise w, activation 0 none, 1 ReLU, 2 ReLU6, 3 hardswish
+Napi::Value BatchNormDepthwise(const Napi::CallbackInfo& info) {
+  return wrap(info.Env(),
+              batch_norm_depthwise(unwrap(info, 0, "input"), unwrap_optional(info, 1, "weight"),
+                                   unwrap_optional(info, 2, "bias"), unwrap_optional(info, 3, "runningMean"),
+                                   unwrap_optional(info, 4, "runningVar"), read_number(info, 5, "momentum"),
+                                   read_number(info, 6, "eps"), bn_activation(info, 7), unwrap(info, 8, "convWeight"),
+                                   unwrap_optional(info, 9, "convBias"), conv_params(info, 10)));
+}
+
+// [sync] batchNormDepthwiseApplies(xShape, wShape, {conv attributes}) -> whether batchNormDepthwise runs fused
+Napi::Value BatchNormDepthwiseApplies(const Napi::CallbackInfo& info) {
+  const std::vector<int64_t> x = read_ints(info, 0, "xShape"), w = read_ints(info, 1, "wShape");
+  return Napi::Boolean::New(info.Env(),
+                            batch_norm_depthwise_applies(Shape(x.begin(), x.end()), Shape(w.begin(), w.end()),
+                                                         conv_params(info, 2)));
+}
+
 }  // namespace
 
 Conv2dParams read_conv2d_params(const Napi::CallbackInfo& info, size_t i, const char* op) {
@@ -163,6 +189,8 @@ void init_nn(Napi::Env env, Napi::Object exports) {
   DLF_EXPORT(exports, "batchNorm2d", BatchNorm2d);
   DLF_EXPORT(exports, "foldBatchNorm", FoldBatchNorm);
   DLF_EXPORT(exports, "convChain", ConvChain);
+  DLF_EXPORT(exports, "batchNormDepthwise", BatchNormDepthwise);
+  DLF_EXPORT(exports, "batchNormDepthwiseApplies", BatchNormDepthwiseApplies);
 }
 
 }  // namespace dlf

@@ -267,20 +267,65 @@ bool transposed_geometry(const ConvDwShape& s, int64_t vw, DwPlane& gt) {
   return gt.P == s.H && gt.Q == s.W;
 }
 
+DwPlaneBackward::DwPlaneBackward(const ConvDwShape& s, bool dx, bool dw)
+    : vw_(kernels().vector_floats), g_(plane_geometry(s, vw_)), dw_(dw) {
+  const int64_t Qv = round_up(g_.Q, vw_);
+  dx_forward_ = dx && transposed_geometry(s, vw_, gt_);
+  // Column stride 2: the input gradient gathers from gy rows laid out with zero margins (gr_).
+  dx_gather_ = dx && !dx_forward_ && g_.sw == 2;
+  dx_scatter_ = dx && !dx_forward_ && !dx_gather_;
+  gr_ = dx_gather_ ? dw_gather_rows(g_, vw_) : DwGatherRows{0, Qv, 0, g_.P};
+}
+
+bool DwPlaneBackward::uses_plane_kernels(const ConvDwShape& s) {
+  const int64_t vw = kernels().vector_floats;
+  return !use_blocked(s, plane_geometry(s, vw), vw);
+}
+
+DwPlaneBackward::Buffers DwPlaneBackward::buffers(int64_t extra_floats) const {
+  float* xbuf = thread_scratch(0, phase_floats(g_));
+  float* dbuf = thread_scratch(1, dx_forward_ ? phase_floats(gt_) : phase_floats(g_));
+  float* gbuf = thread_scratch(2, gr_.rows * gr_.stride + extra_floats);
+  if (dw_) clear_phases(g_, xbuf);
+  if (dx_forward_) clear_phases(gt_, dbuf);
+  if (dx_gather_) std::fill(gbuf, gbuf + gr_.rows * gr_.stride, 0.f);  // the margins stay zero
+  return {xbuf, dbuf, gbuf, gbuf + gr_.rows * gr_.stride};
+}
+
+void DwPlaneBackward::pack_input(const Buffers& b, const float* x_plane) const { pack_phases(g_, x_plane, b.xbuf); }
+
+void DwPlaneBackward::begin_plane(const Buffers& b) const {
+  if (dx_scatter_) clear_phases(g_, b.dbuf);
+}
+
+void DwPlaneBackward::plane(const Buffers& b, const float* gp, const float* w_k, const float* flipped_k,
+                            bool accumulate, float* dwv, float* dx_plane) const {
+  const Kernels& kt = kernels();
+  if (dx_forward_) {  // one output channel per input channel; the weight gradient reads gy from the padded copy
+    pack_phases(gt_, gp, b.dbuf);
+    if (dw_) kt.conv_dw_wgrad(g_, b.xbuf, b.dbuf + gt_.ph * gt_.Wph + gt_.pw, gt_.Wph, dwv);
+    kt.conv_dw_forward(gt_, b.dbuf, flipped_k, 0.f, false, dx_plane);
+    return;
+  }
+  float* gy_rows = b.gbuf + gr_.top * gr_.stride;
+  float* gyb = gy_rows + gr_.left;
+  kt.copy_rows(gp, g_.Q, g_.P, g_.Q, gr_.stride - gr_.left, gyb, gr_.stride);
+  if (dw_) kt.conv_dw_wgrad(g_, b.xbuf, gyb, gr_.stride, dwv);
+  if (dx_gather_) kt.conv_dw_dgrad_s2(g_, gy_rows, gr_, w_k, accumulate, dx_plane);
+  if (dx_scatter_) kt.conv_dw_backward_data(g_, gyb, w_k, b.dbuf);
+}
+
+void DwPlaneBackward::end_plane(const Buffers& b, float* dx_plane) const {
+  if (dx_scatter_) unpack_phases(g_, b.dbuf, dx_plane);
+}
+
 void conv_depthwise_backward(const ConvDwShape& s, const float* x, const float* w, const float* gy, float* dx,
                              float* dw) {
-  const Kernels& kt = kernels();
-  const int64_t vw = kt.vector_floats;
-  const DwPlane g = plane_geometry(s, vw);
-  if (use_blocked(s, g, vw)) return blocked_backward(s, g, x, w, gy, dx, dw);
-  const int64_t mult = s.K / s.C, xplane = s.H * s.W, yplane = g.P * g.Q, Qv = round_up(g.Q, vw);
+  const int64_t vw = kernels().vector_floats;
+  if (use_blocked(s, plane_geometry(s, vw), vw)) return blocked_backward(s, plane_geometry(s, vw), x, w, gy, dx, dw);
+  const DwPlaneBackward pb(s, dx != nullptr, dw != nullptr);
+  const int64_t mult = s.K / s.C, xplane = s.H * s.W, yplane = pb.geometry().P * pb.geometry().Q;
   const int64_t taps = s.R * s.S;
-  DwPlane gt{};
-  const bool dx_forward = dx && transposed_geometry(s, vw, gt);
-  // Column stride 2: the input gradient gathers from gy rows laid out with zero margins (gr).
-  const bool dx_gather = dx && !dx_forward && g.sw == 2;
-  const bool dx_scatter = dx && !dx_forward && !dx_gather;
-  const DwGatherRows gr = dx_gather ? dw_gather_rows(g, vw) : DwGatherRows{0, Qv, 0, g.P};
   // Tasks take channels; within a task, chunks of channels go image by image, so the planes stream
   // in memory order (channel by channel, each image's plane was a jump of C planes: the weight
   // gradient of 72 channels on 32x32 planes waited on memory for ~3/4 of its time). Every channel
@@ -288,53 +333,44 @@ void conv_depthwise_backward(const ConvDwShape& s, const float* x, const float* 
   constexpr int64_t kChunk = 32;
   const int64_t per_channel = mult * taps * vw;
   parallel_for(s.C, 1, [&](int64_t c0, int64_t c1) {
-    float* xbuf = thread_scratch(0, phase_floats(g));
-    float* dbuf = thread_scratch(1, dx_forward ? phase_floats(gt) : phase_floats(g));
-    float* gbuf = thread_scratch(2, gr.rows * gr.stride + kChunk * (per_channel + taps));
-    float* dwv_all = gbuf + gr.rows * gr.stride;
+    const DwPlaneBackward::Buffers bufs = pb.buffers(kChunk * (per_channel + taps));
+    float* dwv_all = bufs.extra;
     float* flipped_all = dwv_all + kChunk * per_channel;
-    if (dw) clear_phases(g, xbuf);
-    if (dx_forward) clear_phases(gt, dbuf);
-    if (dx_gather) std::fill(gbuf, gbuf + gr.rows * gr.stride, 0.f);  // the margins stay zero
     for (int64_t cc = c0; cc < c1; cc += kChunk) {
       const int64_t ce = std::min(c1, cc + kChunk);
       std::fill(dwv_all, dwv_all + (ce - cc) * per_channel, 0.f);
-      if (dx_forward)
-        for (int64_t c = cc; c < ce; ++c)
-          for (int64_t t = 0; t < taps; ++t) flipped_all[(c - cc) * taps + t] = w[c * taps + taps - 1 - t];
+      if (pb.flips_weights())
+        for (int64_t c = cc; c < ce; ++c) flip_kernel(w + c * taps, taps, flipped_all + (c - cc) * taps);
       for (int64_t n = 0; n < s.N; ++n)
         for (int64_t c = cc; c < ce; ++c) {
           float* dwv = dwv_all + (c - cc) * per_channel;
-          if (dw) pack_phases(g, x + (n * s.C + c) * xplane, xbuf);
-          if (dx_scatter) clear_phases(g, dbuf);
+          float* dxp = dx ? dx + (n * s.C + c) * xplane : nullptr;
+          if (dw) pb.pack_input(bufs, x + (n * s.C + c) * xplane);
+          pb.begin_plane(bufs);
           for (int64_t m = 0; m < mult; ++m) {
             const int64_t k = c * mult + m;
-            const float* gp = gy + (n * s.K + k) * yplane;
-            if (dx_forward) {  // mult == 1; the weight gradient reads gy's rows from the padded copy too
-              pack_phases(gt, gp, dbuf);
-              if (dw) kt.conv_dw_wgrad(g, xbuf, dbuf + gt.ph * gt.Wph + gt.pw, gt.Wph, dwv);
-              kt.conv_dw_forward(gt, dbuf, flipped_all + (c - cc) * taps, 0.f, false, dx + (n * s.C + c) * xplane);
-              continue;
-            }
-            float* gy_rows = gbuf + gr.top * gr.stride, *gyb = gy_rows + gr.left;
-            kt.copy_rows(gp, g.Q, g.P, g.Q, gr.stride - gr.left, gyb, gr.stride);
-            if (dw) kt.conv_dw_wgrad(g, xbuf, gyb, gr.stride, dwv + m * taps * vw);
-            if (dx_gather) kt.conv_dw_dgrad_s2(g, gy_rows, gr, w + k * taps, m > 0, dx + (n * s.C + c) * xplane);
-            if (dx_scatter) kt.conv_dw_backward_data(g, gyb, w + k * taps, dbuf);
+            pb.plane(bufs, gy + (n * s.K + k) * yplane, w + k * taps, flipped_all + (c - cc) * taps, m > 0,
+                     dwv + m * taps * vw, dxp);
           }
-          if (dx_scatter) unpack_phases(g, dbuf, dx + (n * s.C + c) * xplane);
+          pb.end_plane(bufs, dxp);
         }
       if (dw)
-        for (int64_t c = cc; c < ce; ++c)
-          for (int64_t m = 0; m < mult; ++m)
-            for (int64_t t = 0; t < taps; ++t) {
-              const float* lanes = dwv_all + (c - cc) * per_channel + (m * taps + t) * vw;
-              float sum = 0.f;
-              for (int64_t l = 0; l < vw; ++l) sum += lanes[l];
-              dw[(c * mult + m) * taps + t] = sum;
-            }
+        for (int64_t c = cc; c < ce; ++c) reduce_weight_lanes(dwv_all + (c - cc) * per_channel, mult * taps, vw, dw + c * mult * taps);
     }
   });
+}
+
+void flip_kernel(const float* w, int64_t taps, float* flipped) {
+  for (int64_t t = 0; t < taps; ++t) flipped[t] = w[taps - 1 - t];
+}
+
+void reduce_weight_lanes(const float* dwv, int64_t taps, int64_t vw, float* dw) {
+  for (int64_t t = 0; t < taps; ++t) {
+    const float* lanes = dwv + t * vw;
+    float sum = 0.f;
+    for (int64_t l = 0; l < vw; ++l) sum += lanes[l];
+    dw[t] = sum;
+  }
 }
 
 }  // namespace dlf

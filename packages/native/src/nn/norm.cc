@@ -2,6 +2,7 @@
 #include <cmath>
 
 #include "autograd/node.h"
+#include "nn/batch_norm.h"
 #include "nn/ops.h"
 #include "nn/conv_scratch.h"
 #include "runtime/simd.h"
@@ -162,6 +163,22 @@ struct BatchNormBackward final : Node {
 
 }  // namespace
 
+void bn_batch_statistics(double sum, double sq, double M, double eps, double& batch_mean, double& batch_var,
+                         float& mean, float& invstd) {
+  batch_mean = sum / M;
+  batch_var = sq / M;
+  mean = static_cast<float>(batch_mean);
+  invstd = static_cast<float>(1.0 / std::sqrt(batch_var + eps));
+}
+
+void bn_update_running(float* rm, float* rv, const std::vector<double>& batch_mean,
+                       const std::vector<double>& batch_var, double M, double momentum) {
+  for (size_t c = 0; c < batch_mean.size(); ++c) {
+    rm[c] = static_cast<float>((1.0 - momentum) * rm[c] + momentum * batch_mean[c]);
+    rv[c] = static_cast<float>((1.0 - momentum) * rv[c] + momentum * batch_var[c] * M / (M - 1.0));
+  }
+}
+
 TensorPtr dropout(const TensorPtr& x_in, double p, uint64_t seed, uint64_t offset) {
   expect_f32(x_in, "input");
   DLF_THROW_RANGE_IF(!(p >= 0.0 && p <= 1.0), "dropout: p must be in [0, 1] but is ", p);
@@ -235,12 +252,11 @@ TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const Ten
   // The statistics and the channel's (float) values from its batch or running statistics.
   const auto finish_channel = [&](int64_t c, double sum, double sq) {
     if (training) {
-      batch_mean[c] = sum / M;
-      batch_var[c] = sq / M;
+      bn_batch_statistics(sum, sq, M, eps, batch_mean[c], batch_var[c], mean[c], invstd[c]);
+    } else {
+      mean[c] = running_mean->f32()[c];
+      invstd[c] = static_cast<float>(1.0 / std::sqrt(static_cast<double>(running_var->f32()[c]) + eps));
     }
-    const double var = training ? batch_var[c] : running_var->f32()[c];
-    mean[c] = training ? static_cast<float>(batch_mean[c]) : running_mean->f32()[c];
-    invstd[c] = static_cast<float>(1.0 / std::sqrt(var + eps));
     return BnChannel{mean[c], invstd[c], gamma_p ? gamma_p[c] : 1.f, beta_p ? beta_p[c] : 0.f, clip, hardswish};
   };
   if (!max_pool2x2 && in_blocks(N * HW)) {
@@ -278,14 +294,8 @@ TensorPtr batch_norm2d(const TensorPtr& x_in, const TensorPtr& weight, const Ten
                     C * P * Q);
     });
   }
-  if (training && running_mean && running_var) {
-    float* rm = running_mean->f32();
-    float* rv = running_var->f32();
-    for (int64_t c = 0; c < C; ++c) {
-      rm[c] = static_cast<float>((1.0 - momentum) * rm[c] + momentum * batch_mean[c]);
-      rv[c] = static_cast<float>((1.0 - momentum) * rv[c] + momentum * batch_var[c] * M / (M - 1.0));
-    }
-  }
+  if (training && running_mean && running_var)
+    bn_update_running(running_mean->f32(), running_var->f32(), batch_mean, batch_var, M, momentum);
   if (grad) {
     auto node = make_node<BatchNormBackward>();
     node->x = save(x);

@@ -75,6 +75,21 @@ TensorPtr batch_norm2d(const TensorPtr& x, const TensorPtr& weight, const Tensor
                        const TensorPtr& running_var, bool training, double momentum, double eps, bool relu = false,
                        const TensorPtr& residual = nullptr, double relu_clip = HUGE_VAL, bool max_pool2x2 = false,
                        bool hardswish = false);
+/** The activation fused after a batch norm: none, a ReLU clipped at `clip` (6: ReLU6), or hardswish. */
+struct BnActivation {
+  bool on = false;
+  float clip = HUGE_VALF;
+  bool hardswish = false;
+};
+/** Whether batch_norm_depthwise runs fused for x: (N,C,H,W), w: (C,1,R,S) with these parameters (else
+ * it runs the two ops). */
+bool batch_norm_depthwise_applies(const Shape& x, const Shape& w, const Conv2dParams& p);
+/** conv2d(act(batch_norm2d(x, ...training)), w, b, p) for a depthwise w: (C,1,R,S) (groups = C), channel
+ * by channel without the normalised tensor (nn/bn_depthwise.cc); the same bits as the two ops. */
+TensorPtr batch_norm_depthwise(const TensorPtr& x, const TensorPtr& gamma, const TensorPtr& beta,
+                               const TensorPtr& running_mean, const TensorPtr& running_var, double momentum,
+                               double eps, const BnActivation& act, const TensorPtr& w, const TensorPtr& b,
+                               const Conv2dParams& p);
 // w: (K, ...), b/gamma/beta: (K) or null, mean/var: (K) -> {w * s, (b - mean) * s + beta} per output channel k,
 // s = gamma / sqrt(var + eps): an evaluation-mode BatchNorm2d folded into the conv before it. Not differentiable
 // (no graph is recorded); nn's fusion calls it under noGrad and composes differentiable ops otherwise.

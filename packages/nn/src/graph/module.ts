@@ -5,6 +5,7 @@
 import { invalidParam, type Tensor } from '@dlf/tensor-core';
 import * as F from '../functional.js';
 import { Hardswish, ReLU, ReLU6 } from '../layers/activation.js';
+import { forwardBnDepthwise, planBnDepthwise } from '../layers/bn-depthwise.js';
 import { Conv2d } from '../layers/conv.js';
 import { forwardConvChain, planConvChain } from '../layers/conv-chain.js';
 import { forwardFused, fusedPoolFits, isFoldableBatchNorm, isMaxPool2x2 } from '../layers/fusion.js';
@@ -73,8 +74,9 @@ function specOf(module: Module): LayerSpec {
  * ReLU) as it writes its output (the `residual` option of `conv2d` and `batchNorm2d`; a conv's
  * evaluation-mode BatchNorm2d folds into it). In inference, a run of 1x1 and depthwise convs (each
  * with its BatchNorm2d and optionally a ReLU, ReLU6 or Hardswish, each value read only by the next) runs as one
- * op image by image, as in `Sequential`, and takes in a residual join that ends it. Parameters are
- * named `<node>.<param>`.
+ * op image by image, as in `Sequential`, and takes in a residual join that ends it. In training, a
+ * BatchNorm2d with its activation then a depthwise conv (each value read only by the next) runs as one
+ * op channel by channel, as in `Sequential`. Parameters are named `<node>.<param>`.
  *
  * @example
  * ```ts
@@ -98,7 +100,7 @@ export class GraphModule extends Module {
   readonly outputName: string;
   /** Set to time nodes; called before and after each node (fused groups report once). */
   onLayer: LayerHook | null = null;
-  /** Fuse Conv2d/Linear + ReLU (+ MaxPool2d(2)) chains, residual joins and inference runs of 1x1 and depthwise convs whose intermediates nobody else reads. */
+  /** Fuse Conv2d/Linear + ReLU (+ MaxPool2d(2)) chains, residual joins, inference runs of 1x1 and depthwise convs and training BatchNorm2d + depthwise conv pairs whose intermediates nobody else reads. */
   fuse = true;
   readonly #graph: CheckedGraph;
   /** Inputs per topological position (-1: the model input). */
@@ -215,7 +217,9 @@ export class GraphModule extends Module {
         const consumed =
           this.fuse && layer instanceof Conv2d && this.#joinOf[p]! < 0
             ? this.#runChain(p, valueAt, done, values)
-            : null;
+            : this.fuse && layer instanceof BatchNorm2d && this.#joinOf[p]! < 0
+              ? this.#runBnDepthwise(p, valueAt, done, values)
+              : null;
         if (consumed) {
           for (const j of consumed) release(j);
           continue;
@@ -297,6 +301,30 @@ export class GraphModule extends Module {
     }
     const out = values[this.#outputPos]!;
     return out === x ? x.clone() : out;
+  }
+
+  /**
+   * Training through the BatchNorm2d at p, its activation and a depthwise conv, each value read only
+   * by the next (and the conv not a residual join's): one op, channel by channel (bn-depthwise.ts).
+   * Marks what ran as done and stores the output; returns the positions whose values it read (null:
+   * no such pair here).
+   */
+  #runBnDepthwise(
+    p: number,
+    valueAt: (j: number) => Tensor,
+    done: Uint8Array,
+    values: (Tensor | undefined)[],
+  ): number[] | null {
+    const input = this.#inputs[p]![0]!;
+    const pair = planBnDepthwise(this.layers, p, valueAt(input), (q) => this.#soleReader(q));
+    const conv = pair ? pair.positions[pair.positions.length - 1]! : -1;
+    if (!pair || this.#joinOf[conv]! >= 0) return null;
+    this.onLayer?.(p, this.layers[p]!, 'start');
+    const y = forwardBnDepthwise(pair, valueAt(input));
+    this.onLayer?.(p, this.layers[p]!, 'end');
+    for (const q of pair.positions) done[q] = 1;
+    values[conv] = y;
+    return [input];
   }
 
   /**

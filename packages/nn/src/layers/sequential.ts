@@ -1,6 +1,7 @@
 import { invalidParam, type Tensor } from '@dlf/tensor-core';
 import { type LayerDescription, Module } from '../module.js';
 import { Hardswish, ReLU, ReLU6 } from './activation.js';
+import { forwardBnDepthwise, planBnDepthwise } from './bn-depthwise.js';
 import { Conv2d } from './conv.js';
 import { forwardConvChain, planConvChain } from './conv-chain.js';
 import { Linear } from './linear.js';
@@ -21,7 +22,9 @@ export type LayerHook = (index: number, layer: Module, phase: 'start' | 'end') =
  * and a BatchNorm2d not folded into a conv also fuses a following ReLU6 or Hardswish. In inference
  * (grad mode off, evaluation mode), a run of 1x1 and depthwise convs, each followed by a BatchNorm2d
  * and optionally a ReLU, ReLU6 or Hardswish (a MobileNet block), runs as one op that takes the batch image by
- * image, so the widened activations between them stay in cache. Intermediate
+ * image, so the widened activations between them stay in cache. In training, a BatchNorm2d (with a
+ * following ReLU, ReLU6 or Hardswish) then a depthwise conv runs as one op that goes channel by
+ * channel, never writing the normalised tensor (the same bits as the layers one by one). Intermediate
  * outputs are released as soon as the next layer has consumed them (the recorded graph keeps what
  * backward needs).
  *
@@ -36,7 +39,7 @@ export class Sequential extends Module {
   readonly layers: Module[];
   /** Set to time layers; called before and after each layer (fused pairs and triples report once). */
   onLayer: LayerHook | null = null;
-  /** Fold eval-mode BatchNorm2d into the Conv2d before it; fuse Conv2d/Linear/BatchNorm2d + ReLU pairs, Conv2d/BatchNorm2d + ReLU + MaxPool2d(2) triples and inference runs of 1x1 and depthwise convs (default true). */
+  /** Fold eval-mode BatchNorm2d into the Conv2d before it; fuse Conv2d/Linear/BatchNorm2d + ReLU pairs, Conv2d/BatchNorm2d + ReLU + MaxPool2d(2) triples, inference runs of 1x1 and depthwise convs and training BatchNorm2d (+ activation) + depthwise conv pairs (default true). */
   fuse = true;
   /**
    * Creates the model.
@@ -56,6 +59,17 @@ export class Sequential extends Module {
       const layer = this.layers[i]!;
       // Inference through 1x1 and depthwise convs (with BN and an activation): one op, image by image.
       const chain = this.fuse ? planConvChain(this.layers, i, h, next) : null;
+      // Training through BatchNorm2d (+ activation) then a depthwise conv: one op, channel by channel.
+      const pair = this.fuse && !chain ? planBnDepthwise(this.layers, i, h, next) : null;
+      if (pair) {
+        this.onLayer?.(i, layer, 'start');
+        const y = forwardBnDepthwise(pair, h);
+        this.onLayer?.(i, layer, 'end');
+        i = pair.positions[pair.positions.length - 1]!;
+        if (h !== x) h.dispose();
+        h = y;
+        continue;
+      }
       if (chain) {
         this.onLayer?.(i, layer, 'start');
         const y = forwardConvChain(chain, h);
