@@ -96,9 +96,10 @@ export interface NnSlice {
   ): Handle;
   /**
    * conv2d(act(batchNorm2d(x, ..., training: true)), convWeight, convBias) for a depthwise convWeight
-   * (C, 1, R, S) with groups = C, channel by channel without the normalised tensor; the same bits as the
-   * two ops (which it runs where batchNormDepthwiseApplies is false). Activation code: 0 none, 1 ReLU,
-   * 2 ReLU6, 3 hardswish.
+   * (C, 1, R, S) with groups = C, then, given `post` (weight, bias, runningMean, runningVar, momentum,
+   * eps, activation of a second batch norm; no convBias), that batch norm and its activation: channel by
+   * channel without the normalised tensors; the same bits as the ops (which it runs where
+   * batchNormDepthwiseApplies is false). Activation code: 0 none, 1 ReLU, 2 ReLU6, 3 hardswish.
    */
   batchNormDepthwise(
     x: Handle,
@@ -112,6 +113,7 @@ export interface NnSlice {
     convWeight: Handle,
     convBias: Handle | null,
     attributes: Conv2dAttributes,
+    ...post: [] | [Handle | null, Handle | null, Handle | null, Handle | null, number, number, number]
   ): Handle;
   /** Whether batchNormDepthwise runs fused for these shapes (planes the depthwise plane kernels take). */
   batchNormDepthwiseApplies(xShape: number[], wShape: number[], attributes: Conv2dAttributes): boolean;

@@ -54,6 +54,8 @@ interface Case {
   bias?: boolean;
   affine?: boolean;
   track?: boolean;
+  /** A second BatchNorm2d after the conv, with this activation (fused too when the conv has no bias). */
+  post?: Act;
 }
 
 function activation(act: Act): Module[] {
@@ -77,7 +79,14 @@ function pairModel(c: Case, seed: number): Sequential {
     bias: c.bias ?? false,
     generator: new Generator(seed + 2),
   });
-  return new Sequential(bn, ...activation(c.act), conv);
+  const after: Module[] = [];
+  if (c.post !== undefined) {
+    const bn2 = new BatchNorm2d(ch);
+    bn2.weight?.write(randn([ch], seed + 3, 3).toTypedArray());
+    bn2.bias?.write(randn([ch], seed + 4, 2).toTypedArray());
+    after.push(bn2, ...activation(c.post));
+  }
+  return new Sequential(bn, ...activation(c.act), conv, ...after);
 }
 
 /** Runs forward + backward of `model` on x; counts the fused op's calls. fused false: the op is off. */
@@ -85,9 +94,11 @@ function trainStep(model: Module, x0: Tensor, fused: boolean, xGrad = true) {
   const applies = native.batchNormDepthwiseApplies;
   const op = native.batchNormDepthwise;
   let calls = 0;
+  let posts = 0;
   native.batchNormDepthwiseApplies = fused ? applies : () => false;
   native.batchNormDepthwise = (...args: Parameters<typeof op>) => {
     calls++;
+    if (args.length > 11) posts++;
     return op(...args);
   };
   try {
@@ -98,6 +109,7 @@ function trainStep(model: Module, x0: Tensor, fused: boolean, xGrad = true) {
     sum(mul(y, randn(y.shape, 99))).backward();
     const out = {
       calls,
+      posts,
       y: y.toTypedArray() as Float32Array,
       gx: xGrad ? (x.grad!.toTypedArray() as Float32Array) : null,
       grads: model.parameters().map((p) => (p.grad ? (p.grad.toTypedArray() as Float32Array) : null)),
@@ -131,10 +143,17 @@ const CASES: Case[] = [
   { shape: [2, 6, 18, 18], kernel: 5, padding: 2, act: null, bias: true }, // 5x5, no activation
   { shape: [2, 7, 16, 23], kernel: 3, padding: 0, dilation: 2, act: 'relu' }, // valid, dilated
   { shape: [1, 16, 24, 24], kernel: 3, act: 'relu', affine: false, track: false }, // batch 1, no affine
+  // with the BatchNorm2d (+ activation) after the conv
+  { shape: [4, 12, 32, 32], kernel: 3, act: 'relu6', post: 'relu6' },
+  { shape: [3, 8, 33, 33], kernel: 3, stride: 2, act: 'relu', post: null },
+  { shape: [2, 5, 20, 19], kernel: 3, stride: [2, 1], act: 'hardswish', post: 'hardswish' },
+  { shape: [2, 6, 18, 18], kernel: 5, padding: 2, act: null, post: 'relu', affine: false, track: false },
+  { shape: [2, 6, 18, 18], kernel: 3, act: 'relu', post: 'relu', bias: true }, // (a conv bias: not the second)
 ];
 
 function label(c: Case): string {
-  return `${c.shape.join('x')} k${c.kernel} s${JSON.stringify(c.stride ?? 1)} p${c.padding ?? c.kernel >> 1} d${c.dilation ?? 1} ${c.act ?? 'none'}${c.bias ? ' +bias' : ''}${c.affine === false ? ' no-affine' : ''}`;
+  const post = c.post === undefined ? '' : ` then BN ${c.post ?? 'none'}`;
+  return `${c.shape.join('x')} k${c.kernel} s${JSON.stringify(c.stride ?? 1)} p${c.padding ?? c.kernel >> 1} d${c.dilation ?? 1} ${c.act ?? 'none'}${c.bias ? ' +bias' : ''}${c.affine === false ? ' no-affine' : ''}${post}`;
 }
 
 describe('BatchNorm2d + activation + depthwise conv fused in training', () => {
@@ -147,6 +166,9 @@ describe('BatchNorm2d + activation + depthwise conv fused in training', () => {
           const fused = trainStep(pairModel(c, 20 + i), x, true);
           const alone = trainStep(pairModel(c, 20 + i), x, false);
           expect(fused.calls, `${isa}: the fused op ran`).toBe(1);
+          expect(fused.posts, `${isa}: with the second batch norm`).toBe(
+            c.post !== undefined && !c.bias ? 1 : 0,
+          );
           expect(alone.calls, isa).toBe(0);
           expectSameBits(fused, alone, isa);
         }
@@ -157,19 +179,24 @@ describe('BatchNorm2d + activation + depthwise conv fused in training', () => {
   }
 
   it('gives the same bits at 1 and 2 threads, and with gradients for the parameters alone', () => {
-    const c = CASES[1]!;
-    const x = randn(c.shape, 30);
-    try {
-      setNumThreads(1);
-      const one = trainStep(pairModel(c, 31), x, true);
-      setNumThreads(2);
-      const two = trainStep(pairModel(c, 31), x, true);
-      expectSameBits(two, one, '2 threads');
-      const paramsOnly = trainStep(pairModel(c, 31), x, true, false);
-      expect(paramsOnly.calls).toBe(1);
-      expectSameBits(paramsOnly, trainStep(pairModel(c, 31), x, false, false), 'parameters only');
-    } finally {
-      setNumThreads(startThreads);
+    for (const c of [CASES[1]!, CASES[7]!]) {
+      const x = randn(c.shape, 30);
+      try {
+        setNumThreads(1);
+        const one = trainStep(pairModel(c, 31), x, true);
+        setNumThreads(2);
+        const two = trainStep(pairModel(c, 31), x, true);
+        expectSameBits(two, one, `${label(c)}: 2 threads`);
+        const paramsOnly = trainStep(pairModel(c, 31), x, true, false);
+        expect(paramsOnly.calls).toBe(1);
+        expectSameBits(
+          paramsOnly,
+          trainStep(pairModel(c, 31), x, false, false),
+          `${label(c)}: parameters only`,
+        );
+      } finally {
+        setNumThreads(startThreads);
+      }
     }
   });
 
@@ -210,7 +237,7 @@ describe('BatchNorm2d + activation + depthwise conv fused in training', () => {
       const bn = g.node(new BatchNorm2d(24), stem, 'bn');
       const act = g.node(new ReLU6(), bn, 'act');
       const dw = g.node(new Conv2d(24, 24, 3, { padding: 1, groups: 24, bias: false, generator }), act, 'dw');
-      // A second reader of the activation: the next pair does not fuse there.
+      // bn2 has a second reader: it ends the op (with it, as the value of bn2), and starts none.
       const bn2 = g.node(new BatchNorm2d(24), dw, 'bn2');
       const dw2 = g.node(new Conv2d(24, 24, 3, { padding: 1, groups: 24, generator }), bn2, 'dw2');
       return g.build(g.add([dw2, bn2], 'join'));
@@ -218,7 +245,7 @@ describe('BatchNorm2d + activation + depthwise conv fused in training', () => {
     const x = randn([4, 3, 16, 16], 61);
     const fused = trainStep(build(), x, true);
     const alone = trainStep(build(), x, false);
-    expect(fused.calls).toBe(1);
+    expect([fused.calls, fused.posts]).toEqual([1, 1]);
     expectSameBits(fused, alone, 'graph');
   });
 });

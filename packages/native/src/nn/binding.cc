@@ -147,16 +147,28 @@ BnActivation bn_activation(const Napi::CallbackInfo& info, size_t i) {
   return BnActivation{code != 0, code == 2 ? 6.f : HUGE_VALF, code == 3};
 }
 
-// [sync] batchNormDepthwise(x, gamma|null, beta|null, runningMean|null, runningVar|null, momentum, eps, activation,
-//                           w, b|null, {strideH, strideW, padH, padW, dilationH, dilationW, groups}) -> handle:
-// conv2d(act(batchNorm2d(x, ..., training)), w, b) for a depthwise w, activation 0 none, 1 ReLU, 2 ReLU6, 3 hardswish
+// The batch norm arguments at info[i..i+7): weight|null, bias|null, runningMean|null, runningVar|null,
+// momentum, eps, activation (0 none, 1 ReLU, 2 ReLU6, 3 hardswish).
+BatchNormArgs batch_norm_args(const Napi::CallbackInfo& info, size_t i) {
+  return BatchNormArgs{unwrap_optional(info, i, "weight"),       unwrap_optional(info, i + 1, "bias"),
+                       unwrap_optional(info, i + 2, "runningMean"), unwrap_optional(info, i + 3, "runningVar"),
+                       read_number(info, i + 4, "momentum"),      read_number(info, i + 5, "eps"),
+                       bn_activation(info, i + 6)};
+}
+
+// [sync] batchNormDepthwise(x, weight|null, bias|null, runningMean|null, runningVar|null, momentum, eps, activation,
+//                           w, b|null, {strideH, strideW, padH, padW, dilationH, dilationW, groups}
+//                           [, weight2|null, bias2|null, runningMean2|null, runningVar2|null, momentum2, eps2,
+//                           activation2]) -> handle: conv2d(act(batchNorm2d(x, ..., training)), w, b) for a
+// depthwise w, then the second batch norm (training) and activation when given; activation 0 none, 1 ReLU,
+// 2 ReLU6, 3 hardswish
 Napi::Value BatchNormDepthwise(const Napi::CallbackInfo& info) {
-  return wrap(info.Env(),
-              batch_norm_depthwise(unwrap(info, 0, "input"), unwrap_optional(info, 1, "weight"),
-                                   unwrap_optional(info, 2, "bias"), unwrap_optional(info, 3, "runningMean"),
-                                   unwrap_optional(info, 4, "runningVar"), read_number(info, 5, "momentum"),
-                                   read_number(info, 6, "eps"), bn_activation(info, 7), unwrap(info, 8, "convWeight"),
-                                   unwrap_optional(info, 9, "convBias"), conv_params(info, 10)));
+  const BatchNormArgs pre = batch_norm_args(info, 1);
+  const bool has_post = info.Length() > 11 && !info[11].IsUndefined();
+  const BatchNormArgs post = has_post ? batch_norm_args(info, 11) : BatchNormArgs{};
+  return wrap(info.Env(), batch_norm_depthwise(unwrap(info, 0, "input"), pre, unwrap(info, 8, "convWeight"),
+                                               unwrap_optional(info, 9, "convBias"), conv_params(info, 10),
+                                               has_post ? &post : nullptr));
 }
 
 // [sync] batchNormDepthwiseApplies(xShape, wShape, {conv attributes}) -> whether batchNormDepthwise runs fused

@@ -286,7 +286,7 @@ DwPlaneBackward::Buffers DwPlaneBackward::buffers(int64_t extra_floats) const {
   float* xbuf = thread_scratch(0, phase_floats(g_));
   float* dbuf = thread_scratch(1, dx_forward_ ? phase_floats(gt_) : phase_floats(g_));
   float* gbuf = thread_scratch(2, gr_.rows * gr_.stride + extra_floats);
-  if (dw_) clear_phases(g_, xbuf);
+  clear_phases(g_, xbuf);  // (also for callers that pack planes only to convolve them forward)
   if (dx_forward_) clear_phases(gt_, dbuf);
   if (dx_gather_) std::fill(gbuf, gbuf + gr_.rows * gr_.stride, 0.f);  // the margins stay zero
   return {xbuf, dbuf, gbuf, gbuf + gr_.rows * gr_.stride};

@@ -84,12 +84,17 @@ struct BnActivation {
 /** Whether batch_norm_depthwise runs fused for x: (N,C,H,W), w: (C,1,R,S) with these parameters (else
  * it runs the two ops). */
 bool batch_norm_depthwise_applies(const Shape& x, const Shape& w, const Conv2dParams& p);
-/** conv2d(act(batch_norm2d(x, ...training)), w, b, p) for a depthwise w: (C,1,R,S) (groups = C), channel
- * by channel without the normalised tensor (nn/bn_depthwise.cc); the same bits as the two ops. */
-TensorPtr batch_norm_depthwise(const TensorPtr& x, const TensorPtr& gamma, const TensorPtr& beta,
-                               const TensorPtr& running_mean, const TensorPtr& running_var, double momentum,
-                               double eps, const BnActivation& act, const TensorPtr& w, const TensorPtr& b,
-                               const Conv2dParams& p);
+/** A training-mode batch norm's arguments (vectors (C) or null). */
+struct BatchNormArgs {
+  TensorPtr gamma, beta, running_mean, running_var;
+  double momentum = 0.1, eps = 1e-5;
+  BnActivation act;
+};
+/** conv2d(act(batch_norm2d(x, pre..., training)), w, b, p) for a depthwise w: (C,1,R,S) (groups = C), then
+ * (post non-null) a second batch norm + activation, channel by channel without the normalised tensors in
+ * memory (nn/bn_depthwise.cc); the same bits as the ops. */
+TensorPtr batch_norm_depthwise(const TensorPtr& x, const BatchNormArgs& pre, const TensorPtr& w, const TensorPtr& b,
+                               const Conv2dParams& p, const BatchNormArgs* post);
 // w: (K, ...), b/gamma/beta: (K) or null, mean/var: (K) -> {w * s, (b - mean) * s + beta} per output channel k,
 // s = gamma / sqrt(var + eps): an evaluation-mode BatchNorm2d folded into the conv before it. Not differentiable
 // (no graph is recorded); nn's fusion calls it under noGrad and composes differentiable ops otherwise.

@@ -304,8 +304,9 @@ export class GraphModule extends Module {
   }
 
   /**
-   * Training through the BatchNorm2d at p, its activation and a depthwise conv, each value read only
-   * by the next (and the conv not a residual join's): one op, channel by channel (bn-depthwise.ts).
+   * Training through the BatchNorm2d at p, its activation and a depthwise conv (and a second
+   * BatchNorm2d and activation after it), each value read only by the next (none a residual join's):
+   * one op, channel by channel (bn-depthwise.ts).
    * Marks what ran as done and stores the output; returns the positions whose values it read (null:
    * no such pair here).
    */
@@ -316,14 +317,13 @@ export class GraphModule extends Module {
     values: (Tensor | undefined)[],
   ): number[] | null {
     const input = this.#inputs[p]![0]!;
-    const pair = planBnDepthwise(this.layers, p, valueAt(input), (q) => this.#soleReader(q));
-    const conv = pair ? pair.positions[pair.positions.length - 1]! : -1;
-    if (!pair || this.#joinOf[conv]! >= 0) return null;
+    const plan = planBnDepthwise(this.layers, p, valueAt(input), (q) => this.#soleReader(q));
+    if (!plan || plan.positions.some((q) => this.#joinOf[q]! >= 0)) return null;
     this.onLayer?.(p, this.layers[p]!, 'start');
-    const y = forwardBnDepthwise(pair, valueAt(input));
+    const y = forwardBnDepthwise(plan, valueAt(input));
     this.onLayer?.(p, this.layers[p]!, 'end');
-    for (const q of pair.positions) done[q] = 1;
-    values[conv] = y;
+    for (const q of plan.positions) done[q] = 1;
+    values[plan.positions[plan.positions.length - 1]!] = y;
     return [input];
   }
 

@@ -13,11 +13,17 @@ import { Hardswish, ReLU, ReLU6 } from './activation.js';
 import { Conv2d } from './conv.js';
 import { BatchNorm2d } from './normalization.js';
 
-/** A planned pair: the layers, the activation code (0 none, 1 ReLU, 2 ReLU6, 3 hardswish), and the model positions they cover. */
-export interface BnDepthwise {
+/** A batch norm of the fused op and its activation code (0 none, 1 ReLU, 2 ReLU6, 3 hardswish). */
+interface NormUnit {
   bn: BatchNorm2d;
-  conv: Conv2d;
   activation: 0 | 1 | 2 | 3;
+}
+
+/** A planned op: the batch norm before the conv, the conv, the one after it (or null), and the model positions they cover. */
+export interface BnDepthwise {
+  pre: NormUnit;
+  conv: Conv2d;
+  post: NormUnit | null;
   positions: number[];
 }
 
@@ -40,11 +46,21 @@ function convAttributes(c: Conv2d) {
   };
 }
 
+// A BatchNorm2d that normalises with batch statistics (training, or no running statistics) over `channels`.
+function trainingNorm(layer: Module | undefined, channels: number): layer is BatchNorm2d {
+  return (
+    layer instanceof BatchNorm2d &&
+    (layer.training || layer.runningMean === null) &&
+    layer.numFeatures === channels
+  );
+}
+
 /**
- * The pair starting at position p (a BatchNorm2d normalising with batch statistics, an optional
- * activation, then a depthwise Conv2d: groups = in = out channels), following `next` (the position
- * that alone reads a position's value, or -1), when the native op takes x's shape; otherwise null
- * (then the layers run as they are, with their own checks and errors).
+ * The op starting at position p: a BatchNorm2d normalising with batch statistics, an optional
+ * activation, a depthwise Conv2d (groups = in = out channels), and, when they follow and the conv has
+ * no bias, a second such BatchNorm2d and activation; following `next` (the position that alone reads
+ * a position's value, or -1), when the native op takes x's shape. Otherwise null (then the layers run
+ * as they are, with their own checks and errors).
  */
 export function planBnDepthwise(
   layers: readonly Module[],
@@ -52,46 +68,50 @@ export function planBnDepthwise(
   x: Tensor,
   next: (p: number) => number,
 ): BnDepthwise | null {
+  if (x.rank !== 4 || x.dtype !== 'float32') return null;
+  const channels = x.shape[1]!;
   const bn = layers[p];
-  if (!(bn instanceof BatchNorm2d) || !(bn.training || bn.runningMean === null)) return null;
-  if (x.rank !== 4 || x.dtype !== 'float32' || x.shape[1] !== bn.numFeatures) return null;
+  if (!trainingNorm(bn, channels)) return null;
   const positions = [p];
-  let at = next(p);
-  const activation = activationCode(layers[at]) ?? 0;
-  if (activation !== 0) {
-    positions.push(at);
-    at = next(at);
-  }
+  // The activation after position `at`, if any: its code, its position added.
+  const unit = (norm: BatchNorm2d, at: number): [NormUnit, number] => {
+    const after = next(at);
+    const activation = activationCode(layers[after]);
+    if (activation === null) return [{ bn: norm, activation: 0 }, at];
+    positions.push(after);
+    return [{ bn: norm, activation }, after];
+  };
+  const [pre, preEnd] = unit(bn, p);
+  const at = next(preEnd);
   const conv = layers[at];
-  if (!(conv instanceof Conv2d) || conv.groups !== bn.numFeatures || conv.inChannels !== bn.numFeatures)
-    return null;
-  if (conv.outChannels !== conv.inChannels) return null;
+  if (!(conv instanceof Conv2d) || conv.groups !== channels || conv.inChannels !== channels) return null;
+  if (conv.outChannels !== channels) return null;
   const [r, s] = conv.kernelSize;
-  if (!native.batchNormDepthwiseApplies([...x.shape], [conv.outChannels, 1, r, s], convAttributes(conv)))
-    return null;
+  if (!native.batchNormDepthwiseApplies([...x.shape], [channels, 1, r, s], convAttributes(conv))) return null;
   positions.push(at);
-  return { bn, conv, activation, positions };
+  const bn2 = layers[next(at)];
+  if (conv.bias !== null || !trainingNorm(bn2, channels)) return { pre, conv, post: null, positions };
+  positions.push(next(at));
+  const [post] = unit(bn2, next(at));
+  return { pre, conv, post, positions };
 }
 
-/** Runs a planned pair on x: conv(act(bn(x))), the BatchNorm's running statistics updated as its forward does. */
-export function forwardBnDepthwise(pair: BnDepthwise, x: Tensor): Tensor {
-  const { bn, conv } = pair;
+/** Runs a planned op on x: its layers' forward, the BatchNorms' running statistics updated as theirs do. */
+export function forwardBnDepthwise(plan: BnDepthwise, x: Tensor): Tensor {
+  const { conv } = plan;
   const h = (t: Tensor | null) => (t ? t.handle : null);
+  const norm = ({ bn, activation }: NormUnit) =>
+    [h(bn.weight), h(bn.bias), h(bn.runningMean), h(bn.runningVar), bn.momentum, bn.eps, activation] as const;
   const side = (d: 0 | 1) =>
     convOutputSize(x.shape[2 + d]!, conv.kernelSize[d], conv.stride[d], conv.padding[d], conv.dilation[d]);
   return floatResult(
     native.batchNormDepthwise(
       x.handle,
-      h(bn.weight),
-      h(bn.bias),
-      h(bn.runningMean),
-      h(bn.runningVar),
-      bn.momentum,
-      bn.eps,
-      pair.activation,
+      ...norm(plan.pre),
       conv.weight.handle,
       h(conv.bias),
       convAttributes(conv),
+      ...(plan.post ? norm(plan.post) : ([] as const)),
     ),
     [x.shape[0]!, conv.outChannels, side(0), side(1)],
   );
