@@ -193,7 +193,7 @@ inline void wino_gemm(const float* U, int64_t us, const float* V, int64_t vs, in
 // when `relu`. The residual is read as the outputs are stored, not in a second pass over y.
 inline void wino_output(const WinoGeom& g, const float* M, int64_t ms, int64_t K, int64_t k0, int64_t k1, int64_t t0,
                         int64_t count, const float* bias, const float* residual, bool relu, float* y) {
-  vf m[36], t[24], o[16];
+  vf t[24], o[16];
   const int64_t plane = g.P * g.Q;
   for (int v = 0; v < NV; ++v) {
     Lanes ln;
@@ -204,8 +204,17 @@ inline void wino_output(const WinoGeom& g, const float* M, int64_t ms, int64_t K
     for (int i = 0; i < 4; ++i)
       for (int j = 0; j < 4; ++j) mask[i * 4 + j] = ln.out_rows[i] & ln.out_cols[j];
     for (int64_t k = k0; k < k1; ++k) {
-      for (int e = 0; e < 36; ++e) m[e] = load_aligned(M + e * ms + k * TB + v * W);
-      for (int j = 0; j < 6; ++j) at6(m + j, 6, t + j, 6);        // columns: A^T m -> t: (4,6)
+      // Column by column, each loaded just before its transform: all 36 loaded first (and t, o
+      // beside them) did not fit the registers, and the spills were a large part of the pass.
+      const float* Mk = M + k * TB + v * W;
+#pragma GCC unroll 6
+      for (int j = 0; j < 6; ++j) {
+        vf col[6];
+#pragma GCC unroll 6
+        for (int r = 0; r < 6; ++r) col[r] = load_aligned(Mk + (r * 6 + j) * ms);
+        at6(col, 1, t + j, 6);  // columns: A^T m -> t: (4,6)
+      }
+#pragma GCC unroll 4
       for (int i = 0; i < 4; ++i) at6(t + i * 6, 1, o + i * 4, 1);  // rows: (A^T m) A -> (4,4)
       const vf bv = broadcast(bias ? bias[k] : 0.f);
       for (int e = 0; e < 16; ++e) {
