@@ -116,15 +116,26 @@ inline void wino_weights(const float* w, int64_t K, int64_t C, bool flip, int64_
 template <int R>
 __attribute__((noinline)) void input_rows(const WinoGeom& g, const RowGroup& rg, const float* x, int64_t estride,
                                           int64_t cstride, float* V) {
-  vf d[36], rows[36];
   const int64_t plane = g.H * g.W;
   for (int64_t c = 0; c < g.C; ++c) {
     if (c + kPrefetchChannels < g.C)
       prefetch_group(rg, x + (c + kPrefetchChannels) * plane, g.C * plane, g.H, g.W, g.pad_h, 6);
-    group_patches<R, 6>(rg, x + c * plane, g.C * plane, g.H, g.W, g.pad_h, d);
-    for (int j = 0; j < 6; ++j) bt6(d + j, 6, rows + j, 6);
-    for (int i = 0; i < 6; ++i) bt6(rows + i * 6, 1, d + i * 6, 1);
-    for (int e = 0; e < 36; ++e) store(V + e * estride + c * cstride, d[e]);
+    // Each patch row transformed as it is gathered (d B), then each column (B^T (d B)) and stored:
+    // fewer values live at once than the whole patch and a whole first transform (which spilled).
+    vf t[36];
+#pragma GCC unroll 6
+    for (int i = 0; i < 6; ++i) {
+      vf row[6];
+      patch_row<R, 6>(rg, x + c * plane, g.C * plane, g.H, g.W, g.pad_h, i, row);
+      bt6(row, 1, t + i * 6, 1);
+    }
+#pragma GCC unroll 6
+    for (int j = 0; j < 6; ++j) {
+      vf col[6];
+      bt6(t + j, 6, col, 1);
+#pragma GCC unroll 6
+      for (int r = 0; r < 6; ++r) store(V + (r * 6 + j) * estride + c * cstride, col[r]);
+    }
   }
 }
 
