@@ -252,14 +252,24 @@ inline void wino_output(const WinoGeom& g, const float* M, int64_t ms, int64_t K
 template <int R>
 __attribute__((noinline)) void grad_tile_rows(const WinoGeom& g, const RowGroup& rg, const float* gy, int64_t K,
                                               int64_t estride, int64_t kstride, float* Gt) {
-  vf u[16], t[24], o[36];
   const int64_t plane = g.P * g.Q;
   for (int64_t k = 0; k < K; ++k) {
     if (k + kPrefetchChannels < K) prefetch_group(rg, gy + (k + kPrefetchChannels) * plane, K * plane, g.P, g.Q, 0, 4);
-    group_patches<R, 4>(rg, gy + k * plane, K * plane, g.P, g.Q, 0, u);
-    for (int j = 0; j < 4; ++j) a4(u + j, 4, t + j, 4);
-    for (int i = 0; i < 6; ++i) a4(t + i * 4, 1, o + i * 6, 1);
-    for (int e = 0; e < 36; ++e) store(Gt + e * estride + k * kstride, o[e]);
+    // Rows transformed as they are gathered (u A^T), then columns as they are stored (as input_rows).
+    vf t[24];
+#pragma GCC unroll 4
+    for (int i = 0; i < 4; ++i) {
+      vf row[4];
+      patch_row<R, 4>(rg, gy + k * plane, K * plane, g.P, g.Q, 0, i, row);
+      a4(row, 1, t + i * 6, 1);
+    }
+#pragma GCC unroll 6
+    for (int j = 0; j < 6; ++j) {
+      vf col[6];
+      a4(t + j, 6, col, 1);
+#pragma GCC unroll 6
+      for (int r = 0; r < 6; ++r) store(Gt + (r * 6 + j) * estride + k * kstride, col[r]);
+    }
   }
 }
 
