@@ -42,7 +42,9 @@ inline void wino_block(const DirectConv& g, const float* __restrict xb, const fl
     for (int64_t s = 0; s < S; ++s) {
       vf d[2 * PP + 2];
 #pragma GCC unroll 8
-      for (int i = 0; i < 2 * PP + 2; ++i) d[i] = load(xc + i * Wb + s);
+      // Held in registers: folded into the transform as memory operands, rows 1 and 2 were loaded
+      // twice, and the loads (with the weight broadcasts) are this loop's limit.
+      for (int i = 0; i < 2 * PP + 2; ++i) d[i] = in_register(load(xc + i * Wb + s));
       vf u[PP][4];
 #pragma GCC unroll 4
       for (int t = 0; t < PP; ++t) {
