@@ -111,6 +111,30 @@ inline void wino_weights(const float* w, int64_t K, int64_t C, bool flip, int64_
   }
 }
 
+// The SxS patches of a row group's tiles in one channel through a 2-D transform to 6x6: each patch
+// row through tf as it is gathered, then each column through tf as it is stored (out: 36 positions
+// estride floats apart). tf(in, in_stride, out, out_stride) maps S vectors to 6 (bt6: the input
+// transform, a4: the output-gradient one). Row by row, fewer values are live than with the whole
+// patch and a whole first pass (those spilled to the stack).
+template <int R, int S, typename Transform>
+inline void transform_rows_then_columns(const RowGroup& rg, const float* plane, int64_t image_stride, int64_t rows,
+                                        int64_t width, int64_t pad, Transform tf, float* out, int64_t estride) {
+  vf t[S * 6];
+#pragma GCC unroll 6
+  for (int i = 0; i < S; ++i) {
+    vf row[S];
+    patch_row<R, S>(rg, plane, image_stride, rows, width, pad, i, row);
+    tf(row, 1, t + i * 6, 1);
+  }
+#pragma GCC unroll 6
+  for (int j = 0; j < 6; ++j) {
+    vf col[6];
+    tf(t + j, 6, col, 1);
+#pragma GCC unroll 6
+    for (int r = 0; r < 6; ++r) store(out + (r * 6 + j) * estride, col[r]);
+  }
+}
+
 // The input transforms of a row group's tiles in every channel -> V (lane l of each vector: tile l).
 // One function per R, apart from the gather path: each keeps a small stack frame of its own.
 template <int R>
@@ -120,22 +144,9 @@ __attribute__((noinline)) void input_rows(const WinoGeom& g, const RowGroup& rg,
   for (int64_t c = 0; c < g.C; ++c) {
     if (c + kPrefetchChannels < g.C)
       prefetch_group(rg, x + (c + kPrefetchChannels) * plane, g.C * plane, g.H, g.W, g.pad_h, 6);
-    // Each patch row transformed as it is gathered (d B), then each column (B^T (d B)) and stored:
-    // fewer values live at once than the whole patch and a whole first transform (which spilled).
-    vf t[36];
-#pragma GCC unroll 6
-    for (int i = 0; i < 6; ++i) {
-      vf row[6];
-      patch_row<R, 6>(rg, x + c * plane, g.C * plane, g.H, g.W, g.pad_h, i, row);
-      bt6(row, 1, t + i * 6, 1);
-    }
-#pragma GCC unroll 6
-    for (int j = 0; j < 6; ++j) {
-      vf col[6];
-      bt6(t + j, 6, col, 1);
-#pragma GCC unroll 6
-      for (int r = 0; r < 6; ++r) store(V + (r * 6 + j) * estride + c * cstride, col[r]);
-    }
+    transform_rows_then_columns<R, 6>(rg, x + c * plane, g.C * plane, g.H, g.W, g.pad_h,
+                                      [](const vf* d, int ds, vf* b, int bs) { bt6(d, ds, b, bs); }, V + c * cstride,
+                                      estride);
   }
 }
 
@@ -255,21 +266,9 @@ __attribute__((noinline)) void grad_tile_rows(const WinoGeom& g, const RowGroup&
   const int64_t plane = g.P * g.Q;
   for (int64_t k = 0; k < K; ++k) {
     if (k + kPrefetchChannels < K) prefetch_group(rg, gy + (k + kPrefetchChannels) * plane, K * plane, g.P, g.Q, 0, 4);
-    // Rows transformed as they are gathered (u A^T), then columns as they are stored (as input_rows).
-    vf t[24];
-#pragma GCC unroll 4
-    for (int i = 0; i < 4; ++i) {
-      vf row[4];
-      patch_row<R, 4>(rg, gy + k * plane, K * plane, g.P, g.Q, 0, i, row);
-      a4(row, 1, t + i * 6, 1);
-    }
-#pragma GCC unroll 6
-    for (int j = 0; j < 6; ++j) {
-      vf col[6];
-      a4(t + j, 6, col, 1);
-#pragma GCC unroll 6
-      for (int r = 0; r < 6; ++r) store(Gt + (r * 6 + j) * estride + k * kstride, col[r]);
-    }
+    transform_rows_then_columns<R, 4>(rg, gy + k * plane, K * plane, g.P, g.Q, 0,
+                                      [](const vf* u, int us, vf* o, int os) { a4(u, us, o, os); }, Gt + k * kstride,
+                                      estride);
   }
 }
 

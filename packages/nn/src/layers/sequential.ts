@@ -58,23 +58,16 @@ export class Sequential extends Module {
     for (let i = 0; i < n; i++) {
       const layer = this.layers[i]!;
       // Inference through 1x1 and depthwise convs (with BN and an activation): one op, image by image.
+      // Training through BatchNorm2d (+ activation) then a depthwise conv (+ BatchNorm2d and
+      // activation): one op, channel by channel.
       const chain = this.fuse ? planConvChain(this.layers, i, h, next) : null;
-      // Training through BatchNorm2d (+ activation) then a depthwise conv: one op, channel by channel.
       const pair = this.fuse && !chain ? planBnDepthwise(this.layers, i, h, next) : null;
-      if (pair) {
+      const run = chain ?? pair;
+      if (run) {
         this.onLayer?.(i, layer, 'start');
-        const y = forwardBnDepthwise(pair, h);
+        const y = chain ? forwardConvChain(chain, h) : forwardBnDepthwise(pair!, h);
         this.onLayer?.(i, layer, 'end');
-        i = pair.positions[pair.positions.length - 1]!;
-        if (h !== x) h.dispose();
-        h = y;
-        continue;
-      }
-      if (chain) {
-        this.onLayer?.(i, layer, 'start');
-        const y = forwardConvChain(chain, h);
-        this.onLayer?.(i, layer, 'end');
-        i = chain.positions[chain.positions.length - 1]!;
+        i = run.positions[run.positions.length - 1]!;
         if (h !== x) h.dispose();
         h = y;
         continue;
