@@ -122,8 +122,10 @@ function forwardBackward(op: Op, values: Float32Array) {
   return { y: y.toTypedArray() as Float32Array, dx: x.grad!.toTypedArray() as Float32Array };
 }
 
-const isas = (['avx512', 'avx2', 'neon', 'base'] as const).filter((name) => testing.selectSimd(name));
+// (selectSimd switches to each table it finds: the starting one is read first, then restored)
 const startSimd = getSimd();
+const isas = (['avx512', 'avx2', 'neon', 'base'] as const).filter((name) => testing.selectSimd(name));
+setSimd(startSimd as Parameters<typeof setSimd>[0]);
 afterAll(() => setSimd(startSimd));
 
 // 40001 points over [-100, 100] (every vector tail length comes up as well: 40001 is odd).

@@ -10,8 +10,10 @@ import { batchNorm2d, mul, sum } from '@dlf/nn';
 import { Generator, getSimd, randn as randnDefault, setSimd, type Tensor, tensor } from '@dlf/tensor-core';
 import { afterAll, describe, expect, it } from 'vitest';
 
-const isas = (['avx512', 'avx2', 'neon', 'base'] as const).filter((name) => testing.selectSimd(name));
+// (selectSimd switches to each table it finds: the starting one is read first, then restored)
 const startSimd = getSimd();
+const isas = (['avx512', 'avx2', 'neon', 'base'] as const).filter((name) => testing.selectSimd(name));
+setSimd(startSimd as Parameters<typeof setSimd>[0]);
 afterAll(() => setSimd(startSimd as 'avx512' | 'avx2' | 'neon' | 'base'));
 
 const randn = (shape: readonly number[], seed: number) =>

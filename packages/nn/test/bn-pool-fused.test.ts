@@ -37,8 +37,10 @@ import {
 const randn = (shape: readonly number[], seed: number, std = 1) =>
   randnDefault(shape, 0, std, { generator: new Generator(seed) });
 const arr = (t: Tensor) => t.toTypedArray() as Float32Array;
-const isas = (['avx512', 'avx2', 'neon', 'base'] as const).filter((name) => testing.selectSimd(name));
+// (selectSimd switches to each table it finds: the starting one is read first, then restored)
 const startSimd = getSimd();
+const isas = (['avx512', 'avx2', 'neon', 'base'] as const).filter((name) => testing.selectSimd(name));
+setSimd(startSimd as Parameters<typeof setSimd>[0]);
 const startThreads = getNumThreads();
 afterAll(() => {
   setSimd(startSimd as 'avx512' | 'avx2' | 'neon' | 'base');

@@ -231,8 +231,10 @@ describe('batchNorm2d with a fused ReLU', () => {
   });
 });
 
-const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => testing.selectSimd(name));
+// (selectSimd switches to each table it finds: the starting one is read first, then restored)
 const startSimd = getSimd();
+const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => testing.selectSimd(name));
+setSimd(startSimd as Parameters<typeof setSimd>[0]);
 afterAll(() => setSimd(startSimd as 'avx512' | 'avx2' | 'base'));
 
 describe('batchNorm2d with a fused ReLU6', () => {

@@ -86,8 +86,10 @@ const shapes: Shape[] = [
   { n: 1, c: 16, h: 190, w: 190, k: 4, r: 3, s: 3, pad: [1, 1] },
 ];
 
-const isas = (['avx512', 'avx2', 'neon', 'base'] as const).filter((name) => testing.selectSimd(name));
+// (selectSimd switches to each table it finds: the starting one is read first, then restored)
 const startSimd = getSimd();
+const isas = (['avx512', 'avx2', 'neon', 'base'] as const).filter((name) => testing.selectSimd(name));
+setSimd(startSimd as Parameters<typeof setSimd>[0]);
 const startThreads = getNumThreads();
 afterAll(() => {
   setSimd(startSimd as 'avx512' | 'avx2' | 'neon' | 'base');

@@ -188,8 +188,10 @@ function checkWith(c: Case, x: Tensor, seed: number, poison = false): void {
 
 const withFastPath = <T>(on: boolean, fn: () => T): T => withSetting(testing.setConvFastPath, on, fn);
 
-const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => testing.selectSimd(name));
+// (selectSimd switches to each table it finds: the starting one is read first, then restored)
 const startSimd = getSimd();
+const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => testing.selectSimd(name));
+setSimd(startSimd as Parameters<typeof setSimd>[0]);
 const startThreads = getNumThreads();
 // These are the general path's shapes; Winograd F(4x4,3x3) has its own test (conv-winograd.test.ts).
 const startWinograd = testing.setConvWinograd(false);

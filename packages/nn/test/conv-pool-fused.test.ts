@@ -62,8 +62,10 @@ const winogradShapes: Shape[] = [
   { n: 24, c: 24, h: 6, w: 6, k: 32, r: 3, s: 3, pad: 0 },
 ];
 
-const isas = (['avx512', 'avx2', 'neon', 'base'] as const).filter((name) => testing.selectSimd(name));
+// (selectSimd switches to each table it finds: the starting one is read first, then restored)
 const startSimd = getSimd();
+const isas = (['avx512', 'avx2', 'neon', 'base'] as const).filter((name) => testing.selectSimd(name));
+setSimd(startSimd as Parameters<typeof setSimd>[0]);
 const startThreads = getNumThreads();
 afterAll(() => {
   setSimd(startSimd as 'avx512' | 'avx2' | 'neon' | 'base');

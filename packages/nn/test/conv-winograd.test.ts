@@ -118,8 +118,10 @@ function run(c: Case, x: Tensor, seed: number, relu = false) {
 
 const withWinograd = <T>(on: boolean, fn: () => T): T => withSetting(testing.setConvWinograd, on, fn);
 
-const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => testing.selectSimd(name));
+// (selectSimd switches to each table it finds: the starting one is read first, then restored)
 const startSimd = getSimd();
+const isas = (['avx512', 'avx2', 'base'] as const).filter((name) => testing.selectSimd(name));
+setSimd(startSimd as Parameters<typeof setSimd>[0]);
 const startThreads = getNumThreads();
 afterAll(() => {
   setSimd(startSimd as 'avx512' | 'avx2' | 'base');

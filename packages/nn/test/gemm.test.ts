@@ -33,8 +33,10 @@ function ref(a: Float32Array, b: Float32Array, m: number, k: number, n: number, 
 // Products of up to 1024 terms in float32 against a float64 reference.
 const GEMM_TOLERANCE = { atol: 1e-3, rtol: 0 };
 
-const isas = (['avx512', 'avx2', 'neon', 'base'] as const).filter((name) => testing.selectSimd(name));
+// (selectSimd switches to each table it finds: the starting one is read first, then restored)
 const startSimd = getSimd();
+const isas = (['avx512', 'avx2', 'neon', 'base'] as const).filter((name) => testing.selectSimd(name));
+setSimd(startSimd as Parameters<typeof setSimd>[0]);
 const startThreads = getNumThreads();
 afterAll(() => {
   setSimd(startSimd as 'avx512' | 'avx2' | 'neon' | 'base');

@@ -39,8 +39,10 @@ function reference(x: Float32Array, n: number, h: number, w: number, g: Float32A
   return { y, dx };
 }
 
-const isas = (['avx512', 'avx2', 'neon', 'base'] as const).filter((name) => testing.selectSimd(name));
+// (selectSimd switches to each table it finds: the starting one is read first, then restored)
 const startSimd = getSimd();
+const isas = (['avx512', 'avx2', 'neon', 'base'] as const).filter((name) => testing.selectSimd(name));
+setSimd(startSimd as Parameters<typeof setSimd>[0]);
 afterAll(() => setSimd(startSimd as 'avx512' | 'avx2' | 'neon' | 'base'));
 
 // A fixed linear congruential sequence in [0, 1).

@@ -76,8 +76,10 @@ const convCases: ConvCase[] = [
   { x: [3, 20, 16, 15], w: [30, 10, 3, 3], padding: 1, groups: 2 }, // grouped
 ];
 
-const isas = (['avx512', 'avx2', 'neon', 'base'] as const).filter((name) => testing.selectSimd(name));
+// (selectSimd switches to each table it finds: the starting one is read first, then restored)
 const startSimd = getSimd();
+const isas = (['avx512', 'avx2', 'neon', 'base'] as const).filter((name) => testing.selectSimd(name));
+setSimd(startSimd as Parameters<typeof setSimd>[0]);
 afterAll(() => setSimd(startSimd as Parameters<typeof setSimd>[0]));
 
 describe('a fused ReLU keeps NaN and passes its gradient', () => {

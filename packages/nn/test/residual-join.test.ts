@@ -30,8 +30,10 @@ import {
 } from '@dlf/tensor-core';
 import { afterAll, describe, expect, it } from 'vitest';
 
-const isas = (['avx512', 'avx2', 'neon', 'base'] as const).filter((name) => testing.selectSimd(name));
+// (selectSimd switches to each table it finds: the starting one is read first, then restored)
 const startSimd = getSimd() as (typeof isas)[number];
+const isas = (['avx512', 'avx2', 'neon', 'base'] as const).filter((name) => testing.selectSimd(name));
+setSimd(startSimd as Parameters<typeof setSimd>[0]);
 afterAll(() => setSimd(startSimd));
 
 const randn = (shape: readonly number[], seed: number) =>
