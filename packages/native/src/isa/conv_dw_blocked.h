@@ -139,9 +139,10 @@ inline void dwb_dgrad(const DwBlocked& g, const DwbGather& m, const float* gyb, 
     }
 }
 
-// xb: (Hp, Wp) padded pixels, gyb: (P*Q) pixels -> dwv: (R*S) vectors += sum over output pixels of
-// gy * x at each tap (lane = channel), pixels in order.
-inline void dwb_wgrad(const DwBlocked& g, const float* xb, const float* gyb, float* dwv) {
+// xb: (Hp, Wp) padded pixels, gyb: (P, Q) pixels in rows of gy_cols pixels (Q, or a margined
+// buffer's width) -> dwv: (R*S) vectors += sum over output pixels of gy * x at each tap (lane =
+// channel), pixels in order.
+inline void dwb_wgrad(const DwBlocked& g, const float* xb, const float* gyb, int64_t gy_cols, float* dwv) {
   const int64_t taps = g.R * g.S;
   for (int64_t t0 = 0; t0 < taps; t0 += dwb::kPix) {
     const int64_t nt = std::min<int64_t>(dwb::kPix, taps - t0);
@@ -152,9 +153,9 @@ inline void dwb_wgrad(const DwBlocked& g, const float* xb, const float* gyb, flo
       toff[j] = dwb::tap_offset(g, t0 + std::min<int64_t>(j, nt - 1));
       acc[j] = vf{};
     }
-    for (int64_t p = 0, i = 0; p < g.P; ++p)
-      for (int64_t q = 0; q < g.Q; ++q, ++i) {
-        const vf gv = load(gyb + i * W);
+    for (int64_t p = 0; p < g.P; ++p)
+      for (int64_t q = 0; q < g.Q; ++q) {
+        const vf gv = load(gyb + (p * gy_cols + q) * W);
         const float* src = xb + (p * g.sh * g.Wp + q * g.sw) * W;
 #pragma GCC unroll 8
         for (int j = 0; j < dwb::kPix; ++j) acc[j] += gv * load(src + toff[j]);

@@ -238,8 +238,8 @@ struct Kernels {
   void (*dwb_forward)(const DwBlocked& g, const float* xb, const float* wb, const float* bias, bool relu, float* yb);
   // gyb: gy's pixels with margins (DwbGather), wb: (R*S) tap vectors -> dxb: (H*W) pixels = input gradient
   void (*dwb_dgrad)(const DwBlocked& g, const DwbGather& m, const float* gyb, const float* wb, float* dxb);
-  // xb, gyb -> dwv: (R*S) vectors += the weight gradient's sums (lane = channel)
-  void (*dwb_wgrad)(const DwBlocked& g, const float* xb, const float* gyb, float* dwv);
+  // xb, gyb (rows of gy_cols pixels) -> dwv: (R*S) vectors += the weight gradient's sums (lane = channel)
+  void (*dwb_wgrad)(const DwBlocked& g, const float* xb, const float* gyb, int64_t gy_cols, float* dwv);
 
   // Winograd F(4x4,3x3), TB = wino_tiles tiles at a time (isa/conv_wino43.h); weights transformed
   // by the caller into U: (36, Kp/wino_kblock, C, wino_kblock), Kp = K rounded up to wino_kblock.

@@ -200,13 +200,19 @@ void blocked_backward(const ConvDwShape& s, const DwPlane& pg, const float* x, c
       if (dw) std::fill(dwv, dwv + taps * vw, 0.f);
       for (int64_t n = n_first; n < n_end; ++n) {
         const float* gyn = gy + (n * s.K + c0) * yplane;
+        // With both gradients, gy is packed once, with the input gradient's margins, and the weight
+        // gradient reads it from there.
+        if (dx) kt.dwb_pack(gyn, yplane, nch, g.P, g.Q, gym, gm.top * gm.cols + gm.left, gm.cols);
         if (dw) {
-          kt.dwb_pack(gyn, yplane, nch, g.P, g.Q, gyb, 0, g.Q);
+          if (!dx) kt.dwb_pack(gyn, yplane, nch, g.P, g.Q, gyb, 0, g.Q);
           kt.dwb_pack(x + (n * s.C + c0) * xplane, xplane, nch, s.H, s.W, xb, g.ph * g.Wp + g.pw, g.Wp);
-          kt.dwb_wgrad(g, xb, gyb, dwv);
+          if (dx) {
+            kt.dwb_wgrad(g, xb, gym + (gm.top * gm.cols + gm.left) * vw, gm.cols, dwv);
+          } else {
+            kt.dwb_wgrad(g, xb, gyb, g.Q, dwv);
+          }
         }
         if (dx) {
-          kt.dwb_pack(gyn, yplane, nch, g.P, g.Q, gym, gm.top * gm.cols + gm.left, gm.cols);
           kt.dwb_dgrad(g, gm, gym, wb, dxb);
           kt.dwb_unpack(dxb, 0, s.W, nch, s.H, s.W, dx + (n * s.C + c0) * xplane, xplane);
         }
