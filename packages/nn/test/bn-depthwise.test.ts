@@ -14,6 +14,7 @@ import {
   Hardswish,
   type Module,
   mul,
+  noGrad,
   ReLU,
   ReLU6,
   Sequential,
@@ -46,9 +47,9 @@ afterAll(() => {
 type Act = 'relu' | 'relu6' | 'hardswish' | null;
 interface Case {
   shape: [number, number, number, number];
-  kernel: number;
+  kernel: number | [number, number];
   stride?: number | [number, number];
-  padding?: number;
+  padding?: number | [number, number];
   dilation?: number;
   act: Act;
   bias?: boolean;
@@ -73,7 +74,8 @@ function pairModel(c: Case, seed: number): Sequential {
   bn.bias?.write(randn([ch], seed + 1, 2).toTypedArray());
   const conv = new Conv2d(ch, ch, c.kernel, {
     stride: c.stride ?? 1,
-    padding: c.padding ?? c.kernel >> 1,
+    padding:
+      c.padding ?? (typeof c.kernel === 'number' ? c.kernel >> 1 : [c.kernel[0] >> 1, c.kernel[1] >> 1]),
     dilation: c.dilation ?? 1,
     groups: ch,
     bias: c.bias ?? false,
@@ -149,11 +151,13 @@ const CASES: Case[] = [
   { shape: [2, 5, 20, 19], kernel: 3, stride: [2, 1], act: 'hardswish', post: 'hardswish' },
   { shape: [2, 6, 18, 18], kernel: 5, padding: 2, act: null, post: 'relu', affine: false, track: false },
   { shape: [2, 6, 18, 18], kernel: 3, act: 'relu', post: 'relu', bias: true }, // (a conv bias: not the second)
+  { shape: [2, 6, 21, 26], kernel: [3, 5], padding: [1, 2], act: 'relu6', post: 'relu6' }, // 3x5 taps
+  { shape: [2, 6, 26, 41], kernel: [1, 7], stride: 2, padding: [0, 3], act: 'relu', post: null }, // 1x7, stride 2
 ];
 
 function label(c: Case): string {
   const post = c.post === undefined ? '' : ` then BN ${c.post ?? 'none'}`;
-  return `${c.shape.join('x')} k${c.kernel} s${JSON.stringify(c.stride ?? 1)} p${c.padding ?? c.kernel >> 1} d${c.dilation ?? 1} ${c.act ?? 'none'}${c.bias ? ' +bias' : ''}${c.affine === false ? ' no-affine' : ''}${post}`;
+  return `${c.shape.join('x')} k${JSON.stringify(c.kernel)} s${JSON.stringify(c.stride ?? 1)} p${JSON.stringify(c.padding ?? 'same')} d${c.dilation ?? 1} ${c.act ?? 'none'}${c.bias ? ' +bias' : ''}${c.affine === false ? ' no-affine' : ''}${post}`;
 }
 
 describe('BatchNorm2d + activation + depthwise conv fused in training', () => {
@@ -198,6 +202,31 @@ describe('BatchNorm2d + activation + depthwise conv fused in training', () => {
         setNumThreads(startThreads);
       }
     }
+  });
+
+  it('without gradients (grad mode off, training mode), the same output and running statistics', () => {
+    const c = CASES[6]!;
+    const x = randn(c.shape, 70);
+    const run = (fused: boolean) => {
+      const model = pairModel(c, 71);
+      const applies = native.batchNormDepthwiseApplies;
+      native.batchNormDepthwiseApplies = fused ? applies : () => false;
+      try {
+        const y = noGrad(() => model.forward(x));
+        return {
+          y: y.toTypedArray() as Float32Array,
+          buffers: model.namedBuffers().map(([, b]) => b.toTypedArray()),
+        };
+      } finally {
+        native.batchNormDepthwiseApplies = applies;
+      }
+    };
+    const fused = run(true);
+    const alone = run(false);
+    expect(sameBits(fused.y, alone.y)).toBe(true);
+    fused.buffers.forEach((b, i) =>
+      expect(sameBits(b as Float32Array, alone.buffers[i] as Float32Array)).toBe(true),
+    );
   });
 
   it('passes a NaN in the input through to the output and the gradients, as the layers do', () => {
