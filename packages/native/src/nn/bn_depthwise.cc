@@ -120,15 +120,20 @@ struct BnDepthwiseBackward final : Node {
     const Kernels& kt = kernels();
     parallel_for(C, 1, [&](int64_t c0, int64_t c1) {
       // extra: the channel's dF planes, a plane for F, the weight-gradient lanes, the flipped kernel,
-      // then (second batch norm) the channel's conv planes and a plane of their gradient
-      const int64_t extra = N * xplane + xplane + taps * vw + taps + (f.post ? N * yplane + yplane : 0);
+      // then (second batch norm) a plane of the conv output's gradient and the channel's conv
+      // planes. Where the planes are the same size (stride 1), conv plane n is last read just
+      // before dF plane n is written: they share the dF planes, and a channel's scratch stays in L2
+      // at larger batches.
+      const bool shared = f.post && yplane == xplane;
+      const int64_t extra =
+          N * xplane + xplane + taps * vw + taps + (f.post ? yplane + (shared ? 0 : N * yplane) : 0);
       const DwPlaneBackward::Buffers bufs = pb.buffers(extra);
       float* df = bufs.extra;
       float* fplane = df + N * xplane;
       float* dwv = fplane + xplane;
       float* flipped = dwv + taps * vw;
-      float* d = flipped + taps;
-      float* dd = d + N * yplane;
+      float* dd = flipped + taps;
+      float* d = shared ? df : dd + yplane;
       for (int64_t c = c0; c < c1; ++c) {
         const BnChannel ch = f.pre.channel(c);
         BnChannel ch2{};
