@@ -7,6 +7,8 @@
 // time excludes the forward. GFLOP/s counts direct-convolution FLOPs (2 per multiply-add), the same
 // count for all three passes; layers without multiply-adds show time only.
 
+import { nn as native } from '@dlf/native/nn';
+
 // The machine's practical fp32 FMA peak per core, measured with the kernel table in use (chained
 // FMAs, the best of three ~50 ms runs): the "% of peak" denominator.
 export function measurePeakPerCore(testing) {
@@ -66,10 +68,16 @@ function recordCalls(nn, model, x) {
       return original.call(this, input, options);
     };
   }
+  // The training op that runs BatchNorm2d (+ activation) and a depthwise conv together calls no
+  // layer's forward: switched off while recording, so that those layers are recorded (and timed)
+  // one by one too.
+  const applies = native.batchNormDepthwiseApplies;
+  native.batchNormDepthwiseApplies = () => false;
   try {
     nn.noGrad(() => model.forward(x)).dispose();
   } finally {
     for (const [proto, original] of originals) proto.forward = original;
+    native.batchNormDepthwiseApplies = applies;
   }
   return [...calls.values()];
 }
@@ -189,6 +197,7 @@ export function formatProfile(rows, threads, { cpu = false, peakPerCore, isa }) 
     line(widths.map((w) => '-'.repeat(w))),
     ...body.map(line),
     'bwd-data: the input gradient alone; bwd-weights: the parameter gradients alone (BN: both);',
+    'BatchNorm2d (+ activation) + depthwise conv (+ BatchNorm2d) runs fused in training, but is timed here layer by layer;',
     'for BN and pools bwd-data includes what the layer does for its input gradient.',
   ].join('\n');
 }
