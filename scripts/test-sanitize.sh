@@ -32,7 +32,7 @@ if [ $reduced = 1 ]; then
     packages/tensor-core/test/safetensors-validation.test.ts packages/tensor-core/test/safetensors-layout.test.ts
     packages/tensor-core/test/random.test.ts packages/autograd/test packages/nn/test/ops.test.ts
     packages/nn/test/conv-winograd.test.ts packages/nn/test/conv-paths.test.ts packages/nn/test/bn-relu-fused.test.ts
-    packages/nn/test/bn-kernels.test.ts
+    packages/nn/test/bn-kernels.test.ts packages/nn/test/bn-depthwise.test.ts
     packages/nn/test/hostile-models.test.ts packages/nn/test/workers.test.ts packages/loss/test
     packages/optim/test fuzz/regressions.test.ts)
 else
