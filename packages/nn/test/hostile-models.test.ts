@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { nn as native } from '@dlf/native/nn';
 import { checkParamBudget, FileError, impliedStateShapes, loadModel, readModelFile } from '@dlf/nn';
 import { saveSafetensors, tensor, zeros } from '@dlf/tensor-core';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -100,6 +101,15 @@ describe('hostile architectures', () => {
     expect(e.message).toMatch(
       /layer 0 \(Conv2d\) turns \[1, 4, 4\] into \[2, -4, -4\], which is not a valid shape/,
     );
+  });
+
+  it('the native convolution re-checks a kernel larger than its strided input (no out-of-bounds reads)', () => {
+    // (2 + 0 - 3) / 2 truncates to 0 in C++: the output size once came out 1 instead of 0.
+    const x = zeros([1, 1, 2, 2]);
+    const w = zeros([1, 1, 3, 3]);
+    const attrs = { strideH: 2, strideW: 2, padH: 0, padW: 0, dilationH: 1, dilationW: 1, groups: 1 };
+    expect(() => native.conv2d(x.handle, w.handle, null, attrs, false)).toThrow(/too small for weight shape/);
+    expect(native.batchNormDepthwiseApplies([1, 1, 2, 2], [1, 1, 3, 3], attrs)).toBe(false);
   });
 
   it('Linear(25000, 25000) with small weights: refused before the layer is built', async () => {

@@ -147,9 +147,8 @@ inline void pack_rows(const RowGroup& rg, const float* plane, int64_t image_stri
   }
 }
 
-// The SxS patches (S = 6: input tiles, rows from first - pad; S = 4: output-gradient tiles, pad 0)
-// of a row group's tiles in one channel -> d: (S*S) vectors.
-// Row i of those patches -> d: (S) vectors.
+// Row i of the SxS patches (S = 6: input tiles, rows from first - pad; S = 4: output-gradient tiles,
+// pad 0) of a row group's tiles in one channel -> d: (S) vectors.
 template <int R, int S>
 inline void patch_row(const RowGroup& rg, const float* plane, int64_t image_stride, int64_t rows, int64_t width,
                       int64_t pad, int i, vf* d) {
@@ -164,12 +163,6 @@ inline void patch_row(const RowGroup& rg, const float* plane, int64_t image_stri
       d[j] = rg.valid[j] ? (rg.upper[j] ? hi : lo) : vf{};
     }
   }
-}
-
-template <int R, int S>
-inline void group_patches(const RowGroup& rg, const float* plane, int64_t image_stride, int64_t rows, int64_t width,
-                          int64_t pad, vf* d) {
-  for (int i = 0; i < S; ++i) patch_row<R, S>(rg, plane, image_stride, rows, width, pad, i, d + i * S);
 }
 
 // fn(std::integral_constant<int, R>) for R = rows: each row-group loop compiled for its R.

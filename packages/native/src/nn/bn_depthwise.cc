@@ -218,11 +218,10 @@ bool batch_norm_depthwise_applies(const Shape& x, const Shape& w, const Conv2dPa
       p.pad_h < 0 || p.pad_w < 0 || w[2] < 1 || w[3] < 1)
     return false;
   const ConvDwShape s{x[0], x[1], x[2], x[3], w[0], w[2], w[3], p};
-  const int64_t P = (x[2] + 2 * p.pad_h - p.dil_h * (w[2] - 1) - 1) / p.stride_h + 1;
-  const int64_t Q = (x[3] + 2 * p.pad_w - p.dil_w * (w[3] - 1) - 1) / p.stride_w + 1;
-  return w[0] == x[1] && w[1] == 1 && p.groups == x[1] && x[0] * x[2] * x[3] > 1 && P >= 1 && Q >= 1 &&
-         x[2] + 2 * p.pad_h >= p.dil_h * (w[2] - 1) + 1 && x[3] + 2 * p.pad_w >= p.dil_w * (w[3] - 1) + 1 &&
-         conv_depthwise_applies(s) && DwPlaneBackward::uses_plane_kernels(s);
+  return w[0] == x[1] && w[1] == 1 && p.groups == x[1] && x[0] * x[2] * x[3] > 1 &&
+         conv_output_size(x[2], p.pad_h, p.dil_h, w[2], p.stride_h) >= 1 &&
+         conv_output_size(x[3], p.pad_w, p.dil_w, w[3], p.stride_w) >= 1 && conv_depthwise_applies(s) &&
+         DwPlaneBackward::uses_plane_kernels(s);
 }
 
 TensorPtr batch_norm_depthwise(const TensorPtr& x_in, const BatchNormArgs& pre, const TensorPtr& w_in,

@@ -26,8 +26,8 @@ DwPlane plane_geometry(const ConvDwShape& s, int64_t vw) {
   g.pw = p.pad_w;
   g.dh = p.dil_h;
   g.dw = p.dil_w;
-  g.P = (s.H + 2 * p.pad_h - p.dil_h * (s.R - 1) - 1) / p.stride_h + 1;
-  g.Q = (s.W + 2 * p.pad_w - p.dil_w * (s.S - 1) - 1) / p.stride_w + 1;
+  g.P = conv_output_size(s.H, p.pad_h, p.dil_h, s.R, p.stride_h);
+  g.Q = conv_output_size(s.W, p.pad_w, p.dil_w, s.S, p.stride_w);
   // Every row a tap reads, and every input row, has a place; likewise columns (+ whole vectors).
   g.Hp = std::max((g.P - 1) * g.sh + (g.R - 1) * g.dh + 1, s.H + g.ph);
   const int64_t cols = std::max(round_up(g.Q, vw) + (g.S - 1) * g.dw / g.sw, (s.W + g.pw + g.sw - 1) / g.sw);
@@ -328,7 +328,7 @@ void DwPlaneBackward::end_plane(const Buffers& b, float* dx_plane) const {
 void conv_depthwise_backward(const ConvDwShape& s, const float* x, const float* w, const float* gy, float* dx,
                              float* dw) {
   const int64_t vw = kernels().vector_floats;
-  if (use_blocked(s, plane_geometry(s, vw), vw)) return blocked_backward(s, plane_geometry(s, vw), x, w, gy, dx, dw);
+  if (const DwPlane g = plane_geometry(s, vw); use_blocked(s, g, vw)) return blocked_backward(s, g, x, w, gy, dx, dw);
   const DwPlaneBackward pb(s, dx != nullptr, dw != nullptr);
   const int64_t mult = s.K / s.C, xplane = s.H * s.W, yplane = pb.geometry().P * pb.geometry().Q;
   const int64_t taps = s.R * s.S;

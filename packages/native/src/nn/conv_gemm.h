@@ -36,8 +36,8 @@ inline ConvGeom geometry(const Shape& xs, const Shape& ws, const Conv2dParams& p
   g.Cg = g.C / g.G;
   g.Kg = g.K / g.G;
   g.p = p;
-  g.P = (g.H + 2 * p.pad_h - p.dil_h * (g.R - 1) - 1) / p.stride_h + 1;
-  g.Q = (g.W + 2 * p.pad_w - p.dil_w * (g.S - 1) - 1) / p.stride_w + 1;
+  g.P = conv_output_size(g.H, p.pad_h, p.dil_h, g.R, p.stride_h);
+  g.Q = conv_output_size(g.W, p.pad_w, p.dil_w, g.S, p.stride_w);
   return g;
 }
 // x: (N,C,H,W), w: (K,Cg,R,S), b: (K) or null -> y: (N,K,P,Q), then max(y, 0) when `relu`

@@ -19,6 +19,12 @@ TensorPtr linear(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, boo
 struct Conv2dParams {
   int64_t stride_h, stride_w, pad_h, pad_w, dil_h, dil_w, groups;
 };
+/** Output positions along one dim: 0 when the dilated kernel is larger than the padded input (C++
+ * division truncates toward zero, which made that case 1 at strides above 1). */
+inline int64_t conv_output_size(int64_t in, int64_t pad, int64_t dil, int64_t kernel, int64_t stride) {
+  const int64_t span = in + 2 * pad - dil * (kernel - 1) - 1;
+  return span < 0 ? 0 : span / stride + 1;
+}
 /** x (N,C,H,W), w (K,C/groups,R,S), b (K) or null -> (N,K,P,Q); `relu` fuses a ReLU. */
 TensorPtr conv2d(const TensorPtr& x, const TensorPtr& w, const TensorPtr& b, const Conv2dParams& p, bool relu);
 /** The convolution algorithms conv2d chooses from (one per pass, by layer shape: nn/conv.cc). */

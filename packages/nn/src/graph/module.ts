@@ -75,8 +75,9 @@ function specOf(module: Module): LayerSpec {
  * evaluation-mode BatchNorm2d folds into it). In inference, a run of 1x1 and depthwise convs (each
  * with its BatchNorm2d and optionally a ReLU, ReLU6 or Hardswish, each value read only by the next) runs as one
  * op image by image, as in `Sequential`, and takes in a residual join that ends it. In training, a
- * BatchNorm2d with its activation then a depthwise conv (each value read only by the next) runs as one
- * op channel by channel, as in `Sequential`. Parameters are named `<node>.<param>`.
+ * BatchNorm2d with its activation then a depthwise conv (and the BatchNorm2d + activation after a
+ * bias-free one; each value read only by the next) runs as one op channel by channel, as in
+ * `Sequential`. Parameters are named `<node>.<param>`.
  *
  * @example
  * ```ts

@@ -7,10 +7,10 @@
 import { nn as native } from '@dlf/native/nn';
 import type { Tensor } from '@dlf/tensor-core';
 import { floatResult } from '../ops/common.js';
-import { convOutputSize } from '../ops/conv.js';
 import type { Module } from '../module.js';
 import { Hardswish, ReLU, ReLU6 } from './activation.js';
 import { Conv2d } from './conv.js';
+import { convOutputShape } from './fusion.js';
 import { BatchNorm2d } from './normalization.js';
 
 /** A batch norm of the fused op and its activation code (0 none, 1 ReLU, 2 ReLU6, 3 hardswish). */
@@ -102,8 +102,6 @@ export function forwardBnDepthwise(plan: BnDepthwise, x: Tensor): Tensor {
   const h = (t: Tensor | null) => (t ? t.handle : null);
   const norm = ({ bn, activation }: NormUnit) =>
     [h(bn.weight), h(bn.bias), h(bn.runningMean), h(bn.runningVar), bn.momentum, bn.eps, activation] as const;
-  const side = (d: 0 | 1) =>
-    convOutputSize(x.shape[2 + d]!, conv.kernelSize[d], conv.stride[d], conv.padding[d], conv.dilation[d]);
   return floatResult(
     native.batchNormDepthwise(
       x.handle,
@@ -113,6 +111,6 @@ export function forwardBnDepthwise(plan: BnDepthwise, x: Tensor): Tensor {
       convAttributes(conv),
       ...(plan.post ? norm(plan.post) : ([] as const)),
     ),
-    [x.shape[0]!, conv.outChannels, side(0), side(1)],
+    convOutputShape(conv, x)!,
   );
 }

@@ -23,8 +23,9 @@ export type LayerHook = (index: number, layer: Module, phase: 'start' | 'end') =
  * (grad mode off, evaluation mode), a run of 1x1 and depthwise convs, each followed by a BatchNorm2d
  * and optionally a ReLU, ReLU6 or Hardswish (a MobileNet block), runs as one op that takes the batch image by
  * image, so the widened activations between them stay in cache. In training, a BatchNorm2d (with a
- * following ReLU, ReLU6 or Hardswish) then a depthwise conv runs as one op that goes channel by
- * channel, never writing the normalised tensor (the same bits as the layers one by one). Intermediate
+ * following ReLU, ReLU6 or Hardswish) then a depthwise conv (and the BatchNorm2d + activation after a
+ * bias-free one) runs as one op that goes channel by channel, never writing the normalised tensors
+ * (the same bits as the layers one by one). Intermediate
  * outputs are released as soon as the next layer has consumed them (the recorded graph keeps what
  * backward needs).
  *
