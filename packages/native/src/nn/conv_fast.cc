@@ -7,6 +7,7 @@
 #include "nn/conv_scratch.h"
 #include "runtime/env_state.h"
 #include "runtime/errors.h"
+#include "runtime/prefetch.h"
 #include "runtime/simd.h"
 #include "runtime/threadpool.h"
 #include "tensor/tensor.h"
@@ -184,6 +185,20 @@ void conv_fast_backward(const ConvFastShape& s, const float* x, const float* w, 
         if (dw)
           kt.conv_pad(x + m * xplane, nullptr, nullptr, s.C, s.H, s.W, s.p.pad_h, pl.xcol, pl.Hb, pl.Wb,
                       xs.data + j * ximg, nullptr);
+      }
+      // The next group's sources stream in while this group's gradients are computed: the copies
+      // into the padded buffers above waited on memory (x was written in the forward pass, long out
+      // of cache), 10-14% of seed-cnn's 1-thread training step.
+      const int64_t next = n + nimg, later = std::min(kGroup, n1 - next);
+      if (later > 0) {
+        if (dw) prefetch_span(x + next * xplane, later * xplane);
+        if (grad.gpool) {
+          prefetch_span(grad.gpool + next * pplane, later * pplane);
+          prefetch_span(grad.ypool + next * pplane, later * pplane);
+        } else {
+          prefetch_span(gy + next * yplane, later * yplane);
+          if (y && !relu_bits) prefetch_span(y + next * yplane, later * yplane);
+        }
       }
       if (dw)
         kt.conv_wgrad(pl.fwd, xs.data + pl.xoff, gs.data, pl.gtop, pl.gcol, pl.gHb, pl.gWb, nimg, ximg, gimg, n > n0,

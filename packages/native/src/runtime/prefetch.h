@@ -19,4 +19,12 @@ inline void prefetch_rows(const float* plane, int64_t r0, int64_t count, int64_t
   }
 }
 
+// Asks for `count` floats from p on to be brought into the outer caches (L2), one request per line.
+inline void prefetch_span(const float* p, int64_t count) {
+  for (int64_t i = 0; i < count; i += 16) {
+    __builtin_prefetch(p + i, 0, 2);
+    asm volatile("" ::"r"(p + i));  // kept: see prefetch_rows
+  }
+}
+
 }  // namespace dlf
