@@ -12,7 +12,7 @@
 import { createRequire } from 'node:module';
 import { parseArgs } from 'node:util';
 import { ALL_MODELS, buildModel, CLASSES } from './models.mjs';
-import { formatProfile, measurePeakPerCore, profileModel } from './profile.mjs';
+import { formatProfile, measurePeakPerCore, profileInference, profileModel } from './profile.mjs';
 
 const LR = 0.05;
 const EXIT_UNAVAILABLE = 2;
@@ -130,12 +130,14 @@ if (args.profile) {
   if (args.mode === 'infer') model.eval();
   // One thread: CPU time, which a busy machine disturbs far less than wall time.
   const cpu = threads === 1;
-  const rows = profileModel({ core, nn }, model, [BATCH, 3, SIZE, SIZE], { cpu });
+  const inference = args.mode === 'infer';
+  const profile = inference ? profileInference : profileModel;
+  const rows = profile({ core, nn }, model, [BATCH, 3, SIZE, SIZE], { cpu });
   const { testing } = await import('@dlf/native/testing');
   const peakPerCore = measurePeakPerCore(testing);
   process.stdout.write(
     `${args.model}, batch ${BATCH}, ${threads} thread(s), ${args.mode === 'infer' ? 'eval' : 'training'}-mode layers\n` +
-      formatProfile(rows, threads, { cpu, peakPerCore, isa: core.getSimd() }) +
+      formatProfile(rows, threads, { cpu, peakPerCore, isa: core.getSimd(), inference }) +
       '\n',
   );
   process.exit(0);

@@ -156,10 +156,114 @@ export function profileModel({ core, nn }, model, xShape, timing = {}) {
 }
 
 /**
+ * Evaluation mode: the model as it runs (BatchNorm2d folded into convs, activations, pools and
+ * residual adds fused, runs of 1x1 and depthwise convs as one op), so per fused group rather than
+ * per layer: each group a Sequential or GraphModule (nested ones too) reports through its `onLayer`
+ * hook, timed in place during whole forward passes without gradients, the fastest of `reps` passes.
+ * Rows as profileModel's, forward only, in the order the groups run.
+ */
+export function profileInference({ core, nn }, model, xShape, { warmup = 2, reps = 7, cpu = false } = {}) {
+  const { randn, tidy } = core;
+  // Every module that reports groups, with its path ("" for the model, "5.body." inside).
+  const containers = new Map();
+  const walk = (m, path) => {
+    if (Array.isArray(m.layers) && 'onLayer' in m) containers.set(m, path);
+    for (const [name, child] of m.namedChildren()) walk(child, `${path}${name}.`);
+  };
+  walk(model, '');
+  const holdsContainer = (m) => m.modules().some((d) => containers.has(d));
+  const x = randn(xShape);
+  try {
+    // The convs' and linears' input shapes (for their multiply-adds), with fusion off so that each
+    // runs its own forward.
+    const shapes = new Map();
+    const originals = ['Conv2d', 'Linear'].map((type) => {
+      const proto = nn[type].prototype;
+      const original = proto.forward;
+      proto.forward = function recorded(input, options) {
+        if (!shapes.has(this)) shapes.set(this, { type, shape: [...input.shape] });
+        return original.call(this, input, options);
+      };
+      return [proto, original];
+    });
+    const fuse = [...containers.keys()].map((c) => [c, c.fuse]);
+    for (const [c] of fuse) c.fuse = false;
+    try {
+      nn.noGrad(() => model.forward(x)).dispose();
+    } finally {
+      for (const [c, f] of fuse) c.fuse = f;
+      for (const [proto, original] of originals) proto.forward = original;
+    }
+    const now = cpu
+      ? () => {
+          const u = process.cpuUsage();
+          return (u.user + u.system) / 1000;
+        }
+      : () => performance.now();
+    // Groups by container and index; a group holding a nested container is timed by that one's.
+    const groups = new Map();
+    const boundaries = new Map(); // every index a container reported, nested containers' too
+    let pass = new Map();
+    const hooks = [...containers.keys()].map((c) => [c, c.onLayer]);
+    for (const [c] of hooks) {
+      const starts = new Map();
+      c.onLayer = (i, layer, phase) => {
+        if (!boundaries.has(c)) boundaries.set(c, new Set());
+        boundaries.get(c).add(i);
+        if (holdsContainer(layer)) return;
+        const key = `${containers.get(c)}${i}`;
+        if (!groups.has(key)) groups.set(key, { container: c, index: i, best: Number.POSITIVE_INFINITY });
+        if (phase === 'start') starts.set(i, now());
+        else pass.set(key, (pass.get(key) ?? 0) + now() - starts.get(i));
+      };
+    }
+    try {
+      for (let r = 0; r < warmup + reps; r++) {
+        pass = new Map();
+        tidy(() => nn.noGrad(() => model.forward(x)).dispose());
+        if (r < warmup) continue;
+        for (const [key, ms] of pass) groups.get(key).best = Math.min(groups.get(key).best, ms);
+      }
+    } finally {
+      for (const [c, hook] of hooks) c.onLayer = hook;
+    }
+    // A group reports under its first layer; the layers up to the container's next report ran
+    // inside it. In a Sequential those are its members; in a graph's topological order another
+    // branch's layers may sit between a layer and what fused with it, so there only the reporting
+    // layer is named (the multiply-adds still come out right: a conv that runs as a group of its
+    // own reports itself).
+    return [...groups].map(([key, g]) => {
+      const list = [...boundaries.get(g.container)].sort((a, b) => a - b);
+      const next = list[list.indexOf(g.index) + 1] ?? g.container.layers.length;
+      const span = g.container.layers.slice(g.index, next);
+      const first = shapes.get(span[0]);
+      const head = first ? describeLayer(first.type, span[0]) : '';
+      const name = [`${span[0].constructor.name}${head ? ` ${head}` : ''}`];
+      if (g.container instanceof nn.Sequential) name.push(...span.slice(1).map((l) => l.constructor.name));
+      else if (span.length > 1) name.push('fused');
+      const macs = span.reduce((sum, l) => {
+        const call = shapes.get(l);
+        return sum + (call ? macsOf({ ...call, layer: l }) : 0);
+      }, 0);
+      return {
+        layer: `${key}: ${name.join('+')}${first ? ` in ${first.shape.join('x')}` : ''}`,
+        count: 1,
+        macs,
+        fwdMs: g.best,
+        dataMs: null,
+        weightsMs: null,
+      };
+    });
+  } finally {
+    x.dispose();
+  }
+}
+
+/**
  * The profile as a text table; GFLOP/s and % of `threads` cores' FMA peak (`peakPerCore` GFLOP/s
  * each, from measurePeakPerCore; `isa` names the kernel table) for layers with MACs.
  */
-export function formatProfile(rows, threads, { cpu = false, peakPerCore, isa }) {
+export function formatProfile(rows, threads, { cpu = false, peakPerCore, isa, inference = false }) {
   const peak = peakPerCore * threads;
   const cell = (ms, macs) => {
     if (ms === null) return '—';
@@ -185,19 +289,32 @@ export function formatProfile(rows, threads, { cpu = false, peakPerCore, isa }) 
     `${total('dataMs').toFixed(2)} ms`,
     `${total('weightsMs').toFixed(2)} ms`,
   ]);
+  if (inference) for (const cells of [header, ...body]) cells.splice(4); // forward only
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells) =>
     cells
       .map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
       .join('  ')
       .trimEnd();
+  const units = inference
+    ? 'per fused group as the model runs it, fastest of 7 forward passes'
+    : 'per layer call, fastest of 7 runs';
+  const notes = inference
+    ? [
+        'eval mode: a row is what runs as one step: BatchNorm2d folded into the conv before it, activations, pools and',
+        'residual adds fused, a run of 1x1 and depthwise convs (+ BN + activation) as one op; MMAC sums its convs.',
+        "Work outside the groups (a hand-written module's own ops around nested ones) is not shown.",
+      ]
+    : [
+        'bwd-data: the input gradient alone; bwd-weights: the parameter gradients alone (BN: both);',
+        'BatchNorm2d (+ activation) + depthwise conv (+ BatchNorm2d) runs fused in training, but is timed here layer by layer;',
+        'for BN and pools bwd-data includes what the layer does for its input gradient.',
+      ];
   return [
-    `per layer call, fastest of 7 runs in ms of ${cpu ? 'CPU' : 'wall'} time; GF = GFLOP/s (direct-convolution FLOPs), % of ${peak.toFixed(0)} GFLOP/s (${threads} x ${peakPerCore.toFixed(0)} measured, ${isa} FMA peak)`,
+    `${units} in ms of ${cpu ? 'CPU' : 'wall'} time; GF = GFLOP/s (direct-convolution FLOPs), % of ${peak.toFixed(0)} GFLOP/s (${threads} x ${peakPerCore.toFixed(0)} measured, ${isa} FMA peak)`,
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
     ...body.map(line),
-    'bwd-data: the input gradient alone; bwd-weights: the parameter gradients alone (BN: both);',
-    'BatchNorm2d (+ activation) + depthwise conv (+ BatchNorm2d) runs fused in training, but is timed here layer by layer;',
-    'for BN and pools bwd-data includes what the layer does for its input gradient.',
+    ...notes,
   ].join('\n');
 }

@@ -156,16 +156,16 @@ for (const [name, fw] of [
     log(skipped(fw) ? `${name} ${fw.reason}` : `${name} unavailable, skipping it: ${fw.reason}`);
 }
 
-// ---- profile: the dlf per-layer table for each model, batch and thread count, then exit
+// ---- profile: the dlf per-layer table for each model, batch, thread count and mode, then exit
 
 if (opts.profile) {
   if (!dlf.available) usageError(`--profile needs dlf: ${dlf.reason}`);
   for (const model of models) {
     for (const batch of batches) {
-      for (const threads of threadList) {
+      for (const [threads, mode] of threadList.flatMap((t) => modes.map((m) => [t, m]))) {
         const argv = [join(here, 'dlf_bench.mjs'), '--profile', '--model', model, '--batch', String(batch)];
         argv.push('--size', String(size));
-        argv.push('--threads', String(threads), '--mode', modes[0]);
+        argv.push('--threads', String(threads), '--mode', mode);
         const env = { ...process.env, DLF_NUM_THREADS: String(threads) };
         const r = spawnSync(process.execPath, argv, {
           cwd: here,
