@@ -241,10 +241,13 @@ export function profileInference({ core, nn }, model, xShape, { warmup = 2, reps
       const name = [`${span[0].constructor.name}${head ? ` ${head}` : ''}`];
       if (g.container instanceof nn.Sequential) name.push(...span.slice(1).map((l) => l.constructor.name));
       else if (span.length > 1) name.push('fused');
-      const macs = span.reduce((sum, l) => {
-        const call = shapes.get(l);
-        return sum + (call ? macsOf({ ...call, layer: l }) : 0);
-      }, 0);
+      // The group's convs and linears, those inside its modules too (a squeeze-and-excite block's).
+      const macs = span
+        .flatMap((l) => l.modules())
+        .reduce((sum, l) => {
+          const call = shapes.get(l);
+          return sum + (call ? macsOf({ ...call, layer: l }) : 0);
+        }, 0);
       return {
         layer: `${key}: ${name.join('+')}${first ? ` in ${first.shape.join('x')}` : ''}`,
         count: 1,

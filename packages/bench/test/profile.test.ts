@@ -20,6 +20,14 @@ function graphBlock(): nn.GraphModule {
   return g.build(g.node(new ReLU(), s, 'out'));
 }
 
+// A hand-written module (no onLayer hook) around a conv: one group, its conv's multiply-adds counted.
+class Wrapped extends nn.Module {
+  readonly conv = this.registerModule('conv', new Conv2d(8, 8, 1, { bias: false }));
+  override forward(x: core.Tensor): core.Tensor {
+    return this.conv.forward(x);
+  }
+}
+
 describe('profileInference', () => {
   it('times each fused group in place, nested ones too, and restores the model', () => {
     const model = new Sequential(
@@ -28,6 +36,7 @@ describe('profileInference', () => {
       new ReLU(),
       new Sequential(new Conv2d(8, 8, 1, { bias: false }), new BatchNorm2d(8), new ReLU()),
       graphBlock(),
+      new Wrapped(),
       new AdaptiveAvgPool2d(1),
       new Flatten(),
       new Linear(8, 4),
@@ -37,12 +46,19 @@ describe('profileInference', () => {
     expect(names[0]).toBe('0: Conv2d 3->8 k3 s1+BatchNorm2d+ReLU in 2x3x8x8');
     expect(names[1]).toBe('3.0: Conv2d 8->8 k1 s1+BatchNorm2d+ReLU in 2x8x8x8');
     expect(names[2]).toMatch(/^4\.0: Conv2d 8->8 k3 s1\+fused in 2x8x8x8$/);
-    expect(names.slice(3)).toEqual(['5: AdaptiveAvgPool2d', '6: Flatten', '7: Linear 8->4 in 2x8']);
+    expect(names.slice(3)).toEqual([
+      '5: Wrapped',
+      '6: AdaptiveAvgPool2d',
+      '7: Flatten',
+      '8: Linear 8->4 in 2x8',
+    ]);
     // Multiply-adds: N * K * C * R * S * P * Q.
+    const pointwise = 2 * 8 * 8 * 64;
     expect(rows.map((r) => r.macs)).toEqual([
       2 * 8 * 3 * 9 * 64,
-      2 * 8 * 8 * 64,
-      2 * 8 * 8 * 9 * 64,
+      pointwise,
+      9 * pointwise,
+      pointwise,
       0,
       0,
       2 * 8 * 4,
